@@ -1,0 +1,51 @@
+// swift-tools-version: 6.0
+// CaptureDeck: a terminal recording console and an AVCaptureSession-shaped capture library for Linux.
+import PackageDescription
+
+let package = Package(
+    name: "capdeck",
+    products: [
+        .executable(name: "capdeck", targets: ["capdeck"]),
+        .library(name: "CaptureCore", targets: ["CaptureCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Layer 1: thin C shims, one per system library (only what Swift can't import).
+        .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
+        .systemLibrary(name: "CNcursesW", pkgConfig: "ncursesw", providers: [.apt(["libncursesw5-dev"])]),
+        .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+
+        // Layer 2: the pure core. Never imports a C shim.
+        .target(name: "CaptureCore"),
+
+        // Layer 3: one adapter per C library.
+        .target(name: "CaptureALSA", dependencies: ["CaptureCore", "CALSA"]),
+        .target(name: "CaptureFiles", dependencies: ["CaptureCore", "CSndfile"]),
+
+        // Layer 5: the executable.
+        .executableTarget(
+            name: "capdeck",
+            dependencies: [
+                "CaptureCore", "CaptureALSA", "CaptureFiles",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // Measurement support: counts heap allocations per thread (tests and `make bench`).
+        .target(name: "CAllocCounter"),
+        .executableTarget(
+            name: "capdeck-bench",
+            dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CAllocCounter"]
+        ),
+
+        .testTarget(name: "CaptureCoreTests", dependencies: ["CaptureCore", "CAllocCounter"]),
+        .testTarget(name: "CaptureFilesTests", dependencies: ["CaptureCore", "CaptureFiles"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CAllocCounter"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,51 @@
+// Heap-allocation counter: interposes the allocation entry points of the executable it is
+// linked into and forwards every call to glibc's own implementation (__libc_*).
+#define _GNU_SOURCE
+#include "CAllocCounter.h"
+#include <stdatomic.h>
+#include <stddef.h>
+#include <unistd.h>
+#include <errno.h>
+#include <sys/syscall.h>
+
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+
+static _Atomic pid_t watched_tid = 0;
+static _Atomic uint64_t watched_count = 0;
+static _Atomic uint64_t total_count = 0;
+static __thread pid_t my_tid = 0;
+
+pid_t CAllocCounter_currentThreadID(void) {
+    if (my_tid == 0) my_tid = (pid_t)syscall(SYS_gettid);
+    return my_tid;
+}
+
+static inline void count_one(void) {
+    atomic_fetch_add_explicit(&total_count, 1, memory_order_relaxed);
+    pid_t w = atomic_load_explicit(&watched_tid, memory_order_relaxed);
+    if (w != 0 && CAllocCounter_currentThreadID() == w)
+        atomic_fetch_add_explicit(&watched_count, 1, memory_order_relaxed);
+}
+
+void CAllocCounter_watch(pid_t tid) {
+    atomic_store(&watched_count, 0);
+    atomic_store(&watched_tid, tid);
+}
+uint64_t CAllocCounter_count(void) { return atomic_load(&watched_count); }
+uint64_t CAllocCounter_totalCount(void) { return atomic_load(&total_count); }
+
+void *malloc(size_t n) { count_one(); return __libc_malloc(n); }
+void *calloc(size_t a, size_t b) { count_one(); return __libc_calloc(a, b); }
+void *realloc(void *p, size_t n) { count_one(); return __libc_realloc(p, n); }
+void *memalign(size_t a, size_t n) { count_one(); return __libc_memalign(a, n); }
+void *aligned_alloc(size_t a, size_t n) { count_one(); return __libc_memalign(a, n); }
+int posix_memalign(void **out, size_t a, size_t n) {
+    count_one();
+    void *p = __libc_memalign(a, n);
+    if (p == NULL) return ENOMEM;
+    *out = p;
+    return 0;
+}

@@ -1,0 +1,18 @@
+// Counts heap allocations made by one watched thread, for tests and `make bench`.
+// Linking this target into an executable interposes malloc and friends process-wide;
+// each call still goes to glibc's allocator, and is counted only on the watched thread.
+#ifndef CAPDECK_CALLOCCOUNTER_H
+#define CAPDECK_CALLOCCOUNTER_H
+#include <stdint.h>
+#include <sys/types.h>
+
+/// Starts counting allocations made on the thread with this kernel thread id (gettid()),
+/// and resets the count to zero. Pass 0 to stop watching.
+void CAllocCounter_watch(pid_t tid);
+/// Allocations counted on the watched thread since CAllocCounter_watch.
+uint64_t CAllocCounter_count(void);
+/// Total allocation calls in the process since start (shows the interposer is live).
+uint64_t CAllocCounter_totalCount(void);
+/// The calling thread's kernel thread id.
+pid_t CAllocCounter_currentThreadID(void);
+#endif

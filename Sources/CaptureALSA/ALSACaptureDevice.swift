@@ -1,0 +1,205 @@
+// An ALSA capture PCM behind the engine's CaptureDevice interface.
+import CALSA
+import CaptureCore
+import Glibc
+
+/// Turns ALSA's negative error codes into text (snd_strerror covers errno and ALSA's own codes).
+func alsaText(_ err: Int32) -> String { String(cString: snd_strerror(err)) }
+
+/// Process-wide ALSA setup: silences ALSA's own stderr diagnostics (we report errors ourselves).
+public enum ALSA {
+    private static let once: Void = { CALSA_silenceErrors() }()
+    public static func initialize() { _ = once }
+}
+
+/// A capture PCM opened by name (`hw:0,0`, `plughw:1`, `dsnoop:…`, `default`, `pulse`, a test PCM).
+///
+/// Opened non-blocking, so a busy exclusive device is reported at once (EBUSY), never waited on.
+/// `read` and `waitForData` run on the capture queue only; they call no allocating API.
+public final class ALSACaptureDevice: CaptureDevice, @unchecked Sendable {
+    public let name: String
+    public let accessKind: AccessKind
+    public var displayName: String { "ALSA PCM \(name) (\(accessKind.rawValue))" }
+
+    private var pcm: OpaquePointer?
+    private var fds: UnsafeMutablePointer<pollfd>?
+    private var pcmFDCount = 0
+
+    /// Formats to fall back to when the device refuses the requested one, best first.
+    static let fallbackOrder: [SampleFormat] = [.floatLE, .s32LE, .s24LE, .s24_3LE, .s16LE]
+
+    public init(name: String, accessKind: AccessKind? = nil) {
+        ALSA.initialize()
+        self.name = name
+        self.accessKind = accessKind ?? DeviceCatalog.accessKind(forPCM: name)
+    }
+
+    deinit { close() }
+
+    static func alsaFormat(_ f: SampleFormat) -> snd_pcm_format_t {
+        switch f {
+        case .s16LE: SND_PCM_FORMAT_S16_LE
+        case .s24LE: SND_PCM_FORMAT_S24_LE
+        case .s24_3LE: SND_PCM_FORMAT_S24_3LE
+        case .s32LE: SND_PCM_FORMAT_S32_LE
+        case .floatLE: SND_PCM_FORMAT_FLOAT_LE
+        }
+    }
+
+    public func open(_ request: CaptureRequest) throws(DeviceError) -> GrantedParameters {
+        close()
+        var handle: OpaquePointer?
+        let err = snd_pcm_open(&handle, name, SND_PCM_STREAM_CAPTURE, CALSA_nonblockMode())
+        if err < 0 {
+            if err == -EBUSY { throw .busy(device: name) }
+            throw .unavailable(device: name, reason: alsaText(err))
+        }
+        pcm = handle
+        do throws(DeviceError) {
+            let granted = try negotiate(request)
+            try setupPoll()
+            return granted
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    private func check(_ r: Int32, _ what: String) throws(DeviceError) {
+        if r < 0 { throw .unsupported(device: name, parameter: what, reason: alsaText(r)) }
+    }
+
+    private func negotiate(_ request: CaptureRequest) throws(DeviceError) -> GrantedParameters {
+        var hw: OpaquePointer?
+        guard snd_pcm_hw_params_malloc(&hw) == 0, let hw else {
+            throw .unavailable(device: name, reason: "out of memory")
+        }
+        defer { snd_pcm_hw_params_free(hw) }
+        try check(snd_pcm_hw_params_any(pcm, hw), "hardware parameters")
+        try check(snd_pcm_hw_params_set_access(pcm, hw, SND_PCM_ACCESS_RW_INTERLEAVED), "access RW_INTERLEAVED")
+
+        // Format: the requested one, else the best the device offers (converted in the engine).
+        var format = request.format.sampleFormat
+        if snd_pcm_hw_params_test_format(pcm, hw, ALSACaptureDevice.alsaFormat(format)) != 0 {
+            guard let alt = ALSACaptureDevice.fallbackOrder.first(where: {
+                snd_pcm_hw_params_test_format(pcm, hw, ALSACaptureDevice.alsaFormat($0)) == 0
+            }) else {
+                throw .unsupported(device: name, parameter: "format",
+                                   reason: "none of S16_LE, S24_LE, S24_3LE, S32_LE, FLOAT_LE is offered")
+            }
+            format = alt
+        }
+        try check(snd_pcm_hw_params_set_format(pcm, hw, ALSACaptureDevice.alsaFormat(format)), "format \(format.rawValue)")
+
+        var channels = UInt32(request.format.channels)
+        if snd_pcm_hw_params_set_channels(pcm, hw, channels) < 0 {
+            try check(snd_pcm_hw_params_set_channels_near(pcm, hw, &channels),
+                      "channels \(request.format.channels)")
+        }
+
+        _ = snd_pcm_hw_params_set_rate_resample(pcm, hw, 1)
+        var rate = UInt32(request.format.sampleRate)
+        var dir: Int32 = 0
+        try check(snd_pcm_hw_params_set_rate_near(pcm, hw, &rate, &dir), "rate \(request.format.sampleRate) Hz")
+
+        var periodUs = UInt32(request.periodMicros ?? 10_000)
+        dir = 0
+        try check(snd_pcm_hw_params_set_period_time_near(pcm, hw, &periodUs, &dir), "period time")
+        var bufferUs = UInt32(request.bufferMicros ?? Swift.max(Int(periodUs) * 4, 200_000))
+        dir = 0
+        try check(snd_pcm_hw_params_set_buffer_time_near(pcm, hw, &bufferUs, &dir), "buffer time")
+
+        try check(snd_pcm_hw_params(pcm, hw), "installing hardware parameters")
+
+        var period: snd_pcm_uframes_t = 0
+        var buffer: snd_pcm_uframes_t = 0
+        dir = 0
+        _ = snd_pcm_hw_params_get_period_size(hw, &period, &dir)
+        _ = snd_pcm_hw_params_get_buffer_size(hw, &buffer)
+
+        var sw: OpaquePointer?
+        guard snd_pcm_sw_params_malloc(&sw) == 0, let sw else {
+            throw .unavailable(device: name, reason: "out of memory")
+        }
+        defer { snd_pcm_sw_params_free(sw) }
+        try check(snd_pcm_sw_params_current(pcm, sw), "software parameters")
+        try check(snd_pcm_sw_params_set_avail_min(pcm, sw, period), "avail_min")
+        // We start the stream ourselves (snd_pcm_start), after the ring is ready.
+        try check(snd_pcm_sw_params_set_start_threshold(pcm, sw, buffer * 2), "start threshold")
+        try check(snd_pcm_sw_params(pcm, sw), "installing software parameters")
+
+        return GrantedParameters(
+            format: StreamFormat(sampleFormat: format, sampleRate: Int(rate), channels: Int(channels)),
+            periodFrames: Int(period), bufferFrames: Int(buffer), access: "RW_INTERLEAVED, non-blocking")
+    }
+
+    private func setupPoll() throws(DeviceError) {
+        let count = Int(snd_pcm_poll_descriptors_count(pcm))
+        guard count > 0 else { throw .unavailable(device: name, reason: "no poll descriptors") }
+        let p = UnsafeMutablePointer<pollfd>.allocate(capacity: count + 1)
+        p.initialize(repeating: pollfd(), count: count + 1)
+        let filled = snd_pcm_poll_descriptors(pcm, p, UInt32(count))
+        if filled < 0 {
+            p.deallocate()
+            throw .unavailable(device: name, reason: alsaText(filled))
+        }
+        fds = p
+        pcmFDCount = Int(filled)
+    }
+
+    public func start() throws(DeviceError) {
+        guard let pcm else { throw .unavailable(device: name, reason: "not open") }
+        let r = snd_pcm_start(pcm)
+        if r < 0 { throw .unavailable(device: name, reason: "start: \(alsaText(r))") }
+    }
+
+    public func read(into buffer: UnsafeMutableRawPointer, frames: Int) -> DeviceRead {
+        guard let pcm else { return .failed(.lost(device: name, reason: "not open")) }
+        let n = snd_pcm_readi(pcm, buffer, snd_pcm_uframes_t(frames))
+        if n >= 0 { return .frames(Int(n)) }
+        let err = Int32(n)
+        switch -err {
+        case EAGAIN:
+            return .frames(0)
+        case EPIPE, ESTRPIPE:
+            // The one recovery path: recover (re-prepare or resume), restart, and only then fail.
+            let r = snd_pcm_recover(pcm, err, 1)
+            if r < 0 { return .failed(.lost(device: name, reason: alsaText(r))) }
+            if snd_pcm_state(pcm) != SND_PCM_STATE_RUNNING {
+                let s = snd_pcm_start(pcm)
+                if s < 0 { return .failed(.lost(device: name, reason: "restart: \(alsaText(s))")) }
+            }
+            return -err == EPIPE ? .overrun : .suspended
+        default:
+            return .failed(.lost(device: name, reason: alsaText(err)))
+        }
+    }
+
+    public func waitForData(wakeFD: Int32, timeoutMs: Int32) -> DeviceWait {
+        guard let pcm, let fds else { return .failed(.lost(device: name, reason: "not open")) }
+        let count = pcmFDCount
+        fds[count] = pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)
+        for i in 0..<count { fds[i].revents = 0 }
+        let r = poll(fds, nfds_t(count + 1), timeoutMs)
+        if r < 0 { return errno == EINTR ? .timedOut : .failed(.lost(device: name, reason: "poll: \(String(cString: strerror(errno)))")) }
+        if r == 0 { return .timedOut }
+        if fds[count].revents != 0 { return .woken }
+        var revents: UInt16 = 0
+        let e = snd_pcm_poll_descriptors_revents(pcm, fds, UInt32(count), &revents)
+        if e < 0 { return .failed(.lost(device: name, reason: alsaText(e))) }
+        // POLLERR means an xrun or a lost device: the next read reports which.
+        return .ready
+    }
+
+    public func close() {
+        if let pcm {
+            snd_pcm_drop(pcm)
+            snd_pcm_close(pcm)
+            self.pcm = nil
+        }
+        if let fds {
+            fds.deallocate()
+            self.fds = nil
+        }
+    }
+}

@@ -1,0 +1,85 @@
+// A wake-up descriptor one thread can poll on and another can ring without locks.
+import Glibc
+import Synchronization
+
+/// A non-blocking pipe that wakes a sleeping thread (eventfd is not exported by Swift's Glibc).
+///
+/// `ring()` is a single non-blocking write(2) (no allocation, no lock) so it is safe on the
+/// real-time path. `ringIfWaiting()` skips even that unless the other side said it is about to
+/// sleep (`prepareToWait`), so a busy pipeline makes no system calls at all. The waiter must
+/// re-check its condition after `prepareToWait` and before polling; sequentially consistent
+/// ordering on both sides rules out the lost wake-up.
+public final class Doorbell: @unchecked Sendable {
+    /// The descriptor to include in a poll set (readable when rung).
+    public let fd: Int32
+    private let writeFD: Int32
+    private let waiting = Atomic<Bool>(false)
+
+    public init() throws(SystemError) {
+        var fds: (Int32, Int32) = (-1, -1)
+        let r = withUnsafeMutableBytes(of: &fds) {
+            pipe($0.baseAddress!.assumingMemoryBound(to: Int32.self))
+        }
+        if r != 0 { throw SystemError(operation: "pipe", errno: errno) }
+        for end in [fds.0, fds.1] {
+            _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+        }
+        fd = fds.0
+        writeFD = fds.1
+    }
+
+    deinit {
+        close(fd)
+        close(writeFD)
+    }
+
+    /// Wakes the waiter unconditionally.
+    @inline(__always)
+    public func ring() {
+        var one: UInt8 = 1
+        _ = write(writeFD, &one, 1)  // a full pipe (EAGAIN) is already rung
+    }
+
+    /// Wakes the waiter only if it announced it is going to sleep.
+    @inline(__always)
+    public func ringIfWaiting() {
+        if waiting.load(ordering: .sequentiallyConsistent) {
+            if waiting.exchange(false, ordering: .sequentiallyConsistent) { ring() }
+        }
+    }
+
+    /// Announces that the caller is about to sleep on `fd`; re-check the condition after this.
+    @inline(__always)
+    public func prepareToWait() { waiting.store(true, ordering: .sequentiallyConsistent) }
+
+    /// Withdraws the announcement (the condition turned out true, or the wait ended).
+    @inline(__always)
+    public func cancelWait() { waiting.store(false, ordering: .sequentiallyConsistent) }
+
+    /// Consumes pending rings so the descriptor stops polling readable.
+    @inline(__always)
+    public func drain() {
+        var bytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        while withUnsafeMutableBytes(of: &bytes, { read(fd, $0.baseAddress, 32) }) == 32 {}
+    }
+
+    /// Sleeps until rung or `timeoutMs` passes (-1: no timeout). Returns true when rung.
+    public func wait(timeoutMs: Int32) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let n = poll(&p, 1, timeoutMs)
+        if n > 0 { drain(); return true }
+        return false
+    }
+}
+
+/// A failed system call: the operation and errno, with the C library's text.
+public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
+    public let operation: String
+    public let errno: Int32
+    public init(operation: String, errno: Int32) {
+        self.operation = operation
+        self.errno = errno
+    }
+    public var description: String { "\(operation): \(String(cString: strerror(errno)))" }
+}

@@ -1,0 +1,51 @@
+// Recording file names: strftime patterns, the default directory, and collision numbering.
+import Glibc
+
+public enum FileNaming {
+    /// The default name pattern (strftime); the file type's extension is appended.
+    public static let defaultPattern = "capdeck-%Y%m%d-%H%M%S"
+
+    /// `$XDG_DATA_HOME/capdeck/recordings`, or `~/.local/share/capdeck/recordings`.
+    public static func defaultDirectory(environment: [String: String]) -> String {
+        if let xdg = environment["XDG_DATA_HOME"], xdg.hasPrefix("/") {
+            return xdg + "/capdeck/recordings"
+        }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? "."
+        return home + "/.local/share/capdeck/recordings"
+    }
+
+    public enum PatternError: Error, Equatable, CustomStringConvertible {
+        case empty, containsSlash, tooLong, expandsToNothing
+        public var description: String {
+            switch self {
+            case .empty: "the name pattern is empty"
+            case .containsSlash: "the name pattern must not contain '/' (use -o/--output-dir for the directory)"
+            case .tooLong: "the name pattern expands to more than 200 bytes"
+            case .expandsToNothing: "the name pattern expands to an empty name"
+            }
+        }
+    }
+
+    /// Expands an strftime `pattern` at `time` (local time) into a base name (no extension).
+    public static func expand(pattern: String, time: time_t) throws(PatternError) -> String {
+        if pattern.isEmpty { throw .empty }
+        if pattern.contains("/") { throw .containsSlash }
+        if pattern.utf8.count > 200 { throw .tooLong }
+        var t = time
+        var tmv = tm()
+        localtime_r(&t, &tmv)
+        var buf = [CChar](repeating: 0, count: 1024)
+        let n = strftime(&buf, buf.count, pattern, &tmv)
+        if n == 0 { throw .expandsToNothing }
+        let name = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if name.contains("/") { throw .containsSlash }
+        if name.utf8.count > 200 { throw .tooLong }
+        if name == "." || name == ".." { throw .expandsToNothing }
+        return name
+    }
+
+    /// The n-th candidate file name for a base name: `base.ext`, `base-1.ext`, `base-2.ext`, …
+    public static func candidate(base: String, fileExtension: String, attempt: Int) -> String {
+        attempt == 0 ? "\(base).\(fileExtension)" : "\(base)-\(attempt).\(fileExtension)"
+    }
+}

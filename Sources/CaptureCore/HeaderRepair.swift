@@ -1,0 +1,273 @@
+// Header repair planning for recordings cut short by a crash (WAV, RF64, W64, CAF).
+//
+// Pure: it reads bytes through a closure and returns the byte patches to make; CaptureFiles
+// applies them. A file it cannot fully understand gets no plan, so it is never modified.
+
+/// What `HeaderRepair.analyze` found.
+public enum RepairAnalysis: Equatable, Sendable {
+    /// The header already describes every whole frame in the file.
+    case consistent(container: String, frames: Int)
+    /// The header is stale; applying `plan` makes it describe every whole frame on disk.
+    case repairable(RepairPlan)
+    /// Not a file this repair understands (or it is damaged beyond the header); leave it alone.
+    case notUnderstood(reason: String)
+}
+
+/// Byte-level changes that repair one file.
+public struct RepairPlan: Equatable, Sendable {
+    public var container: String
+    public var bytesPerFrame: Int
+    /// Frames the old header claimed.
+    public var headerFrames: Int
+    /// Whole frames of audio actually on disk.
+    public var diskFrames: Int
+    /// Bytes to write, at absolute offsets.
+    public var patches: [Patch]
+    /// New file length (drops a trailing partial frame), or nil to keep the length.
+    public var truncateTo: Int?
+
+    public struct Patch: Equatable, Sendable {
+        public var offset: Int
+        public var bytes: [UInt8]
+    }
+}
+
+public enum HeaderRepair {
+    /// Reads `count` bytes at `offset` (fewer at end of file).
+    public typealias Reader = (_ offset: Int, _ count: Int) -> [UInt8]
+
+    public static func analyze(fileSize: Int, read: Reader) -> RepairAnalysis {
+        let head = read(0, 16)
+        guard head.count >= 12 else { return .notUnderstood(reason: "too short to be an audio file") }
+        let magic = String(decoding: head[0..<4], as: UTF8.self)
+        switch magic {
+        case "RIFF", "RF64", "BW64":
+            return analyzeRIFF(fileSize: fileSize, read: read, magic: magic)
+        case "caff":
+            return analyzeCAF(fileSize: fileSize, read: read)
+        case "riff" where head.count >= 16 && Array(head[4..<16]) == w64Suffix1:
+            return analyzeW64(fileSize: fileSize, read: read)
+        case "fLaC":
+            return .notUnderstood(reason: "FLAC has no header to repair; readers decode every complete frame")
+        default:
+            return .notUnderstood(reason: "not a WAV, RF64, W64 or CAF file")
+        }
+    }
+
+    // MARK: Little/big-endian helpers
+
+    static func le(_ b: [UInt8], _ at: Int, _ n: Int) -> UInt64 {
+        var v: UInt64 = 0
+        for i in (0..<n).reversed() { v = v << 8 | UInt64(b[at + i]) }
+        return v
+    }
+    static func be(_ b: [UInt8], _ at: Int, _ n: Int) -> UInt64 {
+        var v: UInt64 = 0
+        for i in 0..<n { v = v << 8 | UInt64(b[at + i]) }
+        return v
+    }
+    static func leBytes(_ v: UInt64, _ n: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+    static func beBytes(_ v: UInt64, _ n: Int) -> [UInt8] { (0..<n).reversed().map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+
+    static func isChunkID(_ b: [UInt8]) -> Bool {
+        b.count == 4 && b.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
+    }
+
+    // MARK: RIFF / RF64
+
+    static func analyzeRIFF(fileSize: Int, read: Reader, magic: String) -> RepairAnalysis {
+        guard String(decoding: read(8, 4), as: UTF8.self) == "WAVE" else {
+            return .notUnderstood(reason: "RIFF file that is not WAVE")
+        }
+        var pos = 12
+        var blockAlign = 0
+        var ds64Offset: Int?
+        var headerDataSize: UInt64 = 0
+        var junkAtStart: (offset: Int, size: Int)?
+        var chunks = 0
+        while pos + 8 <= fileSize {
+            chunks += 1
+            if chunks > 10_000 { return .notUnderstood(reason: "too many chunks") }
+            let h = read(pos, 8)
+            guard h.count == 8, isChunkID(Array(h[0..<4])) else {
+                return .notUnderstood(reason: "damaged chunk at byte \(pos)")
+            }
+            let id = String(decoding: h[0..<4], as: UTF8.self)
+            let size = Int(le(h, 4, 4))
+            switch id {
+            case "fmt ":
+                let f = read(pos + 8, 16)
+                guard f.count == 16 else { return .notUnderstood(reason: "truncated fmt chunk") }
+                blockAlign = Int(le(f, 12, 2))
+            case "ds64":
+                guard size >= 24 else { return .notUnderstood(reason: "short ds64 chunk") }
+                ds64Offset = pos + 8
+            case "JUNK":
+                if chunks == 1 { junkAtStart = (pos, size) }
+            case "data":
+                guard blockAlign > 0 else { return .notUnderstood(reason: "data before a valid fmt chunk") }
+                let dataOffset = pos + 8
+                headerDataSize = UInt64(size)
+                if magic != "RIFF" {
+                    guard let ds64Offset else { return .notUnderstood(reason: "RF64 without ds64") }
+                    let d = read(ds64Offset, 24)
+                    guard d.count == 24 else { return .notUnderstood(reason: "truncated ds64") }
+                    headerDataSize = le(d, 8, 8)
+                }
+                return planRIFF(fileSize: fileSize, read: read, magic: magic, dataOffset: dataOffset,
+                                headerDataSize: headerDataSize, blockAlign: blockAlign,
+                                ds64Offset: ds64Offset, junkAtStart: junkAtStart, dataSizeField: pos + 4)
+            default:
+                break
+            }
+            pos += 8 + size + (size & 1)
+        }
+        return .notUnderstood(reason: "no data chunk")
+    }
+
+    static func planRIFF(fileSize: Int, read: Reader, magic: String, dataOffset: Int, headerDataSize: UInt64,
+                         blockAlign: Int, ds64Offset: Int?, junkAtStart: (offset: Int, size: Int)?,
+                         dataSizeField: Int) -> RepairAnalysis {
+        let container = magic == "RIFF" ? "WAV" : "RF64"
+        let available = fileSize - dataOffset
+        let headerFrames = Int(clamping: headerDataSize) / blockAlign
+        // A header that fits, followed by a well-formed chunk or the end: consistent.
+        if headerDataSize <= UInt64(available) {
+            let end = dataOffset + Int(headerDataSize) + Int(headerDataSize & 1)
+            if end >= fileSize { return .consistent(container: container, frames: headerFrames) }
+            let next = read(end, 8)
+            if next.count == 8 && isChunkID(Array(next[0..<4])) && end + 8 + Int(le(next, 4, 4)) <= fileSize {
+                return .consistent(container: container, frames: headerFrames)
+            }
+        }
+        let diskFrames = available / blockAlign
+        let dataBytes = UInt64(diskFrames * blockAlign)
+        let newSize = dataOffset + Int(dataBytes)
+        var patches: [RepairPlan.Patch] = []
+        if magic == "RIFF" {
+            if UInt64(newSize - 8) > 0xFFFF_FFFF {
+                guard let junk = junkAtStart, junk.size >= 28 else {
+                    return .notUnderstood(reason: "WAV data past 4 GiB and no room for an RF64 header")
+                }
+                // Turn the reserved JUNK chunk into ds64 and the file into RF64.
+                patches.append(.init(offset: 0, bytes: Array("RF64".utf8) + leBytes(0xFFFF_FFFF, 4)))
+                patches.append(.init(offset: junk.offset, bytes: Array("ds64".utf8) + leBytes(UInt64(junk.size), 4)
+                                     + leBytes(UInt64(newSize - 8), 8) + leBytes(dataBytes, 8)
+                                     + leBytes(dataBytes / UInt64(blockAlign), 8) + leBytes(0, 4)))
+                patches.append(.init(offset: dataSizeField, bytes: leBytes(0xFFFF_FFFF, 4)))
+            } else {
+                patches.append(.init(offset: 4, bytes: leBytes(UInt64(newSize - 8), 4)))
+                patches.append(.init(offset: dataSizeField, bytes: leBytes(dataBytes, 4)))
+            }
+        } else {
+            guard let ds = ds64Offset else { return .notUnderstood(reason: "RF64 without ds64") }
+            patches.append(.init(offset: ds, bytes: leBytes(UInt64(newSize - 8), 8) + leBytes(dataBytes, 8)
+                                 + leBytes(dataBytes / UInt64(blockAlign), 8)))
+            patches.append(.init(offset: 4, bytes: leBytes(0xFFFF_FFFF, 4)))
+            patches.append(.init(offset: dataSizeField, bytes: leBytes(0xFFFF_FFFF, 4)))
+        }
+        return .repairable(RepairPlan(container: container, bytesPerFrame: blockAlign, headerFrames: headerFrames,
+                                      diskFrames: diskFrames, patches: patches,
+                                      truncateTo: newSize < fileSize ? newSize : nil))
+    }
+
+    // MARK: Wave64
+
+    static let w64Suffix1: [UInt8] = [0x2E, 0x91, 0xCF, 0x11, 0xA5, 0xD6, 0x28, 0xDB, 0x04, 0xC1, 0x00, 0x00]
+    static let w64Suffix2: [UInt8] = [0xF3, 0xAC, 0xD3, 0x11, 0x8C, 0xD1, 0x00, 0xC0, 0x4F, 0x8E, 0xDB, 0x8A]
+
+    static func analyzeW64(fileSize: Int, read: Reader) -> RepairAnalysis {
+        let wave = read(24, 16)
+        guard wave.count == 16, String(decoding: wave[0..<4], as: UTF8.self) == "wave",
+              Array(wave[4..<16]) == w64Suffix2 else { return .notUnderstood(reason: "W64 file that is not wave") }
+        var pos = 40
+        var blockAlign = 0
+        var chunks = 0
+        while pos + 24 <= fileSize {
+            chunks += 1
+            if chunks > 10_000 { return .notUnderstood(reason: "too many chunks") }
+            let h = read(pos, 24)
+            guard h.count == 24 else { break }
+            let id = String(decoding: h[0..<4], as: UTF8.self)
+            let size = le(h, 16, 8)
+            guard size >= 24, size < UInt64(Int.max / 2) else { return .notUnderstood(reason: "damaged chunk at byte \(pos)") }
+            if id == "fmt " && Array(h[4..<16]) == w64Suffix2 {
+                let f = read(pos + 24, 16)
+                guard f.count == 16 else { return .notUnderstood(reason: "truncated fmt chunk") }
+                blockAlign = Int(le(f, 12, 2))
+            } else if id == "data" && Array(h[4..<16]) == w64Suffix2 {
+                guard blockAlign > 0 else { return .notUnderstood(reason: "data before a valid fmt chunk") }
+                let dataOffset = pos + 24
+                let headerData = Int(size) - 24
+                let available = fileSize - dataOffset
+                if headerData <= available {
+                    let end = dataOffset + headerData
+                    let aligned = (end + 7) & ~7
+                    if aligned >= fileSize || read(aligned, 24).count == 24 && isChunkID(Array(read(aligned, 4))) {
+                        return .consistent(container: "W64", frames: headerData / blockAlign)
+                    }
+                }
+                let diskFrames = available / blockAlign
+                let dataBytes = diskFrames * blockAlign
+                let newSize = dataOffset + dataBytes
+                return .repairable(RepairPlan(
+                    container: "W64", bytesPerFrame: blockAlign, headerFrames: Swift.max(0, headerData) / blockAlign,
+                    diskFrames: diskFrames,
+                    patches: [.init(offset: 16, bytes: leBytes(UInt64(newSize), 8)),
+                              .init(offset: pos + 16, bytes: leBytes(UInt64(24 + dataBytes), 8))],
+                    truncateTo: newSize < fileSize ? newSize : nil))
+            }
+            pos += Int(size + 7) & ~7
+        }
+        return .notUnderstood(reason: "no data chunk")
+    }
+
+    // MARK: CAF
+
+    static func analyzeCAF(fileSize: Int, read: Reader) -> RepairAnalysis {
+        var pos = 8
+        var bytesPerFrame = 0
+        var chunks = 0
+        while pos + 12 <= fileSize {
+            chunks += 1
+            if chunks > 10_000 { return .notUnderstood(reason: "too many chunks") }
+            let h = read(pos, 12)
+            guard h.count == 12, isChunkID(Array(h[0..<4])) else { return .notUnderstood(reason: "damaged chunk at byte \(pos)") }
+            let id = String(decoding: h[0..<4], as: UTF8.self)
+            let size = Int64(bitPattern: be(h, 4, 8))
+            if id == "desc" {
+                let d = read(pos + 12, 32)
+                guard d.count == 32, String(decoding: d[8..<12], as: UTF8.self) == "lpcm" else {
+                    return .notUnderstood(reason: "CAF that is not linear PCM")
+                }
+                bytesPerFrame = Int(be(d, 16, 4))
+                guard be(d, 20, 4) == 1, bytesPerFrame > 0 else { return .notUnderstood(reason: "unusual CAF packets") }
+            }
+            if id == "data" {
+                guard bytesPerFrame > 0 else { return .notUnderstood(reason: "data before desc") }
+                let dataOffset = pos + 12 + 4  // after the edit count
+                let available = fileSize - dataOffset
+                guard available >= 0 else { return .notUnderstood(reason: "truncated data chunk") }
+                if size >= 4 && size - 4 <= Int64(available) {
+                    let end = dataOffset + Int(size - 4)
+                    let next = read(end, 12)
+                    if end >= fileSize || next.count == 12 && isChunkID(Array(next[0..<4])) {
+                        return .consistent(container: "CAF", frames: Int(size - 4) / bytesPerFrame)
+                    }
+                }
+                let diskFrames = available / bytesPerFrame
+                let dataBytes = diskFrames * bytesPerFrame
+                let newSize = dataOffset + dataBytes
+                return .repairable(RepairPlan(
+                    container: "CAF", bytesPerFrame: bytesPerFrame,
+                    headerFrames: size < 4 ? 0 : Int(size - 4) / bytesPerFrame,
+                    diskFrames: diskFrames,
+                    patches: [.init(offset: pos + 4, bytes: beBytes(UInt64(dataBytes + 4), 8))],
+                    truncateTo: newSize < fileSize ? newSize : nil))
+            }
+            guard size >= 0, size < Int64(Int.max / 2) else { return .notUnderstood(reason: "damaged chunk size at byte \(pos)") }
+            pos += 12 + Int(size)
+        }
+        return .notUnderstood(reason: "no data chunk")
+    }
+}

@@ -1,0 +1,41 @@
+// Where the writer queue puts captured frames: implemented over libsndfile by CaptureFiles.
+
+/// Why a recording could not be created or written.
+public enum RecordingError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The file already exists (never overwritten).
+    case exists(path: String)
+    /// The file could not be created (directory missing, permission, read-only filesystem…).
+    case cannotCreate(path: String, reason: String)
+    /// The requested file type cannot hold this stream format.
+    case unsupportedFormat(type: String, format: String, reason: String)
+    /// Writing failed mid-recording; `framesSaved` whole frames are in the file.
+    case writeFailed(path: String, reason: String, framesSaved: Int)
+    /// The disk filled up; `framesSaved` whole frames are in the file.
+    case diskFull(path: String, framesSaved: Int)
+
+    public var description: String {
+        switch self {
+        case .exists(let p): "\(p): file exists (CaptureDeck never overwrites a recording)"
+        case .cannotCreate(let p, let r): "\(p): cannot create recording: \(r)"
+        case .unsupportedFormat(let t, let f, let r): "\(t) cannot hold \(f): \(r)"
+        case .writeFailed(let p, let r, let n): "\(p): write failed after \(n) frames: \(r)"
+        case .diskFull(let p, let n): "\(p): disk full; recording stopped and saved with \(n) frames"
+        }
+    }
+}
+
+/// A recording being written. Threading: every method is called on the writer queue only.
+public protocol RecordingSink: AnyObject {
+    /// The path of the file being written.
+    var path: String { get }
+    /// The format frames must be in when handed to `write`.
+    var format: StreamFormat { get }
+    /// Whole frames written so far.
+    var framesWritten: Int { get }
+    /// Appends interleaved frames.
+    func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError)
+    /// Brings the header up to date and syncs data to disk (called about once a second).
+    func checkpoint() throws(RecordingError)
+    /// Writes the final header and closes the file. Safe to call more than once.
+    func finish() throws(RecordingError)
+}

@@ -1,0 +1,53 @@
+// The container types CaptureDeck records, and how each maps onto libsndfile.
+import CSndfile
+import CaptureCore
+
+/// A recording container.
+public enum FileType: String, CaseIterable, Sendable {
+    /// RIFF WAVE; becomes RF64 automatically past 4 GiB.
+    case wav
+    /// Sony Wave64 (64-bit sizes throughout).
+    case w64
+    /// Apple Core Audio Format.
+    case caf
+    /// FLAC, lossless compression (16 or 24-bit integer samples only).
+    case flac
+
+    public var fileExtension: String { rawValue }
+
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "wav", "wave", "rf64": self = .wav
+        case "w64": self = .w64
+        case "caf": self = .caf
+        case "flac": self = .flac
+        default: return nil
+        }
+    }
+
+    /// Checks this container can hold `format`'s samples exactly.
+    public func validate(_ format: SampleFormat) throws(RecordingError) {
+        if self == .flac && (format == .s32LE || format == .floatLE) {
+            throw .unsupportedFormat(type: "FLAC", format: format.rawValue,
+                                     reason: "FLAC holds 16 or 24-bit integer samples; use -t wav, w64 or caf")
+        }
+    }
+
+    func sndfileFormat(_ format: SampleFormat) -> Int32 {
+        let major: Int32
+        switch self {
+        case .wav: major = Int32(SF_FORMAT_RF64)
+        case .w64: major = Int32(SF_FORMAT_W64)
+        case .caf: major = Int32(SF_FORMAT_CAF)
+        case .flac: major = Int32(SF_FORMAT_FLAC)
+        }
+        let minor: Int32
+        switch format {
+        case .s16LE: minor = Int32(SF_FORMAT_PCM_16)
+        case .s24LE, .s24_3LE: minor = Int32(SF_FORMAT_PCM_24)
+        case .s32LE: minor = Int32(SF_FORMAT_PCM_32)
+        case .floatLE: minor = Int32(SF_FORMAT_FLOAT)
+        }
+        return major | minor
+    }
+}

@@ -1,0 +1,42 @@
+// The capdeck executable: argument parsing and wiring. Reads like a table of contents.
+import ArgumentParser
+import Glibc
+
+struct Capdeck: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "capdeck",
+        abstract: "A recording console for Linux: capture audio from ALSA to crash-safe files.",
+        discussion: """
+            Exit codes: 0 success, 64 usage error, 65 bad input file, 69 device unavailable, \
+            73 cannot create the output file, 74 I/O error during recording.
+            Until the console arrives, 'capdeck' alone runs 'capdeck record'.
+            """,
+        version: "0.1.0",
+        subcommands: [RecordCommand.self, DevicesCommand.self, RecoverCommand.self],
+        defaultSubcommand: RecordCommand.self
+    )
+}
+
+@main
+enum Main {
+    static func main() {
+        signal(SIGPIPE, SIG_IGN)
+        do {
+            var command = try Capdeck.parseAsRoot()
+            try command.run()
+        } catch let failure as Failure {
+            failure.report()
+            exit(failure.code.rawValue)
+        } catch {
+            let code = Capdeck.exitCode(for: error)
+            if code == .success {
+                print(Capdeck.fullMessage(for: error))
+                exit(0)
+            }
+            let message = Capdeck.message(for: error)
+            if message.isEmpty { exit(code.rawValue) }
+            Terminal.error("\(message) (see 'capdeck --help')")
+            exit(code.rawValue)
+        }
+    }
+}

@@ -1,0 +1,44 @@
+// A user-facing failure: one line on stderr and a sysexits-style exit code.
+import ArgumentParser
+import Glibc
+
+/// sysexits(3) codes used by capdeck.
+enum ExitStatus: Int32 {
+    case ok = 0
+    case usage = 64
+    case dataError = 65
+    case unavailable = 69
+    case cannotCreate = 73
+    case ioError = 74
+}
+
+struct Failure: Error {
+    let message: String
+    let code: ExitStatus
+
+    init(_ message: String, code: ExitStatus) {
+        self.message = message
+        self.code = code
+    }
+
+    func report() { Terminal.error(message) }
+}
+
+/// stderr output shared by the commands.
+enum Terminal {
+    static func error(_ message: String) {
+        write("capdeck: \(message)\n")
+    }
+
+    static func write(_ text: String) {
+        var bytes = Array(text.utf8)
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress! + off, $0.count - off) }
+            if n <= 0 { return }  // stderr closed: nothing more to say
+            off += n
+        }
+    }
+
+    static var stderrIsTerminal: Bool { isatty(2) == 1 }
+}

@@ -1,0 +1,93 @@
+// Where a recording goes: an explicit file, or a pattern-made name in a directory.
+import CaptureCore
+import CaptureFiles
+import Glibc
+
+struct OutputTarget {
+    enum Kind {
+        case explicit(String)
+        case pattern(directory: String, base: String)
+    }
+    let kind: Kind
+
+    init(file: String?, outputDir: String?, pattern: String, fileType: FileType) throws {
+        let env = Environment.current
+        if let file {
+            if file.hasPrefix("/") || outputDir == nil {
+                kind = .explicit(file)
+            } else {
+                kind = .explicit(outputDir! + "/" + file)
+            }
+            return
+        }
+        let dir: String
+        if let outputDir {
+            dir = outputDir
+            var st = stat()
+            if stat(dir, &st) != 0 {
+                throw Failure("-o/--output-dir \(dir): \(String(cString: strerror(errno)))", code: .cannotCreate)
+            }
+            if (st.st_mode & S_IFMT) != S_IFDIR {
+                throw Failure("-o/--output-dir \(dir): not a directory", code: .cannotCreate)
+            }
+        } else {
+            dir = FileNaming.defaultDirectory(environment: env)
+            try OutputTarget.makeDirectories(dir)
+        }
+        let base: String
+        do throws(FileNaming.PatternError) {
+            base = try FileNaming.expand(pattern: pattern, time: time(nil))
+        } catch {
+            throw Failure("--name: \(error)", code: .usage)
+        }
+        kind = .pattern(directory: dir, base: base)
+    }
+
+    /// Creates the file exclusively. A pattern name that collides gets a number; an explicit
+    /// name that exists is an error (exit 73).
+    func create(format: StreamFormat, fileType: FileType) throws -> SndfileRecorder {
+        switch kind {
+        case .explicit(let path):
+            do throws(RecordingError) {
+                return try SndfileRecorder(path: path, format: format, fileType: fileType)
+            } catch {
+                throw Failure(error.description, code: .cannotCreate)
+            }
+        case .pattern(let dir, let base):
+            for attempt in 0..<10_000 {
+                let path = dir + "/" + FileNaming.candidate(base: base, fileExtension: fileType.fileExtension, attempt: attempt)
+                do throws(RecordingError) {
+                    return try SndfileRecorder(path: path, format: format, fileType: fileType)
+                } catch {
+                    if case .exists = error { continue }
+                    throw Failure(error.description, code: .cannotCreate)
+                }
+            }
+            throw Failure("\(dir)/\(base): 10000 names taken; choose another --name", code: .cannotCreate)
+        }
+    }
+
+    /// mkdir -p with owner-only permissions for directories we create.
+    static func makeDirectories(_ path: String) throws {
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o700) != 0 && errno != EEXIST {
+                throw Failure("cannot create directory \(current): \(String(cString: strerror(errno)))", code: .cannotCreate)
+            }
+        }
+    }
+}
+
+enum Environment {
+    static var current: [String: String] {
+        var out: [String: String] = [:]
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let eq = s.firstIndex(of: "=") { out[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+            p += 1
+        }
+        return out
+    }
+}

@@ -1,0 +1,57 @@
+// The one-line live status on stderr during a headless recording, and signal handling.
+import CaptureCore
+import Dispatch
+import Glibc
+
+/// Redraws one status line on stderr four times a second (levels, elapsed, xruns).
+final class StatusLine {
+    /// nil when disabled (a Dispatch source must never be released while suspended).
+    private let timer: DispatchSourceTimer?
+
+    init(engine: CaptureEngine, path: String, enabled: Bool) {
+        guard enabled else {
+            timer = nil
+            return
+        }
+        let rate = engine.configuration.recordingFormat.sampleRate
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "capdeck.status"))
+        self.timer = timer
+        timer.schedule(deadline: .now() + .milliseconds(250), repeating: .milliseconds(250))
+        timer.setEventHandler {
+            let levels = engine.meterBoard.snapshot()
+            var line = "\r\u{1B}[2K● REC \(Fmt.duration(Double(engine.framesCaptured) / Double(rate)))"
+            for (i, l) in levels.prefix(8).enumerated() {
+                line += "  \(i + 1):\(Fmt.db(l.rmsDB))/\(Fmt.db(l.peakDB))"
+                if l.clips > 0 { line += " CLIP" }
+            }
+            line += " dBFS  xruns \(engine.xrunCount)"
+            Terminal.write(line)
+        }
+    }
+
+    func start() { timer?.resume() }
+
+    func stop() {
+        guard let timer else { return }
+        timer.cancel()
+        Terminal.write("\r\u{1B}[2K")
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP run `handler` (on a private queue) instead of killing the process.
+final class SignalHandlers {
+    private let sources: [DispatchSourceSignal]
+
+    init(_ handler: @escaping @Sendable () -> Void) {
+        let queue = DispatchQueue(label: "capdeck.signals")
+        sources = [SIGINT, SIGTERM, SIGHUP].map { sig in
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            s.setEventHandler(handler: handler)
+            s.resume()
+            return s
+        }
+    }
+
+    func cancel() { sources.forEach { $0.cancel() } }
+}
