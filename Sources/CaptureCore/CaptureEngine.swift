@@ -233,6 +233,9 @@ public final class CaptureEngine: @unchecked Sendable {
         let converter = self.converter
         let scratch = self.scratch
         let scratchFrames = self.scratchFrames
+        // Never ask for more than one device buffer at once: some plugins (ALSA's file plugin
+        // with an infile) fail on larger reads, and hardware can't hold more anyway.
+        let maxRead = Swift.max(1, state.withLock { $0.granted?.bufferFrames } ?? 4096)
         var captured = 0
         while true {
             if stopRequested.load(ordering: .relaxed) { return .stopped }
@@ -243,7 +246,7 @@ public final class CaptureEngine: @unchecked Sendable {
                 continue
             }
             let region = space.first
-            var want = Swift.min(region.frames, limit - captured)
+            var want = Swift.min(region.frames, limit - captured, maxRead)
             let target = region.pointer!
             let result: DeviceRead
             if let converter, let scratch {

@@ -1,0 +1,39 @@
+# CaptureDeck — build, test, run and measure. `make run` and `make test` install what they need.
+SWIFT ?= swift
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+# Build: ALSA, ncursesw, libsndfile headers. Tests and benchmarks: ALSA tools and plugins, a
+# real PulseAudio daemon for real-time pacing, sox to read files back, tmux for the console.
+DEBS := pkg-config libasound2-dev libncursesw5-dev libsndfile1-dev \
+        alsa-utils libasound2-plugins pulseaudio pulseaudio-utils sox tmux \
+        stress-ng hyperfine valgrind procps
+
+.PHONY: deps build test run bench soak clean
+
+deps:
+	@missing=$$(for p in $(DEBS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+run: deps
+	$(SWIFT) build -c release --product capdeck
+	.build/release/capdeck $(ARGS)
+
+bench: deps
+	$(SWIFT) build -c release
+	bash scripts/bench.sh
+
+clean:
+	rm -rf .build .build-*

@@ -1,0 +1,81 @@
+// Level meters on known signals: peak, RMS, hold, clips, reset.
+import CaptureCore
+import Foundation
+import Testing
+
+@Suite struct LevelMeterTests {
+    /// Interleaved float frames of a sine at `amplitude` on every channel.
+    func sine(amplitude: Double, frequency: Double = 997, rate: Int = 48000, seconds: Double, channels: Int) -> [Float] {
+        let n = Int(Double(rate) * seconds)
+        var out = [Float](repeating: 0, count: n * channels)
+        for i in 0..<n {
+            let v = Float(amplitude * sin(2 * Double.pi * frequency * Double(i) / Double(rate)))
+            for c in 0..<channels { out[i * channels + c] = v }
+        }
+        return out
+    }
+
+    func meter(_ samples: [Float], channels: Int, format: SampleFormat = .floatLE, meter: LevelMeter? = nil) -> (LevelMeter, [ChannelLevel]) {
+        let fmt = StreamFormat(sampleFormat: format, sampleRate: 48000, channels: channels)
+        let m = meter ?? LevelMeter(format: fmt)
+        var bytes = [UInt8](repeating: 0, count: samples.count * format.bytesPerSample)
+        bytes.withUnsafeMutableBytes { raw in
+            for (i, s) in samples.enumerated() {
+                SampleCodec.storeFloat(s, raw.baseAddress! + i * format.bytesPerSample, format)
+            }
+            m.process(raw.baseAddress!, frames: samples.count / channels)
+        }
+        return (m, m.board.snapshot())
+    }
+
+    @Test(arguments: [SampleFormat.floatLE, .s16LE, .s24_3LE, .s32LE])
+    func halfScaleSineReadsMinus6PeakMinus9RMS(format: SampleFormat) {
+        let (_, levels) = meter(sine(amplitude: 0.5, seconds: 1, channels: 2), channels: 2, format: format)
+        #expect(levels.count == 2)
+        for l in levels {
+            #expect(abs(l.peakDB - -6.02) < 0.05, "peak \(l.peakDB)")
+            #expect(abs(l.rmsDB - -9.03) < 0.05, "rms \(l.rmsDB)")
+            #expect(abs(l.holdDB - -6.02) < 0.05)
+            #expect(l.clips == 0)
+        }
+    }
+
+    @Test func silenceReadsTheFloor() {
+        let (_, levels) = meter([Float](repeating: 0, count: 48000), channels: 1)
+        #expect(levels == [.silent])
+    }
+
+    @Test func channelsAreIndependent() {
+        var s = sine(amplitude: 0.5, seconds: 1, channels: 2)
+        for i in stride(from: 1, to: s.count, by: 2) { s[i] *= 0.1 }  // right channel 20 dB down
+        let (_, levels) = meter(s, channels: 2)
+        #expect(abs(levels[0].rmsDB - -9.03) < 0.05)
+        #expect(abs(levels[1].rmsDB - -29.03) < 0.05)
+    }
+
+    @Test func clipsCountFullScaleSamplesUntilReset() {
+        let fmt = StreamFormat(sampleFormat: .s16LE, sampleRate: 48000, channels: 1)
+        let m = LevelMeter(format: fmt)
+        var square = [Float](repeating: 0, count: 4800)
+        for i in 0..<4800 { square[i] = i % 2 == 0 ? 1.0 : -1.0 }
+        let (_, first) = meter(square, channels: 1, format: .s16LE, meter: m)
+        #expect(first[0].clips == 4800)
+        #expect(abs(first[0].peakDB) < 0.01)
+        m.board.requestReset()
+        let (_, after) = meter([Float](repeating: 0.1, count: 4800), channels: 1, format: .s16LE, meter: m)
+        #expect(after[0].clips == 0)
+    }
+
+    @Test func peakHoldLastsAboutOneAndAHalfSeconds() {
+        let fmt = StreamFormat(sampleFormat: .floatLE, sampleRate: 48000, channels: 1)
+        let m = LevelMeter(format: fmt)
+        _ = meter(sine(amplitude: 1.0, seconds: 0.1, channels: 1), channels: 1, meter: m)
+        // 1.0 s of a quieter signal: the hold stays at 0 dBFS while the peak falls.
+        let (_, held) = meter(sine(amplitude: 0.1, seconds: 1.0, channels: 1), channels: 1, meter: m)
+        #expect(abs(held[0].holdDB) < 0.1)
+        #expect(abs(held[0].peakDB - -20) < 0.1)
+        // Another second: the hold has fallen back to the current peak.
+        let (_, released) = meter(sine(amplitude: 0.1, seconds: 1.0, channels: 1), channels: 1, meter: m)
+        #expect(abs(released[0].holdDB - -20) < 0.1)
+    }
+}
