@@ -41,10 +41,11 @@ let package = Package(
         ),
 
         .testTarget(name: "CaptureCoreTests", dependencies: ["CaptureCore", "CAllocCounter"]),
-        .testTarget(name: "CaptureFilesTests", dependencies: ["CaptureCore", "CaptureFiles"]),
+        .testTarget(name: "CaptureFilesTests", dependencies: ["CaptureCore", "CaptureFiles", "CSndfile"]),
+        .testTarget(name: "RealtimeTests", dependencies: ["CaptureCore", "CaptureALSA", "CAllocCounter"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CAllocCounter"]
+            dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CAllocCounter", "CSndfile"]
         ),
     ],
     swiftLanguageModes: [.v6]
