@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # real PulseAudio daemon for real-time pacing, sox to read files back, tmux for the console.
 DEBS := pkg-config libasound2-dev libncursesw5-dev libsndfile1-dev \
         alsa-utils libasound2-plugins pulseaudio pulseaudio-utils sox tmux \
-        stress-ng hyperfine valgrind procps
+        stress-ng hyperfine valgrind procps time
 
 .PHONY: deps build test run bench soak clean
 

@@ -305,6 +305,10 @@ public final class CaptureEngine: @unchecked Sendable {
         var writeError: RecordingError?
         var lastCheckpoint = SignalSourceDevice.monotonicNanos()
         let checkpointInterval: UInt64 = 1_000_000_000
+        // Checkpoint at least once a second of wall time and once a second of audio, so an
+        // unpaced capture also never has more than ~1 s of audio beyond its last header.
+        let checkpointFrames = configuration.recordingFormat.sampleRate
+        var framesSinceCheckpoint = 0
         while true {
             let v = ring.readVector()
             if v.frames == 0 {
@@ -330,10 +334,12 @@ public final class CaptureEngine: @unchecked Sendable {
                 }
                 ring.commitRead(v.frames)
                 spaceBell.ringIfWaiting()
+                framesSinceCheckpoint += v.frames
             }
             let now = SignalSourceDevice.monotonicNanos()
-            if now - lastCheckpoint >= checkpointInterval {
+            if now - lastCheckpoint >= checkpointInterval || framesSinceCheckpoint >= checkpointFrames {
                 lastCheckpoint = now
+                framesSinceCheckpoint = 0
                 if let sink, writeError == nil {
                     do throws(RecordingError) { try sink.checkpoint() } catch {
                         writeError = error

@@ -92,7 +92,7 @@ public final class MeterBoard: @unchecked Sendable {
 }
 
 /// Computes levels from interleaved frames. Used by one thread (the writer queue); allocates
-/// only in `init`.
+/// only in `init` (its working state lives in buffers allocated once).
 public final class LevelMeter: @unchecked Sendable {
     public let format: StreamFormat
     public let board: MeterBoard
@@ -106,17 +106,18 @@ public final class LevelMeter: @unchecked Sendable {
 
     private let channels: Int
     private var blockFill = 0
-    private var sumSq: [Double]          // current sub-block, per channel
-    private var maxAbs: [Float]          // current sub-block, per channel
-    private var windowSumSq: [Double]    // channels × windowBlocks
-    private var windowPeak: [Float]      // channels × windowBlocks
     private var windowPos = 0
     private var windowFilled = 0
-    private var hold: [Float]
-    private var holdAge: [Int]
-    private var clips: [Int]
-    private var levels: [ChannelLevel]
     private var honouredReset: UInt64 = 0
+    // Per-channel state, in buffers allocated once.
+    private let sumSq: UnsafeMutablePointer<Double>        // current sub-block
+    private let maxAbs: UnsafeMutablePointer<Float>        // current sub-block
+    private let windowSumSq: UnsafeMutablePointer<Double>  // channels × windowBlocks
+    private let windowPeak: UnsafeMutablePointer<Float>    // channels × windowBlocks
+    private let hold: UnsafeMutablePointer<Float>
+    private let holdAge: UnsafeMutablePointer<Int>
+    private let clips: UnsafeMutablePointer<Int>
+    private let levels: UnsafeMutablePointer<ChannelLevel>
 
     public init(format: StreamFormat, board: MeterBoard = MeterBoard()) {
         self.format = format
@@ -125,46 +126,100 @@ public final class LevelMeter: @unchecked Sendable {
         blockFrames = Swift.max(1, format.sampleRate / 100)
         let bits = format.sampleFormat.isFloat ? 0 : format.sampleFormat.bitDepth
         clipThreshold = bits == 0 ? 1.0 : Float(1.0 - 1.0 / Double(1 << (bits - 1)))
-        sumSq = Array(repeating: 0, count: channels)
-        maxAbs = Array(repeating: 0, count: channels)
-        windowSumSq = Array(repeating: 0, count: channels * windowBlocks)
-        windowPeak = Array(repeating: 0, count: channels * windowBlocks)
-        hold = Array(repeating: 0, count: channels)
-        holdAge = Array(repeating: 0, count: channels)
-        clips = Array(repeating: 0, count: channels)
-        levels = Array(repeating: .silent, count: channels)
+        func zeroed<T>(_ n: Int, _ v: T) -> UnsafeMutablePointer<T> {
+            let p = UnsafeMutablePointer<T>.allocate(capacity: n)
+            p.initialize(repeating: v, count: n)
+            return p
+        }
+        sumSq = zeroed(channels, 0)
+        maxAbs = zeroed(channels, 0)
+        windowSumSq = zeroed(channels * windowBlocks, 0)
+        windowPeak = zeroed(channels * windowBlocks, 0)
+        hold = zeroed(channels, 0)
+        holdAge = zeroed(channels, 0)
+        clips = zeroed(channels, 0)
+        levels = zeroed(channels, ChannelLevel.silent)
         honouredReset = board.resetGeneration
+    }
+
+    deinit {
+        sumSq.deallocate(); maxAbs.deallocate(); windowSumSq.deallocate(); windowPeak.deallocate()
+        hold.deallocate(); holdAge.deallocate(); clips.deallocate(); levels.deallocate()
     }
 
     /// Meters `frames` interleaved frames in `format` at `pointer`. Allocation-free.
     public func process(_ pointer: UnsafeRawPointer, frames: Int) {
-        let sf = format.sampleFormat
-        let step = sf.bytesPerSample
         let frameBytes = format.bytesPerFrame
         var done = 0
         while done < frames {
             let n = Swift.min(frames - done, blockFrames - blockFill)
-            let base = pointer + done * frameBytes
-            for ch in 0..<channels {
-                var s = 0.0
-                var m = maxAbs[ch]
-                var c = 0
-                var p = base + ch * step
-                for _ in 0..<n {
-                    let x = SampleCodec.loadFloat(p, sf)
-                    let a = Swift.abs(x)
-                    s += Double(x) * Double(x)
-                    if a > m { m = a }
-                    if a >= clipThreshold { c += 1 }
-                    p += frameBytes
-                }
-                sumSq[ch] += s
-                maxAbs[ch] = m
-                clips[ch] += c
-            }
+            scanBlock(pointer + done * frameBytes, frames: n)
             blockFill += n
             done += n
             if blockFill == blockFrames { finishBlock() }
+        }
+    }
+
+    /// Accumulates squares, peaks and clips of `frames` frames into the current sub-block.
+    /// The format (and, for S16, the common channel counts) is chosen outside the loops, so each
+    /// loop is a tight scan over contiguous memory.
+    @inline(__always)
+    private func scanBlock(_ base: UnsafeRawPointer, frames n: Int) {
+        let sf = format.sampleFormat
+        if sf == .s16LE && channels <= 2 {
+            // Integer arithmetic: exact, and it vectorises.
+            let p = base.assumingMemoryBound(to: Int16.self)
+            let c = channels
+            for ch in 0..<c {
+                var sq: Int64 = 0
+                var peak: Int32 = 0
+                var clip = 0
+                var i = ch
+                for _ in 0..<n {
+                    let x = Int32(Int16(littleEndian: p[i]))
+                    sq += Int64(x * x)
+                    let a = x < 0 ? -x : x
+                    peak = Swift.max(peak, a)
+                    clip += a >= 32767 ? 1 : 0
+                    i += c
+                }
+                sumSq[ch] += Double(sq) * (1.0 / (32768.0 * 32768.0))
+                maxAbs[ch] = Swift.max(maxAbs[ch], Float(peak) * (1.0 / 32768.0))
+                clips[ch] += clip
+            }
+            return
+        }
+        let step = sf.bytesPerSample
+        let frameBytes = format.bytesPerFrame
+        for ch in 0..<channels {
+            var s: Float = 0
+            var m: Float = 0
+            var c = 0
+            var p = base + ch * step
+            switch sf {
+            case .floatLE:
+                for _ in 0..<n {
+                    let x = Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
+                    s += x * x
+                    let a = Swift.abs(x)
+                    m = Swift.max(m, a)
+                    c += a >= clipThreshold ? 1 : 0
+                    p += frameBytes
+                }
+            default:
+                for _ in 0..<n {
+                    let x = SampleCodec.loadFloat(p, sf)
+                    s += x * x
+                    let a = Swift.abs(x)
+                    m = Swift.max(m, a)
+                    c += a >= clipThreshold ? 1 : 0
+                    p += frameBytes
+                }
+            }
+            // Float accumulation is exact enough within one 10 ms block (≤ 1,920 samples).
+            sumSq[ch] += Double(s)
+            maxAbs[ch] = Swift.max(maxAbs[ch], m)
+            clips[ch] += c
         }
     }
 
@@ -202,6 +257,6 @@ public final class LevelMeter: @unchecked Sendable {
         }
         windowPos = (windowPos + 1) % windowBlocks
         blockFill = 0
-        levels.withUnsafeBufferPointer { board.publish($0) }
+        board.publish(UnsafeBufferPointer(start: levels, count: channels))
     }
 }

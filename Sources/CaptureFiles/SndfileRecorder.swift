@@ -1,13 +1,17 @@
 // A recording file written through libsndfile: exclusive create, periodic header updates, fsync.
 import CSndfile
 import CaptureCore
+import Dispatch
 import Glibc
+import Synchronization
 
 /// Writes one recording. Created on any thread; then used on the writer queue only.
 ///
 /// Crash safety: `checkpoint()` rewrites the header to cover every frame written so far and
-/// fdatasyncs, so after a crash or power loss the file opens with all but the last ~1 s (and
-/// `capdeck recover` restores even that part when it reached the disk).
+/// starts an fdatasync, so after a crash or power loss the file opens with all but the last
+/// ~1 s (and `capdeck recover` restores even that part when it reached the disk). The sync runs
+/// on its own queue so the writer keeps draining the ring while the disk catches up; a
+/// checkpoint that finds the previous sync still running skips starting another.
 public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     public let path: String
     public let format: StreamFormat
@@ -18,6 +22,9 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     private let fd: Int32
     private var scratch: UnsafeMutablePointer<Int32>?
     private let scratchFrames = 4096
+    private let syncQueue = DispatchQueue(label: "capdeck.sync", qos: .utility)
+    private let syncInFlight = Atomic<Bool>(false)
+    private let syncErrno = Atomic<Int32>(0)
 
     /// Creates `path` (which must not exist) with owner-only permissions.
     public init(path: String, format: StreamFormat, fileType: FileType) throws(RecordingError) {
@@ -103,16 +110,24 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     public func checkpoint() throws(RecordingError) {
         guard let file else { return }
         sf_command(file, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
-        if fdatasync(fd) != 0 {
-            let e = errno
+        let e = syncErrno.load(ordering: .acquiring)
+        if e != 0 {
             if e == ENOSPC || e == EDQUOT { throw .diskFull(path: path, framesSaved: framesWritten) }
             throw .writeFailed(path: path, reason: "fdatasync: \(String(cString: strerror(e)))", framesSaved: framesWritten)
+        }
+        if !syncInFlight.exchange(true, ordering: .acquiringAndReleasing) {
+            let fd = self.fd
+            syncQueue.async { [self] in
+                if fdatasync(fd) != 0 { syncErrno.store(errno, ordering: .releasing) }
+                syncInFlight.store(false, ordering: .releasing)
+            }
         }
     }
 
     public func finish() throws(RecordingError) {
         guard let f = file else { return }
         file = nil
+        syncQueue.sync {}  // let an in-flight checkpoint sync finish before the descriptor closes
         let r = sf_close(f)
         let synced = fdatasync(fd)
         let e = errno

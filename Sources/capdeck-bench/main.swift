@@ -1,1 +1,44 @@
-print("bench")
+// capdeck-bench: measures heap allocations per period on the capture thread of a real capture
+// (ALSA PCM or the built-in source), for `make bench`. Usage: capdeck-bench PCM [PERIODS] [PERIOD_US]
+import CAllocCounter
+import CaptureALSA
+import CaptureCore
+import Glibc
+
+func complain(_ s: String) {
+    let line = s + "\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+}
+
+let args = CommandLine.arguments
+guard args.count >= 2 else {
+    complain("usage: capdeck-bench PCM|builtin [PERIODS] [PERIOD_US]")
+    exit(64)
+}
+let name = args[1]
+let periods = args.count > 2 ? Int(args[2]) ?? 20_000 : 20_000
+let periodMicros = args.count > 3 ? Int(args[3]) ?? 10_000 : 10_000
+let format = StreamFormat(sampleFormat: .s16LE, sampleRate: 48_000, channels: 2)
+let device: any CaptureDevice = name == "builtin" ? SignalSourceDevice(paced: false) : ALSACaptureDevice(name: name)
+
+do {
+    let engine = try CaptureEngine(
+        device: device,
+        configuration: .init(request: CaptureRequest(format: format, periodMicros: periodMicros),
+                             realtimePriority: nil, ringSeconds: 0.25))
+    let granted = try engine.start()
+    while engine.framesCaptured < granted.periodFrames * 100 && !engine.isFinished { usleep(200) }
+    CAllocCounter_watch(engine.captureThreadID)
+    let from = engine.framesCaptured
+    while engine.framesCaptured - from < granted.periodFrames * periods && !engine.isFinished { usleep(200) }
+    let allocations = CAllocCounter_count()
+    let covered = (engine.framesCaptured - from) / granted.periodFrames
+    CAllocCounter_watch(0)
+    engine.stop()
+    _ = engine.waitUntilFinished()
+    let perPeriod = Double(allocations) / Double(max(1, covered))
+    print("allocations=\(allocations) periods=\(covered) period_frames=\(granted.periodFrames) per_period=\(perPeriod)")
+} catch {
+    complain("capdeck-bench: \(error)")
+    exit(69)
+}
