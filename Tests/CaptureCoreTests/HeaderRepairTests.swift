@@ -85,6 +85,42 @@ enum Synth {
         #expect(plan.diskFrames == 1000 && plan.truncateTo == nil)
     }
 
+    /// A WAV that crashed past 4 GiB becomes RF64, using the JUNK chunk libsndfile reserves.
+    @Test func wavPastFourGiBBecomesRF64() {
+        var head: [UInt8] = Array("RIFF".utf8)
+        head += Synth.le(0, 4)
+        head += Array("WAVE".utf8)
+        head += Array("JUNK".utf8)
+        head += Synth.le(28, 4)
+        head += [UInt8](repeating: 0, count: 28)
+        head += Synth.fmt(blockAlign: 8)
+        head += Array("data".utf8)
+        head += Synth.le(1000, 4)
+        let dataOffset = head.count
+        let size = dataOffset + 5_000_000_000 + 5
+        let bytes = head
+        let analysis = HeaderRepair.analyze(fileSize: size) { off, count in
+            guard off < size else { return [] }
+            return (off..<min(size, off + count)).map { $0 < bytes.count ? bytes[$0] : 0 }
+        }
+        guard case .repairable(let plan) = analysis else { Issue.record("\(analysis)"); return }
+        #expect(plan.container == "WAV")
+        #expect(plan.diskFrames == 625_000_000)
+        #expect(plan.truncateTo == dataOffset + 5_000_000_000)
+        var patched = bytes
+        for p in plan.patches { patched.replaceSubrange(p.offset..<(p.offset + p.bytes.count), with: p.bytes) }
+        #expect(Array(patched[0..<4]) == Array("RF64".utf8))
+        #expect(Array(patched[12..<16]) == Array("ds64".utf8))
+        // ds64: riff size, data size, sample count.
+        #expect(HeaderRepairTests.le64(patched, 20) == UInt64(dataOffset + 5_000_000_000 - 8))
+        #expect(HeaderRepairTests.le64(patched, 28) == 5_000_000_000)
+        #expect(HeaderRepairTests.le64(patched, 36) == 625_000_000)
+    }
+
+    static func le64(_ b: [UInt8], _ at: Int) -> UInt64 {
+        (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[at + $1]) << (8 * UInt64($1)) }
+    }
+
     @Test func completeWAVIsLeftAlone() {
         #expect(Synth.analyze(Synth.wav(headerDataBytes: 400, diskBytes: 400)) == .consistent(container: "WAV", frames: 100))
         // A trailing chunk after the data (e.g. LIST) is not audio.
