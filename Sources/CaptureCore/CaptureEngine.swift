@@ -85,6 +85,7 @@ public final class CaptureEngine: @unchecked Sendable {
     private var converter: FrameConverter?
     private var scratch: UnsafeMutableRawPointer?
     private var scratchFrames = 0
+    private var maxReadFrames = 4096
     private var meter: LevelMeter!
     private let wake: Doorbell
     private let dataBell: Doorbell
@@ -170,6 +171,7 @@ public final class CaptureEngine: @unchecked Sendable {
             scratch = .allocate(byteCount: scratchFrames * g.format.bytesPerFrame, alignment: 64)
         }
         meter = LevelMeter(format: target, board: meterBoard)
+        maxReadFrames = Swift.max(1, g.bufferFrames)
         state.withLock { $0.granted = g }
 
         let started = DispatchSemaphore(value: 0)
@@ -179,7 +181,12 @@ public final class CaptureEngine: @unchecked Sendable {
         writerQueue.async { self.writerLoop() }
         captureQueue.async { self.captureEntry(started: started, startError: startError) }
         started.wait()
-        if let e = startError.error { throw e }
+        if let e = startError.error {
+            // The writer has been told capture ended; let it finish the sink before we return,
+            // so the caller may remove the (empty) file without racing it.
+            finished.wait()
+            throw e
+        }
         return g
     }
 
@@ -235,7 +242,7 @@ public final class CaptureEngine: @unchecked Sendable {
         let scratchFrames = self.scratchFrames
         // Never ask for more than one device buffer at once: some plugins (ALSA's file plugin
         // with an infile) fail on larger reads, and hardware can't hold more anyway.
-        let maxRead = Swift.max(1, state.withLock { $0.granted?.bufferFrames } ?? 4096)
+        let maxRead = maxReadFrames
         var captured = 0
         while true {
             if stopRequested.load(ordering: .relaxed) { return .stopped }

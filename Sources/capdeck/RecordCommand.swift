@@ -150,7 +150,7 @@ struct RecordCommand: ParsableCommand {
             }
             return (engine, sink)
         } catch {
-            // Nothing was captured: remove the empty file we created.
+            // Nothing was captured (the engine has finished the sink): remove the empty file.
             try? sink.finish()
             if sink.framesWritten == 0 { unlink(sink.path) }
             throw DeviceFailure.device(error)
