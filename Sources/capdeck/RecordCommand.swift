@@ -29,11 +29,11 @@ struct RecordCommand: ParsableCommand {
             transform: Parse.format)
     var format: SampleFormat = .s16LE
 
-    @Option(name: [.customShort("r"), .customLong("rate")], help: "Sample rate in Hz (8000-192000).",
+    @Option(name: [.customShort("r"), .customLong("rate")], parsing: .unconditional, help: "Sample rate in Hz (8000-192000).",
             transform: Parse.int("rate", StreamFormat.rateRange, unit: " Hz"))
     var rate: Int = 48_000
 
-    @Option(name: [.customShort("c"), .customLong("channels")], help: "Channels (1-8).",
+    @Option(name: [.customShort("c"), .customLong("channels")], parsing: .unconditional, help: "Channels (1-8).",
             transform: Parse.int("channels", StreamFormat.channelRange))
     var channels: Int = 2
 
@@ -43,7 +43,7 @@ struct RecordCommand: ParsableCommand {
     var fileType: FileType?
 
     @Option(name: [.customShort("d"), .customLong("duration")],
-            help: "Stop after this many seconds of captured audio (0 or absent: until stopped).",
+            parsing: .unconditional, help: "Stop after this many seconds of captured audio (0 or absent: until stopped).",
             transform: Parse.seconds)
     var duration: Double?
 
@@ -55,16 +55,16 @@ struct RecordCommand: ParsableCommand {
     var namePattern: String = FileNaming.defaultPattern
 
     @Option(name: [.customShort("F"), .customLong("period-time")],
-            help: "Device period in microseconds (1000-1000000; default 10000).",
+            parsing: .unconditional, help: "Device period in microseconds (1000-1000000; default 10000).",
             transform: Parse.int("period-time", 1_000...1_000_000, unit: " µs"))
     var periodTime: Int?
 
     @Option(name: [.customShort("B"), .customLong("buffer-time")],
-            help: "Device buffer in microseconds (2000-4000000; default 200000).",
+            parsing: .unconditional, help: "Device buffer in microseconds (2000-4000000; default 200000).",
             transform: Parse.int("buffer-time", 2_000...4_000_000, unit: " µs"))
     var bufferTime: Int?
 
-    @Option(name: .customLong("rt-priority"), help: "SCHED_FIFO priority of the capture thread (1-99).",
+    @Option(name: .customLong("rt-priority"), parsing: .unconditional, help: "SCHED_FIFO priority of the capture thread (1-99).",
             transform: Parse.int("rt-priority", 1...99))
     var rtPriority: Int = 70
 

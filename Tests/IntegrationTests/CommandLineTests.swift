@@ -1,0 +1,118 @@
+// The command line as a user meets it: exit codes and one-line errors for bad input, the
+// built-in fallback when no device is named, and `capdeck devices`.
+import Foundation
+import Glibc
+import Testing
+
+extension Integration {
+    @Suite("Command line")
+    struct CLI {
+        /// One bad invocation. In `arguments`, `{out}` is a fresh path in the temp dir, `{existing}`
+        /// an existing recording, `{text}` a text file, `{missing}` a nonexistent directory.
+        struct BadInput: Sendable, CustomTestStringConvertible {
+            var arguments: [String]
+            var code: Int32
+            var testDescription: String { arguments.joined(separator: " ") + " → \(code)" }
+
+            /// `capdeck record` against a working test PCM, so only the named problem can fail.
+            static func record(_ extra: [String], device: String = "t16", file: String? = "{out}", code: Int32) -> BadInput {
+                BadInput(arguments: ["record", "-q", "-D", device, "-d", "0.2"] + extra + (file.map { [$0] } ?? []), code: code)
+            }
+        }
+
+        static let badInputs: [BadInput] = [
+            .record(["-r", "7"], code: 64),
+            .record(["-r", "abc"], code: 64),
+            .record(["-c", "0"], code: 64),
+            .record(["-c", "9"], code: 64),
+            .record(["-f", "S8"], code: 64),
+            .record(["-t", "mp3"], code: 64),
+            .record(["-d", "-1"], code: 64),
+            .record(["-d", "nan"], code: 64),
+            .record(["--rt-priority", "100"], code: 64),
+            .record(["-F", "10 "], code: 64),
+            .record(["-t", "flac", "-f", "S32_LE"], code: 64),
+            .record([], device: "nosuchpcm", code: 69),
+            .record([], file: "{existing}", code: 73),
+            .record([], file: "{missing}/out.wav", code: 73),
+            .record(["-o", "/nonexistent"], file: nil, code: 73),
+            BadInput(arguments: ["recover", "{text}"], code: 65),
+        ]
+
+        @Test("bad input: the documented exit code and one line on stderr", arguments: badInputs)
+        func badInput(_ c: BadInput) async throws {
+            let home = try TempDir()
+            defer { home.remove() }
+            let raw = RawAudio.counterS16Stereo(frames: 48_000)
+            try home.write("in.raw", bytes: raw.bytes)
+            try home.write(".asoundrc", ALSAConfig.filePCM("t16", infile: home.path("in.raw")))
+            let existingBytes = Array("RIFF, but not really: a recording that must survive".utf8)
+            try home.write("existing.wav", bytes: existingBytes)
+            let textBytes = Array("just some notes\nnot audio\n".utf8)
+            try home.write("notes.txt", bytes: textBytes)
+            let out = home.path("out.wav")
+            let args = c.arguments.map {
+                $0.replacingOccurrences(of: "{out}", with: out)
+                    .replacingOccurrences(of: "{existing}", with: home.path("existing.wav"))
+                    .replacingOccurrences(of: "{text}", with: home.path("notes.txt"))
+                    .replacingOccurrences(of: "{missing}", with: home.path("no/such/dir"))
+            }
+
+            let r = try await Capdeck.run(args, home: home, timeout: 20)
+            #expect(r.exitCode == c.code, "\(r)")
+            #expect(r.stderrLines.count == 1, "stderr must be exactly one line: \(r.stderr.debugDescription)")
+            #expect(r.stderr.hasPrefix("capdeck: "), "\(r.stderr.debugDescription)")
+            #expect(r.stderr.hasSuffix("\n"))
+            for bad in ["Fatal error", "Stack dump", "Current stack trace", "backtrace", "Segmentation"] {
+                #expect(!r.stderr.contains(bad), "\(r.stderr)")
+            }
+            #expect(access(out, F_OK) != 0, "a failed run leaves no output file behind")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: home.path("existing.wav"))) == Data(existingBytes))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: home.path("notes.txt"))) == Data(textBytes))
+        }
+
+        @Test("without -D, an unopenable 'default' falls back to the built-in signal and says so", arguments: [false, true])
+        func fallbackToBuiltIn(quiet: Bool) async throws {
+            let home = try TempDir()
+            defer { home.remove() }
+            try home.write(".asoundrc", "")
+            let dir = home.makeDirectory("recordings")
+            let r = try await Capdeck.run(["record"] + (quiet ? ["-q"] : []) + ["-d", "1", "-o", dir], home: home, timeout: 20)
+            #expect(r.exitCode == 0, "\(r)")
+            #expect(r.stderr.contains("BUILT-IN TEST SIGNAL"), "\(r.stderr)")
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir)
+            try #require(files.count == 1, "\(files)")
+            #expect(files[0].hasPrefix("capdeck-") && files[0].hasSuffix(".wav"), "\(files)")
+            let file = try SoundFile.read(dir + "/" + files[0], samples: .int)
+            #expect(file.frames == 48_000)
+            #expect(file.channels == 2 && file.sampleRate == 48_000)
+            #expect(file.ints.contains { $0 != 0 }, "the built-in signal is not silence")
+        }
+
+        @Test("a named device that can't be opened never falls back")
+        func namedDeviceDoesNotFallBack() async throws {
+            let home = try TempDir()
+            defer { home.remove() }
+            try home.write(".asoundrc", "")
+            let dir = home.makeDirectory("recordings")
+            let r = try await Capdeck.run(["record", "-D", "nosuchpcm", "-d", "1", "-o", dir], home: home, timeout: 20)
+            #expect(r.exitCode == 69, "\(r)")
+            #expect(!r.stderr.contains("BUILT-IN"), "\(r.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty, "no file left behind")
+        }
+
+        @Test("capdeck devices lists the test PCM and the built-in source")
+        func devices() async throws {
+            let home = try TempDir()
+            defer { home.remove() }
+            try home.write(".asoundrc", ALSAConfig.filePCM("capdeckitpcm", infile: "/dev/zero", hint: "CaptureDeck integration test PCM"))
+            let r = try await Capdeck.run(["devices"], home: home, timeout: 20)
+            #expect(r.exitCode == 0, "\(r)")
+            #expect(r.stdout.contains("Built-in source:"), "\(r.stdout)")
+            #expect(r.stdout.contains("builtin"), "\(r.stdout)")
+            #expect(r.stdout.contains("capdeckitpcm") && r.stdout.contains("CaptureDeck integration test PCM"),
+                    "a PCM with a hint in ~/.asoundrc is listed: \(r.stdout)")
+            #expect(r.stderr.isEmpty, "\(r.stderr)")
+        }
+    }
+}

@@ -1,0 +1,102 @@
+// Running the real `capdeck` binary with a private ALSA configuration.
+import Foundation
+import Glibc
+
+enum Capdeck {
+    /// The capdeck executable built beside this test runner (nil if none was found).
+    static let executable: String? = locate()
+
+    /// Looks beside the test runner first (`swift test` builds every product into the same
+    /// directory), then upwards from the working directory and this source file for
+    /// `.build*/debug/capdeck`, newest first.
+    static func locate() -> String? {
+        let fm = FileManager.default
+        var candidates: [String] = []
+        if let exe = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            candidates.append(URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("capdeck").path)
+        }
+        if let arg0 = CommandLine.arguments.first {
+            candidates.append(URL(fileURLWithPath: arg0).deletingLastPathComponent().appendingPathComponent("capdeck").path)
+        }
+        for c in candidates where fm.isExecutableFile(atPath: c) { return c }
+
+        var found: [(path: String, date: Date)] = []
+        for start in [fm.currentDirectoryPath, URL(fileURLWithPath: #filePath).deletingLastPathComponent().path] {
+            var dir = URL(fileURLWithPath: start)
+            while dir.path != "/" {
+                for entry in (try? fm.contentsOfDirectory(atPath: dir.path)) ?? [] where entry.hasPrefix(".build") {
+                    let p = dir.appendingPathComponent(entry).appendingPathComponent("debug/capdeck").path
+                    if fm.isExecutableFile(atPath: p) {
+                        let date = (try? fm.attributesOfItem(atPath: p)[.modificationDate] as? Date) ?? .distantPast
+                        found.append((p, date))
+                    }
+                }
+                dir.deleteLastPathComponent()
+            }
+        }
+        return found.max { $0.date < $1.date }?.path
+    }
+
+    /// The environment capdeck runs in: the test's own, with HOME (and so `~/.asoundrc`) pointed at
+    /// `home`, and nothing that could reach the real user's ALSA or sound-server configuration.
+    static func environment(home: String, extra: [String: String] = [:]) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        for key in ["ALSA_CONFIG_PATH", "ALSA_CARD", "ALSA_PCM_CARD", "ALSA_PCM_DEVICE",
+                    "PULSE_SERVER", "PULSE_COOKIE", "PULSE_RUNTIME_PATH", "PULSE_CLIENTCONFIG", "PULSE_SINK", "PULSE_SOURCE",
+                    "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR"] {
+            env[key] = nil
+        }
+        env["HOME"] = home
+        env["XDG_CONFIG_HOME"] = home + "/.config"
+        env["XDG_DATA_HOME"] = home + "/.local/share"
+        let run = home + "/run"
+        mkdir(run, 0o700)
+        env["XDG_RUNTIME_DIR"] = run
+        env.merge(extra) { $1 }
+        return env
+    }
+
+    /// Runs capdeck to completion with `HOME=home`.
+    static func run(_ arguments: [String], home: TempDir, extraEnvironment: [String: String] = [:],
+                    timeout: Double = 60) async throws -> RunResult {
+        let exe = try require()
+        return try await runProgram(exe, arguments, environment: environment(home: home.root, extra: extraEnvironment),
+                                    scratch: home, timeout: timeout)
+    }
+
+    /// Starts capdeck in the background (its own process group), output to files in `home`.
+    static func spawn(_ arguments: [String], home: TempDir, extraEnvironment: [String: String] = [:]) throws -> Child {
+        let exe = try require()
+        return try Child(exe, arguments, environment: environment(home: home.root, extra: extraEnvironment),
+                         stdout: home.path("capdeck-bg.out"), stderr: home.path("capdeck-bg.err"))
+    }
+
+    static func require() throws -> String {
+        guard let exe = executable else {
+            throw SpawnError(description: "no capdeck executable beside the test runner or in .build*/debug")
+        }
+        return exe
+    }
+}
+
+/// Finds a program on PATH (or in the usual system directories).
+func which(_ name: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+    for dir in path.split(separator: ":").map(String.init) + ["/usr/bin", "/bin", "/usr/sbin", "/sbin"] {
+        let p = dir + "/" + name
+        if FileManager.default.isExecutableFile(atPath: p) { return p }
+    }
+    return nil
+}
+
+/// ALSA configuration snippets for the test PCMs.
+enum ALSAConfig {
+    /// A capture PCM that delivers `infile`'s raw bytes over `slave` (unpaced `null`, or `"pulse"`
+    /// for real-time pace). The client must open it in exactly the infile's format.
+    static func filePCM(_ name: String, infile: String, slave: String = "null", hint: String? = nil) -> String {
+        var s = "pcm.\(name) {\n  type file\n  slave.pcm \(slave)\n  file \"/dev/null\"\n  infile \"\(infile)\"\n  format \"raw\"\n"
+        if let hint { s += "  hint { show on description \"\(hint)\" }\n" }
+        s += "}\n"
+        return s
+    }
+}
