@@ -86,7 +86,7 @@ public enum DeviceWait: Sendable, Equatable {
 /// Threading: `open`, `start` and `close` are called from the engine's control side before and
 /// after capture; `read`, `waitForData` run on the capture queue only and must not allocate,
 /// lock, log or do file I/O.
-public protocol CaptureDevice: AnyObject {
+public protocol CaptureDevice: AnyObject, Sendable {
     /// The name the user gave or sees (ALSA PCM name, or `builtin:sine`).
     var name: String { get }
     /// What kind of access this device gives.

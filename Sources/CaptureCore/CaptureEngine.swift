@@ -38,17 +38,71 @@ public struct CaptureSummary: Sendable, Equatable {
     public var endReason: CaptureEndReason
 }
 
+/// A device switch done while capturing (route re-negotiation).
+public struct DeviceSwitchReport: Sendable, Equatable {
+    /// The device now capturing, and what it granted.
+    public var device: String
+    public var granted: GrantedParameters
+    /// Frame position (in the recording) where the old device's audio ended and the gap began.
+    public var atFrame: Int
+    /// Silence inserted so the recording's duration keeps matching the wall clock.
+    public var gapFrames: Int
+    /// Wall-clock time from the last read on the old device to the start of the new one.
+    public var gapNanos: UInt64
+    public var gapMs: Double { Double(gapNanos) / 1e6 }
+}
+
+/// A device with everything the capture loop needs to read it into the ring in the recording's
+/// format. Built off the capture queue; freed off it too.
+final class DeviceBinding: @unchecked Sendable {
+    let device: any CaptureDevice
+    let request: CaptureRequest
+    let granted: GrantedParameters
+    let converter: FrameConverter?
+    let scratch: UnsafeMutableRawPointer?
+    let scratchFrames: Int
+    /// Never ask for more than one device buffer at once: some plugins (ALSA's file plugin with
+    /// an infile) fail on larger reads, and hardware can't hold more anyway.
+    let maxRead: Int
+
+    /// Opens `device` and prepares conversion into `target`. Throws (closing the device) when it
+    /// can't give the target's rate.
+    init(device: any CaptureDevice, request: CaptureRequest, target: StreamFormat) throws(DeviceError) {
+        let g = try device.open(request)
+        if g.format.sampleRate != target.sampleRate {
+            device.close()
+            throw .unsupported(device: device.name, parameter: "rate",
+                               reason: "device gives \(g.format.sampleRate) Hz, not \(target.sampleRate) Hz (try a plughw: or plug PCM)")
+        }
+        self.device = device
+        self.request = request
+        granted = g
+        if g.format != target {
+            converter = FrameConverter(source: g.format, target: target)
+            scratchFrames = Swift.max(g.periodFrames, 1024)
+            scratch = .allocate(byteCount: scratchFrames * g.format.bytesPerFrame, alignment: 64)
+        } else {
+            converter = nil
+            scratchFrames = 0
+            scratch = nil
+        }
+        maxRead = Swift.max(1, Swift.min(g.bufferFrames, converter == nil ? Int.max : scratchFrames))
+    }
+
+    deinit { scratch?.deallocate() }
+}
+
 /// Runs one capture: device → ring → (meters, recording file).
 ///
 /// Threads and ownership:
 /// - The **capture queue** (serial, one long work item) is the only caller of the device's
 ///   `read`/`waitForData` and the only producer into the ring. It raises its worker thread to
 ///   SCHED_FIFO when allowed, and restores it on exit. After `start()` returns it does not
-///   allocate, lock, log or touch files.
+///   allocate, lock, log or touch files, except while switching devices (`switchDevice`).
 /// - The **writer queue** (serial, one long work item) is the only consumer of the ring; it owns
 ///   the meter and the recording sink, and checkpoints the file about once a second.
 /// - Any thread may read the published state (`framesCaptured`, `xrunCount`, meters…) and call
-///   `stop()`.
+///   `stop()`. `switchDevice` is called from one control thread (the session's queue).
 public final class CaptureEngine: @unchecked Sendable {
     public struct Configuration: Sendable {
         public var request: CaptureRequest
@@ -71,10 +125,10 @@ public final class CaptureEngine: @unchecked Sendable {
         }
     }
 
-    public let device: any CaptureDevice
     public let configuration: Configuration
     public let meterBoard: MeterBoard
     private let sink: (any RecordingSink)?
+    private let initialDevice: any CaptureDevice
 
     private let captureQueue = DispatchQueue(label: "capdeck.capture", qos: .userInteractive)
     private let writerQueue = DispatchQueue(label: "capdeck.writer", qos: .userInitiated)
@@ -82,14 +136,18 @@ public final class CaptureEngine: @unchecked Sendable {
 
     // Set up in start(), read-only afterwards.
     private var ring: FrameRing!
-    private var converter: FrameConverter?
-    private var scratch: UnsafeMutableRawPointer?
-    private var scratchFrames = 0
-    private var maxReadFrames = 4096
     private var meter: LevelMeter!
     private let wake: Doorbell
     private let dataBell: Doorbell
     private let spaceBell: Doorbell
+
+    /// The device being captured. Written by the capture queue only (at start and at switches).
+    private var binding: DeviceBinding!
+    /// A switch handed from `switchDevice` to the capture queue (ordered by `switchRequested`).
+    private var pendingSwitch: PendingSwitch?
+    private let switchRequested = Atomic<Bool>(false)
+    /// Serialises `switchDevice` callers.
+    private let switchLock = DispatchSemaphore(value: 1)
 
     // Published state.
     private let stopRequested = Atomic<Bool>(false)
@@ -100,8 +158,10 @@ public final class CaptureEngine: @unchecked Sendable {
     private let startNanos = Atomic<UInt64>(0)
     private let xrunLog: XrunLog
     private let state = Mutex<EngineState>(EngineState())
+    private let markers = Mutex<[RecordingMarker]>([])
 
     private struct EngineState {
+        var device: (any CaptureDevice)?
         var granted: GrantedParameters?
         var realtime: RealtimeStatus = .notStarted
         var captureEnd: CaptureEndReason?
@@ -112,7 +172,7 @@ public final class CaptureEngine: @unchecked Sendable {
 
     public init(device: any CaptureDevice, configuration: Configuration,
                 sink: (any RecordingSink)? = nil, meterBoard: MeterBoard = MeterBoard()) throws(SystemError) {
-        self.device = device
+        initialDevice = device
         self.configuration = configuration
         self.sink = sink
         self.meterBoard = meterBoard
@@ -123,15 +183,15 @@ public final class CaptureEngine: @unchecked Sendable {
         if let sink { precondition(sink.format == configuration.recordingFormat, "sink format mismatch") }
     }
 
-    deinit { scratch?.deallocate() }
-
     // MARK: Published state (any thread)
 
-    /// The parameters the device granted (nil before start).
+    /// The device being captured now.
+    public var device: any CaptureDevice { state.withLock { $0.device } ?? initialDevice }
+    /// The parameters the current device granted (nil before start).
     public var granted: GrantedParameters? { state.withLock { $0.granted } }
     /// How the capture thread is scheduled.
     public var realtimeStatus: RealtimeStatus { state.withLock { $0.realtime } }
-    /// Frames read from the device so far.
+    /// Frames put into the recording so far (device frames plus gap silence).
     public var framesCaptured: Int { capturedFrames.load(ordering: .relaxed) }
     /// Device overruns and suspends so far.
     public var xrunCount: Int { xruns.load(ordering: .relaxed) }
@@ -141,6 +201,8 @@ public final class CaptureEngine: @unchecked Sendable {
     public var captureThreadID: Int32 { threadID.load(ordering: .acquiring) }
     /// Whether the run has ended (the summary is available).
     public var isFinished: Bool { state.withLock { $0.summary != nil } }
+    /// Whether capture is still running (started, not yet ended).
+    public var isCapturing: Bool { threadID.load(ordering: .acquiring) != 0 && !captureEnded.load(ordering: .acquiring) }
     /// Frames written to the recording so far (writer's count).
     public var framesWritten: Int { ring?.totalRead ?? 0 }
 
@@ -156,23 +218,14 @@ public final class CaptureEngine: @unchecked Sendable {
         }
         precondition(!alreadyStarted, "a CaptureEngine runs once")
         let target = configuration.recordingFormat
-        let g = try device.open(configuration.request)
-        if g.format.sampleRate != target.sampleRate {
-            device.close()
-            throw .unsupported(device: device.name, parameter: "rate",
-                               reason: "device gives \(g.format.sampleRate) Hz, not \(target.sampleRate) Hz (try a plughw: or plug PCM)")
-        }
+        let b = try DeviceBinding(device: initialDevice, request: configuration.request, target: target)
+        let g = b.granted
+        binding = b
         let ringFrames = Swift.max(Int(Double(target.sampleRate) * configuration.ringSeconds), g.bufferFrames * 2, 4096)
         ring = FrameRing(minimumFrames: ringFrames, bytesPerFrame: target.bytesPerFrame)
         _ = mlock(ring.storageBytes.baseAddress, ring.storageBytes.count)  // best effort
-        if g.format != target {
-            converter = FrameConverter(source: g.format, target: target)
-            scratchFrames = Swift.max(g.periodFrames, 1024)
-            scratch = .allocate(byteCount: scratchFrames * g.format.bytesPerFrame, alignment: 64)
-        }
         meter = LevelMeter(format: target, board: meterBoard)
-        maxReadFrames = Swift.max(1, g.bufferFrames)
-        state.withLock { $0.granted = g }
+        state.withLock { $0.granted = g; $0.device = initialDevice }
 
         let started = DispatchSemaphore(value: 0)
         let startError = StartResult()
@@ -207,6 +260,56 @@ public final class CaptureEngine: @unchecked Sendable {
         finished.notify(queue: .global()) { [self] in handler(state.withLock { $0.summary! }) }
     }
 
+    /// Records a marker for the recording file (written where the container supports markers).
+    public func addMarker(atFrame frame: Int, label: String) {
+        markers.withLock { $0.append(RecordingMarker(frame: frame, label: label)) }
+    }
+
+    /// Switches capture to `newDevice` while running, keeping the recording going in the same
+    /// ring and file, in the same format. The new device is opened first while the old one keeps
+    /// capturing; if it is busy (the same hardware), the old one is closed first. The time
+    /// between the old device's last frame and the new one's first is filled with silence, so the
+    /// recording's duration keeps matching the wall clock.
+    ///
+    /// On failure capture carries on from the old device (reopened if it had to be closed) and
+    /// the error is thrown. Blocking; call from one control thread (the session queue).
+    public func switchDevice(to newDevice: any CaptureDevice, request: CaptureRequest? = nil)
+        throws(DeviceError) -> DeviceSwitchReport {
+        let req = request ?? configuration.request
+        switchLock.wait()
+        defer { switchLock.signal() }
+        guard isCapturing else { throw .unavailable(device: newDevice.name, reason: "capture is not running") }
+        var prepared: DeviceBinding?
+        do throws(DeviceError) {
+            prepared = try DeviceBinding(device: newDevice, request: req, target: configuration.recordingFormat)
+        } catch {
+            // Busy may be our own hold on the same hardware: retry after closing the old device.
+            guard case .busy = error else { throw error }
+        }
+        let pending = PendingSwitch(device: newDevice, request: req, prepared: prepared)
+        pendingSwitch = pending
+        switchRequested.store(true, ordering: .releasing)
+        wake.ring()
+        // The capture queue answers; if capture ended meanwhile, nobody will.
+        while pending.done.wait(timeout: .now() + .milliseconds(100)) == .timedOut {
+            if !isCapturing && switchRequested.load(ordering: .acquiring) {
+                switchRequested.store(false, ordering: .relaxed)
+                pendingSwitch = nil
+                prepared?.device.close()
+                throw .unavailable(device: newDevice.name, reason: "capture ended during the switch")
+            }
+        }
+        pendingSwitch = nil
+        // The replaced binding is released here, off the capture queue.
+        let old = pending.replaced
+        pending.replaced = nil
+        _ = old
+        if let e = pending.error { throw e }
+        let report = pending.report!
+        state.withLock { $0.granted = report.granted; $0.device = newDevice }
+        return report
+    }
+
     // MARK: Capture queue
 
     private func captureEntry(started: DispatchSemaphore, startError: StartResult) {
@@ -215,16 +318,31 @@ public final class CaptureEngine: @unchecked Sendable {
         threadID.store(currentThreadID(), ordering: .releasing)
         var end: CaptureEndReason = .stopped
         do throws(DeviceError) {
-            try device.start()
+            try binding.device.start()
             startNanos.store(SignalSourceDevice.monotonicNanos(), ordering: .relaxed)
             started.signal()
-            end = captureLoop(device)
+            while true {
+                switch captureLoop(binding) {
+                case .ended(let reason):
+                    end = reason
+                case .switchRequested:
+                    performSwitch()
+                    continue
+                }
+                break
+            }
         } catch {
             startError.error = error
             end = .deviceLost(error)
             started.signal()
         }
-        device.close()
+        binding.device.close()
+        // A switch requested just as capture ended gets an answer.
+        if switchRequested.exchange(false, ordering: .acquiring), let p = pendingSwitch {
+            p.prepared?.device.close()
+            p.error = .unavailable(device: p.device.name, reason: "capture ended during the switch")
+            p.done.signal()
+        }
         threadID.store(0, ordering: .releasing)
         saved.restore()
         state.withLock { $0.captureEnd = end }
@@ -233,31 +351,34 @@ public final class CaptureEngine: @unchecked Sendable {
         finished.leave()
     }
 
+    private enum LoopExit { case ended(CaptureEndReason), switchRequested }
+
+    private func captureLoop(_ b: DeviceBinding) -> LoopExit {
+        runLoop(b.device, b)
+    }
+
     /// The real-time loop. No allocation, lock, logging or file I/O in here.
-    private func captureLoop<D: CaptureDevice>(_ device: D) -> CaptureEndReason {
+    private func runLoop<D: CaptureDevice>(_ device: D, _ b: DeviceBinding) -> LoopExit {
         let ring = self.ring!
         let limit = configuration.maxFrames ?? Int.max
-        let converter = self.converter
-        let scratch = self.scratch
-        let scratchFrames = self.scratchFrames
-        // Never ask for more than one device buffer at once: some plugins (ALSA's file plugin
-        // with an infile) fail on larger reads, and hardware can't hold more anyway.
-        let maxRead = maxReadFrames
-        var captured = 0
+        let converter = b.converter
+        let scratch = b.scratch
+        let maxRead = b.maxRead
+        var captured = capturedFrames.load(ordering: .relaxed)
         while true {
-            if stopRequested.load(ordering: .relaxed) { return .stopped }
-            if captured >= limit { return .durationReached }
+            if stopRequested.load(ordering: .relaxed) { return .ended(.stopped) }
+            if captured >= limit { return .ended(.durationReached) }
+            if switchRequested.load(ordering: .acquiring) { return .switchRequested }
             let space = ring.writeVector()
             if space.frames == 0 {
                 waitForSpace(ring)
                 continue
             }
             let region = space.first
-            var want = Swift.min(region.frames, limit - captured, maxRead)
+            let want = Swift.min(region.frames, limit - captured, maxRead)
             let target = region.pointer!
             let result: DeviceRead
             if let converter, let scratch {
-                want = Swift.min(want, scratchFrames)
                 result = device.read(into: scratch, frames: want)
                 if case .frames(let n) = result, n > 0 {
                     converter.convert(from: scratch, to: target, frames: n)
@@ -275,16 +396,108 @@ public final class CaptureEngine: @unchecked Sendable {
                 switch device.waitForData(wakeFD: wake.fd, timeoutMs: 1000) {
                 case .ready, .timedOut: break
                 case .woken: wake.drain()
-                case .failed(let e): return .deviceLost(e)
+                case .failed(let e): return .ended(.deviceLost(e))
                 }
             case .overrun, .suspended:
                 let now = SignalSourceDevice.monotonicNanos() - startNanos.load(ordering: .relaxed)
                 xrunLog.append(XrunEvent(atNanos: now, atFrame: captured, suspended: result == .suspended))
                 xruns.add(1, ordering: .relaxed)
             case .failed(let e):
-                return .deviceLost(e)
+                return .ended(.deviceLost(e))
             }
         }
+    }
+
+    /// Reads what the old device still holds, closes it, starts the new one, and fills the gap
+    /// with silence. Runs on the capture queue; may allocate (it opens devices).
+    private func performSwitch() {
+        switchRequested.store(false, ordering: .relaxed)
+        guard let p = pendingSwitch else { return }
+        let old = binding!
+        let target = configuration.recordingFormat
+        // 1. Keep every frame the old device already captured.
+        drainAvailable(old)
+        let atFrame = capturedFrames.load(ordering: .relaxed)
+        let stopped = SignalSourceDevice.monotonicNanos()
+        old.device.close()
+        // 2. Open (if not yet) and start the new device.
+        var next: DeviceBinding
+        do throws(DeviceError) {
+            if let prepared = p.prepared {
+                next = prepared
+            } else {
+                next = try DeviceBinding(device: p.device, request: p.request, target: target)
+            }
+            try next.device.start()
+        } catch {
+            p.prepared?.device.close()
+            p.error = error
+            // Carry on from the old device; if even that fails, capture ends with the error.
+            let resumed = SignalSourceDevice.monotonicNanos()
+            do throws(DeviceError) {
+                let again = try DeviceBinding(device: old.device, request: old.request, target: target)
+                try again.device.start()
+                binding = again
+                p.replaced = old
+                fillSilence(nanos: SignalSourceDevice.monotonicNanos() - stopped)
+                _ = resumed
+            } catch {
+                p.replaced = nil
+                stop()
+            }
+            p.done.signal()
+            return
+        }
+        let started = SignalSourceDevice.monotonicNanos()
+        // 3. Silence for the time no device was capturing.
+        let gapFrames = fillSilence(nanos: started - stopped)
+        binding = next
+        p.replaced = old
+        p.report = DeviceSwitchReport(device: next.device.name, granted: next.granted, atFrame: atFrame,
+                                      gapFrames: gapFrames, gapNanos: started - stopped)
+        p.done.signal()
+    }
+
+    /// Reads everything the device has ready into the ring (bounded; stops at a full ring).
+    private func drainAvailable(_ b: DeviceBinding) {
+        let ring = self.ring!
+        for _ in 0..<64 {
+            let space = ring.writeVector()
+            guard space.frames > 0, let target = space.first.pointer else { return }
+            let want = Swift.min(space.first.frames, b.maxRead)
+            let r: DeviceRead
+            if let converter = b.converter, let scratch = b.scratch {
+                r = b.device.read(into: scratch, frames: want)
+                if case .frames(let n) = r, n > 0 { converter.convert(from: scratch, to: target, frames: n) }
+            } else {
+                r = b.device.read(into: target, frames: want)
+            }
+            guard case .frames(let n) = r, n > 0 else { return }
+            ring.commitWrite(n)
+            capturedFrames.add(n, ordering: .relaxed)
+            dataBell.ringIfWaiting()
+        }
+    }
+
+    /// Writes `nanos` worth of silence into the ring (waiting for space as needed).
+    @discardableResult
+    private func fillSilence(nanos: UInt64) -> Int {
+        let ring = self.ring!
+        let rate = configuration.recordingFormat.sampleRate
+        var remaining = Int(nanos / 1000) * rate / 1_000_000
+        let total = remaining
+        while remaining > 0 && !stopRequested.load(ordering: .relaxed) {
+            let v = ring.writeVector()
+            if v.frames == 0 { waitForSpace(ring); continue }
+            let n = Swift.min(v.first.frames, remaining)
+            // Zero bytes are silence in every supported format (integer 0, float +0.0).
+            v.first.pointer!.initializeMemory(as: UInt8.self, repeating: 0, count: n * ring.bytesPerFrame)
+            ring.commitWrite(n)
+            capturedFrames.add(n, ordering: .relaxed)
+            remaining -= n
+            dataBell.ringIfWaiting()
+        }
+        return total - remaining
     }
 
     /// The ring is full: sleep until the writer frees space or stop is requested.
@@ -356,6 +569,7 @@ public final class CaptureEngine: @unchecked Sendable {
             }
         }
         if let sink {
+            for m in markers.withLock({ $0 }) { sink.addMarker(m) }
             do throws(RecordingError) { try sink.finish() } catch {
                 if writeError == nil { writeError = error }
             }
@@ -370,6 +584,23 @@ public final class CaptureEngine: @unchecked Sendable {
                                        endReason: end)
         }
         finished.leave()
+    }
+}
+
+/// A device switch in flight between `switchDevice` and the capture queue (the semaphore and
+/// `switchRequested` order every access).
+private final class PendingSwitch: @unchecked Sendable {
+    let device: any CaptureDevice
+    let request: CaptureRequest
+    let prepared: DeviceBinding?
+    let done = DispatchSemaphore(value: 0)
+    var report: DeviceSwitchReport?
+    var error: DeviceError?
+    var replaced: DeviceBinding?
+    init(device: any CaptureDevice, request: CaptureRequest, prepared: DeviceBinding?) {
+        self.device = device
+        self.request = request
+        self.prepared = prepared
     }
 }
 

@@ -38,4 +38,20 @@ public protocol RecordingSink: AnyObject {
     func checkpoint() throws(RecordingError)
     /// Writes the final header and closes the file. Safe to call more than once.
     func finish() throws(RecordingError)
+    /// Adds a marker (cue point) to be written with the file, where the container supports it.
+    func addMarker(_ marker: RecordingMarker)
+}
+
+extension RecordingSink {
+    public func addMarker(_ marker: RecordingMarker) {}
+}
+
+/// A labelled position in a recording (a WAV cue point).
+public struct RecordingMarker: Equatable, Sendable {
+    public var frame: Int
+    public var label: String
+    public init(frame: Int, label: String) {
+        self.frame = frame
+        self.label = label
+    }
 }
