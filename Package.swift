@@ -6,10 +6,12 @@ let package = Package(
     name: "capdeck",
     products: [
         .executable(name: "capdeck", targets: ["capdeck"]),
+        .library(name: "CaptureDeck", targets: ["CaptureDeck"]),
         .library(name: "CaptureCore", targets: ["CaptureCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // Layer 1: thin C shims, one per system library (only what Swift can't import).
@@ -24,11 +26,17 @@ let package = Package(
         .target(name: "CaptureALSA", dependencies: ["CaptureCore", "CALSA"]),
         .target(name: "CaptureFiles", dependencies: ["CaptureCore", "CSndfile"]),
 
+        // Layer 4: the AVCaptureSession-shaped library API over the engine and adapters.
+        .target(name: "CaptureDeck", dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles"]),
+
+        // The config file (TOML via TOMLKit), with errors that name the file, line and key.
+        .target(name: "CaptureConfig", dependencies: ["CaptureCore", .product(name: "TOMLKit", package: "TOMLKit")]),
+
         // Layer 5: the executable.
         .executableTarget(
             name: "capdeck",
             dependencies: [
-                "CaptureCore", "CaptureALSA", "CaptureFiles",
+                "CaptureCore", "CaptureALSA", "CaptureFiles", "CaptureDeck", "CaptureConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -41,6 +49,7 @@ let package = Package(
         ),
 
         .testTarget(name: "CaptureCoreTests", dependencies: ["CaptureCore", "CAllocCounter"]),
+        .testTarget(name: "CaptureConfigTests", dependencies: ["CaptureConfig", "CaptureCore"]),
         .testTarget(name: "CaptureFilesTests", dependencies: ["CaptureCore", "CaptureFiles", "CSndfile"]),
         .testTarget(name: "RealtimeTests", dependencies: ["CaptureCore", "CaptureALSA", "CAllocCounter"]),
         .testTarget(

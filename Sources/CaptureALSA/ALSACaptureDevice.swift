@@ -21,17 +21,25 @@ public final class ALSACaptureDevice: CaptureDevice, @unchecked Sendable {
     public let accessKind: AccessKind
     public var displayName: String { "ALSA PCM \(name) (\(accessKind.rawValue))" }
 
+    /// Whether this open claims the PCM exclusively among CaptureDeck processes (see `RouteLock`).
+    public let claimsExclusively: Bool
     private var pcm: OpaquePointer?
     private var fds: UnsafeMutablePointer<pollfd>?
     private var pcmFDCount = 0
+    private var lock: RouteLock?
 
     /// Formats to fall back to when the device refuses the requested one, best first.
     static let fallbackOrder: [SampleFormat] = [.floatLE, .s32LE, .s24LE, .s24_3LE, .s16LE]
 
-    public init(name: String, accessKind: AccessKind? = nil) {
+    /// - Parameters:
+    ///   - claimsExclusively: take CaptureDeck's exclusive-route lock for this PCM, so a second
+    ///     exclusive opener gets EBUSY even where the PCM itself (a plugin or test PCM) would allow
+    ///     sharing. Hardware PCMs give EBUSY on their own as well.
+    public init(name: String, accessKind: AccessKind? = nil, claimsExclusively: Bool = false) {
         ALSA.initialize()
         self.name = name
         self.accessKind = accessKind ?? DeviceCatalog.accessKind(forPCM: name)
+        self.claimsExclusively = claimsExclusively
     }
 
     deinit { close() }
@@ -48,9 +56,13 @@ public final class ALSACaptureDevice: CaptureDevice, @unchecked Sendable {
 
     public func open(_ request: CaptureRequest) throws(DeviceError) -> GrantedParameters {
         close()
+        if claimsExclusively {
+            lock = try RouteLock(pcm: name)
+        }
         var handle: OpaquePointer?
         let err = snd_pcm_open(&handle, name, SND_PCM_STREAM_CAPTURE, CALSA_nonblockMode())
         if err < 0 {
+            lock = nil
             if err == -EBUSY { throw .busy(device: name) }
             throw .unavailable(device: name, reason: alsaText(err))
         }
@@ -201,5 +213,35 @@ public final class ALSACaptureDevice: CaptureDevice, @unchecked Sendable {
             fds.deallocate()
             self.fds = nil
         }
+        lock = nil
     }
+}
+
+/// CaptureDeck's claim on an exclusive route: an flock on a file named after the PCM in the
+/// user's runtime directory, held while the PCM is open. Released by close, exit or crash.
+final class RouteLock {
+    private let fd: Int32
+
+    static func directory() -> String {
+        if let xdg = getenv("XDG_RUNTIME_DIR").map({ String(cString: $0) }), xdg.hasPrefix("/") {
+            return xdg + "/capdeck"
+        }
+        return "/tmp/capdeck-\(getuid())"
+    }
+
+    init(pcm: String) throws(DeviceError) {
+        let dir = RouteLock.directory()
+        mkdir(dir, 0o700)
+        let safe = String(pcm.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "_" })
+        let path = dir + "/" + safe + ".lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        if fd < 0 { throw .unavailable(device: pcm, reason: "lock \(path): \(String(cString: strerror(errno)))") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            close(fd)
+            throw .busy(device: pcm)
+        }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }  // closing releases the flock
 }

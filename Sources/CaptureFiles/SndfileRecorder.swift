@@ -25,6 +25,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     private let syncQueue = DispatchQueue(label: "capdeck.sync", qos: .utility)
     private let syncInFlight = Atomic<Bool>(false)
     private let syncErrno = Atomic<Int32>(0)
+    private var markers: [RecordingMarker] = []
 
     /// Creates `path` (which must not exist) with owner-only permissions.
     public init(path: String, format: StreamFormat, fileType: FileType) throws(RecordingError) {
@@ -124,19 +125,86 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         }
     }
 
+    /// Remembers a marker; WAV and RF64 files get them as cue points (with labels) at `finish`.
+    public func addMarker(_ marker: RecordingMarker) {
+        markers.append(marker)
+    }
+
     public func finish() throws(RecordingError) {
         guard let f = file else { return }
         file = nil
         syncQueue.sync {}  // let an in-flight checkpoint sync finish before the descriptor closes
-        let r = sf_close(f)
+        var r = sf_close(f)
+        if r == 0 && fileType == .wav && !markers.isEmpty && !CueWriter.append(markers, toWAV: fd) {
+            r = -1
+        }
         let synced = fdatasync(fd)
         let e = errno
         Glibc.close(fd)
+        if r == -1 {
+            throw .writeFailed(path: path, reason: "could not append cue points: \(String(cString: strerror(e)))", framesSaved: framesWritten)
+        }
         if r != 0 {
             throw .writeFailed(path: path, reason: String(cString: sf_error_number(r)), framesSaved: framesWritten)
         }
         if synced != 0 {
             throw .writeFailed(path: path, reason: "fdatasync: \(String(cString: strerror(e)))", framesSaved: framesWritten)
         }
+    }
+}
+
+/// Appends a `cue ` chunk and a `LIST`/`adtl` chunk of labels after a finished WAV or RF64
+/// file's data, and fixes the RIFF size. (libsndfile can't add cues once audio is written.)
+enum CueWriter {
+    static func le(_ v: UInt64, _ n: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+
+    static func chunks(_ markers: [RecordingMarker]) -> [UInt8] {
+        var cue: [UInt8] = Array("cue ".utf8)
+        cue += le(UInt64(4 + 24 * markers.count), 4)
+        cue += le(UInt64(markers.count), 4)
+        for (i, m) in markers.enumerated() {
+            cue += le(UInt64(i + 1), 4)                       // dwName
+            cue += le(UInt64(UInt32(clamping: m.frame)), 4)   // dwPosition
+            cue += Array("data".utf8)
+            cue += le(0, 4) + le(0, 4)                        // chunk start, block start
+            cue += le(UInt64(UInt32(clamping: m.frame)), 4)   // sample offset
+        }
+        var adtl: [UInt8] = Array("adtl".utf8)
+        for (i, m) in markers.enumerated() {
+            let text = Array(m.label.utf8) + [0]
+            adtl += Array("labl".utf8)
+            adtl += le(UInt64(4 + text.count), 4)
+            adtl += le(UInt64(i + 1), 4)
+            adtl += text
+            if text.count % 2 == 1 { adtl.append(0) }
+        }
+        var list: [UInt8] = Array("LIST".utf8)
+        list += le(UInt64(adtl.count), 4)
+        list += adtl
+        return cue + list
+    }
+
+    /// Returns false (errno set) if a write failed.
+    static func append(_ markers: [RecordingMarker], toWAV fd: Int32) -> Bool {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return false }
+        var size = Int(st.st_size)
+        var head = [UInt8](repeating: 0, count: 12)
+        guard pread(fd, &head, 12, 0) == 12 else { return false }
+        let magic = String(decoding: head[0..<4], as: UTF8.self)
+        var bytes = chunks(markers)
+        if size % 2 == 1 { bytes.insert(0, at: 0) }  // RIFF chunks start on even offsets
+        guard pwrite(fd, bytes, bytes.count, off_t(size)) == bytes.count else { return false }
+        size += bytes.count
+        if magic == "RIFF" {
+            return pwrite(fd, le(UInt64(size - 8), 4), 4, 4) == 4
+        }
+        if magic == "RF64" {
+            // ds64 is the first chunk: its RIFF size field is at byte 20.
+            var id = [UInt8](repeating: 0, count: 4)
+            guard pread(fd, &id, 4, 12) == 4, id == Array("ds64".utf8) else { return true }
+            return pwrite(fd, le(UInt64(size - 8), 8), 8, 20) == 8
+        }
+        return true
     }
 }

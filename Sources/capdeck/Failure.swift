@@ -10,6 +10,7 @@ enum ExitStatus: Int32 {
     case unavailable = 69
     case cannotCreate = 73
     case ioError = 74
+    case config = 78
 }
 
 struct Failure: Error {

@@ -1,5 +1,6 @@
 // Where a recording goes: an explicit file, or a pattern-made name in a directory.
 import CaptureCore
+import CaptureDeck
 import CaptureFiles
 import Glibc
 
@@ -43,13 +44,14 @@ struct OutputTarget {
         kind = .pattern(directory: dir, base: base)
     }
 
-    /// Creates the file exclusively. A pattern name that collides gets a number; an explicit
-    /// name that exists is an error (exit 73).
-    func create(format: StreamFormat, fileType: FileType) throws -> SndfileRecorder {
+    /// Starts `output` recording into a new file, created exclusively. A pattern name that
+    /// collides gets a number; an explicit name that exists is an error (exit 73).
+    func start(_ output: CaptureAudioFileOutput, fileType: FileType) throws -> String {
         switch kind {
         case .explicit(let path):
             do throws(RecordingError) {
-                return try SndfileRecorder(path: path, format: format, fileType: fileType)
+                try output.startRecording(to: path, fileType: fileType)
+                return path
             } catch {
                 throw Failure(error.description, code: .cannotCreate)
             }
@@ -57,7 +59,8 @@ struct OutputTarget {
             for attempt in 0..<10_000 {
                 let path = dir + "/" + FileNaming.candidate(base: base, fileExtension: fileType.fileExtension, attempt: attempt)
                 do throws(RecordingError) {
-                    return try SndfileRecorder(path: path, format: format, fileType: fileType)
+                    try output.startRecording(to: path, fileType: fileType)
+                    return path
                 } catch {
                     if case .exists = error { continue }
                     throw Failure(error.description, code: .cannotCreate)

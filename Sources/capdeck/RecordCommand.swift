@@ -1,10 +1,13 @@
-// `capdeck record`: headless recording from an ALSA PCM (or the built-in source) to a file.
+// `capdeck record`: headless recording through a CaptureSession, scriptable from standard input.
 import ArgumentParser
 import CaptureALSA
+import CaptureConfig
 import CaptureCore
+import CaptureDeck
 import CaptureFiles
 import Dispatch
 import Glibc
+import Synchronization
 
 struct RecordCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,234 +16,201 @@ struct RecordCommand: ParsableCommand {
         discussion: """
             Like arecord, -d counts captured frames, not wall-clock time. SIGINT, SIGTERM and \
             SIGHUP finish the file and exit cleanly. Existing files are never overwritten.
-            Without -D, the 'default' PCM is used; if it can't be opened, the built-in test \
-            signal is recorded instead, with a warning.
+            Without -D, the system's default input is used; if nothing can be opened, the built-in \
+            test signal is recorded instead, with a warning.
+            When standard input is not a terminal, capdeck reads control commands from it, one per \
+            line: 'set mix on', 'toggle uses-app-session', 'status' (one JSON line on stdout), \
+            'stop'. Properties: uses-app-session, auto-configure, mix, bluetooth-hq.
             """)
 
     @Argument(help: "Output file (must not exist). Default: a name from --name in --output-dir.")
     var file: String?
 
-    @Option(name: [.customShort("D"), .customLong("device")],
-            help: "Capture PCM (e.g. hw:0,0, plughw:1, dsnoop:0, default) or builtin[:sine[:HZ]|:sweep|:pink].")
-    var device: String?
+    @OptionGroup var capture: CaptureOptions
 
-    @Option(name: [.customShort("f"), .customLong("format")],
-            help: "Sample format of the recording: S16_LE, S24_LE, S24_3LE, S32_LE, FLOAT_LE.",
-            transform: Parse.format)
-    var format: SampleFormat = .s16LE
-
-    @Option(name: [.customShort("r"), .customLong("rate")], parsing: .unconditional, help: "Sample rate in Hz (8000-192000).",
-            transform: Parse.int("rate", StreamFormat.rateRange, unit: " Hz"))
-    var rate: Int = 48_000
-
-    @Option(name: [.customShort("c"), .customLong("channels")], parsing: .unconditional, help: "Channels (1-8).",
-            transform: Parse.int("channels", StreamFormat.channelRange))
-    var channels: Int = 2
-
-    @Option(name: [.customShort("t"), .customLong("file-type")],
-            help: "File type: wav (RF64 past 4 GiB), w64, caf, flac. Default: from FILE's extension, else wav.",
-            transform: Parse.fileType)
-    var fileType: FileType?
-
-    @Option(name: [.customShort("d"), .customLong("duration")],
-            parsing: .unconditional, help: "Stop after this many seconds of captured audio (0 or absent: until stopped).",
+    @Option(name: [.customShort("d"), .customLong("duration")], parsing: .unconditional,
+            help: "Stop after this many seconds of captured audio (0 or absent: until stopped).",
             transform: Parse.seconds)
     var duration: Double?
-
-    @Option(name: [.customShort("o"), .customLong("output-dir")],
-            help: "Directory for recordings (default: $XDG_DATA_HOME/capdeck/recordings).")
-    var outputDir: String?
-
-    @Option(name: .customLong("name"), help: "strftime pattern for file names (default: \(FileNaming.defaultPattern)).")
-    var namePattern: String = FileNaming.defaultPattern
-
-    @Option(name: [.customShort("F"), .customLong("period-time")],
-            parsing: .unconditional, help: "Device period in microseconds (1000-1000000; default 10000).",
-            transform: Parse.int("period-time", 1_000...1_000_000, unit: " µs"))
-    var periodTime: Int?
-
-    @Option(name: [.customShort("B"), .customLong("buffer-time")],
-            parsing: .unconditional, help: "Device buffer in microseconds (2000-4000000; default 200000).",
-            transform: Parse.int("buffer-time", 2_000...4_000_000, unit: " µs"))
-    var bufferTime: Int?
-
-    @Option(name: .customLong("rt-priority"), parsing: .unconditional, help: "SCHED_FIFO priority of the capture thread (1-99).",
-            transform: Parse.int("rt-priority", 1...99))
-    var rtPriority: Int = 70
-
-    @Flag(name: .customLong("no-realtime"), help: "Capture at normal priority (no SCHED_FIFO).")
-    var noRealtime = false
 
     @Flag(name: [.customShort("q"), .customLong("quiet")], help: "No status output (errors and warnings still print).")
     var quiet = false
 
     func validate() throws {
-        if let b = bufferTime, let p = periodTime, b < 2 * p {
-            throw ValidationError("-B/--buffer-time must be at least twice -F/--period-time (\(p) µs)")
-        }
         if let file, file.isEmpty { throw ValidationError("FILE is empty") }
         if let file, file == "-" { throw ValidationError("writing to standard output is not supported; name a file") }
-        if namePattern.isEmpty { throw ValidationError("--name: the pattern is empty") }
     }
 
     func run() throws {
-        let type = fileType ?? file.flatMap { FileType(name: String($0.split(separator: ".").last ?? "")) } ?? .wav
-        do throws(RecordingError) { try type.validate(format) } catch {
+        let type = capture.fileType ?? file.flatMap { FileType(name: String($0.split(separator: ".").last ?? "")) } ?? .wav
+        do throws(RecordingError) { try type.validate(capture.format) } catch {
             throw Failure("-t/--file-type: \(error)", code: .usage)
         }
-        let recording = StreamFormat(sampleFormat: format, sampleRate: rate, channels: channels)
-        let request = CaptureRequest(format: recording, periodMicros: periodTime, bufferMicros: bufferTime)
-        let maxFrames = duration.flatMap { $0 > 0 ? Int(($0 * Double(rate)).rounded()) : nil }
-        let config = CaptureEngine.Configuration(
-            request: request, recordingFormat: recording,
-            realtimePriority: noRealtime ? nil : Int32(rtPriority), maxFrames: maxFrames.map { Swift.max(1, $0) })
+        let config = try ConfigFile.load(capture.configFile)
+        let format = capture.streamFormat
+        let target = try OutputTarget(file: file, outputDir: capture.outputDir, pattern: capture.namePattern, fileType: type)
+        let output = CaptureAudioFileOutput(format: format)
+        let path = try target.start(output, fileType: type)
 
-        let target = try OutputTarget(file: file, outputDir: outputDir, pattern: namePattern, fileType: type)
-        let (engine, sink) = try startEngine(config: config, target: target, fileType: type)
-        let status = StatusLine(engine: engine, path: sink.path, enabled: !quiet && Terminal.stderrIsTerminal)
-        let signals = SignalHandlers { engine.stop() }
+        let (session, events) = makeSession(config: config, format: format, output: output,
+                                            routes: capture.routes(config: config))
+        session.startRunning()
+        var outcome = events.startOutcome(session)
+        if case .failed(let error) = outcome, !capture.namedADevice(config: config) {
+            // Nothing named and nothing opened: the built-in source, said loudly.
+            let builtin = SignalSourceDevice(signal: .defaultSine)
+            Terminal.error("warning: no capture device could be opened (\(error)).")
+            Terminal.error("warning: recording the \(builtin.displayName) instead. Name a device with -D; see 'capdeck devices'.")
+            session.removeInput(session.inputs[0])
+            session.addInput(CaptureDeviceInput(name: "builtin", routes: InputRoutes.forNamedPCM("builtin"), format: format,
+                                                periodMicros: capture.periodTime, bufferMicros: capture.bufferTime))
+            session.startRunning()
+            outcome = events.startOutcome(session)
+        }
+        if case .failed(let error) = outcome {
+            _ = try? output.stopRecording()
+            unlink(path)  // nothing was captured into it
+            throw Failure(error.description, code: .unavailable)
+        }
+        if !quiet, let engine = session.engine, let route = session.currentRoute, let g = engine.granted {
+            Terminal.write("capdeck: recording \(engine.device.displayName) [\(route.kind.rawValue) route]: \(g.format), period \(Fmt.ms(g.periodMs)), buffer \(Fmt.ms(g.bufferMs))"
+                           + (g.format != format ? " (converted to \(format))" : "") + ", \(engine.realtimeStatus)\n")
+            for note in session.resolution?.notes ?? [] { Terminal.write("capdeck: note: \(note)\n") }
+            Terminal.write("capdeck: saving to \(path)\n")
+        }
+
+        let status = StatusLine(session: session, rate: format.sampleRate, enabled: !quiet && Terminal.stderrIsTerminal)
+        events.statusLine = status
+        let signals = SignalHandlers { events.requestStop() }
+        let control = isatty(0) == 1 ? nil : ControlInput(session: session, output: output, onStop: { events.requestStop() })
+        control?.start()
         status.start()
-        let summary = engine.waitUntilFinished()
+        let ending = events.waitForEnd(session)
         status.stop()
         signals.cancel()
-        try report(summary, path: sink.path, rate: rate)
+        let saved = try? output.stopRecording()
+        let frames = saved?.frames ?? 0
+        let line = "saved \(path): \(frames) frames (\(Fmt.duration(Double(frames) / Double(format.sampleRate)))), \(ending.xruns) xrun\(ending.xruns == 1 ? "" : "s")"
+        if let error = ending.error ?? output.error.map({ CaptureSessionError.recording($0) }) {
+            throw Failure("\(error); \(line)", code: .ioError)
+        }
+        if !quiet { Terminal.write("capdeck: \(line)\n") }
     }
 
-    /// Opens the device and starts capture into a new file. Falls back to the built-in source only
-    /// when the user named no device, and then says so on stderr even with -q.
-    private func startEngine(config: CaptureEngine.Configuration, target: OutputTarget,
-                             fileType: FileType) throws -> (CaptureEngine, SndfileRecorder) {
-        let primary: any CaptureDevice = makeDevice(device ?? "default")
-        do {
-            return try attempt(primary, config: config, target: target, fileType: fileType)
-        } catch let DeviceFailure.device(error) {
-            if device != nil {
-                throw Failure(error.description, code: .unavailable)
+    private func makeSession(config: CapdeckConfig?, format: StreamFormat, output: CaptureAudioFileOutput,
+                             routes: InputRoutes) -> (CaptureSession, SessionEvents) {
+        let app = ApplicationAudioSession(config?.appSession ?? AudioSessionState())
+        let session = CaptureSession(applicationAudioSession: app)
+        session.realtimePriority = capture.noRealtime ? nil : Int32(capture.rtPriority)
+        session.maxFrames = duration.flatMap { $0 > 0 ? max(1, Int(($0 * Double(format.sampleRate)).rounded())) : nil }
+        session.addInput(CaptureDeviceInput(name: capture.device ?? "default input", routes: routes, format: format,
+                                            periodMicros: capture.periodTime, bufferMicros: capture.bufferTime))
+        session.addOutput(output)
+        session.setProperties(capture.properties(config: config))
+        let events = SessionEvents(quiet: quiet)
+        session.onEvent { events.handle($0) }
+        return (session, events)
+    }
+}
+
+/// Follows a session's events for the record command: prints them, and tells `run` when to stop.
+final class SessionEvents: @unchecked Sendable {
+    enum StartOutcome { case running, interrupted, failed(CaptureSessionError) }
+    struct Ending { var error: CaptureSessionError?; var xruns: Int }
+
+    private let quiet: Bool
+    private let lock = Mutex<State>(State())
+    private let changed = DispatchSemaphore(value: 0)
+    var statusLine: StatusLine?
+    private struct State {
+        var lastError: CaptureSessionError?
+        var stopRequested = false
+        var stopped = false
+        var lastXruns = 0
+    }
+
+    init(quiet: Bool) { self.quiet = quiet }
+
+    func handle(_ e: CaptureSessionEvent) {
+        switch e {
+        case .runtimeError(let err):
+            lock.withLock { $0.lastError = err }
+        case .didStopRunning:
+            lock.withLock { $0.stopped = true }
+        case .wasInterrupted(let reason, let wanted):
+            say("interrupted: \(wanted) is in use by another program (\(reason.rawValue)); retrying", always: true)
+        case .interruptionEnded:
+            say("interruption ended", always: true)
+        case .routeChanged(let c):
+            say("route changed: \(c.old.map { "\($0)" } ?? "none") -> \(c.new), \(c.granted.format), gap \(Fmt.ms(c.gapMs))")
+        case .appAudioSessionConfigured(let s):
+            say("app audio session configured: category \(s.category.rawValue), options \(s.options)")
+        case .didStartRunning:
+            lock.withLock { $0.stopped = false }
+        }
+        changed.signal()
+    }
+
+    private func say(_ text: String, always: Bool = false) {
+        guard always || !quiet else { return }
+        Terminal.write((statusLine?.isActive == true ? "\r\u{1B}[2K" : "") + "capdeck: \(text)\n")
+    }
+
+    func requestStop() {
+        lock.withLock { $0.stopRequested = true }
+        changed.signal()
+    }
+
+    /// After startRunning: running, interrupted (waiting for the device), or failed.
+    func startOutcome(_ session: CaptureSession) -> StartOutcome {
+        if session.isRunning { return .running }
+        if session.isInterrupted { return .interrupted }
+        let err = lock.withLock { s -> CaptureSessionError? in defer { s.lastError = nil }; return s.lastError }
+        return .failed(err ?? .noInput)
+    }
+
+    /// Blocks until stop is requested (signal, `stop` command) or capture ends by itself.
+    func waitForEnd(_ session: CaptureSession) -> Ending {
+        while true {
+            _ = changed.wait(timeout: .now() + .milliseconds(200))
+            let (stopReq, stopped, err) = lock.withLock { ($0.stopRequested, $0.stopped, $0.lastError) }
+            if let xr = session.engine?.xrunCount { lock.withLock { $0.lastXruns = xr } }
+            if stopReq {
+                let xr = session.engine?.xrunCount ?? lock.withLock { $0.lastXruns }
+                session.stopRunning()
+                return Ending(error: lock.withLock { $0.lastError }, xruns: xr)
             }
-            let fallback = SignalSourceDevice(signal: .defaultSine, paced: true, name: "builtin")
-            Terminal.error("warning: no capture device could be opened (\(error)).")
-            Terminal.error("warning: recording the \(fallback.displayName) instead. Name a device with -D; see 'capdeck devices'.")
-            do {
-                return try attempt(fallback, config: config, target: target, fileType: fileType)
-            } catch let DeviceFailure.device(error) {
-                throw Failure(error.description, code: .unavailable)
+            if stopped && !session.isRunning && !session.isInterrupted {
+                return Ending(error: err, xruns: lock.withLock { $0.lastXruns })
             }
-        }
-    }
-
-    private enum DeviceFailure: Error { case device(DeviceError) }
-
-    private func attempt(_ dev: any CaptureDevice, config: CaptureEngine.Configuration, target: OutputTarget,
-                         fileType: FileType) throws -> (CaptureEngine, SndfileRecorder) {
-        let sink = try target.create(format: config.recordingFormat, fileType: fileType)
-        let engine: CaptureEngine
-        do {
-            engine = try CaptureEngine(device: dev, configuration: config, sink: sink)
-        } catch {
-            try? sink.finish(); unlink(sink.path)
-            throw Failure("cannot set up capture: \(error)", code: .ioError)
-        }
-        do {
-            let g = try engine.start()
-            if !quiet {
-                Terminal.write("capdeck: recording \(dev.displayName): \(g.format), period \(Fmt.ms(g.periodMs)), buffer \(Fmt.ms(g.bufferMs))"
-                               + (g.format != config.recordingFormat ? " (converted to \(config.recordingFormat))" : "")
-                               + ", \(engine.realtimeStatus)\n")
-                Terminal.write("capdeck: saving to \(sink.path)\n")
-            }
-            return (engine, sink)
-        } catch {
-            // Nothing was captured (the engine has finished the sink): remove the empty file.
-            try? sink.finish()
-            if sink.framesWritten == 0 { unlink(sink.path) }
-            throw DeviceFailure.device(error)
-        }
-    }
-
-    private func makeDevice(_ name: String) -> any CaptureDevice {
-        if name == "builtin" || name.hasPrefix("builtin:") {
-            let spec = name == "builtin" ? "" : String(name.dropFirst("builtin:".count))
-            return SignalSourceDevice(signal: TestSignal(spec: spec) ?? .defaultSine, paced: true, name: name)
-        }
-        return ALSACaptureDevice(name: name)
-    }
-
-    private func report(_ s: CaptureSummary, path: String, rate: Int) throws {
-        let seconds = Double(s.framesWritten) / Double(rate)
-        let line = "saved \(path): \(s.framesWritten) frames (\(Fmt.duration(seconds))), \(s.xruns) xrun\(s.xruns == 1 ? "" : "s")"
-        switch s.endReason {
-        case .durationReached, .stopped:
-            if !quiet { Terminal.write("capdeck: \(line)\n") }
-        case .deviceLost(let e):
-            throw Failure("\(e); \(line)", code: .ioError)
-        case .writeFailed(let e):
-            throw Failure("\(e); \(line)", code: .ioError)
         }
     }
 }
 
-extension RecordCommand {
-    /// Validates names and ranges in one place, so every message names the flag and the range.
-    enum Parse {
-        static func format(_ s: String) throws -> SampleFormat {
-            guard let f = SampleFormat(name: s) else {
-                throw ValidationError("not a sample format; use S16_LE, S24_LE, S24_3LE, S32_LE or FLOAT_LE")
-            }
-            return f
+/// Loads the config file named by --config, or the default one if it exists.
+enum ConfigFile {
+    static func load(_ named: String?) throws -> CapdeckConfig? {
+        let path = named ?? ConfigLoader.defaultPath(environment: Environment.current)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if named == nil && errno == ENOENT { return nil }
+            throw Failure("--config \(path): \(String(cString: strerror(errno)))", code: .config)
         }
-        static func fileType(_ s: String) throws -> FileType {
-            guard let t = FileType(name: s) else { throw ValidationError("not a file type; use wav, w64, caf or flac") }
-            return t
+        defer { close(fd) }
+        var st = stat()
+        fstat(fd, &st)
+        if (st.st_mode & S_IFMT) != S_IFREG { throw Failure("--config \(path): not a regular file", code: .config) }
+        if st.st_size > 1 << 20 { throw Failure("--config \(path): larger than 1 MiB; not a config file", code: .config) }
+        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
+        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n == bytes.count else { throw Failure("--config \(path): could not read", code: .config) }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw Failure("\(path): not UTF-8 text", code: .config)
         }
-        static func int(_ flag: String, _ range: ClosedRange<Int>, unit: String = "") -> @Sendable (String) throws -> Int {
-            { s in
-                guard let v = Int(Fmt.trimmed(s)) else {
-                    throw ValidationError("not a whole number; \(flag) takes \(range.lowerBound)-\(range.upperBound)\(unit)")
-                }
-                guard range.contains(v) else {
-                    throw ValidationError("out of range; \(flag) takes \(range.lowerBound)-\(range.upperBound)\(unit)")
-                }
-                return v
-            }
+        do throws(ConfigError) {
+            return try ConfigLoader.parse(text, path: path)
+        } catch {
+            throw Failure(error.description, code: .config)
         }
-        static func seconds(_ s: String) throws -> Double {
-            guard let v = Double(s), v.isFinite else {
-                throw ValidationError("not a number of seconds; duration takes 0-31536000")
-            }
-            guard v >= 0, v <= 31_536_000 else { throw ValidationError("out of range; duration takes 0-31536000 seconds") }
-            return v
-        }
-    }
-}
-
-
-enum Fmt {
-    static func pad(_ s: String, _ width: Int) -> String {
-        s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
-    }
-    static func trimmed(_ s: String) -> String {
-        var t = Substring(s)
-        while let f = t.first, f == " " || f == "\t" { t = t.dropFirst() }
-        while let l = t.last, l == " " || l == "\t" { t = t.dropLast() }
-        return String(t)
-    }
-    static func ms(_ v: Double) -> String {
-        let tenths = Int((v * 10).rounded())
-        return "\(tenths / 10).\(tenths % 10) ms"
-    }
-    static func duration(_ seconds: Double) -> String {
-        let total = Int(seconds)
-        let tenths = Int((seconds - Double(total)) * 10)
-        let h = total / 3600, m = (total / 60) % 60, s = total % 60
-        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return "\(two(h)):\(two(m)):\(two(s)).\(tenths)"
-    }
-    static func db(_ v: Double) -> String {
-        if v <= ChannelLevel.floorDB { return "  -inf" }
-        let t = Int((v * 10).rounded())
-        let sign = t < 0 ? "-" : " "
-        let a = abs(t)
-        let body = "\(a / 10).\(a % 10)"
-        return String(repeating: " ", count: max(0, 5 - body.count)) + sign + body
     }
 }

@@ -1,5 +1,6 @@
 // The one-line live status on stderr during a headless recording, and signal handling.
 import CaptureCore
+import CaptureDeck
 import Dispatch
 import Glibc
 
@@ -8,23 +9,29 @@ final class StatusLine {
     /// nil when disabled (a Dispatch source must never be released while suspended).
     private let timer: DispatchSourceTimer?
 
-    init(engine: CaptureEngine, path: String, enabled: Bool) {
+    var isActive: Bool { timer != nil }
+
+    init(session: CaptureSession, rate: Int, enabled: Bool) {
         guard enabled else {
             timer = nil
             return
         }
-        let rate = engine.configuration.recordingFormat.sampleRate
         let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "capdeck.status"))
         self.timer = timer
         timer.schedule(deadline: .now() + .milliseconds(250), repeating: .milliseconds(250))
         timer.setEventHandler {
-            let levels = engine.meterBoard.snapshot()
+            guard let engine = session.engine else {
+                Terminal.write("\r\u{1B}[2K" + (session.isInterrupted ? "‖ INTERRUPTED: waiting for the device" : "■ stopped"))
+                return
+            }
+            let levels = session.meterBoard.snapshot()
             var line = "\r\u{1B}[2K● REC \(Fmt.duration(Double(engine.framesCaptured) / Double(rate)))"
             for (i, l) in levels.prefix(8).enumerated() {
                 line += "  \(i + 1):\(Fmt.db(l.rmsDB))/\(Fmt.db(l.peakDB))"
                 if l.clips > 0 { line += " CLIP" }
             }
             line += " dBFS  xruns \(engine.xrunCount)"
+            if let r = session.currentRoute { line += "  \(r.pcm) [\(r.kind.rawValue)]" }
             Terminal.write(line)
         }
     }

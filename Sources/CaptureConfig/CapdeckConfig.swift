@@ -1,0 +1,183 @@
+// The config file: session properties, app audio session and route overrides, in TOML.
+//
+//   [session]      uses-app-session, auto-configure, mix-with-others, bluetooth-hq  (booleans)
+//   [app-session]  category (string), options (array of strings), preferred-sample-rate (integer)
+//   [routes]       exclusive, shared, bluetooth-hq, bluetooth-hfp                     (PCM names)
+//
+// Every error names the file, the line and the key.
+import CaptureCore
+import TOMLKit
+
+public struct RouteOverrides: Equatable, Sendable {
+    public var exclusive: String?
+    public var shared: String?
+    public var bluetoothHQ: String?
+    public var bluetoothHFP: String?
+    public var isEmpty: Bool { exclusive == nil && shared == nil && bluetoothHQ == nil && bluetoothHFP == nil }
+    public init() {}
+}
+
+public struct CapdeckConfig: Equatable, Sendable {
+    public var path: String
+    /// Properties set in the file (others keep Apple's defaults).
+    public var properties: AudioSessionProperties
+    public var appSession: AudioSessionState
+    public var routes: RouteOverrides
+
+    public init(path: String) {
+        self.path = path
+        properties = AudioSessionProperties()
+        appSession = AudioSessionState()
+        routes = RouteOverrides()
+    }
+}
+
+/// A config file problem: `file:line: [table] key: what is wrong`.
+public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var path: String
+    public var line: Int?
+    public var key: String?
+    public var message: String
+    public var description: String {
+        var s = path
+        if let line { s += ":\(line)" }
+        s += ": "
+        if let key { s += "\(key): " }
+        return s + message
+    }
+}
+
+public enum ConfigLoader {
+    /// `$XDG_CONFIG_HOME/capdeck/config.toml` (or `~/.config/capdeck/config.toml`).
+    public static func defaultPath(environment: [String: String]) -> String {
+        if let x = environment["XDG_CONFIG_HOME"], x.hasPrefix("/") { return x + "/capdeck/config.toml" }
+        return (environment["HOME"] ?? ".") + "/.config/capdeck/config.toml"
+    }
+
+    /// Parses config text. `path` is used in messages.
+    public static func parse(_ text: String, path: String) throws(ConfigError) -> CapdeckConfig {
+        if text.utf8.contains(0) { throw ConfigError(path: path, line: nil, key: nil, message: "not a text file") }
+        let locate = KeyLocator(text)
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let e as TOMLParseError {
+            throw ConfigError(path: path, line: e.source.begin.line, key: nil, message: "TOML syntax: \(e.description)")
+        } catch {
+            throw ConfigError(path: path, line: nil, key: nil, message: "TOML syntax: \(error)")
+        }
+        var config = CapdeckConfig(path: path)
+        for tableName in root.keys {
+            guard let table = root[tableName]?.table else {
+                throw ConfigError(path: path, line: locate.line(table: nil, key: tableName), key: tableName,
+                                  message: "expected a table such as [session], [app-session] or [routes]")
+            }
+            func fail(_ key: String, _ message: String) -> ConfigError {
+                ConfigError(path: path, line: locate.line(table: tableName, key: key), key: "[\(tableName)] \(key)", message: message)
+            }
+            switch tableName {
+            case "session":
+                for key in table.keys {
+                    guard let k = AudioSessionProperties.Key(name: key), key == k.rawValue || key == "mix-with-others" else {
+                        throw fail(key, "unknown key; use uses-app-session, auto-configure, mix-with-others or bluetooth-hq")
+                    }
+                    guard let v = table[key]?.bool, table[key]?.type == .bool else {
+                        throw fail(key, "expected true or false, got \(describe(table[key]))")
+                    }
+                    config.properties[k] = v
+                }
+            case "app-session":
+                for key in table.keys {
+                    let value = table[key]
+                    switch key {
+                    case "category":
+                        guard value?.type == .string, let s = value?.string, let c = AudioSessionCategory(rawValue: s) else {
+                            throw fail(key, "expected one of \(AudioSessionCategory.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), got \(describe(value))")
+                        }
+                        config.appSession.category = c
+                    case "options":
+                        guard value?.type == .array, let arr = value?.array else {
+                            throw fail(key, "expected an array of option names, got \(describe(value))")
+                        }
+                        var opts = AudioSessionOptions()
+                        for item in arr {
+                            guard item.type == .string, let name = item.string,
+                                  let o = AudioSessionOptions.all.first(where: { $0.1 == name }) else {
+                                throw fail(key, "unknown option \(describe(item)); use mixWithOthers, allowBluetoothHFP or bluetoothHighQualityRecording")
+                            }
+                            opts.insert(o.0)
+                        }
+                        config.appSession.options = opts
+                    case "preferred-sample-rate":
+                        guard value?.type == .int, let r = value?.int, StreamFormat.rateRange.contains(r) else {
+                            throw fail(key, "expected a whole number of Hz from 8000 to 192000, got \(describe(value))")
+                        }
+                        config.appSession.preferredSampleRate = r
+                    default:
+                        throw fail(key, "unknown key; use category, options or preferred-sample-rate")
+                    }
+                }
+            case "routes":
+                for key in table.keys {
+                    let value = table[key]
+                    guard value?.type == .string, let s = value?.string, !s.isEmpty, s.utf8.count <= 512 else {
+                        throw fail(key, "expected a PCM name in quotes, got \(describe(value))")
+                    }
+                    switch key {
+                    case "exclusive": config.routes.exclusive = s
+                    case "shared": config.routes.shared = s
+                    case "bluetooth-hq": config.routes.bluetoothHQ = s
+                    case "bluetooth-hfp": config.routes.bluetoothHFP = s
+                    default: throw fail(key, "unknown key; use exclusive, shared, bluetooth-hq or bluetooth-hfp")
+                    }
+                }
+            default:
+                throw ConfigError(path: path, line: locate.line(table: nil, key: tableName), key: "[\(tableName)]",
+                                  message: "unknown table; use [session], [app-session] or [routes]")
+            }
+        }
+        return config
+    }
+
+    static func describe(_ v: (any TOMLValueConvertible)?) -> String {
+        guard let v else { return "nothing" }
+        switch v.type {
+        case .string: return "the string \"\(v.string ?? "")\""
+        case .int: return "the number \(v.int ?? 0)"
+        case .double: return "the number \(v.double ?? 0)"
+        case .bool: return "\(v.bool ?? false)"
+        case .array: return "an array"
+        case .table: return "a table"
+        default: return "a date or time"
+        }
+    }
+}
+
+/// Finds the line of `key` in `[table]` (TOMLKit reports positions only for syntax errors).
+struct KeyLocator {
+    let lines: [Substring]
+    init(_ text: String) { lines = text.split(separator: "\n", omittingEmptySubsequences: false) }
+
+    func line(table: String?, key: String) -> Int? {
+        var current: String?
+        for (i, raw) in lines.enumerated() {
+            let l = raw.drop { $0 == " " || $0 == "\t" }
+            if l.hasPrefix("[") {
+                let name = l.dropFirst().prefix { $0 != "]" }.trimmingSpaces
+                current = name
+                if table == nil && name == key { return i + 1 }
+                continue
+            }
+            let lhs = l.prefix { $0 != "=" }.trimmingSpaces
+            let unquoted = lhs.count >= 2 && (lhs.hasPrefix("\"") || lhs.hasPrefix("'")) ? String(lhs.dropFirst().dropLast()) : lhs
+            if unquoted == key && current == table { return i + 1 }
+        }
+        return nil
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: String {
+        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed())
+    }
+}

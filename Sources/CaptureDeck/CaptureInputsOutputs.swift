@@ -1,0 +1,183 @@
+// Inputs and outputs of a CaptureSession: a device input, a file output and a data output.
+import CaptureALSA
+import CaptureCore
+import CaptureFiles
+import Dispatch
+import Synchronization
+
+/// An audio input: one logical microphone and the PCMs it can be opened through, by access kind.
+/// (`AVCaptureDeviceInput`.)
+public final class CaptureDeviceInput: Sendable {
+    /// A name for display ("Built-in mic", "hw:0", "builtin").
+    public let name: String
+    /// The PCM for each access kind.
+    public let routes: InputRoutes
+    /// The format asked of the device and recorded.
+    public let format: StreamFormat
+    public let periodMicros: Int?
+    public let bufferMicros: Int?
+
+    public init(name: String, routes: InputRoutes, format: StreamFormat = StreamFormat(sampleFormat: .s16LE, sampleRate: 48_000, channels: 2),
+                periodMicros: Int? = nil, bufferMicros: Int? = nil) {
+        self.name = name
+        self.routes = routes
+        self.format = format
+        self.periodMicros = periodMicros
+        self.bufferMicros = bufferMicros
+    }
+
+    var request: CaptureRequest { CaptureRequest(format: format, periodMicros: periodMicros, bufferMicros: bufferMicros) }
+
+    /// Opens a route's PCM: `builtin[:signal]` is the built-in source, anything else ALSA.
+    /// Exclusive routes claim the PCM among CaptureDeck processes (ALSA hardware does so itself).
+    func makeDevice(_ route: Route) -> any CaptureDevice {
+        if route.pcm == "builtin" || route.pcm.hasPrefix("builtin:") {
+            let spec = route.pcm == "builtin" ? "" : String(route.pcm.dropFirst("builtin:".count))
+            return SignalSourceDevice(signal: TestSignal(spec: spec) ?? .defaultSine, paced: true, name: route.pcm)
+        }
+        let access: AccessKind = switch route.kind {
+        case .exclusive: .exclusive
+        case .shared: DeviceCatalog.accessKind(forPCM: route.pcm) == .soundServer ? .soundServer : .shared
+        case .bluetoothHQ, .bluetoothHFP: .bluetooth
+        }
+        return ALSACaptureDevice(name: route.pcm, accessKind: access, claimsExclusively: route.kind == .exclusive)
+    }
+}
+
+/// Something the session delivers captured audio to.
+public protocol CaptureOutput: AnyObject, Sendable {}
+
+/// Records the session's audio to files (`AVCaptureAudioFileOutput`). Recording can start and
+/// stop while the session runs; route changes inside one recording keep the same file.
+public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchecked Sendable {
+    private struct Current {
+        var recorder: SndfileRecorder
+        var startFrame: Int
+    }
+    private let current = Mutex<Current?>(nil)
+    private let position = Atomic<Int>(0)
+    private let lastError = Mutex<RecordingError?>(nil)
+    var sessionFormat: StreamFormat
+
+    public init(format: StreamFormat = StreamFormat(sampleFormat: .s16LE, sampleRate: 48_000, channels: 2)) {
+        sessionFormat = format
+    }
+
+    /// Starts a new file (which must not exist). Any thread; frames arrive once the session runs.
+    public func startRecording(to path: String, fileType: FileType) throws(RecordingError) {
+        let rec = try SndfileRecorder(path: path, format: sessionFormat, fileType: fileType)
+        let start = position.load(ordering: .acquiring)
+        let old = current.withLock { c -> SndfileRecorder? in
+            let o = c?.recorder
+            c = Current(recorder: rec, startFrame: start)
+            return o
+        }
+        try old?.finish()
+    }
+
+    /// Finishes the current file. Returns its path and frames, if one was recording.
+    @discardableResult
+    public func stopRecording() throws(RecordingError) -> (path: String, frames: Int)? {
+        guard let c = current.withLock({ c -> Current? in defer { c = nil }; return c }) else { return nil }
+        try c.recorder.finish()
+        return (c.recorder.path, c.recorder.framesWritten)
+    }
+
+    public var isRecording: Bool { current.withLock { $0 != nil } }
+    public var recordingPath: String? { current.withLock { $0?.recorder.path } }
+    public var recordedFrames: Int { current.withLock { $0?.recorder.framesWritten ?? 0 } }
+    /// The last write error (disk full…); recording stops when one happens.
+    public var error: RecordingError? { lastError.withLock { $0 } }
+
+    // RecordingSink (writer queue).
+    public var path: String { recordingPath ?? "" }
+    public var format: StreamFormat { sessionFormat }
+    public var framesWritten: Int { position.load(ordering: .relaxed) }
+
+    public func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) {
+        position.add(count, ordering: .releasing)
+        let failed: RecordingError? = current.withLock { c in
+            guard let rec = c?.recorder else { return nil }
+            do throws(RecordingError) {
+                try rec.write(frames, count: count)
+                return nil
+            } catch {
+                try? rec.finish()
+                c = nil
+                return error
+            }
+        }
+        if let failed { lastError.withLock { $0 = failed } }
+    }
+
+    public func checkpoint() throws(RecordingError) {
+        current.withLock { c in try? c?.recorder.checkpoint() }
+    }
+
+    public func finish() throws(RecordingError) {
+        try stopRecording()
+    }
+
+    public func addMarker(_ marker: RecordingMarker) {
+        current.withLock { c in
+            guard let c, marker.frame >= c.startFrame else { return }
+            c.recorder.addMarker(RecordingMarker(frame: marker.frame - c.startFrame, label: marker.label))
+        }
+    }
+}
+
+/// Captured audio handed to a client (`CMSampleBuffer`'s role): interleaved frames in `format`.
+public struct AudioSampleBuffer: Sendable {
+    public var format: StreamFormat
+    /// Position of the first frame since the session started capturing.
+    public var startFrame: Int
+    public var frameCount: Int
+    /// Interleaved samples, `format.bytesPerFrame * frameCount` bytes.
+    public var bytes: [UInt8]
+}
+
+/// Hands captured audio to a client on its queue (`AVCaptureAudioDataOutput`).
+public final class CaptureAudioDataOutput: CaptureOutput, @unchecked Sendable {
+    private let handler = Mutex<(queue: DispatchQueue, body: @Sendable (AudioSampleBuffer) -> Void)?>(nil)
+    private let position = Atomic<Int>(0)
+
+    public init() {}
+
+    /// Sets the handler and the queue it is called on (nil removes it).
+    public func setSampleBufferHandler(queue: DispatchQueue, _ body: (@Sendable (AudioSampleBuffer) -> Void)?) {
+        handler.withLock { $0 = body.map { (queue, $0) } }
+    }
+
+    /// Called on the writer queue.
+    func deliver(_ frames: UnsafeRawPointer, count: Int, format: StreamFormat) {
+        let start = position.add(count, ordering: .relaxed).newValue - count
+        guard let h = handler.withLock({ $0 }) else { return }
+        let buffer = AudioSampleBuffer(format: format, startFrame: start, frameCount: count,
+                                       bytes: Array(UnsafeRawBufferPointer(start: frames, count: count * format.bytesPerFrame)))
+        h.queue.async { h.body(buffer) }
+    }
+}
+
+/// Fans the writer queue's frames out to the session's outputs.
+final class OutputFanOut: RecordingSink, @unchecked Sendable {
+    let format: StreamFormat
+    let files: [CaptureAudioFileOutput]
+    let data: [CaptureAudioDataOutput]
+    private(set) var framesWritten = 0
+    var path: String { files.first?.path ?? "" }
+
+    init(format: StreamFormat, files: [CaptureAudioFileOutput], data: [CaptureAudioDataOutput]) {
+        self.format = format
+        self.files = files
+        self.data = data
+    }
+
+    func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) {
+        framesWritten += count
+        for f in files { try f.write(frames, count: count) }
+        for d in data { d.deliver(frames, count: count, format: format) }
+    }
+    func checkpoint() throws(RecordingError) { for f in files { try f.checkpoint() } }
+    func finish() throws(RecordingError) {}  // files outlive a run: the session stops them.
+    func addMarker(_ marker: RecordingMarker) { for f in files { f.addMarker(marker) } }
+}

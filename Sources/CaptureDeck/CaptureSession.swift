@@ -1,0 +1,407 @@
+// CaptureSession: an AVCaptureSession-shaped API for audio capture on Linux.
+import CaptureALSA
+import CaptureCore
+import CaptureFiles
+import Dispatch
+import Glibc
+import Synchronization
+
+/// Why a session was interrupted (`AVCaptureSession.InterruptionReason`).
+public enum InterruptionReason: String, Sendable, Equatable {
+    /// The audio hardware is temporarily unavailable: another program holds the exclusive device.
+    case audioDeviceInUseByAnotherClient
+}
+
+/// A session failure reported as a runtime error (`AVCaptureSessionRuntimeError`).
+public enum CaptureSessionError: Error, Equatable, Sendable, CustomStringConvertible {
+    case cannotStart(ResolutionFailure)
+    case device(DeviceError)
+    case recording(RecordingError)
+    case noInput
+
+    public var description: String {
+        switch self {
+        case .cannotStart(let f): "cannot start: \(f)"
+        case .device(let e): e.description
+        case .recording(let e): e.description
+        case .noInput: "the session has no input"
+        }
+    }
+}
+
+/// A route change while running: which PCMs, what was negotiated, and the gap it cost.
+public struct RouteChange: Sendable, Equatable {
+    public var old: Route?
+    public var new: Route
+    public var granted: GrantedParameters
+    /// Silence inserted in the recording for the switch, in milliseconds of wall-clock time.
+    public var gapMs: Double
+    public var gapFrames: Int
+    /// Position in the session's stream where the switch happened.
+    public var atFrame: Int
+}
+
+/// What the session tells its observers.
+public enum CaptureSessionEvent: Sendable, Equatable {
+    case didStartRunning(Route, GrantedParameters)
+    case didStopRunning
+    case runtimeError(CaptureSessionError)
+    case wasInterrupted(InterruptionReason, wanted: Route)
+    case interruptionEnded
+    case routeChanged(RouteChange)
+    /// The automatic configuration wrote into the app audio session.
+    case appAudioSessionConfigured(AudioSessionState)
+}
+
+/// Coordinates an audio input, the app audio session and outputs (`AVCaptureSession`).
+///
+/// Threading: every call may come from any thread. Configuration, start, stop and route
+/// re-negotiation run on the session's own serial queue; `startRunning`/`stopRunning`/
+/// `commitConfiguration` wait for it (do not call them from an event handler or the UI thread
+/// in a tight loop: opening hardware can take hundreds of milliseconds).
+public final class CaptureSession: @unchecked Sendable {
+    // MARK: The four audio-session properties (Apple's defaults)
+
+    public var usesApplicationAudioSession: Bool {
+        get { properties.usesApplicationAudioSession }
+        set { setProperty(.usesAppSession, newValue) }
+    }
+    public var automaticallyConfiguresApplicationAudioSession: Bool {
+        get { properties.automaticallyConfiguresApplicationAudioSession }
+        set { setProperty(.autoConfigure, newValue) }
+    }
+    public var configuresApplicationAudioSessionToMixWithOthers: Bool {
+        get { properties.configuresApplicationAudioSessionToMixWithOthers }
+        set { setProperty(.mixWithOthers, newValue) }
+    }
+    public var configuresApplicationAudioSessionForBluetoothHighQualityRecording: Bool {
+        get { properties.configuresApplicationAudioSessionForBluetoothHighQualityRecording }
+        set { setProperty(.bluetoothHQ, newValue) }
+    }
+
+    /// All four at once.
+    public var properties: AudioSessionProperties { config.withLock { $0.pending } }
+
+    /// The application audio session this capture session uses (when `usesApplicationAudioSession`).
+    public let applicationAudioSession: ApplicationAudioSession
+
+    // MARK: State
+
+    public var isRunning: Bool { runState.withLock { $0.running } }
+    public var isInterrupted: Bool { runState.withLock { $0.interruptedWanting != nil } }
+    /// The route being captured (nil when not running).
+    public var currentRoute: Route? { runState.withLock { $0.route } }
+    /// How the current combination resolves (for display: effective states and notes).
+    public var resolution: RouteResolution? { runState.withLock { $0.resolution } }
+    /// The engine's meters (valid while running; persists across route changes).
+    public let meterBoard = MeterBoard()
+    /// The running engine, for statistics (frames, xruns, real-time status, granted parameters).
+    public var engine: CaptureEngine? { runState.withLock { $0.engine } }
+
+    public private(set) var inputs: [CaptureDeviceInput] {
+        get { config.withLock { $0.inputs } }
+        set { config.withLock { $0.inputs = newValue } }
+    }
+    public private(set) var outputs: [any CaptureOutput] {
+        get { config.withLock { $0.outputs } }
+        set { config.withLock { $0.outputs = newValue } }
+    }
+
+    /// SCHED_FIFO priority for the capture thread (nil: normal scheduling).
+    public var realtimePriority: Int32? = 70
+    /// CaptureDeck extension: stop by itself after this many frames of the session's stream
+    /// (device audio plus gap silence), like arecord's -d. nil: until stopped.
+    public var maxFrames: Int?
+    /// How often an interrupted session retries the device.
+    public var interruptionRetryInterval: DispatchTimeInterval = .milliseconds(250)
+
+    private struct Config {
+        var pending = AudioSessionProperties()
+        var inputs: [CaptureDeviceInput] = []
+        var outputs: [any CaptureOutput] = []
+        var depth = 0
+    }
+    private struct RunState {
+        var running = false
+        var wantRunning = false
+        var engine: CaptureEngine?
+        var route: Route?
+        var resolution: RouteResolution?
+        var interruptedWanting: Route?
+        var applied = AudioSessionProperties()
+    }
+    private let config = Mutex(Config())
+    private let runState = Mutex(RunState())
+    private let queue = DispatchQueue(label: "capdeck.session")
+    private let onQueue = DispatchSpecificKey<Bool>()
+    private let subscribers = Mutex<[Int: @Sendable (CaptureSessionEvent) -> Void]>([:])
+    private let nextToken = Atomic<Int>(0)
+    private var retryTimer: DispatchSourceTimer?
+
+    public init(applicationAudioSession: ApplicationAudioSession = ApplicationAudioSession()) {
+        self.applicationAudioSession = applicationAudioSession
+        queue.setSpecific(key: onQueue, value: true)
+    }
+
+    // MARK: Inputs and outputs
+
+    public func canAddInput(_ input: CaptureDeviceInput) -> Bool { inputs.isEmpty }
+    public func addInput(_ input: CaptureDeviceInput) {
+        precondition(canAddInput(input), "a CaptureSession takes one audio input")
+        inputs.append(input)
+    }
+    public func removeInput(_ input: CaptureDeviceInput) { inputs.removeAll { $0 === input } }
+
+    public func canAddOutput(_ output: any CaptureOutput) -> Bool { !outputs.contains { $0 === output } }
+    public func addOutput(_ output: any CaptureOutput) {
+        precondition(canAddOutput(output), "output already added")
+        outputs.append(output)
+    }
+    public func removeOutput(_ output: any CaptureOutput) { outputs.removeAll { $0 === output } }
+
+    // MARK: Configuration
+
+    /// Starts a batch of changes; nestable. Changes apply atomically at the outermost commit.
+    public func beginConfiguration() { config.withLock { $0.depth += 1 } }
+
+    /// Ends a batch; at the outermost commit, applies every change at once (re-negotiating the
+    /// device while running if the route changed). Waits for the session queue.
+    public func commitConfiguration() {
+        let outermost = config.withLock { c -> Bool in
+            precondition(c.depth > 0, "commitConfiguration without beginConfiguration")
+            c.depth -= 1
+            return c.depth == 0
+        }
+        if outermost { onSessionQueue { self.applyConfiguration() } }
+    }
+
+    private func setProperty(_ key: AudioSessionProperties.Key, _ value: Bool) {
+        let inBatch = config.withLock { c -> Bool in
+            c.pending[key] = value
+            return c.depth > 0
+        }
+        if !inBatch { onSessionQueue { self.applyConfiguration() } }
+    }
+
+    /// Sets all four properties in one atomic change.
+    public func setProperties(_ p: AudioSessionProperties) {
+        beginConfiguration()
+        config.withLock { $0.pending = p }
+        commitConfiguration()
+    }
+
+    // MARK: Running
+
+    /// Starts capture; returns once running, interrupted (device busy) or failed (reported as a
+    /// `runtimeError` event). Programmer error inside begin/commitConfiguration.
+    public func startRunning() {
+        precondition(config.withLock { $0.depth } == 0, "startRunning() inside beginConfiguration()/commitConfiguration()")
+        onSessionQueue {
+            self.runState.withLock { $0.wantRunning = true }
+            self.startEngine()
+        }
+    }
+
+    /// Stops capture and finishes nothing else: file outputs keep their file open until
+    /// `stopRecording` (or a new start continues it). Programmer error inside a configuration batch.
+    public func stopRunning() {
+        precondition(config.withLock { $0.depth } == 0, "stopRunning() inside beginConfiguration()/commitConfiguration()")
+        onSessionQueue {
+            self.runState.withLock { $0.wantRunning = false }
+            self.cancelRetry()
+            let (engine, wasRunning, wasInterrupted) = self.runState.withLock { s -> (CaptureEngine?, Bool, Bool) in
+                defer { s.engine = nil; s.running = false; s.route = nil; s.interruptedWanting = nil }
+                return (s.engine, s.running, s.interruptedWanting != nil)
+            }
+            if let engine {
+                engine.stop()
+                _ = engine.waitUntilFinished()
+            }
+            if wasInterrupted && !wasRunning { self.emit(.interruptionEnded) }
+            if wasRunning { self.emit(.didStopRunning) }
+        }
+    }
+
+    // MARK: Events
+
+    /// Calls `handler` for every event (on the session queue). Returns a token for `removeHandler`.
+    @discardableResult
+    public func onEvent(_ handler: @escaping @Sendable (CaptureSessionEvent) -> Void) -> Int {
+        let token = nextToken.add(1, ordering: .relaxed).newValue
+        subscribers.withLock { $0[token] = handler }
+        return token
+    }
+
+    public func removeHandler(_ token: Int) { _ = subscribers.withLock { $0.removeValue(forKey: token) } }
+
+    /// Every event from now on.
+    public var events: AsyncStream<CaptureSessionEvent> {
+        AsyncStream(bufferingPolicy: .bufferingNewest(256)) { continuation in
+            let token = onEvent { continuation.yield($0) }
+            continuation.onTermination = { [weak self] _ in self?.removeHandler(token) }
+        }
+    }
+
+    private func emit(_ e: CaptureSessionEvent) {
+        for s in subscribers.withLock({ Array($0.values) }) { s(e) }
+    }
+
+    // MARK: Session queue
+
+    private func onSessionQueue(_ body: () -> Void) {
+        if DispatchQueue.getSpecific(key: onQueue) == true { body() } else { queue.sync(execute: body) }
+    }
+
+    private func resolveNow() -> (RouteResolution, CaptureDeviceInput)? {
+        let (p, input) = config.withLock { ($0.pending, $0.inputs.first) }
+        guard let input else { return nil }
+        let r = RouteResolver.resolve(p, appSession: applicationAudioSession.current, routes: input.routes)
+        return (r, input)
+    }
+
+    /// Applies the automatic configuration of the app audio session, if this resolution makes one.
+    private func configureAppSession(_ r: RouteResolution) {
+        if r.configuredAppSession {
+            applicationAudioSession.apply(r.appSession)
+            emit(.appAudioSessionConfigured(r.appSession))
+        }
+    }
+
+    private func startEngine() {
+        guard runState.withLock({ $0.engine == nil && $0.wantRunning }) else { return }
+        guard let (r, input) = resolveNow() else {
+            emit(.runtimeError(.noInput))
+            return
+        }
+        runState.withLock { $0.resolution = r; $0.applied = config.withLock { $0.pending } }
+        let route: Route
+        switch r.route {
+        case .failure(let f):
+            emit(.runtimeError(.cannotStart(f)))
+            return
+        case .success(let x):
+            route = x
+        }
+        configureAppSession(r)
+        let files = outputs.compactMap { $0 as? CaptureAudioFileOutput }
+        for f in files { f.sessionFormat = input.format }
+        let fan = OutputFanOut(format: input.format, files: files, data: outputs.compactMap { $0 as? CaptureAudioDataOutput })
+        let engine: CaptureEngine
+        do {
+            engine = try CaptureEngine(device: input.makeDevice(route),
+                                       configuration: .init(request: input.request, realtimePriority: realtimePriority, maxFrames: maxFrames),
+                                       sink: fan, meterBoard: meterBoard)
+        } catch {
+            emit(.runtimeError(.device(.unavailable(device: route.pcm, reason: "\(error)"))))
+            return
+        }
+        do throws(DeviceError) {
+            let granted = try engine.start()
+            let wasInterrupted = runState.withLock { s -> Bool in
+                defer { s.engine = engine; s.running = true; s.route = route; s.interruptedWanting = nil }
+                return s.interruptedWanting != nil
+            }
+            cancelRetry()
+            engine.onFinished { [weak self] summary in self?.engineEnded(engine, summary) }
+            if wasInterrupted { emit(.interruptionEnded) }
+            emit(.didStartRunning(route, granted))
+        } catch {
+            if case .busy = error {
+                interrupt(wanting: route)
+            } else {
+                emit(.runtimeError(.device(error)))
+            }
+        }
+    }
+
+    private func interrupt(wanting route: Route) {
+        let first = runState.withLock { s -> Bool in
+            defer { s.interruptedWanting = route }
+            return s.interruptedWanting != route
+        }
+        if first { emit(.wasInterrupted(.audioDeviceInUseByAnotherClient, wanted: route)) }
+        scheduleRetry()
+    }
+
+    private func scheduleRetry() {
+        guard retryTimer == nil else { return }
+        let t = DispatchSource.makeTimerSource(queue: queue)
+        t.schedule(deadline: .now() + interruptionRetryInterval, repeating: interruptionRetryInterval)
+        t.setEventHandler { [weak self] in self?.retry() }
+        retryTimer = t
+        t.resume()
+    }
+
+    private func cancelRetry() {
+        retryTimer?.cancel()
+        retryTimer = nil
+    }
+
+    private func retry() {
+        if runState.withLock({ $0.engine == nil }) {
+            startEngine()
+        } else {
+            applyConfiguration()
+        }
+    }
+
+    /// Re-resolves and, while running, switches the device if the route changed.
+    private func applyConfiguration() {
+        guard let (r, input) = resolveNow() else { return }
+        let (engine, current) = runState.withLock { s -> (CaptureEngine?, Route?) in
+            s.resolution = r
+            return (s.engine, s.route)
+        }
+        guard let engine, engine.isCapturing, let current else { return }
+        configureAppSession(r)
+        guard case .success(let wanted) = r.route else {
+            if case .failure(let f) = r.route { emit(.runtimeError(.cannotStart(f))) }
+            return
+        }
+        guard wanted != current else {
+            // Back on the route we have: any interruption for another route is over.
+            if runState.withLock({ s -> Bool in defer { s.interruptedWanting = nil }; return s.interruptedWanting != nil }) {
+                cancelRetry()
+                emit(.interruptionEnded)
+            }
+            return
+        }
+        do throws(DeviceError) {
+            let report = try engine.switchDevice(to: input.makeDevice(wanted), request: input.request)
+            let wasInterrupted = runState.withLock { s -> Bool in
+                defer { s.route = wanted; s.interruptedWanting = nil }
+                return s.interruptedWanting != nil
+            }
+            cancelRetry()
+            engine.addMarker(atFrame: report.atFrame, label: "route: \(current.pcm) -> \(wanted.pcm) (gap \(Int(report.gapMs.rounded())) ms)")
+            if wasInterrupted { emit(.interruptionEnded) }
+            emit(.routeChanged(RouteChange(old: current, new: wanted, granted: report.granted, gapMs: report.gapMs,
+                                           gapFrames: report.gapFrames, atFrame: report.atFrame)))
+        } catch {
+            if case .busy = error {
+                interrupt(wanting: wanted)
+            } else {
+                emit(.runtimeError(.device(error)))
+            }
+        }
+    }
+
+    private func engineEnded(_ engine: CaptureEngine, _ summary: CaptureSummary) {
+        queue.async {
+            let mine = self.runState.withLock { s -> Bool in
+                guard s.engine === engine else { return false }
+                s.engine = nil
+                s.running = false
+                s.route = nil
+                return true
+            }
+            guard mine else { return }
+            switch summary.endReason {
+            case .deviceLost(let e): self.emit(.runtimeError(.device(e)))
+            case .writeFailed(let e): self.emit(.runtimeError(.recording(e)))
+            case .stopped, .durationReached: break
+            }
+            self.emit(.didStopRunning)
+        }
+    }
+}

@@ -1,0 +1,128 @@
+// Options shared by `capdeck record` and the console: input, format, files, routes, session rules.
+import ArgumentParser
+import CaptureCore
+import CaptureConfig
+import CaptureDeck
+import CaptureFiles
+
+struct CaptureOptions: ParsableArguments {
+    @Option(name: [.customShort("D"), .customLong("device")],
+            help: "Capture PCM (e.g. hw:0,0, plughw:1, dsnoop:0, default) or builtin[:sine[:HZ]|:sweep|:pink].")
+    var device: String?
+
+    @Option(name: [.customShort("f"), .customLong("format")],
+            help: "Sample format of the recording: S16_LE, S24_LE, S24_3LE, S32_LE, FLOAT_LE.",
+            transform: Parse.format)
+    var format: SampleFormat = .s16LE
+
+    @Option(name: [.customShort("r"), .customLong("rate")], parsing: .unconditional, help: "Sample rate in Hz (8000-192000).",
+            transform: Parse.int("rate", StreamFormat.rateRange, unit: " Hz"))
+    var rate: Int = 48_000
+
+    @Option(name: [.customShort("c"), .customLong("channels")], parsing: .unconditional, help: "Channels (1-8).",
+            transform: Parse.int("channels", StreamFormat.channelRange))
+    var channels: Int = 2
+
+    @Option(name: [.customShort("t"), .customLong("file-type")],
+            help: "File type: wav (RF64 past 4 GiB), w64, caf, flac. Default: from FILE's extension, else wav.",
+            transform: Parse.fileType)
+    var fileType: FileType?
+
+    @Option(name: [.customShort("o"), .customLong("output-dir")],
+            help: "Directory for recordings (default: $XDG_DATA_HOME/capdeck/recordings).")
+    var outputDir: String?
+
+    @Option(name: .customLong("name"), help: "strftime pattern for file names (default: \(FileNaming.defaultPattern)).")
+    var namePattern: String = FileNaming.defaultPattern
+
+    @Option(name: [.customShort("F"), .customLong("period-time")], parsing: .unconditional,
+            help: "Device period in microseconds (1000-1000000; default 10000).",
+            transform: Parse.int("period-time", 1_000...1_000_000, unit: " µs"))
+    var periodTime: Int?
+
+    @Option(name: [.customShort("B"), .customLong("buffer-time")], parsing: .unconditional,
+            help: "Device buffer in microseconds (2000-4000000; default 200000).",
+            transform: Parse.int("buffer-time", 2_000...4_000_000, unit: " µs"))
+    var bufferTime: Int?
+
+    @Option(name: .customLong("rt-priority"), parsing: .unconditional, help: "SCHED_FIFO priority of the capture thread (1-99).",
+            transform: Parse.int("rt-priority", 1...99))
+    var rtPriority: Int = 70
+
+    @Flag(name: .customLong("no-realtime"), help: "Capture at normal priority (no SCHED_FIFO).")
+    var noRealtime = false
+
+    // Route overrides: which PCM stands for each access kind of the input.
+    @Option(name: .customLong("exclusive-device"), help: "PCM for the exclusive route (mix with others off).")
+    var exclusiveDevice: String?
+    @Option(name: .customLong("shared-device"), help: "PCM for the shared route (mix with others on).")
+    var sharedDevice: String?
+    @Option(name: .customLong("bluetooth-hq-device"), help: "PCM for high-quality Bluetooth recording.")
+    var bluetoothHQDevice: String?
+    @Option(name: .customLong("bluetooth-hfp-device"), help: "PCM for Bluetooth hands-free (HFP) recording.")
+    var bluetoothHFPDevice: String?
+
+    // The four AVCaptureSession properties (Apple's defaults: on, on, off, off).
+    @Flag(name: .customLong("uses-app-session"), inversion: .prefixedNo,
+          help: "usesApplicationAudioSession (default on).")
+    var usesAppSession: Bool?
+    @Flag(name: .customLong("auto-configure"), inversion: .prefixedNo,
+          help: "automaticallyConfiguresApplicationAudioSession (default on).")
+    var autoConfigure: Bool?
+    @Flag(name: .customLong("mix-with-others"), inversion: .prefixedNo,
+          help: "configuresApplicationAudioSessionToMixWithOthers (default off).")
+    var mixWithOthers: Bool?
+    @Flag(name: .customLong("bluetooth-hq"), inversion: .prefixedNo,
+          help: "configuresApplicationAudioSessionForBluetoothHighQualityRecording (default off).")
+    var bluetoothHQ: Bool?
+
+    @Option(name: .customLong("config"), help: "Config file (default: $XDG_CONFIG_HOME/capdeck/config.toml, if it exists).")
+    var configFile: String?
+
+    func validate() throws {
+        if let b = bufferTime, let p = periodTime, b < 2 * p {
+            throw ValidationError("-B/--buffer-time must be at least twice -F/--period-time (\(p) µs)")
+        }
+        if namePattern.isEmpty { throw ValidationError("--name: the pattern is empty") }
+        for (flag, v) in [("-D/--device", device), ("--exclusive-device", exclusiveDevice), ("--shared-device", sharedDevice),
+                          ("--bluetooth-hq-device", bluetoothHQDevice), ("--bluetooth-hfp-device", bluetoothHFPDevice)] {
+            if let v, v.isEmpty || v.utf8.count > 512 || v.contains(where: { $0.isNewline }) {
+                throw ValidationError("\(flag): not a PCM name")
+            }
+        }
+    }
+
+    /// The four properties: flags over the config file over Apple's defaults.
+    func properties(config: CapdeckConfig?) -> AudioSessionProperties {
+        var p = config?.properties ?? AudioSessionProperties()
+        if let v = usesAppSession { p.usesApplicationAudioSession = v }
+        if let v = autoConfigure { p.automaticallyConfiguresApplicationAudioSession = v }
+        if let v = mixWithOthers { p.configuresApplicationAudioSessionToMixWithOthers = v }
+        if let v = bluetoothHQ { p.configuresApplicationAudioSessionForBluetoothHighQualityRecording = v }
+        return p
+    }
+
+    /// The input's routes: from -D (or the system default), then the config file, then flags.
+    func routes(config: CapdeckConfig?) -> InputRoutes {
+        var r = device.map(InputRoutes.forNamedPCM) ?? InputRoutes.systemDefault()
+        if let c = config?.routes {
+            r.exclusive = c.exclusive ?? r.exclusive
+            r.shared = c.shared ?? r.shared
+            r.bluetoothHQ = c.bluetoothHQ ?? r.bluetoothHQ
+            r.bluetoothHFP = c.bluetoothHFP ?? r.bluetoothHFP
+        }
+        r.exclusive = exclusiveDevice ?? r.exclusive
+        r.shared = sharedDevice ?? r.shared
+        r.bluetoothHQ = bluetoothHQDevice ?? r.bluetoothHQ
+        r.bluetoothHFP = bluetoothHFPDevice ?? r.bluetoothHFP
+        return r
+    }
+
+    /// Whether the user named any device (then the built-in fallback never applies).
+    func namedADevice(config: CapdeckConfig?) -> Bool {
+        device != nil || exclusiveDevice != nil || sharedDevice != nil || bluetoothHQDevice != nil || bluetoothHFPDevice != nil
+            || config?.routes.isEmpty == false
+    }
+
+    var streamFormat: StreamFormat { StreamFormat(sampleFormat: format, sampleRate: rate, channels: channels) }
+}

@@ -1,0 +1,67 @@
+// Validation of option values: every message names the flag and the accepted range.
+import ArgumentParser
+import CaptureCore
+import CaptureFiles
+
+/// Validates names and ranges in one place, so every message names the flag and the range.
+enum Parse {
+    static func format(_ s: String) throws -> SampleFormat {
+        guard let f = SampleFormat(name: s) else {
+            throw ValidationError("not a sample format; use S16_LE, S24_LE, S24_3LE, S32_LE or FLOAT_LE")
+        }
+        return f
+    }
+    static func fileType(_ s: String) throws -> FileType {
+        guard let t = FileType(name: s) else { throw ValidationError("not a file type; use wav, w64, caf or flac") }
+        return t
+    }
+    static func int(_ flag: String, _ range: ClosedRange<Int>, unit: String = "") -> @Sendable (String) throws -> Int {
+        { s in
+            guard let v = Int(Fmt.trimmed(s)) else {
+                throw ValidationError("not a whole number; \(flag) takes \(range.lowerBound)-\(range.upperBound)\(unit)")
+            }
+            guard range.contains(v) else {
+                throw ValidationError("out of range; \(flag) takes \(range.lowerBound)-\(range.upperBound)\(unit)")
+            }
+            return v
+        }
+    }
+    static func seconds(_ s: String) throws -> Double {
+        guard let v = Double(s), v.isFinite else {
+            throw ValidationError("not a number of seconds; duration takes 0-31536000")
+        }
+        guard v >= 0, v <= 31_536_000 else { throw ValidationError("out of range; duration takes 0-31536000 seconds") }
+        return v
+    }
+}
+
+enum Fmt {
+    static func pad(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
+    }
+    static func trimmed(_ s: String) -> String {
+        var t = Substring(s)
+        while let f = t.first, f == " " || f == "\t" { t = t.dropFirst() }
+        while let l = t.last, l == " " || l == "\t" { t = t.dropLast() }
+        return String(t)
+    }
+    static func ms(_ v: Double) -> String {
+        let tenths = Int((v * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10) ms"
+    }
+    static func duration(_ seconds: Double) -> String {
+        let total = Int(seconds)
+        let tenths = Int((seconds - Double(total)) * 10)
+        let h = total / 3600, m = (total / 60) % 60, s = total % 60
+        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(two(h)):\(two(m)):\(two(s)).\(tenths)"
+    }
+    static func db(_ v: Double) -> String {
+        if v <= ChannelLevel.floorDB { return "  -inf" }
+        let t = Int((v * 10).rounded())
+        let sign = t < 0 ? "-" : " "
+        let a = abs(t)
+        let body = "\(a / 10).\(a % 10)"
+        return String(repeating: " ", count: max(0, 5 - body.count)) + sign + body
+    }
+}

@@ -1,0 +1,65 @@
+// The config file: good files load; bad ones name the file, line and key.
+import CaptureConfig
+import CaptureCore
+import Testing
+
+@Suite struct ConfigTests {
+    @Test func fullFileLoads() throws {
+        let c = try ConfigLoader.parse("""
+            # capdeck settings
+            [session]
+            uses-app-session = true
+            mix-with-others = true
+
+            [app-session]
+            category = "record"
+            options = ["allowBluetoothHFP"]
+            preferred-sample-rate = 96000
+
+            [routes]
+            exclusive = "hw:1,0"
+            shared = "dsnoop:1,0"
+            """, path: "c.toml")
+        #expect(c.properties == AudioSessionProperties(uses: true, autoConfigures: true, mix: true, bluetoothHQ: false))
+        #expect(c.appSession.category == .record && c.appSession.options == [.allowBluetoothHFP])
+        #expect(c.appSession.preferredSampleRate == 96000)
+        #expect(c.routes.exclusive == "hw:1,0" && c.routes.shared == "dsnoop:1,0" && c.routes.bluetoothHQ == nil)
+    }
+
+    @Test func emptyFileIsDefaults() throws {
+        let c = try ConfigLoader.parse("", path: "c.toml")
+        #expect(c.properties == AudioSessionProperties() && c.routes.isEmpty)
+    }
+
+    static let bad: [(String, String)] = [
+        ("[session]\nmix-with-others = \"yes\"\n", "c.toml:2: [session] mix-with-others: expected true or false, got the string \"yes\""),
+        ("[session]\n\nvolume = 3\n", "c.toml:3: [session] volume: unknown key; use uses-app-session, auto-configure, mix-with-others or bluetooth-hq"),
+        ("[sesion]\nmix = true\n", "c.toml:1: [sesion]: unknown table; use [session], [app-session] or [routes]"),
+        ("[app-session]\ncategory = \"loud\"\n", "c.toml:2: [app-session] category: expected one of \"ambient\", \"soloAmbient\", \"playback\", \"record\", \"playAndRecord\", got the string \"loud\""),
+        ("[app-session]\npreferred-sample-rate = 7\n", "c.toml:2: [app-session] preferred-sample-rate: expected a whole number of Hz from 8000 to 192000, got the number 7"),
+        ("[app-session]\noptions = [\"fast\"]\n", "c.toml:2: [app-session] options: unknown option the string \"fast\"; use mixWithOthers, allowBluetoothHFP or bluetoothHighQualityRecording"),
+        ("[routes]\nshared = 5\n", "c.toml:2: [routes] shared: expected a PCM name in quotes, got the number 5"),
+        ("mix = true\n", "c.toml:1: mix: expected a table such as [session], [app-session] or [routes]"),
+    ]
+
+    @Test(arguments: bad)
+    func badFilesNameFileLineAndKey(_ text: String, _ message: String) {
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse(text, path: "c.toml") }
+        do { _ = try ConfigLoader.parse(text, path: "c.toml") } catch { #expect(error.description == message) }
+    }
+
+    @Test func syntaxErrorsHaveALine() {
+        do {
+            _ = try ConfigLoader.parse("[session]\nmix-with-others = \n", path: "c.toml")
+            Issue.record("accepted broken TOML")
+        } catch {
+            #expect(error.line == 2, "\(error)")
+            #expect(error.description.hasPrefix("c.toml:2: TOML syntax"))
+        }
+    }
+
+    @Test func binaryAndTruncatedFilesAreRejected() {
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse("\u{0}\u{1}\u{2}", path: "c.toml") }
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse("[routes]\nshared = \"dsn", path: "c.toml") }
+    }
+}
