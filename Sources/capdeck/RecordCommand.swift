@@ -56,7 +56,7 @@ struct RecordCommand: ParsableCommand {
                                             routes: capture.routes(config: config))
         session.startRunning()
         var outcome = events.startOutcome(session)
-        if case .failed(let error) = outcome, !capture.namedADevice(config: config) {
+        if case .failed(.device(let error)) = outcome, !capture.namedADevice(config: config) {
             // Nothing named and nothing opened: the built-in source, said loudly.
             let builtin = SignalSourceDevice(signal: .defaultSine)
             Terminal.error("warning: no capture device could be opened (\(error)).")
