@@ -50,6 +50,32 @@ sw=$(col arecord_sync 1); sc=$(col arecord_sync 2)
 alloc=$("$BENCH" benchpcm 20000 10000)
 alloc_small=$("$BENCH" benchpcm 20000 1000)
 
+# Route re-negotiation: 20 mix toggles between two paced PCMs over a real PulseAudio daemon.
+. "$ROOT/scripts/pulse-daemon.sh"
+PD=$(mktemp -d)
+pulse_start "$PD"
+sox -n -r 48000 -c 2 -b 16 -e signed -t raw "$PD/a.raw" synth 120 sine 440 vol 0.25
+sox -n -r 48000 -c 2 -b 16 -e signed -t raw "$PD/b.raw" synth 120 sine 1000 vol 0.25
+cat > "$PD/home/.asoundrc" <<CONF
+pcm.toneA { type file slave.pcm "pulse" file "/dev/null" infile "$PD/a.raw" format "raw" }
+pcm.toneB { type file slave.pcm "pulse" file "/dev/null" infile "$PD/b.raw" format "raw" }
+CONF
+mkfifo "$PD/ctl"
+HOME=$PD/home "$CAPDECK" record -D toneA --exclusive-device toneA --shared-device toneB "$PD/toggles.wav" \
+  < "$PD/ctl" > "$PD/stdout" 2> "$PD/stderr" &
+CAP=$!
+exec 9> "$PD/ctl"
+sleep 1.5
+for i in $(seq 20); do echo "toggle mix" >&9; sleep 0.4; done
+echo stop >&9; exec 9>&-
+wait "$CAP" || true
+pulse_stop
+gaps=$(sed -n 's/.*route changed:.*gap \([0-9.]*\) ms.*/\1/p' "$PD/stderr")
+ngaps=$(echo "$gaps" | grep -c . || true)
+gmed=$(echo "$gaps" | median)
+gmax=$(echo "$gaps" | sort -g | tail -1)
+rm -rf "$PD"
+
 REPORT=$ROOT/.build/bench-report.md
 {
   echo "## capdeck record vs arecord -V stereo ($(date -u +%Y-%m-%d), $(nproc) cores, median of $RUNS)"
@@ -68,4 +94,9 @@ REPORT=$ROOT/.build/bench-report.md
   echo
   echo "- 10 ms periods: $alloc"
   echo "- 1 ms periods: $alloc_small"
+  echo
+  echo "## Route re-negotiation (mix toggles between two paced PCMs over PulseAudio)"
+  echo
+  echo "- switches: $ngaps of 20; gap median $gmed ms, max $gmax ms (target: median < 20, max < 50)"
+  echo "- gaps (ms): $(echo $gaps | tr '\n' ' ')"
 } | tee "$REPORT"
