@@ -49,6 +49,7 @@ let package = Package(
         ),
 
         .testTarget(name: "CaptureCoreTests", dependencies: ["CaptureCore", "CAllocCounter"]),
+        .testTarget(name: "CaptureDeckTests", dependencies: ["CaptureDeck", "CaptureCore", "CaptureFiles"]),
         .testTarget(name: "CaptureConfigTests", dependencies: ["CaptureConfig", "CaptureCore"]),
         .testTarget(name: "CaptureFilesTests", dependencies: ["CaptureCore", "CaptureFiles", "CSndfile"]),
         .testTarget(name: "RealtimeTests", dependencies: ["CaptureCore", "CaptureALSA", "CAllocCounter"]),

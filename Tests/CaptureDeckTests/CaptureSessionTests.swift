@@ -1,0 +1,145 @@
+// CaptureSession end to end on the built-in source: defaults, batching, automatic configuration,
+// live route changes, data output, and the failure when the category can't record.
+import CaptureCore
+import CaptureDeck
+import Dispatch
+import Foundation
+import Synchronization
+import Testing
+
+/// Collects a session's events.
+final class EventLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [CaptureSessionEvent] = []
+    func append(_ e: CaptureSessionEvent) { lock.lock(); list.append(e); lock.unlock() }
+    var events: [CaptureSessionEvent] { lock.lock(); defer { lock.unlock() }; return list }
+    func wait(timeout: Double = 5, until: ([CaptureSessionEvent]) -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end { if until(events) { return true }; usleep(5000) }
+        return until(events)
+    }
+}
+
+@Suite(.serialized) struct CaptureSessionTests {
+    let format = StreamFormat(sampleFormat: .s16LE, sampleRate: 48000, channels: 2)
+
+    func makeSession() -> (CaptureSession, EventLog) {
+        let session = CaptureSession()
+        session.realtimePriority = nil
+        session.addInput(CaptureDeviceInput(name: "test", routes: InputRoutes(exclusive: "builtin:sine:440", shared: "builtin:sine:1000"),
+                                            format: format))
+        let log = EventLog()
+        session.onEvent { log.append($0) }
+        return (session, log)
+    }
+
+    @Test func defaultsAreApples() {
+        let s = CaptureSession()
+        #expect(s.usesApplicationAudioSession && s.automaticallyConfiguresApplicationAudioSession)
+        #expect(!s.configuresApplicationAudioSessionToMixWithOthers)
+        #expect(!s.configuresApplicationAudioSessionForBluetoothHighQualityRecording)
+        #expect(s.applicationAudioSession.category == .soloAmbient)
+        #expect(!s.isRunning && !s.isInterrupted)
+    }
+
+    @Test func startConfiguresTheAppSessionAndNothingIsRestored() {
+        let (session, log) = makeSession()
+        session.startRunning()
+        #expect(session.isRunning)
+        #expect(session.currentRoute == Route(pcm: "builtin:sine:440", kind: .exclusive))
+        #expect(session.applicationAudioSession.category == .playAndRecord)
+        #expect(log.events.contains(.appAudioSessionConfigured(session.applicationAudioSession.current)))
+        session.stopRunning()
+        #expect(!session.isRunning)
+        #expect(session.applicationAudioSession.category == .playAndRecord, "Apple: not restored")
+        #expect(log.wait { $0.contains(.didStopRunning) })
+    }
+
+    @Test func batchedChangesApplyAtTheOutermostCommit() {
+        let (session, log) = makeSession()
+        session.startRunning()
+        session.beginConfiguration()
+        session.beginConfiguration()
+        session.configuresApplicationAudioSessionToMixWithOthers = true
+        session.commitConfiguration()
+        #expect(session.currentRoute?.kind == .exclusive, "inner commit applies nothing")
+        session.configuresApplicationAudioSessionToMixWithOthers = false
+        session.configuresApplicationAudioSessionToMixWithOthers = true
+        session.commitConfiguration()
+        #expect(session.currentRoute == Route(pcm: "builtin:sine:1000", kind: .shared))
+        let changes = log.events.compactMap { e -> RouteChange? in if case .routeChanged(let c) = e { c } else { nil } }
+        #expect(changes.count == 1, "one atomic change")
+        #expect(changes.first?.old?.kind == .exclusive && changes.first?.new.kind == .shared)
+        #expect(session.applicationAudioSession.options.contains(.mixWithOthers))
+        session.stopRunning()
+    }
+
+    @Test func mixToggleWhileRecordingKeepsOneFileWithACuePoint() throws {
+        let (session, log) = makeSession()
+        let dir = NSTemporaryDirectory() + "capdeck-session-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = CaptureAudioFileOutput(format: format)
+        session.addOutput(out)
+        let data = CaptureAudioDataOutput()
+        let received = Atomic<Int>(0)
+        data.setSampleBufferHandler(queue: DispatchQueue(label: "client")) { b in
+            received.add(b.frameCount, ordering: .relaxed)
+        }
+        session.addOutput(data)
+        try out.startRecording(to: dir + "/take.wav", fileType: .wav)
+        session.startRunning()
+        usleep(300_000)
+        session.configuresApplicationAudioSessionToMixWithOthers = true
+        usleep(300_000)
+        session.configuresApplicationAudioSessionToMixWithOthers = false
+        usleep(200_000)
+        session.stopRunning()
+        let saved = try #require(try out.stopRecording())
+        #expect(saved.frames > 30_000)
+        #expect(log.events.filter { if case .routeChanged = $0 { true } else { false } }.count == 2)
+        #expect(received.load(ordering: .relaxed) == saved.frames, "the data output sees every frame")
+        // Two cue points at the switches, after the audio.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/take.wav"))
+        let cue = try #require(bytes.range(of: Data("cue ".utf8)))
+        #expect(bytes[cue.upperBound + 4] == 2)
+        #expect(bytes.range(of: Data("route: builtin:sine:440 -> builtin:sine:1000".utf8)) != nil)
+    }
+
+    @Test func categoryThatCannotRecordFailsWithoutAutomaticConfiguration() {
+        let (session, log) = makeSession()
+        session.automaticallyConfiguresApplicationAudioSession = false
+        session.startRunning()
+        #expect(!session.isRunning)
+        #expect(log.events.contains(.runtimeError(.cannotStart(.categoryCannotRecord(.soloAmbient)))))
+        session.applicationAudioSession.setCategory(.record)
+        session.startRunning()
+        #expect(session.isRunning)
+        #expect(session.applicationAudioSession.category == .record, "the app session is used as it is")
+        session.stopRunning()
+    }
+
+    @Test func privateSessionLeavesTheAppSessionAlone() {
+        let (session, _) = makeSession()
+        session.usesApplicationAudioSession = false
+        session.configuresApplicationAudioSessionToMixWithOthers = true  // no effect
+        session.startRunning()
+        #expect(session.currentRoute?.kind == .exclusive)
+        #expect(session.applicationAudioSession.current == AudioSessionState())
+        #expect(session.resolution?.effective[.mixWithOthers] == .noEffect(reason: "uses app session is off"))
+        session.stopRunning()
+    }
+
+    @Test func eventsArriveAsAnAsyncStream() async {
+        let (session, _) = makeSession()
+        let stream = session.events
+        session.startRunning()
+        var iterator = stream.makeAsyncIterator()
+        var sawStart = false
+        for _ in 0..<5 {
+            if case .didStartRunning = await iterator.next() { sawStart = true; break }
+        }
+        #expect(sawStart)
+        session.stopRunning()
+    }
+}
