@@ -56,8 +56,7 @@ public struct AudioSessionState: Equatable, Sendable {
 /// and share). Thread-safe: any thread may read or change it; observers hear every change.
 public final class ApplicationAudioSession: Sendable {
     private let state: Mutex<AudioSessionState>
-    private let observers = Mutex<[Int: @Sendable (AudioSessionState) -> Void]>([:])
-    private let nextToken = Atomic<Int>(0)
+    private let observers = Broadcaster<AudioSessionState>()
 
     public init(_ initial: AudioSessionState = AudioSessionState()) {
         state = Mutex(initial)
@@ -86,24 +85,17 @@ public final class ApplicationAudioSession: Sendable {
             return (old, s)
         }
         guard old != new else { return }
-        for o in observers.withLock({ Array($0.values) }) { o(new) }
+        observers.send(new)
     }
 
     /// Calls `handler` (on the changing thread) after every change. Returns a token for `removeObserver`.
     @discardableResult
     public func observe(_ handler: @escaping @Sendable (AudioSessionState) -> Void) -> Int {
-        let token = nextToken.add(1, ordering: .relaxed).newValue
-        observers.withLock { $0[token] = handler }
-        return token
+        observers.add(handler)
     }
 
-    public func removeObserver(_ token: Int) { _ = observers.withLock { $0.removeValue(forKey: token) } }
+    public func removeObserver(_ token: Int) { observers.remove(token) }
 
     /// Every change as an async sequence.
-    public var changes: AsyncStream<AudioSessionState> {
-        AsyncStream { continuation in
-            let token = observe { continuation.yield($0) }
-            continuation.onTermination = { [weak self] _ in self?.removeObserver(token) }
-        }
-    }
+    public var changes: AsyncStream<AudioSessionState> { observers.stream() }
 }

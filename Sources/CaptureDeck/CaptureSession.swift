@@ -134,8 +134,7 @@ public final class CaptureSession: @unchecked Sendable {
     private let runState = Mutex(RunState())
     private let queue = DispatchQueue(label: "capdeck.session")
     private let onQueue = DispatchSpecificKey<Bool>()
-    private let subscribers = Mutex<[Int: @Sendable (CaptureSessionEvent) -> Void]>([:])
-    private let nextToken = Atomic<Int>(0)
+    private let subscribers = Broadcaster<CaptureSessionEvent>()
     private var retryTimer: DispatchSourceTimer?
 
     public init(applicationAudioSession: ApplicationAudioSession = ApplicationAudioSession()) {
@@ -227,24 +226,15 @@ public final class CaptureSession: @unchecked Sendable {
     /// Calls `handler` for every event (on the session queue). Returns a token for `removeHandler`.
     @discardableResult
     public func onEvent(_ handler: @escaping @Sendable (CaptureSessionEvent) -> Void) -> Int {
-        let token = nextToken.add(1, ordering: .relaxed).newValue
-        subscribers.withLock { $0[token] = handler }
-        return token
+        subscribers.add(handler)
     }
 
-    public func removeHandler(_ token: Int) { _ = subscribers.withLock { $0.removeValue(forKey: token) } }
+    public func removeHandler(_ token: Int) { subscribers.remove(token) }
 
     /// Every event from now on.
-    public var events: AsyncStream<CaptureSessionEvent> {
-        AsyncStream(bufferingPolicy: .bufferingNewest(256)) { continuation in
-            let token = onEvent { continuation.yield($0) }
-            continuation.onTermination = { [weak self] _ in self?.removeHandler(token) }
-        }
-    }
+    public var events: AsyncStream<CaptureSessionEvent> { subscribers.stream() }
 
-    private func emit(_ e: CaptureSessionEvent) {
-        for s in subscribers.withLock({ Array($0.values) }) { s(e) }
-    }
+    private func emit(_ e: CaptureSessionEvent) { subscribers.send(e) }
 
     // MARK: Session queue
 
