@@ -27,6 +27,8 @@ public final class ALSACaptureDevice: CaptureDevice, @unchecked Sendable {
     private var fds: UnsafeMutablePointer<pollfd>?
     private var pcmFDCount = 0
     private var lock: RouteLock?
+    /// A resume is pending (the device said EAGAIN); poll would report POLLERR at once.
+    private var resuming = false
 
     /// Formats to fall back to when the device refuses the requested one, best first.
     static let fallbackOrder: [SampleFormat] = [.floatLE, .s32LE, .s24LE, .s24_3LE, .s16LE]
@@ -64,6 +66,7 @@ public final class ALSACaptureDevice: CaptureDevice, @unchecked Sendable {
         if err < 0 {
             lock = nil
             if err == -EBUSY { throw .busy(device: name) }
+            if err == -ENOENT || err == -ENODEV || err == -ENXIO { throw .notFound(device: name, reason: alsaText(err)) }
             throw .unavailable(device: name, reason: alsaText(err))
         }
         pcm = handle
@@ -173,15 +176,32 @@ public final class ALSACaptureDevice: CaptureDevice, @unchecked Sendable {
         switch -err {
         case EAGAIN:
             return .frames(0)
-        case EPIPE, ESTRPIPE:
-            // The one recovery path: recover (re-prepare or resume), restart, and only then fail.
-            let r = snd_pcm_recover(pcm, err, 1)
+        case EPIPE:
+            // The one recovery path: re-prepare, restart, and only then fail.
+            let r = snd_pcm_prepare(pcm)
             if r < 0 { return .failed(.lost(device: name, reason: alsaText(r))) }
+            let s = snd_pcm_start(pcm)
+            if s < 0 { return .failed(.lost(device: name, reason: "restart: \(alsaText(s))")) }
+            return .overrun
+        case ESTRPIPE:
+            // Suspended (power management). Try to resume once, without sleeping on this
+            // real-time thread: EAGAIN means "not yet", so report nothing and let the loop wait
+            // (stop stays prompt); other answers mean the driver can't resume: prepare and restart.
+            let r = snd_pcm_resume(pcm)
+            if r == -EAGAIN {
+                resuming = true  // waitForData then sleeps 10 ms on the wake descriptor only
+                return .frames(0)
+            }
+            resuming = false
+            if r < 0 {
+                let p = snd_pcm_prepare(pcm)
+                if p < 0 { return .failed(.lost(device: name, reason: alsaText(p))) }
+            }
             if snd_pcm_state(pcm) != SND_PCM_STATE_RUNNING {
                 let s = snd_pcm_start(pcm)
                 if s < 0 { return .failed(.lost(device: name, reason: "restart: \(alsaText(s))")) }
             }
-            return -err == EPIPE ? .overrun : .suspended
+            return .suspended
         default:
             return .failed(.lost(device: name, reason: alsaText(err)))
         }
@@ -191,6 +211,10 @@ public final class ALSACaptureDevice: CaptureDevice, @unchecked Sendable {
         guard let pcm, let fds else { return .failed(.lost(device: name, reason: "not open")) }
         let count = pcmFDCount
         fds[count] = pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)
+        if resuming {
+            let r = poll(fds + count, 1, Swift.min(10, timeoutMs < 0 ? 10 : timeoutMs))
+            return r > 0 ? .woken : .timedOut
+        }
         for i in 0..<count { fds[i].revents = 0 }
         let r = poll(fds, nfds_t(count + 1), timeoutMs)
         if r < 0 { return errno == EINTR ? .timedOut : .failed(.lost(device: name, reason: "poll: \(String(cString: strerror(errno)))")) }

@@ -62,9 +62,9 @@ public enum ConfigLoader {
         do {
             root = try TOMLTable(string: text)
         } catch let e as TOMLParseError {
-            throw ConfigError(path: path, line: e.source.begin.line, key: nil, message: "TOML syntax: \(e.description)")
+            throw ConfigError(path: path, line: e.source.begin.line, key: nil, message: "TOML syntax: \(oneLine(e.description))")
         } catch {
-            throw ConfigError(path: path, line: nil, key: nil, message: "TOML syntax: \(error)")
+            throw ConfigError(path: path, line: nil, key: nil, message: "TOML syntax: \(oneLine("\(error)"))")
         }
         var config = CapdeckConfig(path: path)
         for tableName in root.keys {
@@ -79,7 +79,7 @@ public enum ConfigLoader {
             case "session":
                 for key in table.keys {
                     guard let k = AudioSessionProperties.Key(name: key), key == k.rawValue || key == "mix-with-others" else {
-                        throw fail(key, "unknown key; use uses-app-session, auto-configure, mix-with-others or bluetooth-hq")
+                        throw fail(key, "unknown key; use uses-app-session, auto-configure, mix-with-others (or mix) or bluetooth-hq")
                     }
                     guard let v = table[key]?.bool, table[key]?.type == .bool else {
                         throw fail(key, "expected true or false, got \(describe(table[key]))")
@@ -103,7 +103,7 @@ public enum ConfigLoader {
                         for item in arr {
                             guard item.type == .string, let name = item.string,
                                   let o = AudioSessionOptions.all.first(where: { $0.1 == name }) else {
-                                throw fail(key, "unknown option \(describe(item)); use mixWithOthers, allowBluetoothHFP or bluetoothHighQualityRecording")
+                                throw fail(key, "unknown option \(item.string.map { "\"\($0)\"" } ?? describe(item)); use mixWithOthers, allowBluetoothHFP or bluetoothHighQualityRecording")
                             }
                             opts.insert(o.0)
                         }
@@ -139,6 +139,11 @@ public enum ConfigLoader {
         return config
     }
 
+    /// Folds a multi-line message (TOMLKit quotes the offending text, newlines and all) into one line.
+    static func oneLine(_ s: String) -> String {
+        String(s.unicodeScalars.map { $0 == "\n" || $0 == "\r" ? " " : Character($0) })
+    }
+
     static func describe(_ v: (any TOMLValueConvertible)?) -> String {
         guard let v else { return "nothing" }
         switch v.type {
@@ -154,23 +159,45 @@ public enum ConfigLoader {
 }
 
 /// Finds the line of `key` in `[table]` (TOMLKit reports positions only for syntax errors).
+/// Understands `[table]` sections, `[table.key]` sub-tables, dotted keys (`table.key = …`) and
+/// inline tables (`table = { key = … }`), CRLF line ends and a UTF-8 byte-order mark.
 struct KeyLocator {
-    let lines: [Substring]
-    init(_ text: String) { lines = text.split(separator: "\n", omittingEmptySubsequences: false) }
+    let lines: [String]
+    init(_ text: String) {
+        // Split on scalars: in Swift "\r\n" is one Character, so a Character split would miss it.
+        var ls = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
+        if let first = ls.first, first.hasPrefix("\u{FEFF}") { ls[0] = String(first.dropFirst()) }
+        lines = ls.map { $0.hasSuffix("\r") ? String($0.dropLast()) : $0 }
+    }
+
+    static func unquote(_ s: String) -> String {
+        s.count >= 2 && (s.hasPrefix("\"") || s.hasPrefix("'")) ? String(s.dropFirst().dropLast()) : s
+    }
+
+    /// The dotted name on the left of `=` (quotes removed, spaces around dots ignored).
+    static func lhs(_ line: Substring) -> String? {
+        guard let eq = line.firstIndex(of: "=") else { return nil }
+        return line[..<eq].split(separator: ".").map { unquote(Substring($0).trimmingSpaces) }.joined(separator: ".")
+    }
 
     func line(table: String?, key: String) -> Int? {
         var current: String?
+        let full = table.map { "\($0).\(key)" } ?? key
         for (i, raw) in lines.enumerated() {
-            let l = raw.drop { $0 == " " || $0 == "\t" }
+            let l = Substring(raw).drop { $0 == " " || $0 == "\t" }
+            if l.hasPrefix("#") { continue }
             if l.hasPrefix("[") {
-                let name = l.dropFirst().prefix { $0 != "]" }.trimmingSpaces
+                let name = l.drop { $0 == "[" }.prefix { $0 != "]" }.split(separator: ".")
+                    .map { KeyLocator.unquote(Substring($0).trimmingSpaces) }.joined(separator: ".")
                 current = name
-                if table == nil && name == key { return i + 1 }
+                if name == full || (table == nil && name.hasPrefix(key + ".")) { return i + 1 }
                 continue
             }
-            let lhs = l.prefix { $0 != "=" }.trimmingSpaces
-            let unquoted = lhs.count >= 2 && (lhs.hasPrefix("\"") || lhs.hasPrefix("'")) ? String(lhs.dropFirst().dropLast()) : lhs
-            if unquoted == key && current == table { return i + 1 }
+            guard let name = KeyLocator.lhs(l) else { continue }
+            let qualified = current.map { "\($0).\(name)" } ?? name
+            if qualified == full || (table == nil && qualified.hasPrefix(key + ".")) { return i + 1 }
+            // An inline table: `table = { key = … }`.
+            if let table, qualified == table, l.contains("{"), l.contains(key) { return i + 1 }
         }
         return nil
     }

@@ -43,7 +43,9 @@ public struct GrantedParameters: Sendable, Equatable {
 public enum DeviceError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Another program holds the device (EBUSY on an exclusive open).
     case busy(device: String)
-    /// No such PCM, or it can't be opened for capture.
+    /// No such PCM or sound card (ENOENT, ENODEV, ENXIO at open).
+    case notFound(device: String, reason: String)
+    /// The PCM exists but can't be opened for capture.
     case unavailable(device: String, reason: String)
     /// The device can't give what was asked.
     case unsupported(device: String, parameter: String, reason: String)
@@ -53,6 +55,7 @@ public enum DeviceError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .busy(let d): "\(d): device is busy (in use by another program)"
+        case .notFound(let d, let r): "\(d): cannot open for capture: \(r)"
         case .unavailable(let d, let r): "\(d): cannot open for capture: \(r)"
         case .unsupported(let d, let p, let r): "\(d): \(p): \(r)"
         case .lost(let d, let r): "\(d): device lost: \(r)"

@@ -38,6 +38,18 @@ public struct CaptureSummary: Sendable, Equatable {
     public var endReason: CaptureEndReason
 }
 
+/// A description of a capture device, safe to pass around.
+public struct DeviceInfo: Sendable, Equatable {
+    public var name: String
+    public var displayName: String
+    public var accessKind: AccessKind
+    public init(_ d: any CaptureDevice) {
+        name = d.name
+        displayName = d.displayName
+        accessKind = d.accessKind
+    }
+}
+
 /// A device switch done while capturing (route re-negotiation).
 public struct DeviceSwitchReport: Sendable, Equatable {
     /// The device now capturing, and what it granted.
@@ -146,6 +158,8 @@ public final class CaptureEngine: @unchecked Sendable {
     /// A switch handed from `switchDevice` to the capture queue (ordered by `switchRequested`).
     private var pendingSwitch: PendingSwitch?
     private let switchRequested = Atomic<Bool>(false)
+    /// The gap a failed close-first switch cost (the old device was closed and reopened).
+    public private(set) var lastFailedSwitchGap: DeviceSwitchReport?
     /// Serialises `switchDevice` callers.
     private let switchLock = DispatchSemaphore(value: 1)
 
@@ -153,6 +167,7 @@ public final class CaptureEngine: @unchecked Sendable {
     private let stopRequested = Atomic<Bool>(false)
     private let captureEnded = Atomic<Bool>(false)
     private let capturedFrames = Atomic<Int>(0)
+    private let written = Atomic<Int>(0)
     private let xruns = Atomic<Int>(0)
     private let threadID = Atomic<Int32>(0)
     private let startNanos = Atomic<UInt64>(0)
@@ -185,8 +200,9 @@ public final class CaptureEngine: @unchecked Sendable {
 
     // MARK: Published state (any thread)
 
-    /// The device being captured now.
-    public var device: any CaptureDevice { state.withLock { $0.device } ?? initialDevice }
+    /// What is being captured now (a description; the device object itself belongs to the
+    /// capture queue while it runs).
+    public var device: DeviceInfo { DeviceInfo(state.withLock { $0.device } ?? initialDevice) }
     /// The parameters the current device granted (nil before start).
     public var granted: GrantedParameters? { state.withLock { $0.granted } }
     /// How the capture thread is scheduled.
@@ -203,8 +219,8 @@ public final class CaptureEngine: @unchecked Sendable {
     public var isFinished: Bool { state.withLock { $0.summary != nil } }
     /// Whether capture is still running (started, not yet ended).
     public var isCapturing: Bool { threadID.load(ordering: .acquiring) != 0 && !captureEnded.load(ordering: .acquiring) }
-    /// Frames written to the recording so far (writer's count).
-    public var framesWritten: Int { ring?.totalRead ?? 0 }
+    /// Frames the writer has handed to the sink so far.
+    public var framesWritten: Int { written.load(ordering: .relaxed) }
 
     // MARK: Control
 
@@ -273,18 +289,24 @@ public final class CaptureEngine: @unchecked Sendable {
     ///
     /// On failure capture carries on from the old device (reopened if it had to be closed) and
     /// the error is thrown. Blocking; call from one control thread (the session queue).
-    public func switchDevice(to newDevice: any CaptureDevice, request: CaptureRequest? = nil)
-        throws(DeviceError) -> DeviceSwitchReport {
+    ///
+    /// - Parameter allowCloseFirst: when the new device is busy, whether to try again after
+    ///   closing the old one (right when the old one is what holds it, as `hw` and `dsnoop` of
+    ///   one card; it costs a gap if someone else holds it). A failed close-first attempt leaves
+    ///   its gap in `lastFailedSwitchGap`.
+    public func switchDevice(to newDevice: any CaptureDevice, request: CaptureRequest? = nil,
+                             allowCloseFirst: Bool = true) throws(DeviceError) -> DeviceSwitchReport {
         let req = request ?? configuration.request
         switchLock.wait()
         defer { switchLock.signal() }
+        lastFailedSwitchGap = nil
         guard isCapturing else { throw .unavailable(device: newDevice.name, reason: "capture is not running") }
         var prepared: DeviceBinding?
         do throws(DeviceError) {
             prepared = try DeviceBinding(device: newDevice, request: req, target: configuration.recordingFormat)
         } catch {
             // Busy may be our own hold on the same hardware: retry after closing the old device.
-            guard case .busy = error else { throw error }
+            guard case .busy = error, allowCloseFirst else { throw error }
         }
         let pending = PendingSwitch(device: newDevice, request: req, prepared: prepared)
         pendingSwitch = pending
@@ -304,7 +326,10 @@ public final class CaptureEngine: @unchecked Sendable {
         let old = pending.replaced
         pending.replaced = nil
         _ = old
-        if let e = pending.error { throw e }
+        if let e = pending.error {
+            lastFailedSwitchGap = pending.report
+            throw e
+        }
         let report = pending.report!
         state.withLock { $0.granted = report.granted; $0.device = newDevice }
         return report
@@ -325,6 +350,8 @@ public final class CaptureEngine: @unchecked Sendable {
                 switch captureLoop(binding) {
                 case .ended(let reason):
                     end = reason
+                    // Stopped by request: keep what the device already captured.
+                    if reason == .stopped { drainAvailable(binding) }
                 case .switchRequested:
                     performSwitch()
                     continue
@@ -439,7 +466,10 @@ public final class CaptureEngine: @unchecked Sendable {
                 try again.device.start()
                 binding = again
                 p.replaced = old
-                fillSilence(nanos: SignalSourceDevice.monotonicNanos() - stopped)
+                let gapNanos = SignalSourceDevice.monotonicNanos() - stopped
+                let gapFrames = fillSilence(nanos: gapNanos)
+                p.report = DeviceSwitchReport(device: old.device.name, granted: again.granted, atFrame: atFrame,
+                                              gapFrames: gapFrames, gapNanos: gapNanos)
                 _ = resumed
             } catch {
                 p.replaced = nil
@@ -458,13 +488,16 @@ public final class CaptureEngine: @unchecked Sendable {
         p.done.signal()
     }
 
-    /// Reads everything the device has ready into the ring (bounded; stops at a full ring).
+    /// Reads everything the device has ready into the ring (bounded; stops at a full ring or at
+    /// the duration limit).
     private func drainAvailable(_ b: DeviceBinding) {
         let ring = self.ring!
+        let limit = configuration.maxFrames ?? Int.max
         for _ in 0..<64 {
             let space = ring.writeVector()
-            guard space.frames > 0, let target = space.first.pointer else { return }
-            let want = Swift.min(space.first.frames, b.maxRead)
+            let left = limit - capturedFrames.load(ordering: .relaxed)
+            guard space.frames > 0, left > 0, let target = space.first.pointer else { return }
+            let want = Swift.min(space.first.frames, b.maxRead, left)
             let r: DeviceRead
             if let converter = b.converter, let scratch = b.scratch {
                 r = b.device.read(into: scratch, frames: want)
@@ -530,7 +563,7 @@ public final class CaptureEngine: @unchecked Sendable {
         let checkpointFrames = configuration.recordingFormat.sampleRate
         var framesSinceCheckpoint = 0
         while true {
-            let v = ring.readVector()
+            let v = ring.readVector(limit: checkpointFrames)
             if v.frames == 0 {
                 if captureEnded.load(ordering: .acquiring) && ring.readableFrames == 0 { break }
                 dataBell.prepareToWait()
@@ -553,6 +586,7 @@ public final class CaptureEngine: @unchecked Sendable {
                     }
                 }
                 ring.commitRead(v.frames)
+                written.add(v.frames, ordering: .relaxed)
                 spaceBell.ringIfWaiting()
                 framesSinceCheckpoint += v.frames
             }
@@ -574,13 +608,13 @@ public final class CaptureEngine: @unchecked Sendable {
                 if writeError == nil { writeError = error }
             }
         }
-        let written = sink?.framesWritten ?? ring.totalRead
+        let savedFrames = sink?.framesWritten ?? ring.totalRead
         state.withLock { s in
             s.writeError = writeError
             var end = s.captureEnd ?? .stopped
             if let writeError { end = .writeFailed(writeError) }
             s.summary = CaptureSummary(framesCaptured: capturedFrames.load(ordering: .relaxed),
-                                       framesWritten: written, xruns: xruns.load(ordering: .relaxed),
+                                       framesWritten: savedFrames, xruns: xruns.load(ordering: .relaxed),
                                        endReason: end)
         }
         finished.leave()
@@ -610,7 +644,8 @@ private final class StartResult: @unchecked Sendable {
 }
 
 /// A fixed-capacity log of recent overruns: appended on the capture queue without allocating,
-/// read from any thread (a sequence lock per slot keeps each entry consistent).
+/// read from any thread. Each field is atomic; an entry being overwritten (more than `capacity`
+/// xruns behind the newest) while a snapshot reads it may mix two events' fields.
 final class XrunLog: @unchecked Sendable {
     private let capacity: Int
     private let count = Atomic<Int>(0)

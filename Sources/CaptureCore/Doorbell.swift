@@ -44,6 +44,9 @@ public final class Doorbell: @unchecked Sendable {
     /// Wakes the waiter only if it announced it is going to sleep.
     @inline(__always)
     public func ringIfWaiting() {
+        // Orders the caller's earlier (release) publication before this load: without the fence
+        // the store and the load may be reordered (StoreLoad), and both sides could miss each other.
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
         if waiting.load(ordering: .sequentiallyConsistent) {
             if waiting.exchange(false, ordering: .sequentiallyConsistent) { ring() }
         }
@@ -51,7 +54,11 @@ public final class Doorbell: @unchecked Sendable {
 
     /// Announces that the caller is about to sleep on `fd`; re-check the condition after this.
     @inline(__always)
-    public func prepareToWait() { waiting.store(true, ordering: .sequentiallyConsistent) }
+    public func prepareToWait() {
+        waiting.store(true, ordering: .sequentiallyConsistent)
+        // The waiter's re-check (an acquire load of the ring index) must not move above the store.
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+    }
 
     /// Withdraws the announcement (the condition turned out true, or the wait ended).
     @inline(__always)

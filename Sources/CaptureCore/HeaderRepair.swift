@@ -61,16 +61,50 @@ public enum HeaderRepair {
         for i in (0..<n).reversed() { v = v << 8 | UInt64(b[at + i]) }
         return v
     }
-    static func be(_ b: [UInt8], _ at: Int, _ n: Int) -> UInt64 {
+    public static func be(_ b: [UInt8], _ at: Int, _ n: Int) -> UInt64 {
         var v: UInt64 = 0
         for i in 0..<n { v = v << 8 | UInt64(b[at + i]) }
         return v
     }
     static func leBytes(_ v: UInt64, _ n: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
-    static func beBytes(_ v: UInt64, _ n: Int) -> [UInt8] { (0..<n).reversed().map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+    public static func beBytes(_ v: UInt64, _ n: Int) -> [UInt8] { (0..<n).reversed().map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
 
     static func isChunkID(_ b: [UInt8]) -> Bool {
         b.count == 4 && b.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
+    }
+
+    /// Whether the bytes from `start` are nothing, or whole chunks ending exactly at the end of
+    /// the file. RIFF: 4-byte id + 32-bit LE size, padded to 2. W64: 16-byte GUID + 64-bit LE
+    /// size that includes the header, padded to 8. CAF: 4-byte id + 64-bit BE size.
+    static func chainReachesEnd(from start: Int, fileSize: Int, read: Reader, headerBytes: Int, pad: Int,
+                                bigEndian: Bool) -> Bool {
+        var pos = start
+        // A RIFF data chunk of odd length is followed by one pad byte.
+        if pad == 2 && pos % 2 == 1 && pos + 1 <= fileSize { pos += 1 }
+        if pad == 8 { pos = (pos + 7) & ~7 }
+        var chunks = 0
+        while pos < fileSize {
+            chunks += 1
+            if chunks > 10_000 || pos + headerBytes > fileSize { return false }
+            let h = read(pos, headerBytes)
+            guard h.count == headerBytes, isChunkID(Array(h[0..<4])) else { return false }
+            let size: Int
+            switch headerBytes {
+            case 8: size = 8 + Int(le(h, 4, 4))
+            case 24:
+                let v = le(h, 16, 8)
+                guard v >= 24, v < UInt64(Int.max / 2) else { return false }
+                size = Int(v)
+            default:
+                let v = Int64(bitPattern: be(h, 4, 8))
+                guard v >= 0, v < Int64(Int.max / 2) else { return false }
+                size = 12 + Int(v)
+            }
+            pos += size
+            if pad == 2 && pos % 2 == 1 && pos < fileSize { pos += 1 }
+            if pad == 8 { pos = Swift.min((pos + 7) & ~7, Swift.max(pos, fileSize)) }
+        }
+        return pos == fileSize
     }
 
     // MARK: RIFF / RF64
@@ -131,12 +165,11 @@ public enum HeaderRepair {
         let container = magic == "RIFF" ? "WAV" : "RF64"
         let available = fileSize - dataOffset
         let headerFrames = Int(clamping: headerDataSize) / blockAlign
-        // A header that fits, followed by a well-formed chunk or the end: consistent.
+        // A header that fits, followed by well-formed chunks that end exactly at the end of the
+        // file (or nothing): consistent. Anything else after the claimed data is audio.
         if headerDataSize <= UInt64(available) {
-            let end = dataOffset + Int(headerDataSize) + Int(headerDataSize & 1)
-            if end >= fileSize { return .consistent(container: container, frames: headerFrames) }
-            let next = read(end, 8)
-            if next.count == 8 && isChunkID(Array(next[0..<4])) && end + 8 + Int(le(next, 4, 4)) <= fileSize {
+            let end = dataOffset + Int(headerDataSize)
+            if chainReachesEnd(from: end, fileSize: fileSize, read: read, headerBytes: 8, pad: 2, bigEndian: false) {
                 return .consistent(container: container, frames: headerFrames)
             }
         }
@@ -202,8 +235,7 @@ public enum HeaderRepair {
                 let available = fileSize - dataOffset
                 if headerData <= available {
                     let end = dataOffset + headerData
-                    let aligned = (end + 7) & ~7
-                    if aligned >= fileSize || read(aligned, 24).count == 24 && isChunkID(Array(read(aligned, 4))) {
+                    if chainReachesEnd(from: end, fileSize: fileSize, read: read, headerBytes: 24, pad: 8, bigEndian: false) {
                         return .consistent(container: "W64", frames: headerData / blockAlign)
                     }
                 }
@@ -250,8 +282,7 @@ public enum HeaderRepair {
                 guard available >= 0 else { return .notUnderstood(reason: "truncated data chunk") }
                 if size >= 4 && size - 4 <= Int64(available) {
                     let end = dataOffset + Int(size - 4)
-                    let next = read(end, 12)
-                    if end >= fileSize || next.count == 12 && isChunkID(Array(next[0..<4])) {
+                    if chainReachesEnd(from: end, fileSize: fileSize, read: read, headerBytes: 12, pad: 1, bigEndian: true) {
                         return .consistent(container: "CAF", frames: Int(size - 4) / bytesPerFrame)
                     }
                 }

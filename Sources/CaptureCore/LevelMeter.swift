@@ -93,7 +93,7 @@ public final class MeterBoard: @unchecked Sendable {
 
 /// Computes levels from interleaved frames. Used by one thread (the writer queue); allocates
 /// only in `init` (its working state lives in buffers allocated once).
-public final class LevelMeter: @unchecked Sendable {
+public final class LevelMeter {
     public let format: StreamFormat
     public let board: MeterBoard
     /// Frames in one sub-block of the sliding window (10 ms).

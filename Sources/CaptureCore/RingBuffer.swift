@@ -91,12 +91,12 @@ public final class FrameRing: @unchecked Sendable {
         return writeIndex.load(ordering: .acquiring) - r
     }
 
-    /// The filled part as up to two regions. Consumer only.
+    /// The filled part (at most `limit` frames) as up to two regions. Consumer only.
     @inline(__always)
-    public func readVector() -> RingVector {
+    public func readVector(limit: Int = .max) -> RingVector {
         let r = readIndex.load(ordering: .relaxed)
         let w = writeIndex.load(ordering: .acquiring)
-        return vector(start: r, count: w - r)
+        return vector(start: r, count: Swift.min(w - r, limit))
     }
 
     /// Releases `frames` frames back to the producer. Consumer only.

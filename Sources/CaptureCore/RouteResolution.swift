@@ -103,6 +103,23 @@ public struct Route: Equatable, Sendable, Hashable, CustomStringConvertible {
         self.kind = kind
     }
     public var description: String { "\(pcm) (\(kind.rawValue))" }
+
+    /// Whether two PCMs are views of the same ALSA hardware device (`hw:1,0`, `plughw:1,0` and
+    /// `dsnoop:1,0` are; anything we can't tell is assumed not to be). Opening one while holding
+    /// the other may fail with EBUSY because of our own hold.
+    public func sharesHardware(with other: Route) -> Bool {
+        func split(_ pcm: String) -> (String, String)? {
+            let parts = pcm.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, ["hw", "plughw", "dsnoop", "dsnooper"].contains(parts[0].lowercased()) else { return nil }
+            return (parts[0].lowercased(), parts[1].replacingSpaces())
+        }
+        guard let a = split(pcm), let b = split(other.pcm) else { return false }
+        return a.1 == b.1 && a.0 != b.0
+    }
+}
+
+extension String {
+    fileprivate func replacingSpaces() -> String { String(filter { $0 != " " }) }
 }
 
 /// How a property acts under the current combination, for display.

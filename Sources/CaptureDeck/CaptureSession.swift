@@ -51,6 +51,9 @@ public enum CaptureSessionEvent: Sendable, Equatable {
     case routeChanged(RouteChange)
     /// The automatic configuration wrote into the app audio session.
     case appAudioSessionConfigured(AudioSessionState)
+    /// Silence was inserted without a route change (a switch attempt that had to close the
+    /// current device and could not open the new one), with where and why.
+    case gap(atFrame: Int, gapMs: Double, reason: String)
 }
 
 /// Coordinates an audio input, the app audio session and outputs (`AVCaptureSession`).
@@ -129,6 +132,8 @@ public final class CaptureSession: @unchecked Sendable {
         var resolution: RouteResolution?
         var interruptedWanting: Route?
         var applied = AudioSessionProperties()
+        /// Retries of a busy route while running; close-first is tried only every 8th (2 s).
+        var retries = 0
     }
     private let config = Mutex(Config())
     private let runState = Mutex(RunState())
@@ -356,10 +361,21 @@ public final class CaptureSession: @unchecked Sendable {
             }
             return
         }
+        // The new device is opened beside the current one. Only when both are views of the same
+        // hardware (hw/plughw/dsnoop of one card) may a busy new device mean our own hold, and
+        // only then is the current device closed first: on the first attempt, and on every 8th
+        // retry (each failed attempt costs a gap, reported below). Unrelated routes never glitch.
+        let allowCloseFirst = runState.withLock { s -> Bool in
+            guard wanted.sharesHardware(with: current) else { return false }
+            guard s.interruptedWanting == wanted else { s.retries = 0; return true }
+            s.retries += 1
+            return s.retries % 8 == 0
+        }
         do throws(DeviceError) {
-            let report = try engine.switchDevice(to: input.makeDevice(wanted), request: input.request)
+            let report = try engine.switchDevice(to: input.makeDevice(wanted), request: input.request,
+                                                 allowCloseFirst: allowCloseFirst)
             let wasInterrupted = runState.withLock { s -> Bool in
-                defer { s.route = wanted; s.interruptedWanting = nil }
+                defer { s.route = wanted; s.interruptedWanting = nil; s.retries = 0 }
                 return s.interruptedWanting != nil
             }
             cancelRetry()
@@ -368,6 +384,10 @@ public final class CaptureSession: @unchecked Sendable {
             emit(.routeChanged(RouteChange(old: current, new: wanted, granted: report.granted, gapMs: report.gapMs,
                                            gapFrames: report.gapFrames, atFrame: report.atFrame)))
         } catch {
+            if let g = engine.lastFailedSwitchGap, g.gapFrames > 0 {
+                engine.addMarker(atFrame: g.atFrame, label: "gap \(Int(g.gapMs.rounded())) ms: \(wanted.pcm) could not be opened")
+                emit(.gap(atFrame: g.atFrame, gapMs: g.gapMs, reason: "\(wanted.pcm) could not be opened: \(error)"))
+            }
             if case .busy = error {
                 interrupt(wanting: wanted)
             } else {

@@ -1,4 +1,4 @@
-// `capdeck recover`: applies a header repair plan to a crashed recording, then proves it opens.
+// `capdeck recover`: repairs a crashed recording's header, then proves it opens.
 import CSndfile
 import CaptureCore
 import Glibc
@@ -6,46 +6,116 @@ import Glibc
 /// What recovering one file did.
 public enum RecoveryOutcome: Equatable, Sendable {
     case alreadyComplete(container: String, frames: Int)
-    case repaired(container: String, headerFrames: Int, frames: Int, droppedBytes: Int)
+    /// `headerFrames` is nil when the old header gave no usable length.
+    case repaired(container: String, headerFrames: Int?, frames: Int, droppedBytes: Int)
     /// Left untouched, with the reason.
     case untouched(reason: String)
+    /// No such file (sysexits: no input).
+    case missing(reason: String)
 }
 
 public enum Recovery {
-    /// Repairs `path` in place if its header is stale. Never modifies a file it can't understand.
+    /// Repairs `path` in place if its header is stale. Never modifies a file it can't understand,
+    /// nor one a running recording holds (the recorder keeps an exclusive flock on it).
     public static func recover(path: String) -> RecoveryOutcome {
-        let fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
-        if fd < 0 { return .untouched(reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
+        var lst = stat()
+        if lstat(path, &lst) != 0 {
+            let e = errno
+            return e == ENOENT ? .missing(reason: "no such file") : .untouched(reason: String(cString: strerror(e)))
+        }
+        if (lst.st_mode & S_IFMT) == S_IFLNK { return .untouched(reason: "is a symbolic link; recover the file it points to") }
+        if (lst.st_mode & S_IFMT) == S_IFDIR { return .untouched(reason: "is a directory") }
+        guard (lst.st_mode & S_IFMT) == S_IFREG else { return .untouched(reason: "not a regular file") }
+
+        // Analyse read-only (a complete file on read-only media is fine).
+        let rfd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        if rfd < 0 { return .untouched(reason: String(cString: strerror(errno))) }
+        defer { close(rfd) }
+        if flock(rfd, LOCK_SH | LOCK_NB) != 0 {
+            return .untouched(reason: "in use by a running recording; recover it after that recording ends")
+        }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { return .untouched(reason: String(cString: strerror(errno))) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { return .untouched(reason: "not a regular file") }
+        guard fstat(rfd, &st) == 0 else { return .untouched(reason: String(cString: strerror(errno))) }
         let size = Int(st.st_size)
-        let analysis = HeaderRepair.analyze(fileSize: size) { offset, count in
+        let reader: HeaderRepair.Reader = { offset, count in
             guard offset >= 0, count > 0, offset < size else { return [] }
             var buf = [UInt8](repeating: 0, count: Swift.min(count, size - offset))
-            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
+            let n = buf.withUnsafeMutableBytes { pread(rfd, $0.baseAddress, $0.count, off_t(offset)) }
             return n <= 0 ? [] : Array(buf[0..<n])
         }
-        switch analysis {
+        if reader(0, 4) == Array("fLaC".utf8) { return recoverFLAC(path: path, lockFD: rfd, read: reader) }
+        switch HeaderRepair.analyze(fileSize: size, read: reader) {
         case .notUnderstood(let reason):
             return .untouched(reason: reason)
         case .consistent(let container, let frames):
             return .alreadyComplete(container: container, frames: frames)
         case .repairable(let plan):
+            // Upgrade our shared lock to exclusive for the writes (flock locks belong to the open
+            // file description, so the lock is taken on the descriptor we analysed with).
+            if flock(rfd, LOCK_EX | LOCK_NB) != 0 {
+                return .untouched(reason: "in use by a running recording; recover it after that recording ends")
+            }
+            guard let wfd = openForWriting(path) else { return .untouched(reason: String(cString: strerror(errno))) }
+            defer { close(wfd) }
             for patch in plan.patches {
-                let n = patch.bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(patch.offset)) }
+                let n = patch.bytes.withUnsafeBytes { pwrite(wfd, $0.baseAddress, $0.count, off_t(patch.offset)) }
                 if n != patch.bytes.count {
                     return .untouched(reason: "write failed: \(String(cString: strerror(errno))) (header may be partly updated)")
                 }
             }
-            if let t = plan.truncateTo, ftruncate(fd, off_t(t)) != 0 {
+            if let t = plan.truncateTo, ftruncate(wfd, off_t(t)) != 0 {
                 return .untouched(reason: "truncate failed: \(String(cString: strerror(errno)))")
             }
-            fsync(fd)
-            return .repaired(container: plan.container, headerFrames: plan.headerFrames, frames: plan.diskFrames,
+            fsync(wfd)
+            let plausible = plan.headerFrames <= plan.diskFrames * 2 + 1_000_000 ? plan.headerFrames : nil
+            return .repaired(container: plan.container, headerFrames: plausible, frames: plan.diskFrames,
                              droppedBytes: plan.truncateTo.map { size - $0 } ?? 0)
         }
+    }
+
+    private static func openForWriting(_ path: String) -> Int32? {
+        let fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
+        return fd < 0 ? nil : fd
+    }
+
+    /// FLAC: a crashed encoder leaves STREAMINFO's total-samples field at 0 ("unknown"). Decode
+    /// to count the whole frames, then write the count there (MD5 stays "unset").
+    static func recoverFLAC(path: String, lockFD: Int32, read: HeaderRepair.Reader) -> RecoveryOutcome {
+        let head = read(0, 42)
+        // "fLaC", a STREAMINFO block header (type 0, 34 bytes), then STREAMINFO.
+        guard head.count == 42, head[4] & 0x7F == 0, Int(HeaderRepair.be(head, 5, 3)) == 34 else {
+            return .untouched(reason: "FLAC without a STREAMINFO block first")
+        }
+        let total = (UInt64(head[8 + 13] & 0x0F) << 32) | HeaderRepair.be(head, 8 + 14, 4)
+        var info = SF_INFO()
+        guard let f = sf_open(path, Int32(SFM_READ), &info) else {
+            return .untouched(reason: "libsndfile can't decode it: \(String(cString: sf_strerror(nil)))")
+        }
+        if total != 0 {
+            sf_close(f)
+            return .alreadyComplete(container: "FLAC", frames: Int(total))
+        }
+        var decoded = 0
+        var buf = [Int32](repeating: 0, count: 4096 * Int(info.channels))
+        while true {
+            let n = buf.withUnsafeMutableBufferPointer { sf_readf_int(f, $0.baseAddress, 4096) }
+            if n <= 0 { break }
+            decoded += Int(n)
+        }
+        sf_close(f)
+        guard decoded > 0, UInt64(decoded) < (1 << 36) else { return .untouched(reason: "no decodable FLAC frames") }
+        if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
+            return .untouched(reason: "in use by a running recording; recover it after that recording ends")
+        }
+        guard let wfd = openForWriting(path) else { return .untouched(reason: String(cString: strerror(errno))) }
+        defer { close(wfd) }
+        let v = UInt64(decoded)
+        let patch: [UInt8] = [(head[8 + 13] & 0xF0) | UInt8(v >> 32)] + HeaderRepair.beBytes(v & 0xFFFF_FFFF, 4)
+        guard pwrite(wfd, patch, patch.count, 8 + 13) == patch.count else {
+            return .untouched(reason: "write failed: \(String(cString: strerror(errno)))")
+        }
+        fsync(wfd)
+        return .repaired(container: "FLAC", headerFrames: nil, frames: decoded, droppedBytes: 0)
     }
 
     /// Frames libsndfile reads from `path`, or nil with its error when it can't open the file.

@@ -39,6 +39,8 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
             if e == EEXIST { throw .exists(path: path) }
             throw .cannotCreate(path: path, reason: String(cString: strerror(e)))
         }
+        // Held for the whole recording: `capdeck recover` refuses to touch a locked file.
+        _ = flock(fd, LOCK_EX | LOCK_NB)
         self.fd = fd
         var info = SF_INFO()
         info.samplerate = Int32(format.sampleRate)
@@ -61,6 +63,9 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         }
         // Float files: no PEAK chunk, whose values would only be right at the very end.
         sf_command(f, Int32(SFC_SET_ADD_PEAK_CHUNK), nil, Int32(SF_FALSE))
+        // A true 0-frame header from the start, so even a file killed before its first
+        // checkpoint opens as an empty recording.
+        sf_command(f, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
         if format.sampleFormat == .s24LE || format.sampleFormat == .s24_3LE {
             scratch = .allocate(capacity: scratchFrames * format.channels)
         }

@@ -7,6 +7,7 @@ enum ExitStatus: Int32 {
     case ok = 0
     case usage = 64
     case dataError = 65
+    case noInput = 66
     case unavailable = 69
     case cannotCreate = 73
     case ioError = 74
@@ -27,8 +28,10 @@ struct Failure: Error {
 
 /// stderr output shared by the commands.
 enum Terminal {
+    /// One line, always: any newline inside the message (from a library's text) is folded.
     static func error(_ message: String) {
-        write("capdeck: \(message)\n")
+        let flat = String(message.unicodeScalars.map { $0 == "\n" || $0 == "\r" ? " " : Character($0) })
+        write("capdeck: \(flat)\n")
     }
 
     static func write(_ text: String) {

@@ -145,6 +145,8 @@ final class SessionEvents: @unchecked Sendable {
             say("route changed: \(c.old.map { "\($0)" } ?? "none") -> \(c.new), \(c.granted.format), gap \(Fmt.ms(c.gapMs))")
         case .appAudioSessionConfigured(let s):
             say("app audio session configured: category \(s.category.rawValue), options \(s.options)")
+        case .gap(_, let ms, let reason):
+            say("gap \(Fmt.ms(ms)) in the recording: \(reason)", always: true)
         case .didStartRunning:
             lock.withLock { $0.stopped = false }
         }

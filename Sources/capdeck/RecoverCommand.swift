@@ -7,9 +7,11 @@ struct RecoverCommand: ParsableCommand {
         commandName: "recover",
         abstract: "Repair recordings cut short by a crash, keeping every whole frame on disk.",
         discussion: """
-            Rewrites only the header fields that give the audio's length (WAV, RF64, W64, CAF) and \
-            drops a trailing partial frame. A file it does not fully understand is left untouched. \
-            FLAC needs no repair: readers decode every complete FLAC frame.
+            Rewrites only the header fields that give the audio's length (WAV, RF64, W64, CAF; for \
+            FLAC the total-samples field, after decoding to count the frames) and drops a trailing \
+            partial frame. A file it does not fully understand, or one a running recording still \
+            holds, is left untouched. Exit codes: 0 all complete or repaired, 65 a file left \
+            untouched, 66 a file missing.
             """)
 
     @Argument(help: "Recordings to repair.")
@@ -21,13 +23,15 @@ struct RecoverCommand: ParsableCommand {
 
     func run() throws {
         var failures = 0
+        var missing = 0
         for path in files {
             switch Recovery.recover(path: path) {
             case .alreadyComplete(let container, let frames):
                 print("\(path): \(container), complete: \(frames) frames; nothing to do")
             case .repaired(let container, let headerFrames, let frames, let dropped):
                 let check = Recovery.readableFrames(path: path)
-                var line = "\(path): \(container), repaired: header said \(headerFrames) frames, now \(frames) (every whole frame on disk)"
+                let was = headerFrames.map { "header said \($0) frames" } ?? "header gave no length"
+                var line = "\(path): \(container), repaired: \(was), now \(frames) (every whole frame on disk)"
                 if dropped > 0 { line += "; dropped \(dropped) bytes of a partial frame" }
                 if let f = check.frames { line += "; opens with \(f) frames" } else {
                     line += "; but libsndfile still can't open it: \(check.error ?? "?")"
@@ -35,14 +39,14 @@ struct RecoverCommand: ParsableCommand {
                 }
                 print(line)
             case .untouched(let reason):
-                if path.lowercased().hasSuffix(".flac"), let f = Recovery.readableFrames(path: path).frames {
-                    print("\(path): FLAC, opens with \(f) frames; nothing to do")
-                    continue
-                }
                 Terminal.error("\(path): left untouched: \(reason)")
                 failures += 1
+            case .missing(let reason):
+                Terminal.error("\(path): \(reason)")
+                missing += 1
             }
         }
         if failures > 0 { throw ExitCode(ExitStatus.dataError.rawValue) }
+        if missing > 0 { throw ExitCode(ExitStatus.noInput.rawValue) }
     }
 }

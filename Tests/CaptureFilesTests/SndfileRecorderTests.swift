@@ -189,7 +189,7 @@ extension RecoveryOutcome {
     var container: String {
         switch self {
         case .alreadyComplete(let c, _), .repaired(let c, _, _, _): c
-        case .untouched: ""
+        case .untouched, .missing: ""
         }
     }
 }
