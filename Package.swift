@@ -52,7 +52,6 @@ let package = Package(
         .testTarget(name: "CaptureDeckTests", dependencies: ["CaptureDeck", "CaptureCore", "CaptureFiles"]),
         .testTarget(name: "CaptureConfigTests", dependencies: ["CaptureConfig", "CaptureCore"]),
         .testTarget(name: "CaptureFilesTests", dependencies: ["CaptureCore", "CaptureFiles", "CSndfile"]),
-        .testTarget(name: "RealtimeTests", dependencies: ["CaptureCore", "CaptureALSA", "CAllocCounter"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CAllocCounter", "CSndfile"]

@@ -57,7 +57,8 @@ public enum DeviceCatalog {
             guard let name = get("NAME") else { continue }
             let ioid = get("IOID")
             if let ioid, ioid != "Input" { continue }
-            if name == "null" { continue }
+            // Rate converters, mixers and the null sink are plugins, not sources to record from.
+            if ["null", "lavrate", "samplerate", "speexrate", "speex", "upmix", "vdownmix"].contains(name) { continue }
             let desc = (get("DESC") ?? "").split(separator: "\n").joined(separator: " — ")
             out.append(CapturePCM(name: name, description: desc, access: accessKind(forPCM: name)))
         }

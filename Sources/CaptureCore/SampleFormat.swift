@@ -127,14 +127,27 @@ public enum SampleCodec {
         }
     }
 
-    /// Stores a Float sample, clamping to full scale for integer formats.
+    /// Stores a Float sample, rounded to the nearest step of the format's precision and clamped
+    /// to full scale for integer formats.
     @inline(__always)
     public static func storeFloat(_ v: Float, _ p: UnsafeMutableRawPointer, _ format: SampleFormat) {
-        if format == .floatLE {
+        switch format {
+        case .floatLE:
             p.storeBytes(of: v.bitPattern.littleEndian, as: UInt32.self)
-        } else {
+        case .s16LE:
+            p.storeBytes(of: Int16(clampedRound(v, scale: 32768, max: 32767)).littleEndian, as: Int16.self)
+        case .s24LE, .s24_3LE:
+            storeInt32(Int32(clampedRound(v, scale: 8_388_608, max: 8_388_607)) << 8, p, format)
+        case .s32LE:
             storeInt32(floatToInt32(v), p, format)
         }
+    }
+
+    @inline(__always)
+    static func clampedRound(_ v: Float, scale: Double, max: Double) -> Int {
+        if !(v == v) { return 0 }  // NaN
+        let x = (Double(v) * scale).rounded(.toNearestOrEven)
+        return Int(Swift.min(max, Swift.max(-scale, x)))
     }
 
     @inline(__always)

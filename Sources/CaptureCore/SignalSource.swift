@@ -18,11 +18,11 @@ public enum TestSignal: Sendable, Equatable {
         switch parts.first?.lowercased() {
         case "", "sine":
             if parts.count > 1 {
-                guard let f = Double(parts[1]), f > 0, f < 96_000 else { return nil }
+                guard parts.count == 2, let f = Double(parts[1]), f >= 1, f <= 20_000 else { return nil }
                 self = .sine(frequency: f, level: -12)
             } else { self = .defaultSine }
-        case "sweep": self = .sweep(level: -12)
-        case "pink", "noise": self = .pink(level: -18)
+        case "sweep" where parts.count == 1: self = .sweep(level: -12)
+        case "pink" where parts.count == 1, "noise" where parts.count == 1: self = .pink(level: -18)
         default: return nil
         }
     }
@@ -83,8 +83,9 @@ public struct SignalGenerator: Sendable {
             pink.5 = -0.7616 * pink.5 - white * 0.0168980
             let v = pink.0 + pink.1 + pink.2 + pink.3 + pink.4 + pink.5 + pink.6 + white * 0.5362
             pink.6 = white * 0.115926
-            // The filter's output RMS is about 0.3 for unit white noise (whose RMS is 0.577).
-            return Float(Swift.max(-1, Swift.min(1, v * 0.11 * SignalGenerator.amplitude(l) / 0.0316)))
+            // For uniform white noise in [-1, 1] the filter's output RMS is 1.745 (measured over
+            // 2 million samples), so this scaling gives `level` dBFS RMS.
+            return Float(Swift.max(-1, Swift.min(1, v * SignalGenerator.amplitude(l) / 1.745)))
         }
     }
 }

@@ -36,6 +36,10 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         let fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         if fd < 0 {
             let e = errno
+            var st = stat()
+            if e == EEXIST && lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
+                throw .cannotCreate(path: path, reason: "is a directory")
+            }
             if e == EEXIST { throw .exists(path: path) }
             throw .cannotCreate(path: path, reason: String(cString: strerror(e)))
         }

@@ -1,5 +1,6 @@
 // capdeck-bench: measures heap allocations per period on the capture thread of a real capture
-// (ALSA PCM or the built-in source), for `make bench`. Usage: capdeck-bench PCM [PERIODS] [PERIOD_US]
+// (an ALSA PCM, or the built-in source unpaced or paced), for `make bench` and the tests.
+// Usage: capdeck-bench PCM|builtin|builtin-paced [PERIODS] [PERIOD_US]
 import CAllocCounter
 import CaptureALSA
 import CaptureCore
@@ -19,13 +20,19 @@ let name = args[1]
 let periods = args.count > 2 ? Int(args[2]) ?? 20_000 : 20_000
 let periodMicros = args.count > 3 ? Int(args[3]) ?? 10_000 : 10_000
 let format = StreamFormat(sampleFormat: .s16LE, sampleRate: 48_000, channels: 2)
-let device: any CaptureDevice = name == "builtin" ? SignalSourceDevice(paced: false) : ALSACaptureDevice(name: name)
+let device: any CaptureDevice = switch name {
+case "builtin": SignalSourceDevice(paced: false)
+case "builtin-paced": SignalSourceDevice(paced: true)  // exercises the poll/wait path
+default: ALSACaptureDevice(name: name)
+}
+// SCHED_FIFO where allowed, as in real use (CAPDECK_BENCH_NORT=1 to measure without).
+let priority: Int32? = getenv("CAPDECK_BENCH_NORT") == nil ? 70 : nil
 
 do {
     let engine = try CaptureEngine(
         device: device,
         configuration: .init(request: CaptureRequest(format: format, periodMicros: periodMicros),
-                             realtimePriority: nil, ringSeconds: 0.25))
+                             realtimePriority: priority, ringSeconds: 0.25))
     let granted = try engine.start()
     while engine.framesCaptured < granted.periodFrames * 100 && !engine.isFinished { usleep(200) }
     CAllocCounter_watch(engine.captureThreadID)
@@ -37,7 +44,7 @@ do {
     engine.stop()
     _ = engine.waitUntilFinished()
     let perPeriod = Double(allocations) / Double(max(1, covered))
-    print("allocations=\(allocations) periods=\(covered) period_frames=\(granted.periodFrames) per_period=\(perPeriod)")
+    print("allocations=\(allocations) periods=\(covered) period_frames=\(granted.periodFrames) per_period=\(perPeriod) realtime=\(engine.realtimeStatus)")
 } catch {
     complain("capdeck-bench: \(error)")
     exit(69)

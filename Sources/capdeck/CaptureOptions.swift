@@ -11,15 +11,15 @@ struct CaptureOptions: ParsableArguments {
     var device: String?
 
     @Option(name: [.customShort("f"), .customLong("format")],
-            help: "Sample format of the recording: S16_LE, S24_LE, S24_3LE, S32_LE, FLOAT_LE.",
+            help: "Sample format of the recording: S16_LE (default), S24_LE, S24_3LE, S32_LE, FLOAT_LE.",
             transform: Parse.format)
     var format: SampleFormat = .s16LE
 
-    @Option(name: [.customShort("r"), .customLong("rate")], parsing: .unconditional, help: "Sample rate in Hz (8000-192000).",
+    @Option(name: [.customShort("r"), .customLong("rate")], parsing: .unconditional, help: "Sample rate in Hz (8000-192000; default 48000).",
             transform: Parse.int("rate", StreamFormat.rateRange, unit: " Hz"))
     var rate: Int = 48_000
 
-    @Option(name: [.customShort("c"), .customLong("channels")], parsing: .unconditional, help: "Channels (1-8).",
+    @Option(name: [.customShort("c"), .customLong("channels")], parsing: .unconditional, help: "Channels (1-8; default 2).",
             transform: Parse.int("channels", StreamFormat.channelRange))
     var channels: Int = 2
 
@@ -29,10 +29,10 @@ struct CaptureOptions: ParsableArguments {
     var fileType: FileType?
 
     @Option(name: [.customShort("o"), .customLong("output-dir")],
-            help: "Directory for recordings (default: $XDG_DATA_HOME/capdeck/recordings).")
+            help: "Directory for recordings (default: $XDG_DATA_HOME/capdeck/recordings, else ~/.local/share/capdeck/recordings).")
     var outputDir: String?
 
-    @Option(name: .customLong("name"), help: "strftime pattern for file names (default: \(FileNaming.defaultPattern)).")
+    @Option(name: .customLong("name"), help: "strftime pattern for file names; the type's extension is added.")
     var namePattern: String = FileNaming.defaultPattern
 
     @Option(name: [.customShort("F"), .customLong("period-time")], parsing: .unconditional,
@@ -45,7 +45,7 @@ struct CaptureOptions: ParsableArguments {
             transform: Parse.int("buffer-time", 2_000...4_000_000, unit: " µs"))
     var bufferTime: Int?
 
-    @Option(name: .customLong("rt-priority"), parsing: .unconditional, help: "SCHED_FIFO priority of the capture thread (1-99).",
+    @Option(name: .customLong("rt-priority"), parsing: .unconditional, help: "SCHED_FIFO priority of the capture thread (1-99; default 70).",
             transform: Parse.int("rt-priority", 1...99))
     var rtPriority: Int = 70
 
@@ -80,14 +80,21 @@ struct CaptureOptions: ParsableArguments {
     var configFile: String?
 
     func validate() throws {
-        if let b = bufferTime, let p = periodTime, b < 2 * p {
-            throw ValidationError("-B/--buffer-time must be at least twice -F/--period-time (\(p) µs)")
+        if let b = bufferTime, b < 2 * (periodTime ?? 10_000) {
+            throw ValidationError("-B/--buffer-time must be at least twice the period (\(periodTime ?? 10_000) µs; set -F/--period-time to change it)")
         }
         if namePattern.isEmpty { throw ValidationError("--name: the pattern is empty") }
+        if namePattern.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+            || namePattern.contains("%n") || namePattern.contains("%t") {
+            throw ValidationError("--name: the pattern must not make control characters (newline, tab…)")
+        }
         for (flag, v) in [("-D/--device", device), ("--exclusive-device", exclusiveDevice), ("--shared-device", sharedDevice),
                           ("--bluetooth-hq-device", bluetoothHQDevice), ("--bluetooth-hfp-device", bluetoothHFPDevice)] {
             if let v, v.isEmpty || v.utf8.count > 512 || v.contains(where: { $0.isNewline }) {
                 throw ValidationError("\(flag): not a PCM name")
+            }
+            if let v, v.hasPrefix("builtin:"), TestSignal(spec: String(v.dropFirst("builtin:".count))) == nil {
+                throw ValidationError("\(flag): '\(v)' is not a built-in signal; use builtin, builtin:sine, builtin:sine:HZ (1-20000), builtin:sweep or builtin:pink")
             }
         }
     }

@@ -32,6 +32,9 @@ struct OutputTarget {
                 throw Failure("-o/--output-dir \(dir): not a directory", code: .cannotCreate)
             }
         } else {
+            if env["XDG_DATA_HOME"]?.hasPrefix("/") != true && (env["HOME"] ?? "").isEmpty {
+                throw Failure("HOME is not set, so there is no default recordings directory; name one with -o", code: .cannotCreate)
+            }
             dir = FileNaming.defaultDirectory(environment: env)
             try OutputTarget.makeDirectories(dir)
         }

@@ -37,11 +37,31 @@ struct RecordCommand: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        if let file, file.isEmpty { throw ValidationError("FILE is empty") }
-        if let file, file == "-" { throw ValidationError("writing to standard output is not supported; name a file") }
+        guard let file else { return }
+        if file.isEmpty { throw ValidationError("FILE is empty") }
+        if file == "-" { throw ValidationError("writing to standard output is not supported; name a file") }
+        let last = file.split(separator: "/").last.map(String.init) ?? file
+        guard let dot = last.lastIndex(of: "."), dot != last.startIndex else {
+            // Also what a mistyped command looks like ('capdeck devcies'): never record into it.
+            throw ValidationError("'\(file)' is neither a command (record, devices, recover) nor a file name with an extension (.wav, .w64, .caf, .flac)")
+        }
+        let ext = String(last[last.index(after: dot)...])
+        guard let inferred = FileType(name: ext) else {
+            if capture.fileType == nil {
+                throw ValidationError("FILE: '.\(ext)' is not a type capdeck writes; use .wav, .w64, .caf or .flac, or choose one with -t")
+            }
+            return
+        }
+        if let t = capture.fileType, t != inferred {
+            throw ValidationError("-t \(t.rawValue) does not match FILE's extension '.\(ext)'")
+        }
     }
 
     func run() throws {
+        // Signals first: from here on SIGINT/SIGTERM/SIGHUP never kill a half-made recording.
+        let events = SessionEvents(quiet: quiet)
+        let signals = SignalHandlers { events.requestStop() }
+        defer { signals.cancel() }
         let type = capture.fileType ?? file.flatMap { FileType(name: String($0.split(separator: ".").last ?? "")) } ?? .wav
         do throws(RecordingError) { try type.validate(capture.format) } catch {
             throw Failure("-t/--file-type: \(error)", code: .usage)
@@ -52,8 +72,8 @@ struct RecordCommand: ParsableCommand {
         let output = CaptureAudioFileOutput(format: format)
         let path = try target.start(output, fileType: type)
 
-        let (session, events) = makeSession(config: config, format: format, output: output,
-                                            routes: capture.routes(config: config))
+        let session = makeSession(config: config, format: format, output: output,
+                                  routes: capture.routes(config: config), events: events)
         session.startRunning()
         var outcome = events.startOutcome(session)
         if case .failed(.device(let error)) = outcome, !capture.namedADevice(config: config) {
@@ -81,15 +101,19 @@ struct RecordCommand: ParsableCommand {
 
         let status = StatusLine(session: session, rate: format.sampleRate, enabled: !quiet && Terminal.stderrIsTerminal)
         events.statusLine = status
-        let signals = SignalHandlers { events.requestStop() }
         let control = isatty(0) == 1 ? nil : ControlInput(session: session, output: output, onStop: { events.requestStop() })
         control?.start()
         status.start()
         let ending = events.waitForEnd(session)
         status.stop()
-        signals.cancel()
         let saved = try? output.stopRecording()
         let frames = saved?.frames ?? 0
+        if frames == 0 && ending.error == nil && output.error == nil {
+            // Stopped before any audio arrived: an empty file is no recording.
+            unlink(path)
+            if !quiet { Terminal.write("capdeck: stopped before any audio was captured; no file kept\n") }
+            return
+        }
         let line = "saved \(path): \(frames) frames (\(Fmt.duration(Double(frames) / Double(format.sampleRate)))), \(ending.xruns) xrun\(ending.xruns == 1 ? "" : "s")"
         if let error = ending.error ?? output.error.map({ CaptureSessionError.recording($0) }) {
             throw Failure("\(error); \(line)", code: .ioError)
@@ -98,7 +122,7 @@ struct RecordCommand: ParsableCommand {
     }
 
     private func makeSession(config: CapdeckConfig?, format: StreamFormat, output: CaptureAudioFileOutput,
-                             routes: InputRoutes) -> (CaptureSession, SessionEvents) {
+                             routes: InputRoutes, events: SessionEvents) -> CaptureSession {
         let app = ApplicationAudioSession(config?.appSession ?? AudioSessionState())
         let session = CaptureSession(applicationAudioSession: app)
         session.realtimePriority = capture.noRealtime ? nil : Int32(capture.rtPriority)
@@ -107,9 +131,8 @@ struct RecordCommand: ParsableCommand {
                                             periodMicros: capture.periodTime, bufferMicros: capture.bufferTime))
         session.addOutput(output)
         session.setProperties(capture.properties(config: config))
-        let events = SessionEvents(quiet: quiet)
         session.onEvent { events.handle($0) }
-        return (session, events)
+        return session
     }
 }
 
@@ -158,8 +181,17 @@ final class SessionEvents: @unchecked Sendable {
         Terminal.write((statusLine?.isActive == true ? "\r\u{1B}[2K" : "") + "capdeck: \(text)\n")
     }
 
+    /// The first request finishes the file; a second one (Ctrl-C again while finishing hangs)
+    /// exits at once: the file still opens up to its last checkpoint, and `recover` restores the rest.
     func requestStop() {
-        lock.withLock { $0.stopRequested = true }
+        let again = lock.withLock { s -> Bool in
+            defer { s.stopRequested = true }
+            return s.stopRequested
+        }
+        if again {
+            Terminal.error("stopping without finishing the file; run 'capdeck recover' on it")
+            _exit(130)
+        }
         changed.signal()
     }
 

@@ -8,6 +8,7 @@ import Glibc
 final class StatusLine {
     /// nil when disabled (a Dispatch source must never be released while suspended).
     private let timer: DispatchSourceTimer?
+    private let queue = DispatchQueue(label: "capdeck.status")
 
     var isActive: Bool { timer != nil }
 
@@ -16,7 +17,7 @@ final class StatusLine {
             timer = nil
             return
         }
-        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "capdeck.status"))
+        let timer = DispatchSource.makeTimerSource(queue: queue)
         self.timer = timer
         timer.schedule(deadline: .now() + .milliseconds(250), repeating: .milliseconds(250))
         timer.setEventHandler {
@@ -32,7 +33,7 @@ final class StatusLine {
             }
             line += " dBFS  xruns \(engine.xrunCount)"
             if let r = session.currentRoute { line += "  \(r.pcm) [\(r.kind.rawValue)]" }
-            Terminal.write(line)
+            Terminal.write(StatusLine.fit(line))
         }
     }
 
@@ -41,7 +42,19 @@ final class StatusLine {
     func stop() {
         guard let timer else { return }
         timer.cancel()
+        queue.sync {}  // a callback already running finishes before the line is cleared
         Terminal.write("\r\u{1B}[2K")
+    }
+
+    /// Cuts the line to the terminal's width, so it never wraps (a wrapped line can't be redrawn
+    /// in place). Escape sequences at the start don't take columns.
+    static func fit(_ line: String) -> String {
+        var ws = winsize()
+        let cols = ioctl(2, UInt(TIOCGWINSZ), &ws) == 0 && ws.ws_col > 0 ? Int(ws.ws_col) : 80
+        let prefix = "\r\u{1B}[2K"
+        guard line.hasPrefix(prefix) else { return line }
+        let body = line.dropFirst(prefix.count)
+        return body.count < cols ? line : prefix + String(body.prefix(max(0, cols - 1)))
     }
 }
 

@@ -28,6 +28,18 @@ extension Integration {
             home.remove()
         }
 
+        @Test("no heap allocation on the capture thread through PulseAudio (the poll path, SCHED_FIFO)")
+        func noAllocationsThroughPulse() async throws {
+            let bench = try Allocations.bench()
+            let r = try await runProgram(bench, ["paced", "300", "10000"],
+                                         environment: Capdeck.environment(home: home.root, extra: pulse.clientEnvironment),
+                                         scratch: home, timeout: 30)
+            #expect(r.exitCode == 0, "\(r)")
+            let m = try #require(Allocations.parse(r.stdout), "\(r)")
+            #expect(m.periods >= 300)
+            #expect(m.allocations == 0, "\(r.stdout)")
+        }
+
         @Test("3 s of audio takes about 3 s and arrives sample-exact")
         func pacing() async throws {
             let out = home.path("paced.wav")
