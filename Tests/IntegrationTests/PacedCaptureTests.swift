@@ -55,11 +55,11 @@ extension Integration {
         }
 
         /// Seconds after the output file appears at which capdeck is SIGKILLed (one run each).
-        static let killTimes: [Double] = [1.5, 2.7, 4.2]
+        static let killTimes: [(Double, String)] = [(1.5, "wav"), (2.7, "wav"), (4.2, "wav"), (2.2, "w64"), (2.2, "caf"), (2.2, "flac")]
 
         @Test("SIGKILL mid-recording: the file opens as is, and recover keeps every frame", arguments: killTimes)
-        func crashThenRecover(_ killAfter: Double) async throws {
-            let out = home.path("crash.wav")
+        func crashThenRecover(_ killAfter: Double, _ type: String) async throws {
+            let out = home.path("crash.\(type)")
             let child = try Capdeck.spawn(["record", "-q", "-D", "paced", out], home: home,
                                           extraEnvironment: pulse.clientEnvironment)
             defer { child.kill() }
@@ -89,14 +89,17 @@ extension Integration {
             let rate = Double(Self.rate)
 
             // 1. Without recover: the checkpointed header already makes the file readable.
-            do {
-                let file = try SoundFile.read(out, samples: .int)
-                let floor = Int((elapsed - 2.0) * rate)
-                #expect(file.frames >= floor,
-                        "unrecovered file: \(file.frames) frames after \(elapsed) s; expected at least \(floor) (checkpoint about every second)")
-                #expect(firstDifference(file.ints, audio.leftJustified, channels: 2) == nil, "unrecovered file content")
-            } catch {
-                Issue.record("the killed file (before recover) does not open with libsndfile: \(error)")
+            // (Not FLAC: its length field is only written at the end; readers see "unknown".)
+            if type != "flac" {
+                do {
+                    let file = try SoundFile.read(out, samples: .int)
+                    let floor = Int((elapsed - 2.0) * rate)
+                    #expect(file.frames >= floor,
+                            "unrecovered file: \(file.frames) frames after \(elapsed) s; expected at least \(floor) (checkpoint about every second)")
+                    #expect(firstDifference(file.ints, audio.leftJustified, channels: 2) == nil, "unrecovered file content")
+                } catch {
+                    Issue.record("the killed file (before recover) does not open with libsndfile: \(error)")
+                }
             }
 
             // 2. recover: every whole frame on disk.
