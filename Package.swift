@@ -16,7 +16,9 @@ let package = Package(
     targets: [
         // Layer 1: thin C shims, one per system library (only what Swift can't import).
         .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
-        .systemLibrary(name: "CNcursesW", pkgConfig: "ncursesw", providers: [.apt(["libncursesw5-dev"])]),
+        // No pkgConfig: ncursesw's .pc file carries -D flags SwiftPM rejects (with a warning); the header
+        // is on the default include path and the modulemap names the libraries.
+        .systemLibrary(name: "CNcursesW", providers: [.apt(["libncursesw5-dev"])]),
         .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
 
         // Layer 2: the pure core. Never imports a C shim.
@@ -32,11 +34,16 @@ let package = Package(
         // The config file (TOML via TOMLKit), with errors that name the file, line and key.
         .target(name: "CaptureConfig", dependencies: ["CaptureCore", .product(name: "TOMLKit", package: "TOMLKit")]),
 
+        // Layer 4: the console: widgets and layout on a plain grid (pure), and its ncurses terminal.
+        .target(name: "ConsoleUI", dependencies: ["CaptureCore"]),
+        .target(name: "CaptureConsole", dependencies: ["ConsoleUI", "CNcursesW"]),
+
         // Layer 5: the executable.
         .executableTarget(
             name: "capdeck",
             dependencies: [
                 "CaptureCore", "CaptureALSA", "CaptureFiles", "CaptureDeck", "CaptureConfig",
+                "ConsoleUI", "CaptureConsole",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -50,6 +57,7 @@ let package = Package(
 
         .testTarget(name: "CaptureCoreTests", dependencies: ["CaptureCore", "CAllocCounter"]),
         .testTarget(name: "CaptureDeckTests", dependencies: ["CaptureDeck", "CaptureCore", "CaptureFiles"]),
+        .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "CaptureCore"]),
         .testTarget(name: "CaptureConfigTests", dependencies: ["CaptureConfig", "CaptureCore"]),
         .testTarget(name: "CaptureFilesTests", dependencies: ["CaptureCore", "CaptureFiles", "CSndfile"]),
         .testTarget(

@@ -3,6 +3,7 @@
 //   [session]      uses-app-session, auto-configure, mix-with-others, bluetooth-hq  (booleans)
 //   [app-session]  category (string), options (array of strings), preferred-sample-rate (integer)
 //   [routes]       exclusive, shared, bluetooth-hq, bluetooth-hfp                     (PCM names)
+//   [input]        device (the console's last input)
 //
 // Every error names the file, the line and the key.
 import CaptureCore
@@ -23,6 +24,8 @@ public struct CapdeckConfig: Equatable, Sendable {
     public var properties: AudioSessionProperties
     public var appSession: AudioSessionState
     public var routes: RouteOverrides
+    /// `[input] device`: the input the console last used.
+    public var inputDevice: String?
 
     public init(path: String) {
         self.path = path
@@ -131,9 +134,18 @@ public enum ConfigLoader {
                     default: throw fail(key, "unknown key; use exclusive, shared, bluetooth-hq or bluetooth-hfp")
                     }
                 }
+            case "input":
+                for key in table.keys {
+                    let value = table[key]
+                    guard key == "device" else { throw fail(key, "unknown key; use device") }
+                    guard value?.type == .string, let s = value?.string, !s.isEmpty, s.utf8.count <= 512 else {
+                        throw fail(key, "expected a PCM name in quotes, got \(describe(value))")
+                    }
+                    config.inputDevice = s
+                }
             default:
                 throw ConfigError(path: path, line: locate.line(table: nil, key: tableName), key: "[\(tableName)]",
-                                  message: "unknown table; use [session], [app-session] or [routes]")
+                                  message: "unknown table; use [session], [app-session], [routes] or [input]")
             }
         }
         return config

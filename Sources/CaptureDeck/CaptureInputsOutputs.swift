@@ -56,6 +56,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     }
     private let current = Mutex<Current?>(nil)
     private let position = Atomic<Int>(0)
+    private let paused = Atomic<Bool>(false)
     private let lastError = Mutex<RecordingError?>(nil)
     var sessionFormat: StreamFormat
 
@@ -79,11 +80,16 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     @discardableResult
     public func stopRecording() throws(RecordingError) -> (path: String, frames: Int)? {
         guard let c = current.withLock({ c -> Current? in defer { c = nil }; return c }) else { return nil }
+        paused.store(false, ordering: .relaxed)
         try c.recorder.finish()
         return (c.recorder.path, c.recorder.framesWritten)
     }
 
     public var isRecording: Bool { current.withLock { $0 != nil } }
+    /// While paused, captured audio is not written (the file stays open; resume continues it).
+    public var isPaused: Bool { paused.load(ordering: .relaxed) }
+    public func pause() { paused.store(true, ordering: .relaxed) }
+    public func resume() { paused.store(false, ordering: .relaxed) }
     public var recordingPath: String? { current.withLock { $0?.recorder.path } }
     public var recordedFrames: Int { current.withLock { $0?.recorder.framesWritten ?? 0 } }
     /// The last write error (disk full…); recording stops when one happens.
@@ -96,6 +102,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
 
     public func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) {
         position.add(count, ordering: .releasing)
+        if paused.load(ordering: .relaxed) { return }
         let failed: RecordingError? = current.withLock { c in
             guard let rec = c?.recorder else { return nil }
             do throws(RecordingError) {

@@ -9,11 +9,11 @@ struct Capdeck: ParsableCommand {
         discussion: """
             Exit codes: 0 success, 64 usage error, 65 bad input file, 69 device unavailable, \
             73 cannot create the output file, 74 I/O error during recording.
-            Until the console arrives, 'capdeck' alone runs 'capdeck record'.
+            'capdeck' alone opens the console; 'capdeck record' records headless.
             """,
         version: "0.1.0",
-        subcommands: [RecordCommand.self, DevicesCommand.self, RecoverCommand.self],
-        defaultSubcommand: RecordCommand.self
+        subcommands: [ConsoleCommandLine.self, RecordCommand.self, DevicesCommand.self, RecoverCommand.self],
+        defaultSubcommand: ConsoleCommandLine.self
     )
 }
 

@@ -1,0 +1,138 @@
+// The console's terminal: ncursesw setup and restore, colours by purpose, drawing a ScreenGrid
+// (only the cells that changed), and key input with a frame-rate timeout.
+import CNcursesW
+import ConsoleUI
+import Glibc
+
+/// Owns the terminal while the console runs. Main thread only.
+public final class NcursesTerminal {
+    public let color: Bool
+    public let unicode: Bool
+    private var previous: ScreenGrid?
+    private var active = false
+
+    /// Starts ncurses. `color` is false for NO_COLOR or monochrome terminals; `unicode` is false
+    /// when the locale is not UTF-8 (block glyphs then fall back to ASCII).
+    public init(noColor: Bool) throws(TerminalError) {
+        guard let term = getenv("TERM").map({ String(cString: $0) }), !term.isEmpty, term != "dumb" else {
+            throw .unsuitable("TERM is unset or 'dumb'; the console needs a real terminal (use 'capdeck record' for headless recording)")
+        }
+        guard isatty(0) == 1, isatty(1) == 1 else {
+            throw .unsuitable("standard input and output must be a terminal for the console (use 'capdeck record' for headless recording)")
+        }
+        setlocale(LC_ALL, "")  // without it ncursesw draws no wide characters
+        let codeset = String(cString: nl_langinfo(nl_item(CODESET)))
+        unicode = codeset.uppercased() == "UTF-8"
+        guard initscr() != nil else { throw .unsuitable("ncurses could not start on TERM=\(term)") }
+        active = true
+        cbreak()
+        noecho()
+        nonl()
+        keypad(CNcursesW_stdscr(), true)
+        set_escdelay(25)
+        curs_set(0)
+        timeout(33)
+        color = !noColor && has_colors()
+        if color {
+            start_color()
+            use_default_colors()
+            for (i, style) in CellStyle.allCases.enumerated() {
+                let (fg, bg) = NcursesTerminal.colors(style)
+                init_pair(Int16(i + 1), fg, bg)
+            }
+        }
+    }
+
+    deinit { restore() }
+
+    /// Puts the terminal back as it was. Safe to call more than once (and from error paths).
+    public func restore() {
+        guard active else { return }
+        active = false
+        curs_set(1)
+        endwin()
+    }
+
+    public var size: (width: Int, height: Int) {
+        (Int(CNcursesW_cols()), Int(CNcursesW_lines()))
+    }
+
+    /// Waits up to the frame timeout for a key; nil when none.
+    public func readKey() -> Int32? {
+        let k = getch()
+        return k == ERR ? nil : k
+    }
+
+    /// ncurses' resize key (it handles SIGWINCH itself).
+    public static let resizeKey: Int32 = KEY_RESIZE
+
+    static func colors(_ s: CellStyle) -> (Int16, Int16) {
+        switch s {
+        case .meterLow, .good: (Int16(COLOR_GREEN), -1)
+        case .meterMid, .warning: (Int16(COLOR_YELLOW), -1)
+        case .meterHigh, .error, .clip, .recording: (Int16(COLOR_RED), -1)
+        case .peakTip: (Int16(COLOR_WHITE), -1)
+        case .hold: (Int16(COLOR_CYAN), -1)
+        case .title, .key: (Int16(COLOR_CYAN), -1)
+        default: (-1, -1)
+        }
+    }
+
+    func attributes(_ s: CellStyle) -> attr_t {
+        var a: attr_t = 0
+        switch s {
+        case .dim: a |= CNcursesW_dim()
+        case .bold, .title, .peakTip, .clip, .recording, .error: a |= CNcursesW_bold()
+        case .reverse: a |= CNcursesW_reverse()
+        case .key: a |= CNcursesW_bold()
+        default: break
+        }
+        // Without colour, the meter zones and states still differ by attribute.
+        if !color {
+            switch s {
+            case .meterHigh, .clip, .recording, .error, .warning: a |= CNcursesW_bold()
+            case .meterLow: a |= CNcursesW_dim()
+            default: break
+            }
+        }
+        return a
+    }
+
+    /// Draws `grid`, writing only the runs of cells that changed since the last frame.
+    public func draw(_ grid: ScreenGrid) {
+        let full = previous == nil || previous!.width != grid.width || previous!.height != grid.height
+        if full { erase() }
+        for y in 0..<grid.height {
+            var x = 0
+            while x < grid.width {
+                if !full, let p = previous, p[x, y] == grid[x, y] { x += 1; continue }
+                let style = grid[x, y].style
+                var run: [wchar_t] = []
+                let start = x
+                while x < grid.width && grid[x, y].style == style && (full || previous![x, y] != grid[x, y]) {
+                    run.append(wchar_t(bitPattern: grid[x, y].char.unicodeScalars.first?.value ?? 32))
+                    x += 1
+                }
+                // The bottom-right cell can't take a character without scrolling in some terminals.
+                if y == grid.height - 1 && x == grid.width { run.removeLast(); if run.isEmpty { continue } }
+                let pair = color ? Int16((CellStyle.allCases.firstIndex(of: style) ?? 0) + 1) : 0
+                attr_set(attributes(style), pair, nil)
+                run.append(0)
+                _ = mvaddwstr(Int32(y), Int32(start), run)
+            }
+        }
+        attr_set(0, 0, nil)
+        refresh()
+        previous = grid
+    }
+
+    /// Forgets the last frame (after a resize), so the next draw repaints everything.
+    public func invalidate() { previous = nil }
+}
+
+public enum TerminalError: Error, CustomStringConvertible {
+    case unsuitable(String)
+    public var description: String {
+        switch self { case .unsuitable(let s): s }
+    }
+}

@@ -1,0 +1,71 @@
+// Everything the console shows, as one value: the render loop takes a snapshot, draws it, and
+// never touches the session, the engine or a file itself.
+import CaptureCore
+
+public struct ConsoleModel: Sendable {
+    public enum RecordingState: String, Sendable { case stopped, recording, paused }
+
+    public struct Event: Sendable, Equatable {
+        public var time: String
+        public var text: String
+        public var severity: Severity
+        public enum Severity: Sendable { case info, warning, error }
+        public init(time: String, text: String, severity: Severity = .info) {
+            self.time = time
+            self.text = text
+            self.severity = severity
+        }
+    }
+
+    // Header.
+    public var inputName = "default input"
+    public var builtIn = false
+    public var route: Route?
+    public var accessLabel = ""
+    public var granted: GrantedParameters?
+    public var realtime = "not started"
+    public var xruns = 0
+    public var running = false
+    public var interrupted = false
+
+    // Meters.
+    public var levels: [ChannelLevel] = []
+    /// Per channel: a clip was seen since the last reset (the light stays lit).
+    public var clipLatched: [Bool] = []
+
+    // Session rules.
+    public var properties = AudioSessionProperties()
+    public var effective: [AudioSessionProperties.Key: EffectiveState] = [:]
+    public var notes: [String] = []
+    public var appSession = AudioSessionState()
+
+    // Recording.
+    public var recording: RecordingState = .stopped
+    public var filePath: String?
+    public var recordedSeconds = 0.0
+    public var fileBytes: Int64 = 0
+    public var freeBytes: Int64?
+    public var bytesPerSecond = 0
+    public var directory = ""
+
+    public var events: [Event] = []
+
+    // Overlays and prompts.
+    public var showHelp = false
+    public var prompt: String?
+    public var picker: Picker?
+    public var unicode = true
+
+    public struct Picker: Sendable, Equatable {
+        public var title: String
+        public var items: [String]
+        public var selected: Int
+        public init(title: String, items: [String], selected: Int = 0) {
+            self.title = title
+            self.items = items
+            self.selected = selected
+        }
+    }
+
+    public init() {}
+}

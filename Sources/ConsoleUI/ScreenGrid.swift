@@ -1,0 +1,64 @@
+// A plain character grid the console draws into: testable as text, blitted to ncurses.
+
+/// What a cell looks like, named by purpose (the terminal maps styles to colours or attributes).
+public enum CellStyle: UInt8, Sendable, CaseIterable {
+    case normal, dim, bold, title, key, reverse
+    case meterLow, meterMid, meterHigh, peakTip, hold, clip
+    case recording, warning, error, good
+}
+
+public struct Cell: Equatable, Sendable {
+    public var char: Character
+    public var style: CellStyle
+    public init(_ char: Character = " ", _ style: CellStyle = .normal) {
+        self.char = char
+        self.style = style
+    }
+}
+
+/// A width × height grid of cells. Writes outside the grid are clipped.
+public struct ScreenGrid: Equatable, Sendable {
+    public let width: Int
+    public let height: Int
+    public private(set) var cells: [Cell]
+
+    public init(width: Int, height: Int) {
+        self.width = max(0, width)
+        self.height = max(0, height)
+        cells = Array(repeating: Cell(), count: self.width * self.height)
+    }
+
+    public subscript(x: Int, y: Int) -> Cell {
+        get { cells[y * width + x] }
+        set { if x >= 0, y >= 0, x < width, y < height { cells[y * width + x] = newValue } }
+    }
+
+    /// Writes `text` at (x, y), clipped to `maxWidth` columns (and the grid). Returns columns written.
+    @discardableResult
+    public mutating func put(_ text: String, x: Int, y: Int, style: CellStyle = .normal, maxWidth: Int? = nil) -> Int {
+        guard y >= 0, y < height else { return 0 }
+        let limit = min(width - x, maxWidth ?? Int.max)
+        var col = 0
+        for ch in text where col < limit {
+            if x + col >= 0 { self[x + col, y] = Cell(ch, style) }
+            col += 1
+        }
+        return max(0, col)
+    }
+
+    public mutating func fill(_ char: Character, x: Int, y: Int, width w: Int, style: CellStyle = .normal) {
+        for i in 0..<max(0, w) { self[x + i, y] = Cell(char, style) }
+    }
+
+    /// The grid as text, one line per row, trailing spaces removed (for tests and docs).
+    public var text: String {
+        (0..<height).map { y in
+            var line = String((0..<width).map { self[$0, y].char })
+            while line.last == " " { line.removeLast() }
+            return line
+        }.joined(separator: "\n")
+    }
+
+    /// One row's text.
+    public func row(_ y: Int) -> String { String((0..<width).map { self[$0, y].char }) }
+}

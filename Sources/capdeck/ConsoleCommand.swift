@@ -1,0 +1,358 @@
+// `capdeck` (no subcommand): the ncurses recording console.
+import ArgumentParser
+import CaptureALSA
+import CaptureConfig
+import CaptureConsole
+import CaptureCore
+import CaptureDeck
+import CaptureFiles
+import ConsoleUI
+import Dispatch
+import Glibc
+import Synchronization
+
+struct ConsoleCommandLine: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "console",
+        abstract: "The recording console (the default): live meters, session rules, recording.",
+        discussion: """
+            Keys: 1-4 toggle the four audio-session properties, r record/stop, p pause, d device, \
+            c app session category, x reset peaks and clips, ? help, q quit. Settings you change \
+            are kept in the config file; --reset-settings starts again from the defaults.
+            """)
+
+    @OptionGroup var capture: CaptureOptions
+
+    @Flag(name: .customLong("reset-settings"), help: "Forget saved settings (the old file is kept as config.toml.old).")
+    var resetSettings = false
+
+    func run() throws {
+        let events = SignalFlag()
+        let signals = SignalHandlers { events.raise() }
+        defer { signals.cancel() }
+        let configPath = capture.configFile ?? ConfigLoader.defaultPath(environment: Environment.current)
+        if resetSettings { try Settings.reset(path: configPath) }
+        let config = try ConfigFile.load(capture.configFile)
+        let controller = try ConsoleController(capture: capture, config: config, configPath: configPath, signals: events)
+        try controller.run()
+    }
+}
+
+/// Set from a signal handler queue, read by the render loop.
+final class SignalFlag: Sendable {
+    private let raised = Atomic<Bool>(false)
+    func raise() { raised.store(true, ordering: .relaxed) }
+    var isRaised: Bool { raised.load(ordering: .relaxed) }
+}
+
+/// Runs the console: owns the terminal (main thread), sends commands to the session on a
+/// background queue so the screen never waits for a device, and renders ~30 frames a second.
+final class ConsoleController: @unchecked Sendable {
+    let capture: CaptureOptions
+    let configPath: String
+    let signals: SignalFlag
+    let session: CaptureSession
+    let output: CaptureAudioFileOutput
+    let format: StreamFormat
+    let fileType: FileType
+    private let commands = DispatchQueue(label: "capdeck.console-commands")
+    private let log = Mutex<[ConsoleModel.Event]>([])
+    private let ui = Mutex(UIState())
+    private var directory: String
+    private var inputName: String
+    private var builtIn = false
+
+    struct UIState {
+        var showHelp = false
+        var prompt: String?
+        var picker: ConsoleModel.Picker?
+        var pickerPCMs: [String] = []
+        var quitRequested = false
+        var quitConfirmed = false
+        var fileBytes: Int64 = 0
+        var freeBytes: Int64?
+        var lastStat = 0.0
+    }
+
+    init(capture: CaptureOptions, config: CapdeckConfig?, configPath: String, signals: SignalFlag) throws {
+        self.capture = capture
+        self.configPath = configPath
+        self.signals = signals
+        format = capture.streamFormat
+        fileType = capture.fileType ?? .wav
+        do throws(RecordingError) { try fileType.validate(format.sampleFormat) } catch {
+            throw Failure("-t/--file-type: \(error)", code: .usage)
+        }
+        let target = try OutputTarget(file: nil, outputDir: capture.outputDir, pattern: capture.namePattern, fileType: fileType)
+        guard case .pattern(let dir, _) = target.kind else { throw Failure("no recordings directory", code: .cannotCreate) }
+        directory = dir
+        session = CaptureSession(applicationAudioSession: ApplicationAudioSession(config?.appSession ?? AudioSessionState()))
+        session.realtimePriority = capture.noRealtime ? nil : Int32(capture.rtPriority)
+        output = CaptureAudioFileOutput(format: format)
+        inputName = capture.device ?? config?.inputDevice ?? "default input"
+        var routes = capture.routes(config: config)
+        if capture.device == nil, let saved = config?.inputDevice { routes = InputRoutes.forNamedPCM(saved) }
+        session.addInput(CaptureDeviceInput(name: inputName, routes: routes, format: format,
+                                            periodMicros: capture.periodTime, bufferMicros: capture.bufferTime))
+        session.addOutput(output)
+        session.setProperties(capture.properties(config: config))
+        session.onEvent { [weak self] in self?.record($0) }
+    }
+
+    // MARK: Running
+
+    func run() throws {
+        session.startRunning()
+        if !session.isRunning && !session.isInterrupted {
+            let failure = lastRuntimeError()
+            if case .device(.notFound) = failure, !capture.namedADevice(config: nil) {
+                useBuiltIn(reason: failure?.description ?? "no capture device")
+            } else if let failure {
+                throw Failure(failure.description, code: .unavailable)
+            }
+        }
+        let term: NcursesTerminal
+        do {
+            term = try NcursesTerminal(noColor: getenv("NO_COLOR").map { $0.pointee != 0 } ?? false)
+        } catch {
+            session.stopRunning()
+            throw Failure(error.description, code: .usage)
+        }
+        defer { term.restore() }
+        while true {
+            if signals.isRaised { break }
+            if let key = term.readKey() {
+                if key == NcursesTerminal.resizeKey { term.invalidate() } else { handle(key) }
+            }
+            if ui.withLock({ $0.quitConfirmed }) { break }
+            let (w, h) = term.size
+            var model = snapshot()
+            model.unicode = term.unicode
+            term.draw(ConsoleLayout.render(model, width: w, height: h))
+        }
+        // Finish: the file first (nothing lost), then the device, then the terminal.
+        let saved = try? output.stopRecording()
+        session.stopRunning()
+        term.restore()
+        if let saved { Terminal.write("capdeck: saved \(saved.path): \(saved.frames) frames\n") }
+    }
+
+    private func useBuiltIn(reason: String) {
+        builtIn = true
+        inputName = "builtin"
+        addEvent("no capture device could be opened (\(reason)): using the BUILT-IN TEST SIGNAL", .warning)
+        session.removeInput(session.inputs[0])
+        session.addInput(CaptureDeviceInput(name: "builtin", routes: InputRoutes.forNamedPCM("builtin"), format: format,
+                                            periodMicros: capture.periodTime, bufferMicros: capture.bufferTime))
+        session.startRunning()
+    }
+
+    private let lastError = Mutex<CaptureSessionError?>(nil)
+    private func lastRuntimeError() -> CaptureSessionError? { lastError.withLock { $0 } }
+
+    // MARK: Keys
+
+    func handle(_ key: Int32) {
+        let state = ui.withLock { $0 }
+        if state.prompt != nil {
+            switch KeyMap.modalCommand(for: key) {
+            case .yes: ui.withLock { $0.prompt = nil; $0.quitConfirmed = true }
+            case .no, .cancel: ui.withLock { $0.prompt = nil; $0.quitRequested = false }
+            default: break
+            }
+            return
+        }
+        if var p = state.picker {
+            switch KeyMap.modalCommand(for: key) {
+            case .up: p.selected = max(0, p.selected - 1); ui.withLock { $0.picker = p }
+            case .down: p.selected = min(p.items.count - 1, p.selected + 1); ui.withLock { $0.picker = p }
+            case .accept:
+                let pcm = state.pickerPCMs[p.selected]
+                ui.withLock { $0.picker = nil }
+                commands.async { self.chooseDevice(pcm) }
+            case .cancel: ui.withLock { $0.picker = nil }
+            default: break
+            }
+            return
+        }
+        if state.showHelp {
+            if KeyMap.modalCommand(for: key) == .cancel || KeyMap.command(for: key) == .help {
+                ui.withLock { $0.showHelp = false }
+            }
+            return
+        }
+        guard let command = KeyMap.command(for: key) else { return }
+        perform(command)
+    }
+
+    /// Runs a command. Session work goes to the command queue; the screen never waits for it.
+    func perform(_ command: ConsoleCommand) {
+        switch command {
+        case .toggle(let key):
+            commands.async {
+                var p = self.session.properties
+                p[key].toggle()
+                self.session.setProperties(p)
+                self.addEvent("\(key.appleName) \(p[key] ? "on" : "off")")
+                self.saveSettings()
+            }
+        case .recordStartStop:
+            commands.async { self.toggleRecording() }
+        case .pauseResume:
+            guard output.isRecording else { return addEvent("not recording: r starts a recording", .warning) }
+            if output.isPaused { output.resume(); addEvent("recording resumed") } else { output.pause(); addEvent("recording paused") }
+        case .chooseDevice:
+            let pcms = DeviceCatalog.capturePCMs().map(\.name) + ["builtin", "builtin:sweep", "builtin:pink"]
+            let labels = pcms.map { $0.hasPrefix("builtin") ? "\($0)  (built-in test signal)" : $0 }
+            ui.withLock { $0.picker = ConsoleModel.Picker(title: "Input device", items: labels, selected: 0); $0.pickerPCMs = pcms }
+        case .cycleCategory:
+            let p = session.properties
+            if p.usesApplicationAudioSession && p.automaticallyConfiguresApplicationAudioSession {
+                addEvent("the capture session sets the category while it configures automatically (2 turns that off)", .warning)
+                return
+            }
+            commands.async {
+                let all = AudioSessionCategory.allCases
+                let now = self.session.applicationAudioSession.category
+                let next = all[(all.firstIndex(of: now)! + 1) % all.count]
+                self.session.applicationAudioSession.update { $0.category = next }
+                self.session.setProperties(self.session.properties)  // re-resolve under the new category
+                if !self.session.isRunning && !self.session.isInterrupted { self.session.startRunning() }
+                self.addEvent("app session category \(next.rawValue)")
+            }
+        case .resetMeters:
+            session.meterBoard.requestReset()
+            addEvent("peak holds and clip lights reset")
+        case .help:
+            ui.withLock { $0.showHelp = true }
+        case .quit:
+            if output.isRecording {
+                ui.withLock { $0.prompt = "Recording in progress: stop it, save the file and quit? (y/n)"; $0.quitRequested = true }
+            } else {
+                ui.withLock { $0.quitConfirmed = true }
+            }
+        default:
+            break
+        }
+    }
+
+    private func toggleRecording() {
+        if output.isRecording {
+            do throws(RecordingError) {
+                if let saved = try output.stopRecording() {
+                    addEvent("saved \(saved.path) (\(Text.duration(Double(saved.frames) / Double(format.sampleRate))), \(saved.frames) frames)")
+                }
+            } catch {
+                addEvent("\(error)", .error)
+            }
+            return
+        }
+        do {
+            let target = try OutputTarget(file: nil, outputDir: directory, pattern: capture.namePattern, fileType: fileType)
+            let path = try target.start(output, fileType: fileType)
+            addEvent("recording to \(path)")
+            if !session.isRunning && !session.isInterrupted { session.startRunning() }
+        } catch let f as Failure {
+            addEvent(f.message, .error)
+        } catch {
+            addEvent("\(error)", .error)
+        }
+    }
+
+    private func chooseDevice(_ pcm: String) {
+        let wasRecording = output.isRecording
+        session.stopRunning()
+        session.removeInput(session.inputs[0])
+        session.addInput(CaptureDeviceInput(name: pcm, routes: InputRoutes.forNamedPCM(pcm), format: format,
+                                            periodMicros: capture.periodTime, bufferMicros: capture.bufferTime))
+        builtIn = false
+        inputName = pcm
+        session.startRunning()
+        addEvent("input \(pcm)" + (wasRecording ? " (the recording continues in the same file)" : ""))
+        saveSettings()
+    }
+
+    private func saveSettings() {
+        let saved = Settings(properties: session.properties, device: builtIn ? nil : capture.device ?? (inputName == "default input" ? nil : inputName),
+                             appSession: session.applicationAudioSession.current)
+        if let error = saved.write(to: configPath) { addEvent("settings not saved: \(error)", .warning) }
+    }
+
+    // MARK: Events and snapshot
+
+    private func record(_ e: CaptureSessionEvent) {
+        switch e {
+        case .didStartRunning(let r, let g): addEvent("capturing \(r.pcm) (\(r.kind.rawValue)): \(g.format)")
+        case .didStopRunning: addEvent("capture stopped")
+        case .runtimeError(let err):
+            lastError.withLock { $0 = err }
+            addEvent("\(err)", .error)
+        case .wasInterrupted(_, let wanted): addEvent("interrupted: \(wanted.pcm) is in use by another program; retrying", .warning)
+        case .interruptionEnded: addEvent("interruption ended")
+        case .routeChanged(let c):
+            addEvent("route \(c.old?.pcm ?? "none") -> \(c.new.pcm) (\(c.new.kind.rawValue)), gap \(Text.ms(c.gapMs))")
+        case .appAudioSessionConfigured(let s): addEvent("app session configured: \(s.category.rawValue), options \(s.options)")
+        case .gap(_, let ms, let reason): addEvent("gap \(Text.ms(ms)): \(reason)", .warning)
+        }
+    }
+
+    func addEvent(_ text: String, _ severity: ConsoleModel.Event.Severity = .info) {
+        var t = time(nil)
+        var tmv = tm()
+        localtime_r(&t, &tmv)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        let stamp = "\(two(tmv.tm_hour)):\(two(tmv.tm_min)):\(two(tmv.tm_sec))"
+        log.withLock {
+            $0.append(ConsoleModel.Event(time: stamp, text: text, severity: severity))
+            if $0.count > 200 { $0.removeFirst($0.count - 200) }
+        }
+    }
+
+    func snapshot() -> ConsoleModel {
+        var m = ConsoleModel()
+        let engine = session.engine
+        m.inputName = inputName
+        m.builtIn = builtIn || (session.currentRoute?.pcm.hasPrefix("builtin") ?? false)
+        m.route = session.currentRoute
+        m.accessLabel = engine?.device.accessKind.rawValue ?? ""
+        m.granted = engine?.granted
+        m.realtime = engine?.realtimeStatus.description ?? "not capturing"
+        m.xruns = engine?.xrunCount ?? 0
+        m.running = session.isRunning
+        m.interrupted = session.isInterrupted
+        m.levels = session.meterBoard.snapshot()
+        if m.levels.isEmpty { m.levels = Array(repeating: .silent, count: format.channels) }
+        m.clipLatched = m.levels.map { $0.clips > 0 }
+        m.properties = session.properties
+        if let r = session.resolution {
+            m.effective = r.effective
+            m.notes = r.notes
+        } else {
+            m.effective = RouteResolver.resolve(m.properties, appSession: session.applicationAudioSession.current,
+                                                routes: session.inputs.first?.routes ?? InputRoutes()).effective
+        }
+        m.appSession = session.applicationAudioSession.current
+        m.recording = output.isRecording ? (output.isPaused ? .paused : .recording) : .stopped
+        m.filePath = output.recordingPath
+        m.recordedSeconds = Double(output.recordedFrames) / Double(format.sampleRate)
+        m.bytesPerSecond = format.bytesPerFrame * format.sampleRate
+        m.directory = directory
+        let now = Double(time(nil))
+        var u = ui.withLock { $0 }
+        if now - u.lastStat >= 1 {
+            var st = stat()
+            u.fileBytes = m.filePath.map { stat($0, &st) == 0 ? Int64(st.st_size) : 0 } ?? 0
+            var vfs = statvfs()
+            u.freeBytes = statvfs(directory, &vfs) == 0 ? Int64(vfs.f_bavail) * Int64(vfs.f_frsize) : nil
+            u.lastStat = now
+            ui.withLock { $0.fileBytes = u.fileBytes; $0.freeBytes = u.freeBytes; $0.lastStat = now }
+        }
+        m.fileBytes = u.fileBytes
+        m.freeBytes = u.freeBytes
+        m.events = log.withLock { $0 }
+        m.showHelp = u.showHelp
+        m.prompt = u.prompt
+        m.picker = u.picker
+        return m
+    }
+}
