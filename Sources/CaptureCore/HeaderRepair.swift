@@ -81,7 +81,8 @@ public enum HeaderRepair {
         var pos = start
         // A RIFF data chunk of odd length is followed by one pad byte.
         if pad == 2 && pos % 2 == 1 && pos + 1 <= fileSize { pos += 1 }
-        if pad == 8 { pos = (pos + 7) & ~7 }
+        // W64 chunks start on 8-byte boundaries; a data chunk at the end needs no padding.
+        if pad == 8 && (pos + 7) & ~7 <= fileSize { pos = (pos + 7) & ~7 }
         var chunks = 0
         while pos < fileSize {
             chunks += 1
@@ -102,7 +103,7 @@ public enum HeaderRepair {
             }
             pos += size
             if pad == 2 && pos % 2 == 1 && pos < fileSize { pos += 1 }
-            if pad == 8 { pos = Swift.min((pos + 7) & ~7, Swift.max(pos, fileSize)) }
+            if pad == 8 && (pos + 7) & ~7 <= fileSize { pos = (pos + 7) & ~7 }
         }
         return pos == fileSize
     }
