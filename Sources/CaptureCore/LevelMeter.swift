@@ -13,6 +13,13 @@ public struct ChannelLevel: Sendable, Equatable {
     /// Full-scale samples seen since the last reset.
     public var clips: Int
 
+    public init(peakDB: Double, rmsDB: Double, holdDB: Double, clips: Int) {
+        self.peakDB = peakDB
+        self.rmsDB = rmsDB
+        self.holdDB = holdDB
+        self.clips = clips
+    }
+
     public static let floorDB = -120.0
     public static let silent = ChannelLevel(peakDB: floorDB, rmsDB: floorDB, holdDB: floorDB, clips: 0)
 

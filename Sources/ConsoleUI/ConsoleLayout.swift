@@ -54,7 +54,7 @@ public enum ConsoleLayout {
         }
         g.put(state.0, x: 14, y: y, style: state.1)
         var status = m.interrupted ? "INTERRUPTED: device in use by another program" : (m.running ? "capturing" : "not capturing")
-        if m.builtIn { status += " · BUILT-IN TEST SIGNAL" }
+        if m.builtIn { status += (m.unicode ? " · " : " - ") + "BUILT-IN TEST SIGNAL" }
         g.put(status, x: 15 + state.0.count, y: y, style: m.interrupted || m.builtIn ? .warning : .reverse,
               maxWidth: g.width - 30 - state.0.count)
         let help = "? help "
@@ -77,7 +77,8 @@ public enum ConsoleLayout {
         }
         var line = ""
         if let gr = m.granted {
-            line = "\(gr.format.sampleFormat.rawValue) \(gr.format.sampleRate) Hz \(gr.format.channels) ch · period \(Text.ms(gr.periodMs)) · buffer \(Text.ms(gr.bufferMs)) · latency \(Text.ms(gr.periodMs + gr.bufferMs))"
+            let dot = m.unicode ? " · " : ", "
+            line = "\(gr.format.sampleFormat.rawValue) \(gr.format.sampleRate) Hz \(gr.format.channels) ch\(dot)period \(Text.ms(gr.periodMs))\(dot)buffer \(Text.ms(gr.bufferMs))\(dot)latency \(Text.ms(gr.periodMs + gr.bufferMs))"
         } else {
             line = "no device open"
         }
@@ -206,7 +207,7 @@ public enum ConsoleLayout {
         }
         x = g.put("File ", x: 0, y: y + 1, style: .dim)
         let path = m.filePath ?? "next file goes in \(m.directory)"
-        g.put(Text.fitPath(path, width: g.width - x), x: x, y: y + 1, style: m.filePath == nil ? .dim : .normal)
+        g.put(Text.fitPath(path, width: g.width - x, unicode: m.unicode), x: x, y: y + 1, style: m.filePath == nil ? .dim : .normal)
     }
 
     static func eventLog(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int, rows: Int) {
@@ -227,13 +228,19 @@ public enum ConsoleLayout {
 
     static func footer(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int) {
         g.fill(" ", x: 0, y: y, width: g.width, style: .reverse)
-        let items = [("1-4", "session"), ("r", m.recording == .stopped ? "record" : "stop"), ("p", m.recording == .paused ? "resume" : "pause"),
+        var items = [("1-4", "session"), ("r", m.recording == .stopped ? "record" : "stop"), ("p", m.recording == .paused ? "resume" : "pause"),
                      ("d", "device"), ("c", "category"), ("x", "reset"), ("?", "help"), ("q", "quit")]
+        // Narrow terminals get short labels, so every key (quit above all) stays visible.
+        if items.reduce(1, { $0 + $1.0.count + $1.1.count + 3 }) > g.width {
+            items = [("1-4", "rules"), ("r", m.recording == .stopped ? "rec" : "stop"), ("p", m.recording == .paused ? "resume" : "pause"),
+                     ("d", "dev"), ("c", "cat"), ("x", "reset"), ("?", "help"), ("q", "quit")]
+        }
+        let gap = items.reduce(1, { $0 + $1.0.count + $1.1.count + 3 }) > g.width ? " " : "  "
         var x = 1
         for (k, label) in items {
-            if x + k.count + label.count + 3 > g.width { break }
+            if x + k.count + label.count + 1 + gap.count > g.width { break }
             x += g.put(k, x: x, y: y, style: .key)
-            x += g.put(" \(label)  ", x: x, y: y, style: .reverse)
+            x += g.put(" \(label)\(gap)", x: x, y: y, style: .reverse)
         }
     }
 
@@ -260,14 +267,14 @@ public enum ConsoleLayout {
 
     static func helpOverlay(_ g: inout ScreenGrid, _ m: ConsoleModel) {
         let lines = KeyMap.bindings.map { b in (b.keys.joined(separator: " / "), b.help) }
-        let w = min(g.width - 4, 84)
+        let w = min(g.width - 4, 92)
         let h = min(g.height - 2, lines.count + 4)
         let x = (g.width - w) / 2
         let y = max(0, (g.height - h) / 2)
         box(&g, x: x, y: y, w: w, h: h, title: "Keys", unicode: m.unicode)
         for (i, l) in lines.prefix(h - 4).enumerated() {
             g.put(l.0, x: x + 2, y: y + 1 + i, style: .key)
-            g.put(l.1, x: x + 12, y: y + 1 + i, maxWidth: w - 14)
+            g.put(l.1, x: x + 12, y: y + 1 + i, maxWidth: w - 13)
         }
         g.put("Dimmed properties have no effect under the current combination.", x: x + 2, y: y + h - 3, style: .dim, maxWidth: w - 4)
         g.put("Esc, ? or q closes this help.", x: x + 2, y: y + h - 2, style: .dim, maxWidth: w - 4)
@@ -375,8 +382,8 @@ public enum Text {
         return "\(Int(s / 60)) min"
     }
     /// Keeps the end of a path (the file name) when it doesn't fit.
-    public static func fitPath(_ p: String, width: Int) -> String {
-        guard p.count > width, width > 1 else { return p }
-        return "…" + String(p.suffix(width - 1))
+    public static func fitPath(_ p: String, width: Int, unicode: Bool = true) -> String {
+        guard p.count > width, width > 3 else { return p }
+        return unicode ? "…" + String(p.suffix(width - 1)) : "..." + String(p.suffix(width - 3))
     }
 }

@@ -1,0 +1,155 @@
+// The console's widgets and layout, rendered into a plain grid and checked as text.
+import CaptureCore
+import ConsoleUI
+import Testing
+
+@Suite struct ConsoleLayoutTests {
+    func model(channels: Int = 2, db: Double = -12) -> ConsoleModel {
+        var m = ConsoleModel()
+        m.inputName = "hw:1,0"
+        m.route = Route(pcm: "plughw:CARD=USB,DEV=0", kind: .exclusive)
+        m.accessLabel = "exclusive"
+        m.granted = GrantedParameters(format: StreamFormat(sampleFormat: .s16LE, sampleRate: 48000, channels: channels),
+                                      periodFrames: 480, bufferFrames: 9600, access: "RW_INTERLEAVED")
+        m.realtime = "SCHED_FIFO 70"
+        m.running = true
+        m.levels = Array(repeating: ChannelLevel(peakDB: db, rmsDB: db - 3, holdDB: db + 2, clips: 0), count: channels)
+        m.clipLatched = Array(repeating: false, count: channels)
+        m.effective = RouteResolver.resolve(m.properties, appSession: AudioSessionState(), routes: InputRoutes(exclusive: "hw")).effective
+        m.appSession = AudioSessionState(category: .playAndRecord)
+        m.directory = "/home/u/rec"
+        m.events = [ConsoleModel.Event(time: "12:00:01", text: "capturing plughw:CARD=USB,DEV=0 (exclusive)")]
+        return m
+    }
+
+    @Test(arguments: [(80, 24), (100, 30), (120, 40), (ConsoleLayout.minWidth, ConsoleLayout.minHeight(channels: 2))])
+    func fullLayoutAtSizes(w: Int, h: Int) {
+        let g = ConsoleLayout.render(model(), width: w, height: h)
+        let rows = (0..<h).map { g.row($0) }
+        #expect(rows[0].hasPrefix(" CaptureDeck"))
+        #expect(rows[0].hasSuffix("? help "))
+        #expect(rows[1].contains("Input hw:1,0") && rows[1].contains("Route plughw:CARD=USB,DEV=0 (exclusive)"))
+        #expect(rows[2].contains("S16_LE 48000 Hz 2 ch") && rows[2].contains("SCHED_FIFO 70") && rows[2].contains("xruns 0"))
+        #expect(rows[4].hasPrefix(" L ") && rows[4].contains("-12.0 pk") && rows[4].contains("-15.0 rms"))
+        #expect(rows[5].hasPrefix(" R "))
+        #expect(rows[6].contains("-60") && rows[6].contains("dBFS"))
+        #expect(rows.contains { $0.contains("Capture session") })
+        #expect(rows.contains { $0.contains("App session category playAndRecord") })
+        #expect(rows.contains { $0.hasPrefix("Recording stopped") })
+        #expect(rows.contains { $0.contains("12:00:01 capturing") })
+        #expect(rows[h - 1].contains("r rec") && rows[h - 1].contains("q quit"))
+        #expect(g.text.split(separator: "\n").allSatisfy { $0.count <= w })
+    }
+
+    @Test func belowTheMinimumSaysHowBigItNeedsToBe() {
+        let w = ConsoleLayout.minWidth - 1, h = ConsoleLayout.minHeight(channels: 2)
+        let text = ConsoleLayout.render(model(), width: w, height: h).text
+        #expect(text.contains("needs a terminal of at least \(ConsoleLayout.minWidth)×\(h)"))
+        #expect(text.contains("this one is \(w)×\(h)"))
+        #expect(!text.contains("Capture session"))
+        let short = ConsoleLayout.render(model(), width: 100, height: ConsoleLayout.minHeight(channels: 2) - 1).text
+        #expect(short.contains("needs a terminal"))
+        // More channels need more rows.
+        #expect(ConsoleLayout.render(model(channels: 8), width: 100, height: 24).text.contains("needs a terminal of at least 64×26"))
+    }
+
+    @Test func sessionPanelShowsStatesDefaultsAndEffects() {
+        var m = model()
+        m.properties.usesApplicationAudioSession = false
+        m.effective = RouteResolver.resolve(m.properties, appSession: AudioSessionState(), routes: InputRoutes(exclusive: "hw")).effective
+        let g = ConsoleLayout.render(m, width: 100, height: 30)
+        let rows = (0..<30).map { g.row($0) }
+        let uses = rows.first { $0.contains("uses app audio session") }!
+        #expect(uses.contains("off") && uses.contains("on ") && uses.contains("in effect: off"))
+        let mix = rows.first { $0.contains("mixes with others") }!
+        #expect(mix.contains("no effect: uses app session is off"))
+        // Dimmed when it has no effect.
+        let y = rows.firstIndex(of: mix)!
+        #expect(g[6, y].style == .dim)
+        // Wide terminals show Apple's property names.
+        let wide = ConsoleLayout.render(m, width: 140, height: 30).text
+        #expect(wide.contains("configuresApplicationAudioSessionForBluetoothHighQualityRecording"))
+    }
+
+    @Test func meterBarHasSubCellResolutionZonesPeakAndHold() {
+        var g = ScreenGrid(width: 60, height: 1)
+        // -30 dBFS RMS on a 60-cell -60…0 scale: exactly half.
+        MeterBar.draw(&g, level: ChannelLevel(peakDB: -12, rmsDB: -30, holdDB: -3, clips: 0), x: 0, y: 0, width: 60, unicode: true)
+        #expect(g.row(0).prefix(30).allSatisfy { $0 == "█" })
+        #expect(g[30, 0].char == " ")
+        #expect(g[MeterBar.column(for: -12, width: 60), 0].char == "▌" && g[MeterBar.column(for: -12, width: 60), 0].style == .peakTip)
+        #expect(g[MeterBar.column(for: -3, width: 60), 0].style == .hold)
+        #expect(g[5, 0].style == .meterLow)
+        // A fraction of a cell draws a partial block.
+        var p = ScreenGrid(width: 60, height: 1)
+        MeterBar.draw(&p, level: ChannelLevel(peakDB: -120, rmsDB: -29.5, holdDB: -120, clips: 0), x: 0, y: 0, width: 60, unicode: true)
+        #expect(p[30, 0].char == "▌")
+        #expect(MeterBar.eighths(for: -29.5, width: 60) == 244)
+        // Loud: red zone.
+        var r = ScreenGrid(width: 60, height: 1)
+        MeterBar.draw(&r, level: ChannelLevel(peakDB: -1, rmsDB: -2, holdDB: -1, clips: 3), x: 0, y: 0, width: 60, unicode: true)
+        #expect(r[57, 0].style == .meterHigh && r[45, 0].style == .meterMid && r[20, 0].style == .meterLow)
+    }
+
+    @Test func asciiFallbackUsesNoUnicode() {
+        var m = model()
+        m.unicode = false
+        m.recording = .recording
+        m.freeBytes = 1_000_000_000
+        m.bytesPerSecond = 192_000
+        let text = ConsoleLayout.render(m, width: 100, height: 30).text
+        #expect(text.unicodeScalars.allSatisfy { $0.isASCII || $0 == "×" })
+        #expect(text.contains("#####"))
+        #expect(text.contains("* REC"))
+    }
+
+    @Test func clipLightStaysLitAndRecordingPanelShowsTheFile() {
+        var m = model()
+        m.clipLatched = [true, false]
+        m.recording = .recording
+        m.filePath = "/home/u/rec/capdeck-20261124-120000.wav"
+        m.recordedSeconds = 83
+        m.fileBytes = 15_936_044
+        m.freeBytes = 50_000_000_000
+        m.bytesPerSecond = 192_000
+        let g = ConsoleLayout.render(m, width: 100, height: 30)
+        let rows = (0..<30).map { g.row($0) }
+        #expect(rows[4].contains("CLIP") && !rows[5].contains("CLIP"))
+        let rec = rows.first { $0.hasPrefix("Recording") }!
+        #expect(rec.contains("● recording") && rec.contains("00:01:23") && rec.contains("15.9 MB") && rec.contains("free 50.0 GB"))
+        #expect(rec.contains("72 h"))
+        #expect(rows.contains { $0.contains("File /home/u/rec/capdeck-20261124-120000.wav") })
+        #expect(rows[0].contains("● REC"))
+    }
+
+    @Test func overlays() {
+        var m = model()
+        m.showHelp = true
+        let help = ConsoleLayout.render(m, width: 100, height: 30).text
+        for b in KeyMap.bindings { #expect(help.contains(b.help), "\(b.help)") }
+        m.showHelp = false
+        m.picker = ConsoleModel.Picker(title: "Input device", items: ["hw:0", "dsnoop:0", "builtin"], selected: 1)
+        let pick = ConsoleLayout.render(m, width: 100, height: 30).text
+        #expect(pick.contains("Input device") && pick.contains("> dsnoop:0"))
+        m.picker = nil
+        m.prompt = "Recording in progress: stop it, save the file and quit? (y/n)"
+        let grid = ConsoleLayout.render(m, width: 100, height: 30)
+        #expect(grid.row(28).contains("stop it, save the file and quit? (y/n)"))
+    }
+
+    @Test func keyTableMatchesTheIssue() {
+        func key(_ c: Character) -> Int32 { Int32(c.asciiValue!) }
+        #expect(KeyMap.command(for: key("1")) == .toggle(.usesAppSession))
+        #expect(KeyMap.command(for: key("2")) == .toggle(.autoConfigure))
+        #expect(KeyMap.command(for: key("3")) == .toggle(.mixWithOthers))
+        #expect(KeyMap.command(for: key("4")) == .toggle(.bluetoothHQ))
+        #expect(KeyMap.command(for: key("r")) == .recordStartStop)
+        #expect(KeyMap.command(for: key("p")) == .pauseResume)
+        #expect(KeyMap.command(for: key("d")) == .chooseDevice)
+        #expect(KeyMap.command(for: key("c")) == .cycleCategory)
+        #expect(KeyMap.command(for: key("x")) == .resetMeters)
+        #expect(KeyMap.command(for: key("?")) == .help && KeyMap.command(for: KeyMap.f1) == .help)
+        #expect(KeyMap.command(for: key("q")) == .quit && KeyMap.command(for: KeyMap.escape) == .quit)
+        #expect(KeyMap.command(for: key("z")) == nil)
+    }
+}
