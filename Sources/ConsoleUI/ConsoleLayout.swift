@@ -62,31 +62,34 @@ public enum ConsoleLayout {
     }
 
     static func header(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int) {
+        // Line 1: input and route on the left; real-time status and xruns on the right.
+        let rt = m.realtime.hasPrefix("normal priority: ") ? "normal priority (" + m.realtime.dropFirst(17) + ")" : m.realtime
+        let xr = "xruns \(m.xruns)"
+        let right = rt + "  " + xr
+        let rx = g.width - right.count
+        let leftLimit = rx - 2
         var x = g.put("Input ", x: 0, y: y, style: .dim)
         if m.builtIn {
-            x += g.put("BUILT-IN TEST SIGNAL (no capture device could be opened)", x: x, y: y, style: .warning)
+            x += g.put("BUILT-IN TEST SIGNAL (no capture device)", x: x, y: y, style: .warning, maxWidth: leftLimit - x)
         } else {
-            x += g.put(m.inputName, x: x, y: y, style: .bold, maxWidth: 28)
+            x += g.put(m.inputName, x: x, y: y, style: .bold, maxWidth: min(28, leftLimit - x))
         }
-        x += g.put("  Route ", x: x, y: y, style: .dim)
+        x += g.put("  Route ", x: x, y: y, style: .dim, maxWidth: max(0, leftLimit - x))
         if let r = m.route {
-            x += g.put(r.pcm, x: x, y: y, style: .bold, maxWidth: 30)
-            g.put(" (\(m.accessLabel.isEmpty ? r.kind.rawValue : m.accessLabel))", x: x, y: y)
+            x += g.put(r.pcm, x: x, y: y, style: .bold, maxWidth: max(0, min(30, leftLimit - x)))
+            g.put(" (\(m.accessLabel.isEmpty ? r.kind.rawValue : m.accessLabel))", x: x, y: y, maxWidth: max(0, leftLimit - x))
         } else {
-            g.put(m.interrupted ? "waiting for the device" : "none", x: x, y: y, style: .warning)
+            g.put(m.interrupted ? "waiting for the device" : "none", x: x, y: y, style: .warning, maxWidth: max(0, leftLimit - x))
         }
-        var line = ""
+        g.put(rt, x: rx, y: y, style: m.realtime.hasPrefix("SCHED_FIFO") ? .good : .warning)
+        g.put(xr, x: g.width - xr.count, y: y, style: m.xruns > 0 ? .error : .normal)
+        // Line 2: what was negotiated.
+        var line = "no device open"
         if let gr = m.granted {
             let dot = m.unicode ? " · " : ", "
-            line = "\(gr.format.sampleFormat.rawValue) \(gr.format.sampleRate) Hz \(gr.format.channels) ch\(dot)period \(Text.ms(gr.periodMs))\(dot)buffer \(Text.ms(gr.bufferMs))\(dot)latency \(Text.ms(gr.periodMs + gr.bufferMs))"
-        } else {
-            line = "no device open"
+            line = "\(gr.format.sampleFormat.rawValue) \(gr.format.sampleRate) Hz \(gr.format.channels) ch\(dot)period \(Text.ms(gr.periodMs))\(dot)buffer \(Text.ms(gr.bufferMs))\(dot)latency \(Text.ms(gr.periodMs + gr.bufferMs))\(dot)\(gr.access)"
         }
-        let rt = "  " + m.realtime
-        let xr = "  xruns \(m.xruns)"
-        x = g.put(line, x: 0, y: y + 1, maxWidth: max(10, g.width - min(rt.count, 40) - xr.count))
-        x += g.put(rt, x: x, y: y + 1, style: m.realtime.hasPrefix("SCHED_FIFO") ? .good : .warning, maxWidth: max(0, g.width - x - xr.count))
-        g.put(xr, x: x, y: y + 1, style: m.xruns > 0 ? .error : .normal)
+        g.put(line, x: 0, y: y + 1, style: m.granted == nil ? .warning : .normal)
     }
 
     static func rule(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int) {

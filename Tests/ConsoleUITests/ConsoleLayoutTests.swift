@@ -28,8 +28,10 @@ import Testing
         let rows = (0..<h).map { g.row($0) }
         #expect(rows[0].hasPrefix(" CaptureDeck"))
         #expect(rows[0].hasSuffix("? help "))
-        #expect(rows[1].contains("Input hw:1,0") && rows[1].contains("Route plughw:CARD=USB,DEV=0 (exclusive)"))
-        #expect(rows[2].contains("S16_LE 48000 Hz 2 ch") && rows[2].contains("SCHED_FIFO 70") && rows[2].contains("xruns 0"))
+        #expect(rows[1].contains("Input hw:1,0") && rows[1].contains("Route plughw:CARD"))
+        #expect(rows[1].hasSuffix("SCHED_FIFO 70  xruns 0"))
+        if w >= 80 { #expect(rows[1].contains("Route plughw:CARD=USB,DEV=0 (exclusive)")) }
+        #expect(rows[2].contains("S16_LE 48000 Hz 2 ch") && rows[2].contains("period 10.0 ms"))
         #expect(rows[4].hasPrefix(" L ") && rows[4].contains("-12.0 pk") && rows[4].contains("-15.0 rms"))
         #expect(rows[5].hasPrefix(" R "))
         #expect(rows[6].contains("-60") && rows[6].contains("dBFS"))

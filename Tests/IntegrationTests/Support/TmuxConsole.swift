@@ -1,0 +1,319 @@
+// Driving the console like a person: capdeck runs in a pane of a private tmux server (its own
+// -L socket name, its own TMUX_TMPDIR, no tmux config file), keys go in with send-keys, the screen
+// comes back with capture-pane. capdeck's stdout is the pane (never redirected); the pane's shell
+// prints "EXIT=N" when it ends, so the exit code can be read off the screen.
+import Foundation
+import Glibc
+
+final class TmuxConsole: @unchecked Sendable {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    let tmux: String
+    /// The -L socket name: unique per console, so no other tmux server is ever touched.
+    let socket: String
+    /// The tmux client's scratch directory (TMUX_TMPDIR, runProgram's output files).
+    let scratch: TempDir
+    let target = "ui"
+    private let clientEnvironment: [String: String]
+    private var stopped = false
+    /// When the pane (and so capdeck) was started.
+    let startedAt: Double
+
+    /// Starts `capdeck arguments` in a new detached session of `width`×`height`.
+    /// capdeck's environment is exactly: PATH, LANG=C.UTF-8, TERM=xterm-256color, HOME=`home`
+    /// and the XDG directories under it (see `Capdeck.environment`), then `environment` on top
+    /// (e.g. PULSE_SERVER, NO_COLOR, LANG=C).
+    init(_ arguments: [String], home: TempDir, environment: [String: String] = [:],
+         width: Int = 100, height: Int = 32) async throws {
+        guard let tmux = which("tmux") else { throw Failure(description: "tmux is needed (apt-get install tmux)") }
+        let exe = try Capdeck.require()
+        self.tmux = tmux
+        socket = "capdeck-test-" + UUID().uuidString.prefix(12).lowercased()
+        scratch = try TempDir("capdeck-tmux")
+        clientEnvironment = ["PATH": "/usr/bin:/bin", "HOME": scratch.root, "TMUX_TMPDIR": scratch.root,
+                             "LANG": "C.UTF-8", "TERM": "xterm-256color"]
+
+        let base = Capdeck.environment(home: home.root)
+        var env: [String: String] = ["PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TERM": "xterm-256color"]
+        for key in ["HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR"] { env[key] = base[key] }
+        env.merge(environment) { $1 }
+        let assignments = env.keys.sorted().map { TmuxConsole.quote("\($0)=\(env[$0]!)") }
+        let command = (["env", "-i"] + assignments + [TmuxConsole.quote(exe)] + arguments.map(TmuxConsole.quote))
+            .joined(separator: " ") + "; echo EXIT=$?; sleep 60"
+        startedAt = Monotonic.now
+        let r = try await runTmux(["-f", "/dev/null", "new-session", "-d", "-s", target, "-x", "\(width)", "-y", "\(height)", command])
+        if r.exitCode != 0 {
+            shutdown()
+            throw Failure(description: "tmux new-session: \(r)")
+        }
+    }
+
+    deinit { shutdown() }
+
+    /// Kills this console's tmux server (its own socket only; capdeck in the pane gets SIGHUP)
+    /// and removes the scratch directory. Safe to call more than once.
+    func shutdown() {
+        guard !stopped else { return }
+        stopped = true
+        // Synchronous: deinit can't await. posix_spawn + waitpid on the tmux client only.
+        if let child = try? Child(tmux, ["-L", socket, "kill-server"], environment: clientEnvironment) {
+            let deadline = Monotonic.now + 5
+            while child.poll() == nil && Monotonic.now < deadline { usleep(5_000) }
+            child.kill()
+        }
+        scratch.remove()
+    }
+
+    static func quote(_ s: String) -> String {
+        "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    @discardableResult
+    private func runTmux(_ args: [String]) async throws -> RunResult {
+        try await runProgram(tmux, ["-L", socket] + args, environment: clientEnvironment, scratch: scratch, timeout: 10)
+    }
+
+    // MARK: Keys and size
+
+    /// Presses keys, one send-keys each (tmux key names: "r", "1", "Escape", "F1"...).
+    func press(_ keys: String...) async throws {
+        for k in keys {
+            let r = try await runTmux(["send-keys", "-t", target, k])
+            if r.exitCode != 0 { throw Failure(description: "send-keys \(k): \(r)") }
+        }
+    }
+
+    func resize(width: Int, height: Int) async throws {
+        let r = try await runTmux(["resize-window", "-t", target, "-x", "\(width)", "-y", "\(height)"])
+        if r.exitCode != 0 { throw Failure(description: "resize-window: \(r)") }
+    }
+
+    // MARK: Reading the screen
+
+    /// The pane's text, one line per row (trailing spaces trimmed by tmux).
+    func screen() async throws -> String {
+        let r = try await runTmux(["capture-pane", "-t", target, "-p"])
+        if r.exitCode != 0 { throw Failure(description: "capture-pane: \(r)") }
+        return r.stdout
+    }
+
+    /// The pane's text with its attributes and colours as SGR escape sequences.
+    func screenWithEscapes() async throws -> String {
+        let r = try await runTmux(["capture-pane", "-t", target, "-p", "-e"])
+        if r.exitCode != 0 { throw Failure(description: "capture-pane -e: \(r)") }
+        return r.stdout
+    }
+
+    /// A tmux format variable of the pane, e.g. `alternate_on`, `cursor_flag`.
+    func paneFormat(_ name: String) async throws -> String {
+        let r = try await runTmux(["display-message", "-p", "-t", target, "#{\(name)}"])
+        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Polls the screen every 40 ms until `condition` holds; returns that screen. Throws with the
+    /// last screen seen (and `what`) after `timeout` seconds.
+    @discardableResult
+    func waitFor(_ what: String, timeout: Double = 5, _ condition: (ConsoleScreen) -> Bool) async throws -> ConsoleScreen {
+        let deadline = Monotonic.now + timeout
+        var last = ConsoleScreen("")
+        while true {
+            last = ConsoleScreen(try await screen())
+            if condition(last) { return last }
+            if Monotonic.now > deadline { break }
+            try await Task.sleep(for: .milliseconds(40))
+        }
+        throw Failure(description: "waited \(timeout) s for \(what); the screen was:\n\(last.text)")
+    }
+
+    /// Waits for the pane's "EXIT=N" line; returns N.
+    func waitForExit(timeout: Double = 10) async throws -> Int32 {
+        let s = try await waitFor("capdeck to exit (an EXIT=N line)", timeout: timeout) { $0.exitCode != nil }
+        return s.exitCode!
+    }
+}
+
+/// One capture of the console's screen, with readers for its panels.
+struct ConsoleScreen: CustomStringConvertible {
+    let text: String
+    let lines: [String]
+
+    init(_ text: String) {
+        self.text = text
+        var l = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if l.last == "" { l.removeLast() }
+        lines = l
+    }
+
+    var description: String { text }
+
+    func contains(_ s: String) -> Bool { text.contains(s) }
+
+    /// The exit code the pane's shell printed ("EXIT=N"), if capdeck has ended.
+    var exitCode: Int32? {
+        for l in lines where l.hasPrefix("EXIT=") { return Int32(l.dropFirst(5)) }
+        return nil
+    }
+
+    /// The full layout is showing (title bar and footer), not the "too small" notice.
+    var isConsole: Bool {
+        lines.first?.hasPrefix(" CaptureDeck ") == true && lines.last { !$0.isEmpty }?.contains("q quit") == true
+    }
+
+    var titleBar: String { lines.first ?? "" }
+
+    // MARK: Header
+
+    /// "Route PCM (KIND)" in the header.
+    var route: (pcm: String, kind: String)? {
+        for l in lines.prefix(3) {
+            guard let r = l.range(of: #"Route (\S+) \(([^)]*)\)"#, options: .regularExpression) else { continue }
+            let m = String(l[r]).dropFirst("Route ".count)
+            guard let open = m.lastIndex(of: "(") else { continue }
+            return (String(m[..<open]).trimmingCharacters(in: .whitespaces), String(m[m.index(after: open)...].dropLast()))
+        }
+        return nil
+    }
+
+    // MARK: Meters
+
+    struct Meter: CustomStringConvertible {
+        var label: String
+        /// The row as drawn.
+        var row: String
+        /// The bar: the columns between the label and the numbers.
+        var bar: String
+        var peak: Double?
+        var rms: Double?
+        var description: String { "\(label): \(peak.map { String($0) } ?? "-inf") pk \(rms.map { String($0) } ?? "-inf") rms" }
+    }
+
+    /// The meter rows ("L", "R", "M" or a channel number), in order.
+    var meters: [Meter] {
+        var out: [Meter] = []
+        let number = #"(-?[0-9]+\.[0-9]|-inf)"#
+        for l in lines {
+            guard let r = l.range(of: #"^ ([LRM]|[1-8])  "#, options: .regularExpression),
+                  let n = l.range(of: number + #" pk +"# + number + " rms", options: .regularExpression) else { continue }
+            let label = l[r].trimmingCharacters(in: .whitespaces)
+            let words = l[n].split(separator: " ")
+            out.append(Meter(label: label, row: l, bar: String(l[r.upperBound..<n.lowerBound]),
+                             peak: Double(words[0]), rms: Double(words[2])))
+        }
+        return out
+    }
+
+    // MARK: Capture session panel
+
+    struct PropertyRow: CustomStringConvertible {
+        var key: Int
+        var name: String
+        var state: String
+        var defaultValue: String
+        var isDefault: Bool
+        var effect: String
+        var description: String { "\(key) \(name): \(state) (default \(defaultValue)\(isDefault ? "*" : "")) \(effect)" }
+    }
+
+    /// The four rows under "Capture session", by key (1-4).
+    var properties: [Int: PropertyRow] {
+        guard let top = lines.firstIndex(where: { $0.hasPrefix("Capture session") }) else { return [:] }
+        var out: [Int: PropertyRow] = [:]
+        let pattern = #"^ ([1-4])  (.+?) +(ON|off) +(on|off) ?(\*?) +(\S.*)$"#
+        let re = try! NSRegularExpression(pattern: pattern)
+        for l in lines[(top + 1)..<min(lines.count, top + 5)] {
+            let ns = l as NSString
+            guard let m = re.firstMatch(in: l, range: NSRange(location: 0, length: ns.length)) else { continue }
+            let g = { (i: Int) in ns.substring(with: m.range(at: i)) }
+            let key = Int(g(1))!
+            out[key] = PropertyRow(key: key, name: g(2), state: g(3), defaultValue: g(4), isDefault: g(5) == "*",
+                                   effect: g(6))
+        }
+        return out
+    }
+
+    // MARK: Recording panel and events
+
+    /// The path on the Recording panel's "File" line while a file is open.
+    var recordingFile: String? {
+        guard let l = lines.first(where: { $0.hasPrefix("File ") }), !l.hasPrefix("File next file goes in") else { return nil }
+        return String(l.dropFirst(5))
+    }
+
+    /// The Recording panel's elapsed time in seconds ("00:00:03").
+    var recordedSeconds: Int? {
+        guard let l = lines.first(where: { $0.hasPrefix("Recording ") }),
+              let r = l.range(of: #"[0-9]{2}:[0-9]{2}:[0-9]{2}"#, options: .regularExpression) else { return nil }
+        let p = l[r].split(separator: ":").compactMap { Int($0) }
+        return p[0] * 3600 + p[1] * 60 + p[2]
+    }
+
+    /// The event log's lines without their time stamps, oldest first.
+    var events: [String] {
+        guard let top = lines.lastIndex(of: "Events") else { return [] }
+        return lines[(top + 1)...].compactMap { l in
+            guard l.range(of: #"^[0-9]{2}:[0-9]{2}:[0-9]{2} "#, options: .regularExpression) != nil else { return nil }
+            return String(l.dropFirst(9))
+        }
+    }
+
+    /// The prompt line above the footer, if one is showing.
+    var prompt: String? {
+        lines.first { $0.contains("(y/n)") }?.trimmingCharacters(in: .whitespaces)
+    }
+}
+
+/// SGR escape sequences in capture-pane -e output.
+enum SGR {
+    /// Every SGR sequence's parameter list, in order.
+    static func sequences(in text: String) -> [[Int]] {
+        var out: [[Int]] = []
+        let scalars = Array(text.unicodeScalars)
+        var i = 0
+        while i + 1 < scalars.count {
+            if scalars[i] == "\u{1B}" && scalars[i + 1] == "[" {
+                var j = i + 2
+                var params = ""
+                while j < scalars.count, scalars[j] == ";" || ("0"..."9").contains(scalars[j]) {
+                    params.unicodeScalars.append(scalars[j])
+                    j += 1
+                }
+                if j < scalars.count && scalars[j] == "m" {
+                    out.append(params.isEmpty ? [0] : params.split(separator: ";", omittingEmptySubsequences: false).map { Int($0) ?? 0 })
+                }
+                i = j
+            } else {
+                i += 1
+            }
+        }
+        return out
+    }
+
+    /// The colour-setting parameters among `sequences` (foreground/background 30-38, 40-48,
+    /// 90-97, 100-107; 39 and 49 only reset to the default colours and don't count).
+    static func colours(in text: String) -> [Int] {
+        sequences(in: text).flatMap { seq -> [Int] in
+            var found: [Int] = []
+            var k = 0
+            while k < seq.count {
+                let p = seq[k]
+                if p == 38 || p == 48 {
+                    found.append(p)
+                    k += (k + 1 < seq.count && seq[k + 1] == 5) ? 3 : 5  // 38;5;N or 38;2;R;G;B
+                    continue
+                }
+                if (30...37).contains(p) || (40...47).contains(p) || (90...97).contains(p) || (100...107).contains(p) {
+                    found.append(p)
+                }
+                k += 1
+            }
+            return found
+        }
+    }
+
+    /// `text` without its escape sequences.
+    static func strip(_ text: String) -> String {
+        text.replacingOccurrences(of: "\u{1B}\\[[0-9;]*[A-Za-z]", with: "", options: .regularExpression)
+    }
+}
