@@ -70,7 +70,7 @@ public enum ConsoleLayout {
         let leftLimit = rx - 2
         var x = g.put("Input ", x: 0, y: y, style: .dim)
         if m.builtIn {
-            x += g.put("BUILT-IN TEST SIGNAL (no capture device)", x: x, y: y, style: .warning, maxWidth: leftLimit - x)
+            x += g.put("BUILT-IN TEST SIGNAL", x: x, y: y, style: .warning, maxWidth: leftLimit - x)
         } else {
             x += g.put(m.inputName, x: x, y: y, style: .bold, maxWidth: min(28, leftLimit - x))
         }

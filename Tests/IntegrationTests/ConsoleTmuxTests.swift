@@ -1,0 +1,508 @@
+// The console end to end (issue 4), driven like a person in a private tmux server: keys in with
+// send-keys, the screen read back with capture-pane. Real input: the built-in test signal, or
+// paced PCMs over the tests' own PulseAudio daemon carrying known tones. Recordings made from the
+// console are read back through libsndfile.
+import CSndfile
+import Foundation
+import Glibc
+import Testing
+
+extension Integration {
+    /// Meters and a live route switch, against paced test PCMs over a private PulseAudio daemon.
+    @Suite("Console in tmux: meters and a route switch through PulseAudio")
+    final class ConsoleTmuxPaced {
+        let routes: ToneRoutes
+        /// The level PCM's sine: peak -6 dBFS on both channels, so RMS -9.03 dBFS.
+        static let levelDB = -6.0
+
+        init() async throws {
+            routes = try await ToneRoutes()
+            // A third paced PCM beside toneA/toneB: 1000 Hz with its peak at -6 dBFS.
+            try routes.home.write("level6.raw", bytes: Tone.s16Stereo(frequency: 1000, dBFS: Self.levelDB, seconds: 30))
+            let rc = try String(contentsOfFile: routes.home.path(".asoundrc"), encoding: .utf8)
+            try routes.home.write(".asoundrc", rc + ALSAConfig.filePCM("level6", infile: routes.home.path("level6.raw"), slave: "\"pulse\""))
+        }
+
+        deinit { routes.shutdown() }
+
+        @Test("the meters read a -6 dBFS sine as -6.0 pk and -9.0 rms (within 0.5 dB), bars drawn to match")
+        func metersReadKnownLevel() async throws {
+            let rec = routes.home.makeDirectory("rec")
+            let console = try await TmuxConsole(["-D", "level6", "-o", rec], home: routes.home, environment: routes.environment)
+            defer { console.shutdown() }
+            let expectedRMS = Self.levelDB - 10 * log10(2)
+
+            let first = try await console.waitFor("the meters to show the tone", timeout: 10) { s in
+                s.isConsole && s.meters.count == 2 && s.meters.allSatisfy { ($0.peak ?? -200) > -30 }
+            }
+            #expect(first.route?.pcm == "level6", "header: \(first.lines.prefix(3))")
+            #expect(!first.titleBar.contains("BUILT-IN"), "a real PCM, not the built-in signal: \(first.titleBar)")
+            #expect(first.lines.count > 2 && first.lines[2].hasPrefix("S16_LE 48000 Hz 2 ch"), "granted format: \(first.lines.prefix(3))")
+
+            // Let the ~300 ms meter window fill with the tone, then read it on several frames over 1 s.
+            try await Task.sleep(for: .milliseconds(600))
+            for _ in 0..<5 {
+                let s = ConsoleScreen(try await console.screen())
+                let meters = s.meters
+                #expect(meters.map(\.label) == ["L", "R"], "meter rows: \(meters)\n\(s)")
+                for m in meters {
+                    let peak = try #require(m.peak, "\(m.label) peak reads -inf:\n\(s)")
+                    let rms = try #require(m.rms, "\(m.label) rms reads -inf:\n\(s)")
+                    #expect(abs(peak - Self.levelDB) <= 0.5, "\(m.label) peak \(peak) dBFS; the tone's peak is \(Self.levelDB)")
+                    #expect(abs(rms - expectedRMS) <= 0.5, "\(m.label) rms \(rms) dBFS; the tone's RMS is \(expectedRMS)")
+                    // The bar agrees with the numbers: full blocks up to the RMS, the peak tip at the peak.
+                    let bar = Array(m.bar.dropLast())  // the last column is the space before the numbers
+                    let width = bar.count
+                    let full = bar.filter { $0 == "█" }.count
+                    let rmsColumn = Int(((rms + 60) / 60 * Double(width)).rounded(.down))
+                    #expect(abs(full - rmsColumn) <= 1, "\(m.label): \(full) full blocks of \(width); rms \(rms) is column \(rmsColumn): \(m.row)")
+                    let tip = bar.lastIndex(of: "▌")
+                    let peakColumn = Int(((peak + 60) / 60 * Double(width)).rounded(.down))
+                    #expect(tip.map { abs($0 - peakColumn) <= 1 } == true, "\(m.label): peak tip at \(String(describing: tip)), expected column \(peakColumn): \(m.row)")
+                }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+
+            try await console.press("q")
+            #expect(try await console.waitForExit() == 0)
+        }
+
+        @Test("r records, 3 switches the route while recording (header and event log say so), r saves; the file holds toneA then toneB, continuous apart from the gap")
+        func routeSwitchWhileRecording() async throws {
+            let rate = ToneRoutes.rate
+            let rec = routes.home.makeDirectory("rec")
+            // 110 columns: the event log's "saved PATH (…)" line fits unclipped.
+            let console = try await TmuxConsole(["-D", "toneA", "--exclusive-device", "toneA", "--shared-device", "toneB", "-o", rec],
+                                                home: routes.home, environment: routes.environment, width: 110, height: 32)
+            defer { console.shutdown() }
+
+            let ready = try await console.waitFor("the console capturing toneA", timeout: 10) { s in
+                s.isConsole && s.route?.pcm == "toneA" && (s.meters.first?.peak ?? -200) > -30
+            }
+            #expect(ready.route?.kind == "exclusive", "header: \(ready.lines.prefix(3))")
+            #expect(ready.titleBar.contains("NOT RECORDING"), "\(ready.titleBar)")
+            #expect(ready.properties[3]?.state == "off", "\(ready.properties)")
+
+            // r: recording starts.
+            try await console.press("r")
+            let rPressed = Monotonic.now
+            let recording = try await console.waitFor("REC and a file on the Recording panel", timeout: 5) { s in
+                s.titleBar.contains("REC") && !s.titleBar.contains("NOT RECORDING") && s.recordingFile != nil
+            }
+            let path = try #require(recording.recordingFile)
+            #expect(path.hasPrefix(rec + "/") && path.hasSuffix(".wav"), "file \(path) (directory \(rec))")
+            #expect(recording.events.contains("recording to \(path)"), "events: \(recording.events)")
+            #expect(recording.lines.contains { $0.hasPrefix("Recording ● recording") }, "\(recording)")
+
+            // 3 (mix on): the route switches to the shared PCM, with the gap in the event log.
+            try await sleepUntil(rPressed + 1.5)
+            try await console.press("3")
+            let switchPressed = Monotonic.now
+            let switched = try await console.waitFor("the route to change to toneB", timeout: 5) { s in
+                s.route?.pcm == "toneB" && s.events.contains { $0.hasPrefix("route toneA -> toneB") }
+            }
+            #expect(switched.route?.kind == "shared", "header: \(switched.lines.prefix(3))")
+            let routeLine = switched.events.first { $0.hasPrefix("route toneA -> toneB") } ?? ""
+            #expect(routeLine.hasPrefix("route toneA -> toneB (shared), gap "), "\(routeLine)")
+            let gapMs = RouteRenegotiation.gapMs(in: routeLine)
+            #expect(gapMs.map { $0 >= 0 && $0 < 1000 } == true, "gap in \(routeLine.debugDescription)")
+            #expect(switched.properties[3]?.state == "ON" && switched.properties[3]?.effect == "in effect: on", "\(switched.properties)")
+            #expect(switched.titleBar.contains("REC") && switched.recordingFile == path, "still recording to the same file:\n\(switched)")
+            #expect(!switched.events.contains { $0.contains("error") || $0.contains("interrupted") }, "events: \(switched.events)")
+
+            // r again: the file is saved and the log says where.
+            try await sleepUntil(switchPressed + 1.5)
+            try await console.press("r")
+            let stopPressed = Monotonic.now
+            let stopped = try await console.waitFor("the saved line in the event log", timeout: 5) { s in
+                s.events.contains { $0.hasPrefix("saved \(path) ") }
+            }
+            #expect(stopped.titleBar.contains("NOT RECORDING"), "\(stopped.titleBar)")
+            #expect(stopped.recordingFile == nil, "the File line after stopping: \(stopped.lines.filter { $0.hasPrefix("File") })")
+            let savedLine = stopped.events.first { $0.hasPrefix("saved \(path) ") } ?? ""
+            let savedFrames = savedLine.range(of: #"[0-9]+ frames\)$"#, options: .regularExpression)
+                .flatMap { Int(savedLine[$0].split(separator: " ")[0]) }
+
+            try await console.press("q")
+            #expect(try await console.waitForExit() == 0)
+
+            // The file: as long as the time between the two r presses, both tones in order.
+            let file = try SoundFile.read(path, samples: .int)
+            #expect(file.channels == 2 && file.sampleRate == rate, "\(file.channels) ch \(file.sampleRate) Hz")
+            #expect(savedFrames == file.frames, "event log \(savedLine.debugDescription); file \(file.frames) frames")
+            let seconds = Double(file.frames) / Double(rate)
+            let wall = stopPressed - rPressed
+            #expect(abs(seconds - wall) <= 0.5, "file holds \(seconds) s; r was pressed twice \(wall) s apart")
+            let left = file.channel(0)
+            #expect(left == file.channel(1), "both channels carry the same tone")
+
+            let windowFrames = RouteRenegotiation.windowFrames
+            let tones = [(name: "toneA", frequency: 440.0), (name: "toneB", frequency: 1000.0)]
+            let windows = ToneAnalysis.windows(left, rate: rate, windowFrames: windowFrames, tones: tones, amplitude: ToneRoutes.amplitude)
+            let runs = ToneAnalysis.runs(windows, windowFrames: windowFrames)
+            #expect(runs.map(\.label) == ["toneA", "toneB"], "tone spans: \(runs.map { "\($0.label) \($0.start)..<\($0.end)" })")
+            try #require(runs.count == 2)
+            // Where the switch is: between the runs, near the moment 3 was pressed.
+            let switchFrame = runs[0].end
+            let pressedAt = (switchPressed - rPressed) * Double(rate)
+            #expect(abs(Double(switchFrame) - pressedAt) <= 0.5 * Double(rate),
+                    "toneA ends at frame \(switchFrame); 3 was pressed \(switchPressed - rPressed) s into the recording")
+            let odd = windows.filter { $0.label == "silence" || $0.label == "mixed" }
+            #expect(odd.allSatisfy { $0.frame >= runs[0].end - windowFrames && $0.frame < runs[1].start + windowFrames },
+                    "windows holding neither tone away from the switch: \(odd.prefix(10))")
+            #expect(odd.count <= 3, "\(odd.count) windows hold neither tone: \(odd.prefix(12))")
+
+            // The cue the switch leaves, inside the switch.
+            let cues = try WAVChunks(path: path).cuePoints.map { Int($0.position) }
+            #expect(cues.count == 1, "cue points \(cues)")
+            let cue = cues.first ?? switchFrame
+            #expect(cue >= runs[0].end - windowFrames && cue <= runs[1].start + windowFrames,
+                    "cue at \(cue); the tone changes between \(runs[0].end) and \(runs[1].start)")
+
+            // Continuity sample by sample: only the switch (tone ending, gap, tone starting) may
+            // break the sine recurrence; the gap is silence of the logged length.
+            let gapFrames = Int((gapMs ?? 0) * Double(rate) / 1000)
+            let breaks = ToneAnalysis.recurrenceBreaks(left, frequencies: tones.map(\.frequency), rate: Double(rate))
+            let stray = breaks.filter { $0 < cue - rate / 100 || $0 > cue + gapFrames + rate / 100 }
+            #expect(stray.isEmpty, "the tone is discontinuous away from the switch at frames \(stray.prefix(20)) (cue \(cue), gap \(gapFrames) frames)")
+            let silences = ToneAnalysis.zeroRuns(left, minimum: 2)
+            let near = silences.filter { abs($0.start - cue) <= rate / 100 }
+            let silent = near.map(\.count).reduce(0, +)
+            #expect(abs(Double(silent - gapFrames)) <= 0.25 * Double(gapFrames) + 50,
+                    "\(silent) silent frames at the switch (\(near)); the log says gap \(gapMs ?? -1) ms = \(gapFrames) frames")
+            let straySilence = silences.filter { abs($0.start - cue) > rate / 100 }
+            #expect(straySilence.isEmpty, "silence away from the switch: \(straySilence.prefix(10))")
+        }
+    }
+
+    /// Keys, resize, quit, colours, refusals and settings, on the built-in test signal.
+    @Suite("Console in tmux: keys, resize, quit, colour, settings")
+    final class ConsoleTmux {
+        let home: TempDir
+        let rec: String
+        /// The built-in sine: 1000 Hz, peak -12 dBFS, RMS -15.0 dBFS.
+        static let input = ["-D", "builtin:sine:1000"]
+
+        init() throws {
+            home = try TempDir("capdeck-console")
+            rec = home.makeDirectory("rec")
+        }
+
+        deinit { home.remove() }
+
+        func start(_ extra: [String] = [], environment: [String: String] = [:], width: Int = 100, height: Int = 32) async throws -> TmuxConsole {
+            try await TmuxConsole(Self.input + ["-o", rec] + extra, home: home, environment: environment, width: width, height: height)
+        }
+
+        /// Waits for the full console with live meters.
+        @discardableResult
+        func ready(_ console: TmuxConsole) async throws -> ConsoleScreen {
+            try await console.waitFor("the console with live meters", timeout: 8) { s in
+                s.isConsole && s.meters.count == 2 && s.meters.allSatisfy { ($0.peak ?? -200) > -30 }
+            }
+        }
+
+        typealias Rows = [Int: (state: String, effect: String)]
+
+        static let defaults: Rows = [1: ("ON", "in effect: on"), 2: ("ON", "in effect: on"),
+                                     3: ("off", "in effect: off"), 4: ("off", "in effect: off")]
+        static let appleDefaults = [1: "on", 2: "on", 3: "off", 4: "off"]
+
+        static func matches(_ s: ConsoleScreen, _ rows: Rows) -> Bool {
+            let p = s.properties
+            return rows.allSatisfy { p[$0.key]?.state == $0.value.state && p[$0.key]?.effect == $0.value.effect }
+        }
+
+        /// Presses `key`, waits for the session panel to show `rows`, and checks every row.
+        func pressAndExpect(_ console: TmuxConsole, _ key: String, _ rows: Rows, _ what: String) async throws -> ConsoleScreen {
+            try await console.press(key)
+            var s: ConsoleScreen
+            do {
+                s = try await console.waitFor(what, timeout: 3) { Self.matches($0, rows) }
+            } catch {
+                s = ConsoleScreen(try await console.screen())
+            }
+            let p = s.properties
+            for k in 1...4 {
+                let row = p[k]
+                #expect(row?.state == rows[k]?.state, "after \(what): row \(k) state \(row?.state ?? "missing"), expected \(rows[k]!.state)\n\(s)")
+                #expect(row?.effect == rows[k]?.effect, "after \(what): row \(k) effect \(row?.effect.debugDescription ?? "missing"), expected \(rows[k]!.effect.debugDescription)")
+                #expect(row?.defaultValue == Self.appleDefaults[k], "row \(k) default column: \(String(describing: row))")
+                #expect(row?.isDefault == (row?.state.lowercased() == Self.appleDefaults[k]), "row \(k) default marker: \(String(describing: row))")
+            }
+            return s
+        }
+
+        @Test("meters read the built-in sine (-12.0 pk, -15.0 rms); 1-4 each change their state and effect text")
+        func propertyKeys() async throws {
+            let console = try await start()
+            defer { console.shutdown() }
+            let first = try await ready(console)
+            #expect(first.route?.pcm == "builtin:sine:1000", "header: \(first.lines.prefix(3))")
+            try await Task.sleep(for: .milliseconds(500))
+            let s0 = ConsoleScreen(try await console.screen())
+            for m in s0.meters {
+                #expect(m.peak.map { abs($0 + 12) <= 0.5 } == true, "\(m) (the built-in sine peaks at -12 dBFS)")
+                #expect(m.rms.map { abs($0 + 15.01) <= 0.5 } == true, "\(m) (its RMS is -15.0 dBFS)")
+            }
+            let p0 = s0.properties
+            #expect(p0.count == 4, "session panel rows: \(p0)\n\(s0)")
+            #expect(p0[1]?.name == "uses app audio session" && p0[2]?.name == "auto-configures app session"
+                    && p0[3]?.name == "mixes with others" && p0[4]?.name == "Bluetooth HQ recording", "\(p0)")
+            #expect(Self.matches(s0, Self.defaults), "defaults: \(p0)")
+
+            let off = "no effect: uses app session is off"
+            var s = try await pressAndExpect(console, "1", [1: ("off", "in effect: off"), 2: ("ON", off), 3: ("off", off), 4: ("off", off)], "1 (uses app session off)")
+            #expect(s.events.last == "usesApplicationAudioSession off", "events: \(s.events)")
+            #expect(s.lines.contains { $0.hasPrefix("App session") && $0.hasSuffix("(not used)") }, "\(s)")
+            s = try await pressAndExpect(console, "1", Self.defaults, "1 again")
+            #expect(s.events.last == "usesApplicationAudioSession on", "events: \(s.events)")
+
+            s = try await pressAndExpect(console, "2", [1: ("ON", "in effect: on"), 2: ("off", "in effect: off"),
+                                                        3: ("off", "app session decides (off)"), 4: ("off", "app session decides (off)")],
+                                         "2 (auto-configure off)")
+            #expect(s.events.last == "automaticallyConfiguresApplicationAudioSession off", "events: \(s.events)")
+            #expect(s.lines.contains { $0.hasPrefix("App session") && $0.contains("(yours: c cycles the category)") }, "\(s)")
+            s = try await pressAndExpect(console, "2", Self.defaults, "2 again")
+            #expect(s.lines.contains { $0.hasPrefix("App session") && $0.contains("(set by the capture session)") }, "\(s)")
+
+            var rows = Self.defaults
+            rows[3] = ("ON", "in effect: on")
+            s = try await pressAndExpect(console, "3", rows, "3 (mix on)")
+            #expect(s.events.contains("configuresApplicationAudioSessionToMixWithOthers on"), "events: \(s.events)")
+            #expect(s.lines.contains { $0.hasPrefix("App session") && $0.contains("options mixWithOthers") }, "\(s)")
+            s = try await pressAndExpect(console, "3", Self.defaults, "3 again")
+
+            rows = Self.defaults
+            rows[4] = ("ON", "in effect: on")
+            s = try await pressAndExpect(console, "4", rows, "4 (Bluetooth HQ on)")
+            #expect(s.events.contains("configuresApplicationAudioSessionForBluetoothHighQualityRecording on"), "events: \(s.events)")
+            s = try await pressAndExpect(console, "4", Self.defaults, "4 again")
+            #expect(!s.events.contains { $0.contains("error") }, "events: \(s.events)")
+
+            try await console.press("q")
+            #expect(try await console.waitForExit() == 0)
+        }
+
+        @Test("below the minimum size the screen says how big it must be; at the minimum and back at 100x32 the full layout returns")
+        func resize() async throws {
+            let console = try await start()
+            defer { console.shutdown() }
+            try await ready(console)
+
+            for (w, h) in [(50, 12), (63, 20), (64, 19)] {
+                try await console.resize(width: w, height: h)
+                let s = try await console.waitFor("the too-small notice at \(w)x\(h)", timeout: 3) {
+                    $0.contains("capdeck needs a terminal of at least 64×20")
+                }
+                #expect(s.contains("(this one is \(w)×\(h)); please enlarge it."), "\(s)")
+                #expect(!s.contains("CaptureDeck") && s.meters.isEmpty, "no layout drawn at \(w)x\(h):\n\(s)")
+                #expect(s.lines.allSatisfy { $0.count <= w }, "lines wider than \(w):\n\(s)")
+            }
+            for (w, h) in [(64, 20), (100, 32)] {
+                try await console.resize(width: w, height: h)
+                let s = try await console.waitFor("the full layout at \(w)x\(h)", timeout: 3) { s in
+                    s.isConsole && s.meters.count == 2 && s.meters.allSatisfy { $0.peak != nil } && s.properties.count == 4
+                }
+                #expect(!s.contains("needs a terminal"), "\(s)")
+                #expect(s.lines.count <= h && s.lines.allSatisfy { $0.count <= w }, "drawn within \(w)x\(h):\n\(s)")
+                #expect(s.titleBar.hasSuffix("? help") && s.titleBar.count == w, "title bar spans the width: \(s.titleBar.debugDescription)")
+            }
+            try await console.press("q")
+            #expect(try await console.waitForExit() == 0)
+        }
+
+        @Test("q while recording asks; n keeps recording; q y saves and exits 0 with the terminal restored; q when stopped exits at once; so does Esc")
+        func quit() async throws {
+            do {
+                let console = try await start()
+                defer { console.shutdown() }
+                try await ready(console)
+                #expect(try await console.paneFormat("alternate_on") == "1", "the console runs on the alternate screen")
+                try await console.press("r")
+                let recording = try await console.waitFor("recording", timeout: 5) { $0.recordingFile != nil && $0.titleBar.contains("REC") }
+                let path = try #require(recording.recordingFile)
+
+                try await console.press("q")
+                let asked = try await console.waitFor("the quit prompt", timeout: 3) { $0.prompt != nil }
+                #expect(asked.prompt == "Recording in progress: stop it, save the file and quit? (y/n)", "\(asked)")
+                try await console.press("n")
+                let kept = try await console.waitFor("the prompt to go", timeout: 3) { $0.prompt == nil }
+                #expect(kept.exitCode == nil && kept.isConsole, "n keeps the console:\n\(kept)")
+                #expect(kept.titleBar.contains("REC") && !kept.titleBar.contains("NOT") && kept.recordingFile == path, "n keeps recording:\n\(kept)")
+                let t0 = kept.recordedSeconds ?? 0
+                try await console.waitFor("the recording clock to advance", timeout: 3) { ($0.recordedSeconds ?? 0) > t0 }
+
+                try await console.press("q")
+                try await console.waitFor("the quit prompt again", timeout: 3) { $0.prompt != nil }
+                try await console.press("y")
+                #expect(try await console.waitForExit() == 0)
+                let after = ConsoleScreen(try await console.screen())
+                #expect(!after.contains("CaptureDeck") && after.meters.isEmpty, "the console is gone from the pane:\n\(after)")
+                #expect(after.lines.contains { $0.hasPrefix("capdeck: saved \(path): ") && $0.hasSuffix(" frames") }, "\(after)")
+                #expect(try await console.paneFormat("alternate_on") == "0", "the alternate screen is left on exit")
+                #expect(try await console.paneFormat("cursor_flag") == "1", "the cursor is visible again on exit")
+                let file = try SoundFile.read(path, samples: .int)
+                #expect(file.frames > 48_000 && file.channels == 2 && file.sampleRate == 48_000, "saved \(file.frames) frames")
+                let savedFrames = after.lines.first { $0.hasPrefix("capdeck: saved ") }?.split(separator: " ").dropLast().last.flatMap { Int($0) }
+                #expect(savedFrames == file.frames, "the saved line vs \(file.frames) frames in the file")
+            }
+
+            // Not recording: q quits at once, without a prompt and without a file.
+            for key in ["q", "Escape"] {
+                let console = try await start()
+                defer { console.shutdown() }
+                try await ready(console)
+                let before = try FileManager.default.contentsOfDirectory(atPath: rec)
+                try await console.press(key)
+                let pressed = Monotonic.now
+                let code = try await console.waitForExit(timeout: 5)
+                #expect(code == 0, "\(key) when not recording: exit \(code)")
+                #expect(Monotonic.now - pressed < 2, "\(key) took \(Monotonic.now - pressed) s to quit")
+                let after = ConsoleScreen(try await console.screen())
+                #expect(after.prompt == nil && !after.contains("CaptureDeck"), "\(after)")
+                #expect(try await console.paneFormat("alternate_on") == "0", "\(key): the alternate screen is left on exit")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: rec) == before, "\(key) wrote no file")
+            }
+        }
+
+        /// The meter rows of a capture-pane -e screen, escapes kept.
+        static func meterRowsWithEscapes(_ text: String) -> [String] {
+            text.split(separator: "\n").map(String.init).filter {
+                SGR.strip($0).range(of: #"^ [LR]  .* pk "#, options: .regularExpression) != nil
+            }
+        }
+
+        @Test("colours by default; NO_COLOR=1 draws the meters without colour; LANG=C draws them in ASCII")
+        func colourAndLocale() async throws {
+            // Control: with colours, the meter bars are coloured (green zone at -15 dBFS).
+            do {
+                let console = try await start()
+                defer { console.shutdown() }
+                try await ready(console)
+                let rows = Self.meterRowsWithEscapes(try await console.screenWithEscapes())
+                #expect(rows.count == 2)
+                #expect(rows.allSatisfy { SGR.colours(in: $0).contains(32) }, "no green in the meter rows: \(rows.map(\.debugDescription))")
+                try await console.press("q")
+                _ = try await console.waitForExit()
+            }
+            do {
+                let console = try await start(environment: ["NO_COLOR": "1"])
+                defer { console.shutdown() }
+                try await ready(console)
+                let screen = try await console.screenWithEscapes()
+                let rows = Self.meterRowsWithEscapes(screen)
+                #expect(rows.count == 2, "\(screen)")
+                for r in rows {
+                    #expect(SGR.colours(in: r).isEmpty, "NO_COLOR: colour escapes \(SGR.colours(in: r)) in \(r.debugDescription)")
+                }
+                #expect(SGR.colours(in: screen).isEmpty, "NO_COLOR: colour escapes \(Set(SGR.colours(in: screen))) on the screen")
+                // Still readable without colour: the bar, the numbers.
+                let s = ConsoleScreen(SGR.strip(screen))
+                #expect(s.meters.allSatisfy { $0.bar.contains("█") && $0.peak != nil }, "\(s.meters)")
+                try await console.press("q")
+                #expect(try await console.waitForExit() == 0)
+            }
+            do {
+                let console = try await start(environment: ["LANG": "C"])
+                defer { console.shutdown() }
+                let s = try await ready(console)
+                for m in s.meters {
+                    #expect(m.bar.contains("#") && m.bar.contains("|"), "ASCII bar and peak tip: \(m.row)")
+                    let blocks = m.row.unicodeScalars.filter { (0x2580...0x259F).contains($0.value) }
+                    #expect(blocks.isEmpty, "block characters in an ASCII meter: \(m.row)")
+                }
+                #expect(!s.text.unicodeScalars.contains { (0x2580...0x259F).contains($0.value) || (0x2500...0x257F).contains($0.value) },
+                        "block or box-drawing characters under LANG=C:\n\(s)")
+                #expect(s.titleBar.contains("- NOT RECORDING"), "\(s.titleBar)")
+                // The too-small notice under LANG=C: its numbers must still read as W x H.
+                try await console.resize(width: 50, height: 12)
+                let small = try await console.waitFor("the too-small notice under LANG=C", timeout: 3) { $0.contains("needs a terminal") }
+                #expect(small.text.range(of: #"at least 64\D+20"#, options: .regularExpression) != nil,
+                        "LANG=C: the minimum size must read as 64 by 20:\n\(small)")
+                #expect(small.text.range(of: #"this one is 50\D+12"#, options: .regularExpression) != nil,
+                        "LANG=C: the current size must read as 50 by 12:\n\(small)")
+                try await console.resize(width: 100, height: 32)
+                try await console.press("q")
+                #expect(try await console.waitForExit() == 0)
+            }
+        }
+
+        @Test("TERM=dumb or unset, or no terminal: exit 64 and one clear error line on stderr")
+        func refusesWithoutATerminal() async throws {
+            let exe = try Capdeck.require()
+            var base = Capdeck.environment(home: home.root)
+            base["LANG"] = "C.UTF-8"
+            base["NO_COLOR"] = nil
+            for term in ["dumb", "", nil] as [String?] {
+                var env = base
+                env["TERM"] = term
+                let r = try await runProgram(exe, Self.input + ["-o", rec], environment: env, scratch: home, timeout: 15)
+                let what = "TERM=\(term.map { "'\($0)'" } ?? "unset")"
+                #expect(r.exitCode == 64, "\(what): \(r)")
+                #expect(r.stderrLines.count == 1, "\(what): stderr must be one line: \(r.stderr.debugDescription)")
+                let line = r.stderrLines.first ?? ""
+                #expect(line.hasPrefix("capdeck: ") && line.contains("TERM") && line.contains("capdeck record"), "\(what): \(line)")
+                #expect(!line.contains("\u{1B}"), "\(what): escape sequences in \(line.debugDescription)")
+                #expect(r.stdout.isEmpty, "\(what): stdout \(r.stdout.debugDescription)")
+            }
+            // A real TERM, but stdin/stdout are files.
+            var env = base
+            env["TERM"] = "xterm-256color"
+            let r = try await runProgram(exe, Self.input + ["-o", rec], environment: env, scratch: home, timeout: 15)
+            #expect(r.exitCode == 64, "stdin/stdout not a terminal: \(r)")
+            #expect(r.stderrLines.count == 1 && r.stderrLines.first?.hasPrefix("capdeck: ") == true
+                    && r.stderr.contains("terminal"), "\(r.stderr.debugDescription)")
+            #expect(r.stdout.isEmpty, "stdout \(r.stdout.debugDescription)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: rec).isEmpty, "no recording made")
+        }
+
+        @Test("3 then q persists mix on; the next start shows it; --reset-settings restores the default and keeps config.toml.old")
+        func settingsPersist() async throws {
+            let config = home.root + "/.config/capdeck/config.toml"
+            do {
+                let console = try await start()
+                defer { console.shutdown() }
+                let s = try await ready(console)
+                #expect(s.properties[3]?.state == "off", "fresh start: \(s.properties)")
+                try await console.press("3")
+                try await console.waitFor("mix on", timeout: 3) { $0.properties[3]?.state == "ON" }
+                try await console.press("q")
+                #expect(try await console.waitForExit() == 0)
+            }
+            let text = (try? String(contentsOfFile: config, encoding: .utf8)) ?? ""
+            #expect(text.contains("mix-with-others = true"), "\(config): \(text.debugDescription)")
+
+            do {
+                let console = try await start()
+                defer { console.shutdown() }
+                let s = try await ready(console)
+                #expect(s.properties[3]?.state == "ON" && s.properties[3]?.effect == "in effect: on", "after a restart: \(s.properties)")
+                #expect(s.properties[3]?.isDefault == false, "mix on is not the default: \(String(describing: s.properties[3]))")
+                try await console.press("q")
+                #expect(try await console.waitForExit() == 0)
+            }
+
+            do {
+                let console = try await start(["--reset-settings"])
+                defer { console.shutdown() }
+                let s = try await ready(console)
+                #expect(Self.matches(s, Self.defaults), "after --reset-settings: \(s.properties)")
+                #expect(access(config + ".old", F_OK) == 0, "config.toml.old exists")
+                let old = (try? String(contentsOfFile: config + ".old", encoding: .utf8)) ?? ""
+                #expect(old.contains("mix-with-others = true"), "the old settings are kept: \(old.debugDescription)")
+                try await console.press("q")
+                #expect(try await console.waitForExit() == 0)
+            }
+            // And the reset sticks: a plain start after it still has the defaults.
+            do {
+                let console = try await start()
+                defer { console.shutdown() }
+                let s = try await ready(console)
+                #expect(Self.matches(s, Self.defaults), "after the reset, a plain start: \(s.properties)")
+                try await console.press("q")
+                #expect(try await console.waitForExit() == 0)
+            }
+        }
+    }
+}
