@@ -594,6 +594,11 @@ public final class CaptureEngine: @unchecked Sendable {
             if now - lastCheckpoint >= checkpointInterval || framesSinceCheckpoint >= checkpointFrames {
                 lastCheckpoint = now
                 framesSinceCheckpoint = 0
+                // Markers go to the sink while its file is open (a console recording may end
+                // long before the engine does).
+                if let sink {
+                    for m in markers.withLock({ m -> [RecordingMarker] in defer { m.removeAll() }; return m }) { sink.addMarker(m) }
+                }
                 if let sink, writeError == nil {
                     do throws(RecordingError) { try sink.checkpoint() } catch {
                         writeError = error
@@ -603,7 +608,7 @@ public final class CaptureEngine: @unchecked Sendable {
             }
         }
         if let sink {
-            for m in markers.withLock({ $0 }) { sink.addMarker(m) }
+            for m in markers.withLock({ m -> [RecordingMarker] in defer { m.removeAll() }; return m }) { sink.addMarker(m) }
             do throws(RecordingError) { try sink.finish() } catch {
                 if writeError == nil { writeError = error }
             }

@@ -361,6 +361,16 @@ public final class CaptureSession: @unchecked Sendable {
             }
             return
         }
+        if wanted.pcm == current.pcm {
+            // Same PCM, another kind of route (an input whose routes are all one device):
+            // nothing to re-open.
+            runState.withLock { $0.route = wanted; $0.interruptedWanting = nil }
+            if let g = engine.granted {
+                emit(.routeChanged(RouteChange(old: current, new: wanted, granted: g, gapMs: 0, gapFrames: 0,
+                                               atFrame: engine.framesCaptured)))
+            }
+            return
+        }
         // The new device is opened beside the current one. Only when both are views of the same
         // hardware (hw/plughw/dsnoop of one card) may a busy new device mean our own hold, and
         // only then is the current device closed first: on the first attempt, and on every 8th

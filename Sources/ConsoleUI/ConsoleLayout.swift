@@ -11,7 +11,7 @@ public enum ConsoleLayout {
         var g = ScreenGrid(width: width, height: height)
         let channels = max(1, m.levels.count)
         guard width >= minWidth, height >= minHeight(channels: channels) else {
-            tooSmall(&g, needW: minWidth, needH: minHeight(channels: channels))
+            tooSmall(&g, m, needW: minWidth, needH: minHeight(channels: channels))
             return g
         }
         var y = 0
@@ -34,10 +34,11 @@ public enum ConsoleLayout {
 
     // MARK: Pieces
 
-    static func tooSmall(_ g: inout ScreenGrid, needW: Int, needH: Int) {
-        let lines = ["capdeck needs a terminal of at least \(needW)×\(needH)",
-                     "(this one is \(g.width)×\(g.height)); please enlarge it.",
-                     "Recording continues; q quits."]
+    static func tooSmall(_ g: inout ScreenGrid, _ m: ConsoleModel, needW: Int, needH: Int) {
+        let x = m.unicode ? "×" : "x"
+        let lines = ["capdeck needs a terminal of at least \(needW)\(x)\(needH)",
+                     "(this one is \(g.width)\(x)\(g.height)); please enlarge it.",
+                     m.recording == .stopped ? "q quits." : "Recording continues; q asks before quitting."]
         for (i, l) in lines.enumerated() {
             let y = g.height / 2 - 1 + i
             g.put(l, x: max(0, (g.width - l.count) / 2), y: y, style: i == 0 ? .warning : .normal)
@@ -63,7 +64,8 @@ public enum ConsoleLayout {
 
     static func header(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int) {
         // Line 1: input and route on the left; real-time status and xruns on the right.
-        let rt = m.realtime.hasPrefix("normal priority: ") ? "normal priority (" + m.realtime.dropFirst(17) + ")" : m.realtime
+        var rt = m.realtime.hasPrefix("normal priority: ") ? "normal priority (" + m.realtime.dropFirst(17) + ")" : m.realtime
+        if g.width < 100 { rt = m.realtime.hasPrefix("SCHED_FIFO") ? m.realtime : "normal priority" }
         let xr = "xruns \(m.xruns)"
         let right = rt + "  " + xr
         let rx = g.width - right.count
@@ -149,8 +151,12 @@ public enum ConsoleLayout {
         g.put("Capture session", x: 0, y: y, style: .title)
         g.put("key property", x: 17, y: y, style: .dim)
         let wide = g.width >= 118
-        let nameW = wide ? 66 : 29
-        g.put("state  default  effect", x: 19 + nameW, y: y, style: .dim)
+        let narrow = g.width < 90
+        let nameW = wide ? 66 : (narrow ? 16 : 29)
+        // Narrow terminals pack the columns tighter so the effect text keeps its words.
+        let sx = narrow ? 4 + nameW + 1 : 19 + nameW
+        let (defX, effX) = narrow ? (6, 13) : (7, 16)
+        g.put(narrow ? "state default effect" : "state  default  effect", x: sx, y: y, style: .dim)
         for (i, key) in AudioSessionProperties.Key.allCases.enumerated() {
             let row = y + 1 + i
             let on = m.properties[key]
@@ -158,13 +164,28 @@ public enum ConsoleLayout {
             let dim = !eff.isInEffect
             let base: CellStyle = dim ? .dim : .normal
             g.put(" \(i + 1) ", x: 0, y: row, style: .key)
-            g.put(wide ? key.appleName : (shortNames[key] ?? key.rawValue), x: 4, y: row, style: base, maxWidth: nameW + 14)
-            let sx = 19 + nameW
+            let name = wide ? key.appleName : (narrow ? (tinyNames[key] ?? key.rawValue) : (shortNames[key] ?? key.rawValue))
+            g.put(name, x: 4, y: row, style: base, maxWidth: nameW + 14)
             g.put(on ? "ON " : "off", x: sx, y: row, style: dim ? .dim : (on ? .good : .bold))
-            g.put(key.appleDefault ? "on " : "off", x: sx + 7, y: row, style: .dim)
-            if on == key.appleDefault { g.put("*", x: sx + 10, y: row, style: .dim) }
-            g.put(effectText(eff), x: sx + 16, y: row, style: dim ? .dim : (isAppDecides(eff) ? .warning : .normal),
-                  maxWidth: g.width - sx - 16)
+            g.put(key.appleDefault ? "on " : "off", x: sx + defX, y: row, style: .dim)
+            if on == key.appleDefault { g.put("*", x: sx + defX + 3, y: row, style: .dim) }
+            let text = effectText(eff)
+            let fits = text.count <= g.width - sx - effX
+            g.put(fits ? text : shortEffectText(eff), x: sx + effX, y: row,
+                  style: dim ? .dim : (isAppDecides(eff) ? .warning : .normal), maxWidth: g.width - sx - effX)
+        }
+    }
+
+    static let tinyNames: [AudioSessionProperties.Key: String] = [
+        .usesAppSession: "uses app session", .autoConfigure: "auto-configure",
+        .mixWithOthers: "mix with others", .bluetoothHQ: "Bluetooth HQ",
+    ]
+
+    static func shortEffectText(_ e: EffectiveState) -> String {
+        switch e {
+        case .applies(let v): v ? "in effect: on" : "in effect: off"
+        case .noEffect(let r): r == "uses app session is off" ? "no effect: app session off" : "no effect"
+        case .appSessionDecides(let v): "app session decides (\(v ? "on" : "off"))"
         }
     }
 

@@ -130,7 +130,8 @@ final class ConsoleController: @unchecked Sendable {
             model.unicode = term.unicode
             term.draw(ConsoleLayout.render(model, width: w, height: h))
         }
-        // Finish: the file first (nothing lost), then the device, then the terminal.
+        // Finish: queued commands, the file (nothing lost), then the device, then the terminal.
+        commands.sync {}
         let saved = try? output.stopRecording()
         session.stopRunning()
         term.restore()
@@ -194,6 +195,7 @@ final class ConsoleController: @unchecked Sendable {
                 p[key].toggle()
                 self.session.setProperties(p)
                 self.addEvent("\(key.appleName) \(p[key] ? "on" : "off")")
+                for note in self.session.resolution?.notes ?? [] { self.addEvent("note: \(note)", .warning) }
                 self.saveSettings()
             }
         case .recordStartStop:
@@ -226,6 +228,7 @@ final class ConsoleController: @unchecked Sendable {
         case .help:
             ui.withLock { $0.showHelp = true }
         case .quit:
+            commands.sync {}  // keys typed before q (r, 1-4…) take effect first
             if output.isRecording {
                 ui.withLock { $0.prompt = "Recording in progress: stop it, save the file and quit? (y/n)"; $0.quitRequested = true }
             } else {

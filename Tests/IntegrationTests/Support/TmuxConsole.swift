@@ -85,6 +85,12 @@ final class TmuxConsole: @unchecked Sendable {
         }
     }
 
+    /// Sends several keys in one send-keys, so they arrive together (typeahead).
+    func pressTogether(_ keys: [String]) async throws {
+        let r = try await runTmux(["send-keys", "-t", target] + keys)
+        if r.exitCode != 0 { throw Failure(description: "send-keys \(keys): \(r)") }
+    }
+
     func resize(width: Int, height: Int) async throws {
         let r = try await runTmux(["resize-window", "-t", target, "-x", "\(width)", "-y", "\(height)"])
         if r.exitCode != 0 { throw Failure(description: "resize-window: \(r)") }
@@ -182,7 +188,7 @@ struct ConsoleScreen: CustomStringConvertible {
         var label: String
         /// The row as drawn.
         var row: String
-        /// The bar: the columns between the label and the numbers.
+        /// The bar: the columns between the label and the numbers (the blank before them excluded).
         var bar: String
         var peak: Double?
         var rms: Double?
@@ -198,7 +204,13 @@ struct ConsoleScreen: CustomStringConvertible {
                   let n = l.range(of: number + #" pk +"# + number + " rms", options: .regularExpression) else { continue }
             let label = l[r].trimmingCharacters(in: .whitespaces)
             let words = l[n].split(separator: " ")
-            out.append(Meter(label: label, row: l, bar: String(l[r.upperBound..<n.lowerBound]),
+            // The peak number is right-aligned in 6 columns after one blank column: the bar ends
+            // 7 columns before " pk".
+            let chars = Array(l)
+            let labelEnd = l.distance(from: l.startIndex, to: r.upperBound)
+            let pk = l.distance(from: l.startIndex, to: l.range(of: " pk", range: n)!.lowerBound)
+            let barEnd = max(labelEnd, pk - 7)
+            out.append(Meter(label: label, row: l, bar: String(chars[labelEnd..<barEnd]),
                              peak: Double(words[0]), rms: Double(words[2])))
         }
         return out
