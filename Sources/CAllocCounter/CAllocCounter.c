@@ -7,6 +7,9 @@
 #include <unistd.h>
 #include <errno.h>
 #include <sys/syscall.h>
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
 
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
@@ -23,11 +26,39 @@ pid_t CAllocCounter_currentThreadID(void) {
     return my_tid;
 }
 
+// Where the first watched allocations came from (callers of malloc & co), to name the culprit.
+#define TRACE_SLOTS 8
+#define TRACE_DEPTH 12
+static void *traces[TRACE_SLOTS][TRACE_DEPTH];
+static int trace_depths[TRACE_SLOTS];
+
 static inline void count_one(void) {
     atomic_fetch_add_explicit(&total_count, 1, memory_order_relaxed);
     pid_t w = atomic_load_explicit(&watched_tid, memory_order_relaxed);
-    if (w != 0 && CAllocCounter_currentThreadID() == w)
-        atomic_fetch_add_explicit(&watched_count, 1, memory_order_relaxed);
+    if (w != 0 && CAllocCounter_currentThreadID() == w) {
+        uint64_t n = atomic_fetch_add_explicit(&watched_count, 1, memory_order_relaxed);
+        if (n < TRACE_SLOTS) {
+            // Frame pointers are kept in these builds (-fno-omit-frame-pointer): walk them.
+            void **fp = (void **)__builtin_frame_address(0);
+            int d = 0;
+            while (fp && d < TRACE_DEPTH) {
+                void *ret = fp[1];
+                if (!ret) break;
+                traces[n][d++] = ret;
+                void **next = (void **)fp[0];
+                if (next <= fp) break;
+                fp = next;
+            }
+            trace_depths[n] = d;
+        }
+    }
+}
+
+int CAllocCounter_trace(int slot, void **out, int max) {
+    if (slot < 0 || slot >= TRACE_SLOTS || slot >= (int)atomic_load(&watched_count)) return 0;
+    int d = trace_depths[slot] < max ? trace_depths[slot] : max;
+    for (int i = 0; i < d; i++) out[i] = traces[slot][i];
+    return d;
 }
 
 void CAllocCounter_watch(pid_t tid) {
@@ -48,4 +79,19 @@ int posix_memalign(void **out, size_t a, size_t n) {
     if (p == NULL) return ENOMEM;
     *out = p;
     return 0;
+}
+
+int CAllocCounter_describe(int slot, char *buf, int len) {
+    void *frames[TRACE_DEPTH];
+    int n = CAllocCounter_trace(slot, frames, TRACE_DEPTH);
+    int used = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && used < len - 1; i++) {
+        Dl_info info;
+        const char *name = (dladdr(frames[i], &info) && info.dli_sname) ? info.dli_sname : "?";
+        int w = snprintf(buf + used, (size_t)(len - used), "%s%s", i ? " <- " : "", name);
+        if (w < 0) break;
+        used += w;
+    }
+    return n;
 }

@@ -3,7 +3,7 @@
 //   [session]      uses-app-session, auto-configure, mix-with-others, bluetooth-hq  (booleans)
 //   [app-session]  category (string), options (array of strings), preferred-sample-rate (integer)
 //   [routes]       exclusive, shared, bluetooth-hq, bluetooth-hfp                     (PCM names)
-//   [input]        device (the console's last input)
+//   [input]        device, format, rate, channels, output-dir (what the console last used)
 //
 // Every error names the file, the line and the key.
 import CaptureCore
@@ -24,8 +24,12 @@ public struct CapdeckConfig: Equatable, Sendable {
     public var properties: AudioSessionProperties
     public var appSession: AudioSessionState
     public var routes: RouteOverrides
-    /// `[input] device`: the input the console last used.
+    /// `[input]`: what the console last used (flags override each).
     public var inputDevice: String?
+    public var inputFormat: SampleFormat?
+    public var inputRate: Int?
+    public var inputChannels: Int?
+    public var outputDir: String?
 
     public init(path: String) {
         self.path = path
@@ -137,11 +141,30 @@ public enum ConfigLoader {
             case "input":
                 for key in table.keys {
                     let value = table[key]
-                    guard key == "device" else { throw fail(key, "unknown key; use device") }
-                    guard value?.type == .string, let s = value?.string, !s.isEmpty, s.utf8.count <= 512 else {
-                        throw fail(key, "expected a PCM name in quotes, got \(describe(value))")
+                    switch key {
+                    case "device", "output-dir":
+                        guard value?.type == .string, let s = value?.string, !s.isEmpty, s.utf8.count <= 4096 else {
+                            throw fail(key, "expected \(key == "device" ? "a PCM name" : "a directory") in quotes, got \(describe(value))")
+                        }
+                        if key == "device" { config.inputDevice = s } else { config.outputDir = s }
+                    case "format":
+                        guard value?.type == .string, let f = value?.string.flatMap(SampleFormat.init(name:)) else {
+                            throw fail(key, "expected one of \"S16_LE\", \"S24_LE\", \"S24_3LE\", \"S32_LE\", \"FLOAT_LE\", got \(describe(value))")
+                        }
+                        config.inputFormat = f
+                    case "rate":
+                        guard value?.type == .int, let r = value?.int, StreamFormat.rateRange.contains(r) else {
+                            throw fail(key, "expected a whole number of Hz from 8000 to 192000, got \(describe(value))")
+                        }
+                        config.inputRate = r
+                    case "channels":
+                        guard value?.type == .int, let c = value?.int, StreamFormat.channelRange.contains(c) else {
+                            throw fail(key, "expected a whole number from 1 to 8, got \(describe(value))")
+                        }
+                        config.inputChannels = c
+                    default:
+                        throw fail(key, "unknown key; use device, format, rate, channels or output-dir")
                     }
-                    config.inputDevice = s
                 }
             default:
                 throw ConfigError(path: path, line: locate.line(table: nil, key: tableName), key: "[\(tableName)]",

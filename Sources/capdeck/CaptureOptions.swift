@@ -13,15 +13,15 @@ struct CaptureOptions: ParsableArguments {
     @Option(name: [.customShort("f"), .customLong("format")],
             help: "Sample format of the recording: S16_LE (default), S24_LE, S24_3LE, S32_LE, FLOAT_LE.",
             transform: Parse.format)
-    var format: SampleFormat = .s16LE
+    var format: SampleFormat?
 
     @Option(name: [.customShort("r"), .customLong("rate")], parsing: .unconditional, help: "Sample rate in Hz (8000-192000; default 48000).",
             transform: Parse.int("rate", StreamFormat.rateRange, unit: " Hz"))
-    var rate: Int = 48_000
+    var rate: Int?
 
     @Option(name: [.customShort("c"), .customLong("channels")], parsing: .unconditional, help: "Channels (1-8; default 2).",
             transform: Parse.int("channels", StreamFormat.channelRange))
-    var channels: Int = 2
+    var channels: Int?
 
     @Option(name: [.customShort("t"), .customLong("file-type")],
             help: "File type: wav (RF64 past 4 GiB), w64, caf, flac. Default: from FILE's extension, else wav.",
@@ -131,5 +131,14 @@ struct CaptureOptions: ParsableArguments {
             || config?.routes.isEmpty == false
     }
 
-    var streamFormat: StreamFormat { StreamFormat(sampleFormat: format, sampleRate: rate, channels: channels) }
+    /// The recording format: flags, else the config file's [input] (saved by the console), else
+    /// 48 kHz stereo S16_LE.
+    func streamFormat(config: CapdeckConfig?) -> StreamFormat {
+        StreamFormat(sampleFormat: format ?? config?.inputFormat ?? .s16LE,
+                     sampleRate: rate ?? config?.inputRate ?? 48_000,
+                     channels: channels ?? config?.inputChannels ?? 2)
+    }
+
+    /// The recordings directory: -o, else the config file's [input] output-dir.
+    func outputDirectory(config: CapdeckConfig?) -> String? { outputDir ?? config?.outputDir }
 }

@@ -59,6 +59,7 @@ final class ConsoleController: @unchecked Sendable {
     private let log = Mutex<[ConsoleModel.Event]>([])
     private let ui = Mutex(UIState())
     private var directory: String
+    private let savedOutputDir: String?
     private var inputName: String
     private var builtIn = false
 
@@ -78,14 +79,15 @@ final class ConsoleController: @unchecked Sendable {
         self.capture = capture
         self.configPath = configPath
         self.signals = signals
-        format = capture.streamFormat
+        format = capture.streamFormat(config: config)
         fileType = capture.fileType ?? .wav
         do throws(RecordingError) { try fileType.validate(format.sampleFormat) } catch {
             throw Failure("-t/--file-type: \(error)", code: .usage)
         }
-        let target = try OutputTarget(file: nil, outputDir: capture.outputDir, pattern: capture.namePattern, fileType: fileType)
+        let target = try OutputTarget(file: nil, outputDir: capture.outputDirectory(config: config), pattern: capture.namePattern, fileType: fileType)
         guard case .pattern(let dir, _) = target.kind else { throw Failure("no recordings directory", code: .cannotCreate) }
         directory = dir
+        savedOutputDir = config?.outputDir
         session = CaptureSession(applicationAudioSession: ApplicationAudioSession(config?.appSession ?? AudioSessionState()))
         session.realtimePriority = capture.noRealtime ? nil : Int32(capture.rtPriority)
         output = CaptureAudioFileOutput(format: format)
@@ -97,6 +99,8 @@ final class ConsoleController: @unchecked Sendable {
         session.addOutput(output)
         session.setProperties(capture.properties(config: config))
         session.onEvent { [weak self] in self?.record($0) }
+        // Flags given this time (format, directory) are settings too.
+        if capture.format != nil || capture.rate != nil || capture.channels != nil || capture.outputDir != nil { saveSettings() }
     }
 
     // MARK: Running
@@ -277,7 +281,8 @@ final class ConsoleController: @unchecked Sendable {
 
     private func saveSettings() {
         let saved = Settings(properties: session.properties, device: builtIn ? nil : capture.device ?? (inputName == "default input" ? nil : inputName),
-                             appSession: session.applicationAudioSession.current)
+                             appSession: session.applicationAudioSession.current, format: format,
+                             outputDir: capture.outputDir ?? savedOutputDir)
         if let error = saved.write(to: configPath) { addEvent("settings not saved: \(error)", .warning) }
     }
 

@@ -62,13 +62,13 @@ struct RecordCommand: ParsableCommand {
         let events = SessionEvents(quiet: quiet)
         let signals = SignalHandlers { events.requestStop() }
         defer { signals.cancel() }
+        let config = try ConfigFile.load(capture.configFile)
+        let format = capture.streamFormat(config: config)
         let type = capture.fileType ?? file.flatMap { FileType(name: String($0.split(separator: ".").last ?? "")) } ?? .wav
-        do throws(RecordingError) { try type.validate(capture.format) } catch {
+        do throws(RecordingError) { try type.validate(format.sampleFormat) } catch {
             throw Failure("-t/--file-type: \(error)", code: .usage)
         }
-        let config = try ConfigFile.load(capture.configFile)
-        let format = capture.streamFormat
-        let target = try OutputTarget(file: file, outputDir: capture.outputDir, pattern: capture.namePattern, fileType: type)
+        let target = try OutputTarget(file: file, outputDir: capture.outputDirectory(config: config), pattern: capture.namePattern, fileType: type)
         let output = CaptureAudioFileOutput(format: format)
         let path = try target.start(output, fileType: type)
 

@@ -7,6 +7,8 @@ struct Settings {
     var properties: AudioSessionProperties
     var device: String?
     var appSession: AudioSessionState
+    var format: StreamFormat
+    var outputDir: String?
 
     /// The config file text. Route overrides already in the file are kept; comments are not.
     func text(keeping old: CapdeckConfig?) -> String {
@@ -25,7 +27,10 @@ struct Settings {
                 if let v { t += "\(k) = \(Settings.quote(v))\n" }
             }
         }
-        if let device { t += "\n[input]\ndevice = \(Settings.quote(device))\n" }
+        t += "\n[input]\n"
+        if let device { t += "device = \(Settings.quote(device))\n" }
+        t += "format = \"\(format.sampleFormat.rawValue)\"\nrate = \(format.sampleRate)\nchannels = \(format.channels)\n"
+        if let outputDir { t += "output-dir = \(Settings.quote(outputDir))\n" }
         return t
     }
 

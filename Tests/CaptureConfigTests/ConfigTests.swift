@@ -26,6 +26,13 @@ import Testing
         #expect(c.routes.exclusive == "hw:1,0" && c.routes.shared == "dsnoop:1,0" && c.routes.bluetoothHQ == nil)
     }
 
+    @Test func inputTableHoldsTheConsolesSettings() throws {
+        let c = try ConfigLoader.parse("[input]\ndevice = \"hw:2\"\nformat = \"S24_3LE\"\nrate = 96000\nchannels = 1\noutput-dir = \"/rec\"\n", path: "c.toml")
+        #expect(c.inputDevice == "hw:2" && c.inputFormat == .s24_3LE && c.inputRate == 96000 && c.inputChannels == 1 && c.outputDir == "/rec")
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse("[input]\nchannels = 9\n", path: "c.toml") }
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse("[input]\nformat = \"S8\"\n", path: "c.toml") }
+    }
+
     @Test func emptyFileIsDefaults() throws {
         let c = try ConfigLoader.parse("", path: "c.toml")
         #expect(c.properties == AudioSessionProperties() && c.routes.isEmpty)

@@ -53,6 +53,17 @@ final class FaultInjectingDevice: CaptureDevice, @unchecked Sendable {
     func close() { inner.close() }
 }
 
+/// Symbol names of the code behind the first watched allocations.
+func allocationSites(_ count: Int) -> String {
+    var out: [String] = []
+    for slot in 0..<min(count, 8) {
+        var buf = [CChar](repeating: 0, count: 4096)
+        _ = CAllocCounter_describe(Int32(slot), &buf, 4096)
+        out.append(String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+    return out.joined(separator: " | ")
+}
+
 @Suite struct CaptureEngineTests {
     let format = StreamFormat(sampleFormat: .s16LE, sampleRate: 48000, channels: 2)
 
@@ -207,9 +218,10 @@ final class FaultInjectingDevice: CaptureDevice, @unchecked Sendable {
         let from = engine.framesCaptured
         while engine.framesCaptured - from < 96 * 5_000 { usleep(1000) }  // ≥ 5,000 periods of 96 frames
         let allocations = CAllocCounter_count()
+        let sites = allocationSites(Int(allocations))
         CAllocCounter_watch(0)
         engine.stop()
         _ = engine.waitUntilFinished()
-        #expect(allocations == 0)
+        #expect(allocations == 0, "allocated from: \(sites)")
     }
 }

@@ -13,6 +13,11 @@ void CAllocCounter_watch(pid_t tid);
 uint64_t CAllocCounter_count(void);
 /// Total allocation calls in the process since start (shows the interposer is live).
 uint64_t CAllocCounter_totalCount(void);
+/// Return addresses (innermost first) of the `slot`-th watched allocation (slot < 8); returns
+/// how many were written to `out`. For naming the code that allocated, with dladdr.
+int CAllocCounter_trace(int slot, void **out, int max);
+/// The symbol names of `slot`'s return addresses, " <- "-separated, into `buf`.
+int CAllocCounter_describe(int slot, char *buf, int len);
 /// The calling thread's kernel thread id.
 pid_t CAllocCounter_currentThreadID(void);
 #endif
