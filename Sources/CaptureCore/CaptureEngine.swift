@@ -160,6 +160,10 @@ public final class CaptureEngine: @unchecked Sendable {
     private let switchRequested = Atomic<Bool>(false)
     /// The gap a failed close-first switch cost (the old device was closed and reopened).
     public private(set) var lastFailedSwitchGap: DeviceSwitchReport?
+    /// The poll set for a full ring, allocated once. (A local tuple here would have Swift
+    /// instantiate tuple type metadata, an allocation, the first time the ring fills: found by
+    /// `captureThreadDoesNotAllocate` under load.)
+    private let spacePoll = UnsafeMutablePointer<pollfd>.allocate(capacity: 2)
     /// Serialises `switchDevice` callers.
     private let switchLock = DispatchSemaphore(value: 1)
 
@@ -195,8 +199,12 @@ public final class CaptureEngine: @unchecked Sendable {
         dataBell = try Doorbell()
         spaceBell = try Doorbell()
         xrunLog = XrunLog(capacity: 256)
+        // Also makes Swift instantiate pollfd's type metadata now, off the real-time path.
+        spacePoll.initialize(repeating: pollfd(), count: 2)
         if let sink { precondition(sink.format == configuration.recordingFormat, "sink format mismatch") }
     }
+
+    deinit { spacePoll.deallocate() }
 
     // MARK: Published state (any thread)
 
@@ -540,11 +548,9 @@ public final class CaptureEngine: @unchecked Sendable {
             spaceBell.cancelWait()
             return
         }
-        var fds = (pollfd(fd: spaceBell.fd, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: wake.fd, events: Int16(POLLIN), revents: 0))
-        withUnsafeMutableBytes(of: &fds) { raw in
-            _ = poll(raw.baseAddress!.assumingMemoryBound(to: pollfd.self), 2, 100)
-        }
+        spacePoll[0] = pollfd(fd: spaceBell.fd, events: Int16(POLLIN), revents: 0)
+        spacePoll[1] = pollfd(fd: wake.fd, events: Int16(POLLIN), revents: 0)
+        _ = poll(spacePoll, 2, 100)
         spaceBell.cancelWait()
         spaceBell.drain()
         wake.drain()

@@ -14,6 +14,9 @@ public final class Doorbell: @unchecked Sendable {
     public let fd: Int32
     private let writeFD: Int32
     private let waiting = Atomic<Bool>(false)
+    /// Scratch for `drain`, allocated once: a local tuple would make Swift instantiate its type
+    /// metadata lazily, which allocates, the first time the real-time path drains.
+    private let drainBuffer = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 8)
 
     public init() throws(SystemError) {
         var fds: (Int32, Int32) = (-1, -1)
@@ -32,6 +35,7 @@ public final class Doorbell: @unchecked Sendable {
     deinit {
         close(fd)
         close(writeFD)
+        drainBuffer.deallocate()
     }
 
     /// Wakes the waiter unconditionally.
@@ -67,8 +71,7 @@ public final class Doorbell: @unchecked Sendable {
     /// Consumes pending rings so the descriptor stops polling readable.
     @inline(__always)
     public func drain() {
-        var bytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        while withUnsafeMutableBytes(of: &bytes, { read(fd, $0.baseAddress, 32) }) == 32 {}
+        while read(fd, drainBuffer, 64) == 64 {}
     }
 
     /// Sleeps until rung or `timeoutMs` passes (-1: no timeout). Returns true when rung.
