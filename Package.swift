@@ -20,6 +20,7 @@ let package = Package(
         // is on the default include path and the modulemap names the libraries.
         .systemLibrary(name: "CNcursesW", providers: [.apt(["libncursesw5-dev"])]),
         .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CSamplerate", providers: [.apt(["libsamplerate0-dev"])]),
 
         // Layer 2: the pure core. Never imports a C shim.
         .target(name: "CaptureCore"),
@@ -27,9 +28,11 @@ let package = Package(
         // Layer 3: one adapter per C library.
         .target(name: "CaptureALSA", dependencies: ["CaptureCore", "CALSA"]),
         .target(name: "CaptureFiles", dependencies: ["CaptureCore", "CSndfile"]),
+        // Sample-rate conversion for routes that can't give the recording's rate.
+        .target(name: "CaptureResample", dependencies: ["CaptureCore", "CSamplerate"]),
 
         // Layer 4: the AVCaptureSession-shaped library API over the engine and adapters.
-        .target(name: "CaptureDeck", dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles"]),
+        .target(name: "CaptureDeck", dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CaptureResample"]),
 
         // The config file (TOML via TOMLKit), with errors that name the file, line and key.
         .target(name: "CaptureConfig", dependencies: ["CaptureCore", .product(name: "TOMLKit", package: "TOMLKit")]),
@@ -56,7 +59,7 @@ let package = Package(
         ),
 
         .testTarget(name: "CaptureCoreTests", dependencies: ["CaptureCore", "CAllocCounter"]),
-        .testTarget(name: "CaptureDeckTests", dependencies: ["CaptureDeck", "CaptureCore", "CaptureFiles"]),
+        .testTarget(name: "CaptureDeckTests", dependencies: ["CaptureDeck", "CaptureCore", "CaptureFiles", "CaptureResample", "CAllocCounter"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "CaptureCore"]),
         .testTarget(name: "CaptureConfigTests", dependencies: ["CaptureConfig", "CaptureCore"]),
         .testTarget(name: "CaptureFilesTests", dependencies: ["CaptureCore", "CaptureFiles", "CSndfile"]),

@@ -76,21 +76,55 @@ final class DeviceBinding: @unchecked Sendable {
     /// Never ask for more than one device buffer at once: some plugins (ALSA's file plugin with
     /// an infile) fail on larger reads, and hardware can't hold more anyway.
     let maxRead: Int
+    /// When the device's rate differs from the recording's: device → Float (recording's
+    /// channels) → rate converter → recording format.
+    let resampler: Resampler?
+
+    final class Resampler {
+        let converter: any SampleRateConverter
+        let toFloat: FrameConverter
+        let fromFloat: FrameConverter
+        let floatIn: UnsafeMutablePointer<Float>
+        let floatOut: UnsafeMutablePointer<Float>
+        let outCapacity: Int
+        let ratio: Double
+        init(_ converter: any SampleRateConverter, device: StreamFormat, target: StreamFormat, maxRead: Int) {
+            self.converter = converter
+            let floatDevice = StreamFormat(sampleFormat: .floatLE, sampleRate: device.sampleRate, channels: target.channels)
+            let floatTarget = StreamFormat(sampleFormat: .floatLE, sampleRate: target.sampleRate, channels: target.channels)
+            toFloat = FrameConverter(source: device, target: floatDevice)
+            fromFloat = FrameConverter(source: floatTarget, target: target)
+            ratio = Double(target.sampleRate) / Double(device.sampleRate)
+            outCapacity = Int((Double(maxRead) * ratio).rounded(.up)) + 64
+            floatIn = .allocate(capacity: maxRead * target.channels)
+            floatOut = .allocate(capacity: outCapacity * target.channels)
+        }
+        deinit {
+            floatIn.deallocate()
+            floatOut.deallocate()
+        }
+    }
 
     /// Opens `device` and prepares conversion into `target`. Throws (closing the device) when it
-    /// can't give the target's rate.
-    init(device: any CaptureDevice, request: CaptureRequest, target: StreamFormat) throws(DeviceError) {
+    /// can't give the target's rate and there is no rate converter.
+    init(device: any CaptureDevice, request: CaptureRequest, target: StreamFormat,
+         rateConverter: RateConverterFactory?) throws(DeviceError) {
         let g = try device.open(request)
+        var resamplerConverter: (any SampleRateConverter)?
         if g.format.sampleRate != target.sampleRate {
-            device.close()
-            throw .unsupported(device: device.name, parameter: "rate",
-                               reason: "device gives \(g.format.sampleRate) Hz, not \(target.sampleRate) Hz (try a plughw: or plug PCM)")
+            resamplerConverter = rateConverter?(target.channels, g.format.sampleRate, target.sampleRate)
+            if resamplerConverter == nil {
+                device.close()
+                throw .unsupported(device: device.name, parameter: "rate",
+                                   reason: "device gives \(g.format.sampleRate) Hz, not \(target.sampleRate) Hz (try a plughw: or plug PCM)")
+            }
         }
         self.device = device
         self.request = request
         granted = g
-        if g.format != target {
-            converter = FrameConverter(source: g.format, target: target)
+        let needsScratch = g.format != target
+        if needsScratch {
+            converter = resamplerConverter == nil ? FrameConverter(source: g.format, target: target) : nil
             scratchFrames = Swift.max(g.periodFrames, 1024)
             scratch = .allocate(byteCount: scratchFrames * g.format.bytesPerFrame, alignment: 64)
         } else {
@@ -98,7 +132,13 @@ final class DeviceBinding: @unchecked Sendable {
             scratchFrames = 0
             scratch = nil
         }
-        maxRead = Swift.max(1, Swift.min(g.bufferFrames, converter == nil ? Int.max : scratchFrames))
+        let reads = Swift.max(1, Swift.min(g.bufferFrames, needsScratch ? scratchFrames : Int.max))
+        maxRead = reads
+        if let c = resamplerConverter {
+            resampler = Resampler(c, device: g.format, target: target, maxRead: reads)
+        } else {
+            resampler = nil
+        }
     }
 
     deinit { scratch?.deallocate() }
@@ -126,14 +166,19 @@ public final class CaptureEngine: @unchecked Sendable {
         public var maxFrames: Int?
         /// Ring capacity in seconds of audio (rounded up to a power of two in frames).
         public var ringSeconds: Double
+        /// Converts a device's rate to the recording's when they differ (nil: such a device is
+        /// refused).
+        public var rateConverter: RateConverterFactory?
 
         public init(request: CaptureRequest, recordingFormat: StreamFormat? = nil,
-                    realtimePriority: Int32? = 70, maxFrames: Int? = nil, ringSeconds: Double = 2) {
+                    realtimePriority: Int32? = 70, maxFrames: Int? = nil, ringSeconds: Double = 2,
+                    rateConverter: RateConverterFactory? = nil) {
             self.request = request
             self.recordingFormat = recordingFormat ?? request.format
             self.realtimePriority = realtimePriority
             self.maxFrames = maxFrames
             self.ringSeconds = ringSeconds
+            self.rateConverter = rateConverter
         }
     }
 
@@ -242,7 +287,7 @@ public final class CaptureEngine: @unchecked Sendable {
         }
         precondition(!alreadyStarted, "a CaptureEngine runs once")
         let target = configuration.recordingFormat
-        let b = try DeviceBinding(device: initialDevice, request: configuration.request, target: target)
+        let b = try DeviceBinding(device: initialDevice, request: configuration.request, target: target, rateConverter: configuration.rateConverter)
         let g = b.granted
         binding = b
         let ringFrames = Swift.max(Int(Double(target.sampleRate) * configuration.ringSeconds), g.bufferFrames * 2, 4096)
@@ -311,7 +356,7 @@ public final class CaptureEngine: @unchecked Sendable {
         guard isCapturing else { throw .unavailable(device: newDevice.name, reason: "capture is not running") }
         var prepared: DeviceBinding?
         do throws(DeviceError) {
-            prepared = try DeviceBinding(device: newDevice, request: req, target: configuration.recordingFormat)
+            prepared = try DeviceBinding(device: newDevice, request: req, target: configuration.recordingFormat, rateConverter: configuration.rateConverter)
         } catch {
             // Busy may be our own hold on the same hardware: retry after closing the old device.
             guard case .busy = error, allowCloseFirst else { throw error }
@@ -409,6 +454,41 @@ public final class CaptureEngine: @unchecked Sendable {
                 waitForSpace(ring)
                 continue
             }
+            if let rs = b.resampler, let scratch = b.scratch {
+                // Read what fits once resampled, convert, and write across the ring's wrap.
+                let fit = Int(Double(space.frames - 64) / rs.ratio)
+                let want = Swift.min(fit, maxRead, Int(Double(limit - captured) / rs.ratio) + 1)
+                if want <= 0 {
+                    if limit - captured <= 0 { return .ended(.durationReached) }
+                    waitForSpace(ring)
+                    continue
+                }
+                let result = device.read(into: scratch, frames: want)
+                switch result {
+                case .frames(let n) where n > 0:
+                    rs.toFloat.convert(from: scratch, to: UnsafeMutableRawPointer(rs.floatIn), frames: n)
+                    let (_, produced) = rs.converter.process(input: rs.floatIn, frames: n, output: rs.floatOut,
+                                                             capacity: rs.outCapacity)
+                    let out = Swift.min(produced, limit - captured, ring.writableFrames)
+                    writeResampled(rs, frames: out, into: ring)
+                    captured += out
+                    capturedFrames.store(captured, ordering: .relaxed)
+                    dataBell.ringIfWaiting()
+                case .frames:
+                    switch device.waitForData(wakeFD: wake.fd, timeoutMs: 1000) {
+                    case .ready, .timedOut: break
+                    case .woken: wake.drain()
+                    case .failed(let e): return .ended(.deviceLost(e))
+                    }
+                case .overrun, .suspended:
+                    let now = SignalSourceDevice.monotonicNanos() - startNanos.load(ordering: .relaxed)
+                    xrunLog.append(XrunEvent(atNanos: now, atFrame: captured, suspended: result == .suspended))
+                    xruns.add(1, ordering: .relaxed)
+                case .failed(let e):
+                    return .ended(.deviceLost(e))
+                }
+                continue
+            }
             let region = space.first
             let want = Swift.min(region.frames, limit - captured, maxRead)
             let target = region.pointer!
@@ -443,6 +523,19 @@ public final class CaptureEngine: @unchecked Sendable {
         }
     }
 
+    /// Converts `frames` resampled Float frames into the ring (across the wrap) and publishes them.
+    private func writeResampled(_ rs: DeviceBinding.Resampler, frames: Int, into ring: FrameRing) {
+        guard frames > 0 else { return }
+        let v = ring.writeVector()
+        let n1 = Swift.min(frames, v.first.frames)
+        rs.fromFloat.convert(from: UnsafeRawPointer(rs.floatOut), to: v.first.pointer!, frames: n1)
+        if frames > n1, let second = v.second.pointer {
+            let channels = configuration.recordingFormat.channels
+            rs.fromFloat.convert(from: UnsafeRawPointer(rs.floatOut + n1 * channels), to: second, frames: frames - n1)
+        }
+        ring.commitWrite(frames)
+    }
+
     /// Reads what the old device still holds, closes it, starts the new one, and fills the gap
     /// with silence. Runs on the capture queue; may allocate (it opens devices).
     private func performSwitch() {
@@ -461,7 +554,7 @@ public final class CaptureEngine: @unchecked Sendable {
             if let prepared = p.prepared {
                 next = prepared
             } else {
-                next = try DeviceBinding(device: p.device, request: p.request, target: target)
+                next = try DeviceBinding(device: p.device, request: p.request, target: target, rateConverter: configuration.rateConverter)
             }
             try next.device.start()
         } catch {
@@ -470,7 +563,7 @@ public final class CaptureEngine: @unchecked Sendable {
             // Carry on from the old device; if even that fails, capture ends with the error.
             let resumed = SignalSourceDevice.monotonicNanos()
             do throws(DeviceError) {
-                let again = try DeviceBinding(device: old.device, request: old.request, target: target)
+                let again = try DeviceBinding(device: old.device, request: old.request, target: target, rateConverter: configuration.rateConverter)
                 try again.device.start()
                 binding = again
                 p.replaced = old

@@ -2,6 +2,7 @@
 import CaptureALSA
 import CaptureCore
 import CaptureFiles
+import CaptureResample
 import Dispatch
 import Glibc
 import Synchronization
@@ -284,7 +285,8 @@ public final class CaptureSession: @unchecked Sendable {
         let engine: CaptureEngine
         do {
             engine = try CaptureEngine(device: input.makeDevice(route),
-                                       configuration: .init(request: input.request, realtimePriority: realtimePriority, maxFrames: maxFrames),
+                                       configuration: .init(request: input.request, realtimePriority: realtimePriority, maxFrames: maxFrames,
+                                                            rateConverter: LibsamplerateConverter.factory),
                                        sink: fan, meterBoard: meterBoard)
         } catch {
             emit(.runtimeError(.device(.unavailable(device: route.pcm, reason: "\(error)"))))

@@ -1,0 +1,48 @@
+// Sample-rate conversion through libsamplerate (band-limited sinc interpolation).
+import CSamplerate
+import CaptureCore
+
+/// A libsamplerate converter. `process` calls `src_process` only: no allocation after init.
+public final class LibsamplerateConverter: SampleRateConverter, @unchecked Sendable {
+    public let inputRate: Int
+    public let outputRate: Int
+    private let state: OpaquePointer
+    private let data: UnsafeMutablePointer<SRC_DATA>
+    private let ratio: Double
+
+    /// - Parameter quality: SRC_SINC_MEDIUM_QUALITY by default (transparent for recording, and
+    ///   light enough for the capture thread).
+    public init?(channels: Int, inputRate: Int, outputRate: Int, quality: Int32 = Int32(SRC_SINC_MEDIUM_QUALITY)) {
+        var err: Int32 = 0
+        guard channels > 0, inputRate > 0, outputRate > 0,
+              let s = src_new(quality, Int32(channels), &err), err == 0 else { return nil }
+        state = s
+        self.inputRate = inputRate
+        self.outputRate = outputRate
+        ratio = Double(outputRate) / Double(inputRate)
+        data = .allocate(capacity: 1)
+        data.initialize(to: SRC_DATA())
+    }
+
+    deinit {
+        src_delete(state)
+        data.deallocate()
+    }
+
+    public func process(input: UnsafePointer<Float>, frames: Int, output: UnsafeMutablePointer<Float>,
+                        capacity: Int) -> (consumed: Int, produced: Int) {
+        data.pointee.data_in = input
+        data.pointee.input_frames = frames
+        data.pointee.data_out = output
+        data.pointee.output_frames = capacity
+        data.pointee.src_ratio = ratio
+        data.pointee.end_of_input = 0
+        guard src_process(state, data) == 0 else { return (frames, 0) }
+        return (Int(data.pointee.input_frames_used), Int(data.pointee.output_frames_gen))
+    }
+
+    /// For `CaptureEngine.Configuration.rateConverter`.
+    public static let factory: RateConverterFactory = { channels, input, output in
+        LibsamplerateConverter(channels: channels, inputRate: input, outputRate: output)
+    }
+}
