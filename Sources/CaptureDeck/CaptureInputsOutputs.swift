@@ -67,6 +67,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     /// Starts a new file (which must not exist). Any thread; frames arrive once the session runs.
     public func startRecording(to path: String, fileType: FileType) throws(RecordingError) {
         let rec = try SndfileRecorder(path: path, format: sessionFormat, fileType: fileType)
+        lastError.withLock { $0 = nil }
         let start = position.load(ordering: .acquiring)
         let old = current.withLock { c -> SndfileRecorder? in
             let o = c?.recorder

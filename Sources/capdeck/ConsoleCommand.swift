@@ -73,6 +73,7 @@ final class ConsoleController: @unchecked Sendable {
         var fileBytes: Int64 = 0
         var freeBytes: Int64?
         var lastStat = 0.0
+        var reportedOutputError = false
     }
 
     init(capture: CaptureOptions, config: CapdeckConfig?, configPath: String, signals: SignalFlag) throws {
@@ -357,6 +358,11 @@ final class ConsoleController: @unchecked Sendable {
         }
         m.fileBytes = u.fileBytes
         m.freeBytes = u.freeBytes
+        // A failed file (disk full…) has stopped itself with every frame that fit; say so once.
+        if let e = output.error, !u.reportedOutputError {
+            ui.withLock { $0.reportedOutputError = true }
+            addEvent("\(e)", .error)
+        }
         m.events = log.withLock { $0 }
         m.showHelp = u.showHelp
         m.prompt = u.prompt

@@ -104,10 +104,16 @@ struct RecordCommand: ParsableCommand {
         let control = isatty(0) == 1 ? nil : ControlInput(session: session, output: output, onStop: { events.requestStop() })
         control?.start()
         status.start()
-        let ending = events.waitForEnd(session)
+        let ending = events.waitForEnd(session, output: output)
         status.stop()
         let saved = try? output.stopRecording()
-        let frames = saved?.frames ?? 0
+        var frames = saved?.frames ?? 0
+        if case .recording(let e) = ending.error {
+            switch e {
+            case .diskFull(_, let n), .writeFailed(_, _, let n): frames = n
+            default: break
+            }
+        }
         if frames == 0 && ending.error == nil && output.error == nil {
             // Stopped before any audio arrived: an empty file is no recording.
             unlink(path)
@@ -115,6 +121,10 @@ struct RecordCommand: ParsableCommand {
             return
         }
         let line = "saved \(path): \(frames) frames (\(Fmt.duration(Double(frames) / Double(format.sampleRate)))), \(ending.xruns) xrun\(ending.xruns == 1 ? "" : "s")"
+        if case .recording(let e) = ending.error {
+            // The message already says the file was stopped and saved, with its frames.
+            throw Failure("\(e)", code: .ioError)
+        }
         if let error = ending.error ?? output.error.map({ CaptureSessionError.recording($0) }) {
             throw Failure("\(error); \(line)", code: .ioError)
         }
@@ -204,9 +214,15 @@ final class SessionEvents: @unchecked Sendable {
     }
 
     /// Blocks until stop is requested (signal, `stop` command) or capture ends by itself.
-    func waitForEnd(_ session: CaptureSession) -> Ending {
+    func waitForEnd(_ session: CaptureSession, output: CaptureAudioFileOutput) -> Ending {
         while true {
             _ = changed.wait(timeout: .now() + .milliseconds(200))
+            // The file failed (disk full…): it is already finished with every frame that fit.
+            if let e = output.error {
+                let xr = session.engine?.xrunCount ?? lock.withLock { $0.lastXruns }
+                session.stopRunning()
+                return Ending(error: .recording(e), xruns: xr)
+            }
             let (stopReq, stopped, err) = lock.withLock { ($0.stopRequested, $0.stopped, $0.lastError) }
             if let xr = session.engine?.xrunCount { lock.withLock { $0.lastXruns = xr } }
             if stopReq {
