@@ -84,6 +84,15 @@ struct CaptureOptions: ParsableArguments {
             throw ValidationError("-B/--buffer-time must be at least twice the period (\(periodTime ?? 10_000) µs; set -F/--period-time to change it)")
         }
         if namePattern.isEmpty { throw ValidationError("--name: the pattern is empty") }
+        if namePattern.contains("/") { throw ValidationError("--name: the pattern must not contain '/' (use -o/--output-dir for the directory)") }
+        if let o = outputDir, o.isEmpty { throw ValidationError("-o/--output-dir: the directory name is empty") }
+        if let c = configFile, c.isEmpty { throw ValidationError("--config: the file name is empty") }
+        for (flag, v) in [("-o/--output-dir", outputDir), ("--config", configFile)] {
+            if let v, v.utf8.count > 4000 { throw ValidationError("\(flag): the path is too long") }
+            if let v, v.unicodeScalars.contains(where: { $0.value < 0x20 }) {
+                throw ValidationError("\(flag): the path contains control characters")
+            }
+        }
         if namePattern.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
             || namePattern.contains("%n") || namePattern.contains("%t") {
             throw ValidationError("--name: the pattern must not make control characters (newline, tab…)")

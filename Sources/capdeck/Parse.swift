@@ -27,7 +27,9 @@ enum Parse {
         }
     }
     static func seconds(_ s: String) throws -> Double {
-        guard let v = Double(s), v.isFinite else {
+        // Plain decimals only (Double() would also take "0x10", "1e3", "inf").
+        let plain = !s.isEmpty && s.allSatisfy { $0.isASCII && ($0.isNumber || $0 == ".") } && s.filter { $0 == "." }.count <= 1
+        guard plain, let v = Double(s), v.isFinite else {
             throw ValidationError("not a number of seconds; duration takes 0-31536000")
         }
         guard v >= 0, v <= 31_536_000 else { throw ValidationError("out of range; duration takes 0-31536000 seconds") }
