@@ -118,6 +118,30 @@ public enum Recovery {
         return .repaired(container: "FLAC", headerFrames: nil, frames: decoded, droppedBytes: 0)
     }
 
+    /// Whether `path` looks like a recording cut short (its header is stale), without changing
+    /// it. False for complete files, files it doesn't understand and files still being recorded.
+    public static func needsRepair(path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        if fd < 0 { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) != 0 { return false }  // a recording in progress
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return false }
+        let size = Int(st.st_size)
+        let reader: HeaderRepair.Reader = { offset, count in
+            guard offset >= 0, count > 0, offset < size else { return [] }
+            var buf = [UInt8](repeating: 0, count: Swift.min(count, size - offset))
+            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
+            return n <= 0 ? [] : Array(buf[0..<n])
+        }
+        let head = reader(0, 42)
+        if head.count == 42, head.prefix(4) == [0x66, 0x4C, 0x61, 0x43] {  // fLaC: length unset?
+            return (head[8 + 13] & 0x0F) == 0 && HeaderRepair.be(head, 8 + 14, 4) == 0 && size > 42
+        }
+        if case .repairable = HeaderRepair.analyze(fileSize: size, read: reader) { return true }
+        return false
+    }
+
     /// Frames libsndfile reads from `path`, or nil with its error when it can't open the file.
     public static func readableFrames(path: String) -> (frames: Int?, error: String?) {
         var info = SF_INFO()

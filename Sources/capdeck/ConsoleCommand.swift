@@ -66,6 +66,8 @@ final class ConsoleController: @unchecked Sendable {
     struct UIState {
         var showHelp = false
         var prompt: String?
+        /// Unfinished recordings the start-up prompt offers to repair (nil: the prompt is not that one).
+        var repairCandidates: [String]?
         var picker: ConsoleModel.Picker?
         var pickerPCMs: [String] = []
         var quitRequested = false
@@ -124,6 +126,7 @@ final class ConsoleController: @unchecked Sendable {
             throw Failure(error.description, code: .usage)
         }
         defer { term.restore() }
+        offerRepairs()
         while true {
             if signals.isRaised { break }
             if let key = term.readKey() {
@@ -161,6 +164,18 @@ final class ConsoleController: @unchecked Sendable {
     func handle(_ key: Int32) {
         let state = ui.withLock { $0 }
         if state.prompt != nil {
+            if let files = state.repairCandidates {
+                switch KeyMap.modalCommand(for: key) {
+                case .yes:
+                    ui.withLock { $0.prompt = nil; $0.repairCandidates = nil }
+                    commands.async { self.repair(files) }
+                case .no, .cancel:
+                    ui.withLock { $0.prompt = nil; $0.repairCandidates = nil }
+                    addEvent("left \(files.count) unfinished recording\(files.count == 1 ? "" : "s") as they are ('capdeck recover' repairs them later)")
+                default: break
+                }
+                return
+            }
             switch KeyMap.modalCommand(for: key) {
             case .yes: ui.withLock { $0.prompt = nil; $0.quitConfirmed = true }
             case .no, .cancel: ui.withLock { $0.prompt = nil; $0.quitRequested = false }
@@ -241,6 +256,42 @@ final class ConsoleController: @unchecked Sendable {
             }
         default:
             break
+        }
+    }
+
+    /// Unfinished recordings (cut short by a crash) in the recordings directory: offer to repair.
+    private func offerRepairs() {
+        guard let dir = opendir(directory) else { return }
+        var found: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            let ext = name.split(separator: ".").last.map { $0.lowercased() } ?? ""
+            guard ["wav", "w64", "caf", "flac", "rf64"].contains(ext) else { continue }
+            let path = directory + "/" + name
+            if Recovery.needsRepair(path: path) { found.append(path) }
+        }
+        closedir(dir)
+        guard !found.isEmpty else { return }
+        found.sort()
+        let n = found.count
+        ui.withLock {
+            $0.prompt = "\(n) unfinished recording\(n == 1 ? "" : "s") in \(directory) (cut short by a crash). Repair now? (y/n)"
+            $0.repairCandidates = found
+        }
+    }
+
+    private func repair(_ files: [String]) {
+        for path in files {
+            switch Recovery.recover(path: path) {
+            case .repaired(let container, _, let frames, _):
+                addEvent("repaired \(path) (\(container), \(frames) frames)")
+            case .alreadyComplete:
+                addEvent("\(path) was already complete")
+            case .untouched(let reason), .missing(let reason):
+                addEvent("could not repair \(path): \(reason)", .warning)
+            }
         }
     }
 
