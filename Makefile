@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 DEBS := pkg-config libasound2-dev libncursesw5-dev libsndfile1-dev libsamplerate0-dev \
         alsa-utils libasound2-plugins pulseaudio pulseaudio-utils sox tmux procps time
 
-.PHONY: deps build test run bench clean
+.PHONY: deps build test run bench soak clean
 
 deps:
 	@missing=$$(for p in $(DEBS); do \
@@ -33,6 +33,10 @@ run: deps
 bench: deps
 	$(SWIFT) build -c release
 	bash scripts/bench.sh
+
+soak: deps
+	$(SWIFT) build -c release --product capdeck
+	bash scripts/soak.sh
 
 clean:
 	rm -rf .build .build-*
