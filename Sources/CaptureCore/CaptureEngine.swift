@@ -474,18 +474,8 @@ public final class CaptureEngine: @unchecked Sendable {
                     captured += out
                     capturedFrames.store(captured, ordering: .relaxed)
                     dataBell.ringIfWaiting()
-                case .frames:
-                    switch device.waitForData(wakeFD: wake.fd, timeoutMs: 1000) {
-                    case .ready, .timedOut: break
-                    case .woken: wake.drain()
-                    case .failed(let e): return .ended(.deviceLost(e))
-                    }
-                case .overrun, .suspended:
-                    let now = SignalSourceDevice.monotonicNanos() - startNanos.load(ordering: .relaxed)
-                    xrunLog.append(XrunEvent(atNanos: now, atFrame: captured, suspended: result == .suspended))
-                    xruns.add(1, ordering: .relaxed)
-                case .failed(let e):
-                    return .ended(.deviceLost(e))
+                default:
+                    if let end = handleNoFrames(result, device, captured: captured) { return .ended(end) }
                 }
                 continue
             }
@@ -507,19 +497,30 @@ public final class CaptureEngine: @unchecked Sendable {
                 captured += n
                 capturedFrames.store(captured, ordering: .relaxed)
                 dataBell.ringIfWaiting()
-            case .frames:
-                switch device.waitForData(wakeFD: wake.fd, timeoutMs: 1000) {
-                case .ready, .timedOut: break
-                case .woken: wake.drain()
-                case .failed(let e): return .ended(.deviceLost(e))
-                }
-            case .overrun, .suspended:
-                let now = SignalSourceDevice.monotonicNanos() - startNanos.load(ordering: .relaxed)
-                xrunLog.append(XrunEvent(atNanos: now, atFrame: captured, suspended: result == .suspended))
-                xruns.add(1, ordering: .relaxed)
-            case .failed(let e):
-                return .ended(.deviceLost(e))
+            default:
+                if let end = handleNoFrames(result, device, captured: captured) { return .ended(end) }
             }
+        }
+    }
+
+    /// A read that brought no frames: wait for the device, or count an overrun, or end on a
+    /// failure (the returned reason). Real-time path: no allocation, lock or logging.
+    @inline(__always)
+    private func handleNoFrames<D: CaptureDevice>(_ result: DeviceRead, _ device: D, captured: Int) -> CaptureEndReason? {
+        switch result {
+        case .frames:
+            switch device.waitForData(wakeFD: wake.fd, timeoutMs: 1000) {
+            case .ready, .timedOut: return nil
+            case .woken: wake.drain(); return nil
+            case .failed(let e): return .deviceLost(e)
+            }
+        case .overrun, .suspended:
+            let now = SignalSourceDevice.monotonicNanos() - startNanos.load(ordering: .relaxed)
+            xrunLog.append(XrunEvent(atNanos: now, atFrame: captured, suspended: result == .suspended))
+            xruns.add(1, ordering: .relaxed)
+            return nil
+        case .failed(let e):
+            return .deviceLost(e)
         }
     }
 

@@ -37,12 +37,7 @@ public enum Recovery {
         var st = stat()
         guard fstat(rfd, &st) == 0 else { return .untouched(reason: String(cString: strerror(errno))) }
         let size = Int(st.st_size)
-        let reader: HeaderRepair.Reader = { offset, count in
-            guard offset >= 0, count > 0, offset < size else { return [] }
-            var buf = [UInt8](repeating: 0, count: Swift.min(count, size - offset))
-            let n = buf.withUnsafeMutableBytes { pread(rfd, $0.baseAddress, $0.count, off_t(offset)) }
-            return n <= 0 ? [] : Array(buf[0..<n])
-        }
+        let reader = fileReader(rfd, size: size)
         if reader(0, 4) == Array("fLaC".utf8) { return recoverFLAC(path: path, lockFD: rfd, read: reader) }
         switch HeaderRepair.analyze(fileSize: size, read: reader) {
         case .notUnderstood(let reason):
@@ -70,6 +65,16 @@ public enum Recovery {
             let plausible = plan.headerFrames <= plan.diskFrames * 2 + 1_000_000 ? plan.headerFrames : nil
             return .repaired(container: plan.container, headerFrames: plausible, frames: plan.diskFrames,
                              droppedBytes: plan.truncateTo.map { size - $0 } ?? 0)
+        }
+    }
+
+    /// Reads byte ranges of an open file for the header parser (short at the end of the file).
+    static func fileReader(_ fd: Int32, size: Int) -> HeaderRepair.Reader {
+        { offset, count in
+            guard offset >= 0, count > 0, offset < size else { return [] }
+            var buf = [UInt8](repeating: 0, count: Swift.min(count, size - offset))
+            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
+            return n <= 0 ? [] : Array(buf[0..<n])
         }
     }
 
@@ -128,12 +133,7 @@ public enum Recovery {
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return false }
         let size = Int(st.st_size)
-        let reader: HeaderRepair.Reader = { offset, count in
-            guard offset >= 0, count > 0, offset < size else { return [] }
-            var buf = [UInt8](repeating: 0, count: Swift.min(count, size - offset))
-            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
-            return n <= 0 ? [] : Array(buf[0..<n])
-        }
+        let reader = fileReader(fd, size: size)
         let head = reader(0, 42)
         if head.count == 42, head.prefix(4) == [0x66, 0x4C, 0x61, 0x43] {  // fLaC: length unset?
             return (head[8 + 13] & 0x0F) == 0 && HeaderRepair.be(head, 8 + 14, 4) == 0 && size > 42
