@@ -441,66 +441,64 @@ public final class CaptureEngine: @unchecked Sendable {
     private func runLoop<D: CaptureDevice>(_ device: D, _ b: DeviceBinding) -> LoopExit {
         let ring = self.ring!
         let limit = configuration.maxFrames ?? Int.max
-        let converter = b.converter
-        let scratch = b.scratch
-        let maxRead = b.maxRead
         var captured = capturedFrames.load(ordering: .relaxed)
         while true {
             if stopRequested.load(ordering: .relaxed) { return .ended(.stopped) }
             if captured >= limit { return .ended(.durationReached) }
             if switchRequested.load(ordering: .acquiring) { return .switchRequested }
-            let space = ring.writeVector()
-            if space.frames == 0 {
+            guard let r = readIntoRing(device, b, left: limit - captured) else {
                 waitForSpace(ring)
                 continue
             }
-            if let rs = b.resampler, let scratch = b.scratch {
-                // Read what fits once resampled, convert, and write across the ring's wrap.
-                let fit = Int(Double(space.frames - 64) / rs.ratio)
-                let want = Swift.min(fit, maxRead, Int(Double(limit - captured) / rs.ratio) + 1)
-                if want <= 0 {
-                    if limit - captured <= 0 { return .ended(.durationReached) }
-                    waitForSpace(ring)
-                    continue
-                }
-                let result = device.read(into: scratch, frames: want)
-                switch result {
-                case .frames(let n) where n > 0:
-                    rs.toFloat.convert(from: scratch, to: UnsafeMutableRawPointer(rs.floatIn), frames: n)
-                    let (_, produced) = rs.converter.process(input: rs.floatIn, frames: n, output: rs.floatOut,
-                                                             capacity: rs.outCapacity)
-                    let out = Swift.min(produced, limit - captured, ring.writableFrames)
-                    writeResampled(rs, frames: out, into: ring)
-                    captured += out
-                    capturedFrames.store(captured, ordering: .relaxed)
-                    dataBell.ringIfWaiting()
-                default:
-                    if let end = handleNoFrames(result, device, captured: captured) { return .ended(end) }
-                }
-                continue
-            }
-            let region = space.first
-            let want = Swift.min(region.frames, limit - captured, maxRead)
-            let target = region.pointer!
-            let result: DeviceRead
-            if let converter, let scratch {
-                result = device.read(into: scratch, frames: want)
-                if case .frames(let n) = result, n > 0 {
-                    converter.convert(from: scratch, to: target, frames: n)
-                }
-            } else {
-                result = device.read(into: target, frames: want)
-            }
-            switch result {
-            case .frames(let n) where n > 0:
-                ring.commitWrite(n)
-                captured += n
+            if r.added > 0 {
+                captured += r.added
                 capturedFrames.store(captured, ordering: .relaxed)
                 dataBell.ringIfWaiting()
-            default:
-                if let end = handleNoFrames(result, device, captured: captured) { return .ended(end) }
             }
+            if case .frames(let n) = r.result, n > 0 { continue }
+            if let end = handleNoFrames(r.result, device, captured: captured) { return .ended(end) }
         }
+    }
+
+    /// One non-blocking read of the device straight into the ring, converted (and resampled)
+    /// into the recording's format, then published. Returns the device's answer and the frames
+    /// added, or nil when the ring has no room for a read. Real-time path: shared by the capture
+    /// loop and the drains at a stop or a switch, so every path converts the same way.
+    /// (A nominal struct, not a tuple: tuple type metadata can be instantiated lazily, which
+    /// allocates, the first time a path runs.)
+    private struct ReadOutcome {
+        let result: DeviceRead
+        let added: Int
+    }
+
+    @inline(__always)
+    private func readIntoRing<D: CaptureDevice>(_ device: D, _ b: DeviceBinding, left: Int) -> ReadOutcome? {
+        let ring = self.ring!
+        let space = ring.writeVector()
+        if let rs = b.resampler, let scratch = b.scratch {
+            // Read what fits once resampled; write it across the ring's wrap.
+            let want = Swift.min(Int(Double(space.frames - 64) / rs.ratio), b.maxRead, Int(Double(left) / rs.ratio) + 1)
+            guard want > 0 else { return nil }
+            let result = device.read(into: scratch, frames: want)
+            guard case .frames(let n) = result, n > 0 else { return ReadOutcome(result: result, added: 0) }
+            rs.toFloat.convert(from: scratch, to: UnsafeMutableRawPointer(rs.floatIn), frames: n)
+            let (_, produced) = rs.converter.process(input: rs.floatIn, frames: n, output: rs.floatOut, capacity: rs.outCapacity)
+            let out = Swift.min(produced, left, ring.writableFrames)
+            writeResampled(rs, frames: out, into: ring)
+            return ReadOutcome(result: result, added: out)
+        }
+        let want = Swift.min(space.first.frames, left, b.maxRead)
+        guard want > 0, let target = space.first.pointer else { return nil }
+        let result: DeviceRead
+        if let converter = b.converter, let scratch = b.scratch {
+            result = device.read(into: scratch, frames: want)
+            if case .frames(let n) = result, n > 0 { converter.convert(from: scratch, to: target, frames: n) }
+        } else {
+            result = device.read(into: target, frames: want)
+        }
+        guard case .frames(let n) = result, n > 0 else { return ReadOutcome(result: result, added: 0) }
+        ring.commitWrite(n)
+        return ReadOutcome(result: result, added: n)
     }
 
     /// A read that brought no frames: wait for the device, or count an overrun, or end on a
@@ -593,24 +591,15 @@ public final class CaptureEngine: @unchecked Sendable {
     /// Reads everything the device has ready into the ring (bounded; stops at a full ring or at
     /// the duration limit).
     private func drainAvailable(_ b: DeviceBinding) {
-        let ring = self.ring!
         let limit = configuration.maxFrames ?? Int.max
         for _ in 0..<64 {
-            let space = ring.writeVector()
             let left = limit - capturedFrames.load(ordering: .relaxed)
-            guard space.frames > 0, left > 0, let target = space.first.pointer else { return }
-            let want = Swift.min(space.first.frames, b.maxRead, left)
-            let r: DeviceRead
-            if let converter = b.converter, let scratch = b.scratch {
-                r = b.device.read(into: scratch, frames: want)
-                if case .frames(let n) = r, n > 0 { converter.convert(from: scratch, to: target, frames: n) }
-            } else {
-                r = b.device.read(into: target, frames: want)
+            guard left > 0, let r = readIntoRing(b.device, b, left: left) else { return }
+            if r.added > 0 {
+                capturedFrames.add(r.added, ordering: .relaxed)
+                dataBell.ringIfWaiting()
             }
-            guard case .frames(let n) = r, n > 0 else { return }
-            ring.commitWrite(n)
-            capturedFrames.add(n, ordering: .relaxed)
-            dataBell.ringIfWaiting()
+            guard case .frames(let n) = r.result, n > 0 else { return }
         }
     }
 
