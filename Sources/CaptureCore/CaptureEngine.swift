@@ -397,7 +397,7 @@ public final class CaptureEngine: @unchecked Sendable {
         var end: CaptureEndReason = .stopped
         do throws(DeviceError) {
             try binding.device.start()
-            startNanos.store(SignalSourceDevice.monotonicNanos(), ordering: .relaxed)
+            startNanos.store(monotonicNanos(), ordering: .relaxed)
             started.signal()
             while true {
                 switch captureLoop(binding) {
@@ -513,7 +513,7 @@ public final class CaptureEngine: @unchecked Sendable {
             case .failed(let e): return .deviceLost(e)
             }
         case .overrun, .suspended:
-            let now = SignalSourceDevice.monotonicNanos() - startNanos.load(ordering: .relaxed)
+            let now = monotonicNanos() - startNanos.load(ordering: .relaxed)
             xrunLog.append(XrunEvent(atNanos: now, atFrame: captured, suspended: result == .suspended))
             xruns.add(1, ordering: .relaxed)
             return nil
@@ -545,7 +545,7 @@ public final class CaptureEngine: @unchecked Sendable {
         // 1. Keep every frame the old device already captured.
         drainAvailable(old)
         let atFrame = capturedFrames.load(ordering: .relaxed)
-        let stopped = SignalSourceDevice.monotonicNanos()
+        let stopped = monotonicNanos()
         old.device.close()
         // 2. Open (if not yet) and start the new device.
         var next: DeviceBinding
@@ -560,13 +560,13 @@ public final class CaptureEngine: @unchecked Sendable {
             p.prepared?.device.close()
             p.error = error
             // Carry on from the old device; if even that fails, capture ends with the error.
-            let resumed = SignalSourceDevice.monotonicNanos()
+            let resumed = monotonicNanos()
             do throws(DeviceError) {
                 let again = try DeviceBinding(device: old.device, request: old.request, target: target, rateConverter: configuration.rateConverter)
                 try again.device.start()
                 binding = again
                 p.replaced = old
-                let gapNanos = SignalSourceDevice.monotonicNanos() - stopped
+                let gapNanos = monotonicNanos() - stopped
                 let gapFrames = fillSilence(nanos: gapNanos)
                 p.report = DeviceSwitchReport(device: old.device.name, granted: again.granted, atFrame: atFrame,
                                               gapFrames: gapFrames, gapNanos: gapNanos)
@@ -578,7 +578,7 @@ public final class CaptureEngine: @unchecked Sendable {
             p.done.signal()
             return
         }
-        let started = SignalSourceDevice.monotonicNanos()
+        let started = monotonicNanos()
         // 3. Silence for the time no device was capturing.
         let gapFrames = fillSilence(nanos: started - stopped)
         binding = next
@@ -645,7 +645,7 @@ public final class CaptureEngine: @unchecked Sendable {
         let ring = self.ring!
         let meter = self.meter!
         var writeError: RecordingError?
-        var lastCheckpoint = SignalSourceDevice.monotonicNanos()
+        var lastCheckpoint = monotonicNanos()
         let checkpointInterval: UInt64 = 1_000_000_000
         // Checkpoint at least once a second of wall time and once a second of audio, so an
         // unpaced capture also never has more than ~1 s of audio beyond its last header.
@@ -679,7 +679,7 @@ public final class CaptureEngine: @unchecked Sendable {
                 spaceBell.ringIfWaiting()
                 framesSinceCheckpoint += v.frames
             }
-            let now = SignalSourceDevice.monotonicNanos()
+            let now = monotonicNanos()
             if now - lastCheckpoint >= checkpointInterval || framesSinceCheckpoint >= checkpointFrames {
                 lastCheckpoint = now
                 framesSinceCheckpoint = 0

@@ -61,3 +61,12 @@ public func currentThreadID() -> Int32 {
     let text = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     return Int32(text.split(separator: "/").last ?? "") ?? 0
 }
+
+/// CLOCK_MONOTONIC in nanoseconds: the clock of the capture path and the built-in source.
+/// Allocation-free.
+@inline(__always)
+func monotonicNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}

@@ -124,20 +124,14 @@ public final class SignalSourceDevice: CaptureDevice, @unchecked Sendable {
 
     public func start() throws(DeviceError) {
         guard granted != nil else { throw .unavailable(device: name, reason: "not open") }
-        startNanos = SignalSourceDevice.monotonicNanos()
+        startNanos = monotonicNanos()
         delivered = 0
     }
 
-    @inline(__always)
-    static func monotonicNanos() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
 
     private func framesDue() -> Int {
         guard let g = granted else { return 0 }
-        let elapsed = SignalSourceDevice.monotonicNanos() - startNanos
+        let elapsed = monotonicNanos() - startNanos
         return Int(elapsed / 1000) * g.format.sampleRate / 1_000_000
     }
 

@@ -47,10 +47,6 @@ enum Fmt {
         while let l = t.last, l == " " || l == "\t" { t = t.dropLast() }
         return String(t)
     }
-    static func ms(_ v: Double) -> String {
-        let tenths = Int((v * 10).rounded())
-        return "\(tenths / 10).\(tenths % 10) ms"
-    }
     static func duration(_ seconds: Double) -> String {
         let total = Int(seconds)
         let tenths = Int((seconds - Double(total)) * 10)

@@ -3,6 +3,7 @@ import ArgumentParser
 import CaptureALSA
 import CaptureConfig
 import CaptureCore
+import ConsoleUI
 import CaptureDeck
 import CaptureFiles
 import Dispatch
@@ -93,7 +94,7 @@ struct RecordCommand: ParsableCommand {
             throw Failure(error.description, code: .unavailable)
         }
         if !quiet, let engine = session.engine, let route = session.currentRoute, let g = engine.granted {
-            Terminal.write("capdeck: recording \(engine.device.displayName) [\(route.kind.rawValue) route]: \(g.format), period \(Fmt.ms(g.periodMs)), buffer \(Fmt.ms(g.bufferMs))"
+            Terminal.write("capdeck: recording \(engine.device.displayName) [\(route.kind.rawValue) route]: \(g.format), period \(Text.ms(g.periodMs)), buffer \(Text.ms(g.bufferMs))"
                            + (g.format != format ? " (converted to \(format))" : "") + ", \(engine.realtimeStatus)\n")
             for note in session.resolution?.notes ?? [] { Terminal.write("capdeck: note: \(note)\n") }
             Terminal.write("capdeck: saving to \(path)\n")
@@ -175,11 +176,11 @@ final class SessionEvents: @unchecked Sendable {
         case .interruptionEnded:
             say("interruption ended", always: true)
         case .routeChanged(let c):
-            say("route changed: \(c.old.map { "\($0)" } ?? "none") -> \(c.new), \(c.granted.format), gap \(Fmt.ms(c.gapMs))")
+            say("route changed: \(c.old.map { "\($0)" } ?? "none") -> \(c.new), \(c.granted.format), gap \(Text.ms(c.gapMs))")
         case .appAudioSessionConfigured(let s):
             say("app audio session configured: category \(s.category.rawValue), options \(s.options)")
         case .gap(_, let ms, let reason):
-            say("gap \(Fmt.ms(ms)) in the recording: \(reason)", always: true)
+            say("gap \(Text.ms(ms)) in the recording: \(reason)", always: true)
         case .didStartRunning:
             lock.withLock { $0.stopped = false }
         }
