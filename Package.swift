@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "capdeck", targets: ["capdeck"]),
         .library(name: "CaptureDeck", targets: ["CaptureDeck"]),
         .library(name: "CaptureCore", targets: ["CaptureCore"]),
+        // Test tool: an LD_PRELOAD library that makes ALSA reads fail on a plan (see Sources/CPCMFaults).
+        .library(name: "CapdeckPCMFaults", type: .dynamic, targets: ["CPCMFaults"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -53,6 +55,8 @@ let package = Package(
 
         // Measurement support: counts heap allocations per thread (tests and `make bench`).
         .target(name: "CAllocCounter"),
+        // Fault injection for tests and soak: wraps snd_pcm_readi/snd_pcm_resume under LD_PRELOAD.
+        .target(name: "CPCMFaults"),
         .executableTarget(
             name: "capdeck-bench",
             dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CAllocCounter"]

@@ -171,7 +171,10 @@ public final class ALSACaptureDevice: CaptureDevice, @unchecked Sendable {
     public func read(into buffer: UnsafeMutableRawPointer, frames: Int) -> DeviceRead {
         guard let pcm else { return .failed(.lost(device: name, reason: "not open")) }
         let n = snd_pcm_readi(pcm, buffer, snd_pcm_uframes_t(frames))
-        if n >= 0 { return .frames(Int(n)) }
+        if n >= 0 {
+            resuming = false  // (a stream that delivers is not suspended, whoever resumed it)
+            return .frames(Int(n))
+        }
         let err = Int32(n)
         switch -err {
         case EAGAIN:

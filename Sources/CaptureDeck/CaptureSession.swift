@@ -101,6 +101,10 @@ public final class CaptureSession: @unchecked Sendable {
     public let meterBoard = MeterBoard()
     /// The running engine, for statistics (frames, xruns, real-time status, granted parameters).
     public var engine: CaptureEngine? { runState.withLock { $0.engine } }
+    /// Device overruns and suspends over the session's life: every engine it ran, including ones
+    /// that have ended (by a stop, a lost device or a full disk), so a count read after the end
+    /// is complete.
+    public var xrunCount: Int { runState.withLock { $0.endedXruns + ($0.engine?.xrunCount ?? 0) } }
 
     public private(set) var inputs: [CaptureDeviceInput] {
         get { config.withLock { $0.inputs } }
@@ -135,6 +139,8 @@ public final class CaptureSession: @unchecked Sendable {
         var applied = AudioSessionProperties()
         /// Retries of a busy route while running; close-first is tried only every 8th (2 s).
         var retries = 0
+        /// xruns of the engines that have ended.
+        var endedXruns = 0
     }
     private let config = Mutex(Config())
     private let runState = Mutex(RunState())
@@ -214,13 +220,16 @@ public final class CaptureSession: @unchecked Sendable {
         onSessionQueue {
             self.runState.withLock { $0.wantRunning = false }
             self.cancelRetry()
-            let (engine, wasRunning, wasInterrupted) = self.runState.withLock { s -> (CaptureEngine?, Bool, Bool) in
-                defer { s.engine = nil; s.running = false; s.route = nil; s.interruptedWanting = nil }
-                return (s.engine, s.running, s.interruptedWanting != nil)
+            let (engine, wasRunning, wasInterrupted, counted) = self.runState.withLock { s -> (CaptureEngine?, Bool, Bool, Int) in
+                let counted = s.engine?.xrunCount ?? 0
+                defer { s.engine = nil; s.running = false; s.route = nil; s.interruptedWanting = nil; s.endedXruns += counted }
+                return (s.engine, s.running, s.interruptedWanting != nil, counted)
             }
             if let engine {
                 engine.stop()
                 _ = engine.waitUntilFinished()
+                // Any xrun the final drain met.
+                self.runState.withLock { $0.endedXruns += engine.xrunCount - counted }
             }
             if wasInterrupted && !wasRunning { self.emit(.interruptionEnded) }
             if wasRunning { self.emit(.didStopRunning) }
@@ -412,6 +421,7 @@ public final class CaptureSession: @unchecked Sendable {
         queue.async {
             let mine = self.runState.withLock { s -> Bool in
                 guard s.engine === engine else { return false }
+                s.endedXruns += summary.xruns
                 s.engine = nil
                 s.running = false
                 s.route = nil

@@ -318,6 +318,20 @@ final class ConsoleController: @unchecked Sendable {
         }
     }
 
+    /// The device went away while recording: finish the take now, so it is safe and complete on
+    /// disk, rather than leave a file open that nothing feeds. (A new r starts a new take, on this
+    /// device when it is back or on one picked with d.)
+    private func finishAfterDeviceLoss() {
+        guard output.isRecording, !session.isRunning else { return }
+        do throws(RecordingError) {
+            if let saved = try output.stopRecording() {
+                addEvent("saved \(saved.path) (\(Text.duration(Double(saved.frames) / Double(format.sampleRate))), \(saved.frames) frames): the device was lost", .warning)
+            }
+        } catch {
+            addEvent("\(error)", .error)
+        }
+    }
+
     private func chooseDevice(_ pcm: String) {
         let wasRecording = output.isRecording
         session.stopRunning()
@@ -347,6 +361,7 @@ final class ConsoleController: @unchecked Sendable {
         case .runtimeError(let err):
             lastError.withLock { $0 = err }
             addEvent("\(err)", .error)
+            if case .device(.lost) = err { commands.async { self.finishAfterDeviceLoss() } }
         case .wasInterrupted(_, let wanted): addEvent("interrupted: \(wanted.pcm) is in use by another program; retrying", .warning)
         case .interruptionEnded: addEvent("interruption ended")
         case .routeChanged(let c):
@@ -377,11 +392,12 @@ final class ConsoleController: @unchecked Sendable {
         m.accessLabel = engine?.device.accessKind.rawValue ?? ""
         m.granted = engine?.granted
         m.realtime = engine?.realtimeStatus.description ?? "not capturing"
-        m.xruns = engine?.xrunCount ?? 0
+        m.xruns = session.xrunCount
         m.running = session.isRunning
         m.interrupted = session.isInterrupted
         m.levels = session.meterBoard.snapshot()
-        if m.levels.isEmpty { m.levels = Array(repeating: .silent, count: format.channels) }
+        // Not capturing: nothing to show (the board keeps the last levels it saw).
+        if m.levels.isEmpty || engine == nil { m.levels = Array(repeating: .silent, count: format.channels) }
         m.clipLatched = m.levels.map { $0.clips > 0 }
         m.properties = session.properties
         if let r = session.resolution {

@@ -98,7 +98,7 @@ enum StatusJSON {
             let rate = e.configuration.recordingFormat.sampleRate
             o["frames"] = .number(Double(e.framesCaptured))
             o["seconds"] = .number(Double(e.framesCaptured) / Double(rate))
-            o["xruns"] = .number(Double(e.xrunCount))
+            o["xruns"] = .number(Double(session.xrunCount))
             o["realtime"] = .string(e.realtimeStatus.description)
             if let g = e.granted {
                 o["granted"] = .object(["format": .string(g.format.sampleFormat.rawValue), "rate": .number(Double(g.format.sampleRate)),

@@ -160,7 +160,6 @@ final class SessionEvents: @unchecked Sendable {
         var lastError: CaptureSessionError?
         var stopRequested = false
         var stopped = false
-        var lastXruns = 0
     }
 
     init(quiet: Bool) { self.quiet = quiet }
@@ -220,19 +219,16 @@ final class SessionEvents: @unchecked Sendable {
             _ = changed.wait(timeout: .now() + .milliseconds(200))
             // The file failed (disk full…): it is already finished with every frame that fit.
             if let e = output.error {
-                let xr = session.engine?.xrunCount ?? lock.withLock { $0.lastXruns }
                 session.stopRunning()
-                return Ending(error: .recording(e), xruns: xr)
+                return Ending(error: .recording(e), xruns: session.xrunCount)
             }
             let (stopReq, stopped, err) = lock.withLock { ($0.stopRequested, $0.stopped, $0.lastError) }
-            if let xr = session.engine?.xrunCount { lock.withLock { $0.lastXruns = xr } }
             if stopReq {
-                let xr = session.engine?.xrunCount ?? lock.withLock { $0.lastXruns }
                 session.stopRunning()
-                return Ending(error: lock.withLock { $0.lastError }, xruns: xr)
+                return Ending(error: lock.withLock { $0.lastError }, xruns: session.xrunCount)
             }
             if stopped && !session.isRunning && !session.isInterrupted {
-                return Ending(error: err, xruns: lock.withLock { $0.lastXruns })
+                return Ending(error: err, xruns: session.xrunCount)
             }
         }
     }

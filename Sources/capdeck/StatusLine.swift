@@ -31,7 +31,7 @@ final class StatusLine {
                 line += "  \(i + 1):\(Fmt.db(l.rmsDB))/\(Fmt.db(l.peakDB))"
                 if l.clips > 0 { line += " CLIP" }
             }
-            line += " dBFS  xruns \(engine.xrunCount)"
+            line += " dBFS  xruns \(session.xrunCount)"
             if let r = session.currentRoute { line += "  \(r.pcm) [\(r.kind.rawValue)]" }
             Terminal.write(StatusLine.fit(line))
         }

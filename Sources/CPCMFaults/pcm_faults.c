@@ -1,0 +1,118 @@
+// libCapdeckPCMFaults.so: an LD_PRELOAD fault injector for ALSA capture (tests and `make soak`
+// only; never linked into capdeck). ALSA can't be made to fail on demand without a sound card,
+// so this library wraps exactly two calls of the real libasound, snd_pcm_readi and
+// snd_pcm_resume, and makes them fail at chosen moments; everything else (prepare, start, state,
+// the plugins, the stream itself) is the real ALSA. That puts capdeck's own recovery code in
+// ALSACaptureDevice.read under test end to end.
+//
+// CAPDECK_PCM_FAULTS is a comma-separated plan; each entry fires once the process has read F
+// frames in total (over every PCM it opened):
+//   epipe@F[xN]       the next N reads (default 1) return -EPIPE (an overrun)
+//   estrpipe@F[:MS]   the stream is suspended: reads return -ESTRPIPE until snd_pcm_resume
+//                     succeeds, and snd_pcm_resume answers -EAGAIN for MS milliseconds
+//                     (default 0) before calling the real one (as a driver waking up does)
+//   enodev@F          every read from then on returns -ENODEV (the device was unplugged)
+// Malformed plans are reported on stderr once and ignored. All parsing happens when the library
+// loads: the wrapped calls themselves don't allocate, lock or print.
+#define _GNU_SOURCE
+#include <alsa/asoundlib.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum kind { EPIPE_FAULT, ESTRPIPE_FAULT, ENODEV_FAULT };
+struct fault {
+    enum kind kind;
+    long long at;    // frames read before it fires
+    long count;      // EPIPE: reads that fail
+    long resumeMs;   // ESTRPIPE: how long resume answers EAGAIN
+    int fired;
+};
+
+#define MAX_FAULTS 64
+static struct fault plan[MAX_FAULTS];
+static int planSize;
+static _Atomic long long framesRead;
+static long pendingEpipe;
+static int gone;
+static int suspended;
+static long long resumeUntilNs;
+
+static snd_pcm_sframes_t (*realReadi)(snd_pcm_t *, void *, snd_pcm_uframes_t);
+static int (*realResume)(snd_pcm_t *);
+
+static long long nowNs(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static int parseEntry(const char *s, struct fault *f) {
+    char name[16];
+    int used = 0;
+    memset(f, 0, sizeof *f);
+    f->count = 1;
+    if (sscanf(s, "%15[a-z]@%lld%n", name, &f->at, &used) != 2 || f->at < 0) return 0;
+    const char *rest = s + used;
+    if (strcmp(name, "epipe") == 0) {
+        f->kind = EPIPE_FAULT;
+        if (*rest == 'x' && (sscanf(rest + 1, "%ld%n", &f->count, &used) != 1 || f->count < 1)) return 0;
+        if (*rest == 'x') rest += 1 + used;
+    } else if (strcmp(name, "estrpipe") == 0) {
+        f->kind = ESTRPIPE_FAULT;
+        if (*rest == ':' && (sscanf(rest + 1, "%ld%n", &f->resumeMs, &used) != 1 || f->resumeMs < 0)) return 0;
+        if (*rest == ':') rest += 1 + used;
+    } else if (strcmp(name, "enodev") == 0) {
+        f->kind = ENODEV_FAULT;
+    } else {
+        return 0;
+    }
+    return *rest == '\0';
+}
+
+__attribute__((constructor)) static void loadPlan(void) {
+    realReadi = (snd_pcm_sframes_t (*)(snd_pcm_t *, void *, snd_pcm_uframes_t))dlsym(RTLD_NEXT, "snd_pcm_readi");
+    realResume = (int (*)(snd_pcm_t *))dlsym(RTLD_NEXT, "snd_pcm_resume");
+    const char *env = getenv("CAPDECK_PCM_FAULTS");
+    if (!env || !*env) return;
+    char *copy = strdup(env), *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok && planSize < MAX_FAULTS; tok = strtok_r(NULL, ",", &save)) {
+        if (parseEntry(tok, &plan[planSize])) planSize++;
+        else fprintf(stderr, "pcm-faults: ignoring malformed entry '%s'\n", tok);
+    }
+    free(copy);
+}
+
+snd_pcm_sframes_t snd_pcm_readi(snd_pcm_t *pcm, void *buffer, snd_pcm_uframes_t size) {
+    if (gone) return -ENODEV;
+    if (suspended) return -ESTRPIPE;
+    long long done = atomic_load(&framesRead);
+    for (int i = 0; i < planSize; i++) {
+        struct fault *f = &plan[i];
+        if (f->fired || done < f->at) continue;
+        f->fired = 1;
+        switch (f->kind) {
+        case EPIPE_FAULT: pendingEpipe += f->count; break;
+        case ENODEV_FAULT: gone = 1; return -ENODEV;
+        case ESTRPIPE_FAULT:
+            suspended = 1;
+            resumeUntilNs = nowNs() + (long long)f->resumeMs * 1000000LL;
+            return -ESTRPIPE;
+        }
+    }
+    if (pendingEpipe > 0) { pendingEpipe--; return -EPIPE; }
+    snd_pcm_sframes_t n = realReadi(pcm, buffer, size);
+    if (n > 0) atomic_fetch_add(&framesRead, n);
+    return n;
+}
+
+// Called from the same (capture) thread as snd_pcm_readi.
+int snd_pcm_resume(snd_pcm_t *pcm) {
+    if (suspended && nowNs() < resumeUntilNs) return -EAGAIN;
+    suspended = 0;
+    return realResume(pcm);
+}
