@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 DEBS := pkg-config libasound2-dev libncursesw5-dev libsndfile1-dev libsamplerate0-dev \
         alsa-utils libasound2-plugins pulseaudio pulseaudio-utils sox tmux procps time
 
-.PHONY: deps build test run bench soak clean
+.PHONY: deps build test run bench soak fuzz fuzz-build clean
 
 deps:
 	@missing=$$(for p in $(DEBS); do \
@@ -34,9 +34,18 @@ bench: deps
 	$(SWIFT) build -c release
 	bash scripts/bench.sh
 
-soak: deps
+soak: deps fuzz-build
 	$(SWIFT) build -c release --product capdeck
 	bash scripts/soak.sh
+
+# libFuzzer over the config parser and recover's header analysis (FUZZ_SECONDS per target).
+fuzz: deps fuzz-build
+	$(SWIFT) build -c release --product capdeck
+	bash scripts/fuzz.sh
+
+fuzz-build:
+	$(SWIFT) build -c release --scratch-path .build-fuzz --product capdeck-fuzz \
+	  -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING -Xcxx -fsanitize=fuzzer-no-link
 
 clean:
 	rm -rf .build .build-*

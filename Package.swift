@@ -62,6 +62,11 @@ let package = Package(
             dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CAllocCounter"]
         ),
 
+        // Fuzz targets (config parser, recover's header analysis): libFuzzer under `make fuzz`, a
+        // replay tool in normal builds.
+        .systemLibrary(name: "CFuzzer"),
+        .executableTarget(name: "capdeck-fuzz", dependencies: ["CaptureCore", "CaptureConfig", "CFuzzer"]),
+
         .testTarget(name: "CaptureCoreTests", dependencies: ["CaptureCore", "CAllocCounter"]),
         .testTarget(name: "CaptureDeckTests", dependencies: ["CaptureDeck", "CaptureCore", "CaptureFiles", "CaptureResample", "CAllocCounter"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "CaptureCore"]),

@@ -64,6 +64,9 @@ public enum ConfigLoader {
     /// Parses config text. `path` is used in messages.
     public static func parse(_ text: String, path: String) throws(ConfigError) -> CapdeckConfig {
         if text.utf8.contains(0) { throw ConfigError(path: path, line: nil, key: nil, message: "not a text file") }
+        if let line = TOMLGuard.badTableHeaderLine(text) {
+            throw ConfigError(path: path, line: line, key: nil, message: "TOML syntax: expected a table name after '['")
+        }
         let locate = KeyLocator(text)
         let root: TOMLTable
         do {

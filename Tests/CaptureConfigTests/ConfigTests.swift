@@ -69,4 +69,39 @@ import Testing
         #expect(throws: ConfigError.self) { try ConfigLoader.parse("\u{0}\u{1}\u{2}", path: "c.toml") }
         #expect(throws: ConfigError.self) { try ConfigLoader.parse("[routes]\nshared = \"dsn", path: "c.toml") }
     }
+    /// Table headers that made toml++ (inside TOMLKit) abort, the first found by the config fuzz
+    /// target (make fuzz). Each is now a syntax error on its line; in a test process an abort
+    /// would end the whole run, so reaching the expectations at all is part of the proof.
+    @Test(arguments: [
+        ("[##\nsession]-i\nxmwith-o~~~~~~~\n", 1),  // the fuzzer's input
+        ("[#", 1), ("[!\n", 1), ("[\n", 1), ("[ \t=\n", 1), ("[[ !\n", 1), ("[[\n", 1),
+        ("[session]\nmix-with-others = true\n[.x]\n", 3),
+        ("b = \"[#\"\n[#\n", 2),
+        ("b = \"\"\"\nline\n\"\"\"\n[!\n", 4),
+    ])
+    func tableHeadersThatCrashedTheParserAreSyntaxErrors(_ text: String, _ line: Int) {
+        do {
+            _ = try ConfigLoader.parse(text, path: "c.toml")
+            Issue.record("accepted \(text.debugDescription)")
+        } catch {
+            #expect(error.description == "c.toml:\(line): TOML syntax: expected a table name after '['", "\(text.debugDescription)")
+        }
+    }
+
+    /// The guard must not reject valid TOML that merely looks like a bad header: `[` opening an
+    /// array value on its own line, or inside strings and comments.
+    @Test(arguments: [
+        "[routes]\nshared = \"x\" # [!\n",
+        "[app-session]\noptions = [\n[#\n]\n]\n",
+        "[routes]\nshared = '''\n[!\n'''\n",
+        "# [!\n[session]\n",
+        "[ \"session\" ]\nmix-with-others = true\n",
+    ])
+    func bracketsThatAreNotHeadersPassTheGuard(_ text: String) {
+        do {
+            _ = try ConfigLoader.parse(text, path: "c.toml")
+        } catch {
+            #expect(!error.description.contains("expected a table name"), "\(text.debugDescription): \(error)")
+        }
+    }
 }
