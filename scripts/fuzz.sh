@@ -3,7 +3,8 @@
 # analysis, FUZZ_SECONDS each (default 300), from seed corpora made here: real capdeck recordings
 # in every container (complete, and cut short the way a crash leaves them) and a full config file.
 # The fuzzing build lives in .build-fuzz (-sanitize=fuzzer), apart from the normal build.
-# Prints one Markdown line per target; a failure leaves its crashing input in .build-fuzz/findings.
+# Prints one Markdown line per target; a failure leaves its crashing input and the log in
+# .build-fuzz/findings (replay it with `.build/debug/capdeck-fuzz TARGET FILE`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -50,11 +51,18 @@ printf 'input.rate = 48000\ninput = { channels = 1 }\n' > "$WORK/config/dotted.t
 for target in config header; do
   log=$WORK/$target.log
   rc=0
-  (cd "$FINDINGS" && CAPDECK_FUZZ_TARGET=$target "$FUZZ" -max_total_time="$SECONDS_EACH" -max_len=8192 \
-    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "$WORK/$target") > "$log" 2>&1 || rc=$?
-  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
-  if [ "$rc" -eq 0 ]; then verdict="no failures"; else verdict="FAILED (exit $rc; input in .build-fuzz/findings; log tail: $(grep -m1 -E 'Fatal error|ERROR' "$log" | cut -c1-160))"; fi
+  # (Swift's backtracer off, so libFuzzer's own handler writes the crashing input.)
+  SWIFT_BACKTRACE=enable=no CAPDECK_FUZZ_TARGET=$target "$FUZZ" -max_total_time="$SECONDS_EACH" -max_len=8192 \
+    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$FINDINGS/$target-" \
+    "$WORK/$target" > "$log" 2>&1 || rc=$?
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" || true)
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
+  if [ "$rc" -eq 0 ]; then
+    verdict="no failures"
+  else
+    cp "$log" "$FINDINGS/$target.log"
+    verdict="FAILED (exit $rc): $(grep -m1 -E 'Fatal error|Assertion|ERROR' "$log" | cut -c1-200); input and log in .build-fuzz/findings"
+  fi
   echo "- libFuzzer, $target target: ${SECONDS_EACH} s, ${runs:-?} inputs, coverage ${cov:-?} edges from $(ls "$WORK/$target" | wc -l) corpus files: $verdict"
   [ "$rc" -eq 0 ] || exit 1
 done

@@ -50,7 +50,24 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
         if let line { s += ":\(line)" }
         s += ": "
         if let key { s += "\(key): " }
-        return s + message
+        return ConfigError.printable(s + message)
+    }
+
+    /// One line, with no terminal control characters: a value quoted from the file may hold
+    /// newlines or escape sequences (the config fuzz target found the first).
+    static func printable(_ s: String) -> String {
+        var out = ""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20 || (u.value >= 0x7F && u.value < 0xA0):
+                out += "\\u{" + String(u.value, radix: 16) + "}"
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out
     }
 }
 
@@ -64,8 +81,8 @@ public enum ConfigLoader {
     /// Parses config text. `path` is used in messages.
     public static func parse(_ text: String, path: String) throws(ConfigError) -> CapdeckConfig {
         if text.utf8.contains(0) { throw ConfigError(path: path, line: nil, key: nil, message: "not a text file") }
-        if let line = TOMLGuard.badTableHeaderLine(text) {
-            throw ConfigError(path: path, line: line, key: nil, message: "TOML syntax: expected a table name after '['")
+        if let f = TOMLGuard.check(text) {
+            throw ConfigError(path: path, line: f.line, key: nil, message: "TOML syntax: \(f.message)")
         }
         let locate = KeyLocator(text)
         let root: TOMLTable

@@ -74,7 +74,7 @@ import Testing
     /// would end the whole run, so reaching the expectations at all is part of the proof.
     @Test(arguments: [
         ("[##\nsession]-i\nxmwith-o~~~~~~~\n", 1),  // the fuzzer's input
-        ("[#", 1), ("[!\n", 1), ("[\n", 1), ("[ \t=\n", 1), ("[[ !\n", 1), ("[[\n", 1),
+        ("[#", 1), ("\u{FEFF}[%sess)on]\n", 1), ("[!\n", 1), ("[\n", 1), ("[ \t=\n", 1), ("[[ !\n", 1), ("[[\n", 1),
         ("[session]\nmix-with-others = true\n[.x]\n", 3),
         ("b = \"[#\"\n[#\n", 2),
         ("b = \"\"\"\nline\n\"\"\"\n[!\n", 4),
@@ -96,12 +96,40 @@ import Testing
         "[routes]\nshared = '''\n[!\n'''\n",
         "# [!\n[session]\n",
         "[ \"session\" ]\nmix-with-others = true\n",
+        "[app-session]\noptions = [ \"}\", '}' ] # }\n",
+        "[app-session]\noptions = [{a = 1}, {b = [2]}]\n",
     ])
     func bracketsThatAreNotHeadersPassTheGuard(_ text: String) {
         do {
             _ = try ConfigLoader.parse(text, path: "c.toml")
         } catch {
             #expect(!error.description.contains("expected a table name"), "\(text.debugDescription): \(error)")
+        }
+    }
+
+    /// A `}` where an array expects a value made toml++ abort too (the fuzzer's second find).
+    @Test(arguments: [
+        ("ut= [{ chae= [}}}}\ni=ce*48\n", 1),  // the fuzzer's input, shortened
+        ("a = [}\n", 1), ("a = [1, }\n", 1), ("[routes]\nx = {b = [}\n", 2), ("a = [\n# c\n}\n", 3),
+    ])
+    func closingBraceInAnArrayIsASyntaxError(_ text: String, _ line: Int) {
+        do {
+            _ = try ConfigLoader.parse(text, path: "c.toml")
+            Issue.record("accepted \(text.debugDescription)")
+        } catch {
+            #expect(error.description == "c.toml:\(line): TOML syntax: expected a value in the array, found '}'", "\(text.debugDescription)")
+        }
+    }
+
+    /// Values quoted in errors can't break the one-line rule or reach the terminal raw (the
+    /// fuzzer's third find: an option string holding a newline).
+    @Test func errorsAreOneLineWithoutControlCharacters() {
+        do {
+            _ = try ConfigLoader.parse("[app-session]\noptions = [\"mix\\nWith\\u001B[2J\"]\n", path: "c.toml")
+            Issue.record("accepted an unknown option")
+        } catch {
+            #expect(error.description.hasPrefix("c.toml:2: [app-session] options: unknown option \"mix\\nWith\\u{1b}[2J\""), "\(error.description)")
+            #expect(!error.description.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }, "\(error.description.debugDescription)")
         }
     }
 }
