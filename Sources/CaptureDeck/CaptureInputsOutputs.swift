@@ -110,16 +110,36 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
                 try rec.write(frames, count: count)
                 return nil
             } catch {
-                try? rec.finish()
-                c = nil
-                return error
+                return Self.stop(&c, rec, after: error)
             }
         }
         if let failed { lastError.withLock { $0 = failed } }
     }
 
     public func checkpoint() throws(RecordingError) {
-        current.withLock { c in try? c?.recorder.checkpoint() }
+        let failed: RecordingError? = current.withLock { c in
+            guard let rec = c?.recorder else { return nil }
+            do throws(RecordingError) {
+                try rec.checkpoint()
+                return nil
+            } catch {
+                return Self.stop(&c, rec, after: error)
+            }
+        }
+        if let failed { lastError.withLock { $0 = failed } }
+    }
+
+    /// A write or checkpoint failed: finish the file with every frame it holds and stop
+    /// recording. The error to report is the first one, unless finishing found the file deleted
+    /// (then finishing's error says where the recording was saved).
+    private static func stop(_ c: inout Current?, _ rec: SndfileRecorder, after error: RecordingError) -> RecordingError {
+        c = nil
+        do throws(RecordingError) {
+            try rec.finish()
+        } catch {
+            if case .vanished = error { return error }
+        }
+        return error
     }
 
     public func finish() throws(RecordingError) {

@@ -120,6 +120,9 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     public func checkpoint() throws(RecordingError) {
         guard let file else { return }
         sf_command(file, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
+        // Deleted while recording (the file, or its whole directory)? Writing on would lose
+        // everything at close: stop now; `finish` copies the recording somewhere safe.
+        if isDeleted { throw .vanished(path: path, framesSaved: framesWritten, rescuedTo: nil, reason: "not finished yet") }
         let e = syncErrno.load(ordering: .acquiring)
         if e != 0 {
             if e == ENOSPC || e == EDQUOT { throw .diskFull(path: path, framesSaved: framesWritten) }
@@ -132,6 +135,12 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
                 syncInFlight.store(false, ordering: .releasing)
             }
         }
+    }
+
+    /// True once the file has no name left in the filesystem.
+    private var isDeleted: Bool {
+        var st = stat()
+        return fstat(fd, &st) == 0 && st.st_nlink == 0
     }
 
     /// Remembers a marker; WAV and RF64 files get them as cue points (with labels) at `finish`.
@@ -149,6 +158,15 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         }
         let synced = fdatasync(fd)
         let e = errno
+        if isDeleted {
+            // The finished file exists only through fd: copy it out before closing.
+            let rescue = FileRescue.copy(from: fd, originalPath: path)
+            Glibc.close(fd)
+            switch rescue {
+            case .success(let to): throw .vanished(path: path, framesSaved: framesWritten, rescuedTo: to, reason: nil)
+            case .failure(let f): throw .vanished(path: path, framesSaved: framesWritten, rescuedTo: nil, reason: f.reason)
+            }
+        }
         Glibc.close(fd)
         if r == -1 {
             throw .writeFailed(path: path, reason: "could not append cue points: \(String(cString: strerror(e)))", framesSaved: framesWritten)

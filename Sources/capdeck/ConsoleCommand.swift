@@ -140,10 +140,14 @@ final class ConsoleController: @unchecked Sendable {
         }
         // Finish: queued commands, the file (nothing lost), then the device, then the terminal.
         commands.sync {}
-        let saved = try? output.stopRecording()
+        var saved: (path: String, frames: Int)?
+        var finishError: RecordingError?
+        do throws(RecordingError) { saved = try output.stopRecording() } catch { finishError = error }
         session.stopRunning()
         term.restore()
         if let saved { Terminal.write("capdeck: saved \(saved.path): \(saved.frames) frames\n") }
+        // After the screen is gone, so it stays readable (a deleted file's rescue says where).
+        if let finishError { throw Failure("\(finishError)", code: .ioError) }
     }
 
     private func useBuiltIn(reason: String) {
@@ -302,7 +306,7 @@ final class ConsoleController: @unchecked Sendable {
                     addEvent("saved \(saved.path) (\(Text.duration(Double(saved.frames) / Double(format.sampleRate))), \(saved.frames) frames)")
                 }
             } catch {
-                addEvent("\(error)", .error)
+                reportRecordingError(error)
             }
             return
         }
@@ -318,6 +322,21 @@ final class ConsoleController: @unchecked Sendable {
         }
     }
 
+    /// A recording error in the event log. A deleted file's rescue gets a line of its own that
+    /// starts with the new path, so the screen edge clips the details rather than the path.
+    private func reportRecordingError(_ e: RecordingError) {
+        if case .vanished(let path, let frames, let to, let reason) = e {
+            addEvent("\(path) was deleted while recording; recording stopped", .error)
+            if let to {
+                addEvent("saved to \(to) (\(Text.duration(Double(frames) / Double(format.sampleRate))), \(frames) frames)", .warning)
+            } else {
+                addEvent("the \(frames) frames recorded are lost: \(reason ?? "could not copy them")", .error)
+            }
+            return
+        }
+        addEvent("\(e)", .error)
+    }
+
     /// The device went away while recording: finish the take now, so it is safe and complete on
     /// disk, rather than leave a file open that nothing feeds. (A new r starts a new take, on this
     /// device when it is back or on one picked with d.)
@@ -328,7 +347,7 @@ final class ConsoleController: @unchecked Sendable {
                 addEvent("saved \(saved.path) (\(Text.duration(Double(saved.frames) / Double(format.sampleRate))), \(saved.frames) frames): the device was lost", .warning)
             }
         } catch {
-            addEvent("\(error)", .error)
+            reportRecordingError(error)
         }
     }
 
@@ -428,7 +447,7 @@ final class ConsoleController: @unchecked Sendable {
         // A failed file (disk full…) has stopped itself with every frame that fit; say so once.
         if let e = output.error, !u.reportedOutputError {
             ui.withLock { $0.reportedOutputError = true }
-            addEvent("\(e)", .error)
+            reportRecordingError(e)
         }
         m.events = log.withLock { $0 }
         m.showHelp = u.showHelp

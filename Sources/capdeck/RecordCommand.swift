@@ -105,13 +105,19 @@ struct RecordCommand: ParsableCommand {
         let control = isatty(0) == 1 ? nil : ControlInput(session: session, output: output, onStop: { events.requestStop() })
         control?.start()
         status.start()
-        let ending = events.waitForEnd(session, output: output)
+        var ending = events.waitForEnd(session, output: output)
         status.stop()
-        let saved = try? output.stopRecording()
+        var saved: (path: String, frames: Int)?
+        do throws(RecordingError) {
+            saved = try output.stopRecording()
+        } catch {
+            // Finishing failed, or found the file deleted (it says where the audio went).
+            if ending.error == nil { ending.error = .recording(error) }
+        }
         var frames = saved?.frames ?? 0
         if case .recording(let e) = ending.error {
             switch e {
-            case .diskFull(_, let n), .writeFailed(_, _, let n): frames = n
+            case .diskFull(_, let n), .writeFailed(_, _, let n), .vanished(_, let n, _, _): frames = n
             default: break
             }
         }

@@ -1,0 +1,100 @@
+// Saving a recording whose file was deleted while it was being written.
+//
+// On Linux a deleted file lives on while it is open, but it can't be linked back into the tree
+// (linkat refuses a file with no links), and it is gone once closed. So the recorder notices the
+// deletion at its next checkpoint (st_nlink == 0), finishes the file as usual through its open
+// descriptor, and copies the finished bytes to a new file here before closing.
+import Glibc
+
+public enum FileRescue {
+    /// Where rescued recordings go, first that can be created: `$XDG_DATA_HOME/capdeck/rescued`,
+    /// `~/.local/share/capdeck/rescued`, `/var/tmp/capdeck-rescued-UID`, `/tmp/capdeck-rescued-UID`.
+    public static func candidateDirectories() -> [String] {
+        var dirs: [String] = []
+        if let x = getenv("XDG_DATA_HOME").map({ String(cString: $0) }), x.hasPrefix("/") { dirs.append(x + "/capdeck/rescued") }
+        if let h = getenv("HOME").map({ String(cString: $0) }), h.hasPrefix("/") { dirs.append(h + "/.local/share/capdeck/rescued") }
+        dirs += ["/var/tmp/capdeck-rescued-\(getuid())", "/tmp/capdeck-rescued-\(getuid())"]
+        return dirs
+    }
+
+    /// Copies everything readable from `fd` (from offset 0) into a new owner-only file named
+    /// after `originalPath` in the first usable rescue directory (never overwriting: "-1", "-2"…
+    /// are added before the extension when needed), and syncs it. Returns the new path, or why not.
+    public static func copy(from fd: Int32, originalPath: String) -> Result<String, RescueFailure> {
+        var failures: [String] = []
+        for dir in candidateDirectories() {
+            guard makeDirectories(dir) else {
+                failures.append("\(dir): \(String(cString: strerror(errno)))")
+                continue
+            }
+            switch copy(from: fd, into: dir, name: baseName(originalPath)) {
+            case .success(let p): return .success(p)
+            case .failure(let f): failures.append(f.reason)
+            }
+        }
+        return .failure(RescueFailure(reason: failures.joined(separator: "; ")))
+    }
+
+    public struct RescueFailure: Error {
+        public var reason: String
+    }
+
+    static func copy(from fd: Int32, into dir: String, name: String) -> Result<String, RescueFailure> {
+        let (stem, ext) = splitExtension(name)
+        var out: Int32 = -1
+        var path = ""
+        for n in 0..<1000 {
+            path = dir + "/" + (n == 0 ? name : "\(stem)-\(n)\(ext)")
+            out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            if out >= 0 || errno != EEXIST { break }
+        }
+        guard out >= 0 else { return .failure(RescueFailure(reason: "\(path): \(String(cString: strerror(errno)))")) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: off_t = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
+            if n == 0 { break }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return fail(out, path, "reading the deleted file: \(String(cString: strerror(errno)))")
+            }
+            var done = 0
+            while done < n {
+                let w = buffer.withUnsafeBytes { write(out, $0.baseAddress! + done, n - done) }
+                if w < 0 {
+                    if errno == EINTR { continue }
+                    return fail(out, path, String(cString: strerror(errno)))
+                }
+                done += w
+            }
+            offset += off_t(n)
+        }
+        if fsync(out) != 0 { return fail(out, path, "fsync: \(String(cString: strerror(errno)))") }
+        close(out)
+        return .success(path)
+    }
+
+    private static func fail(_ fd: Int32, _ path: String, _ reason: String) -> Result<String, RescueFailure> {
+        close(fd)
+        unlink(path)  // a partial copy is no rescue
+        return .failure(RescueFailure(reason: "\(path): \(reason)"))
+    }
+
+    /// mkdir -p with owner-only permissions for what it creates.
+    static func makeDirectories(_ path: String) -> Bool {
+        var st = stat()
+        if stat(path, &st) == 0 { return (st.st_mode & S_IFMT) == S_IFDIR }
+        let parent = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        if !parent.isEmpty && !makeDirectories(parent) { return false }
+        return mkdir(path, 0o700) == 0 || errno == EEXIST
+    }
+
+    static func baseName(_ path: String) -> String {
+        path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
+    }
+
+    static func splitExtension(_ name: String) -> (String, String) {
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return (name, "") }
+        return (String(name[..<dot]), String(name[dot...]))
+    }
+}
