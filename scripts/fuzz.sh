@@ -48,13 +48,17 @@ CONF
 printf '[session]\nmix-with-others = "yes"\n' > "$WORK/config/wrong-type.toml"
 printf 'input.rate = 48000\ninput = { channels = 1 }\n' > "$WORK/config/dotted.toml"
 
+# The corpus grows across runs in .build-fuzz/corpus (seeds are added each time).
+failed=0
 for target in config header; do
+  corpus=$ROOT/.build-fuzz/corpus/$target
+  mkdir -p "$corpus"; cp "$WORK/$target"/* "$corpus"/
   log=$WORK/$target.log
   rc=0
   # (Swift's backtracer off, so libFuzzer's own handler writes the crashing input.)
   SWIFT_BACKTRACE=enable=no CAPDECK_FUZZ_TARGET=$target "$FUZZ" -max_total_time="$SECONDS_EACH" -max_len=8192 \
     -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$FINDINGS/$target-" \
-    "$WORK/$target" > "$log" 2>&1 || rc=$?
+    "$corpus" > "$log" 2>&1 || rc=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" || true)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
   if [ "$rc" -eq 0 ]; then
@@ -63,6 +67,7 @@ for target in config header; do
     cp "$log" "$FINDINGS/$target.log"
     verdict="FAILED (exit $rc): $(grep -m1 -E 'Fatal error|Assertion|ERROR' "$log" | cut -c1-200); input and log in .build-fuzz/findings"
   fi
-  echo "- libFuzzer, $target target: ${SECONDS_EACH} s, ${runs:-?} inputs, coverage ${cov:-?} edges from $(ls "$WORK/$target" | wc -l) corpus files: $verdict"
-  [ "$rc" -eq 0 ] || exit 1
+  echo "- libFuzzer, $target target: ${SECONDS_EACH} s, ${runs:-?} inputs, coverage ${cov:-?} edges from a corpus of $(ls "$corpus" | wc -l) files: $verdict"
+  [ "$rc" -eq 0 ] || failed=1
 done
+exit $failed

@@ -5,7 +5,8 @@
 // fuzz target (make fuzz):
 //  - a table header whose name starts with anything other than a key character or a quote:
 //    "[#", "[!", "[[=", a "[" at the end of a line…;
-//  - a "}" where an array expects a value: "a = [}", "a = [1, }", "a = {b = [}".
+//  - a "}" where an array expects a value: "a = [}", "a = [1, }", "a = {b = [}";
+//  - a date, a space and one digit: "a = 2024-01-01 1" (before a line end, "]", "}"…).
 // A config file must never crash capdeck, so the text is scanned first and these are reported as
 // syntax errors on their line.
 
@@ -19,21 +20,42 @@ enum TOMLGuard {
     /// strings, comments and open brackets, so a `[` that opens an array value (even one spanning
     /// lines) is not mistaken for a header, and brackets inside strings don't count.
     static func check(_ text: String) -> Finding? {
-        let s = Array(text.utf8)
-        var i = s.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0  // a byte-order mark
+        // Code points, as toml++ counts them.
+        let s = text.unicodeScalars.map(\.value)
+        var i = s.first == 0xFEFF ? 1 : 0  // a byte-order mark
         var line = 1
-        var open: [UInt8] = []  // the [ and { of values, innermost last
-        var lastSignificant: UInt8 = 0  // the last character outside strings and comments
+        var open: [UInt32] = []  // the [ and { of values, innermost last
+        var lastSignificant: UInt32 = 0  // the last character outside strings and comments
         var atStatementStart = true
-        func at(_ k: Int) -> UInt8? { k < s.count ? s[k] : nil }
-        func isKeyStart(_ c: UInt8?) -> Bool {
+        func at(_ k: Int) -> UInt32? { k < s.count ? s[k] : nil }
+        func isDigit(_ c: UInt32?) -> Bool { c.map { $0 >= 0x30 && $0 <= 0x39 } ?? false }
+        /// toml++'s value terminators: whitespace, line ends, ] } , #.
+        func isTerminator(_ c: UInt32?) -> Bool {
+            guard let c else { return false }
+            return c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D || c == 0x5D || c == 0x7D || c == 0x2C || c == 0x23
+        }
+        /// A value toml++ scans as a date with a space instead of a T ("2024-01-01 1"): 10
+        /// characters (underscores aside) starting with a digit, '-' 5th and 8th, then a space,
+        /// one digit and a terminator. Never valid TOML, and toml++ asserts on it.
+        func isDateThenLoneDigit(at start: Int) -> Bool {
+            guard isDigit(at(start)), start == 0 || isTerminator(at(start - 1)) || at(start - 1) == 0x3D || at(start - 1) == 0x5B else { return false }
+            var chars: [UInt32] = []
+            var k = start
+            while k < s.count && !isTerminator(s[k]) && chars.count <= 10 {
+                if s[k] != 0x5F { chars.append(s[k]) }
+                k += 1
+            }
+            return chars.count == 10 && chars[4] == 0x2D && chars[7] == 0x2D
+                && at(k) == 0x20 && isDigit(at(k + 1)) && isTerminator(at(k + 2))
+        }
+        func isKeyStart(_ c: UInt32?) -> Bool {
             guard let c else { return false }
             return (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39)
                 || c == 0x5F || c == 0x2D || c == 0x22 || c == 0x27 || c == 0x5D  // _ - " ' ]
         }
         func skipToNewline() { while i < s.count && s[i] != 0x0A { i += 1 } }
         /// Skips a string starting at i (the quote), counting the lines it spans.
-        func skipString(_ q: UInt8) {
+        func skipString(_ q: UInt32) {
             let triple = at(i + 1) == q && at(i + 2) == q
             i += triple ? 3 : 1
             while i < s.count {
@@ -80,7 +102,11 @@ enum TOMLGuard {
                     return Finding(line: line, message: "expected a value in the array, found '}'")
                 }
                 _ = open.popLast(); i += 1
-            default: i += 1
+            default:
+                if isDateThenLoneDigit(at: i) {
+                    return Finding(line: line, message: "a date must be followed by a time such as 12:00:00, not a lone digit")
+                }
+                i += 1
             }
             lastSignificant = c
         }

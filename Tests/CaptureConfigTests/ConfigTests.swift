@@ -132,4 +132,27 @@ import Testing
             #expect(!error.description.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }, "\(error.description.debugDescription)")
         }
     }
+
+    /// A date, a space and a lone digit made toml++ abort (the fuzzer's fourth find).
+    @Test(arguments: [
+        ("it= 4\u{3}RV-ao-g\u{2} 1}", 1),  // the fuzzer's input
+        ("a = 2024-01-01 1\n", 1), ("[input]\nx = [2024-01-01 1]\n", 2), ("a = 2024-01-01 1 # c\n", 1),
+    ])
+    func dateThenLoneDigitIsASyntaxError(_ text: String, _ line: Int) {
+        do {
+            _ = try ConfigLoader.parse(text, path: "c.toml")
+            Issue.record("accepted \(text.debugDescription)")
+        } catch {
+            #expect(error.description == "c.toml:\(line): TOML syntax: a date must be followed by a time such as 12:00:00, not a lone digit", "\(text.debugDescription)")
+        }
+    }
+
+    @Test(arguments: ["a = 2024-01-01 12:00:00\n", "a = 2024-01-01T12:00:00Z\n", "a = 2024-01-01\n", "a = \"2024-01-01 1\"\n"])
+    func datesAndTimesPassTheGuard(_ text: String) {
+        do {
+            _ = try ConfigLoader.parse(text, path: "c.toml")
+        } catch {
+            #expect(!error.description.contains("TOML syntax"), "\(text.debugDescription): \(error)")
+        }
+    }
 }
