@@ -34,7 +34,11 @@ bench: deps
 	$(SWIFT) build -c release
 	bash scripts/bench.sh
 
+# Long runs (see scripts/soak.sh): kills, 24 h of audio, an hour of the console, CPU load, fuzzing.
+SOAK_DEBS := stress-ng
 soak: deps fuzz-build
+	@dpkg-query -W -f='$${Status}\n' $(SOAK_DEBS) 2>/dev/null | grep -q '^install ok installed' || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SOAK_DEBS) >/dev/null; }
 	$(SWIFT) build -c release --product capdeck
 	bash scripts/soak.sh
 

@@ -4,6 +4,9 @@
 #  1. kill -9 at 20 random moments of a real-time recording; recover; worst loss.
 #  2. 24 hours of audio through an unpaced PCM (8 kHz mono S16, 1.4 GB) with a mix toggle about
 #     every 3 simulated minutes: exact frame count, RSS, open files and threads at start and end.
+#  3. The console in tmux for an hour on a paced PCM: xruns (scripts/soak-console.sh).
+#  4. CPU load: stress-ng --cpu 2 at a 5 ms period, with and without SCHED_FIFO (scripts/stress.sh).
+#  5. libFuzzer over the config parser and recover's header analysis (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -67,3 +70,12 @@ mkdir -p "$ROOT/.build"
   echo "- 24 h of 8 kHz mono audio through an unpaced PCM: exit $rc, $frames frames (expected $((86400 * SR))), $toggles mix toggles sent"
   echo "- RSS KiB / open fds / threads at start: $first; at end: $last"
 } | tee "$REPORT"
+
+# 3-5 (each prints its own lines).
+{
+  bash scripts/soak-console.sh
+  echo
+  bash scripts/stress.sh
+  echo
+  bash scripts/fuzz.sh
+} | tee -a "$REPORT"
