@@ -24,7 +24,9 @@ for t in wav w64 caf flac; do
   sleep 1.2; kill -9 "$pid"; wait "$pid" 2>/dev/null || true
   head -c 4096 "$WORK/long.$t" > "$WORK/header/crashed.$t"; rm -f "$WORK/long.$t"
 done
-# Seeds: config files.
+# Seeds: every past find (Tests/FuzzCorpus), then config files.
+cp Tests/FuzzCorpus/header/* "$WORK/header/"
+cp Tests/FuzzCorpus/config/* "$WORK/config/"
 cat > "$WORK/config/full.toml" <<'CONF'
 [session]
 uses-app-session = true

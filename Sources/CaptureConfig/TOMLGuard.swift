@@ -6,7 +6,8 @@
 //  - a table header whose name starts with anything other than a key character or a quote:
 //    "[#", "[!", "[[=", a "[" at the end of a line…;
 //  - a "}" where an array expects a value: "a = [}", "a = [1, }", "a = {b = [}";
-//  - a date, a space and one digit: "a = 2024-01-01 1" (before a line end, "]", "}"…).
+//  - a date, a space and one digit: "a = 2024-01-01 1" (before a line end, "]", "}"…);
+//  - whitespace TOML doesn't allow, where a value is expected: "o = [" then U+0085, "\v"…
 // A config file must never crash capdeck, so the text is scanned first and these are reported as
 // syntax errors on their line.
 
@@ -48,6 +49,19 @@ enum TOMLGuard {
             return chars.count == 10 && chars[4] == 0x2D && chars[7] == 0x2D
                 && at(k) == 0x20 && isDigit(at(k + 1)) && isTerminator(at(k + 2))
         }
+        /// Whitespace TOML never allows outside strings and comments, which toml++ counts as a
+        /// value terminator: vertical tab, form feed, a CR without LF, and Unicode spaces and line
+        /// separators ("o=[" then U+0085 made it abort).
+        func isStrayWhitespace(_ c: UInt32, next: UInt32?) -> Bool {
+            switch c {
+            case 0x0B, 0x0C, 0x85, 0xA0, 0x1680, 0x180E, 0x2000...0x200B, 0x2028, 0x2029, 0x202F, 0x205F, 0x2060, 0x3000, 0xFEFF:
+                return true
+            case 0x0D:
+                return next != 0x0A
+            default:
+                return false
+            }
+        }
         func isKeyStart(_ c: UInt32?) -> Bool {
             guard let c else { return false }
             return (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39)
@@ -79,6 +93,10 @@ enum TOMLGuard {
                 i += 1
                 if open.isEmpty { atStatementStart = true }
                 continue
+            }
+            if isStrayWhitespace(c, next: at(i + 1)) {
+                let hex = String(c, radix: 16, uppercase: true)
+                return Finding(line: line, message: "U+\(String(repeating: "0", count: max(0, 4 - hex.count)) + hex) is not allowed here: only spaces, tabs and line breaks")
             }
             if c == 0x20 || c == 0x09 || c == 0x0D { i += 1; continue }
             if atStatementStart {

@@ -131,9 +131,14 @@ public enum HeaderRepair {
             let size = Int(le(h, 4, 4))
             switch id {
             case "fmt ":
+                // Its fields must lie inside it, and there must be one: a file otherwise is not
+                // one this repair understands (found by the header fuzz target: a second, short
+                // fmt chunk read its block size from the bytes after it).
+                guard blockAlign == 0 else { return .notUnderstood(reason: "more than one fmt chunk") }
                 let f = read(pos + 8, 16)
-                guard f.count == 16 else { return .notUnderstood(reason: "truncated fmt chunk") }
+                guard size >= 16, f.count == 16 else { return .notUnderstood(reason: "truncated fmt chunk") }
                 blockAlign = Int(le(f, 12, 2))
+                guard blockAlign > 0 else { return .notUnderstood(reason: "fmt chunk with a zero block size") }
             case "ds64":
                 guard size >= 24 else { return .notUnderstood(reason: "short ds64 chunk") }
                 ds64Offset = pos + 8
@@ -226,9 +231,11 @@ public enum HeaderRepair {
             let size = le(h, 16, 8)
             guard size >= 24, size < UInt64(Int.max / 2) else { return .notUnderstood(reason: "damaged chunk at byte \(pos)") }
             if id == "fmt " && Array(h[4..<16]) == w64Suffix2 {
+                guard blockAlign == 0 else { return .notUnderstood(reason: "more than one fmt chunk") }
                 let f = read(pos + 24, 16)
-                guard f.count == 16 else { return .notUnderstood(reason: "truncated fmt chunk") }
+                guard size >= 24 + 16, f.count == 16 else { return .notUnderstood(reason: "truncated fmt chunk") }
                 blockAlign = Int(le(f, 12, 2))
+                guard blockAlign > 0 else { return .notUnderstood(reason: "fmt chunk with a zero block size") }
             } else if id == "data" && Array(h[4..<16]) == w64Suffix2 {
                 guard blockAlign > 0 else { return .notUnderstood(reason: "data before a valid fmt chunk") }
                 let dataOffset = pos + 24
@@ -269,8 +276,9 @@ public enum HeaderRepair {
             let id = String(decoding: h[0..<4], as: UTF8.self)
             let size = Int64(bitPattern: be(h, 4, 8))
             if id == "desc" {
+                guard bytesPerFrame == 0 else { return .notUnderstood(reason: "more than one desc chunk") }
                 let d = read(pos + 12, 32)
-                guard d.count == 32, String(decoding: d[8..<12], as: UTF8.self) == "lpcm" else {
+                guard size >= 32, d.count == 32, String(decoding: d[8..<12], as: UTF8.self) == "lpcm" else {
                     return .notUnderstood(reason: "CAF that is not linear PCM")
                 }
                 bytesPerFrame = Int(be(d, 16, 4))
