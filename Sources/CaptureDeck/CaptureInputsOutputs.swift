@@ -53,6 +53,16 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     private struct Current {
         var recorder: SndfileRecorder
         var startFrame: Int
+        /// Stream frames not written while paused, as (first stream frame, count), merged.
+        var skipped: [(at: Int, count: Int)] = []
+
+        /// Where stream frame `frame` falls in the file: after the start, minus what pauses
+        /// skipped before it (a marker inside a pause lands where the pause began).
+        func fileFrame(_ frame: Int) -> Int {
+            var f = frame - startFrame
+            for s in skipped where frame > s.at { f -= Swift.min(s.count, frame - s.at) }
+            return f
+        }
     }
     private let current = Mutex<Current?>(nil)
     private let position = Atomic<Int>(0)
@@ -102,8 +112,18 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     public var framesWritten: Int { position.load(ordering: .relaxed) }
 
     public func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) {
-        position.add(count, ordering: .releasing)
-        if paused.load(ordering: .relaxed) { return }
+        let at = position.add(count, ordering: .releasing).newValue - count
+        if paused.load(ordering: .relaxed) {
+            current.withLock { c in
+                guard c != nil else { return }
+                if let last = c!.skipped.last, last.at + last.count == at {
+                    c!.skipped[c!.skipped.count - 1].count += count
+                } else {
+                    c!.skipped.append((at, count))
+                }
+            }
+            return
+        }
         let failed: RecordingError? = current.withLock { c in
             guard let rec = c?.recorder else { return nil }
             do throws(RecordingError) {
@@ -149,7 +169,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     public func addMarker(_ marker: RecordingMarker) {
         current.withLock { c in
             guard let c, marker.frame >= c.startFrame else { return }
-            c.recorder.addMarker(RecordingMarker(frame: marker.frame - c.startFrame, label: marker.label))
+            c.recorder.addMarker(RecordingMarker(frame: c.fileFrame(marker.frame), label: marker.label))
         }
     }
 }

@@ -106,6 +106,36 @@ final class EventLog: @unchecked Sendable {
         #expect(bytes.range(of: Data("route: builtin:sine:440 -> builtin:sine:1000".utf8)) != nil)
     }
 
+    /// Markers land where their audio is in the file, even after a pause: frames captured while
+    /// paused are not in the file, so the markers after them move back by the paused length.
+    @Test func markersAfterAPauseLandOnTheirAudio() throws {
+        let dir = NSTemporaryDirectory() + "capdeck-markers-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = CaptureAudioFileOutput(format: format)
+        let frames = [Int16](repeating: 0, count: 2 * 1000)
+        func write(_ n: Int) throws { try frames.withUnsafeBytes { try out.write($0.baseAddress!, count: n) } }
+        try write(1000)  // stream 0..<1000: before the file
+        try out.startRecording(to: dir + "/take.wav", fileType: .wav)
+        try write(1000)  // stream 1000..<2000 → file 0..<1000
+        out.pause()
+        try write(500)   // stream 2000..<2500: not in the file
+        try write(300)   // stream 2500..<2800: not in the file
+        out.resume()
+        try write(1000)  // stream 2800..<3800 → file 1000..<2000
+        out.addMarker(RecordingMarker(frame: 1500, label: "before the pause"))
+        out.addMarker(RecordingMarker(frame: 2200, label: "inside the pause"))
+        out.addMarker(RecordingMarker(frame: 3000, label: "after the pause"))
+        let saved = try #require(try out.stopRecording())
+        #expect(saved.frames == 2000)
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/take.wav")))
+        let cue = try #require(Data(bytes).range(of: Data("cue ".utf8))).lowerBound
+        func u32(_ o: Int) -> Int { Int(bytes[o]) | Int(bytes[o + 1]) << 8 | Int(bytes[o + 2]) << 16 | Int(bytes[o + 3]) << 24 }
+        #expect(u32(cue + 8) == 3)
+        let positions = (0..<3).map { u32(cue + 12 + 24 * $0 + 20) }  // each point's sample offset
+        #expect(positions == [500, 1000, 1200], "file frames of the three markers")
+    }
+
     @Test func categoryThatCannotRecordFailsWithoutAutomaticConfiguration() {
         let (session, log) = makeSession()
         session.automaticallyConfiguresApplicationAudioSession = false
