@@ -67,7 +67,7 @@ for target in config header; do
     verdict="no failures"
   else
     cp "$log" "$FINDINGS/$target.log"
-    verdict="FAILED (exit $rc): $(grep -m1 -E 'Fatal error|Assertion|ERROR' "$log" | cut -c1-200); input and log in .build-fuzz/findings"
+    verdict="FAILED (exit $rc): $(grep -m1 -E 'Fatal error|Assertion|ERROR' "$log" | cut -c1-200 || true); input and log in .build-fuzz/findings"
   fi
   echo "- libFuzzer, $target target: ${SECONDS_EACH} s, ${runs:-?} inputs, coverage ${cov:-?} edges from a corpus of $(ls "$corpus" | wc -l) files: $verdict"
   [ "$rc" -eq 0 ] || failed=1

@@ -21,8 +21,8 @@ pulse_start() {
     sleep 0.05
   done
 }
-pulse_stop() {
-  kill -- -"$FEEDER_PID" 2>/dev/null || kill "$FEEDER_PID" 2>/dev/null || true
-  kill "$PULSE_PID" 2>/dev/null || true
-  wait "$PULSE_PID" 2>/dev/null || true
+pulse_stop() {  # safe to call when pulse_start never ran
+  [ -n "${FEEDER_PID:-}" ] && { kill -- -"$FEEDER_PID" 2>/dev/null || kill "$FEEDER_PID" 2>/dev/null || true; }
+  [ -n "${PULSE_PID:-}" ] && { kill "$PULSE_PID" 2>/dev/null || true; wait "$PULSE_PID" 2>/dev/null || true; }
+  return 0
 }

@@ -72,10 +72,11 @@ mkdir -p "$ROOT/.build"
 } | tee "$REPORT"
 
 # 3-5 (each prints its own lines).
+# (One failing part is reported and the others still run.)
 {
-  bash scripts/soak-console.sh
+  bash scripts/soak-console.sh || echo "- scripts/soak-console.sh FAILED (exit $?)"
   echo
-  bash scripts/stress.sh
+  bash scripts/stress.sh || echo "- scripts/stress.sh FAILED (exit $?)"
   echo
-  bash scripts/fuzz.sh
+  bash scripts/fuzz.sh || echo "- scripts/fuzz.sh FAILED (exit $?)"
 } | tee -a "$REPORT"

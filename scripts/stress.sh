@@ -29,7 +29,7 @@ pcm.paced { type file slave.pcm "pulse" file "/dev/null" infile "$WORK/in.raw" f
 CONF
 export HOME=$WORK/home
 
-load_on()  { stress-ng --cpu 2 --timeout $((SECS * 3)) --quiet & STRESS_PID=$!; sleep 1; }
+load_on()  { stress-ng --cpu 2 --timeout 0 --quiet & STRESS_PID=$!; sleep 1; }  # until load_off
 load_off() { kill "$STRESS_PID" 2>/dev/null || true; wait "$STRESS_PID" 2>/dev/null || true; STRESS_PID=; sleep 1; }
 
 run() {  # run LABEL PROGRAM ARGS...: one recording of SECS s; prints a Markdown line

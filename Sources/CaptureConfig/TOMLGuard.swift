@@ -74,7 +74,11 @@ enum TOMLGuard {
             i += triple ? 3 : 1
             while i < s.count {
                 let c = s[i]
-                if c == 0x5C && q == 0x22 { i += 2; continue }  // an escape in a basic string
+                if c == 0x5C && q == 0x22 {  // an escape in a basic string (a line-ending one too)
+                    if at(i + 1) == 0x0A { line += 1 }
+                    i += 2
+                    continue
+                }
                 if c == 0x0A {
                     if !triple { return }  // unterminated: the parser reports it
                     line += 1

@@ -13,8 +13,8 @@ public enum RecordingError: Error, Equatable, Sendable, CustomStringConvertible 
     /// The disk filled up; `framesSaved` whole frames are in the file.
     case diskFull(path: String, framesSaved: Int)
     /// The file was deleted while recording (or its directory removed). Recording stopped; the
-    /// `framesSaved` frames recorded were copied to `rescuedTo`, or, if nil, could not be
-    /// (`reason` says why).
+    /// `framesSaved` frames recorded were copied to `rescuedTo`, or, if nil, could not be;
+    /// `reason` says why, or (with a copy) what went wrong finishing the file first.
     case vanished(path: String, framesSaved: Int, rescuedTo: String?, reason: String?)
 
     public var description: String {
@@ -24,8 +24,10 @@ public enum RecordingError: Error, Equatable, Sendable, CustomStringConvertible 
         case .unsupportedFormat(let t, let f, let r): "\(t) cannot hold \(f): \(r)"
         case .writeFailed(let p, let r, let n): "\(p): write failed after \(n) frames: \(r)"
         case .diskFull(let p, let n): "\(p): disk full; recording stopped and saved with \(n) frames"
-        case .vanished(let p, let n, let to?, _):
+        case .vanished(let p, let n, let to?, nil):
             "\(p) was deleted while recording; recording stopped and all \(n) frames saved to \(to)"
+        case .vanished(let p, let n, let to?, let r?):
+            "\(p) was deleted while recording; recording stopped and its \(n) frames copied to \(to), which may be incomplete: \(r)"
         case .vanished(let p, let n, nil, let r):
             "\(p) was deleted while recording; recording stopped; the \(n) frames recorded are lost: \(r ?? "could not copy them")"
         }

@@ -68,6 +68,8 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     private let position = Atomic<Int>(0)
     private let paused = Atomic<Bool>(false)
     private let lastError = Mutex<RecordingError?>(nil)
+    /// Finishes files that failed (see `finishAfterFailure`).
+    private let finishing = DispatchQueue(label: "capdeck.file-finish", qos: .utility)
     var sessionFormat: StreamFormat
 
     public init(format: StreamFormat = StreamFormat(sampleFormat: .s16LE, sampleRate: 48_000, channels: 2)) {
@@ -90,6 +92,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     /// Finishes the current file. Returns its path and frames, if one was recording.
     @discardableResult
     public func stopRecording() throws(RecordingError) -> (path: String, frames: Int)? {
+        finishing.sync {}  // a failed file still being finished: done, and its error published
         guard let c = current.withLock({ c -> Current? in defer { c = nil }; return c }) else { return nil }
         paused.store(false, ordering: .relaxed)
         try c.recorder.finish()
@@ -124,48 +127,55 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             }
             return
         }
-        let failed: RecordingError? = current.withLock { c in
+        let failed: (SndfileRecorder, RecordingError)? = current.withLock { c in
             guard let rec = c?.recorder else { return nil }
             do throws(RecordingError) {
                 try rec.write(frames, count: count)
                 return nil
             } catch {
-                return Self.stop(&c, rec, after: error)
+                c = nil
+                return (rec, error)
             }
         }
-        if let failed { lastError.withLock { $0 = failed } }
+        if let (rec, error) = failed { finishAfterFailure(rec, error) }
     }
 
     public func checkpoint() throws(RecordingError) {
-        let failed: RecordingError? = current.withLock { c in
+        let failed: (SndfileRecorder, RecordingError)? = current.withLock { c in
             guard let rec = c?.recorder else { return nil }
             do throws(RecordingError) {
                 try rec.checkpoint()
                 return nil
             } catch {
-                return Self.stop(&c, rec, after: error)
+                c = nil
+                return (rec, error)
             }
         }
-        if let failed { lastError.withLock { $0 = failed } }
+        if let (rec, error) = failed { finishAfterFailure(rec, error) }
     }
 
-    /// A write or checkpoint failed: finish the file with every frame it holds and stop
-    /// recording. The error to report is the first one, unless finishing found the file deleted
-    /// (then finishing's error says where the recording was saved).
-    private static func stop(_ c: inout Current?, _ rec: SndfileRecorder, after error: RecordingError) -> RecordingError {
-        c = nil
-        do throws(RecordingError) {
-            try rec.finish()
-        } catch {
-            if case .vanished = error { return error }
+    /// A write or checkpoint failed, and recording has stopped: finish the file with every frame
+    /// it holds, on a queue of its own (a deleted file's rescue copies the whole take, which must
+    /// hold up neither the writer, whose ring would overflow, nor the UI), then publish the error:
+    /// the first one, unless finishing found the file deleted (its error says where the audio went).
+    private func finishAfterFailure(_ rec: SndfileRecorder, _ error: RecordingError) {
+        finishing.async { [self] in
+            var final = error
+            do throws(RecordingError) {
+                try rec.finish()
+            } catch {
+                if case .vanished = error { final = error }
+            }
+            lastError.withLock { $0 = final }
         }
-        return error
     }
 
     public func finish() throws(RecordingError) {
         try stopRecording()
     }
 
+    /// `marker.frame` counts in this output's frames (every frame written to it since it was
+    /// created, recording or not).
     public func addMarker(_ marker: RecordingMarker) {
         current.withLock { c in
             guard let c, marker.frame >= c.startFrame else { return }
@@ -220,12 +230,21 @@ final class OutputFanOut: RecordingSink, @unchecked Sendable {
         self.data = data
     }
 
+    /// Each file output's position when this run's stream began: the engine counts its markers
+    /// from its own start, a file output from its creation (it outlives runs, e.g. across a
+    /// device change in the console).
+    private var bases: [Int]?
+
     func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) {
+        if bases == nil { bases = files.map(\.framesWritten) }
         framesWritten += count
         for f in files { try f.write(frames, count: count) }
         for d in data { d.deliver(frames, count: count, format: format) }
     }
     func checkpoint() throws(RecordingError) { for f in files { try f.checkpoint() } }
     func finish() throws(RecordingError) {}  // files outlive a run: the session stops them.
-    func addMarker(_ marker: RecordingMarker) { for f in files { f.addMarker(marker) } }
+    func addMarker(_ marker: RecordingMarker) {
+        let base = bases ?? files.map(\.framesWritten)
+        for (f, b) in zip(files, base) { f.addMarker(RecordingMarker(frame: b + marker.frame, label: marker.label)) }
+    }
 }

@@ -23,8 +23,8 @@ public enum FileRescue {
     public static func copy(from fd: Int32, originalPath: String) -> Result<String, RescueFailure> {
         var failures: [String] = []
         for dir in candidateDirectories() {
-            guard makeDirectories(dir) else {
-                failures.append("\(dir): \(String(cString: strerror(errno)))")
+            if let problem = prepare(dir) {
+                failures.append("\(dir): \(problem)")
                 continue
             }
             switch copy(from: fd, into: dir, name: baseName(originalPath)) {
@@ -80,10 +80,29 @@ public enum FileRescue {
         return .failure(RescueFailure(reason: "\(path): \(reason)"))
     }
 
+    /// Creates `dir` if needed, and checks it is safe to hold the only copy of a recording: a
+    /// real directory (not a symlink), ours, and writable by nobody else. (The /var/tmp and /tmp
+    /// fallbacks have predictable names another user could create first.) nil when usable.
+    static func prepare(_ dir: String) -> String? {
+        if !makeDirectories(dir) {
+            let e = errno
+            return e == 0 ? "not a directory" : String(cString: strerror(e))
+        }
+        var st = stat()
+        guard lstat(dir, &st) == 0 else { return String(cString: strerror(errno)) }
+        if (st.st_mode & S_IFMT) != S_IFDIR { return "not a directory (a symlink?)" }
+        if st.st_uid != geteuid() { return "owned by another user" }
+        if st.st_mode & 0o022 != 0 { return "writable by other users" }
+        return nil
+    }
+
     /// mkdir -p with owner-only permissions for what it creates.
     static func makeDirectories(_ path: String) -> Bool {
         var st = stat()
-        if stat(path, &st) == 0 { return (st.st_mode & S_IFMT) == S_IFDIR }
+        if stat(path, &st) == 0 {
+            errno = 0
+            return (st.st_mode & S_IFMT) == S_IFDIR
+        }
         let parent = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
         if !parent.isEmpty && !makeDirectories(parent) { return false }
         return mkdir(path, 0o700) == 0 || errno == EEXIST

@@ -159,12 +159,17 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         let synced = fdatasync(fd)
         let e = errno
         if isDeleted {
-            // The finished file exists only through fd: copy it out before closing.
+            // The finished file exists only through fd: copy it out before closing. A problem
+            // finishing it travels with the rescue, so "saved" is never claimed for a bad copy.
+            let problem: String? = r == -1 ? "could not append cue points: \(String(cString: strerror(e)))"
+                : r != 0 ? String(cString: sf_error_number(r))
+                : synced != 0 ? "fdatasync: \(String(cString: strerror(e)))" : nil
             let rescue = FileRescue.copy(from: fd, originalPath: path)
             Glibc.close(fd)
             switch rescue {
-            case .success(let to): throw .vanished(path: path, framesSaved: framesWritten, rescuedTo: to, reason: nil)
-            case .failure(let f): throw .vanished(path: path, framesSaved: framesWritten, rescuedTo: nil, reason: f.reason)
+            case .success(let to): throw .vanished(path: path, framesSaved: framesWritten, rescuedTo: to, reason: problem)
+            case .failure(let f):
+                throw .vanished(path: path, framesSaved: framesWritten, rescuedTo: nil, reason: [problem, f.reason].compactMap { $0 }.joined(separator: "; "))
             }
         }
         Glibc.close(fd)

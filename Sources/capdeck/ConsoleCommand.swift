@@ -147,7 +147,9 @@ final class ConsoleController: @unchecked Sendable {
         term.restore()
         if let saved { Terminal.write("capdeck: saved \(saved.path): \(saved.frames) frames\n") }
         // After the screen is gone, so it stays readable (a deleted file's rescue says where).
-        if let finishError { throw Failure("\(finishError)", code: .ioError) }
+        // The exit code stays 0, as for every take's problem during the session (the event log
+        // showed those): quitting the console succeeded.
+        if let finishError { Terminal.error("\(finishError)") }
     }
 
     private func useBuiltIn(reason: String) {
@@ -329,6 +331,7 @@ final class ConsoleController: @unchecked Sendable {
             addEvent("\(path) was deleted while recording; recording stopped", .error)
             if let to {
                 addEvent("saved to \(to) (\(Text.duration(Double(frames) / Double(format.sampleRate))), \(frames) frames)", .warning)
+                if let reason { addEvent("that copy may be incomplete: \(reason)", .error) }
             } else {
                 addEvent("the \(frames) frames recorded are lost: \(reason ?? "could not copy them")", .error)
             }

@@ -108,11 +108,18 @@ struct RecordCommand: ParsableCommand {
         var ending = events.waitForEnd(session, output: output)
         status.stop()
         var saved: (path: String, frames: Int)?
+        var earlierError: CaptureSessionError?
         do throws(RecordingError) {
             saved = try output.stopRecording()
         } catch {
-            // Finishing failed, or found the file deleted (it says where the audio went).
-            if ending.error == nil { ending.error = .recording(error) }
+            // Finishing failed, or found the file deleted. A deletion's message says where the
+            // audio went, so it wins over an earlier error (which it then carries along).
+            if case .vanished = error, let earlier = ending.error {
+                earlierError = earlier
+                ending.error = .recording(error)
+            } else if ending.error == nil {
+                ending.error = .recording(error)
+            }
         }
         var frames = saved?.frames ?? 0
         if case .recording(let e) = ending.error {
@@ -130,7 +137,7 @@ struct RecordCommand: ParsableCommand {
         let line = "saved \(path): \(frames) frames (\(Fmt.duration(Double(frames) / Double(format.sampleRate)))), \(ending.xruns) xrun\(ending.xruns == 1 ? "" : "s")"
         if case .recording(let e) = ending.error {
             // The message already says the file was stopped and saved, with its frames.
-            throw Failure("\(e)", code: .ioError)
+            throw Failure((earlierError.map { "\($0); " } ?? "") + "\(e)", code: .ioError)
         }
         if let error = ending.error ?? output.error.map({ CaptureSessionError.recording($0) }) {
             throw Failure("\(error); \(line)", code: .ioError)

@@ -78,6 +78,7 @@ import Testing
         ("[session]\nmix-with-others = true\n[.x]\n", 3),
         ("b = \"[#\"\n[#\n", 2),
         ("b = \"\"\"\nline\n\"\"\"\n[!\n", 4),
+        ("a = \"\"\"x\\\ny\"\"\"\n[#\n", 3),  // a line-ending backslash inside the string
     ])
     func tableHeadersThatCrashedTheParserAreSyntaxErrors(_ text: String, _ line: Int) {
         do {

@@ -136,6 +136,37 @@ final class EventLog: @unchecked Sendable {
         #expect(positions == [500, 1000, 1200], "file frames of the three markers")
     }
 
+    /// A file that spans two runs of the session (stop and start while recording, as the
+    /// console's device change does): a route change in the second run is marked where it
+    /// happened in the file, not counted from the second run's start.
+    @Test func markerInASecondRunLandsOnItsAudio() throws {
+        let (session, _) = makeSession()
+        let dir = NSTemporaryDirectory() + "capdeck-runs-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = CaptureAudioFileOutput(format: format)
+        session.addOutput(out)
+        try out.startRecording(to: dir + "/take.wav", fileType: .wav)
+        session.startRunning()
+        usleep(400_000)
+        session.stopRunning()
+        let firstRun = out.recordedFrames
+        session.startRunning()
+        usleep(300_000)
+        let beforeSwitch = out.recordedFrames
+        session.configuresApplicationAudioSessionToMixWithOthers = true
+        usleep(300_000)
+        session.stopRunning()
+        let saved = try #require(try out.stopRecording())
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/take.wav")))
+        let cue = try #require(Data(bytes).range(of: Data("cue ".utf8))).lowerBound
+        func u32(_ o: Int) -> Int { Int(bytes[o]) | Int(bytes[o + 1]) << 8 | Int(bytes[o + 2]) << 16 | Int(bytes[o + 3]) << 24 }
+        #expect(u32(cue + 8) == 1)
+        let position = u32(cue + 12 + 20)
+        #expect(firstRun > 10_000 && position >= beforeSwitch && position < saved.frames,
+                "marker at \(position); first run \(firstRun) frames, \(beforeSwitch) before the switch, \(saved.frames) in all")
+    }
+
     @Test func categoryThatCannotRecordFailsWithoutAutomaticConfiguration() {
         let (session, log) = makeSession()
         session.automaticallyConfiguresApplicationAudioSession = false
