@@ -1,7 +1,7 @@
 // libCapdeckPCMFaults.so: an LD_PRELOAD fault injector for ALSA capture (tests and `make soak`
 // only; never linked into capdeck). ALSA can't be made to fail on demand without a sound card,
-// so this library wraps exactly two calls of the real libasound, snd_pcm_readi and
-// snd_pcm_resume, and makes them fail at chosen moments; everything else (prepare, start, state,
+// so this library wraps three calls of the real libasound, snd_pcm_readi, snd_pcm_resume and
+// snd_pcm_open, and makes them fail at chosen moments; everything else (prepare, start, state,
 // the plugins, the stream itself) is the real ALSA. That puts capdeck's own recovery code in
 // ALSACaptureDevice.read under test end to end.
 //
@@ -11,7 +11,10 @@
 //   estrpipe@F[:MS]   the stream is suspended: reads return -ESTRPIPE until snd_pcm_resume
 //                     succeeds, and snd_pcm_resume answers -EAGAIN for MS milliseconds
 //                     (default 0) before calling the real one (as a driver waking up does)
-//   enodev@F          every read from then on returns -ENODEV (the device was unplugged)
+//   enodev@F[:MS]     the device is unplugged: every read returns -ENODEV, and opening a
+//                     capture PCM fails with -ENODEV, for MS milliseconds (default: for good);
+//                     then it is back (reads on the old handle keep failing, as a replugged
+//                     USB device is a new device)
 // Malformed plans are reported on stderr once and ignored. All parsing happens when the library
 // loads: the wrapped calls themselves don't allocate, lock or print.
 #define _GNU_SOURCE
@@ -22,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <time.h>
 
 enum kind { EPIPE_FAULT, ESTRPIPE_FAULT, ENODEV_FAULT };
@@ -30,6 +34,7 @@ struct fault {
     long long at;    // frames read before it fires
     long count;      // EPIPE: reads that fail
     long resumeMs;   // ESTRPIPE: how long resume answers EAGAIN
+    long goneMs;     // ENODEV: how long the device stays away (-1: for good)
     int fired;
 };
 
@@ -38,11 +43,13 @@ static struct fault plan[MAX_FAULTS];
 static int planSize;
 static _Atomic long long framesRead;
 static long pendingEpipe;
-static int gone;
+static _Atomic long long goneUntilNs;    // opens fail until then (LLONG_MAX: for good)
+static _Atomic(snd_pcm_t *) deadHandle;
 static int suspended;
 static long long resumeUntilNs;
 
 static snd_pcm_sframes_t (*realReadi)(snd_pcm_t *, void *, snd_pcm_uframes_t);
+static int (*realOpen)(snd_pcm_t **, const char *, snd_pcm_stream_t, int);
 static int (*realResume)(snd_pcm_t *);
 
 static long long nowNs(void) {
@@ -68,6 +75,9 @@ static int parseEntry(const char *s, struct fault *f) {
         if (*rest == ':') rest += 1 + used;
     } else if (strcmp(name, "enodev") == 0) {
         f->kind = ENODEV_FAULT;
+        f->goneMs = -1;
+        if (*rest == ':' && (sscanf(rest + 1, "%ld%n", &f->goneMs, &used) != 1 || f->goneMs < 0)) return 0;
+        if (*rest == ':') rest += 1 + used;
     } else {
         return 0;
     }
@@ -77,6 +87,7 @@ static int parseEntry(const char *s, struct fault *f) {
 __attribute__((constructor)) static void loadPlan(void) {
     realReadi = (snd_pcm_sframes_t (*)(snd_pcm_t *, void *, snd_pcm_uframes_t))dlsym(RTLD_NEXT, "snd_pcm_readi");
     realResume = (int (*)(snd_pcm_t *))dlsym(RTLD_NEXT, "snd_pcm_resume");
+    realOpen = (int (*)(snd_pcm_t **, const char *, snd_pcm_stream_t, int))dlsym(RTLD_NEXT, "snd_pcm_open");
     const char *env = getenv("CAPDECK_PCM_FAULTS");
     if (!env || !*env) return;
     char *copy = strdup(env), *save = NULL;
@@ -88,7 +99,7 @@ __attribute__((constructor)) static void loadPlan(void) {
 }
 
 snd_pcm_sframes_t snd_pcm_readi(snd_pcm_t *pcm, void *buffer, snd_pcm_uframes_t size) {
-    if (gone) return -ENODEV;
+    if (atomic_load(&deadHandle) == pcm) return -ENODEV;
     if (suspended) return -ESTRPIPE;
     long long done = atomic_load(&framesRead);
     for (int i = 0; i < planSize; i++) {
@@ -97,7 +108,10 @@ snd_pcm_sframes_t snd_pcm_readi(snd_pcm_t *pcm, void *buffer, snd_pcm_uframes_t 
         f->fired = 1;
         switch (f->kind) {
         case EPIPE_FAULT: pendingEpipe += f->count; break;
-        case ENODEV_FAULT: gone = 1; return -ENODEV;
+        case ENODEV_FAULT:
+            atomic_store(&deadHandle, pcm);
+            atomic_store(&goneUntilNs, f->goneMs < 0 ? LLONG_MAX : nowNs() + (long long)f->goneMs * 1000000LL);
+            return -ENODEV;
         case ESTRPIPE_FAULT:
             suspended = 1;
             resumeUntilNs = nowNs() + (long long)f->resumeMs * 1000000LL;
@@ -115,4 +129,10 @@ int snd_pcm_resume(snd_pcm_t *pcm) {
     if (suspended && nowNs() < resumeUntilNs) return -EAGAIN;
     suspended = 0;
     return realResume(pcm);
+}
+
+// While the device is away, opening a capture PCM fails as ALSA does for a missing card.
+int snd_pcm_open(snd_pcm_t **pcm, const char *name, snd_pcm_stream_t stream, int mode) {
+    if (stream == SND_PCM_STREAM_CAPTURE && nowNs() < atomic_load(&goneUntilNs)) return -ENODEV;
+    return realOpen(pcm, name, stream, mode);
 }

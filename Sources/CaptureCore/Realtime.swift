@@ -65,7 +65,7 @@ public func currentThreadID() -> Int32 {
 /// CLOCK_MONOTONIC in nanoseconds: the clock of the capture path and the built-in source.
 /// Allocation-free.
 @inline(__always)
-func monotonicNanos() -> UInt64 {
+public func monotonicNanos() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)

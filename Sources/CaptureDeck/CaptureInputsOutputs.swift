@@ -242,7 +242,9 @@ final class OutputFanOut: RecordingSink, @unchecked Sendable {
         for d in data { d.deliver(frames, count: count, format: format) }
     }
     func checkpoint() throws(RecordingError) { for f in files { try f.checkpoint() } }
-    func finish() throws(RecordingError) {}  // files outlive a run: the session stops them.
+    /// Files outlive a run (the session's owner stops them), but the run's last frames get a
+    /// header and a sync now: a session may wait a long time for a lost device to return.
+    func finish() throws(RecordingError) { for f in files { try f.checkpoint() } }
     func addMarker(_ marker: RecordingMarker) {
         let base = bases ?? files.map(\.framesWritten)
         for (f, b) in zip(files, base) { f.addMarker(RecordingMarker(frame: b + marker.frame, label: marker.label)) }

@@ -11,6 +11,9 @@ import Synchronization
 public enum InterruptionReason: String, Sendable, Equatable {
     /// The audio hardware is temporarily unavailable: another program holds the exclusive device.
     case audioDeviceInUseByAnotherClient
+    /// CaptureDeck extension: the device went away mid-capture (unplugged, driver gone); the
+    /// session reopens it as soon as it is back (see `reconnectsLostDevices`).
+    case audioDeviceDisconnected
 }
 
 /// A session failure reported as a runtime error (`AVCaptureSessionRuntimeError`).
@@ -93,6 +96,12 @@ public final class CaptureSession: @unchecked Sendable {
 
     public var isRunning: Bool { runState.withLock { $0.running } }
     public var isInterrupted: Bool { runState.withLock { $0.interruptedWanting != nil } }
+    /// Why the session is interrupted (nil when it isn't).
+    public var interruptionReason: InterruptionReason? {
+        runState.withLock { s in
+            s.interruptedWanting == nil ? nil : s.lostAtNanos != nil ? .audioDeviceDisconnected : .audioDeviceInUseByAnotherClient
+        }
+    }
     /// The route being captured (nil when not running).
     public var currentRoute: Route? { runState.withLock { $0.route } }
     /// How the current combination resolves (for display: effective states and notes).
@@ -122,6 +131,11 @@ public final class CaptureSession: @unchecked Sendable {
     public var maxFrames: Int?
     /// How often an interrupted session retries the device.
     public var interruptionRetryInterval: DispatchTimeInterval = .milliseconds(250)
+    /// CaptureDeck extension: when the device is lost mid-capture, report the `runtimeError`,
+    /// then stay interrupted (`audioDeviceDisconnected`) and reopen the route when it comes back;
+    /// file outputs keep recording into the same file, with the gap marked. Off: a lost device
+    /// stops the session (Apple's behaviour).
+    public var reconnectsLostDevices = true
 
     private struct Config {
         var pending = AudioSessionProperties()
@@ -141,6 +155,10 @@ public final class CaptureSession: @unchecked Sendable {
         var retries = 0
         /// xruns of the engines that have ended.
         var endedXruns = 0
+        /// When the device was lost, while waiting for it to come back.
+        var lostAtNanos: UInt64?
+        /// Frames captured by the engines that have ended (so `maxFrames` spans a reconnection).
+        var endedFrames = 0
     }
     private let config = Mutex(Config())
     private let runState = Mutex(RunState())
@@ -222,7 +240,8 @@ public final class CaptureSession: @unchecked Sendable {
             self.cancelRetry()
             let (engine, wasRunning, wasInterrupted, counted) = self.runState.withLock { s -> (CaptureEngine?, Bool, Bool, Int) in
                 let counted = s.engine?.xrunCount ?? 0
-                defer { s.engine = nil; s.running = false; s.route = nil; s.interruptedWanting = nil; s.endedXruns += counted }
+                s.endedFrames += s.engine?.framesCaptured ?? 0
+                defer { s.engine = nil; s.running = false; s.route = nil; s.interruptedWanting = nil; s.lostAtNanos = nil; s.endedXruns += counted }
                 return (s.engine, s.running, s.interruptedWanting != nil, counted)
             }
             if let engine {
@@ -294,24 +313,33 @@ public final class CaptureSession: @unchecked Sendable {
         let engine: CaptureEngine
         do {
             engine = try CaptureEngine(device: input.makeDevice(route),
-                                       configuration: .init(request: input.request, realtimePriority: realtimePriority, maxFrames: maxFrames,
+                                       configuration: .init(request: input.request, realtimePriority: realtimePriority,
+                                                            maxFrames: maxFrames.map { max(1, $0 - runState.withLock { $0.endedFrames }) },
                                                             rateConverter: LibsamplerateConverter.factory),
                                        sink: fan, meterBoard: meterBoard)
         } catch {
+            // Waiting for a lost device: failing to open it is expected until it is back.
+            if runState.withLock({ $0.lostAtNanos != nil }) { return }
             emit(.runtimeError(.device(.unavailable(device: route.pcm, reason: "\(error)"))))
             return
         }
         do throws(DeviceError) {
             let granted = try engine.start()
-            let wasInterrupted = runState.withLock { s -> Bool in
-                defer { s.engine = engine; s.running = true; s.route = route; s.interruptedWanting = nil }
-                return s.interruptedWanting != nil
+            let (wasInterrupted, lostAt) = runState.withLock { s -> (Bool, UInt64?) in
+                defer { s.engine = engine; s.running = true; s.route = route; s.interruptedWanting = nil; s.lostAtNanos = nil }
+                return (s.interruptedWanting != nil, s.lostAtNanos)
             }
             cancelRetry()
             engine.onFinished { [weak self] summary in self?.engineEnded(engine, summary) }
+            if let lostAt {
+                let gapMs = Double(monotonicNanos() - lostAt) / 1e6
+                engine.addMarker(atFrame: 0, label: "device back after \(Int(gapMs.rounded())) ms: \(route.pcm) was lost")
+                emit(.gap(atFrame: 0, gapMs: gapMs, reason: "\(route.pcm) was lost and is back"))
+            }
             if wasInterrupted { emit(.interruptionEnded) }
             emit(.didStartRunning(route, granted))
         } catch {
+            if runState.withLock({ $0.lostAtNanos != nil }) { return }  // still away: keep waiting
             if case .busy = error {
                 interrupt(wanting: route)
             } else {
@@ -419,13 +447,24 @@ public final class CaptureSession: @unchecked Sendable {
 
     private func engineEnded(_ engine: CaptureEngine, _ summary: CaptureSummary) {
         queue.async {
-            let mine = self.runState.withLock { s -> Bool in
-                guard s.engine === engine else { return false }
+            var lost = false
+            if case .deviceLost = summary.endReason { lost = true }
+            let (mine, waitFor) = self.runState.withLock { s -> (Bool, Route?) in
+                guard s.engine === engine else { return (false, nil) }
                 s.endedXruns += summary.xruns
+                s.endedFrames += summary.framesCaptured
+                let route = s.route
                 s.engine = nil
                 s.running = false
                 s.route = nil
-                return true
+                // Reconnecting: interrupted before anyone hears "stopped", so no one takes the
+                // stop for the end.
+                if lost && self.reconnectsLostDevices && s.wantRunning, let route {
+                    s.lostAtNanos = monotonicNanos()
+                    s.interruptedWanting = route
+                    return (true, route)
+                }
+                return (true, nil)
             }
             guard mine else { return }
             switch summary.endReason {
@@ -434,6 +473,10 @@ public final class CaptureSession: @unchecked Sendable {
             case .stopped, .durationReached: break
             }
             self.emit(.didStopRunning)
+            if let waitFor {
+                self.emit(.wasInterrupted(.audioDeviceDisconnected, wanted: waitFor))
+                self.scheduleRetry()
+            }
         }
     }
 }

@@ -54,7 +54,7 @@ public enum ConsoleLayout {
         case .stopped: (m.unicode ? " ■ NOT RECORDING " : " - NOT RECORDING ", .reverse)
         }
         g.put(state.0, x: 14, y: y, style: state.1)
-        var status = m.interrupted ? "INTERRUPTED: device in use by another program" : (m.running ? "capturing" : "not capturing")
+        var status = m.interrupted ? "INTERRUPTED: " + m.interruption : (m.running ? "capturing" : "not capturing")
         if m.builtIn { status += (m.unicode ? " · " : " - ") + "BUILT-IN TEST SIGNAL" }
         g.put(status, x: 15 + state.0.count, y: y, style: m.interrupted || m.builtIn ? .warning : .reverse,
               maxWidth: g.width - 30 - state.0.count)

@@ -27,6 +27,8 @@ public struct ConsoleModel: Sendable {
     public var xruns = 0
     public var running = false
     public var interrupted = false
+    /// Why, for the title bar.
+    public var interruption = "device in use by another program"
 
     // Meters.
     public var levels: [ChannelLevel] = []

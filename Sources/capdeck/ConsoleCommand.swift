@@ -340,20 +340,6 @@ final class ConsoleController: @unchecked Sendable {
         addEvent("\(e)", .error)
     }
 
-    /// The device went away while recording: finish the take now, so it is safe and complete on
-    /// disk, rather than leave a file open that nothing feeds. (A new r starts a new take, on this
-    /// device when it is back or on one picked with d.)
-    private func finishAfterDeviceLoss() {
-        guard output.isRecording, !session.isRunning else { return }
-        do throws(RecordingError) {
-            if let saved = try output.stopRecording() {
-                addEvent("saved \(saved.path) (\(Text.duration(Double(saved.frames) / Double(format.sampleRate))), \(saved.frames) frames): the device was lost", .warning)
-            }
-        } catch {
-            reportRecordingError(error)
-        }
-    }
-
     private func chooseDevice(_ pcm: String) {
         let wasRecording = output.isRecording
         session.stopRunning()
@@ -383,7 +369,10 @@ final class ConsoleController: @unchecked Sendable {
         case .runtimeError(let err):
             lastError.withLock { $0 = err }
             addEvent("\(err)", .error)
-            if case .device(.lost) = err { commands.async { self.finishAfterDeviceLoss() } }
+            // (A lost device while recording: the take stays open while the session waits for the
+            // device to come back; r saves it at any time.)
+        case .wasInterrupted(.audioDeviceDisconnected, let wanted):
+            addEvent("waiting for \(wanted.pcm) to come back" + (output.isRecording ? "; the recording continues when it does (r saves it now)" : ""), .warning)
         case .wasInterrupted(_, let wanted): addEvent("interrupted: \(wanted.pcm) is in use by another program; retrying", .warning)
         case .interruptionEnded: addEvent("interruption ended")
         case .routeChanged(let c):
@@ -417,6 +406,7 @@ final class ConsoleController: @unchecked Sendable {
         m.xruns = session.xrunCount
         m.running = session.isRunning
         m.interrupted = session.isInterrupted
+        if session.interruptionReason == .audioDeviceDisconnected { m.interruption = "device lost, waiting for it to return" }
         m.levels = session.meterBoard.snapshot()
         // Not capturing: nothing to show (the board keeps the last levels it saw).
         if m.levels.isEmpty || engine == nil { m.levels = Array(repeating: .silent, count: format.channels) }

@@ -34,6 +34,11 @@ struct RecordCommand: ParsableCommand {
             transform: Parse.seconds)
     var duration: Double?
 
+    @Option(name: .customLong("reconnect-wait"), parsing: .unconditional,
+            help: "If the device is lost (unplugged), wait this many seconds for it to come back and go on recording into the same file; 0: stop at once. (default: 10)",
+            transform: Parse.seconds)
+    var reconnectWait: Double?
+
     @Flag(name: [.customShort("q"), .customLong("quiet")], help: "No status output (errors and warnings still print).")
     var quiet = false
 
@@ -105,7 +110,7 @@ struct RecordCommand: ParsableCommand {
         let control = isatty(0) == 1 ? nil : ControlInput(session: session, output: output, onStop: { events.requestStop() })
         control?.start()
         status.start()
-        var ending = events.waitForEnd(session, output: output)
+        var ending = events.waitForEnd(session, output: output, reconnectWait: reconnectWait ?? 10)
         status.stop()
         var saved: (path: String, frames: Int)?
         var earlierError: CaptureSessionError?
@@ -150,6 +155,7 @@ struct RecordCommand: ParsableCommand {
         let app = ApplicationAudioSession(config?.appSession ?? AudioSessionState())
         let session = CaptureSession(applicationAudioSession: app)
         session.realtimePriority = capture.noRealtime ? nil : Int32(capture.rtPriority)
+        session.reconnectsLostDevices = (reconnectWait ?? 10) > 0
         session.maxFrames = duration.flatMap { $0 > 0 ? max(1, Int(($0 * Double(format.sampleRate)).rounded())) : nil }
         session.addInput(CaptureDeviceInput(name: capture.device ?? "default input", routes: routes, format: format,
                                             periodMicros: capture.periodTime, bufferMicros: capture.bufferTime))
@@ -171,6 +177,8 @@ final class SessionEvents: @unchecked Sendable {
     var statusLine: StatusLine?
     private struct State {
         var lastError: CaptureSessionError?
+        /// When the device was lost, while waiting for it to come back.
+        var lostSince: Double?
         var stopRequested = false
         var stopped = false
     }
@@ -183,10 +191,14 @@ final class SessionEvents: @unchecked Sendable {
             lock.withLock { $0.lastError = err }
         case .didStopRunning:
             lock.withLock { $0.stopped = true }
+        case .wasInterrupted(.audioDeviceDisconnected, let wanted):
+            lock.withLock { $0.lostSince = (Double(monotonicNanos()) / 1e9) }
+            say("waiting for \(wanted.pcm) to come back; the recording continues in the same file when it does", always: true)
         case .wasInterrupted(let reason, let wanted):
             say("interrupted: \(wanted) is in use by another program (\(reason.rawValue)); retrying", always: true)
         case .interruptionEnded:
-            say("interruption ended", always: true)
+            // (Also sent when a stop ends the wait for a lost device: that is no news.)
+            if lock.withLock({ $0.lostSince == nil }) { say("interruption ended", always: true) }
         case .routeChanged(let c):
             say("route changed: \(c.old.map { "\($0)" } ?? "none") -> \(c.new), \(c.granted.format), gap \(Text.ms(c.gapMs))")
         case .appAudioSessionConfigured(let s):
@@ -194,7 +206,13 @@ final class SessionEvents: @unchecked Sendable {
         case .gap(_, let ms, let reason):
             say("gap \(Text.ms(ms)) in the recording: \(reason)", always: true)
         case .didStartRunning:
-            lock.withLock { $0.stopped = false }
+            // Running again after a lost device: the loss is no longer the session's outcome.
+            let wasLost = lock.withLock { s -> Bool in
+                defer { s.stopped = false; s.lostSince = nil }
+                if s.lostSince != nil, case .device(.lost) = s.lastError { s.lastError = nil }
+                return s.lostSince != nil
+            }
+            if wasLost { say("the device is back; recording again", always: true) }
         }
         changed.signal()
     }
@@ -227,9 +245,14 @@ final class SessionEvents: @unchecked Sendable {
     }
 
     /// Blocks until stop is requested (signal, `stop` command) or capture ends by itself.
-    func waitForEnd(_ session: CaptureSession, output: CaptureAudioFileOutput) -> Ending {
+    func waitForEnd(_ session: CaptureSession, output: CaptureAudioFileOutput, reconnectWait: Double) -> Ending {
         while true {
             _ = changed.wait(timeout: .now() + .milliseconds(200))
+            // A lost device that didn't come back in time: end as a lost device.
+            if let since = lock.withLock({ $0.lostSince }), (Double(monotonicNanos()) / 1e9) - since >= reconnectWait {
+                session.stopRunning()
+                return Ending(error: lock.withLock { $0.lastError }, xruns: session.xrunCount)
+            }
             // The file failed (disk full…): it is already finished with every frame that fit.
             if let e = output.error {
                 session.stopRunning()

@@ -51,7 +51,7 @@ extension Integration {
             #expect(firstDifference(file.ints, audio.leftJustified, channels: 2) == nil)
         }
 
-        @Test("the device unplugged mid-recording: one clear line, exit 74, the file finished with every frame read, exactly")
+        @Test("the device unplugged mid-recording, with --reconnect-wait 0: one clear line, exit 74, the file finished with every frame read, exactly")
         func deviceLost() async throws {
             let home = try TempDir()
             defer { home.remove() }
@@ -59,7 +59,7 @@ extension Integration {
             try home.write("in.raw", bytes: audio.bytes)
             try home.write(".asoundrc", ALSAConfig.filePCM("usbmic", infile: home.path("in.raw")))
             let out = home.path("lost.wav")
-            let r = try await Capdeck.run(["record", "-q", "-D", "usbmic", "-d", "5", out], home: home,
+            let r = try await Capdeck.run(["record", "-q", "-D", "usbmic", "-d", "5", "--reconnect-wait", "0", out], home: home,
                                           extraEnvironment: try Self.environment("epipe@12000x2,enodev@96000"), timeout: 30)
             #expect(r.exitCode == 74, "\(r)")
             let lines = r.stderr.split(separator: "\n")
@@ -83,22 +83,68 @@ extension Integration {
             let audio = RawAudio.counterS16Stereo(frames: 48_000)
             try home.write("in.raw", bytes: audio.bytes)
             try home.write(".asoundrc", ALSAConfig.filePCM("dev", infile: home.path("in.raw")))
-            let r = try await Capdeck.run(["record", "-D", "dev", "-d", "0.5", home.path("x.wav")], home: home,
+            let r = try await Capdeck.run(["record", "-D", "dev", "-d", "0.5", "--reconnect-wait", "0", home.path("x.wav")], home: home,
                                           extraEnvironment: try Self.environment("epipe@x,enodev@12"), timeout: 30)
             #expect(r.stderr.contains("pcm-faults: ignoring malformed entry 'epipe@x'"), "\(r.stderr)")
             #expect(r.exitCode == 74 && r.stderr.contains("device lost"), "the valid entry still fired: \(r)")
         }
 
-        @Test("the console when the device is unplugged while recording: it says so, saves the file, keeps running, and quits cleanly")
+        @Test("the device unplugged for 1.5 s: capdeck waits, reopens it, and goes on in the same file; -d still counts exactly; the gap is marked")
+        func deviceLostAndBack() async throws {
+            let home = try TempDir()
+            defer { home.remove() }
+            let audio = RawAudio.counterS16Stereo(frames: 48_000 * 6)
+            try home.write("in.raw", bytes: audio.bytes)
+            try home.write(".asoundrc", ALSAConfig.filePCM("usbmic", infile: home.path("in.raw")))
+            let out = home.path("back.wav")
+            let r = try await Capdeck.run(["record", "-D", "usbmic", "-d", "3", out], home: home,
+                                          extraEnvironment: try Self.environment("enodev@96000:1500"), timeout: 30)
+            #expect(r.exitCode == 0, "\(r)")
+            #expect(r.stderr.contains("capdeck: waiting for usbmic to come back; the recording continues in the same file when it does"), "\(r.stderr)")
+            #expect(r.stderr.contains("was lost and is back") && r.stderr.contains("capdeck: the device is back; recording again"), "\(r.stderr)")
+            #expect(r.stderr.contains("saved \(out): 144000 frames"), "\(r.stderr)")
+            let file = try SoundFile.read(out, samples: .int)
+            #expect(file.frames == 144_000)
+            // Reopened, the file PCM starts its infile again: the take is the infile up to the
+            // loss, then the infile from its start. The cue point marks the seam.
+            let wav = try [UInt8](Data(contentsOf: URL(fileURLWithPath: out)))
+            let cue = try #require(Data(wav).range(of: Data("cue ".utf8))).lowerBound
+            let seam = Int(wav[cue + 32]) | Int(wav[cue + 33]) << 8 | Int(wav[cue + 34]) << 16 | Int(wav[cue + 35]) << 24
+            #expect(seam >= 96_000 && seam < 144_000, "seam at \(seam)")
+            #expect(Data(wav).range(of: Data("device back after ".utf8)) != nil, "the cue's label")
+            #expect(firstDifference(Array(file.ints[0..<(2 * seam)]), audio.leftJustified, channels: 2) == nil, "before the loss")
+            #expect(firstDifference(Array(file.ints[(2 * seam)...]), audio.leftJustified, channels: 2) == nil, "after the return")
+        }
+
+        @Test("the device gone for good: capdeck waits --reconnect-wait seconds, then finishes the file and exits 74")
+        func deviceLostForGood() async throws {
+            let home = try TempDir()
+            defer { home.remove() }
+            let audio = RawAudio.counterS16Stereo(frames: 48_000 * 4)
+            try home.write("in.raw", bytes: audio.bytes)
+            try home.write(".asoundrc", ALSAConfig.filePCM("usbmic", infile: home.path("in.raw")))
+            let out = home.path("gone.wav")
+            let r = try await Capdeck.run(["record", "-q", "-D", "usbmic", "-d", "3", "--reconnect-wait", "1", out], home: home,
+                                          extraEnvironment: try Self.environment("enodev@48000"), timeout: 30)
+            #expect(r.exitCode == 74, "\(r)")
+            #expect(r.seconds >= 1 && r.seconds < 5, "waited about 1 s: \(r.seconds)")
+            let lines = r.stderr.split(separator: "\n").map(String.init)
+            #expect(lines.count == 2 && lines[0] == "capdeck: waiting for usbmic to come back; the recording continues in the same file when it does"
+                    && lines[1].hasPrefix("capdeck: usbmic: device lost: No such device; saved \(out): "), "\(r.stderr)")
+            let file = try SoundFile.read(out, samples: .int)
+            #expect(file.frames >= 48_000 && firstDifference(file.ints, audio.leftJustified, channels: 2) == nil)
+        }
+
+        @Test("the console when the device is unplugged for 2 s while recording: it says so and waits, the take stays open, capture and recording resume, the take saves whole")
         func consoleDeviceLost() async throws {
             let routes = try await ToneRoutes()
             defer { routes.shutdown() }
             let rec = routes.home.makeDirectory("rec")
             var env = routes.environment
-            // Paced at 48 kHz: the device goes 6 s after capture starts (r comes well before).
-            env.merge(try Self.environment("enodev@288000")) { $1 }
+            // Paced at 48 kHz: the device goes 6 s after capture starts (r comes well before), for 2 s.
+            env.merge(try Self.environment("enodev@288000:2000")) { $1 }
             let console = try await TmuxConsole(["-D", "toneA", "-o", rec], home: routes.home, environment: env,
-                                                width: 110, height: 32)
+                                                width: 120, height: 32)
             defer { console.shutdown() }
             _ = try await console.waitFor("the console capturing toneA", timeout: 10) { s in
                 s.isConsole && s.route?.pcm == "toneA" && (s.meters.first?.peak ?? -200) > -30
@@ -106,22 +152,25 @@ extension Integration {
             try await console.press("r")
             let recording = try await console.waitFor("recording", timeout: 5) { $0.recordingFile != nil }
             let path = try #require(recording.recordingFile)
-            let lost = try await console.waitFor("the loss in the event log and the file saved", timeout: 12) { s in
-                s.events.contains { $0.contains("device lost") } && s.events.contains { $0.hasPrefix("saved \(path) ") }
+            let lost = try await console.waitFor("the loss and the wait", timeout: 12) { s in
+                s.titleBar.contains("INTERRUPTED: device lost, waiting for it to return")
             }
             #expect(lost.events.contains("toneA: device lost: No such device"), "events: \(lost.events)")
-            #expect(lost.titleBar.contains("NOT RECORDING") && lost.titleBar.contains("not capturing"), "\(lost.titleBar)")
-            #expect(lost.meters.allSatisfy { ($0.peak ?? -.infinity) == -.infinity && $0.bar.allSatisfy { $0 == " " } }, "no stale levels without a device: \(lost.meters)")
-            // Still alive and answering keys: help opens and closes.
-            try await console.press("?")
-            _ = try await console.waitFor("the help screen", timeout: 3) { $0.text.contains("Keys") }
-            try await console.press("?")
+            #expect(lost.events.contains { $0.hasPrefix("waiting for toneA to come back; the recording continues when it does") }, "\(lost.events)")
+            #expect(lost.recordingFile == path && lost.titleBar.contains("REC"), "the take stays open: \(lost.titleBar)")
+            #expect(lost.meters.allSatisfy { ($0.peak ?? -.infinity) == -.infinity }, "no stale levels without a device: \(lost.meters)")
+            let back = try await console.waitFor("capture back", timeout: 8) { s in
+                s.route?.pcm == "toneA" && s.events.contains { $0.hasPrefix("gap ") && $0.hasSuffix("toneA was lost and is back") }
+            }
+            #expect(back.recordingFile == path && !back.titleBar.contains("INTERRUPTED"), "\(back.titleBar)")
+            try await Task.sleep(for: .milliseconds(1000))
+            try await console.press("r")
+            let saved = try await console.waitFor("the saved line", timeout: 5) { s in s.events.contains { $0.hasPrefix("saved \(path) ") } }
             try await console.press("q")
             #expect(try await console.waitForExit() == 0)
             let file = try SoundFile.read(path, samples: .int)
-            #expect(file.frames > 0 && file.frames < 6 * 48_000, "recorded from r to the loss: \(file.frames) frames")
-            let savedLine = lost.events.first { $0.hasPrefix("saved \(path) ") } ?? ""
-            #expect(savedLine.contains("\(file.frames) frames"), "\(savedLine)")
+            let savedLine = saved.events.first { $0.hasPrefix("saved \(path) ") } ?? ""
+            #expect(file.frames > 48_000 && savedLine.contains("\(file.frames) frames"), "\(savedLine); file \(file.frames) frames")
         }
     }
 }
