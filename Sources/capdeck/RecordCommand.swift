@@ -126,6 +126,8 @@ struct RecordCommand: ParsableCommand {
                 ending.error = .recording(error)
             }
         }
+        // A file that failed as the session stopped (its last checkpoint found it deleted…).
+        if ending.error == nil, let e = output.error { ending.error = .recording(e) }
         var frames = saved?.frames ?? 0
         if case .recording(let e) = ending.error {
             switch e {
