@@ -25,9 +25,12 @@ $T new-session -d -s ui -x 100 -y 30 "env -i PATH=/usr/bin:/bin LANG=C.UTF-8 TER
   HOME=$WORK/home XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR PULSE_SERVER=$PULSE_SERVER \
   $CAPDECK console -D paced -o $WORK/rec --name soak; echo EXIT=\$?; sleep 600"
 screen() { $T capture-pane -t ui -p; }
-for _ in $(seq 100); do screen | grep -q "capturing" && break; sleep 0.1; done
+fail() { echo "- console soak FAILED: $1"; screen | sed 's/^/    /'; exit 1; }
+for _ in $(seq 100); do screen | grep -q "Route paced" && break; sleep 0.1; done
+screen | grep -q "Route paced" || fail "the console never started capturing"
 $T send-keys -t ui r
 for _ in $(seq 100); do [ -f "$WORK/rec/soak.wav" ] && break; sleep 0.05; done
+[ -f "$WORK/rec/soak.wav" ] || fail "r did not start a recording"
 start=$(date +%s.%N)
 sleep "$SECONDS_WANTED"
 xruns=$(screen | sed -n 's/.*xruns \([0-9]*\).*/\1/p' | head -1)
