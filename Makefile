@@ -40,6 +40,7 @@ soak: deps fuzz-build
 	@dpkg-query -W -f='$${Status}\n' $(SOAK_DEBS) 2>/dev/null | grep -q '^install ok installed' || \
 	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SOAK_DEBS) >/dev/null; }
 	$(SWIFT) build -c release --product capdeck
+	$(SWIFT) build -c release --product capdeck-bench
 	bash scripts/soak.sh
 
 # libFuzzer over the config parser and recover's header analysis (FUZZ_SECONDS per target).

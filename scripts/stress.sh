@@ -4,11 +4,14 @@
 # idle and under `stress-ng --cpu 2` (both cores busy), with and without SCHED_FIFO, and arecord
 # under the same load as the anchor. Reports xruns and how much later than the audio's own length
 # each recording finished (wall - audio: start-up plus any audio the sound server had to drop).
-# Prints Markdown lines.
+# Then the same loads against capdeck-bench's hardware-like source (a clock-paced ring of 20 ms
+# that loses the oldest audio when the capture thread is late, as a sound card does; PulseAudio
+# buffers such lateness away), also with 16 CPU hogs. Prints Markdown tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 CAPDECK=${CAPDECK:-$ROOT/.build/release/capdeck}
+BENCH=${BENCH:-$ROOT/.build/release/capdeck-bench}
 SECS=${STRESS_SECONDS:-60}
 WORK=$(mktemp -d /var/tmp/capdeck-stress.XXXXXX)
 . scripts/pulse-daemon.sh
@@ -29,7 +32,7 @@ pcm.paced { type file slave.pcm "pulse" file "/dev/null" infile "$WORK/in.raw" f
 CONF
 export HOME=$WORK/home
 
-load_on()  { stress-ng --cpu 2 --timeout 0 --quiet & STRESS_PID=$!; sleep 1; }  # until load_off
+load_on()  { stress-ng --cpu "${1:-2}" --timeout 0 --quiet & STRESS_PID=$!; sleep 1; }  # until load_off
 load_off() { kill "$STRESS_PID" 2>/dev/null || true; wait "$STRESS_PID" 2>/dev/null || true; STRESS_PID=; sleep 1; }
 
 run() {  # run LABEL PROGRAM ARGS...: one recording of SECS s; prints a Markdown line
@@ -63,4 +66,28 @@ load_on
 run "capdeck, stress-ng --cpu 2, SCHED_FIFO" "${CD[@]}"
 run "capdeck, stress-ng --cpu 2, normal priority" "${CD[@]}" --no-realtime
 run "arecord, stress-ng --cpu 2 (anchor)" "${AR[@]}"
+load_off
+
+# The hardware-like ring: xruns and dropped frames are the capture thread's lateness itself.
+hw() {  # hw LABEL [env...]: one capdeck-bench run of SECS s at a 5 ms period, 20 ms buffer
+  local label=$1; shift
+  local out
+  out=$(env "$@" "$BENCH" builtin-hw $((SECS * 200)) 5000 20000)
+  local x d
+  x=$(echo "$out" | sed -n 's/.* xruns=\([0-9]*\).*/\1/p')
+  d=$(echo "$out" | sed -n 's/.* dropped_frames=\([0-9]*\).*/\1/p')
+  awk -v l="$label" -v x="$x" -v d="$d" 'BEGIN { printf "| %s | %s | %s (%.1f ms) |\n", l, x, d, d / 48 }'
+}
+echo
+echo "| capture engine on a hardware-like 20 ms ring ($SECS s, 5 ms period) | xruns | dropped frames |"
+echo "|---|---|---|"
+hw "idle, SCHED_FIFO"
+hw "idle, normal priority" CAPDECK_BENCH_NORT=1
+load_on 2
+hw "stress-ng --cpu 2, SCHED_FIFO"
+hw "stress-ng --cpu 2, normal priority" CAPDECK_BENCH_NORT=1
+load_off
+load_on 16
+hw "stress-ng --cpu 16, SCHED_FIFO"
+hw "stress-ng --cpu 16, normal priority" CAPDECK_BENCH_NORT=1
 load_off

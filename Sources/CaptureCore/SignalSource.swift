@@ -99,15 +99,23 @@ public final class SignalSourceDevice: CaptureDevice, @unchecked Sendable {
     public var accessKind: AccessKind { .builtIn }
     public var displayName: String { "BUILT-IN TEST SIGNAL (\(signal.label))" }
 
+    /// Measurement option (capdeck-bench): behave like a hardware ring of the granted buffer
+    /// size, so a reader late by more than the buffer gets an overrun and loses what the ring
+    /// held, as from ALSA. Off (the default, and always for capdeck): nothing is ever lost.
+    public let modelsOverruns: Bool
+    /// Frames lost to modelled overruns (read it after capture has ended).
+    public private(set) var droppedFrames = 0
+
     private var granted: GrantedParameters?
     private var generator: SignalGenerator
     private var startNanos: UInt64 = 0
     private var delivered = 0
 
-    public init(signal: TestSignal = .defaultSine, paced: Bool = true, name: String = "builtin") {
+    public init(signal: TestSignal = .defaultSine, paced: Bool = true, name: String = "builtin", modelsOverruns: Bool = false) {
         self.signal = signal
         self.paced = paced
         self.name = name
+        self.modelsOverruns = modelsOverruns && paced
         generator = SignalGenerator(signal: signal, sampleRate: 48_000)
     }
 
@@ -140,6 +148,14 @@ public final class SignalSourceDevice: CaptureDevice, @unchecked Sendable {
         var n = frames
         if paced {
             let available = framesDue() - delivered
+            if modelsOverruns && available > g.bufferFrames {
+                // The ring overflowed while nobody read. As with ALSA, the stream restarts empty
+                // (capdeck's EPIPE recovery prepares it): everything in it is lost.
+                for _ in 0..<available { _ = generator.next() }
+                delivered += available
+                droppedFrames += available
+                return .overrun
+            }
             // Whole periods only, as hardware delivers them.
             n = Swift.min(n, available - available % g.periodFrames)
             if n <= 0 { return .frames(0) }

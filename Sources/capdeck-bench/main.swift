@@ -1,6 +1,9 @@
 // capdeck-bench: measures heap allocations per period on the capture thread of a real capture
 // (an ALSA PCM, or the built-in source unpaced or paced), for `make bench` and the tests.
-// Usage: capdeck-bench PCM|builtin|builtin-paced [PERIODS] [PERIOD_US]
+// `builtin-hw` is the paced source behaving like a hardware ring of BUFFER_US: a capture thread
+// late by more than the buffer loses audio, so xruns and dropped frames measure scheduling
+// (make soak's CPU-load runs; PulseAudio would buffer such lateness away).
+// Usage: capdeck-bench PCM|builtin|builtin-paced|builtin-hw [PERIODS] [PERIOD_US] [BUFFER_US]
 import CAllocCounter
 import CaptureALSA
 import CaptureCore
@@ -19,10 +22,13 @@ guard args.count >= 2 else {
 let name = args[1]
 let periods = args.count > 2 ? Int(args[2]) ?? 20_000 : 20_000
 let periodMicros = args.count > 3 ? Int(args[3]) ?? 10_000 : 10_000
+let bufferMicros = args.count > 4 ? Int(args[4]) : nil
+let hardwareModel = SignalSourceDevice(paced: true, modelsOverruns: true)
 let format = StreamFormat(sampleFormat: .s16LE, sampleRate: 48_000, channels: 2)
 let device: any CaptureDevice = switch name {
 case "builtin": SignalSourceDevice(paced: false)
 case "builtin-paced": SignalSourceDevice(paced: true)  // exercises the poll/wait path
+case "builtin-hw": hardwareModel
 default: ALSACaptureDevice(name: name)
 }
 // SCHED_FIFO where allowed, as in real use (CAPDECK_BENCH_NORT=1 to measure without).
@@ -31,7 +37,7 @@ let priority: Int32? = getenv("CAPDECK_BENCH_NORT") == nil ? 70 : nil
 do {
     let engine = try CaptureEngine(
         device: device,
-        configuration: .init(request: CaptureRequest(format: format, periodMicros: periodMicros),
+        configuration: .init(request: CaptureRequest(format: format, periodMicros: periodMicros, bufferMicros: bufferMicros),
                              realtimePriority: priority, ringSeconds: 0.25))
     let granted = try engine.start()
     while engine.framesCaptured < granted.periodFrames * 100 && !engine.isFinished { usleep(200) }
@@ -44,7 +50,8 @@ do {
     engine.stop()
     _ = engine.waitUntilFinished()
     let perPeriod = Double(allocations) / Double(max(1, covered))
-    print("allocations=\(allocations) periods=\(covered) period_frames=\(granted.periodFrames) per_period=\(perPeriod) realtime=\(engine.realtimeStatus)")
+    print("allocations=\(allocations) periods=\(covered) period_frames=\(granted.periodFrames) per_period=\(perPeriod) realtime=\(engine.realtimeStatus)"
+          + (name == "builtin-hw" ? " buffer_frames=\(granted.bufferFrames) xruns=\(engine.xrunCount) dropped_frames=\(hardwareModel.droppedFrames)" : ""))
 } catch {
     complain("capdeck-bench: \(error)")
     exit(69)

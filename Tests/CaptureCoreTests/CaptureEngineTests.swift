@@ -225,3 +225,30 @@ func allocationSites(_ count: Int) -> String {
         #expect(allocations == 0, "allocated from: \(sites)")
     }
 }
+
+/// capdeck-bench's hardware-like source: a reader late by more than the buffer gets one overrun
+/// and loses what the ring held, as from ALSA; the default source never loses anything.
+@Suite struct HardwareModelTests {
+    @Test func aLateReaderLosesTheOverflowAndGetsAnOverrun() throws {
+        let format = StreamFormat(sampleFormat: .s16LE, sampleRate: 48_000, channels: 1)
+        for models in [true, false] {
+            let d = SignalSourceDevice(paced: true, modelsOverruns: models)
+            let g = try d.open(CaptureRequest(format: format, periodMicros: 5000, bufferMicros: 20_000))
+            #expect(g.bufferFrames == 960)
+            try d.start()
+            usleep(60_000)  // 60 ms unread: 40 ms past the 20 ms ring
+            var buffer = [Int16](repeating: 0, count: 48_000)
+            let first = buffer.withUnsafeMutableBytes { d.read(into: $0.baseAddress!, frames: 48_000) }
+            if models {
+                #expect(first == .overrun)
+                #expect(d.droppedFrames >= 48 * 60 && d.droppedFrames < 48 * 120, "all 60 ms: \(d.droppedFrames)")
+                let next = buffer.withUnsafeMutableBytes { d.read(into: $0.baseAddress!, frames: 48_000) }
+                #expect(next == .frames(0), "the stream restarted empty: \(next)")
+            } else {
+                guard case .frames(let n) = first else { Issue.record("\(first)"); continue }
+                #expect(n >= 48 * 60 - g.periodFrames && d.droppedFrames == 0, "nothing lost: \(n) frames")
+            }
+            d.close()
+        }
+    }
+}
