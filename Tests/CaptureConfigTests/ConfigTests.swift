@@ -81,12 +81,7 @@ import Testing
         ("a = \"\"\"x\\\ny\"\"\"\n[#\n", 3),  // a line-ending backslash inside the string
     ])
     func tableHeadersThatCrashedTheParserAreSyntaxErrors(_ text: String, _ line: Int) {
-        do {
-            _ = try ConfigLoader.parse(text, path: "c.toml")
-            Issue.record("accepted \(text.debugDescription)")
-        } catch {
-            #expect(error.description == "c.toml:\(line): TOML syntax: expected a table name after '['", "\(text.debugDescription)")
-        }
+        expectSyntaxError(text, line: line, "expected a table name after '['")
     }
 
     /// The guard must not reject valid TOML that merely looks like a bad header: `[` opening an
@@ -114,12 +109,7 @@ import Testing
         ("a = [}\n", 1), ("a = [1, }\n", 1), ("[routes]\nx = {b = [}\n", 2), ("a = [\n# c\n}\n", 3),
     ])
     func closingBraceInAnArrayIsASyntaxError(_ text: String, _ line: Int) {
-        do {
-            _ = try ConfigLoader.parse(text, path: "c.toml")
-            Issue.record("accepted \(text.debugDescription)")
-        } catch {
-            #expect(error.description == "c.toml:\(line): TOML syntax: expected a value in the array, found '}'", "\(text.debugDescription)")
-        }
+        expectSyntaxError(text, line: line, "expected a value in the array, found '}'")
     }
 
     /// Values quoted in errors can't break the one-line rule or reach the terminal raw (the
@@ -140,12 +130,7 @@ import Testing
         ("a = 2024-01-01 1\n", 1), ("[input]\nx = [2024-01-01 1]\n", 2), ("a = 2024-01-01 1 # c\n", 1),
     ])
     func dateThenLoneDigitIsASyntaxError(_ text: String, _ line: Int) {
-        do {
-            _ = try ConfigLoader.parse(text, path: "c.toml")
-            Issue.record("accepted \(text.debugDescription)")
-        } catch {
-            #expect(error.description == "c.toml:\(line): TOML syntax: a date must be followed by a time such as 12:00:00, not a lone digit", "\(text.debugDescription)")
-        }
+        expectSyntaxError(text, line: line, "a date must be followed by a time such as 12:00:00, not a lone digit")
     }
 
     @Test(arguments: ["a = 2024-01-01 12:00:00\n", "a = 2024-01-01T12:00:00Z\n", "a = 2024-01-01\n", "a = \"2024-01-01 1\"\n"])
@@ -154,6 +139,16 @@ import Testing
             _ = try ConfigLoader.parse(text, path: "c.toml")
         } catch {
             #expect(!error.description.contains("TOML syntax"), "\(text.debugDescription): \(error)")
+        }
+    }
+
+    /// `text` is refused with exactly "c.toml:LINE: TOML syntax: MESSAGE".
+    func expectSyntaxError(_ text: String, line: Int, _ message: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            _ = try ConfigLoader.parse(text, path: "c.toml")
+            Issue.record("accepted \(text.debugDescription)", sourceLocation: sourceLocation)
+        } catch {
+            #expect(error.description == "c.toml:\(line): TOML syntax: \(message)", "\(text.debugDescription)", sourceLocation: sourceLocation)
         }
     }
 }

@@ -24,6 +24,15 @@ extension Integration {
             ["LD_PRELOAD": try injector(), "CAPDECK_PCM_FAULTS": plan]
         }
 
+        /// A home with a counter-pattern infile of `seconds` and a file PCM `pcm` reading it.
+        static func fixture(pcm: String, seconds: Int) throws -> (TempDir, RawAudio) {
+            let home = try TempDir()
+            let audio = RawAudio.counterS16Stereo(frames: 48_000 * seconds)
+            try home.write("in.raw", bytes: audio.bytes)
+            try home.write(".asoundrc", ALSAConfig.filePCM(pcm, infile: home.path("in.raw")))
+            return (home, audio)
+        }
+
         static func xruns(in stderr: String) -> Int? {
             guard let r = stderr.range(of: #"[0-9]+ xruns"#, options: .regularExpression) else { return nil }
             return Int(stderr[r].split(separator: " ")[0])
@@ -31,11 +40,8 @@ extension Integration {
 
         @Test("an xrun storm (55 overruns) and a 30 ms suspend: all 56 recovered and counted, even when the recording ends first; the file is exact and complete")
         func xrunStormAndSuspend() async throws {
-            let home = try TempDir()
+            let (home, audio) = try Self.fixture(pcm: "dev", seconds: 4)
             defer { home.remove() }
-            let audio = RawAudio.counterS16Stereo(frames: 48_000 * 4)
-            try home.write("in.raw", bytes: audio.bytes)
-            try home.write(".asoundrc", ALSAConfig.filePCM("dev", infile: home.path("in.raw")))
             let out = home.path("storm.wav")
             // 50 overruns in a row, a suspend whose resume answers EAGAIN for 30 ms, 5 more overruns.
             let plan = "epipe@24000x50,estrpipe@48000:30,epipe@96000x5"
@@ -53,11 +59,8 @@ extension Integration {
 
         @Test("the device unplugged mid-recording, with --reconnect-wait 0: one clear line, exit 74, the file finished with every frame read, exactly")
         func deviceLost() async throws {
-            let home = try TempDir()
+            let (home, audio) = try Self.fixture(pcm: "usbmic", seconds: 6)
             defer { home.remove() }
-            let audio = RawAudio.counterS16Stereo(frames: 48_000 * 6)
-            try home.write("in.raw", bytes: audio.bytes)
-            try home.write(".asoundrc", ALSAConfig.filePCM("usbmic", infile: home.path("in.raw")))
             let out = home.path("lost.wav")
             let r = try await Capdeck.run(["record", "-q", "-D", "usbmic", "-d", "5", "--reconnect-wait", "0", out], home: home,
                                           extraEnvironment: try Self.environment("epipe@12000x2,enodev@96000"), timeout: 30)
@@ -78,11 +81,8 @@ extension Integration {
 
         @Test("a malformed plan is reported by the injector and ignored (the injector itself can fail loudly)")
         func malformedPlanIsReported() async throws {
-            let home = try TempDir()
+            let (home, _) = try Self.fixture(pcm: "dev", seconds: 1)
             defer { home.remove() }
-            let audio = RawAudio.counterS16Stereo(frames: 48_000)
-            try home.write("in.raw", bytes: audio.bytes)
-            try home.write(".asoundrc", ALSAConfig.filePCM("dev", infile: home.path("in.raw")))
             let r = try await Capdeck.run(["record", "-D", "dev", "-d", "0.5", "--reconnect-wait", "0", home.path("x.wav")], home: home,
                                           extraEnvironment: try Self.environment("epipe@x,enodev@12"), timeout: 30)
             #expect(r.stderr.contains("pcm-faults: ignoring malformed entry 'epipe@x'"), "\(r.stderr)")
@@ -91,11 +91,8 @@ extension Integration {
 
         @Test("the device unplugged for 1.5 s: capdeck waits, reopens it, and goes on in the same file; -d still counts exactly; the gap is marked")
         func deviceLostAndBack() async throws {
-            let home = try TempDir()
+            let (home, audio) = try Self.fixture(pcm: "usbmic", seconds: 6)
             defer { home.remove() }
-            let audio = RawAudio.counterS16Stereo(frames: 48_000 * 6)
-            try home.write("in.raw", bytes: audio.bytes)
-            try home.write(".asoundrc", ALSAConfig.filePCM("usbmic", infile: home.path("in.raw")))
             let out = home.path("back.wav")
             let r = try await Capdeck.run(["record", "-D", "usbmic", "-d", "3", out], home: home,
                                           extraEnvironment: try Self.environment("enodev@96000:1500"), timeout: 30)
@@ -118,11 +115,8 @@ extension Integration {
 
         @Test("the device gone for good: capdeck waits --reconnect-wait seconds, then finishes the file and exits 74")
         func deviceLostForGood() async throws {
-            let home = try TempDir()
+            let (home, audio) = try Self.fixture(pcm: "usbmic", seconds: 4)
             defer { home.remove() }
-            let audio = RawAudio.counterS16Stereo(frames: 48_000 * 4)
-            try home.write("in.raw", bytes: audio.bytes)
-            try home.write(".asoundrc", ALSAConfig.filePCM("usbmic", infile: home.path("in.raw")))
             let out = home.path("gone.wav")
             let r = try await Capdeck.run(["record", "-q", "-D", "usbmic", "-d", "3", "--reconnect-wait", "1", out], home: home,
                                           extraEnvironment: try Self.environment("enodev@48000"), timeout: 30)
