@@ -53,7 +53,7 @@ first=$(sample); last=$first; toggles=0
 while kill -0 "$pid" 2>/dev/null; do
   echo "toggle mix" >&9 2>/dev/null || break
   toggles=$((toggles + 1))
-  s=$(sample); set -- $s; [ $# -eq 3 ] && last=$s  # (not the exiting process's partial /proc)
+  s=$(sample); set -- $s; [ $# -eq 3 ] && [ "$2" -gt 0 ] && [ "$3" -gt 0 ] && last=$s  # (not an exiting process's partial /proc)
   sleep 0.05
 done
 exec 9>&- || true

@@ -1,7 +1,7 @@
 // libCapdeckPCMFaults.so: an LD_PRELOAD fault injector for ALSA capture (tests and `make soak`
 // only; never linked into capdeck). ALSA can't be made to fail on demand without a sound card,
 // so this library wraps three calls of the real libasound, snd_pcm_readi, snd_pcm_resume and
-// snd_pcm_open, and makes them fail at chosen moments; everything else (prepare, start, state,
+// snd_pcm_open (and snd_pcm_close, to forget a dead handle), and makes them fail at chosen moments; everything else (prepare, start, state,
 // the plugins, the stream itself) is the real ALSA. That puts capdeck's own recovery code in
 // ALSACaptureDevice.read under test end to end.
 //
@@ -50,6 +50,7 @@ static long long resumeUntilNs;
 
 static snd_pcm_sframes_t (*realReadi)(snd_pcm_t *, void *, snd_pcm_uframes_t);
 static int (*realOpen)(snd_pcm_t **, const char *, snd_pcm_stream_t, int);
+static int (*realClose)(snd_pcm_t *);
 static int (*realResume)(snd_pcm_t *);
 
 static long long nowNs(void) {
@@ -88,6 +89,7 @@ __attribute__((constructor)) static void loadPlan(void) {
     realReadi = (snd_pcm_sframes_t (*)(snd_pcm_t *, void *, snd_pcm_uframes_t))dlsym(RTLD_NEXT, "snd_pcm_readi");
     realResume = (int (*)(snd_pcm_t *))dlsym(RTLD_NEXT, "snd_pcm_resume");
     realOpen = (int (*)(snd_pcm_t **, const char *, snd_pcm_stream_t, int))dlsym(RTLD_NEXT, "snd_pcm_open");
+    realClose = (int (*)(snd_pcm_t *))dlsym(RTLD_NEXT, "snd_pcm_close");
     const char *env = getenv("CAPDECK_PCM_FAULTS");
     if (!env || !*env) return;
     char *copy = strdup(env), *save = NULL;
@@ -135,4 +137,11 @@ int snd_pcm_resume(snd_pcm_t *pcm) {
 int snd_pcm_open(snd_pcm_t **pcm, const char *name, snd_pcm_stream_t stream, int mode) {
     if (stream == SND_PCM_STREAM_CAPTURE && nowNs() < atomic_load(&goneUntilNs)) return -ENODEV;
     return realOpen(pcm, name, stream, mode);
+}
+
+// A closed handle's address can come back from the next open: it is not the dead device.
+int snd_pcm_close(snd_pcm_t *pcm) {
+    snd_pcm_t *dead = pcm;
+    atomic_compare_exchange_strong(&deadHandle, &dead, NULL);
+    return realClose(pcm);
 }

@@ -148,7 +148,7 @@ public final class SignalSourceDevice: CaptureDevice, @unchecked Sendable {
         var n = frames
         if paced {
             let available = framesDue() - delivered
-            if modelsOverruns && available > g.bufferFrames {
+            if modelsOverruns && available >= g.bufferFrames {  // full, as ALSA counts it
                 // The ring overflowed while nobody read. As with ALSA, the stream restarts empty
                 // (capdeck's EPIPE recovery prepares it): everything in it is lost.
                 for _ in 0..<available { _ = generator.next() }

@@ -96,6 +96,8 @@ public final class CaptureSession: @unchecked Sendable {
 
     public var isRunning: Bool { runState.withLock { $0.running } }
     public var isInterrupted: Bool { runState.withLock { $0.interruptedWanting != nil } }
+    /// Frames captured since the session last started, across reconnections to a lost device.
+    public var framesCaptured: Int { runState.withLock { $0.endedFrames + ($0.engine?.framesCaptured ?? 0) } }
     /// Why the session is interrupted (nil when it isn't).
     public var interruptionReason: InterruptionReason? {
         runState.withLock { s in
@@ -127,7 +129,8 @@ public final class CaptureSession: @unchecked Sendable {
     /// SCHED_FIFO priority for the capture thread (nil: normal scheduling).
     public var realtimePriority: Int32? = 70
     /// CaptureDeck extension: stop by itself after this many frames of the session's stream
-    /// (device audio plus gap silence), like arecord's -d. nil: until stopped.
+    /// (device audio plus gap silence) since it started, across reconnections to a lost device,
+    /// like arecord's -d. nil: until stopped.
     public var maxFrames: Int?
     /// How often an interrupted session retries the device.
     public var interruptionRetryInterval: DispatchTimeInterval = .milliseconds(250)
@@ -157,8 +160,11 @@ public final class CaptureSession: @unchecked Sendable {
         var endedXruns = 0
         /// When the device was lost, while waiting for it to come back.
         var lostAtNanos: UInt64?
-        /// Frames captured by the engines that have ended (so `maxFrames` spans a reconnection).
+        /// Frames captured since this start by engines that have ended (a lost device's), so
+        /// `maxFrames` and `framesCaptured` span a reconnection.
         var endedFrames = 0
+        /// A failure other than "not there" while waiting for a lost device was reported.
+        var reportedWhileWaiting = false
     }
     private let config = Mutex(Config())
     private let runState = Mutex(RunState())
@@ -226,7 +232,11 @@ public final class CaptureSession: @unchecked Sendable {
     public func startRunning() {
         precondition(config.withLock { $0.depth } == 0, "startRunning() inside beginConfiguration()/commitConfiguration()")
         onSessionQueue {
-            self.runState.withLock { $0.wantRunning = true }
+            self.runState.withLock { s in
+                s.wantRunning = true
+                // A fresh start (not a reconnection): maxFrames counts from here.
+                if s.engine == nil && s.interruptedWanting == nil { s.endedFrames = 0 }
+            }
             self.startEngine()
         }
     }
@@ -240,7 +250,6 @@ public final class CaptureSession: @unchecked Sendable {
             self.cancelRetry()
             let (engine, wasRunning, wasInterrupted, counted) = self.runState.withLock { s -> (CaptureEngine?, Bool, Bool, Int) in
                 let counted = s.engine?.xrunCount ?? 0
-                s.endedFrames += s.engine?.framesCaptured ?? 0
                 defer { s.engine = nil; s.running = false; s.route = nil; s.interruptedWanting = nil; s.lostAtNanos = nil; s.endedXruns += counted }
                 return (s.engine, s.running, s.interruptedWanting != nil, counted)
             }
@@ -285,7 +294,9 @@ public final class CaptureSession: @unchecked Sendable {
 
     /// Applies the automatic configuration of the app audio session, if this resolution makes one.
     private func configureAppSession(_ r: RouteResolution) {
-        if r.configuredAppSession {
+        // Only a change is news: retries (a busy or lost device, every 250 ms) configure the
+        // same session again and again.
+        if r.configuredAppSession && applicationAudioSession.current != r.appSession {
             applicationAudioSession.apply(r.appSession)
             emit(.appAudioSessionConfigured(r.appSession))
         }
@@ -318,9 +329,7 @@ public final class CaptureSession: @unchecked Sendable {
                                                             rateConverter: LibsamplerateConverter.factory),
                                        sink: fan, meterBoard: meterBoard)
         } catch {
-            // Waiting for a lost device: failing to open it is expected until it is back.
-            if runState.withLock({ $0.lostAtNanos != nil }) { return }
-            emit(.runtimeError(.device(.unavailable(device: route.pcm, reason: "\(error)"))))
+            if reportOnceWhileWaiting() { emit(.runtimeError(.device(.unavailable(device: route.pcm, reason: "\(error)")))) }
             return
         }
         do throws(DeviceError) {
@@ -339,12 +348,29 @@ public final class CaptureSession: @unchecked Sendable {
             if wasInterrupted { emit(.interruptionEnded) }
             emit(.didStartRunning(route, granted))
         } catch {
-            if runState.withLock({ $0.lostAtNanos != nil }) { return }  // still away: keep waiting
+            // Waiting for a lost device: "not there" is expected until it is back; anything
+            // else (busy, a format it no longer gives) is said once, and the wait goes on.
+            if runState.withLock({ $0.lostAtNanos != nil }) {
+                switch error {
+                case .notFound, .lost: break
+                default: if reportOnceWhileWaiting() { emit(.runtimeError(.device(error))) }
+                }
+                return
+            }
             if case .busy = error {
                 interrupt(wanting: route)
             } else {
                 emit(.runtimeError(.device(error)))
             }
+        }
+    }
+
+    /// While waiting for a lost device: true the first time only. Otherwise (not waiting): true.
+    private func reportOnceWhileWaiting() -> Bool {
+        runState.withLock { s in
+            guard s.lostAtNanos != nil else { return true }
+            defer { s.reportedWhileWaiting = true }
+            return !s.reportedWhileWaiting
         }
     }
 
@@ -461,6 +487,7 @@ public final class CaptureSession: @unchecked Sendable {
                 // stop for the end.
                 if lost && self.reconnectsLostDevices && s.wantRunning, let route {
                     s.lostAtNanos = monotonicNanos()
+                    s.reportedWhileWaiting = false
                     s.interruptedWanting = route
                     return (true, route)
                 }

@@ -405,8 +405,9 @@ final class ConsoleController: @unchecked Sendable {
         m.realtime = engine?.realtimeStatus.description ?? "not capturing"
         m.xruns = session.xrunCount
         m.running = session.isRunning
-        m.interrupted = session.isInterrupted
-        if session.interruptionReason == .audioDeviceDisconnected { m.interruption = "device lost, waiting for it to return" }
+        let interruption = session.interruptionReason  // one read: the flag and its reason agree
+        m.interrupted = interruption != nil
+        if interruption == .audioDeviceDisconnected { m.interruption = "device lost, waiting for it to return" }
         m.levels = session.meterBoard.snapshot()
         // Not capturing: nothing to show (the board keeps the last levels it saw).
         if m.levels.isEmpty || engine == nil { m.levels = Array(repeating: .silent, count: format.channels) }

@@ -96,8 +96,8 @@ enum StatusJSON {
                                    "options": .array(app.options.names.map { .string($0) })])
         if let e = session.engine {
             let rate = e.configuration.recordingFormat.sampleRate
-            o["frames"] = .number(Double(e.framesCaptured))
-            o["seconds"] = .number(Double(e.framesCaptured) / Double(rate))
+            o["frames"] = .number(Double(session.framesCaptured))
+            o["seconds"] = .number(Double(session.framesCaptured) / Double(rate))
             o["xruns"] = .number(Double(session.xrunCount))
             o["realtime"] = .string(e.realtimeStatus.description)
             if let g = e.granted {

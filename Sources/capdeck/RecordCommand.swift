@@ -126,8 +126,16 @@ struct RecordCommand: ParsableCommand {
                 ending.error = .recording(error)
             }
         }
-        // A file that failed as the session stopped (its last checkpoint found it deleted…).
-        if ending.error == nil, let e = output.error { ending.error = .recording(e) }
+        // A file that failed as the session stopped (its last checkpoint found it deleted…). A
+        // deletion's message says where the audio went, so it wins over an earlier error.
+        if let e = output.error {
+            if case .vanished = e, let earlier = ending.error, earlier != .recording(e) {
+                earlierError = earlier
+                ending.error = .recording(e)
+            } else if ending.error == nil {
+                ending.error = .recording(e)
+            }
+        }
         var frames = saved?.frames ?? 0
         if case .recording(let e) = ending.error {
             switch e {

@@ -21,12 +21,12 @@ final class StatusLine {
         self.timer = timer
         timer.schedule(deadline: .now() + .milliseconds(250), repeating: .milliseconds(250))
         timer.setEventHandler {
-            guard let engine = session.engine else {
+            guard session.engine != nil else {
                 Terminal.write("\r\u{1B}[2K" + (session.isInterrupted ? "‖ INTERRUPTED: waiting for the device" : "■ stopped"))
                 return
             }
             let levels = session.meterBoard.snapshot()
-            var line = "\r\u{1B}[2K● REC \(Fmt.duration(Double(engine.framesCaptured) / Double(rate)))"
+            var line = "\r\u{1B}[2K● REC \(Fmt.duration(Double(session.framesCaptured) / Double(rate)))"
             for (i, l) in levels.prefix(8).enumerated() {
                 line += "  \(i + 1):\(Fmt.db(l.rmsDB))/\(Fmt.db(l.peakDB))"
                 if l.clips > 0 { line += " CLIP" }

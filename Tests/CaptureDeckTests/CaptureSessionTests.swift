@@ -167,6 +167,18 @@ final class EventLog: @unchecked Sendable {
                 "marker at \(position); first run \(firstRun) frames, \(beforeSwitch) before the switch, \(saved.frames) in all")
     }
 
+    /// maxFrames counts from each start (and across a reconnection only): a second start after
+    /// a run that reached its length runs its full length again.
+    @Test func maxFramesCountsFromEachStart() {
+        let (session, log) = makeSession()
+        session.maxFrames = 4800
+        for run in 1...2 {
+            session.startRunning()
+            #expect(log.wait { $0.filter { $0 == .didStopRunning }.count == run }, "run \(run) ended by itself")
+            #expect(session.framesCaptured == 4800, "run \(run): \(session.framesCaptured) frames")
+        }
+    }
+
     @Test func categoryThatCannotRecordFailsWithoutAutomaticConfiguration() {
         let (session, log) = makeSession()
         session.automaticallyConfiguresApplicationAudioSession = false

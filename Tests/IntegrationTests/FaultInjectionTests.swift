@@ -157,6 +157,8 @@ extension Integration {
                 s.route?.pcm == "toneA" && s.events.contains { $0.hasPrefix("gap ") && $0.hasSuffix("toneA was lost and is back") }
             }
             #expect(back.recordingFile == path && !back.titleBar.contains("INTERRUPTED"), "\(back.titleBar)")
+            #expect(back.events.filter { $0.hasPrefix("app session configured") }.count == 1,
+                    "the retries every 250 ms configure nothing new: \(back.events)")
             try await Task.sleep(for: .milliseconds(1000))
             try await console.press("r")
             let saved = try await console.waitFor("the saved line", timeout: 5) { s in s.events.contains { $0.hasPrefix("saved \(path) ") } }
