@@ -468,6 +468,46 @@ extension Integration {
             #expect(try FileManager.default.contentsOfDirectory(atPath: rec).isEmpty, "no recording made")
         }
 
+        @Test("saving settings keeps the file's comments, layout and [routes]; only the settings' lines change")
+        func settingsKeepComments() async throws {
+            let dir = home.root + "/.config/capdeck"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let config = dir + "/config.toml"
+            let original = """
+                # My studio setup: keep this comment.
+                [session]
+                # mixing stays off for takes
+                mix-with-others = false
+
+                [routes]
+                # the interface's exclusive PCM
+                exclusive = "builtin:sine:1000"
+
+                [app-session]
+                options = [
+                  "allowBluetoothHFP",
+                ]
+
+                """
+            try original.write(toFile: config, atomically: true, encoding: .utf8)
+            defer { unlink(config) }
+            let console = try await start()
+            defer { console.shutdown() }
+            try await ready(console)
+            try await console.press("3")
+            try await console.waitFor("mix on", timeout: 3) { $0.properties[3]?.state == "ON" }
+            try await console.press("q")
+            #expect(try await console.waitForExit() == 0)
+            let text = try String(contentsOfFile: config, encoding: .utf8)
+            for kept in ["# My studio setup: keep this comment.", "# mixing stays off for takes", "# the interface's exclusive PCM",
+                         "exclusive = \"builtin:sine:1000\""] {
+                #expect(text.contains(kept + "\n"), "kept \(kept.debugDescription): \(text)")
+            }
+            #expect(text.contains("[session]\n# mixing stays off for takes\nmix-with-others = true\n"), "changed in place: \(text)")
+            #expect(!text.contains("\"allowBluetoothHFP\",\n]"), "the multi-line array was replaced whole: \(text)")
+            #expect(text.components(separatedBy: "mix-with-others").count == 2, "no duplicate key: \(text)")
+        }
+
         @Test("3 then q persists mix on; the next start shows it; --reset-settings restores the default and keeps config.toml.old")
         func settingsPersist() async throws {
             let config = home.root + "/.config/capdeck/config.toml"
