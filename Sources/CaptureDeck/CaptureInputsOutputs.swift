@@ -65,6 +65,9 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         }
     }
     private let current = Mutex<Current?>(nil)
+    /// What readers see (the UI, 30 times a second), kept apart from `current`, whose lock is
+    /// held through file writes: a slow disk must not stall the screen.
+    private let shown = Mutex<(path: String?, frames: Int)>((nil, 0))
     private let position = Atomic<Int>(0)
     private let paused = Atomic<Bool>(false)
     private let lastError = Mutex<RecordingError?>(nil)
@@ -86,6 +89,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             c = Current(recorder: rec, startFrame: start)
             return o
         }
+        shown.withLock { $0 = (path, 0) }
         try old?.finish()
     }
 
@@ -94,18 +98,19 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     public func stopRecording() throws(RecordingError) -> (path: String, frames: Int)? {
         finishing.sync {}  // a failed file still being finished: done, and its error published
         guard let c = current.withLock({ c -> Current? in defer { c = nil }; return c }) else { return nil }
+        shown.withLock { $0 = (nil, 0) }
         paused.store(false, ordering: .relaxed)
         try c.recorder.finish()
         return (c.recorder.path, c.recorder.framesWritten)
     }
 
-    public var isRecording: Bool { current.withLock { $0 != nil } }
+    public var isRecording: Bool { shown.withLock { $0.path != nil } }
     /// While paused, captured audio is not written (the file stays open; resume continues it).
     public var isPaused: Bool { paused.load(ordering: .relaxed) }
     public func pause() { paused.store(true, ordering: .relaxed) }
     public func resume() { paused.store(false, ordering: .relaxed) }
-    public var recordingPath: String? { current.withLock { $0?.recorder.path } }
-    public var recordedFrames: Int { current.withLock { $0?.recorder.framesWritten ?? 0 } }
+    public var recordingPath: String? { shown.withLock { $0.path } }
+    public var recordedFrames: Int { shown.withLock { $0.frames } }
     /// The last write error (disk full…); recording stops when one happens.
     public var error: RecordingError? { lastError.withLock { $0 } }
 
@@ -131,9 +136,12 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             guard let rec = c?.recorder else { return nil }
             do throws(RecordingError) {
                 try rec.write(frames, count: count)
+                let n = rec.framesWritten
+                shown.withLock { $0.frames = n }
                 return nil
             } catch {
                 c = nil
+                shown.withLock { $0 = (nil, 0) }
                 return (rec, error)
             }
         }
@@ -148,6 +156,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
                 return nil
             } catch {
                 c = nil
+                shown.withLock { $0 = (nil, 0) }
                 return (rec, error)
             }
         }
