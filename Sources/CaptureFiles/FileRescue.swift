@@ -84,28 +84,13 @@ public enum FileRescue {
     /// real directory (not a symlink), ours, and writable by nobody else. (The /var/tmp and /tmp
     /// fallbacks have predictable names another user could create first.) nil when usable.
     static func prepare(_ dir: String) -> String? {
-        if !makeDirectories(dir) {
-            let e = errno
-            return e == 0 ? "not a directory" : String(cString: strerror(e))
-        }
+        if let failed = Directories.create(dir) { return "\(failed.path): \(String(cString: strerror(failed.errno)))" }
         var st = stat()
         guard lstat(dir, &st) == 0 else { return String(cString: strerror(errno)) }
         if (st.st_mode & S_IFMT) != S_IFDIR { return "not a directory (a symlink?)" }
         if st.st_uid != geteuid() { return "owned by another user" }
         if st.st_mode & 0o022 != 0 { return "writable by other users" }
         return nil
-    }
-
-    /// mkdir -p with owner-only permissions for what it creates.
-    static func makeDirectories(_ path: String) -> Bool {
-        var st = stat()
-        if stat(path, &st) == 0 {
-            errno = 0
-            return (st.st_mode & S_IFMT) == S_IFDIR
-        }
-        let parent = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-        if !parent.isEmpty && !makeDirectories(parent) { return false }
-        return mkdir(path, 0o700) == 0 || errno == EEXIST
     }
 
     static func baseName(_ path: String) -> String {
@@ -115,5 +100,19 @@ public enum FileRescue {
     static func splitExtension(_ name: String) -> (String, String) {
         guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return (name, "") }
         return (String(name[..<dot]), String(name[dot...]))
+    }
+}
+
+/// mkdir -p with owner-only permissions for what it creates: the recordings directory, the
+/// config directory, the rescue directory.
+public enum Directories {
+    /// nil on success; else the component that could not be created and why.
+    public static func create(_ path: String) -> (path: String, errno: Int32)? {
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o700) != 0 && errno != EEXIST { return (current, errno) }
+        }
+        return nil
     }
 }

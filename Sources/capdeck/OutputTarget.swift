@@ -75,12 +75,8 @@ struct OutputTarget {
 
     /// mkdir -p with owner-only permissions for directories we create.
     static func makeDirectories(_ path: String) throws {
-        var current = path.hasPrefix("/") ? "" : "."
-        for part in path.split(separator: "/") {
-            current += "/" + part
-            if mkdir(current, 0o700) != 0 && errno != EEXIST {
-                throw Failure("cannot create directory \(current): \(String(cString: strerror(errno)))", code: .cannotCreate)
-            }
+        if let failed = Directories.create(path) {
+            throw Failure("cannot create directory \(failed.path): \(String(cString: strerror(failed.errno)))", code: .cannotCreate)
         }
     }
 }
