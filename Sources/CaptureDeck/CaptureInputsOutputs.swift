@@ -132,27 +132,24 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             }
             return
         }
-        let failed: (SndfileRecorder, RecordingError)? = current.withLock { c in
-            guard let rec = c?.recorder else { return nil }
-            do throws(RecordingError) {
-                try rec.write(frames, count: count)
-                let n = rec.framesWritten
-                shown.withLock { $0.frames = n }
-                return nil
-            } catch {
-                c = nil
-                shown.withLock { $0 = (nil, 0) }
-                return (rec, error)
-            }
+        attempt { rec throws(RecordingError) in
+            try rec.write(frames, count: count)
+            let n = rec.framesWritten
+            shown.withLock { $0.frames = n }
         }
-        if let (rec, error) = failed { finishAfterFailure(rec, error) }
     }
 
     public func checkpoint() throws(RecordingError) {
+        attempt { rec throws(RecordingError) in try rec.checkpoint() }
+    }
+
+    /// Runs `body` on the current file, if any; when it fails, recording stops and the file is
+    /// finished (see `finishAfterFailure`).
+    private func attempt(_ body: (SndfileRecorder) throws(RecordingError) -> Void) {
         let failed: (SndfileRecorder, RecordingError)? = current.withLock { c in
             guard let rec = c?.recorder else { return nil }
             do throws(RecordingError) {
-                try rec.checkpoint()
+                try body(rec)
                 return nil
             } catch {
                 c = nil
