@@ -114,22 +114,17 @@ struct RecordCommand: ParsableCommand {
         status.stop()
         var saved: (path: String, frames: Int)?
         var earlierError: CaptureSessionError?
+        var fileError: RecordingError?
         do throws(RecordingError) {
             saved = try output.stopRecording()
         } catch {
-            // Finishing failed, or found the file deleted. A deletion's message says where the
-            // audio went, so it wins over an earlier error (which it then carries along).
-            if case .vanished = error, let earlier = ending.error {
-                earlierError = earlier
-                ending.error = .recording(error)
-            } else if ending.error == nil {
-                ending.error = .recording(error)
-            }
+            fileError = error  // finishing failed, or found the file deleted
         }
-        // A file that failed as the session stopped (its last checkpoint found it deleted…). A
-        // deletion's message says where the audio went, so it wins over an earlier error.
-        if let e = output.error {
-            if case .vanished = e, let earlier = ending.error, earlier != .recording(e) {
+        // Or the file failed on its own (disk full, or deleted: found by a checkpoint, perhaps
+        // the one as the session stopped). A deletion's message says where the audio went, so it
+        // wins over an earlier error, which it then carries along.
+        if let e = fileError ?? output.error, ending.error != .recording(e) {
+            if case .vanished = e, let earlier = ending.error {
                 earlierError = earlier
                 ending.error = .recording(e)
             } else if ending.error == nil {
