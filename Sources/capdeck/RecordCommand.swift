@@ -279,9 +279,20 @@ final class SessionEvents: @unchecked Sendable {
 enum ConfigFile {
     static func load(_ named: String?) throws -> CapdeckConfig? {
         let path = named ?? ConfigLoader.defaultPath(environment: Environment.current)
+        guard let text = try readText(path, mustExist: named != nil) else { return nil }
+        do throws(ConfigError) {
+            return try ConfigLoader.parse(text, path: path)
+        } catch {
+            throw Failure(error.description, code: .config)
+        }
+    }
+
+    /// The config file's text (a regular file of at most 1 MiB, UTF-8); nil if it doesn't exist
+    /// and need not.
+    static func readText(_ path: String, mustExist: Bool) throws -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
-            if named == nil && errno == ENOENT { return nil }
+            if !mustExist && errno == ENOENT { return nil }
             throw Failure("--config \(path): \(String(cString: strerror(errno)))", code: .config)
         }
         defer { close(fd) }
@@ -295,10 +306,6 @@ enum ConfigFile {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw Failure("\(path): not UTF-8 text", code: .config)
         }
-        do throws(ConfigError) {
-            return try ConfigLoader.parse(text, path: path)
-        } catch {
-            throw Failure(error.description, code: .config)
-        }
+        return text
     }
 }

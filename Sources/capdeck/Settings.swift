@@ -116,26 +116,15 @@ struct Settings {
     /// What to write: the user's file with the settings merged in, when that provably means the
     /// same as the full rewrite (both parse to equal configs); else the full rewrite.
     func fileText(path: String) -> String {
-        let old = try? ConfigFile.load(path)
+        // Read once: the text to merge into, and what it says (for its [routes]).
+        let oldText = (try? ConfigFile.readText(path, mustExist: true)) ?? nil
+        let old = oldText.flatMap { try? ConfigLoader.parse($0, path: path) }
         let rewrite = text(keeping: old)
-        guard old != nil, let oldText = Settings.readText(path) else { return rewrite }
+        guard let oldText, old != nil else { return rewrite }
         let merged = merged(into: oldText)
         guard let a = try? ConfigLoader.parse(merged, path: path), let b = try? ConfigLoader.parse(rewrite, path: path),
               a == b else { return rewrite }
         return merged
-    }
-
-    static func readText(_ path: String) -> String? {
-        guard let f = fopen(path, "rb") else { return nil }
-        defer { fclose(f) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, f)
-            if n <= 0 { break }
-            bytes += chunk[0..<n]
-        }
-        return String(validating: bytes, as: UTF8.self)
     }
 
     /// Writes the file atomically (a temporary file renamed over it). Returns an error text.
