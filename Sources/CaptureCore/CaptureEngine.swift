@@ -20,14 +20,29 @@ public enum CaptureEndReason: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// One device overrun (frames lost by the device before we read them).
+/// One discontinuity in the captured audio: a device overrun (frames lost by the device before we
+/// read them), a suspend, or a block the rate converter failed on (replaced by silence).
 public struct XrunEvent: Sendable, Equatable {
+    public enum Kind: UInt64, Sendable, Equatable {
+        case overrun = 0
+        case suspend = 1
+        /// The rate converter reported an error on a block: that block is silence in the file,
+        /// and the converter starts over.
+        case conversionFailure = 2
+    }
     /// Nanoseconds since capture started (CLOCK_MONOTONIC).
     public var atNanos: UInt64
-    /// Frames captured before the overrun.
+    /// Frames captured before the event.
     public var atFrame: Int
+    public var kind: Kind
     /// True for a suspend/resume rather than an overrun.
-    public var suspended: Bool
+    public var suspended: Bool { kind == .suspend }
+
+    public init(atNanos: UInt64, atFrame: Int, kind: Kind) {
+        self.atNanos = atNanos
+        self.atFrame = atFrame
+        self.kind = kind
+    }
 }
 
 /// The outcome of a capture run.
@@ -87,7 +102,11 @@ final class DeviceBinding: @unchecked Sendable {
         let floatIn: UnsafeMutablePointer<Float>
         let floatOut: UnsafeMutablePointer<Float>
         let outCapacity: Int
+        /// Output frames per input frame (below 1 when a one-clock card is recorded at a lower rate).
         let ratio: Double
+        /// Free ring frames a read needs: the converter may hand out a few frames more than
+        /// `ratio` promises (what it held back from earlier input), and at least one device frame.
+        let minimumRoom: Int
         init(_ converter: any SampleRateConverter, device: StreamFormat, target: StreamFormat, maxRead: Int) {
             self.converter = converter
             let floatDevice = StreamFormat(sampleFormat: .floatLE, sampleRate: device.sampleRate, channels: target.channels)
@@ -96,12 +115,22 @@ final class DeviceBinding: @unchecked Sendable {
             fromFloat = FrameConverter(source: floatTarget, target: target)
             ratio = Double(target.sampleRate) / Double(device.sampleRate)
             outCapacity = Int((Double(maxRead) * ratio).rounded(.up)) + 64
+            minimumRoom = 64 + Int(ratio.rounded(.up))
             floatIn = .allocate(capacity: maxRead * target.channels)
             floatOut = .allocate(capacity: outCapacity * target.channels)
         }
         deinit {
             floatIn.deallocate()
             floatOut.deallocate()
+        }
+
+        /// How many input frames give at most `output` frames, capped at `cap`. Computed in
+        /// floating point first: `output` may be Int.max (no duration limit), and with a ratio
+        /// below 1 the quotient doesn't fit an Int (issue 10: this trapped).
+        @inline(__always)
+        func inputFrames(forOutput output: Int, cap: Int) -> Int {
+            let d = Double(output) / ratio
+            return d >= Double(cap) ? cap : Int(d)
         }
     }
 
@@ -140,6 +169,9 @@ final class DeviceBinding: @unchecked Sendable {
             resampler = nil
         }
     }
+
+    /// Free ring frames one read needs (more than one frame only when resampling).
+    var minimumRoom: Int { resampler?.minimumRoom ?? 1 }
 
     deinit { scratch?.deallocate() }
 }
@@ -204,7 +236,8 @@ public final class CaptureEngine: @unchecked Sendable {
     private var pendingSwitch: PendingSwitch?
     private let switchRequested = Atomic<Bool>(false)
     /// The gap a failed close-first switch cost (the old device was closed and reopened).
-    public private(set) var lastFailedSwitchGap: DeviceSwitchReport?
+    public var lastFailedSwitchGap: DeviceSwitchReport? { failedSwitchGap.withLock { $0 } }
+    private let failedSwitchGap = Mutex<DeviceSwitchReport?>(nil)
     /// The poll set for a full ring, allocated once. (A local tuple here would have Swift
     /// instantiate tuple type metadata, an allocation, the first time the ring fills: found by
     /// `captureThreadDoesNotAllocate` under load.)
@@ -352,7 +385,7 @@ public final class CaptureEngine: @unchecked Sendable {
         let req = request ?? configuration.request
         switchLock.wait()
         defer { switchLock.signal() }
-        lastFailedSwitchGap = nil
+        failedSwitchGap.withLock { $0 = nil }
         guard isCapturing else { throw .unavailable(device: newDevice.name, reason: "capture is not running") }
         var prepared: DeviceBinding?
         do throws(DeviceError) {
@@ -365,22 +398,31 @@ public final class CaptureEngine: @unchecked Sendable {
         pendingSwitch = pending
         switchRequested.store(true, ordering: .releasing)
         wake.ring()
-        // The capture queue answers; if capture ended meanwhile, nobody will.
-        while pending.done.wait(timeout: .now() + .milliseconds(100)) == .timedOut {
-            if !isCapturing && switchRequested.load(ordering: .acquiring) {
-                switchRequested.store(false, ordering: .relaxed)
-                pendingSwitch = nil
-                prepared?.device.close()
-                throw .unavailable(device: newDevice.name, reason: "capture ended during the switch")
+        // Serve the capture queue's requests (every device is opened and closed here, on this
+        // thread, never at SCHED_FIFO) until it answers; if capture ended before it took the
+        // switch, nobody will: take it back.
+        served: while true {
+            if pending.toSession.wait(timeout: .now() + .milliseconds(100)) == .timedOut {
+                if captureEnded.load(ordering: .acquiring) && switchRequested.exchange(false, ordering: .acquiring) {
+                    pending.finish(.unavailable(device: newDevice.name, reason: "capture ended during the switch"))
+                    break served
+                }
+                continue
             }
+            switch pending.message {
+            case .finished: break served
+            case .openNew: pending.answer = pending.open(newDevice, req, target: configuration.recordingFormat, configuration.rateConverter)
+            case .reopen(let old): pending.answer = pending.open(old.device, old.request, target: configuration.recordingFormat, configuration.rateConverter)
+            case nil: break
+            }
+            pending.message = nil
+            pending.toCapture.signal()
         }
         pendingSwitch = nil
-        // The replaced binding is released here, off the capture queue.
-        let old = pending.replaced
-        pending.replaced = nil
-        _ = old
+        // Everything the capture queue let go of is closed and released here, off the capture queue.
+        pending.releaseRetired()
         if let e = pending.error {
-            lastFailedSwitchGap = pending.report
+            failedSwitchGap.withLock { $0 = pending.report }
             throw e
         }
         let report = pending.report!
@@ -405,8 +447,13 @@ public final class CaptureEngine: @unchecked Sendable {
                     end = reason
                     // Stopped by request: keep what the device already captured.
                     if reason == .stopped { drainAvailable(binding) }
+                    // Whatever the converter still holds belongs to the recording too.
+                    if reason != .durationReached { flushResampler(binding) }
                 case .switchRequested:
-                    performSwitch()
+                    if let failure = performSwitch() {
+                        end = .deviceLost(failure)
+                        break
+                    }
                     continue
                 }
                 break
@@ -416,15 +463,15 @@ public final class CaptureEngine: @unchecked Sendable {
             end = .deviceLost(error)
             started.signal()
         }
-        binding.device.close()
-        // A switch requested just as capture ended gets an answer.
+        // A switch requested just as capture ended gets an answer (its prepared device is closed
+        // by the switching thread).
         if switchRequested.exchange(false, ordering: .acquiring), let p = pendingSwitch {
-            p.prepared?.device.close()
-            p.error = .unavailable(device: p.device.name, reason: "capture ended during the switch")
-            p.done.signal()
+            p.finish(.unavailable(device: p.device.name, reason: "capture ended during the switch"))
         }
         threadID.store(0, ordering: .releasing)
+        // Normal scheduling again before closing: a close frees memory and may join threads.
         saved.restore()
+        binding.device.close()
         state.withLock { $0.captureEnd = end }
         captureEnded.store(true, ordering: .releasing)
         dataBell.ring()
@@ -447,7 +494,7 @@ public final class CaptureEngine: @unchecked Sendable {
             if captured >= limit { return .ended(.durationReached) }
             if switchRequested.load(ordering: .acquiring) { return .switchRequested }
             guard let r = readIntoRing(device, b, left: limit - captured) else {
-                waitForSpace(ring)
+                waitForSpace(ring, needed: b.minimumRoom)
                 continue
             }
             if r.added > 0 {
@@ -477,13 +524,30 @@ public final class CaptureEngine: @unchecked Sendable {
         let space = ring.writeVector()
         if let rs = b.resampler, let scratch = b.scratch {
             // Read what fits once resampled; write it across the ring's wrap.
-            let want = Swift.min(Int(Double(space.frames - 64) / rs.ratio), b.maxRead, Int(Double(left) / rs.ratio) + 1)
+            guard space.frames >= rs.minimumRoom else { return nil }
+            let want = Swift.min(rs.inputFrames(forOutput: space.frames - 64, cap: b.maxRead),
+                                 rs.inputFrames(forOutput: left, cap: b.maxRead - 1) + 1)
             guard want > 0 else { return nil }
             let result = device.read(into: scratch, frames: want)
             guard case .frames(let n) = result, n > 0 else { return ReadOutcome(result: result, added: 0) }
             rs.toFloat.convert(from: scratch, to: UnsafeMutableRawPointer(rs.floatIn), frames: n)
-            let (_, produced) = rs.converter.process(input: rs.floatIn, frames: n, output: rs.floatOut, capacity: rs.outCapacity)
-            let out = Swift.min(produced, left, ring.writableFrames)
+            let c = rs.converter.process(input: rs.floatIn, frames: n, output: rs.floatOut,
+                                         capacity: Swift.min(rs.outCapacity, space.frames))
+            if c.failed || c.consumed < n {
+                // Never silently short: the block becomes silence of its length, counted as a
+                // discontinuity, and the converter starts over.
+                rs.converter.reset()
+                let now = monotonicNanos() - startNanos.load(ordering: .relaxed)
+                xrunLog.append(XrunEvent(atNanos: now, atFrame: capturedFrames.load(ordering: .relaxed), kind: .conversionFailure))
+                xruns.add(1, ordering: .relaxed)
+                let lost = Int((Double(n - (c.failed ? 0 : c.consumed)) * rs.ratio).rounded())
+                if !c.failed { writeResampled(rs, frames: Swift.min(c.produced, left), into: ring) }
+                let converted = c.failed ? 0 : Swift.min(c.produced, left)
+                let silence = Swift.min(lost, ring.writableFrames, left - converted)
+                writeSilence(frames: silence, into: ring)
+                return ReadOutcome(result: result, added: converted + silence)
+            }
+            let out = Swift.min(c.produced, left)
             writeResampled(rs, frames: out, into: ring)
             return ReadOutcome(result: result, added: out)
         }
@@ -514,7 +578,7 @@ public final class CaptureEngine: @unchecked Sendable {
             }
         case .overrun, .suspended:
             let now = monotonicNanos() - startNanos.load(ordering: .relaxed)
-            xrunLog.append(XrunEvent(atNanos: now, atFrame: captured, suspended: result == .suspended))
+            xrunLog.append(XrunEvent(atNanos: now, atFrame: captured, kind: result == .suspended ? .suspend : .overrun))
             xruns.add(1, ordering: .relaxed)
             return nil
         case .failed(let e):
@@ -535,57 +599,99 @@ public final class CaptureEngine: @unchecked Sendable {
         ring.commitWrite(frames)
     }
 
-    /// Reads what the old device still holds, closes it, starts the new one, and fills the gap
-    /// with silence. Runs on the capture queue; may allocate (it opens devices).
-    private func performSwitch() {
-        switchRequested.store(false, ordering: .relaxed)
-        guard let p = pendingSwitch else { return }
+    /// Moves capture from the current device to the pending switch's. Runs on the capture queue,
+    /// which only reads, starts and drains devices here: every open, close and release happens on
+    /// the switching (session) thread, which this asks and waits for — so no helper thread a
+    /// device starts (the pulse plugin's mainloop) inherits SCHED_FIFO, and no binding is freed
+    /// at real-time priority.
+    ///
+    /// - Opened beside (the usual case): the old device keeps running while the new one starts;
+    ///   if the new one fails to start, capture simply stays on the old one (no gap).
+    /// - Close first (same hardware): the old device is drained and closed, the new one opened
+    ///   and started; if that fails, it is closed and the old one reopened, and the time without a
+    ///   device is silence. If even the old one can't be reopened, capture ends with that error
+    ///   (`deviceLost`), so the session reconnects instead of taking it for a stop.
+    ///
+    /// Returns the error that ends capture, or nil to carry on.
+    private func performSwitch() -> DeviceError? {
+        guard switchRequested.exchange(false, ordering: .acquiring), let p = pendingSwitch else { return nil }
+        let failure = switchBody(p)
+        // Every local reference to a binding is gone by now: the switching thread releases them.
+        p.finish(nil)
+        return failure
+    }
+
+    private func switchBody(_ p: PendingSwitch) -> DeviceError? {
         let old = binding!
-        let target = configuration.recordingFormat
-        // 1. Keep every frame the old device already captured.
-        drainAvailable(old)
-        let atFrame = capturedFrames.load(ordering: .relaxed)
-        let stopped = monotonicNanos()
-        old.device.close()
-        // 2. Open (if not yet) and start the new device.
-        var next: DeviceBinding
-        do throws(DeviceError) {
-            if let prepared = p.prepared {
-                next = prepared
-            } else {
-                next = try DeviceBinding(device: p.device, request: p.request, target: target, rateConverter: configuration.rateConverter)
-            }
-            try next.device.start()
-        } catch {
-            p.prepared?.device.close()
-            p.error = error
-            // Carry on from the old device; if even that fails, capture ends with the error.
-            let resumed = monotonicNanos()
+        if let prepared = p.prepared {
+            // 1. Opened beside: start the new device while the old one keeps capturing, then take
+            // what the old one still holds (and its converter's tail). Their audio meets with no
+            // gap, so no silence is written.
             do throws(DeviceError) {
-                let again = try DeviceBinding(device: old.device, request: old.request, target: target, rateConverter: configuration.rateConverter)
-                try again.device.start()
-                binding = again
-                p.replaced = old
-                let gapNanos = monotonicNanos() - stopped
-                let gapFrames = fillSilence(nanos: gapNanos)
-                p.report = DeviceSwitchReport(device: old.device.name, granted: again.granted, atFrame: atFrame,
-                                              gapFrames: gapFrames, gapNanos: gapNanos)
-                _ = resumed
+                try prepared.device.start()
             } catch {
-                p.replaced = nil
-                stop()
+                // The old device never stopped capturing: carry on with it, nothing lost.
+                p.retire(prepared)
+                p.error = error
+                return nil
             }
-            p.done.signal()
-            return
+            drainAvailable(old)
+            flushResampler(old)
+            let atFrame = capturedFrames.load(ordering: .relaxed)
+            binding = prepared
+            p.preparedTaken = true
+            p.retire(old)
+            p.report = DeviceSwitchReport(device: prepared.device.name, granted: prepared.granted, atFrame: atFrame,
+                                          gapFrames: 0, gapNanos: 0)
+            return nil
         }
-        let started = monotonicNanos()
-        // 3. Silence for the time no device was capturing.
-        let gapFrames = fillSilence(nanos: started - stopped)
-        binding = next
-        p.replaced = old
-        p.report = DeviceSwitchReport(device: next.device.name, granted: next.granted, atFrame: atFrame,
-                                      gapFrames: gapFrames, gapNanos: started - stopped)
-        p.done.signal()
+        // Keep every frame the old device already captured, and what its converter holds.
+        drainAvailable(old)
+        flushResampler(old)
+        let atFrame = capturedFrames.load(ordering: .relaxed)
+        // 2. Close first: the switching thread closes the old device and opens the new one.
+        let stopped = monotonicNanos()
+        p.retire(old)
+        var next: DeviceBinding?
+        var error: DeviceError?
+        switch p.ask(.openNew) {
+        case .success(let b):
+            do throws(DeviceError) {
+                try b.device.start()
+                next = b
+            } catch let e {
+                p.retire(b)
+                error = e
+            }
+        case .failure(let e):
+            error = e
+        }
+        if let next {
+            let started = monotonicNanos()
+            let gapFrames = fillSilence(nanos: started - stopped)
+            binding = next
+            p.report = DeviceSwitchReport(device: next.device.name, granted: next.granted, atFrame: atFrame,
+                                          gapFrames: gapFrames, gapNanos: started - stopped)
+            return nil
+        }
+        // 3. The new device failed: back to the old one, with the time in between as silence.
+        p.error = error
+        switch p.ask(.reopen(old)) {
+        case .success(let again):
+            binding = again
+            do throws(DeviceError) {
+                try again.device.start()
+            } catch let e {
+                return e  // captureEntry closes it
+            }
+            let gapNanos = monotonicNanos() - stopped
+            let gapFrames = fillSilence(nanos: gapNanos)
+            p.report = DeviceSwitchReport(device: old.device.name, granted: again.granted, atFrame: atFrame,
+                                          gapFrames: gapFrames, gapNanos: gapNanos)
+            return nil
+        case .failure(let e):
+            return e
+        }
     }
 
     /// Reads everything the device has ready into the ring (bounded; stops at a full ring or at
@@ -603,20 +709,41 @@ public final class CaptureEngine: @unchecked Sendable {
         }
     }
 
-    /// Writes `nanos` worth of silence into the ring (waiting for space as needed).
+    /// The device's input has ended (a stop, a lost device, a switch away from it): writes what
+    /// its rate converter still holds back into the ring, up to the duration limit.
+    private func flushResampler(_ b: DeviceBinding) {
+        guard let rs = b.resampler else { return }
+        let ring = self.ring!
+        let limit = configuration.maxFrames ?? Int.max
+        while true {
+            let left = limit - capturedFrames.load(ordering: .relaxed)
+            guard left > 0 else { rs.converter.reset(); return }
+            let room = ring.writableFrames
+            if room == 0 { waitForSpace(ring, needed: 1, evenWhenStopping: true); continue }
+            let n = rs.converter.flush(output: rs.floatOut, capacity: Swift.min(rs.outCapacity, room))
+            guard n > 0 else { return }
+            let out = Swift.min(n, left)
+            writeResampled(rs, frames: out, into: ring)
+            capturedFrames.add(out, ordering: .relaxed)
+            dataBell.ringIfWaiting()
+        }
+    }
+
+    /// Writes `nanos` worth of silence into the ring (waiting for space as needed), never past the
+    /// duration limit.
     @discardableResult
     private func fillSilence(nanos: UInt64) -> Int {
         let ring = self.ring!
         let rate = configuration.recordingFormat.sampleRate
-        var remaining = Int(nanos / 1000) * rate / 1_000_000
+        let limit = configuration.maxFrames ?? Int.max
+        var remaining = Swift.min(Int(nanos / 1000) * rate / 1_000_000,
+                                  Swift.max(0, limit - capturedFrames.load(ordering: .relaxed)))
         let total = remaining
         while remaining > 0 && !stopRequested.load(ordering: .relaxed) {
             let v = ring.writeVector()
-            if v.frames == 0 { waitForSpace(ring); continue }
+            if v.frames == 0 { waitForSpace(ring, needed: 1); continue }
             let n = Swift.min(v.first.frames, remaining)
-            // Zero bytes are silence in every supported format (integer 0, float +0.0).
-            v.first.pointer!.initializeMemory(as: UInt8.self, repeating: 0, count: n * ring.bytesPerFrame)
-            ring.commitWrite(n)
+            writeSilence(frames: n, into: ring)
             capturedFrames.add(n, ordering: .relaxed)
             remaining -= n
             dataBell.ringIfWaiting()
@@ -624,19 +751,34 @@ public final class CaptureEngine: @unchecked Sendable {
         return total - remaining
     }
 
-    /// The ring is full: sleep until the writer frees space or stop is requested.
-    private func waitForSpace(_ ring: FrameRing) {
+    /// Writes `frames` of silence into the ring (which must have room) and publishes them.
+    private func writeSilence(frames: Int, into ring: FrameRing) {
+        guard frames > 0 else { return }
+        let v = ring.writeVector()
+        // Zero bytes are silence in every supported format (integer 0, float +0.0).
+        let n1 = Swift.min(frames, v.first.frames)
+        v.first.pointer!.initializeMemory(as: UInt8.self, repeating: 0, count: n1 * ring.bytesPerFrame)
+        if frames > n1, let second = v.second.pointer {
+            second.initializeMemory(as: UInt8.self, repeating: 0, count: (frames - n1) * ring.bytesPerFrame)
+        }
+        ring.commitWrite(frames)
+    }
+
+    /// The ring has fewer than `needed` free frames: sleep until the writer frees that much, or
+    /// (unless `evenWhenStopping`) a stop is requested. Never returns at once while the room is
+    /// short, so a loop that needs room for a whole converted block doesn't spin at SCHED_FIFO.
+    private func waitForSpace(_ ring: FrameRing, needed: Int, evenWhenStopping: Bool = false) {
         spaceBell.prepareToWait()
-        if ring.writableFrames > 0 || stopRequested.load(ordering: .sequentiallyConsistent) {
+        if ring.writableFrames >= needed || (!evenWhenStopping && stopRequested.load(ordering: .sequentiallyConsistent)) {
             spaceBell.cancelWait()
             return
         }
         spacePoll[0] = pollfd(fd: spaceBell.fd, events: Int16(POLLIN), revents: 0)
         spacePoll[1] = pollfd(fd: wake.fd, events: Int16(POLLIN), revents: 0)
-        _ = poll(spacePoll, 2, 100)
+        _ = poll(spacePoll, evenWhenStopping ? 1 : 2, 100)
         spaceBell.cancelWait()
         spaceBell.drain()
-        wake.drain()
+        if !evenWhenStopping { wake.drain() }
     }
 
     // MARK: Writer queue
@@ -715,20 +857,89 @@ public final class CaptureEngine: @unchecked Sendable {
     }
 }
 
-/// A device switch in flight between `switchDevice` and the capture queue (the semaphore and
-/// `switchRequested` order every access).
+/// A device switch in flight between `switchDevice` (the switching thread) and the capture queue.
+/// The two take turns: the capture queue posts a message and waits on `toCapture`; the switching
+/// thread waits on `toSession`, acts, and signals back. The semaphores order every access.
 private final class PendingSwitch: @unchecked Sendable {
+    enum Message {
+        /// Close-first: open the new device (the old one is already retired).
+        case openNew
+        /// Open this device again, as it was (the new one failed).
+        case reopen(DeviceBinding)
+        /// The switch is over (`report`/`error` say how).
+        case finished
+    }
     let device: any CaptureDevice
     let request: CaptureRequest
     let prepared: DeviceBinding?
-    let done = DispatchSemaphore(value: 0)
+    let toSession = DispatchSemaphore(value: 0)
+    let toCapture = DispatchSemaphore(value: 0)
+    var message: Message?
+    var answer: Result<DeviceBinding, DeviceError>?
     var report: DeviceSwitchReport?
     var error: DeviceError?
-    var replaced: DeviceBinding?
+    /// Bindings the capture queue is done with, closed and released by the switching thread.
+    private var retired: [DeviceBinding] = []
+    /// The prepared binding became the capture queue's.
+    var preparedTaken = false
+
     init(device: any CaptureDevice, request: CaptureRequest, prepared: DeviceBinding?) {
         self.device = device
         self.request = request
         self.prepared = prepared
+        // Room for what one switch can retire, so the capture queue never grows the array.
+        retired.reserveCapacity(4)
+    }
+
+    /// Capture queue: hands `b` over for closing (it must not be read again).
+    func retire(_ b: DeviceBinding) {
+        if !retired.contains(where: { $0 === b }) { retired.append(b) }
+    }
+
+    /// Capture queue: asks the switching thread to act and waits for its answer. The retired
+    /// bindings are closed first (close-first means the old device must let go of the hardware).
+    func ask(_ m: Message) -> Result<DeviceBinding, DeviceError> {
+        message = m
+        toSession.signal()
+        toCapture.wait()
+        let a = answer!
+        answer = nil
+        return a
+    }
+
+    /// Either side, once: the switch is over.
+    func finish(_ e: DeviceError?) {
+        if let e { error = e }
+        message = .finished
+        toSession.signal()
+    }
+
+    /// Switching thread: closes what was retired, then opens `device` afresh.
+    func open(_ device: any CaptureDevice, _ request: CaptureRequest, target: StreamFormat,
+              _ rateConverter: RateConverterFactory?) -> Result<DeviceBinding, DeviceError> {
+        closeRetired()
+        do throws(DeviceError) {
+            return .success(try DeviceBinding(device: device, request: request, target: target, rateConverter: rateConverter))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private var closedUpTo = 0
+    private func closeRetired() {
+        while closedUpTo < retired.count {
+            retired[closedUpTo].device.close()
+            closedUpTo += 1
+        }
+    }
+
+    /// Switching thread, after the switch: closes and releases everything the capture queue let
+    /// go of, and a prepared device that never ran.
+    func releaseRetired() {
+        closeRetired()
+        // Capture ended before it took the switch: the prepared device never ran.
+        if let prepared, !preparedTaken, !retired.contains(where: { $0 === prepared }) { prepared.device.close() }
+        retired.removeAll()
     }
 }
 
@@ -765,8 +976,8 @@ final class XrunLog: @unchecked Sendable {
     func append(_ e: XrunEvent) {
         let n = count.load(ordering: .relaxed)
         let slot = n % capacity
-        // Suspends are marked in the top bit of the time (never reached: 292 years of uptime).
-        times[slot].store(e.atNanos | (e.suspended ? 1 << 63 : 0), ordering: .relaxed)
+        // The kind goes in the top two bits of the time (never reached: 146 years of uptime).
+        times[slot].store(e.atNanos | e.kind.rawValue << 62, ordering: .relaxed)
         frames[slot].store(e.atFrame, ordering: .relaxed)
         count.store(n + 1, ordering: .releasing)
     }
@@ -776,8 +987,8 @@ final class XrunLog: @unchecked Sendable {
         let first = Swift.max(0, n - capacity)
         return (first..<n).map { i in
             let t = times[i % capacity].load(ordering: .relaxed)
-            return XrunEvent(atNanos: t & ~(1 << 63), atFrame: frames[i % capacity].load(ordering: .relaxed),
-                             suspended: t & (1 << 63) != 0)
+            return XrunEvent(atNanos: t & ~(3 << 62), atFrame: frames[i % capacity].load(ordering: .relaxed),
+                             kind: XrunEvent.Kind(rawValue: t >> 62) ?? .overrun)
         }
     }
 }

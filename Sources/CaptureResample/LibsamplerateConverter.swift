@@ -9,6 +9,8 @@ public final class LibsamplerateConverter: SampleRateConverter, @unchecked Senda
     private let state: OpaquePointer
     private let data: UnsafeMutablePointer<SRC_DATA>
     private let ratio: Double
+    /// A valid, distinct input pointer for the end-of-input call (which reads nothing from it).
+    private let noInput: UnsafeMutablePointer<Float>
 
     /// - Parameter quality: SRC_SINC_MEDIUM_QUALITY by default (transparent for recording, and
     ///   light enough for the capture thread).
@@ -22,23 +24,41 @@ public final class LibsamplerateConverter: SampleRateConverter, @unchecked Senda
         ratio = Double(outputRate) / Double(inputRate)
         data = .allocate(capacity: 1)
         data.initialize(to: SRC_DATA())
+        noInput = .allocate(capacity: channels)
+        noInput.initialize(repeating: 0, count: channels)
     }
 
     deinit {
         src_delete(state)
         data.deallocate()
+        noInput.deallocate()
     }
 
     public func process(input: UnsafePointer<Float>, frames: Int, output: UnsafeMutablePointer<Float>,
-                        capacity: Int) -> (consumed: Int, produced: Int) {
+                        capacity: Int) -> RateConversionResult {
+        run(input: input, frames: frames, output: output, capacity: capacity, endOfInput: false)
+    }
+
+    public func flush(output: UnsafeMutablePointer<Float>, capacity: Int) -> Int {
+        // end_of_input with no input: libsamplerate writes what its filter still holds. (The
+        // input pointer must not be the output: libsamplerate refuses overlapping buffers.)
+        let r = run(input: noInput, frames: 0, output: output, capacity: capacity, endOfInput: true)
+        if r.produced == 0 || r.failed { reset() }
+        return r.failed ? 0 : r.produced
+    }
+
+    public func reset() { src_reset(state) }
+
+    private func run(input: UnsafePointer<Float>, frames: Int, output: UnsafeMutablePointer<Float>,
+                     capacity: Int, endOfInput: Bool) -> RateConversionResult {
         data.pointee.data_in = input
         data.pointee.input_frames = frames
         data.pointee.data_out = output
         data.pointee.output_frames = capacity
         data.pointee.src_ratio = ratio
-        data.pointee.end_of_input = 0
-        guard src_process(state, data) == 0 else { return (frames, 0) }
-        return (Int(data.pointee.input_frames_used), Int(data.pointee.output_frames_gen))
+        data.pointee.end_of_input = endOfInput ? 1 : 0
+        guard src_process(state, data) == 0 else { return RateConversionResult(consumed: frames, produced: 0, failed: true) }
+        return RateConversionResult(consumed: Int(data.pointee.input_frames_used), produced: Int(data.pointee.output_frames_gen))
     }
 
     /// For `CaptureEngine.Configuration.rateConverter`.
