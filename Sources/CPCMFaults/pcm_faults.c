@@ -15,6 +15,10 @@
 //                     capture PCM fails with -ENODEV, for MS milliseconds (default: for good);
 //                     then it is back (reads on the old handle keep failing, as a replugged
 //                     USB device is a new device)
+// CAPDECK_PCM_RATES=NAME=RATE[,NAME=RATE…] makes each named PCM a card with one clock: opened by
+// that name, it grants only RATE (snd_pcm_hw_params_any answers with the rate already fixed, as a
+// USB microphone's or an HDA codec's hardware parameters do), so `hw:`-style negotiation is
+// tested on file PCMs.
 // Malformed plans are reported on stderr once and ignored. All parsing happens when the library
 // loads: the wrapped calls themselves don't allocate, lock or print.
 #define _GNU_SOURCE
@@ -47,6 +51,13 @@ static _Atomic long long goneUntilNs;    // opens fail until then (LLONG_MAX: fo
 static _Atomic(snd_pcm_t *) deadHandle;
 static int suspended;
 static long long resumeUntilNs;
+
+#define MAX_RATED 16
+static struct { char name[128]; unsigned rate; } ratedNames[MAX_RATED];
+static int ratedCount;
+static struct { _Atomic(snd_pcm_t *) pcm; unsigned rate; } ratedHandles[MAX_RATED];
+static int (*realHwAny)(snd_pcm_t *, snd_pcm_hw_params_t *);
+static int (*realSetRate)(snd_pcm_t *, snd_pcm_hw_params_t *, unsigned int, int);
 
 static snd_pcm_sframes_t (*realReadi)(snd_pcm_t *, void *, snd_pcm_uframes_t);
 static int (*realOpen)(snd_pcm_t **, const char *, snd_pcm_stream_t, int);
@@ -90,6 +101,25 @@ __attribute__((constructor)) static void loadPlan(void) {
     realResume = (int (*)(snd_pcm_t *))dlsym(RTLD_NEXT, "snd_pcm_resume");
     realOpen = (int (*)(snd_pcm_t **, const char *, snd_pcm_stream_t, int))dlsym(RTLD_NEXT, "snd_pcm_open");
     realClose = (int (*)(snd_pcm_t *))dlsym(RTLD_NEXT, "snd_pcm_close");
+    realHwAny = (int (*)(snd_pcm_t *, snd_pcm_hw_params_t *))dlsym(RTLD_NEXT, "snd_pcm_hw_params_any");
+    realSetRate = (int (*)(snd_pcm_t *, snd_pcm_hw_params_t *, unsigned int, int))dlsym(RTLD_NEXT, "snd_pcm_hw_params_set_rate");
+    const char *rates = getenv("CAPDECK_PCM_RATES");
+    if (rates && *rates) {
+        char *copy = strdup(rates), *save = NULL;
+        for (char *tok = strtok_r(copy, ",", &save); tok && ratedCount < MAX_RATED; tok = strtok_r(NULL, ",", &save)) {
+            char *eq = strrchr(tok, '=');
+            long rate = eq ? strtol(eq + 1, NULL, 10) : 0;
+            if (!eq || eq == tok || rate <= 0 || (size_t)(eq - tok) >= sizeof ratedNames[0].name) {
+                fprintf(stderr, "pcm-faults: ignoring malformed rate entry '%s'\n", tok);
+                continue;
+            }
+            memcpy(ratedNames[ratedCount].name, tok, (size_t)(eq - tok));
+            ratedNames[ratedCount].name[eq - tok] = '\0';
+            ratedNames[ratedCount].rate = (unsigned)rate;
+            ratedCount++;
+        }
+        free(copy);
+    }
     const char *env = getenv("CAPDECK_PCM_FAULTS");
     if (!env || !*env) return;
     char *copy = strdup(env), *save = NULL;
@@ -136,12 +166,37 @@ int snd_pcm_resume(snd_pcm_t *pcm) {
 // While the device is away, opening a capture PCM fails as ALSA does for a missing card.
 int snd_pcm_open(snd_pcm_t **pcm, const char *name, snd_pcm_stream_t stream, int mode) {
     if (stream == SND_PCM_STREAM_CAPTURE && nowNs() < atomic_load(&goneUntilNs)) return -ENODEV;
-    return realOpen(pcm, name, stream, mode);
+    int err = realOpen(pcm, name, stream, mode);
+    if (err < 0 || !name) return err;
+    for (int i = 0; i < ratedCount; i++) {
+        if (strcmp(ratedNames[i].name, name) != 0) continue;
+        for (int j = 0; j < MAX_RATED; j++) {
+            snd_pcm_t *empty = NULL;
+            ratedHandles[j].rate = ratedNames[i].rate;
+            if (atomic_compare_exchange_strong(&ratedHandles[j].pcm, &empty, *pcm)) break;
+        }
+        break;
+    }
+    return err;
+}
+
+// A one-clock card: its hardware parameters come with the rate already fixed.
+int snd_pcm_hw_params_any(snd_pcm_t *pcm, snd_pcm_hw_params_t *params) {
+    int err = realHwAny(pcm, params);
+    if (err < 0) return err;
+    for (int j = 0; j < MAX_RATED; j++) {
+        if (atomic_load(&ratedHandles[j].pcm) == pcm) return realSetRate(pcm, params, ratedHandles[j].rate, 0);
+    }
+    return err;
 }
 
 // A closed handle's address can come back from the next open: it is not the dead device.
 int snd_pcm_close(snd_pcm_t *pcm) {
     snd_pcm_t *dead = pcm;
     atomic_compare_exchange_strong(&deadHandle, &dead, NULL);
+    for (int j = 0; j < MAX_RATED; j++) {
+        snd_pcm_t *mine = pcm;
+        atomic_compare_exchange_strong(&ratedHandles[j].pcm, &mine, NULL);
+    }
     return realClose(pcm);
 }
