@@ -245,9 +245,28 @@ public final class ALSACaptureDevice: CaptureDevice, @unchecked Sendable {
 }
 
 /// CaptureDeck's claim on an exclusive route: an flock on a file named after the PCM in the
-/// user's runtime directory, held while the PCM is open. Released by close, exit or crash.
+/// user's runtime directory, held while the PCM is open. Released by close, exit or crash. The
+/// file holds the holder's pid, so another CaptureDeck can tell who holds a route (`holder`).
 final class RouteLock {
     private let fd: Int32
+
+    static func path(pcm: String) -> String {
+        let safe = String(pcm.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "_" })
+        return directory() + "/" + safe + ".lock"
+    }
+
+    /// Who holds `pcm`'s lock: nil when nobody does (or it can't be told), else the pid.
+    static func holder(pcm: String) -> pid_t? {
+        let fd = open(path(pcm: pcm), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        // A shared lock is refused only while someone holds the exclusive one.
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 { flock(fd, LOCK_UN); return nil }
+        var buf = [UInt8](repeating: 0, count: 16)
+        let n = pread(fd, &buf, 15, 0)
+        guard n > 0 else { return nil }
+        return pid_t(String(decoding: buf[0..<n], as: UTF8.self).trimmingWhitespace)
+    }
 
     static func directory() -> String {
         if let xdg = getenv("XDG_RUNTIME_DIR").map({ String(cString: $0) }), xdg.hasPrefix("/") {
@@ -257,18 +276,25 @@ final class RouteLock {
     }
 
     init(pcm: String) throws(DeviceError) {
-        let dir = RouteLock.directory()
-        mkdir(dir, 0o700)
-        let safe = String(pcm.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "_" })
-        let path = dir + "/" + safe + ".lock"
+        mkdir(RouteLock.directory(), 0o700)
+        let path = RouteLock.path(pcm: pcm)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         if fd < 0 { throw .unavailable(device: pcm, reason: "lock \(path): \(String(cString: strerror(errno)))") }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             close(fd)
             throw .busy(device: pcm)
         }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = pwrite(fd, pid, pid.count, 0)
         self.fd = fd
     }
 
     deinit { close(fd) }  // closing releases the flock
+}
+
+extension String {
+    fileprivate var trimmingWhitespace: String {
+        String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+    }
 }

@@ -107,4 +107,64 @@ public enum DeviceCatalog {
         }
         return out
     }
+
+    /// Whether a program other than this one holds `pcm` open for capture, told without opening
+    /// anything: CaptureDeck's exclusive-route lock (its file names the holder), and for a card's
+    /// `hw`/`plughw`/`dsnoop`/`front` views the kernel's own record of each capture substream's
+    /// owner (`/proc/asound/cardN/pcmDc/subS/status`, `owner_pid`). nil: can't tell.
+    ///
+    /// Cheap (a few small reads): the session asks it on its retry timer, so that while another
+    /// program holds a view of the card it stays on the view it has instead of closing it to try.
+    public static func heldByAnotherProgram(pcm: String) -> Bool? {
+        let me = getpid()
+        if let pid = RouteLock.holder(pcm: pcm) { return pid != me }
+        guard let card = cardDirectory(forPCM: pcm) else { return nil }
+        guard let streams = try? directoryEntries(card) else { return nil }
+        var sawStatus = false
+        for pcmDir in streams where pcmDir.hasPrefix("pcm") && pcmDir.hasSuffix("c") {
+            for sub in (try? directoryEntries(card + "/" + pcmDir)) ?? [] where sub.hasPrefix("sub") {
+                guard let text = readSmallFile(card + "/" + pcmDir + "/" + sub + "/status") else { continue }
+                sawStatus = true
+                for line in text.split(separator: "\n") where line.hasPrefix("owner_pid") {
+                    if let v = line.split(separator: ":").last, let pid = pid_t(v.filter { !$0.isWhitespace }), pid != me {
+                        return true
+                    }
+                }
+            }
+        }
+        return sawStatus ? false : nil
+    }
+
+    /// `/proc/asound/cardN` for a card view's name (`hw:0`, `plughw:CARD=USB,DEV=0`, `dsnoop:1`).
+    static func cardDirectory(forPCM name: String) -> String? {
+        let parts = name.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, ["hw", "plughw", "dsnoop", "front", "sysdefault"].contains(parts[0].lowercased()) else { return nil }
+        var card = parts[1].split(separator: ",").first.map(String.init) ?? ""
+        if card.hasPrefix("CARD=") { card.removeFirst(5) }
+        guard !card.isEmpty else { return nil }
+        // /proc/asound/<id> is a link to cardN.
+        let dir = card.allSatisfy(\.isNumber) ? "/proc/asound/card" + card : "/proc/asound/" + card
+        var st = stat()
+        return stat(dir, &st) == 0 ? dir : nil
+    }
+
+    private static func directoryEntries(_ path: String) throws -> [String] {
+        guard let d = opendir(path) else { throw DeviceError.notFound(device: path, reason: "no such directory") }
+        defer { closedir(d) }
+        var out: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { out.append(name) }
+        }
+        return out
+    }
+
+    private static func readSmallFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let n = read(fd, &buf, buf.count)
+        return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : nil
+    }
 }

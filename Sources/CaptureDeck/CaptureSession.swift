@@ -154,8 +154,6 @@ public final class CaptureSession: @unchecked Sendable {
         var resolution: RouteResolution?
         var interruptedWanting: Route?
         var applied = AudioSessionProperties()
-        /// Retries of a busy route while running; close-first is tried only every 8th (2 s).
-        var retries = 0
         /// xruns of the engines that have ended.
         var endedXruns = 0
         /// When the device was lost, while waiting for it to come back.
@@ -401,12 +399,13 @@ public final class CaptureSession: @unchecked Sendable {
         if runState.withLock({ $0.engine == nil }) {
             startEngine()
         } else {
-            applyConfiguration()
+            applyConfiguration(isRetry: true)
         }
     }
 
-    /// Re-resolves and, while running, switches the device if the route changed.
-    private func applyConfiguration() {
+    /// Re-resolves and, while running, switches the device if the route changed. `isRetry`: the
+    /// retry timer's attempt at a route that was busy (not a change the user made).
+    private func applyConfiguration(isRetry: Bool = false) {
         guard let (r, input) = resolveNow() else { return }
         let (engine, current) = runState.withLock { s -> (CaptureEngine?, Route?) in
             s.resolution = r
@@ -438,19 +437,23 @@ public final class CaptureSession: @unchecked Sendable {
         }
         // The new device is opened beside the current one. Only when both are views of the same
         // hardware (hw/plughw/dsnoop of one card) may a busy new device mean our own hold, and
-        // only then is the current device closed first: on the first attempt, and on every 8th
-        // retry (each failed attempt costs a gap, reported below). Unrelated routes never glitch.
-        let allowCloseFirst = runState.withLock { s -> Bool in
-            guard wanted.sharesHardware(with: current) else { return false }
-            guard s.interruptedWanting == wanted else { s.retries = 0; return true }
-            s.retries += 1
-            return s.retries % 8 == 0
+        // only then is the current device closed first, which costs a gap. Never while another
+        // program holds the wanted view (the kernel's and CaptureDeck's records of who holds it
+        // say so): the working route goes on without a glitch until it frees. When that can't be
+        // told, only when the user asks (a first attempt), not on every retry.
+        let allowCloseFirst: Bool
+        if !wanted.sharesHardware(with: current) {
+            allowCloseFirst = false
+        } else {
+            let held = DeviceCatalog.heldByAnotherProgram(pcm: wanted.pcm)
+            let asked = !isRetry || runState.withLock { $0.interruptedWanting != wanted }
+            allowCloseFirst = held == false || (held == nil && asked)
         }
         do throws(DeviceError) {
             let report = try engine.switchDevice(to: input.makeDevice(wanted), request: input.request,
                                                  allowCloseFirst: allowCloseFirst)
             let wasInterrupted = runState.withLock { s -> Bool in
-                defer { s.route = wanted; s.interruptedWanting = nil; s.retries = 0 }
+                defer { s.route = wanted; s.interruptedWanting = nil }
                 return s.interruptedWanting != nil
             }
             cancelRetry()

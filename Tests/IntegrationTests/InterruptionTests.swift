@@ -153,5 +153,48 @@ extension Integration {
             #expect(stray.isEmpty && silences.isEmpty,
                     "the recording breaks away from the switch (cue at \(cue)): discontinuities at \(stray.prefix(12)), silences \(silences.prefix(12))")
         }
+            @Test("a view of the same card held by another program: the shared view keeps recording without a single gap for 3 s of retries, and the switch happens once it frees")
+        func sameCardHeldByAnother() async throws {
+            let rate = ToneRoutes.rate
+            // Two views of one pretend card 7, as a desktop's hw:/plughw: and dsnoop: of a card:
+            // plughw:7 plays toneA, dsnoop:7 toneB (ALSA lets a user config redefine them).
+            let rc = try String(contentsOfFile: routes.home.path(".asoundrc"), encoding: .utf8)
+            func view(_ name: String, _ tone: String) -> String {
+                "pcm.!\(name) { @args [ CARD ] @args.CARD { type string } type file slave.pcm \"pulse\" file \"/dev/null\" "
+                    + "infile \"\(routes.home.path(tone + ".raw"))\" format \"raw\" }\n"
+            }
+            try routes.home.write(".asoundrc", rc + view("plughw", "toneA") + view("dsnoop", "toneB"))
+            let aOut = routes.home.path("holder.wav")
+            let bOut = routes.home.path("card.wav")
+            let a = try routes.capdeck(["record", "-D", "plughw:7", "--exclusive-device", "plughw:7", aOut], label: "A")
+            _ = try await a.waitForFile(aOut)
+            let b = try routes.capdeck(["record", "-D", "plughw:7", "--exclusive-device", "plughw:7", "--shared-device", "dsnoop:7",
+                                        "--mix-with-others", bOut], label: "B")
+            let t0 = try await b.waitForFile(bOut)
+            try await sleepUntil(t0 + 0.8)
+            try b.send("set mix off")
+            let interrupted = await b.waitForStderrLine { $0.contains("interrupted") }
+            #expect(interrupted?.contains("plughw:7") == true, "B: \(b.stderr)")
+            // 3 s held: twelve retries, each of which used to be allowed to close dsnoop:7 first
+            // every 8th time (a gap of silence every 2 s).
+            try await sleepUntil(t0 + 4.0)
+            #expect(!b.stderr.contains("gap"), "B glitched while the other program held the card: \(b.stderr)")
+            a.child.signal(SIGINT)
+            #expect(await a.finish(timeout: 10) == .exited(0), "A: \(a.stderr)")
+            let freedAt = Monotonic.now - t0
+            let changed = await b.waitForStderrLine(timeout: 5) { $0.contains("route changed") }
+            #expect(changed?.contains("plughw:7") == true, "B: \(b.stderr)")
+            try await sleepUntil(Monotonic.now + 0.8)
+            try b.send("stop")
+            #expect(await b.finish(timeout: 10) == .exited(0), "B: \(b.stderr)")
+
+            let (file, windows) = try toneWindows(bOut)
+            let runs = ToneAnalysis.runs(windows, windowFrames: Self.windowFrames)
+            #expect(runs.map(\.label) == ["toneB", "toneA"], "spans: \(runs.map { "\($0.label) \($0.start)..<\($0.end)" })")
+            let cue = try WAVChunks(path: bOut).cuePoints.map { Int($0.position) }.last ?? 0
+            #expect(abs(Double(cue) / Double(rate) - freedAt) <= 0.7, "cue at \(Double(cue) / Double(rate)) s; freed at \(freedAt) s")
+            let silences = ToneAnalysis.zeroRuns(file.channel(0), minimum: 2).filter { abs($0.start - cue) > rate / 20 }
+            #expect(silences.isEmpty, "silence away from the switch (cue at \(cue)): \(silences.prefix(12))")
+        }
     }
 }
