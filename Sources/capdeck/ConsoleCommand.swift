@@ -109,13 +109,17 @@ final class ConsoleController: @unchecked Sendable {
     // MARK: Running
 
     func run() throws {
+        // A sound server that is configured but doesn't answer: say so and stop, as `record`
+        // does. The built-in signal stands in only where there is no capture device at all.
+        let named = capture.namedADevice(config: nil)
+        if !named, let server = SoundServerProbe.diagnosis() { throw Failure(server, code: .unavailable) }
         session.startRunning()
         if !session.isRunning && !session.isInterrupted {
             let failure = lastRuntimeError()
-            if case .device(.notFound) = failure, !capture.namedADevice(config: nil) {
+            if !named && !DefaultInput.hasAnyCaptureDevice() {
                 useBuiltIn(reason: failure?.description ?? "no capture device")
             } else if let failure {
-                throw Failure(failure.description, code: .unavailable)
+                throw Failure(DefaultInput.explain(failure, routes: session.inputs.first?.routes), code: .unavailable)
             }
         }
         let term: NcursesTerminal

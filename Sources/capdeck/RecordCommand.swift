@@ -78,25 +78,22 @@ struct RecordCommand: ParsableCommand {
         let output = CaptureAudioFileOutput(format: format)
         let path = try target.start(output, fileType: type)
 
+        // Nothing named: the system's default input, and never a stand-in for it. A script must
+        // not get a recording of the built-in signal where it asked for the microphone.
+        let namedADevice = capture.namedADevice(config: config)
+        if !namedADevice, let problem = DefaultInput.problem() {
+            _ = try? output.stopRecording()
+            unlink(path)
+            throw Failure(problem, code: .unavailable)
+        }
         let session = makeSession(config: config, format: format, output: output,
                                   routes: capture.routes(config: config), events: events)
         session.startRunning()
-        var outcome = events.startOutcome(session)
-        if case .failed(.device(let error)) = outcome, !capture.namedADevice(config: config) {
-            // Nothing named and nothing opened: the built-in source, said loudly.
-            let builtin = SignalSourceDevice(signal: .defaultSine)
-            Terminal.error("warning: no capture device could be opened (\(error)).")
-            Terminal.error("warning: recording the \(builtin.displayName) instead. Name a device with -D; see 'capdeck devices'.")
-            session.removeInput(session.inputs[0])
-            session.addInput(CaptureDeviceInput(name: "builtin", routes: InputRoutes.forNamedPCM("builtin"), format: format,
-                                                periodMicros: capture.periodTime, bufferMicros: capture.bufferTime))
-            session.startRunning()
-            outcome = events.startOutcome(session)
-        }
+        let outcome = events.startOutcome(session)
         if case .failed(let error) = outcome {
             _ = try? output.stopRecording()
             unlink(path)  // nothing was captured into it
-            throw Failure(error.description, code: .unavailable)
+            throw Failure(DefaultInput.explain(error, routes: session.inputs.first?.routes), code: .unavailable)
         }
         if !quiet, let engine = session.engine, let route = session.currentRoute, let g = engine.granted {
             Terminal.write("capdeck: recording \(engine.device.displayName) [\(route.kind.rawValue) route]: \(g.format), period \(Text.ms(g.periodMs)), buffer \(Text.ms(g.bufferMs))"
