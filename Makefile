@@ -4,7 +4,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 # Build: ALSA, ncursesw, libsndfile headers. Tests and benchmarks: ALSA tools and plugins, a
 # real PulseAudio daemon for real-time pacing, sox to read files back, tmux for the console.
-DEBS := pkg-config libasound2-dev libncursesw5-dev libsndfile1-dev libsamplerate0-dev \
+DEBS := pkg-config libasound2-dev libncursesw5-dev libsndfile1-dev libsamplerate0-dev libpulse-dev \
         alsa-utils libasound2-plugins pulseaudio pulseaudio-utils sox tmux procps time
 
 .PHONY: deps build test run bench soak fuzz fuzz-build clean

@@ -23,6 +23,8 @@ let package = Package(
         .systemLibrary(name: "CNcursesW", providers: [.apt(["libncursesw5-dev"])]),
         .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CSamplerate", providers: [.apt(["libsamplerate0-dev"])]),
+        // No pkgConfig: libpulse's .pc carries -D_REENTRANT, which SwiftPM rejects.
+        .systemLibrary(name: "CPulse", providers: [.apt(["libpulse-dev"])]),
 
         // Layer 2: the pure core. Never imports a C shim.
         .target(name: "CaptureCore"),
@@ -32,9 +34,11 @@ let package = Package(
         .target(name: "CaptureFiles", dependencies: ["CaptureCore", "CSndfile"]),
         // Sample-rate conversion for routes that can't give the recording's rate.
         .target(name: "CaptureResample", dependencies: ["CaptureCore", "CSamplerate"]),
+        // The sound server (libpulse): a control connection with deadlines, never on the capture thread.
+        .target(name: "CapturePulse", dependencies: ["CaptureCore", "CPulse"]),
 
         // Layer 4: the AVCaptureSession-shaped library API over the engine and adapters.
-        .target(name: "CaptureDeck", dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CaptureResample"]),
+        .target(name: "CaptureDeck", dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CaptureResample", "CapturePulse"]),
 
         // The config file (TOML via TOMLKit), with errors that name the file, line and key.
         .target(name: "CaptureConfig", dependencies: ["CaptureCore", .product(name: "TOMLKit", package: "TOMLKit")]),

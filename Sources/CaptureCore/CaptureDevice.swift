@@ -51,6 +51,9 @@ public enum DeviceError: Error, Equatable, Sendable, CustomStringConvertible {
     case unsupported(device: String, parameter: String, reason: String)
     /// The device went away or broke while capturing (ENODEV, EBADFD, EIO…).
     case lost(device: String, reason: String)
+    /// A running device delivered nothing for `seconds` without reporting an error (a sound
+    /// server paused or stopped, a stream unlinked, a node suspended).
+    case stalled(device: String, seconds: Double)
 
     public var description: String {
         switch self {
@@ -59,6 +62,7 @@ public enum DeviceError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unavailable(let d, let r): "\(d): cannot open for capture: \(r)"
         case .unsupported(let d, let p, let r): "\(d): \(p): \(r)"
         case .lost(let d, let r): "\(d): device lost: \(r)"
+        case .stalled(let d, let s): "\(d): delivered no audio for \(String(format1: s)) s without an error (stalled)"
         }
     }
 }
@@ -107,4 +111,12 @@ public protocol CaptureDevice: AnyObject, Sendable {
     func waitForData(wakeFD: Int32, timeoutMs: Int32) -> DeviceWait
     /// Stops and closes the device. Safe to call more than once.
     func close()
+}
+
+extension String {
+    /// One decimal, without Foundation.
+    init(format1 v: Double) {
+        let tenths = Int((v * 10).rounded())
+        self = "\(tenths / 10).\(abs(tenths % 10))"
+    }
 }

@@ -471,7 +471,15 @@ public final class CaptureEngine: @unchecked Sendable {
         threadID.store(0, ordering: .releasing)
         // Normal scheduling again before closing: a close frees memory and may join threads.
         saved.restore()
-        binding.device.close()
+        if case .deviceLost = end {
+            // A device that failed or stalled may not close promptly (the pulse plugin's close
+            // waits for a stopped server to answer): close it aside, so the end is reported now
+            // and the session can wait for the device to come back.
+            let device = binding.device
+            DispatchQueue.global(qos: .utility).async { device.close() }
+        } else {
+            binding.device.close()
+        }
         state.withLock { $0.captureEnd = end }
         captureEnded.store(true, ordering: .releasing)
         dataBell.ring()
@@ -489,6 +497,7 @@ public final class CaptureEngine: @unchecked Sendable {
         let ring = self.ring!
         let limit = configuration.maxFrames ?? Int.max
         var captured = capturedFrames.load(ordering: .relaxed)
+        var watch = StallWatch(granted: b.granted)
         while true {
             if stopRequested.load(ordering: .relaxed) { return .ended(.stopped) }
             if captured >= limit { return .ended(.durationReached) }
@@ -502,8 +511,8 @@ public final class CaptureEngine: @unchecked Sendable {
                 capturedFrames.store(captured, ordering: .relaxed)
                 dataBell.ringIfWaiting()
             }
-            if case .frames(let n) = r.result, n > 0 { continue }
-            if let end = handleNoFrames(r.result, device, captured: captured) { return .ended(end) }
+            if case .frames(let n) = r.result, n > 0 { watch.delivered(); continue }
+            if let end = handleNoFrames(r.result, device, captured: captured, watch: &watch) { return .ended(end) }
         }
     }
 
@@ -568,15 +577,22 @@ public final class CaptureEngine: @unchecked Sendable {
     /// A read that brought no frames: wait for the device, or count an overrun, or end on a
     /// failure (the returned reason). Real-time path: no allocation, lock or logging.
     @inline(__always)
-    private func handleNoFrames<D: CaptureDevice>(_ result: DeviceRead, _ device: D, captured: Int) -> CaptureEndReason? {
+    private func handleNoFrames<D: CaptureDevice>(_ result: DeviceRead, _ device: D, captured: Int,
+                                                  watch: inout StallWatch) -> CaptureEndReason? {
         switch result {
         case .frames:
-            switch device.waitForData(wakeFD: wake.fd, timeoutMs: 1000) {
-            case .ready, .timedOut: return nil
+            let w = device.waitForData(wakeFD: wake.fd, timeoutMs: watch.pollMs)
+            switch w {
+            case .ready, .timedOut:
+                if let quiet = watch.nothing(timedOut: w == .timedOut) {
+                    return .deviceLost(.stalled(device: device.name, seconds: Double(quiet) / 1e9))
+                }
+                return nil
             case .woken: wake.drain(); return nil
             case .failed(let e): return .deviceLost(e)
             }
         case .overrun, .suspended:
+            watch.delivered()
             let now = monotonicNanos() - startNanos.load(ordering: .relaxed)
             xrunLog.append(XrunEvent(atNanos: now, atFrame: captured, kind: result == .suspended ? .suspend : .overrun))
             xruns.add(1, ordering: .relaxed)
@@ -854,6 +870,49 @@ public final class CaptureEngine: @unchecked Sendable {
                                        endReason: end)
         }
         finished.leave()
+    }
+}
+
+/// Notices a running device that delivers nothing without an error (a sound server stopped, a
+/// stream unlinked): nothing for longer than max(1 s, 4 device buffers) ends capture with
+/// `DeviceError.stalled`, and the session reopens the route. It adds no system call to the steady
+/// state: the device's poll timeout is half that limit, and the clock is read only when a poll
+/// times out (or after 256 wake-ups in a row that brought nothing).
+struct StallWatch {
+    let limitNanos: UInt64
+    let pollMs: Int32
+    /// When the silence began (0: data arrived since the last look at the clock).
+    private var quietSince: UInt64 = 0
+    private var emptyWakes = 0
+
+    init(granted: GrantedParameters) {
+        let buffer = UInt64(granted.bufferFrames) * 1_000_000_000 / UInt64(Swift.max(1, granted.format.sampleRate))
+        limitNanos = Swift.max(1_000_000_000, 4 * buffer)
+        pollMs = Int32(limitNanos / 2 / 1_000_000)
+    }
+
+    @inline(__always)
+    mutating func delivered() {
+        quietSince = 0
+        emptyWakes = 0
+    }
+
+    /// A wait brought nothing (it timed out, or woke with no data): the silence's length once it
+    /// is over the limit, else nil.
+    @inline(__always)
+    mutating func nothing(timedOut: Bool) -> UInt64? {
+        if !timedOut {
+            emptyWakes += 1
+            guard emptyWakes & 255 == 0 else { return nil }
+        }
+        let now = monotonicNanos()
+        if quietSince == 0 {
+            // A timed-out poll waited pollMs with nothing: the silence began that long ago.
+            quietSince = timedOut ? now - UInt64(pollMs) * 1_000_000 : now
+            return nil
+        }
+        let quiet = now - quietSince
+        return quiet >= limitNanos ? quiet : nil
     }
 }
 

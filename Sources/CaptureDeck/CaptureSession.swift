@@ -2,6 +2,7 @@
 import CaptureALSA
 import CaptureCore
 import CaptureFiles
+import CapturePulse
 import CaptureResample
 import Dispatch
 import Glibc
@@ -14,6 +15,10 @@ public enum InterruptionReason: String, Sendable, Equatable {
     /// CaptureDeck extension: the device went away mid-capture (unplugged, driver gone); the
     /// session reopens it as soon as it is back (see `reconnectsLostDevices`).
     case audioDeviceDisconnected
+    /// CaptureDeck extension: the device stopped delivering audio without an error for longer
+    /// than max(1 s, 4 device buffers) (a sound server paused or stalled, a stream unlinked, a node
+    /// suspended); the session reopens the route as for a lost device.
+    case audioDeviceStalled
 }
 
 /// A session failure reported as a runtime error (`AVCaptureSessionRuntimeError`).
@@ -101,7 +106,9 @@ public final class CaptureSession: @unchecked Sendable {
     /// Why the session is interrupted (nil when it isn't).
     public var interruptionReason: InterruptionReason? {
         runState.withLock { s in
-            s.interruptedWanting == nil ? nil : s.lostAtNanos != nil ? .audioDeviceDisconnected : .audioDeviceInUseByAnotherClient
+            s.interruptedWanting == nil ? nil
+                : s.lostAtNanos != nil ? (s.lostStalled ? .audioDeviceStalled : .audioDeviceDisconnected)
+                : .audioDeviceInUseByAnotherClient
         }
     }
     /// The route being captured (nil when not running).
@@ -163,6 +170,8 @@ public final class CaptureSession: @unchecked Sendable {
         var endedFrames = 0
         /// A failure other than "not there" while waiting for a lost device was reported.
         var reportedWhileWaiting = false
+        /// The device was "lost" because it stalled (delivered nothing without an error).
+        var lostStalled = false
     }
     private let config = Mutex(Config())
     private let runState = Mutex(RunState())
@@ -330,18 +339,31 @@ public final class CaptureSession: @unchecked Sendable {
             if reportOnceWhileWaiting() { emit(.runtimeError(.device(.unavailable(device: route.pcm, reason: "\(error)")))) }
             return
         }
+        // A sound server that is stalled (stopped, hung) accepts the connection and then never
+        // answers, and opening a PCM on it would block this queue until it resumes: ask it first,
+        // with a deadline, before opening a server's PCM or reopening a route that stalled.
+        if let hang = serverWouldHang(route) {
+            if runState.withLock({ $0.lostAtNanos != nil }) { return }  // still waiting; retried on the timer
+            emit(.runtimeError(.device(.unavailable(device: route.pcm, reason: hang))))
+            return
+        }
         do throws(DeviceError) {
             let granted = try engine.start()
-            let (wasInterrupted, lostAt) = runState.withLock { s -> (Bool, UInt64?) in
-                defer { s.engine = engine; s.running = true; s.route = route; s.interruptedWanting = nil; s.lostAtNanos = nil }
-                return (s.interruptedWanting != nil, s.lostAtNanos)
+            let (wasInterrupted, lostAt, stalled) = runState.withLock { s -> (Bool, UInt64?, Bool) in
+                defer { s.engine = engine; s.running = true; s.route = route; s.interruptedWanting = nil; s.lostAtNanos = nil; s.lostStalled = false }
+                return (s.interruptedWanting != nil, s.lostAtNanos, s.lostStalled)
             }
             cancelRetry()
             engine.onFinished { [weak self] summary in self?.engineEnded(engine, summary) }
             if let lostAt {
                 let gapMs = Double(monotonicNanos() - lostAt) / 1e6
-                engine.addMarker(atFrame: 0, label: "device back after \(Int(gapMs.rounded())) ms: \(route.pcm) was lost")
-                emit(.gap(atFrame: 0, gapMs: gapMs, reason: "\(route.pcm) was lost and is back"))
+                if stalled {
+                    engine.addMarker(atFrame: 0, label: "device delivering again after \(Int(gapMs.rounded())) ms: \(route.pcm) had stalled")
+                    emit(.gap(atFrame: 0, gapMs: gapMs, reason: "\(route.pcm) had stalled (delivered nothing) and delivers again"))
+                } else {
+                    engine.addMarker(atFrame: 0, label: "device back after \(Int(gapMs.rounded())) ms: \(route.pcm) was lost")
+                    emit(.gap(atFrame: 0, gapMs: gapMs, reason: "\(route.pcm) was lost and is back"))
+                }
             }
             if wasInterrupted { emit(.interruptionEnded) }
             emit(.didStartRunning(route, granted))
@@ -361,6 +383,18 @@ public final class CaptureSession: @unchecked Sendable {
                 emit(.runtimeError(.device(error)))
             }
         }
+    }
+
+    /// Why opening `route` now would block on a sound server that doesn't answer, or nil. Asked
+    /// only where a server is configured, and only for a server's PCM or a route that stalled.
+    private func serverWouldHang(_ route: Route) -> String? {
+        let stalled = runState.withLock { $0.lostAtNanos != nil && $0.lostStalled }
+        guard stalled || DeviceCatalog.accessKind(forPCM: route.pcm) == .soundServer,
+              SoundServerProbe.expected() != nil else { return nil }
+        if case .failure(.timedOut(let ms)) = PulseControl.serverInfo(timeoutMs: 500) {
+            return "the sound server did not answer within \(ms) ms (stalled or stopped)"
+        }
+        return nil
     }
 
     /// While waiting for a lost device: true the first time only. Otherwise (not waiting): true.
@@ -490,6 +524,13 @@ public final class CaptureSession: @unchecked Sendable {
                 // stop for the end.
                 if lost && self.reconnectsLostDevices && s.wantRunning, let route {
                     s.lostAtNanos = monotonicNanos()
+                    if case .deviceLost(.stalled(_, let seconds)) = summary.endReason {
+                        // The silence began before it was noticed.
+                        s.lostAtNanos = monotonicNanos() - UInt64(seconds * 1e9)
+                        s.lostStalled = true
+                    } else {
+                        s.lostStalled = false
+                    }
                     s.reportedWhileWaiting = false
                     s.interruptedWanting = route
                     return (true, route)
@@ -504,7 +545,8 @@ public final class CaptureSession: @unchecked Sendable {
             }
             self.emit(.didStopRunning)
             if let waitFor {
-                self.emit(.wasInterrupted(.audioDeviceDisconnected, wanted: waitFor))
+                let stalled = self.runState.withLock { $0.lostStalled }
+                self.emit(.wasInterrupted(stalled ? .audioDeviceStalled : .audioDeviceDisconnected, wanted: waitFor))
                 self.scheduleRetry()
             }
         }

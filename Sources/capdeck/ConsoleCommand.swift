@@ -377,6 +377,8 @@ final class ConsoleController: @unchecked Sendable {
             // device to come back; r saves it at any time.)
         case .wasInterrupted(.audioDeviceDisconnected, let wanted):
             addEvent("waiting for \(wanted.pcm) to come back" + (output.isRecording ? "; the recording continues when it does (r saves it now)" : ""), .warning)
+        case .wasInterrupted(.audioDeviceStalled, let wanted):
+            addEvent("\(wanted.pcm) stopped delivering audio: waiting for it" + (output.isRecording ? "; the recording continues when it does (r saves it now)" : ""), .warning)
         case .wasInterrupted(_, let wanted): addEvent("interrupted: \(wanted.pcm) is in use by another program; retrying", .warning)
         case .interruptionEnded: addEvent("interruption ended")
         case .routeChanged(let c):
@@ -412,6 +414,7 @@ final class ConsoleController: @unchecked Sendable {
         let interruption = session.interruptionReason  // one read: the flag and its reason agree
         m.interrupted = interruption != nil
         if interruption == .audioDeviceDisconnected { m.interruption = "device lost, waiting for it to return" }
+        if interruption == .audioDeviceStalled { m.interruption = "device stopped delivering audio, waiting for it" }
         m.levels = session.meterBoard.snapshot()
         // Not capturing: nothing to show (the board keeps the last levels it saw).
         if m.levels.isEmpty || engine == nil { m.levels = Array(repeating: .silent, count: format.channels) }

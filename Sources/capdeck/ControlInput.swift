@@ -77,7 +77,9 @@ enum StatusJSON {
     static func make(session: CaptureSession, output: CaptureAudioFileOutput) -> String {
         var o = JSONObject()
         o["running"] = .bool(session.isRunning)
-        o["interrupted"] = .bool(session.isInterrupted)
+        let reason = session.interruptionReason
+        o["interrupted"] = .bool(reason != nil)
+        o["interruptionReason"] = reason.map { .string($0.rawValue) } ?? .null
         if let r = session.currentRoute {
             o["route"] = .object(["pcm": .string(r.pcm), "kind": .string(r.kind.rawValue)])
         } else {

@@ -196,6 +196,9 @@ final class SessionEvents: @unchecked Sendable {
         case .wasInterrupted(.audioDeviceDisconnected, let wanted):
             lock.withLock { $0.lostSince = (Double(monotonicNanos()) / 1e9) }
             say("waiting for \(wanted.pcm) to come back; the recording continues in the same file when it does", always: true)
+        case .wasInterrupted(.audioDeviceStalled, let wanted):
+            lock.withLock { $0.lostSince = (Double(monotonicNanos()) / 1e9) }
+            say("interrupted: \(wanted.pcm) stopped delivering audio (audioDeviceStalled); reopening it when it answers, the recording continues in the same file", always: true)
         case .wasInterrupted(let reason, let wanted):
             say("interrupted: \(wanted) is in use by another program (\(reason.rawValue)); retrying", always: true)
         case .interruptionEnded:
@@ -211,7 +214,9 @@ final class SessionEvents: @unchecked Sendable {
             // Running again after a lost device: the loss is no longer the session's outcome.
             let wasLost = lock.withLock { s -> Bool in
                 defer { s.stopped = false; s.lostSince = nil }
-                if s.lostSince != nil, case .device(.lost) = s.lastError { s.lastError = nil }
+                // Whatever the device said while it was away (lost, stalled, busy while its old
+                // handle closed) is over now that it is back.
+                if s.lostSince != nil, case .device = s.lastError { s.lastError = nil }
                 return s.lostSince != nil
             }
             if wasLost { say("the device is back; recording again", always: true) }

@@ -104,10 +104,16 @@ final class PulseDaemon: @unchecked Sendable {
         throw Failure(description: "null sink latency still \(last.map(String.init) ?? "?") µs after 20 s")
     }
 
+    /// Stalls the daemon without an error (SIGSTOP): clients see no data, and no failure.
+    func stall() { daemon.signal(SIGSTOP) }
+    /// Lets a stalled daemon go on (SIGCONT).
+    func resume() { daemon.signal(SIGCONT) }
+
     /// Stops the feeder and the daemon (by pid; SIGTERM, then SIGKILL) and removes the temp dir.
     func shutdown() {
         feeder?.kill()
         if daemon.poll() == nil {
+            daemon.signal(SIGCONT)  // a stalled daemon can't act on SIGTERM
             daemon.signal(SIGTERM)
             let deadline = Monotonic.now + 3
             while daemon.poll() == nil && Monotonic.now < deadline { usleep(10_000) }

@@ -1,0 +1,56 @@
+// A sound server that stops delivering without an error (issue 9): SIGSTOP the real PulseAudio
+// daemon while capdeck records through it. The engine notices within max(1 s, 4 buffers), the
+// session is interrupted (`audioDeviceStalled`) and says so, `status` shows it; when the daemon
+// goes on, the route is reopened, the gap gets a cue point and a `gap` line, and capture resumes
+// in the same file.
+import Foundation
+import Glibc
+import Testing
+
+extension Integration {
+    @Suite("A sound server that stalls")
+    final class StalledServer {
+        let routes: ToneRoutes
+        init() async throws { routes = try await ToneRoutes() }
+        deinit { routes.shutdown() }
+
+        @Test("record through a server stopped for 3 s: interrupted while it lasts, a cue and a gap line at the seam, capture resumes, exit 0")
+        func stallWhileRecording() async throws {
+            let rate = ToneRoutes.rate
+            let out = routes.home.path("stall.wav")
+            let p = try routes.capdeck(["record", "-D", "toneA", out])
+            let t0 = try await p.waitForFile(out)
+            try await sleepUntil(t0 + 1.5)
+            routes.pulse.stall()
+            let stalledAt = Monotonic.now - t0
+            let said = await p.waitForStderrLine(timeout: 4) { $0.contains("stopped delivering") }
+            let noticedAt = Monotonic.now - t0
+            #expect(said?.contains("audioDeviceStalled") == true, "\(p.stderr)")
+            #expect(noticedAt - stalledAt < 2.5, "noticed \(noticedAt - stalledAt) s after the stall")
+            let s = try await p.status()
+            #expect(s.bool("interrupted") == true && s.string("interruptionReason") == "audioDeviceStalled", "\(s)")
+            try await sleepUntil(t0 + 4.5)
+            routes.pulse.resume()
+            let resumedAt = Monotonic.now - t0
+            let gap = await p.waitForStderrLine(timeout: 8) { $0.contains("gap") && $0.contains("stalled") }
+            #expect(gap != nil, "no gap line after the server went on: \(p.stderr)")
+            let s2 = try await p.status()
+            #expect(s2.bool("running") == true && s2.bool("interrupted") == false, "\(s2)")
+            try await Task.sleep(for: .milliseconds(1200))
+            try p.send("stop")
+            #expect(await p.finish(timeout: 10) == .exited(0), "\(p.stderr)")
+
+            // One file: toneA before and after, one cue at the seam, near where the stall began.
+            let file = try SoundFile.read(out, samples: .int)
+            let cues = try WAVChunks(path: out).cuePoints.map { Double($0.position) / Double(rate) }
+            #expect(cues.count == 1, "one cue at the gap: \(cues)")
+            if let cue = cues.first { #expect(abs(cue - stalledAt) < 0.7, "cue at \(cue) s; the server stopped at \(stalledAt) s") }
+            let seconds = Double(file.frames) / Double(rate)
+            #expect(seconds > 1.0 + 1.0 && seconds < resumedAt + 2.5, "file holds \(seconds) s")
+            let windows = ToneAnalysis.windows(file.channel(0), rate: rate, windowFrames: 2400,
+                                               tones: [("toneA", 440.0), ("toneB", 1000.0)], amplitude: ToneRoutes.amplitude)
+            let after = windows.filter { Double($0.frame) / Double(rate) > (cues.first ?? 0) + 0.3 }
+            #expect(after.filter { $0.label == "toneA" }.count >= 8, "toneA after the seam: \(after.prefix(5))")
+        }
+    }
+}
