@@ -10,6 +10,7 @@ public final class NcursesTerminal {
     public let unicode: Bool
     private var previous: ScreenGrid?
     private var active = false
+    private var screen: OpaquePointer?
 
     /// Starts ncurses. `color` is false for NO_COLOR or monochrome terminals; `unicode` is false
     /// when the locale is not UTF-8 (block glyphs then fall back to ASCII).
@@ -23,7 +24,11 @@ public final class NcursesTerminal {
         setlocale(LC_ALL, "")  // without it ncursesw draws no wide characters
         let codeset = String(cString: nl_langinfo(nl_item(CODESET)))
         unicode = codeset.uppercased() == "UTF-8"
-        guard initscr() != nil else { throw .unsuitable("ncurses could not start on TERM=\(term)") }
+        // newterm, not initscr: initscr prints ncurses' own error and exits on an unknown TERM.
+        guard let screen = CNcursesW_newterm(term) else {
+            throw .unknownTerminal("the terminal type '\(NcursesTerminal.printable(term))' is unknown here (no terminfo entry); try TERM=xterm-256color capdeck, or install its terminfo (ncurses-term)")
+        }
+        self.screen = screen
         active = true
         cbreak()
         noecho()
@@ -51,6 +56,13 @@ public final class NcursesTerminal {
         active = false
         curs_set(1)
         endwin()
+        if let screen { delscreen(screen) }
+        screen = nil
+    }
+
+    /// A TERM value as one printable line.
+    static func printable(_ s: String) -> String {
+        String(String.UnicodeScalarView(s.unicodeScalars.prefix(64).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
     }
 
     public var size: (width: Int, height: Int) {
@@ -132,7 +144,8 @@ public final class NcursesTerminal {
 
 public enum TerminalError: Error, CustomStringConvertible {
     case unsuitable(String)
+    case unknownTerminal(String)
     public var description: String {
-        switch self { case .unsuitable(let s): s }
+        switch self { case .unsuitable(let s), .unknownTerminal(let s): s }
     }
 }

@@ -468,6 +468,24 @@ extension Integration {
             #expect(try FileManager.default.contentsOfDirectory(atPath: rec).isEmpty, "no recording made")
         }
 
+        @Test("an unknown TERM (no terminfo entry) on a real terminal: one line saying what to do, exit 64")
+        func unknownTerminalType() async throws {
+            for term in ["no-such-term", "xterm-kitty"] {
+                let console = try await start(environment: ["TERM": term], width: 200)  // the line is longer than 100 columns
+                defer { console.shutdown() }
+                let code = try await console.waitForExit(timeout: 10)
+                let s = ConsoleScreen(try await console.screen())
+                let said = s.lines.prefix { !$0.hasPrefix("EXIT=") }.filter { !$0.isEmpty }
+                #expect(code == 64, "TERM=\(term): exit \(code)\n\(s)")
+                #expect(said.count == 1, "TERM=\(term): one line, not \(said)")
+                let line = said.first ?? ""
+                #expect(line.hasPrefix("capdeck: ") && line.contains("'\(term)'") && line.contains("terminfo")
+                        && line.contains("TERM=xterm-256color"), "TERM=\(term): \(line)")
+                #expect(!s.contains("Error opening terminal"), "ncurses' own message: \(s)")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: rec).isEmpty, "no recording made")
+            }
+        }
+
         @Test("saving settings keeps the file's comments, layout and [routes]; only the settings' lines change")
         func settingsKeepComments() async throws {
             let dir = home.root + "/.config/capdeck"
