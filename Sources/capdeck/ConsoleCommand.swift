@@ -62,6 +62,8 @@ final class ConsoleController: @unchecked Sendable {
     private let savedOutputDir: String?
     private var inputName: String
     private var builtIn = false
+    /// The device the console remembers: one picked with d that opened (never a -D flag).
+    private var rememberedDevice: String?
 
     struct UIState {
         var showHelp = false
@@ -95,6 +97,7 @@ final class ConsoleController: @unchecked Sendable {
         session.realtimePriority = capture.noRealtime ? nil : Int32(capture.rtPriority)
         output = CaptureAudioFileOutput(format: format)
         inputName = capture.device ?? config?.inputDevice ?? "default input"
+        rememberedDevice = config?.inputDevice
         var routes = capture.routes(config: config)
         if capture.device == nil, let saved = config?.inputDevice { routes = InputRoutes.forNamedPCM(saved) }
         session.addInput(CaptureDeviceInput(name: inputName, routes: routes, format: format,
@@ -340,21 +343,88 @@ final class ConsoleController: @unchecked Sendable {
         addEvent("\(e)", .error)
     }
 
+    /// Switches to `pcm` the way a route switch does: the new device is opened beside the current
+    /// one and capture moves only once it runs (same file, a cue at the seam). A device that
+    /// doesn't open leaves capture where it was, untouched, says so in one event line, and is not
+    /// remembered.
     private func chooseDevice(_ pcm: String) {
+        guard let old = session.inputs.first else { return }
+        let new = CaptureDeviceInput(name: pcm, routes: InputRoutes.forNamedPCM(pcm), format: format,
+                                     periodMicros: capture.periodTime, bufferMicros: capture.bufferTime)
         let wasRecording = output.isRecording
-        session.stopRunning()
-        session.removeInput(session.inputs[0])
-        session.addInput(CaptureDeviceInput(name: pcm, routes: InputRoutes.forNamedPCM(pcm), format: format,
-                                            periodMicros: capture.periodTime, bufferMicros: capture.bufferTime))
+        let oldRoute = session.currentRoute
+        let wasRunning = session.isRunning && oldRoute != nil
+        func swap(_ a: CaptureDeviceInput, _ b: CaptureDeviceInput) {
+            session.beginConfiguration()
+            session.removeInput(a)
+            session.addInput(b)
+            session.commitConfiguration()  // running: re-resolves and switches (new opened beside old)
+        }
+        // The session's own reports of this attempt are collected and said in one line.
+        switchReports.withLock { $0 = [] }
+        defer { switchReports.withLock { $0 = nil } }
+        if wasRunning {
+            swap(old, new)
+        } else {
+            session.stopRunning()
+            swap(old, new)
+            session.startRunning()
+        }
+        let wanted = RouteResolver.resolve(session.properties, appSession: session.applicationAudioSession.current, routes: new.routes).route
+        let opened: Bool
+        if case .success(let w) = wanted, session.isRunning, session.currentRoute?.pcm == w.pcm { opened = true } else { opened = false }
+        let reports = switchReports.withLock { $0 ?? [] }
+        guard opened else {
+            // Back to the input we had. Running: the session is still on its device, so this only
+            // ends any wait for the new one. Not running (the old device was lost): wait for it again.
+            if wasRunning {
+                swap(new, old)
+            } else {
+                session.stopRunning()
+                swap(new, old)
+                session.startRunning()
+            }
+            let reason = reports.first { !$0.isGap } ?? {
+                if case .failure(let f) = wanted { return Report(text: "\(f)", isGap: false) }
+                return Report(text: "it did not start", isGap: false)
+            }()
+            let gap = reports.first { $0.isGap }.map { "; \($0.text)" } ?? ""
+            let now = session.currentRoute?.pcm ?? oldRoute?.pcm ?? inputName
+            let still = session.isRunning ? "still capturing \(now)" : "still waiting for \(now)"
+            // What happens first, the reason after: the screen edge clips the end of a long line.
+            addEvent("\(pcm) could not be opened; \(still)" + (wasRecording ? ", the recording goes on" : "")
+                     + gap + " (\(reason.text))", .error)
+            return
+        }
         builtIn = false
         inputName = pcm
-        session.startRunning()
+        rememberedDevice = pcm
         addEvent("input \(pcm)" + (wasRecording ? " (the recording continues in the same file)" : ""))
         saveSettings()
     }
 
+    /// What the session reported while `chooseDevice` tried a device (nil: not trying one).
+    private struct Report { var text: String; var isGap: Bool }
+    private let switchReports = Mutex<[Report]?>(nil)
+
+    /// Whether the session's event belongs to a device being tried: then it is kept for its one line.
+    private func collectedForSwitch(_ e: CaptureSessionEvent) -> Bool {
+        switchReports.withLock { reports in
+            guard reports != nil else { return false }
+            switch e {
+            case .runtimeError(let err): reports!.append(Report(text: "\(err)", isGap: false))
+            case .wasInterrupted(let why, _):
+                reports!.append(Report(text: why == .audioDeviceInUseByAnotherClient ? "in use by another program" : "device lost", isGap: false))
+            case .interruptionEnded, .didStopRunning: break
+            case .gap(_, let ms, _): reports!.append(Report(text: "a gap of \(Text.ms(ms)) is marked in the file", isGap: true))
+            default: return false
+            }
+            return true
+        }
+    }
+
     private func saveSettings() {
-        let saved = Settings(properties: session.properties, device: builtIn ? nil : capture.device ?? (inputName == "default input" ? nil : inputName),
+        let saved = Settings(properties: session.properties, device: rememberedDevice,
                              appSession: session.applicationAudioSession.current, format: format,
                              outputDir: capture.outputDir ?? savedOutputDir)
         if let error = saved.write(to: configPath) { addEvent("settings not saved: \(error)", .warning) }
@@ -363,6 +433,7 @@ final class ConsoleController: @unchecked Sendable {
     // MARK: Events and snapshot
 
     private func record(_ e: CaptureSessionEvent) {
+        if collectedForSwitch(e) { return }
         switch e {
         case .didStartRunning(let r, let g): addEvent("capturing \(r.pcm) (\(r.kind.rawValue)): \(g.format)")
         case .didStopRunning: addEvent("capture stopped")

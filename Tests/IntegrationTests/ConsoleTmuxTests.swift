@@ -468,6 +468,114 @@ extension Integration {
             #expect(try FileManager.default.contentsOfDirectory(atPath: rec).isEmpty, "no recording made")
         }
 
+        /// Opens the device picker (d), moves to `pcm` and selects it (Enter).
+        func pick(_ console: TmuxConsole, _ pcm: String) async throws {
+            try await console.press("d")
+            let s = try await console.waitFor("the device picker", timeout: 3) { $0.contains("Enter select") }
+            let items = Self.pickerItems(s)
+            guard let want = items.firstIndex(where: { $0.pcm == pcm }), let at = items.firstIndex(where: { $0.selected }) else {
+                throw TmuxConsole.Failure(description: "\(pcm) is not in the device picker: \(items)\n\(s)")
+            }
+            for _ in 0..<max(0, want - at) { try await console.press("Down") }
+            try await console.waitFor("\(pcm) selected in the picker", timeout: 3) { s in
+                Self.pickerItems(s).first { $0.selected }?.pcm == pcm
+            }
+            try await console.press("Enter")
+        }
+
+        /// The picker's rows: the PCM name each starts with, and which one is selected ("> ").
+        static func pickerItems(_ s: ConsoleScreen) -> [(pcm: String, selected: Bool)] {
+            guard let top = s.lines.firstIndex(where: { $0.contains("Input device") }),
+                  let end = s.lines.firstIndex(where: { $0.contains("Enter select") }), end > top else { return [] }
+            return s.lines[(top + 1)..<end].compactMap { l in
+                let inner = l.split(separator: "│", omittingEmptySubsequences: false)
+                guard inner.count >= 3 else { return nil }
+                let cell = inner[inner.count - 2].trimmingCharacters(in: .whitespaces)
+                let selected = cell.hasPrefix("> ")
+                let name = (selected ? String(cell.dropFirst(2)) : cell).split(separator: " ").first.map(String.init)
+                return name.map { ($0, selected) }
+            }
+        }
+
+        @Test("d picking a device that does not open while recording (jack, no server): capture and the file go on untouched, one event line says so, nothing remembered")
+        func pickDeviceThatFails() async throws {
+            let console = try await start()
+            defer { console.shutdown() }
+            try await ready(console)
+            try await console.press("r")
+            let recording = try await console.waitFor("recording", timeout: 5) { $0.recordingFile != nil }
+            let path = recording.recordingFile!
+            let rPressed = Monotonic.now
+            let before = recording.events.count
+
+            try await pick(console, "jack")
+            let failed = try await console.waitFor("the failed pick in the event log", timeout: 8) { s in
+                s.events.dropFirst(before).contains { $0.contains("jack") }
+            }
+            try await Task.sleep(for: .milliseconds(700))  // anything else the pick set off
+            let s = ConsoleScreen(try await console.screen())
+            let about = s.events.dropFirst(before).filter { $0.contains("jack") }
+            #expect(about.count == 1, "one event line about jack: \(about)\n\(failed)")
+            let line = about.first ?? ""
+            #expect(line.contains("could not be opened") && line.contains("builtin:sine:1000") && line.contains("recording goes on"),
+                    "says jack failed, where capture stays and that the recording goes on: \(line)")
+            #expect(!s.events.dropFirst(before).contains { $0.hasPrefix("capture stopped") || $0.hasPrefix("input jack") },
+                    "capture never left the old device: \(s.events.dropFirst(before))")
+            #expect(s.route?.pcm == "builtin:sine:1000", "still capturing the old device: \(s.lines.prefix(3))")
+            #expect(s.meters.count == 2 && s.meters.allSatisfy { ($0.peak ?? -200) > -30 }, "live meters: \(s.meters)")
+            #expect(s.recordingFile == path, "the same take: \(s.lines.filter { $0.hasPrefix("File") })")
+            #expect(!s.titleBar.contains("INTERRUPTED"), "\(s.titleBar)")
+            try await Task.sleep(for: .milliseconds(500))
+            try await console.press("r")
+            let stopPressed = Monotonic.now
+            try await console.waitFor("saved", timeout: 5) { $0.recordingFile == nil }
+            try await console.press("q")
+            #expect(try await console.waitForExit() == 0)
+
+            let file = try SoundFile.read(path, samples: .int)
+            let seconds = Double(file.frames) / Double(file.sampleRate)
+            #expect(abs(seconds - (stopPressed - rPressed)) <= 0.5, "file holds \(seconds) s; r was pressed twice \(stopPressed - rPressed) s apart")
+            #expect(try WAVChunks(path: path).cuePoints.isEmpty, "no gap or switch marked in the file")
+            let gaps = ToneAnalysis.zeroRuns(file.channel(0), minimum: 48)
+            #expect(gaps.isEmpty, "no silence in the take (the device never stopped): \(gaps.prefix(5))")
+            // Nothing remembers jack.
+            for f in [home.root + "/.config/capdeck/config.toml", home.root + "/.local/state/capdeck/console.toml"] {
+                let text = (try? String(contentsOfFile: f, encoding: .utf8)) ?? ""
+                #expect(!text.contains("jack"), "\(f) remembers the device that failed: \(text)")
+            }
+        }
+
+        @Test("d picking a device that opens while recording switches live: same file, one cue at the seam, the device remembered")
+        func pickDeviceThatOpens() async throws {
+            do {
+                let console = try await start()
+                defer { console.shutdown() }
+                try await ready(console)
+                try await console.press("r")
+                let recording = try await console.waitFor("recording", timeout: 5) { $0.recordingFile != nil }
+                let path = recording.recordingFile!
+                try await Task.sleep(for: .milliseconds(500))
+                try await pick(console, "builtin:pink")
+                let s = try await console.waitFor("the pink route", timeout: 8) { $0.route?.pcm == "builtin:pink" }
+                #expect(s.events.contains { $0.hasPrefix("route builtin:sine:1000 -> builtin:pink") }, "a live switch: \(s.events)")
+                #expect(!s.events.contains { $0.hasPrefix("capture stopped") }, "capture never stopped: \(s.events)")
+                #expect(s.recordingFile == path, "the same take")
+                try await Task.sleep(for: .milliseconds(500))
+                try await console.press("r")
+                try await console.waitFor("saved", timeout: 5) { $0.recordingFile == nil }
+                try await console.press("q")
+                #expect(try await console.waitForExit() == 0)
+                #expect(try WAVChunks(path: path).cuePoints.count == 1, "one cue at the switch")
+            }
+            // Started again without -D: the picked device.
+            let console = try await TmuxConsole(["-o", rec], home: home)
+            defer { console.shutdown() }
+            let s = try await console.waitFor("the remembered device", timeout: 8) { $0.route != nil }
+            #expect(s.route?.pcm == "builtin:pink", "remembered: \(s.lines.prefix(3))")
+            try await console.press("q")
+            #expect(try await console.waitForExit() == 0)
+        }
+
         @Test("an unknown TERM (no terminfo entry) on a real terminal: one line saying what to do, exit 64")
         func unknownTerminalType() async throws {
             for term in ["no-such-term", "xterm-kitty"] {
