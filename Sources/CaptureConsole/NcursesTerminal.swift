@@ -11,10 +11,12 @@ public final class NcursesTerminal {
     private var previous: ScreenGrid?
     private var active = false
     private var screen: OpaquePointer?
+    private var stderrCapture: StderrCapture?
 
     /// Starts ncurses. `color` is false for NO_COLOR or monochrome terminals; `unicode` is false
-    /// when the locale is not UTF-8 (block glyphs then fall back to ASCII).
-    public init(noColor: Bool) throws(TerminalError) {
+    /// when the locale is not UTF-8 (block glyphs then fall back to ASCII). While it runs, what is
+    /// written to stderr (fd 2) goes to `onStderrLine` instead of over the screen.
+    public init(noColor: Bool, onStderrLine: (@Sendable (String) -> Void)? = nil) throws(TerminalError) {
         guard let term = getenv("TERM").map({ String(cString: $0) }), !term.isEmpty, term != "dumb" else {
             throw .unsuitable("TERM is unset or 'dumb'; the console needs a real terminal (use 'capdeck record' for headless recording)")
         }
@@ -30,6 +32,7 @@ public final class NcursesTerminal {
         }
         self.screen = screen
         active = true
+        if let onStderrLine { stderrCapture = StderrCapture(onLine: onStderrLine) }
         cbreak()
         noecho()
         nonl()
@@ -50,10 +53,13 @@ public final class NcursesTerminal {
 
     deinit { restore() }
 
-    /// Puts the terminal back as it was. Safe to call more than once (and from error paths).
+    /// Puts the terminal back as it was, stderr included. Safe to call more than once (and from
+    /// error paths).
     public func restore() {
         guard active else { return }
         active = false
+        stderrCapture?.restore()
+        stderrCapture = nil
         curs_set(1)
         endwin()
         if let screen { delscreen(screen) }
@@ -140,6 +146,13 @@ public final class NcursesTerminal {
 
     /// Forgets the last frame (after a resize), so the next draw repaints everything.
     public func invalidate() { previous = nil }
+
+    /// Ctrl-L: the next draw clears the real terminal and repaints every cell, whatever
+    /// something else wrote over it.
+    public func repaintAll() {
+        CNcursesW_clearAll()
+        previous = nil
+    }
 }
 
 public enum TerminalError: Error, CustomStringConvertible {

@@ -123,7 +123,8 @@ final class ConsoleController: @unchecked Sendable {
         }
         let term: NcursesTerminal
         do {
-            term = try NcursesTerminal(noColor: getenv("NO_COLOR").map { $0.pointee != 0 } ?? false)
+            term = try NcursesTerminal(noColor: getenv("NO_COLOR").map { $0.pointee != 0 } ?? false,
+                                       onStderrLine: { [weak self] in self?.addEvent("stderr: \($0)", .warning) })
         } catch {
             session.stopRunning()
             throw Failure(error.description, code: .usage)
@@ -133,7 +134,13 @@ final class ConsoleController: @unchecked Sendable {
         while true {
             if signals.isRaised { break }
             if let key = term.readKey() {
-                if key == NcursesTerminal.resizeKey { term.invalidate() } else { handle(key) }
+                if key == NcursesTerminal.resizeKey {
+                    term.invalidate()
+                } else if KeyMap.command(for: key) == .redraw {
+                    term.repaintAll()  // in any mode: a picker or prompt is repainted too
+                } else {
+                    handle(key)
+                }
             }
             if ui.withLock({ $0.quitConfirmed }) { break }
             let (w, h) = term.size

@@ -510,11 +510,12 @@ extension Integration {
 
             try await pick(console, "jack")
             let failed = try await console.waitFor("the failed pick in the event log", timeout: 8) { s in
-                s.events.dropFirst(before).contains { $0.contains("jack") }
+                s.events.dropFirst(before).contains { $0.hasPrefix("jack") }
             }
             try await Task.sleep(for: .milliseconds(700))  // anything else the pick set off
             let s = ConsoleScreen(try await console.screen())
-            let about = s.events.dropFirst(before).filter { $0.contains("jack") }
+            // (libjack's own complaints, from its stderr, come as "stderr: …" lines.)
+            let about = s.events.dropFirst(before).filter { $0.contains("jack") && !$0.hasPrefix("stderr: ") }
             #expect(about.count == 1, "one event line about jack: \(about)\n\(failed)")
             let line = about.first ?? ""
             #expect(line.contains("could not be opened") && line.contains("builtin:sine:1000") && line.contains("recording goes on"),
@@ -572,6 +573,40 @@ extension Integration {
             defer { console.shutdown() }
             let s = try await console.waitFor("the remembered device", timeout: 8) { $0.route != nil }
             #expect(s.route?.pcm == "builtin:pink", "remembered: \(s.lines.prefix(3))")
+            try await console.press("q")
+            #expect(try await console.waitForExit() == 0)
+        }
+
+        @Test("what libraries write to stderr (libjack, on d -> jack with no server) goes to the event log, never over the screen; Ctrl-L repaints the whole screen after garbage")
+        func stderrAndRedraw() async throws {
+            let console = try await start()
+            defer { console.shutdown() }
+            try await ready(console)
+            try await pick(console, "jack")
+            let s = try await console.waitFor("libjack's complaint in the event log", timeout: 8) { s in
+                s.events.contains { $0.contains("jack server is not running") }
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            let after = ConsoleScreen(try await console.screen())
+            for screen in [s, after] {
+                // Every line holding libjack's words is an event line (a time stamp first), not raw text.
+                let raw = screen.lines.filter { ($0.contains("Cannot connect to server") || $0.contains("jack server is not running")
+                                                 || $0.contains("JackShm")) && $0.range(of: #"^[0-9]{2}:[0-9]{2}:[0-9]{2} "#, options: .regularExpression) == nil }
+                #expect(raw.isEmpty, "stderr written over the screen: \(raw)\n\(screen)")
+                #expect(screen.isConsole && screen.route?.pcm == "builtin:sine:1000", "the layout is intact:\n\(screen)")
+            }
+
+            // Garbage from outside (another program writing to the terminal), then Ctrl-L.
+            try await Task.sleep(for: .milliseconds(300))
+            let clean = ConsoleScreen(try await console.screen())
+            try await console.writeToTerminal("\u{1B}[30;40HGARBAGE-FROM-ELSEWHERE\u{1B}[2;70HMORE-GARBAGE")
+            let dirty = try await console.waitFor("the garbage on the screen", timeout: 3) { $0.contains("GARBAGE-FROM-ELSEWHERE") }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(ConsoleScreen(try await console.screen()).contains("GARBAGE"), "garbage stays until a repaint:\n\(dirty)")
+            try await console.press("C-l")
+            let repainted = try await console.waitFor("Ctrl-L to repaint", timeout: 3) { !$0.contains("GARBAGE") }
+            #expect(repainted.isConsole && repainted.lines.count == clean.lines.count, "the full layout after Ctrl-L:\n\(repainted)")
+            #expect(repainted.lines[1].hasPrefix("Input") && repainted.route?.pcm == "builtin:sine:1000", "header repainted: \(repainted.lines[1])")
             try await console.press("q")
             #expect(try await console.waitForExit() == 0)
         }

@@ -118,6 +118,19 @@ final class TmuxConsole: @unchecked Sendable {
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Writes `text` straight to the pane's terminal, as another program sharing it would (a
+    /// background job, `wall`): capdeck doesn't know it is there.
+    func writeToTerminal(_ text: String) async throws {
+        let tty = try await paneFormat("pane_tty")
+        let fd = open(tty, O_WRONLY | O_NOCTTY)
+        guard fd >= 0 else { throw Failure(description: "open \(tty): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+            throw Failure(description: "write \(tty): \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// Polls the screen every 40 ms until `condition` holds; returns that screen. Throws with the
     /// last screen seen (and `what`) after `timeout` seconds.
     @discardableResult
