@@ -17,23 +17,28 @@ struct ConsoleCommandLine: ParsableCommand {
         abstract: "The recording console (the default): live meters, session rules, recording.",
         discussion: """
             Keys: 1-4 toggle the four audio-session properties, r record/stop, p pause, d device, \
-            c app session category, x reset peaks and clips, ? help, q quit. Settings you change \
-            are kept in the config file; --reset-settings starts again from the defaults.
+            c app session category, x reset peaks and clips, Ctrl-L repaint, ? help, q quit. What you \
+            change with keys (1-4, c, the device picked with d) is remembered in \
+            $XDG_STATE_HOME/capdeck/console.toml (default ~/.local/state/capdeck/console.toml) for the \
+            next console; flags are never saved, the config file is never written, and 'capdeck record' \
+            ignores what the console remembers. --reset-settings forgets it.
             """)
 
     @OptionGroup var capture: CaptureOptions
 
-    @Flag(name: .customLong("reset-settings"), help: "Forget saved settings (the old file is kept as config.toml.old).")
+    @Flag(name: .customLong("reset-settings"), help: "Forget what the console remembers (the old state is kept as console.toml.old; config.toml is untouched).")
     var resetSettings = false
 
     func run() throws {
         let events = SignalFlag()
         let signals = SignalHandlers { events.raise() }
         defer { signals.cancel() }
-        let configPath = capture.configFile ?? ConfigLoader.defaultPath(environment: Environment.current)
-        if resetSettings { try Settings.reset(path: configPath) }
         let config = try ConfigFile.load(capture.configFile)
-        let controller = try ConsoleController(capture: capture, config: config, configPath: configPath, signals: events)
+        let statePath = ConsoleStateFile.defaultPath
+        if resetSettings { try ConsoleStateFile.reset(path: statePath) }
+        let (state, warning) = ConsoleStateFile.load(statePath)
+        let controller = try ConsoleController(capture: capture, config: config, state: state, statePath: statePath, signals: events)
+        if let warning { controller.addEvent(warning, .warning) }
         try controller.run()
     }
 }
@@ -49,7 +54,8 @@ final class SignalFlag: Sendable {
 /// background queue so the screen never waits for a device, and renders ~30 frames a second.
 final class ConsoleController: @unchecked Sendable {
     let capture: CaptureOptions
-    let configPath: String
+    /// Where the console's remembered state goes (never the config file).
+    let statePath: String
     let signals: SignalFlag
     let session: CaptureSession
     let output: CaptureAudioFileOutput
@@ -59,11 +65,11 @@ final class ConsoleController: @unchecked Sendable {
     private let log = Mutex<[ConsoleModel.Event]>([])
     private let ui = Mutex(UIState())
     private var directory: String
-    private let savedOutputDir: String?
     private var inputName: String
     private var builtIn = false
-    /// The device the console remembers: one picked with d that opened (never a -D flag).
-    private var rememberedDevice: String?
+    /// What the console remembers for next time: only what was changed with keys (toggles, the
+    /// category, a device picked with d that opened); never a flag. Command queue only, after init.
+    private var state: ConsoleState
 
     struct UIState {
         var showHelp = false
@@ -80,9 +86,10 @@ final class ConsoleController: @unchecked Sendable {
         var reportedOutputError = false
     }
 
-    init(capture: CaptureOptions, config: CapdeckConfig?, configPath: String, signals: SignalFlag) throws {
+    init(capture: CaptureOptions, config: CapdeckConfig?, state: ConsoleState, statePath: String, signals: SignalFlag) throws {
         self.capture = capture
-        self.configPath = configPath
+        self.statePath = statePath
+        self.state = state
         self.signals = signals
         format = capture.streamFormat(config: config)
         fileType = capture.fileType ?? .wav
@@ -92,21 +99,23 @@ final class ConsoleController: @unchecked Sendable {
         let target = try OutputTarget(file: nil, outputDir: capture.outputDirectory(config: config), pattern: capture.namePattern, fileType: fileType)
         guard case .pattern(let dir, _) = target.kind else { throw Failure("no recordings directory", code: .cannotCreate) }
         directory = dir
-        savedOutputDir = config?.outputDir
-        session = CaptureSession(applicationAudioSession: ApplicationAudioSession(config?.appSession ?? AudioSessionState()))
+        // Precedence: flags, then what the console remembers, then the config file, then defaults.
+        var remembered = config ?? CapdeckConfig(path: statePath)
+        for (k, v) in state.properties { remembered.properties[k] = v }
+        if let c = state.category { remembered.appSession.category = c }
+        session = CaptureSession(applicationAudioSession: ApplicationAudioSession(remembered.appSession))
         session.realtimePriority = capture.noRealtime ? nil : Int32(capture.rtPriority)
         output = CaptureAudioFileOutput(format: format)
-        inputName = capture.device ?? config?.inputDevice ?? "default input"
-        rememberedDevice = config?.inputDevice
+        // (An [input] device in config.toml is what an earlier capdeck saved there: still honoured.)
+        let savedDevice = state.device ?? config?.inputDevice
+        inputName = capture.device ?? savedDevice ?? "default input"
         var routes = capture.routes(config: config)
-        if capture.device == nil, let saved = config?.inputDevice { routes = InputRoutes.forNamedPCM(saved) }
+        if capture.device == nil, let savedDevice { routes = InputRoutes.forNamedPCM(savedDevice) }
         session.addInput(CaptureDeviceInput(name: inputName, routes: routes, format: format,
                                             periodMicros: capture.periodTime, bufferMicros: capture.bufferTime))
         session.addOutput(output)
-        session.setProperties(capture.properties(config: config))
+        session.setProperties(capture.properties(config: remembered))
         session.onEvent { [weak self] in self?.record($0) }
-        // Flags given this time (format, directory) are settings too.
-        if capture.format != nil || capture.rate != nil || capture.channels != nil || capture.outputDir != nil { saveSettings() }
     }
 
     // MARK: Running
@@ -232,7 +241,8 @@ final class ConsoleController: @unchecked Sendable {
                 self.session.setProperties(p)
                 self.addEvent("\(key.appleName) \(p[key] ? "on" : "off")")
                 for note in self.session.resolution?.notes ?? [] { self.addEvent("note: \(note)", .warning) }
-                self.saveSettings()
+                self.state.properties[key] = p[key]
+                self.saveState()
             }
         case .recordStartStop:
             commands.async { self.toggleRecording() }
@@ -257,6 +267,8 @@ final class ConsoleController: @unchecked Sendable {
                 self.session.setProperties(self.session.properties)  // re-resolve under the new category
                 if !self.session.isRunning && !self.session.isInterrupted { self.session.startRunning() }
                 self.addEvent("app session category \(next.rawValue)")
+                self.state.category = next
+                self.saveState()
             }
         case .resetMeters:
             session.meterBoard.requestReset()
@@ -405,9 +417,9 @@ final class ConsoleController: @unchecked Sendable {
         }
         builtIn = false
         inputName = pcm
-        rememberedDevice = pcm
         addEvent("input \(pcm)" + (wasRecording ? " (the recording continues in the same file)" : ""))
-        saveSettings()
+        state.device = pcm
+        saveState()
     }
 
     /// What the session reported while `chooseDevice` tried a device (nil: not trying one).
@@ -430,11 +442,9 @@ final class ConsoleController: @unchecked Sendable {
         }
     }
 
-    private func saveSettings() {
-        let saved = Settings(properties: session.properties, device: rememberedDevice,
-                             appSession: session.applicationAudioSession.current, format: format,
-                             outputDir: capture.outputDir ?? savedOutputDir)
-        if let error = saved.write(to: configPath) { addEvent("settings not saved: \(error)", .warning) }
+    /// Writes what the console remembers (command queue). Never the config file, never flags.
+    private func saveState() {
+        if let error = ConsoleStateFile.write(state, to: statePath) { addEvent("settings not remembered: \(error)", .warning) }
     }
 
     // MARK: Events and snapshot

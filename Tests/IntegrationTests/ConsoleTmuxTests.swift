@@ -629,49 +629,129 @@ extension Integration {
             }
         }
 
-        @Test("saving settings keeps the file's comments, layout and [routes]; only the settings' lines change")
-        func settingsKeepComments() async throws {
+        var configPath: String { home.root + "/.config/capdeck/config.toml" }
+        var statePath: String { home.root + "/.local/state/capdeck/console.toml" }
+
+        /// Runs `capdeck arguments` with `directory` as its working directory.
+        func run(in directory: String, _ arguments: [String]) async throws -> RunResult {
+            let exe = try Capdeck.require()
+            return try await runProgram("/bin/sh", ["-c", "cd \"$1\" && shift && exec \"$@\"", "sh", directory, exe] + arguments,
+                                        environment: Capdeck.environment(home: home.root), scratch: home, timeout: 30)
+        }
+
+        @Test("flags given to the console are never saved; toggles and the picked device go to the console's state file (0600), never config.toml; record is untouched by either")
+        func consoleStateStaysApart() async throws {
+            let flagged = home.makeDirectory("flagged")
+            do {
+                let console = try await TmuxConsole(Self.input + ["-r", "44100", "-c", "1", "-o", flagged], home: home)
+                defer { console.shutdown() }
+                let s = try await console.waitFor("the console with a live mono meter", timeout: 8) { s in
+                    s.isConsole && s.meters.count == 1 && s.meters.allSatisfy { ($0.peak ?? -200) > -30 }
+                }
+                #expect(s.lines[2].contains("44100 Hz 1 ch"), "the flags apply this time: \(s.lines[2])")
+                try await console.press("3")
+                try await console.waitFor("mix on", timeout: 3) { $0.properties[3]?.state == "ON" }
+                try await pick(console, "builtin:pink")
+                try await console.waitFor("the pink route", timeout: 8) { $0.route?.pcm == "builtin:pink" }
+                try await console.press("q")
+                #expect(try await console.waitForExit() == 0)
+            }
+            #expect(access(configPath, F_OK) != 0, "config.toml was written: \((try? String(contentsOfFile: configPath, encoding: .utf8)) ?? "")")
+            let state = (try? String(contentsOfFile: statePath, encoding: .utf8)) ?? "(no file)"
+            #expect(state.contains("mix-with-others = true") && state.contains("device = \"builtin:pink\""), "\(statePath): \(state)")
+            for flag in ["44100", "channels", "rate", "output-dir", flagged, "builtin:sine:1000"] {
+                #expect(!state.contains(flag), "a flag was saved (\(flag)): \(state)")
+            }
+            var st = stat()
+            #expect(stat(statePath, &st) == 0 && st.st_mode & 0o777 == 0o600, "state file mode \(String(st.st_mode & 0o777, radix: 8))")
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: home.root + "/.local/state/capdeck").filter { $0 != "console.toml" }
+            #expect(leftovers.isEmpty, "temporary files left beside the state: \(leftovers)")
+
+            // Headless recording in another directory: as its help says, whatever the console did.
+            let elsewhere = home.makeDirectory("elsewhere")
+            let r = try await run(in: elsewhere, ["record", "-d", "1", "take.wav"])
+            #expect(r.exitCode == 0, "\(r)")
+            let file = try SoundFile.read(elsewhere + "/take.wav", samples: .none)
+            #expect(file.sampleRate == 48_000 && file.channels == 2 && file.frames == 48_000,
+                    "record: \(file.sampleRate) Hz \(file.channels) ch \(file.frames) frames, not 48 kHz stereo 1 s")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: flagged).isEmpty, "nothing lands in the console's -o directory")
+            #expect(!r.stderr.contains("pink") && r.stderr.contains("[exclusive route]"),
+                    "record used neither the console's device nor its mix toggle: \(r.stderr)")
+            #expect(access(configPath, F_OK) != 0, "config.toml appeared")
+
+            // The console again, no flags: its toggles and device, not the flags.
+            let console = try await TmuxConsole([], home: home)
+            defer { console.shutdown() }
+            let s = try await console.waitFor("the console on the remembered device", timeout: 8) { s in
+                s.isConsole && s.route != nil && s.meters.count == 2
+            }
+            #expect(s.route?.pcm == "builtin:pink", "remembered device: \(s.lines.prefix(3))")
+            #expect(s.properties[3]?.state == "ON", "remembered mix: \(s.properties)")
+            #expect(s.lines[2].contains("48000 Hz 2 ch"), "the flags' format is not remembered: \(s.lines[2])")
+            let fileLine = s.lines.first { $0.hasPrefix("File ") } ?? ""
+            #expect(fileLine.contains(home.root + "/.local/share/capdeck/recordings") && !fileLine.contains(flagged),
+                    "the flags' directory is not remembered: \(fileLine)")
+            try await console.press("q")
+            #expect(try await console.waitForExit() == 0)
+        }
+
+        @Test("a config.toml you wrote (or an earlier capdeck wrote) is read as configuration and never written: toggles leave it byte for byte")
+        func configNeverWritten() async throws {
             let dir = home.root + "/.config/capdeck"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let config = dir + "/config.toml"
+            // What an earlier capdeck's console wrote: still the user's configuration now.
             let original = """
-                # My studio setup: keep this comment.
+                # CaptureDeck settings, written by the console (capdeck --reset-settings starts over).
+
                 [session]
                 # mixing stays off for takes
                 mix-with-others = false
 
                 [routes]
-                # the interface's exclusive PCM
                 exclusive = "builtin:sine:1000"
 
-                [app-session]
-                options = [
-                  "allowBluetoothHFP",
-                ]
+                [input]
+                format = "S16_LE"
+                rate = 44100
+                channels = 1
 
                 """
-            try original.write(toFile: config, atomically: true, encoding: .utf8)
-            defer { unlink(config) }
+            try original.write(toFile: configPath, atomically: true, encoding: .utf8)
+            chmod(configPath, 0o644)
+            var before = stat()
+            stat(configPath, &before)
             let console = try await start()
             defer { console.shutdown() }
-            try await ready(console)
+            let s = try await console.waitFor("the console with a live mono meter", timeout: 8) { s in
+                s.isConsole && s.meters.count == 1 && s.meters.allSatisfy { ($0.peak ?? -200) > -30 }
+            }
+            #expect(s.lines[2].contains("44100 Hz 1 ch"), "the config applies: \(s.lines[2])")
             try await console.press("3")
             try await console.waitFor("mix on", timeout: 3) { $0.properties[3]?.state == "ON" }
+            try await console.press("c", "2", "c")
+            try await console.waitFor("auto-configure off", timeout: 3) { $0.properties[2]?.state == "off" }
             try await console.press("q")
             #expect(try await console.waitForExit() == 0)
-            let text = try String(contentsOfFile: config, encoding: .utf8)
-            for kept in ["# My studio setup: keep this comment.", "# mixing stays off for takes", "# the interface's exclusive PCM",
-                         "exclusive = \"builtin:sine:1000\""] {
-                #expect(text.contains(kept + "\n"), "kept \(kept.debugDescription): \(text)")
-            }
-            #expect(text.contains("[session]\n# mixing stays off for takes\nmix-with-others = true\n"), "changed in place: \(text)")
-            #expect(!text.contains("\"allowBluetoothHFP\",\n]"), "the multi-line array was replaced whole: \(text)")
-            #expect(text.components(separatedBy: "mix-with-others").count == 2, "no duplicate key: \(text)")
+            let text = try String(contentsOfFile: configPath, encoding: .utf8)
+            #expect(text == original, "config.toml changed: \(text)")
+            var after = stat()
+            stat(configPath, &after)
+            #expect(after.st_ino == before.st_ino && after.st_mtim.tv_sec == before.st_mtim.tv_sec
+                    && after.st_mtim.tv_nsec == before.st_mtim.tv_nsec && after.st_mode == before.st_mode, "config.toml was rewritten")
+            let state = (try? String(contentsOfFile: statePath, encoding: .utf8)) ?? "(no file)"
+            #expect(state.contains("mix-with-others = true") && state.contains("auto-configure = false") && state.contains("category = "),
+                    "the toggles went to the state file: \(state)")
+            // And record reads the config (not the state): 44100 Hz mono, mix off.
+            let r = try await run(in: home.root, ["record", "-d", "1", "cfg.wav"])
+            #expect(r.exitCode == 0, "\(r)")
+            let f = try SoundFile.read(home.path("cfg.wav"), samples: .none)
+            #expect(f.sampleRate == 44_100 && f.channels == 1, "\(f.sampleRate) Hz \(f.channels) ch")
+            #expect(r.stderr.contains("[exclusive route]"), "record ignores the console's mix toggle: \(r.stderr)")
         }
 
-        @Test("3 then q persists mix on; the next start shows it; --reset-settings restores the default and keeps config.toml.old")
+        @Test("3 then q remembers mix on; the next start shows it; --reset-settings forgets it and keeps console.toml.old")
         func settingsPersist() async throws {
-            let config = home.root + "/.config/capdeck/config.toml"
+            let state = statePath
             do {
                 let console = try await start()
                 defer { console.shutdown() }
@@ -682,8 +762,8 @@ extension Integration {
                 try await console.press("q")
                 #expect(try await console.waitForExit() == 0)
             }
-            let text = (try? String(contentsOfFile: config, encoding: .utf8)) ?? ""
-            #expect(text.contains("mix-with-others = true"), "\(config): \(text.debugDescription)")
+            let text = (try? String(contentsOfFile: state, encoding: .utf8)) ?? ""
+            #expect(text.contains("mix-with-others = true"), "\(state): \(text.debugDescription)")
 
             do {
                 let console = try await start()
@@ -700,9 +780,9 @@ extension Integration {
                 defer { console.shutdown() }
                 let s = try await ready(console)
                 #expect(Self.matches(s, Self.defaults), "after --reset-settings: \(s.properties)")
-                #expect(access(config + ".old", F_OK) == 0, "config.toml.old exists")
-                let old = (try? String(contentsOfFile: config + ".old", encoding: .utf8)) ?? ""
-                #expect(old.contains("mix-with-others = true"), "the old settings are kept: \(old.debugDescription)")
+                #expect(access(state + ".old", F_OK) == 0, "console.toml.old exists")
+                let old = (try? String(contentsOfFile: state + ".old", encoding: .utf8)) ?? ""
+                #expect(old.contains("mix-with-others = true"), "the old state is kept: \(old.debugDescription)")
                 try await console.press("q")
                 #expect(try await console.waitForExit() == 0)
             }
@@ -715,6 +795,7 @@ extension Integration {
                 try await console.press("q")
                 #expect(try await console.waitForExit() == 0)
             }
+            #expect(access(configPath, F_OK) != 0, "config.toml was written")
         }
 
         @Test("typeahead: r and q pressed together ask before quitting (r came first), and y saves a real file")
@@ -743,7 +824,7 @@ extension Integration {
 
         @Test("typeahead: 3 and q pressed together still save mix on before quitting")
         func settingsSurviveTypeahead() async throws {
-            let config = home.root + "/.config/capdeck/config.toml"
+            let config = statePath
             do {
                 let console = try await start()
                 defer { console.shutdown() }
