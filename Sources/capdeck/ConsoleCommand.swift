@@ -379,6 +379,21 @@ final class ConsoleController: @unchecked Sendable {
             session.addInput(b)
             session.commitConfiguration()  // running: re-resolves and switches (new opened beside old)
         }
+        let wanted = RouteResolver.resolve(session.properties, appSession: session.applicationAudioSession.current, routes: new.routes).route
+        func failed(_ reason: String, _ gap: String = "") {
+            let now = session.currentRoute?.pcm ?? oldRoute?.pcm ?? inputName
+            let still = session.isRunning ? "still capturing \(now)" : session.isInterrupted ? "still waiting for \(now)" : "capture stays stopped"
+            // What happens first, the reason after: the screen edge clips the end of a long line.
+            addEvent("\(pcm) could not be opened; \(still)" + (wasRecording ? ", the recording goes on" : "") + gap + " (\(reason))", .error)
+        }
+        if !wasRunning {
+            // Nothing to switch from live: try the new device first, so a failure leaves the
+            // session as it was (waiting for a lost device goes on waiting).
+            switch wanted {
+            case .failure(let f): return failed("\(f)")
+            case .success(let w): if let e = new.probe(w) { return failed("\(e)") }
+            }
+        }
         // The session's own reports of this attempt are collected and said in one line.
         switchReports.withLock { $0 = [] }
         defer { switchReports.withLock { $0 = nil } }
@@ -389,7 +404,6 @@ final class ConsoleController: @unchecked Sendable {
             swap(old, new)
             session.startRunning()
         }
-        let wanted = RouteResolver.resolve(session.properties, appSession: session.applicationAudioSession.current, routes: new.routes).route
         let opened: Bool
         if case .success(let w) = wanted, session.isRunning, session.currentRoute?.pcm == w.pcm { opened = true } else { opened = false }
         let reports = switchReports.withLock { $0 ?? [] }
@@ -403,16 +417,11 @@ final class ConsoleController: @unchecked Sendable {
                 swap(new, old)
                 session.startRunning()
             }
-            let reason = reports.first { !$0.isGap } ?? {
-                if case .failure(let f) = wanted { return Report(text: "\(f)", isGap: false) }
-                return Report(text: "it did not start", isGap: false)
+            let reason = reports.first { !$0.isGap }?.text ?? {
+                if case .failure(let f) = wanted { return "\(f)" }
+                return "it did not start"
             }()
-            let gap = reports.first { $0.isGap }.map { "; \($0.text)" } ?? ""
-            let now = session.currentRoute?.pcm ?? oldRoute?.pcm ?? inputName
-            let still = session.isRunning ? "still capturing \(now)" : "still waiting for \(now)"
-            // What happens first, the reason after: the screen edge clips the end of a long line.
-            addEvent("\(pcm) could not be opened; \(still)" + (wasRecording ? ", the recording goes on" : "")
-                     + gap + " (\(reason.text))", .error)
+            failed(reason, reports.first { $0.isGap }.map { "; \($0.text)" } ?? "")
             return
         }
         builtIn = false

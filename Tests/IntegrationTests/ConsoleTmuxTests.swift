@@ -468,34 +468,7 @@ extension Integration {
             #expect(try FileManager.default.contentsOfDirectory(atPath: rec).isEmpty, "no recording made")
         }
 
-        /// Opens the device picker (d), moves to `pcm` and selects it (Enter).
-        func pick(_ console: TmuxConsole, _ pcm: String) async throws {
-            try await console.press("d")
-            let s = try await console.waitFor("the device picker", timeout: 3) { $0.contains("Enter select") }
-            let items = Self.pickerItems(s)
-            guard let want = items.firstIndex(where: { $0.pcm == pcm }), let at = items.firstIndex(where: { $0.selected }) else {
-                throw TmuxConsole.Failure(description: "\(pcm) is not in the device picker: \(items)\n\(s)")
-            }
-            for _ in 0..<max(0, want - at) { try await console.press("Down") }
-            try await console.waitFor("\(pcm) selected in the picker", timeout: 3) { s in
-                Self.pickerItems(s).first { $0.selected }?.pcm == pcm
-            }
-            try await console.press("Enter")
-        }
-
-        /// The picker's rows: the PCM name each starts with, and which one is selected ("> ").
-        static func pickerItems(_ s: ConsoleScreen) -> [(pcm: String, selected: Bool)] {
-            guard let top = s.lines.firstIndex(where: { $0.contains("Input device") }),
-                  let end = s.lines.firstIndex(where: { $0.contains("Enter select") }), end > top else { return [] }
-            return s.lines[(top + 1)..<end].compactMap { l in
-                let inner = l.split(separator: "│", omittingEmptySubsequences: false)
-                guard inner.count >= 3 else { return nil }
-                let cell = inner[inner.count - 2].trimmingCharacters(in: .whitespaces)
-                let selected = cell.hasPrefix("> ")
-                let name = (selected ? String(cell.dropFirst(2)) : cell).split(separator: " ").first.map(String.init)
-                return name.map { ($0, selected) }
-            }
-        }
+        func pick(_ console: TmuxConsole, _ pcm: String) async throws { try await console.pick(pcm) }
 
         @Test("d picking a device that does not open while recording (jack, no server): capture and the file go on untouched, one event line says so, nothing remembered")
         func pickDeviceThatFails() async throws {
