@@ -13,15 +13,15 @@ enum ConsoleStateFile {
         let text: String?
         do { text = try ConfigFile.readText(path, mustExist: false) } catch let f as Failure {
             let m = f.message.hasPrefix("--config ") ? String(f.message.dropFirst("--config ".count)) : f.message
-            return (ConsoleState(), "\(m); the console's remembered state is ignored")
+            return (ConsoleState(), "the console's remembered state is ignored: \(m)")
         } catch {
-            return (ConsoleState(), "\(path): \(error); the console's remembered state is ignored")
+            return (ConsoleState(), "the console's remembered state is ignored: \(path): \(error)")
         }
         guard let text else { return (ConsoleState(), nil) }
         do throws(ConfigError) {
             return (try ConsoleState.parse(text, path: path), nil)
         } catch {
-            return (ConsoleState(), "\(error); the console's remembered state is ignored (--reset-settings moves the file aside)")
+            return (ConsoleState(), "the console's remembered state is ignored (the next change rewrites it): \(error)")
         }
     }
 

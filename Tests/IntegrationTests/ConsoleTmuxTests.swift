@@ -722,6 +722,23 @@ extension Integration {
             #expect(r.stderr.contains("[exclusive route]"), "record ignores the console's mix toggle: \(r.stderr)")
         }
 
+        @Test("a broken state file (bad TOML, or configuration in it) is ignored with one warning in the event log; the console starts from the defaults")
+        func brokenStateIgnored() async throws {
+            let dir = home.root + "/.local/state/capdeck"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            for (text, says) in [("[session\nmix = yes\n", "console.toml:1"), ("[input]\nrate = 44100\n", "not something the console remembers")] {
+                try text.write(toFile: statePath, atomically: true, encoding: .utf8)
+                let console = try await start(width: 240)  // the whole line, path and all
+                defer { console.shutdown() }
+                let s = try await ready(console)
+                let warnings = s.events.filter { $0.contains("remembered state is ignored") }
+                #expect(warnings.count == 1 && warnings.first?.contains(says) == true, "\(text.debugDescription): \(s.events)")
+                #expect(Self.matches(s, Self.defaults) && s.lines[2].contains("48000 Hz 2 ch"), "defaults: \(s.properties)")
+                try await console.press("q")
+                #expect(try await console.waitForExit() == 0)
+            }
+        }
+
         @Test("3 then q remembers mix on; the next start shows it; --reset-settings forgets it and keeps console.toml.old")
         func settingsPersist() async throws {
             let state = statePath
