@@ -21,5 +21,10 @@ static inline attr_t CNcursesW_bold(void) { return A_BOLD; }
 static inline attr_t CNcursesW_dim(void) { return A_DIM; }
 static inline attr_t CNcursesW_reverse(void) { return A_REVERSE; }
 static inline chtype CNcursesW_colorPair(short n) { return COLOR_PAIR(n); }
+// Why: initscr() prints "Error opening terminal" and exits on an unknown TERM; newterm() returns
+// NULL instead. stdin/stdout are C globals Swift 6 rejects.
+static inline SCREEN *CNcursesW_newterm(const char *type) { return newterm(type, stdout, stdin); }
+// Why: curscr is a C global. clearok(curscr) makes the next refresh repaint every cell.
+static inline void CNcursesW_clearAll(void) { clearok(curscr, TRUE); }
 
 #endif

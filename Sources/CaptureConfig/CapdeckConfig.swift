@@ -3,7 +3,10 @@
 //   [session]      uses-app-session, auto-configure, mix-with-others, bluetooth-hq  (booleans)
 //   [app-session]  category (string), options (array of strings), preferred-sample-rate (integer)
 //   [routes]       exclusive, shared, bluetooth-hq, bluetooth-hfp                     (PCM names)
-//   [input]        device, format, rate, channels, output-dir (what the console last used)
+//   [input]        device, format, rate, channels, output-dir (yours; earlier capdecks' consoles
+//                  wrote them here, and such a file is still read as configuration)
+//
+// capdeck never writes this file: the console's own memory is `ConsoleState` (console.toml).
 //
 // Every error names the file, the line and the key.
 import CaptureCore
@@ -24,7 +27,7 @@ public struct CapdeckConfig: Equatable, Sendable {
     public var properties: AudioSessionProperties
     public var appSession: AudioSessionState
     public var routes: RouteOverrides
-    /// `[input]`: what the console last used (flags override each).
+    /// `[input]`: defaults for the input and the recording (flags override each).
     public var inputDevice: String?
     public var inputFormat: SampleFormat?
     public var inputRate: Int?

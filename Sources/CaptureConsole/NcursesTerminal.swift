@@ -10,10 +10,13 @@ public final class NcursesTerminal {
     public let unicode: Bool
     private var previous: ScreenGrid?
     private var active = false
+    private var screen: OpaquePointer?
+    private var stderrCapture: StderrCapture?
 
     /// Starts ncurses. `color` is false for NO_COLOR or monochrome terminals; `unicode` is false
-    /// when the locale is not UTF-8 (block glyphs then fall back to ASCII).
-    public init(noColor: Bool) throws(TerminalError) {
+    /// when the locale is not UTF-8 (block glyphs then fall back to ASCII). While it runs, what is
+    /// written to stderr (fd 2) goes to `onStderrLine` instead of over the screen.
+    public init(noColor: Bool, onStderrLine: (@Sendable (String) -> Void)? = nil) throws(TerminalError) {
         guard let term = getenv("TERM").map({ String(cString: $0) }), !term.isEmpty, term != "dumb" else {
             throw .unsuitable("TERM is unset or 'dumb'; the console needs a real terminal (use 'capdeck record' for headless recording)")
         }
@@ -23,8 +26,13 @@ public final class NcursesTerminal {
         setlocale(LC_ALL, "")  // without it ncursesw draws no wide characters
         let codeset = String(cString: nl_langinfo(nl_item(CODESET)))
         unicode = codeset.uppercased() == "UTF-8"
-        guard initscr() != nil else { throw .unsuitable("ncurses could not start on TERM=\(term)") }
+        // newterm, not initscr: initscr prints ncurses' own error and exits on an unknown TERM.
+        guard let screen = CNcursesW_newterm(term) else {
+            throw .unknownTerminal("the terminal type '\(NcursesTerminal.printable(term))' is unknown here (no terminfo entry); try TERM=xterm-256color capdeck, or install its terminfo (ncurses-term)")
+        }
+        self.screen = screen
         active = true
+        if let onStderrLine { stderrCapture = StderrCapture(onLine: onStderrLine) }
         cbreak()
         noecho()
         nonl()
@@ -45,12 +53,22 @@ public final class NcursesTerminal {
 
     deinit { restore() }
 
-    /// Puts the terminal back as it was. Safe to call more than once (and from error paths).
+    /// Puts the terminal back as it was, stderr included. Safe to call more than once (and from
+    /// error paths).
     public func restore() {
         guard active else { return }
         active = false
+        stderrCapture?.restore()
+        stderrCapture = nil
         curs_set(1)
         endwin()
+        if let screen { delscreen(screen) }
+        screen = nil
+    }
+
+    /// A TERM value as one printable line.
+    static func printable(_ s: String) -> String {
+        String(String.UnicodeScalarView(s.unicodeScalars.prefix(64).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
     }
 
     public var size: (width: Int, height: Int) {
@@ -128,11 +146,19 @@ public final class NcursesTerminal {
 
     /// Forgets the last frame (after a resize), so the next draw repaints everything.
     public func invalidate() { previous = nil }
+
+    /// Ctrl-L: the next draw clears the real terminal and repaints every cell, whatever
+    /// something else wrote over it.
+    public func repaintAll() {
+        CNcursesW_clearAll()
+        previous = nil
+    }
 }
 
 public enum TerminalError: Error, CustomStringConvertible {
     case unsuitable(String)
+    case unknownTerminal(String)
     public var description: String {
-        switch self { case .unsuitable(let s): s }
+        switch self { case .unsuitable(let s), .unknownTerminal(let s): s }
     }
 }

@@ -256,3 +256,19 @@ final class OutputFanOut: RecordingSink, @unchecked Sendable {
         for (f, b) in zip(files, base) { f.addMarker(RecordingMarker(frame: b + marker.frame, label: marker.label)) }
     }
 }
+
+extension CaptureDeviceInput {
+    /// Opens `route`'s PCM with this input's request and closes it again: nil when it opens now,
+    /// else the error. For a caller that must not give up a device (or a wait for one) for a device
+    /// that won't open, when the session is not capturing and so can't switch live.
+    public func probe(_ route: Route) -> DeviceError? {
+        let device = makeDevice(route)
+        defer { device.close() }
+        do throws(DeviceError) {
+            _ = try device.open(request)
+            return nil
+        } catch {
+            return error
+        }
+    }
+}

@@ -8,6 +8,7 @@ public enum ConsoleCommand: Equatable, Sendable {
     case chooseDevice
     case cycleCategory
     case resetMeters
+    case redraw
     case help
     case quit
     // Inside a picker or prompt.
@@ -27,6 +28,7 @@ public enum KeyMap {
     public static let up: Int32 = 0o403
     public static let down: Int32 = 0o402
     public static let enter: Int32 = 10
+    public static let ctrlL: Int32 = 12
 
     /// The table the help overlay and the footer are made from, in display order.
     public static let bindings: [KeyBinding] = [
@@ -39,6 +41,7 @@ public enum KeyMap {
         KeyBinding(keys: ["d"], command: .chooseDevice, help: "choose the input device"),
         KeyBinding(keys: ["c"], command: .cycleCategory, help: "cycle the app session category (when not configured automatically)"),
         KeyBinding(keys: ["x"], command: .resetMeters, help: "reset peak holds and clip lights"),
+        KeyBinding(keys: ["Ctrl-L"], command: .redraw, help: "repaint the whole screen"),
         KeyBinding(keys: ["?", "F1"], command: .help, help: "this help"),
         KeyBinding(keys: ["q", "Esc"], command: .quit, help: "quit (asks first while recording)"),
     ]
@@ -55,6 +58,7 @@ public enum KeyMap {
         case Int32(UInt8(ascii: "d")), Int32(UInt8(ascii: "D")): .chooseDevice
         case Int32(UInt8(ascii: "c")), Int32(UInt8(ascii: "C")): .cycleCategory
         case Int32(UInt8(ascii: "x")), Int32(UInt8(ascii: "X")): .resetMeters
+        case ctrlL: .redraw
         case Int32(UInt8(ascii: "?")), f1: .help
         case Int32(UInt8(ascii: "q")), Int32(UInt8(ascii: "Q")), escape: .quit
         default: nil

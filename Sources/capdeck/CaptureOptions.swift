@@ -140,8 +140,8 @@ struct CaptureOptions: ParsableArguments {
             || config?.routes.isEmpty == false
     }
 
-    /// The recording format: flags, else the config file's [input] (saved by the console), else
-    /// 48 kHz stereo S16_LE.
+    /// The recording format: flags, else the config file's [input] (the user's; the console never
+    /// writes it), else 48 kHz stereo S16_LE.
     func streamFormat(config: CapdeckConfig?) -> StreamFormat {
         StreamFormat(sampleFormat: format ?? config?.inputFormat ?? .s16LE,
                      sampleRate: rate ?? config?.inputRate ?? 48_000,

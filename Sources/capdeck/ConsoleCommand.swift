@@ -17,23 +17,28 @@ struct ConsoleCommandLine: ParsableCommand {
         abstract: "The recording console (the default): live meters, session rules, recording.",
         discussion: """
             Keys: 1-4 toggle the four audio-session properties, r record/stop, p pause, d device, \
-            c app session category, x reset peaks and clips, ? help, q quit. Settings you change \
-            are kept in the config file; --reset-settings starts again from the defaults.
+            c app session category, x reset peaks and clips, Ctrl-L repaint, ? help, q quit. What you \
+            change with keys (1-4, c, the device picked with d) is remembered in \
+            $XDG_STATE_HOME/capdeck/console.toml (default ~/.local/state/capdeck/console.toml) for the \
+            next console; flags are never saved, the config file is never written, and 'capdeck record' \
+            ignores what the console remembers. --reset-settings forgets it.
             """)
 
     @OptionGroup var capture: CaptureOptions
 
-    @Flag(name: .customLong("reset-settings"), help: "Forget saved settings (the old file is kept as config.toml.old).")
+    @Flag(name: .customLong("reset-settings"), help: "Forget what the console remembers (the old state is kept as console.toml.old; config.toml is untouched).")
     var resetSettings = false
 
     func run() throws {
         let events = SignalFlag()
         let signals = SignalHandlers { events.raise() }
         defer { signals.cancel() }
-        let configPath = capture.configFile ?? ConfigLoader.defaultPath(environment: Environment.current)
-        if resetSettings { try Settings.reset(path: configPath) }
         let config = try ConfigFile.load(capture.configFile)
-        let controller = try ConsoleController(capture: capture, config: config, configPath: configPath, signals: events)
+        let statePath = ConsoleStateFile.defaultPath
+        if resetSettings { try ConsoleStateFile.reset(path: statePath) }
+        let (state, warning) = ConsoleStateFile.load(statePath)
+        let controller = try ConsoleController(capture: capture, config: config, state: state, statePath: statePath, signals: events)
+        if let warning { controller.addEvent(warning, .warning) }
         try controller.run()
     }
 }
@@ -49,7 +54,8 @@ final class SignalFlag: Sendable {
 /// background queue so the screen never waits for a device, and renders ~30 frames a second.
 final class ConsoleController: @unchecked Sendable {
     let capture: CaptureOptions
-    let configPath: String
+    /// Where the console's remembered state goes (never the config file).
+    let statePath: String
     let signals: SignalFlag
     let session: CaptureSession
     let output: CaptureAudioFileOutput
@@ -59,9 +65,11 @@ final class ConsoleController: @unchecked Sendable {
     private let log = Mutex<[ConsoleModel.Event]>([])
     private let ui = Mutex(UIState())
     private var directory: String
-    private let savedOutputDir: String?
     private var inputName: String
     private var builtIn = false
+    /// What the console remembers for next time: only what was changed with keys (toggles, the
+    /// category, a device picked with d that opened); never a flag. Command queue only, after init.
+    private var state: ConsoleState
 
     struct UIState {
         var showHelp = false
@@ -78,9 +86,10 @@ final class ConsoleController: @unchecked Sendable {
         var reportedOutputError = false
     }
 
-    init(capture: CaptureOptions, config: CapdeckConfig?, configPath: String, signals: SignalFlag) throws {
+    init(capture: CaptureOptions, config: CapdeckConfig?, state: ConsoleState, statePath: String, signals: SignalFlag) throws {
         self.capture = capture
-        self.configPath = configPath
+        self.statePath = statePath
+        self.state = state
         self.signals = signals
         format = capture.streamFormat(config: config)
         fileType = capture.fileType ?? .wav
@@ -90,20 +99,23 @@ final class ConsoleController: @unchecked Sendable {
         let target = try OutputTarget(file: nil, outputDir: capture.outputDirectory(config: config), pattern: capture.namePattern, fileType: fileType)
         guard case .pattern(let dir, _) = target.kind else { throw Failure("no recordings directory", code: .cannotCreate) }
         directory = dir
-        savedOutputDir = config?.outputDir
-        session = CaptureSession(applicationAudioSession: ApplicationAudioSession(config?.appSession ?? AudioSessionState()))
+        // Precedence: flags, then what the console remembers, then the config file, then defaults.
+        var remembered = config ?? CapdeckConfig(path: statePath)
+        for (k, v) in state.properties { remembered.properties[k] = v }
+        if let c = state.category { remembered.appSession.category = c }
+        session = CaptureSession(applicationAudioSession: ApplicationAudioSession(remembered.appSession))
         session.realtimePriority = capture.noRealtime ? nil : Int32(capture.rtPriority)
         output = CaptureAudioFileOutput(format: format)
-        inputName = capture.device ?? config?.inputDevice ?? "default input"
+        // (An [input] device in config.toml is what an earlier capdeck saved there: still honoured.)
+        let savedDevice = state.device ?? config?.inputDevice
+        inputName = capture.device ?? savedDevice ?? "default input"
         var routes = capture.routes(config: config)
-        if capture.device == nil, let saved = config?.inputDevice { routes = InputRoutes.forNamedPCM(saved) }
+        if capture.device == nil, let savedDevice { routes = InputRoutes.forNamedPCM(savedDevice) }
         session.addInput(CaptureDeviceInput(name: inputName, routes: routes, format: format,
                                             periodMicros: capture.periodTime, bufferMicros: capture.bufferTime))
         session.addOutput(output)
-        session.setProperties(capture.properties(config: config))
+        session.setProperties(capture.properties(config: remembered))
         session.onEvent { [weak self] in self?.record($0) }
-        // Flags given this time (format, directory) are settings too.
-        if capture.format != nil || capture.rate != nil || capture.channels != nil || capture.outputDir != nil { saveSettings() }
     }
 
     // MARK: Running
@@ -124,7 +136,8 @@ final class ConsoleController: @unchecked Sendable {
         }
         let term: NcursesTerminal
         do {
-            term = try NcursesTerminal(noColor: getenv("NO_COLOR").map { $0.pointee != 0 } ?? false)
+            term = try NcursesTerminal(noColor: getenv("NO_COLOR").map { $0.pointee != 0 } ?? false,
+                                       onStderrLine: { [weak self] in self?.addEvent("stderr: \($0)", .warning) })
         } catch {
             session.stopRunning()
             throw Failure(error.description, code: .usage)
@@ -134,7 +147,13 @@ final class ConsoleController: @unchecked Sendable {
         while true {
             if signals.isRaised { break }
             if let key = term.readKey() {
-                if key == NcursesTerminal.resizeKey { term.invalidate() } else { handle(key) }
+                if key == NcursesTerminal.resizeKey {
+                    term.invalidate()
+                } else if KeyMap.command(for: key) == .redraw {
+                    term.repaintAll()  // in any mode: a picker or prompt is repainted too
+                } else {
+                    handle(key)
+                }
             }
             if ui.withLock({ $0.quitConfirmed }) { break }
             let (w, h) = term.size
@@ -226,7 +245,8 @@ final class ConsoleController: @unchecked Sendable {
                 self.session.setProperties(p)
                 self.addEvent("\(key.appleName) \(p[key] ? "on" : "off")")
                 for note in self.session.resolution?.notes ?? [] { self.addEvent("note: \(note)", .warning) }
-                self.saveSettings()
+                self.state.properties[key] = p[key]
+                self.saveState()
             }
         case .recordStartStop:
             commands.async { self.toggleRecording() }
@@ -251,6 +271,8 @@ final class ConsoleController: @unchecked Sendable {
                 self.session.setProperties(self.session.properties)  // re-resolve under the new category
                 if !self.session.isRunning && !self.session.isInterrupted { self.session.startRunning() }
                 self.addEvent("app session category \(next.rawValue)")
+                self.state.category = next
+                self.saveState()
             }
         case .resetMeters:
             session.meterBoard.requestReset()
@@ -344,29 +366,104 @@ final class ConsoleController: @unchecked Sendable {
         addEvent("\(e)", .error)
     }
 
+    /// Switches to `pcm` the way a route switch does: the new device is opened beside the current
+    /// one and capture moves only once it runs (same file, a cue at the seam). A device that
+    /// doesn't open leaves capture where it was, untouched, says so in one event line, and is not
+    /// remembered.
     private func chooseDevice(_ pcm: String) {
+        guard let old = session.inputs.first else { return }
+        let new = CaptureDeviceInput(name: pcm, routes: InputRoutes.forNamedPCM(pcm), format: format,
+                                     periodMicros: capture.periodTime, bufferMicros: capture.bufferTime)
         let wasRecording = output.isRecording
-        session.stopRunning()
-        session.removeInput(session.inputs[0])
-        session.addInput(CaptureDeviceInput(name: pcm, routes: InputRoutes.forNamedPCM(pcm), format: format,
-                                            periodMicros: capture.periodTime, bufferMicros: capture.bufferTime))
+        let oldRoute = session.currentRoute
+        let wasRunning = session.isRunning && oldRoute != nil
+        func swap(_ a: CaptureDeviceInput, _ b: CaptureDeviceInput) {
+            session.beginConfiguration()
+            session.removeInput(a)
+            session.addInput(b)
+            session.commitConfiguration()  // running: re-resolves and switches (new opened beside old)
+        }
+        let wanted = RouteResolver.resolve(session.properties, appSession: session.applicationAudioSession.current, routes: new.routes).route
+        func failed(_ reason: String, _ gap: String = "") {
+            let now = session.currentRoute?.pcm ?? oldRoute?.pcm ?? inputName
+            let still = session.isRunning ? "still capturing \(now)" : session.isInterrupted ? "still waiting for \(now)" : "capture stays stopped"
+            // What happens first, the reason after: the screen edge clips the end of a long line.
+            addEvent("\(pcm) could not be opened; \(still)" + (wasRecording ? ", the recording goes on" : "") + gap + " (\(reason))", .error)
+        }
+        if !wasRunning {
+            // Nothing to switch from live: try the new device first, so a failure leaves the
+            // session as it was (waiting for a lost device goes on waiting).
+            switch wanted {
+            case .failure(let f): return failed("\(f)")
+            case .success(let w): if let e = new.probe(w) { return failed("\(e)") }
+            }
+        }
+        // The session's own reports of this attempt are collected and said in one line.
+        switchReports.withLock { $0 = [] }
+        defer { switchReports.withLock { $0 = nil } }
+        if wasRunning {
+            swap(old, new)
+        } else {
+            session.stopRunning()
+            swap(old, new)
+            session.startRunning()
+        }
+        let opened: Bool
+        if case .success(let w) = wanted, session.isRunning, session.currentRoute?.pcm == w.pcm { opened = true } else { opened = false }
+        let reports = switchReports.withLock { $0 ?? [] }
+        guard opened else {
+            // Back to the input we had. Running: the session is still on its device, so this only
+            // ends any wait for the new one. Not running (the old device was lost): wait for it again.
+            if wasRunning {
+                swap(new, old)
+            } else {
+                session.stopRunning()
+                swap(new, old)
+                session.startRunning()
+            }
+            let reason = reports.first { !$0.isGap }?.text ?? {
+                if case .failure(let f) = wanted { return "\(f)" }
+                return "it did not start"
+            }()
+            failed(reason, reports.first { $0.isGap }.map { "; \($0.text)" } ?? "")
+            return
+        }
         builtIn = false
         inputName = pcm
-        session.startRunning()
         addEvent("input \(pcm)" + (wasRecording ? " (the recording continues in the same file)" : ""))
-        saveSettings()
+        state.device = pcm
+        saveState()
     }
 
-    private func saveSettings() {
-        let saved = Settings(properties: session.properties, device: builtIn ? nil : capture.device ?? (inputName == "default input" ? nil : inputName),
-                             appSession: session.applicationAudioSession.current, format: format,
-                             outputDir: capture.outputDir ?? savedOutputDir)
-        if let error = saved.write(to: configPath) { addEvent("settings not saved: \(error)", .warning) }
+    /// What the session reported while `chooseDevice` tried a device (nil: not trying one).
+    private struct Report { var text: String; var isGap: Bool }
+    private let switchReports = Mutex<[Report]?>(nil)
+
+    /// Whether the session's event belongs to a device being tried: then it is kept for its one line.
+    private func collectedForSwitch(_ e: CaptureSessionEvent) -> Bool {
+        switchReports.withLock { reports in
+            guard reports != nil else { return false }
+            switch e {
+            case .runtimeError(let err): reports!.append(Report(text: "\(err)", isGap: false))
+            case .wasInterrupted(let why, _):
+                reports!.append(Report(text: why == .audioDeviceInUseByAnotherClient ? "in use by another program" : "device lost", isGap: false))
+            case .interruptionEnded, .didStopRunning: break
+            case .gap(_, let ms, _): reports!.append(Report(text: "a gap of \(Text.ms(ms)) is marked in the file", isGap: true))
+            default: return false
+            }
+            return true
+        }
+    }
+
+    /// Writes what the console remembers (command queue). Never the config file, never flags.
+    private func saveState() {
+        if let error = ConsoleStateFile.write(state, to: statePath) { addEvent("settings not remembered: \(error)", .warning) }
     }
 
     // MARK: Events and snapshot
 
     private func record(_ e: CaptureSessionEvent) {
+        if collectedForSwitch(e) { return }
         switch e {
         case .didStartRunning(let r, let g): addEvent("capturing \(r.pcm) (\(r.kind.rawValue)): \(g.format)")
         case .didStopRunning: addEvent("capture stopped")

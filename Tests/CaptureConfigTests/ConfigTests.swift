@@ -26,6 +26,23 @@ import Testing
         #expect(c.routes.exclusive == "hw:1,0" && c.routes.shared == "dsnoop:1,0" && c.routes.bluetoothHQ == nil)
     }
 
+    @Test func consoleStateHoldsOnlyWhatWasChanged() throws {
+        var st = ConsoleState()
+        st.properties[.mixWithOthers] = true
+        st.category = .record
+        st.device = "hw:\"odd\\name"
+        let back = try ConsoleState.parse(st.text, path: "console.toml")
+        #expect(back == st, "round trip: \(st.text)")
+        #expect(back.properties[.usesAppSession] == nil, "untouched properties stay unset")
+        #expect(try ConsoleState.parse("", path: "s.toml").isEmpty)
+        // Configuration is not state: the console never writes these there.
+        for bad in ["[input]\nrate = 44100\n", "[routes]\nshared = \"pulse\"\n", "[app-session]\noptions = []\n"] {
+            #expect(throws: ConfigError.self, "\(bad.debugDescription)") { try ConsoleState.parse(bad, path: "s.toml") }
+        }
+        #expect(ConsoleState.defaultPath(environment: ["XDG_STATE_HOME": "/st", "HOME": "/h"]) == "/st/capdeck/console.toml")
+        #expect(ConsoleState.defaultPath(environment: ["XDG_STATE_HOME": "rel", "HOME": "/h"]) == "/h/.local/state/capdeck/console.toml")
+    }
+
     @Test func inputTableHoldsTheConsolesSettings() throws {
         let c = try ConfigLoader.parse("[input]\ndevice = \"hw:2\"\nformat = \"S24_3LE\"\nrate = 96000\nchannels = 1\noutput-dir = \"/rec\"\n", path: "c.toml")
         #expect(c.inputDevice == "hw:2" && c.inputFormat == .s24_3LE && c.inputRate == 96000 && c.inputChannels == 1 && c.outputDir == "/rec")

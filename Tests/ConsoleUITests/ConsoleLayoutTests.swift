@@ -152,6 +152,7 @@ import Testing
         #expect(KeyMap.command(for: key("x")) == .resetMeters)
         #expect(KeyMap.command(for: key("?")) == .help && KeyMap.command(for: KeyMap.f1) == .help)
         #expect(KeyMap.command(for: key("q")) == .quit && KeyMap.command(for: KeyMap.escape) == .quit)
+        #expect(KeyMap.command(for: KeyMap.ctrlL) == .redraw)
         #expect(KeyMap.command(for: key("z")) == nil)
     }
 }

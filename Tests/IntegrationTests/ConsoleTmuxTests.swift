@@ -468,49 +468,280 @@ extension Integration {
             #expect(try FileManager.default.contentsOfDirectory(atPath: rec).isEmpty, "no recording made")
         }
 
-        @Test("saving settings keeps the file's comments, layout and [routes]; only the settings' lines change")
-        func settingsKeepComments() async throws {
+        func pick(_ console: TmuxConsole, _ pcm: String) async throws { try await console.pick(pcm) }
+
+        @Test("d picking a device that does not open while recording (jack, no server): capture and the file go on untouched, one event line says so, nothing remembered")
+        func pickDeviceThatFails() async throws {
+            let console = try await start()
+            defer { console.shutdown() }
+            try await ready(console)
+            try await console.press("r")
+            let recording = try await console.waitFor("recording", timeout: 5) { $0.recordingFile != nil }
+            let path = recording.recordingFile!
+            let rPressed = Monotonic.now
+            let before = recording.events.count
+
+            try await pick(console, "jack")
+            let failed = try await console.waitFor("the failed pick in the event log", timeout: 8) { s in
+                s.events.dropFirst(before).contains { $0.hasPrefix("jack") }
+            }
+            try await Task.sleep(for: .milliseconds(700))  // anything else the pick set off
+            let s = ConsoleScreen(try await console.screen())
+            // (libjack's own complaints, from its stderr, come as "stderr: …" lines.)
+            let about = s.events.dropFirst(before).filter { $0.contains("jack") && !$0.hasPrefix("stderr: ") }
+            #expect(about.count == 1, "one event line about jack: \(about)\n\(failed)")
+            let line = about.first ?? ""
+            #expect(line.contains("could not be opened") && line.contains("builtin:sine:1000") && line.contains("recording goes on"),
+                    "says jack failed, where capture stays and that the recording goes on: \(line)")
+            #expect(!s.events.dropFirst(before).contains { $0.hasPrefix("capture stopped") || $0.hasPrefix("input jack") },
+                    "capture never left the old device: \(s.events.dropFirst(before))")
+            #expect(s.route?.pcm == "builtin:sine:1000", "still capturing the old device: \(s.lines.prefix(3))")
+            #expect(s.meters.count == 2 && s.meters.allSatisfy { ($0.peak ?? -200) > -30 }, "live meters: \(s.meters)")
+            #expect(s.recordingFile == path, "the same take: \(s.lines.filter { $0.hasPrefix("File") })")
+            #expect(!s.titleBar.contains("INTERRUPTED"), "\(s.titleBar)")
+            try await Task.sleep(for: .milliseconds(500))
+            try await console.press("r")
+            let stopPressed = Monotonic.now
+            try await console.waitFor("saved", timeout: 5) { $0.recordingFile == nil }
+            try await console.press("q")
+            #expect(try await console.waitForExit() == 0)
+
+            let file = try SoundFile.read(path, samples: .int)
+            let seconds = Double(file.frames) / Double(file.sampleRate)
+            #expect(abs(seconds - (stopPressed - rPressed)) <= 0.5, "file holds \(seconds) s; r was pressed twice \(stopPressed - rPressed) s apart")
+            #expect(try WAVChunks(path: path).cuePoints.isEmpty, "no gap or switch marked in the file")
+            let gaps = ToneAnalysis.zeroRuns(file.channel(0), minimum: 48)
+            #expect(gaps.isEmpty, "no silence in the take (the device never stopped): \(gaps.prefix(5))")
+            // Nothing remembers jack.
+            for f in [home.root + "/.config/capdeck/config.toml", home.root + "/.local/state/capdeck/console.toml"] {
+                let text = (try? String(contentsOfFile: f, encoding: .utf8)) ?? ""
+                #expect(!text.contains("jack"), "\(f) remembers the device that failed: \(text)")
+            }
+        }
+
+        @Test("d picking a device that opens while recording switches live: same file, one cue at the seam, the device remembered")
+        func pickDeviceThatOpens() async throws {
+            do {
+                let console = try await start()
+                defer { console.shutdown() }
+                try await ready(console)
+                try await console.press("r")
+                let recording = try await console.waitFor("recording", timeout: 5) { $0.recordingFile != nil }
+                let path = recording.recordingFile!
+                try await Task.sleep(for: .milliseconds(500))
+                try await pick(console, "builtin:pink")
+                let s = try await console.waitFor("the pink route", timeout: 8) { $0.route?.pcm == "builtin:pink" }
+                #expect(s.events.contains { $0.hasPrefix("route builtin:sine:1000 -> builtin:pink") }, "a live switch: \(s.events)")
+                #expect(!s.events.contains { $0.hasPrefix("capture stopped") }, "capture never stopped: \(s.events)")
+                #expect(s.recordingFile == path, "the same take")
+                try await Task.sleep(for: .milliseconds(500))
+                try await console.press("r")
+                try await console.waitFor("saved", timeout: 5) { $0.recordingFile == nil }
+                try await console.press("q")
+                #expect(try await console.waitForExit() == 0)
+                #expect(try WAVChunks(path: path).cuePoints.count == 1, "one cue at the switch")
+            }
+            // Started again without -D: the picked device.
+            let console = try await TmuxConsole(["-o", rec], home: home)
+            defer { console.shutdown() }
+            let s = try await console.waitFor("the remembered device", timeout: 8) { $0.route != nil }
+            #expect(s.route?.pcm == "builtin:pink", "remembered: \(s.lines.prefix(3))")
+            try await console.press("q")
+            #expect(try await console.waitForExit() == 0)
+        }
+
+        @Test("what libraries write to stderr (libjack, on d -> jack with no server) goes to the event log, never over the screen; Ctrl-L repaints the whole screen after garbage")
+        func stderrAndRedraw() async throws {
+            let console = try await start()
+            defer { console.shutdown() }
+            try await ready(console)
+            try await pick(console, "jack")
+            let s = try await console.waitFor("libjack's complaint in the event log", timeout: 8) { s in
+                s.events.contains { $0.contains("jack server is not running") }
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            let after = ConsoleScreen(try await console.screen())
+            for screen in [s, after] {
+                // Every line holding libjack's words is an event line (a time stamp first), not raw text.
+                let raw = screen.lines.filter { ($0.contains("Cannot connect to server") || $0.contains("jack server is not running")
+                                                 || $0.contains("JackShm")) && $0.range(of: #"^[0-9]{2}:[0-9]{2}:[0-9]{2} "#, options: .regularExpression) == nil }
+                #expect(raw.isEmpty, "stderr written over the screen: \(raw)\n\(screen)")
+                #expect(screen.isConsole && screen.route?.pcm == "builtin:sine:1000", "the layout is intact:\n\(screen)")
+            }
+
+            // Garbage from outside (another program writing to the terminal), then Ctrl-L.
+            try await Task.sleep(for: .milliseconds(300))
+            let clean = ConsoleScreen(try await console.screen())
+            try await console.writeToTerminal("\u{1B}[30;40HGARBAGE-FROM-ELSEWHERE\u{1B}[2;70HMORE-GARBAGE")
+            let dirty = try await console.waitFor("the garbage on the screen", timeout: 3) { $0.contains("GARBAGE-FROM-ELSEWHERE") }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(ConsoleScreen(try await console.screen()).contains("GARBAGE"), "garbage stays until a repaint:\n\(dirty)")
+            try await console.press("C-l")
+            let repainted = try await console.waitFor("Ctrl-L to repaint", timeout: 3) { !$0.contains("GARBAGE") }
+            #expect(repainted.isConsole && repainted.lines.count == clean.lines.count, "the full layout after Ctrl-L:\n\(repainted)")
+            #expect(repainted.lines[1].hasPrefix("Input") && repainted.route?.pcm == "builtin:sine:1000", "header repainted: \(repainted.lines[1])")
+            try await console.press("q")
+            #expect(try await console.waitForExit() == 0)
+        }
+
+        @Test("an unknown TERM (no terminfo entry) on a real terminal: one line saying what to do, exit 64")
+        func unknownTerminalType() async throws {
+            for term in ["no-such-term", "xterm-kitty"] {
+                let console = try await start(environment: ["TERM": term], width: 200)  // the line is longer than 100 columns
+                defer { console.shutdown() }
+                let code = try await console.waitForExit(timeout: 10)
+                let s = ConsoleScreen(try await console.screen())
+                let said = s.lines.prefix { !$0.hasPrefix("EXIT=") }.filter { !$0.isEmpty }
+                #expect(code == 64, "TERM=\(term): exit \(code)\n\(s)")
+                #expect(said.count == 1, "TERM=\(term): one line, not \(said)")
+                let line = said.first ?? ""
+                #expect(line.hasPrefix("capdeck: ") && line.contains("'\(term)'") && line.contains("terminfo")
+                        && line.contains("TERM=xterm-256color"), "TERM=\(term): \(line)")
+                #expect(!s.contains("Error opening terminal"), "ncurses' own message: \(s)")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: rec).isEmpty, "no recording made")
+            }
+        }
+
+        var configPath: String { home.root + "/.config/capdeck/config.toml" }
+        var statePath: String { home.root + "/.local/state/capdeck/console.toml" }
+
+        /// Runs `capdeck arguments` with `directory` as its working directory.
+        func run(in directory: String, _ arguments: [String]) async throws -> RunResult {
+            let exe = try Capdeck.require()
+            return try await runProgram("/bin/sh", ["-c", "cd \"$1\" && shift && exec \"$@\"", "sh", directory, exe] + arguments,
+                                        environment: Capdeck.environment(home: home.root), scratch: home, timeout: 30)
+        }
+
+        @Test("flags given to the console are never saved; toggles and the picked device go to the console's state file (0600), never config.toml; record is untouched by either")
+        func consoleStateStaysApart() async throws {
+            let flagged = home.makeDirectory("flagged")
+            do {
+                let console = try await TmuxConsole(Self.input + ["-r", "44100", "-c", "1", "-o", flagged], home: home)
+                defer { console.shutdown() }
+                let s = try await console.waitFor("the console with a live mono meter", timeout: 8) { s in
+                    s.isConsole && s.meters.count == 1 && s.meters.allSatisfy { ($0.peak ?? -200) > -30 }
+                }
+                #expect(s.lines[2].contains("44100 Hz 1 ch"), "the flags apply this time: \(s.lines[2])")
+                try await console.press("3")
+                try await console.waitFor("mix on", timeout: 3) { $0.properties[3]?.state == "ON" }
+                try await pick(console, "builtin:pink")
+                try await console.waitFor("the pink route", timeout: 8) { $0.route?.pcm == "builtin:pink" }
+                try await console.press("q")
+                #expect(try await console.waitForExit() == 0)
+            }
+            #expect(access(configPath, F_OK) != 0, "config.toml was written: \((try? String(contentsOfFile: configPath, encoding: .utf8)) ?? "")")
+            let state = (try? String(contentsOfFile: statePath, encoding: .utf8)) ?? "(no file)"
+            #expect(state.contains("mix-with-others = true") && state.contains("device = \"builtin:pink\""), "\(statePath): \(state)")
+            for flag in ["44100", "channels", "rate", "output-dir", flagged, "builtin:sine:1000"] {
+                #expect(!state.contains(flag), "a flag was saved (\(flag)): \(state)")
+            }
+            var st = stat()
+            #expect(stat(statePath, &st) == 0 && st.st_mode & 0o777 == 0o600, "state file mode \(String(st.st_mode & 0o777, radix: 8))")
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: home.root + "/.local/state/capdeck").filter { $0 != "console.toml" }
+            #expect(leftovers.isEmpty, "temporary files left beside the state: \(leftovers)")
+
+            // Headless recording in another directory: as its help says, whatever the console did.
+            let elsewhere = home.makeDirectory("elsewhere")
+            let r = try await run(in: elsewhere, ["record", "-d", "1", "take.wav"])
+            #expect(r.exitCode == 0, "\(r)")
+            let file = try SoundFile.read(elsewhere + "/take.wav", samples: .none)
+            #expect(file.sampleRate == 48_000 && file.channels == 2 && file.frames == 48_000,
+                    "record: \(file.sampleRate) Hz \(file.channels) ch \(file.frames) frames, not 48 kHz stereo 1 s")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: flagged).isEmpty, "nothing lands in the console's -o directory")
+            #expect(!r.stderr.contains("pink") && r.stderr.contains("[exclusive route]"),
+                    "record used neither the console's device nor its mix toggle: \(r.stderr)")
+            #expect(access(configPath, F_OK) != 0, "config.toml appeared")
+
+            // The console again, no flags: its toggles and device, not the flags.
+            let console = try await TmuxConsole([], home: home)
+            defer { console.shutdown() }
+            let s = try await console.waitFor("the console on the remembered device", timeout: 8) { s in
+                s.isConsole && s.route != nil && s.meters.count == 2
+            }
+            #expect(s.route?.pcm == "builtin:pink", "remembered device: \(s.lines.prefix(3))")
+            #expect(s.properties[3]?.state == "ON", "remembered mix: \(s.properties)")
+            #expect(s.lines[2].contains("48000 Hz 2 ch"), "the flags' format is not remembered: \(s.lines[2])")
+            let fileLine = s.lines.first { $0.hasPrefix("File ") } ?? ""
+            #expect(fileLine.contains(home.root + "/.local/share/capdeck/recordings") && !fileLine.contains(flagged),
+                    "the flags' directory is not remembered: \(fileLine)")
+            try await console.press("q")
+            #expect(try await console.waitForExit() == 0)
+        }
+
+        @Test("a config.toml you wrote (or an earlier capdeck wrote) is read as configuration and never written: toggles leave it byte for byte")
+        func configNeverWritten() async throws {
             let dir = home.root + "/.config/capdeck"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let config = dir + "/config.toml"
+            // What an earlier capdeck's console wrote: still the user's configuration now.
             let original = """
-                # My studio setup: keep this comment.
+                # CaptureDeck settings, written by the console (capdeck --reset-settings starts over).
+
                 [session]
                 # mixing stays off for takes
                 mix-with-others = false
 
                 [routes]
-                # the interface's exclusive PCM
                 exclusive = "builtin:sine:1000"
 
-                [app-session]
-                options = [
-                  "allowBluetoothHFP",
-                ]
+                [input]
+                format = "S16_LE"
+                rate = 44100
+                channels = 1
 
                 """
-            try original.write(toFile: config, atomically: true, encoding: .utf8)
-            defer { unlink(config) }
+            try original.write(toFile: configPath, atomically: true, encoding: .utf8)
+            chmod(configPath, 0o644)
+            var before = stat()
+            stat(configPath, &before)
             let console = try await start()
             defer { console.shutdown() }
-            try await ready(console)
+            let s = try await console.waitFor("the console with a live mono meter", timeout: 8) { s in
+                s.isConsole && s.meters.count == 1 && s.meters.allSatisfy { ($0.peak ?? -200) > -30 }
+            }
+            #expect(s.lines[2].contains("44100 Hz 1 ch"), "the config applies: \(s.lines[2])")
             try await console.press("3")
             try await console.waitFor("mix on", timeout: 3) { $0.properties[3]?.state == "ON" }
+            try await console.press("c", "2", "c")
+            try await console.waitFor("auto-configure off", timeout: 3) { $0.properties[2]?.state == "off" }
             try await console.press("q")
             #expect(try await console.waitForExit() == 0)
-            let text = try String(contentsOfFile: config, encoding: .utf8)
-            for kept in ["# My studio setup: keep this comment.", "# mixing stays off for takes", "# the interface's exclusive PCM",
-                         "exclusive = \"builtin:sine:1000\""] {
-                #expect(text.contains(kept + "\n"), "kept \(kept.debugDescription): \(text)")
-            }
-            #expect(text.contains("[session]\n# mixing stays off for takes\nmix-with-others = true\n"), "changed in place: \(text)")
-            #expect(!text.contains("\"allowBluetoothHFP\",\n]"), "the multi-line array was replaced whole: \(text)")
-            #expect(text.components(separatedBy: "mix-with-others").count == 2, "no duplicate key: \(text)")
+            let text = try String(contentsOfFile: configPath, encoding: .utf8)
+            #expect(text == original, "config.toml changed: \(text)")
+            var after = stat()
+            stat(configPath, &after)
+            #expect(after.st_ino == before.st_ino && after.st_mtim.tv_sec == before.st_mtim.tv_sec
+                    && after.st_mtim.tv_nsec == before.st_mtim.tv_nsec && after.st_mode == before.st_mode, "config.toml was rewritten")
+            let state = (try? String(contentsOfFile: statePath, encoding: .utf8)) ?? "(no file)"
+            #expect(state.contains("mix-with-others = true") && state.contains("auto-configure = false") && state.contains("category = "),
+                    "the toggles went to the state file: \(state)")
+            // And record reads the config (not the state): 44100 Hz mono, mix off.
+            let r = try await run(in: home.root, ["record", "-d", "1", "cfg.wav"])
+            #expect(r.exitCode == 0, "\(r)")
+            let f = try SoundFile.read(home.path("cfg.wav"), samples: .none)
+            #expect(f.sampleRate == 44_100 && f.channels == 1, "\(f.sampleRate) Hz \(f.channels) ch")
+            #expect(r.stderr.contains("[exclusive route]"), "record ignores the console's mix toggle: \(r.stderr)")
         }
 
-        @Test("3 then q persists mix on; the next start shows it; --reset-settings restores the default and keeps config.toml.old")
+        @Test("a broken state file (bad TOML, or configuration in it) is ignored with one warning in the event log; the console starts from the defaults")
+        func brokenStateIgnored() async throws {
+            let dir = home.root + "/.local/state/capdeck"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            for (text, says) in [("[session\nmix = yes\n", "console.toml:1"), ("[input]\nrate = 44100\n", "not something the console remembers")] {
+                try text.write(toFile: statePath, atomically: true, encoding: .utf8)
+                let console = try await start(width: 240)  // the whole line, path and all
+                defer { console.shutdown() }
+                let s = try await ready(console)
+                let warnings = s.events.filter { $0.contains("remembered state is ignored") }
+                #expect(warnings.count == 1 && warnings.first?.contains(says) == true, "\(text.debugDescription): \(s.events)")
+                #expect(Self.matches(s, Self.defaults) && s.lines[2].contains("48000 Hz 2 ch"), "defaults: \(s.properties)")
+                try await console.press("q")
+                #expect(try await console.waitForExit() == 0)
+            }
+        }
+
+        @Test("3 then q remembers mix on; the next start shows it; --reset-settings forgets it and keeps console.toml.old")
         func settingsPersist() async throws {
-            let config = home.root + "/.config/capdeck/config.toml"
+            let state = statePath
             do {
                 let console = try await start()
                 defer { console.shutdown() }
@@ -521,8 +752,8 @@ extension Integration {
                 try await console.press("q")
                 #expect(try await console.waitForExit() == 0)
             }
-            let text = (try? String(contentsOfFile: config, encoding: .utf8)) ?? ""
-            #expect(text.contains("mix-with-others = true"), "\(config): \(text.debugDescription)")
+            let text = (try? String(contentsOfFile: state, encoding: .utf8)) ?? ""
+            #expect(text.contains("mix-with-others = true"), "\(state): \(text.debugDescription)")
 
             do {
                 let console = try await start()
@@ -539,9 +770,9 @@ extension Integration {
                 defer { console.shutdown() }
                 let s = try await ready(console)
                 #expect(Self.matches(s, Self.defaults), "after --reset-settings: \(s.properties)")
-                #expect(access(config + ".old", F_OK) == 0, "config.toml.old exists")
-                let old = (try? String(contentsOfFile: config + ".old", encoding: .utf8)) ?? ""
-                #expect(old.contains("mix-with-others = true"), "the old settings are kept: \(old.debugDescription)")
+                #expect(access(state + ".old", F_OK) == 0, "console.toml.old exists")
+                let old = (try? String(contentsOfFile: state + ".old", encoding: .utf8)) ?? ""
+                #expect(old.contains("mix-with-others = true"), "the old state is kept: \(old.debugDescription)")
                 try await console.press("q")
                 #expect(try await console.waitForExit() == 0)
             }
@@ -554,6 +785,7 @@ extension Integration {
                 try await console.press("q")
                 #expect(try await console.waitForExit() == 0)
             }
+            #expect(access(configPath, F_OK) != 0, "config.toml was written")
         }
 
         @Test("typeahead: r and q pressed together ask before quitting (r came first), and y saves a real file")
@@ -582,7 +814,7 @@ extension Integration {
 
         @Test("typeahead: 3 and q pressed together still save mix on before quitting")
         func settingsSurviveTypeahead() async throws {
-            let config = home.root + "/.config/capdeck/config.toml"
+            let config = statePath
             do {
                 let console = try await start()
                 defer { console.shutdown() }

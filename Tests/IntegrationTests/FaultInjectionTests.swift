@@ -168,5 +168,43 @@ extension Integration {
             let savedLine = saved.events.first { $0.hasPrefix("saved \(path) ") } ?? ""
             #expect(file.frames > 48_000 && savedLine.contains("\(file.frames) frames"), "\(savedLine); file \(file.frames) frames")
         }
+
+        @Test("the console waiting for a lost device: d picking one that doesn't open says so in one line and goes on waiting; the device back, the take resumes")
+        func consolePickWhileWaiting() async throws {
+            let routes = try await ToneRoutes()
+            defer { routes.shutdown() }
+            let rec = routes.home.makeDirectory("rec")
+            var env = routes.environment
+            // The device goes 3 s after capture starts, for 4 s (every open fails meanwhile).
+            env.merge(try Self.environment("enodev@144000:4000")) { $1 }
+            let console = try await TmuxConsole(["-D", "toneA", "-o", rec], home: routes.home, environment: env,
+                                                width: 120, height: 32)
+            defer { console.shutdown() }
+            _ = try await console.waitFor("the console capturing toneA", timeout: 10) { s in
+                s.isConsole && s.route?.pcm == "toneA" && (s.meters.first?.peak ?? -200) > -30
+            }
+            try await console.press("r")
+            let recording = try await console.waitFor("recording", timeout: 5) { $0.recordingFile != nil }
+            let path = try #require(recording.recordingFile)
+            _ = try await console.waitFor("the loss and the wait", timeout: 12) { s in
+                s.titleBar.contains("INTERRUPTED: device lost, waiting for it to return")
+            }
+            try await console.pick("jack")
+            let said = try await console.waitFor("the failed pick", timeout: 5) { s in s.events.contains { $0.hasPrefix("jack could not be opened") } }
+            let line = said.events.first { $0.hasPrefix("jack could not be opened") } ?? ""
+            #expect(line.hasPrefix("jack could not be opened; still waiting for toneA, the recording goes on"), "\(line)")
+            #expect(said.titleBar.contains("INTERRUPTED: device lost, waiting for it to return") && said.recordingFile == path,
+                    "still waiting, the take open: \(said.titleBar)")
+            let back = try await console.waitFor("capture back on toneA", timeout: 10) { s in
+                s.route?.pcm == "toneA" && s.events.contains { $0.hasPrefix("gap ") && $0.hasSuffix("toneA was lost and is back") }
+            }
+            #expect(back.recordingFile == path && !back.titleBar.contains("INTERRUPTED"), "\(back.titleBar)")
+            try await console.press("r")
+            _ = try await console.waitFor("saved", timeout: 5) { $0.recordingFile == nil }
+            try await console.press("q")
+            #expect(try await console.waitForExit() == 0)
+            let state = (try? String(contentsOfFile: routes.home.root + "/.local/state/capdeck/console.toml", encoding: .utf8)) ?? ""
+            #expect(!state.contains("jack"), "the device that failed is not remembered: \(state)")
+        }
     }
 }

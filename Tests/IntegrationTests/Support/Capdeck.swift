@@ -43,12 +43,13 @@ enum Capdeck {
         var env = ProcessInfo.processInfo.environment
         for key in ["ALSA_CONFIG_PATH", "ALSA_CARD", "ALSA_PCM_CARD", "ALSA_PCM_DEVICE",
                     "PULSE_SERVER", "PULSE_COOKIE", "PULSE_RUNTIME_PATH", "PULSE_CLIENTCONFIG", "PULSE_SINK", "PULSE_SOURCE",
-                    "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR"] {
+                    "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"] {
             env[key] = nil
         }
         env["HOME"] = home
         env["XDG_CONFIG_HOME"] = home + "/.config"
         env["XDG_DATA_HOME"] = home + "/.local/share"
+        env["XDG_STATE_HOME"] = home + "/.local/state"
         let run = home + "/run"
         mkdir(run, 0o700)
         env["XDG_RUNTIME_DIR"] = run

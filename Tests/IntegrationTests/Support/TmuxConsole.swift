@@ -37,7 +37,7 @@ final class TmuxConsole: @unchecked Sendable {
 
         let base = Capdeck.environment(home: home.root)
         var env: [String: String] = ["PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TERM": "xterm-256color"]
-        for key in ["HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR"] { env[key] = base[key] }
+        for key in ["HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"] { env[key] = base[key] }
         env.merge(environment) { $1 }
         let assignments = env.keys.sorted().map { TmuxConsole.quote("\($0)=\(env[$0]!)") }
         let command = (["env", "-i"] + assignments + [TmuxConsole.quote(exe)] + arguments.map(TmuxConsole.quote))
@@ -118,6 +118,19 @@ final class TmuxConsole: @unchecked Sendable {
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Writes `text` straight to the pane's terminal, as another program sharing it would (a
+    /// background job, `wall`): capdeck doesn't know it is there.
+    func writeToTerminal(_ text: String) async throws {
+        let tty = try await paneFormat("pane_tty")
+        let fd = open(tty, O_WRONLY | O_NOCTTY)
+        guard fd >= 0 else { throw Failure(description: "open \(tty): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+            throw Failure(description: "write \(tty): \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// Polls the screen every 40 ms until `condition` holds; returns that screen. Throws with the
     /// last screen seen (and `what`) after `timeout` seconds.
     @discardableResult
@@ -137,6 +150,37 @@ final class TmuxConsole: @unchecked Sendable {
     func waitForExit(timeout: Double = 10) async throws -> Int32 {
         let s = try await waitFor("capdeck to exit (an EXIT=N line)", timeout: timeout) { $0.exitCode != nil }
         return s.exitCode!
+    }
+}
+
+extension TmuxConsole {
+    /// Opens the device picker (d), moves to `pcm` and selects it (Enter).
+    func pick(_ pcm: String) async throws {
+        try await press("d")
+        let s = try await waitFor("the device picker", timeout: 3) { $0.contains("Enter select") }
+        let items = Self.pickerItems(s)
+        guard let want = items.firstIndex(where: { $0.pcm == pcm }), let at = items.firstIndex(where: { $0.selected }) else {
+            throw Failure(description: "\(pcm) is not in the device picker: \(items)\n\(s)")
+        }
+        for _ in 0..<max(0, want - at) { try await press("Down") }
+        try await waitFor("\(pcm) selected in the picker", timeout: 3) { s in
+            Self.pickerItems(s).first { $0.selected }?.pcm == pcm
+        }
+        try await press("Enter")
+    }
+
+    /// The picker's rows: the PCM name each starts with, and which one is selected ("> ").
+    static func pickerItems(_ s: ConsoleScreen) -> [(pcm: String, selected: Bool)] {
+        guard let top = s.lines.firstIndex(where: { $0.contains("Input device") }),
+              let end = s.lines.firstIndex(where: { $0.contains("Enter select") }), end > top else { return [] }
+        return s.lines[(top + 1)..<end].compactMap { l in
+            let inner = l.split(separator: "│", omittingEmptySubsequences: false)
+            guard inner.count >= 3 else { return nil }
+            let cell = inner[inner.count - 2].trimmingCharacters(in: .whitespaces)
+            let selected = cell.hasPrefix("> ")
+            let name = (selected ? String(cell.dropFirst(2)) : cell).split(separator: " ").first.map(String.init)
+            return name.map { ($0, selected) }
+        }
     }
 }
 
