@@ -642,7 +642,11 @@ extension Integration {
 
             // Headless recording in another directory: as its help says, whatever the console did.
             let elsewhere = home.makeDirectory("elsewhere")
-            let r = try await run(in: elsewhere, ["record", "-d", "1", "take.wav"])
+            // Without -D on this machine (no card, no server) record has no device: the console's
+            // remembered builtin:pink must not stand in for it.
+            let none = try await run(in: elsewhere, ["record", "-d", "1", "take.wav"])
+            #expect(none.exitCode == 69 && none.stderr.contains("no capture device"), "the console's device leaked into record: \(none)")
+            let r = try await run(in: elsewhere, ["record", "-D", "builtin", "-d", "1", "take.wav"])
             #expect(r.exitCode == 0, "\(r)")
             let file = try SoundFile.read(elsewhere + "/take.wav", samples: .none)
             #expect(file.sampleRate == 48_000 && file.channels == 2 && file.frames == 48_000,
