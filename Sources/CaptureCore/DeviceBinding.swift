@@ -1,0 +1,118 @@
+// A device bound for capture (its converter, scratch and resampler), and what one engine run
+// captures with. Built on the session (switching) thread, used by the capture queue, released on
+// the session thread again: the capture queue never allocates or frees one.
+import Glibc
+
+/// A device with everything the capture loop needs to read it into the ring in the recording's
+/// format. Built off the capture queue; freed off it too.
+final class DeviceBinding: @unchecked Sendable {
+    let device: any CaptureDevice
+    let request: CaptureRequest
+    let granted: GrantedParameters
+    let converter: FrameConverter?
+    let scratch: UnsafeMutableRawPointer?
+    let scratchFrames: Int
+    /// Never ask for more than one device buffer at once: some plugins (ALSA's file plugin with
+    /// an infile) fail on larger reads, and hardware can't hold more anyway.
+    let maxRead: Int
+    /// When the device's rate differs from the recording's: device → Float (recording's
+    /// channels) → rate converter → recording format.
+    let resampler: Resampler?
+
+    final class Resampler {
+        let converter: any SampleRateConverter
+        let toFloat: FrameConverter
+        let fromFloat: FrameConverter
+        let floatIn: UnsafeMutablePointer<Float>
+        let floatOut: UnsafeMutablePointer<Float>
+        let outCapacity: Int
+        /// Output frames per input frame (below 1 when a one-clock card is recorded at a lower rate).
+        let ratio: Double
+        /// Free ring frames a read needs: the converter may hand out a few frames more than
+        /// `ratio` promises (what it held back from earlier input), and at least one device frame.
+        let minimumRoom: Int
+        init(_ converter: any SampleRateConverter, device: StreamFormat, target: StreamFormat, maxRead: Int) {
+            self.converter = converter
+            let floatDevice = StreamFormat(sampleFormat: .floatLE, sampleRate: device.sampleRate, channels: target.channels)
+            let floatTarget = StreamFormat(sampleFormat: .floatLE, sampleRate: target.sampleRate, channels: target.channels)
+            toFloat = FrameConverter(source: device, target: floatDevice)
+            fromFloat = FrameConverter(source: floatTarget, target: target)
+            ratio = Double(target.sampleRate) / Double(device.sampleRate)
+            outCapacity = Int((Double(maxRead) * ratio).rounded(.up)) + 64
+            minimumRoom = 64 + Int(ratio.rounded(.up))
+            floatIn = .allocate(capacity: maxRead * target.channels)
+            floatOut = .allocate(capacity: outCapacity * target.channels)
+        }
+        deinit {
+            floatIn.deallocate()
+            floatOut.deallocate()
+        }
+
+        /// How many input frames give at most `output` frames, capped at `cap`. Computed in
+        /// floating point first: `output` may be Int.max (no duration limit), and with a ratio
+        /// below 1 the quotient doesn't fit an Int (issue 10: this trapped).
+        @inline(__always)
+        func inputFrames(forOutput output: Int, cap: Int) -> Int {
+            let d = Double(output) / ratio
+            return d >= Double(cap) ? cap : Int(d)
+        }
+    }
+
+    /// Opens `device` and prepares conversion into `target`. Throws (closing the device) when it
+    /// can't give the target's rate and there is no rate converter.
+    init(device: any CaptureDevice, request: CaptureRequest, target: StreamFormat,
+         rateConverter: RateConverterFactory?) throws(DeviceError) {
+        let g = try device.open(request)
+        var resamplerConverter: (any SampleRateConverter)?
+        if g.format.sampleRate != target.sampleRate {
+            resamplerConverter = rateConverter?(target.channels, g.format.sampleRate, target.sampleRate)
+            if resamplerConverter == nil {
+                device.close()
+                throw .unsupported(device: device.name, parameter: "rate",
+                                   reason: "device gives \(g.format.sampleRate) Hz, not \(target.sampleRate) Hz (try a plughw: or plug PCM)")
+            }
+        }
+        self.device = device
+        self.request = request
+        granted = g
+        let needsScratch = g.format != target
+        if needsScratch {
+            converter = resamplerConverter == nil ? FrameConverter(source: g.format, target: target) : nil
+            scratchFrames = Swift.max(g.periodFrames, 1024)
+            scratch = .allocate(byteCount: scratchFrames * g.format.bytesPerFrame, alignment: 64)
+        } else {
+            converter = nil
+            scratchFrames = 0
+            scratch = nil
+        }
+        let reads = Swift.max(1, Swift.min(g.bufferFrames, needsScratch ? scratchFrames : Int.max))
+        maxRead = reads
+        if let c = resamplerConverter {
+            resampler = Resampler(c, device: g.format, target: target, maxRead: reads)
+        } else {
+            resampler = nil
+        }
+    }
+
+    /// Free ring frames one read needs (more than one frame only when resampling).
+    var minimumRoom: Int { resampler?.minimumRoom ?? 1 }
+
+    deinit { scratch?.deallocate() }
+}
+
+/// What one run of an engine captures with, built in `start()` once the device has said what it
+/// grants, and handed to the two loops as their argument.
+/// `@unchecked Sendable`: `ring` is single-producer (capture queue) single-consumer (writer
+/// queue) by construction; `meter` is the writer queue's; `binding` is the capture queue's only.
+final class EngineRun: @unchecked Sendable {
+    let ring: FrameRing
+    let meter: LevelMeter
+    /// The device being captured. Capture queue only (replaced at switches).
+    var binding: DeviceBinding
+
+    init(ring: FrameRing, meter: LevelMeter, binding: DeviceBinding) {
+        self.ring = ring
+        self.meter = meter
+        self.binding = binding
+    }
+}

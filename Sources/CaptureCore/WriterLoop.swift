@@ -1,0 +1,85 @@
+// The writer queue's work: drain the ring into the meter and the recording sink, checkpoint the
+// file once a second (of wall time and of audio), finish it, and publish the summary.
+//
+// Ownership: runs on the engine's writer queue (one long work item), the only consumer of the ring
+// and the only user of the meter and the sink; it never touches the device.
+import Dispatch
+import Glibc
+import Synchronization
+
+extension CaptureEngine {
+    // MARK: Writer queue
+
+    func writerLoop(_ run: EngineRun) {
+        let ring = run.ring
+        let meter = run.meter
+        var writeError: RecordingError?
+        var lastCheckpoint = monotonicNanos()
+        let checkpointInterval: UInt64 = 1_000_000_000
+        // Checkpoint at least once a second of wall time and once a second of audio, so an
+        // unpaced capture also never has more than ~1 s of audio beyond its last header.
+        let checkpointFrames = configuration.recordingFormat.sampleRate
+        var framesSinceCheckpoint = 0
+        while true {
+            let v = ring.readVector(limit: checkpointFrames)
+            if v.frames == 0 {
+                if captureEnded.load(ordering: .acquiring) && ring.readableFrames == 0 { break }
+                dataBell.prepareToWait()
+                if ring.readableFrames == 0 && !captureEnded.load(ordering: .sequentiallyConsistent) {
+                    _ = dataBell.wait(timeoutMs: 250)
+                }
+                dataBell.cancelWait()
+            } else {
+                for region in 0..<2 {
+                    let r = region == 0 ? v.first : v.second
+                    guard r.frames > 0, let p = r.pointer.map(UnsafeRawPointer.init) else { continue }
+                    meter.process(p, frames: r.frames)
+                    if let sink, writeError == nil {
+                        do throws(RecordingError) {
+                            try sink.write(p, count: r.frames)
+                        } catch {
+                            writeError = error
+                            stop()
+                        }
+                    }
+                }
+                ring.commitRead(v.frames)
+                written.add(v.frames, ordering: .relaxed)
+                spaceBell.ringIfWaiting()
+                framesSinceCheckpoint += v.frames
+            }
+            let now = monotonicNanos()
+            if now - lastCheckpoint >= checkpointInterval || framesSinceCheckpoint >= checkpointFrames {
+                lastCheckpoint = now
+                framesSinceCheckpoint = 0
+                // Markers go to the sink while its file is open (a console recording may end
+                // long before the engine does).
+                if let sink {
+                    for m in markers.withLock({ m -> [RecordingMarker] in defer { m.removeAll() }; return m }) { sink.addMarker(m) }
+                }
+                if let sink, writeError == nil {
+                    do throws(RecordingError) { try sink.checkpoint() } catch {
+                        writeError = error
+                        stop()
+                    }
+                }
+            }
+        }
+        if let sink {
+            for m in markers.withLock({ m -> [RecordingMarker] in defer { m.removeAll() }; return m }) { sink.addMarker(m) }
+            do throws(RecordingError) { try sink.finish() } catch {
+                if writeError == nil { writeError = error }
+            }
+        }
+        let savedFrames = sink?.framesWritten ?? ring.totalRead
+        state.withLock { s in
+            s.writeError = writeError
+            var end = s.captureEnd ?? .stopped
+            if let writeError { end = .writeFailed(writeError) }
+            s.summary = CaptureSummary(framesCaptured: capturedFrames.load(ordering: .relaxed),
+                                       framesWritten: savedFrames, xruns: xruns.load(ordering: .relaxed),
+                                       endReason: end)
+        }
+        finished.leave()
+    }
+}
