@@ -329,11 +329,14 @@ struct StallWatch {
 /// A fixed-capacity log of recent overruns: appended on the capture queue without allocating,
 /// read from any thread. Each field is atomic; an entry being overwritten (more than `capacity`
 /// xruns behind the newest) while a snapshot reads it may mix two events' fields.
+/// `@unchecked Sendable`: the slots are atomics in raw memory; one thread appends (checked in
+/// debug builds), any thread reads.
 final class XrunLog: @unchecked Sendable {
     private let capacity: Int
     private let count = Atomic<Int>(0)
     private let times: UnsafeMutablePointer<Atomic<UInt64>>
     private let frames: UnsafeMutablePointer<Atomic<Int>>
+    private let appender = ThreadOwner("XrunLog.append")
 
     init(capacity: Int) {
         self.capacity = capacity
@@ -352,6 +355,7 @@ final class XrunLog: @unchecked Sendable {
 
     /// Capture queue only.
     func append(_ e: XrunEvent) {
+        appender.check()
         let n = count.load(ordering: .relaxed)
         let slot = n % capacity
         // The kind goes in the top two bits of the time (never reached: 146 years of uptime).

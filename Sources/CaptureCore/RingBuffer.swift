@@ -26,7 +26,11 @@ public struct RingVector {
 /// the mirror holds for `readIndex`. Each side reads its own index relaxed. Indices count
 /// frames monotonically (Int never wraps in practice: 2^63 frames is 6 million years at 48 kHz),
 /// and the position in storage is `index & mask`, so capacity is a power of two.
-/// Nothing here allocates, locks or makes a system call after `init`.
+/// Nothing here allocates, locks or makes a system call after `init`. Debug builds check that each
+/// side stays on one thread (`ThreadOwner`).
+///
+/// `@unchecked Sendable`: the storage is shared raw memory whose every access is ordered by the
+/// two indices' release/acquire pairs, one writer per index (checked in debug builds).
 public final class FrameRing: @unchecked Sendable {
     public let capacity: Int
     public let bytesPerFrame: Int
@@ -34,6 +38,8 @@ public final class FrameRing: @unchecked Sendable {
     private let storage: UnsafeMutableRawPointer
     private let writeIndex = Atomic<Int>(0)
     private let readIndex = Atomic<Int>(0)
+    private let producer = ThreadOwner("FrameRing's producer side")
+    private let consumer = ThreadOwner("FrameRing's consumer side")
 
     /// - Parameters:
     ///   - minimumFrames: rounded up to the next power of two.
@@ -61,6 +67,7 @@ public final class FrameRing: @unchecked Sendable {
     /// Frames that may be written now. Producer only.
     @inline(__always)
     public var writableFrames: Int {
+        producer.check()
         let w = writeIndex.load(ordering: .relaxed)
         let r = readIndex.load(ordering: .acquiring)
         return capacity - (w - r)
@@ -69,6 +76,7 @@ public final class FrameRing: @unchecked Sendable {
     /// The free space as up to two regions. Producer only.
     @inline(__always)
     public func writeVector() -> RingVector {
+        producer.check()
         let w = writeIndex.load(ordering: .relaxed)
         let r = readIndex.load(ordering: .acquiring)
         return vector(start: w, count: capacity - (w - r))
@@ -77,6 +85,7 @@ public final class FrameRing: @unchecked Sendable {
     /// Publishes `frames` frames written into the write vector. Producer only.
     @inline(__always)
     public func commitWrite(_ frames: Int) {
+        producer.check()
         let w = writeIndex.load(ordering: .relaxed)
         precondition(frames >= 0 && frames <= capacity - (w - readIndex.load(ordering: .relaxed)))
         writeIndex.store(w + frames, ordering: .releasing)
@@ -87,6 +96,7 @@ public final class FrameRing: @unchecked Sendable {
     /// Frames that may be read now. Consumer only.
     @inline(__always)
     public var readableFrames: Int {
+        consumer.check()
         let r = readIndex.load(ordering: .relaxed)
         return writeIndex.load(ordering: .acquiring) - r
     }
@@ -94,6 +104,7 @@ public final class FrameRing: @unchecked Sendable {
     /// The filled part (at most `limit` frames) as up to two regions. Consumer only.
     @inline(__always)
     public func readVector(limit: Int = .max) -> RingVector {
+        consumer.check()
         let r = readIndex.load(ordering: .relaxed)
         let w = writeIndex.load(ordering: .acquiring)
         return vector(start: r, count: Swift.min(w - r, limit))
@@ -102,6 +113,7 @@ public final class FrameRing: @unchecked Sendable {
     /// Releases `frames` frames back to the producer. Consumer only.
     @inline(__always)
     public func commitRead(_ frames: Int) {
+        consumer.check()
         let r = readIndex.load(ordering: .relaxed)
         precondition(frames >= 0 && frames <= writeIndex.load(ordering: .relaxed) - r)
         readIndex.store(r + frames, ordering: .releasing)
