@@ -16,6 +16,8 @@ public enum ALSA {
 ///
 /// Opened non-blocking, so a busy exclusive device is reported at once (EBUSY), never waited on.
 /// `read` and `waitForData` run on the capture queue only; they call no allocating API.
+/// `@unchecked Sendable`: the PCM handle is opened and closed by one control thread and read by
+/// the capture queue only, never at the same time (the engine orders the hand-overs).
 public final class ALSACaptureDevice: CaptureDevice, @unchecked Sendable {
     public let name: String
     public let accessKind: AccessKind

@@ -5,6 +5,8 @@
 import Dispatch
 import Glibc
 
+/// `@unchecked Sendable`: `saved` is written in init and read by `restore()` on the same (main)
+/// thread; the reader thread only uses the pipe it was given.
 public final class StderrCapture: @unchecked Sendable {
     private var saved: Int32 = -1
     private let finished = DispatchSemaphore(value: 0)

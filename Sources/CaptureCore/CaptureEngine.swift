@@ -90,6 +90,9 @@ public struct DeviceSwitchReport: Sendable, Equatable {
 ///   the meter and the recording sink, and checkpoints the file about once a second.
 /// - Any thread may read the published state (`framesCaptured`, `xrunCount`, meters…) and call
 ///   `stop()`. `switchDevice` is called from one control thread (the session's queue).
+///
+/// `@unchecked Sendable`: shared state is atomics or behind `state`/`markers` mutexes; the rest is
+/// owned by one queue as listed above (`EngineRun`, `PendingSwitch`).
 public final class CaptureEngine: @unchecked Sendable {
     public struct Configuration: Sendable {
         public var request: CaptureRequest
@@ -266,6 +269,7 @@ public final class CaptureEngine: @unchecked Sendable {
 }
 
 /// Hands a start failure from the capture queue to `start()` (the semaphore orders the access).
+/// `@unchecked Sendable`: written by the capture queue before `started.signal()`, read after the wait.
 final class StartResult: @unchecked Sendable {
     var error: DeviceError?
 }

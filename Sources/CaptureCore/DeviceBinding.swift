@@ -5,6 +5,8 @@ import Glibc
 
 /// A device with everything the capture loop needs to read it into the ring in the recording's
 /// format. Built off the capture queue; freed off it too.
+/// `@unchecked Sendable`: immutable after init except the device, which only the thread that
+/// holds the binding uses (capture queue while bound, switching thread before and after).
 final class DeviceBinding: @unchecked Sendable {
     let device: any CaptureDevice
     let request: CaptureRequest

@@ -168,6 +168,7 @@ extension CaptureEngine {
 /// A device switch in flight between `switchDevice` (the switching thread) and the capture queue.
 /// The two take turns: the capture queue posts a message and waits on `toCapture`; the switching
 /// thread waits on `toSession`, acts, and signals back. The semaphores order every access.
+/// `@unchecked Sendable`: for that reason: the two sides never touch it at the same time.
 final class PendingSwitch: @unchecked Sendable {
     enum Message {
         /// Close-first: open the new device (the old one is already retired).

@@ -9,6 +9,7 @@ import Synchronization
 /// sleep (`prepareToWait`), so a busy pipeline makes no system calls at all. The waiter must
 /// re-check its condition after `prepareToWait` and before polling; sequentially consistent
 /// ordering on both sides rules out the lost wake-up.
+/// `@unchecked Sendable`: two pipe descriptors, fixed at init, and an atomic flag.
 public final class Doorbell: @unchecked Sendable {
     /// The descriptor to include in a poll set (readable when rung).
     public let fd: Int32

@@ -92,6 +92,8 @@ public struct SignalGenerator: Sendable {
 
 /// A capture device that delivers a `TestSignal`, paced by CLOCK_MONOTONIC like real hardware
 /// (or as fast as it is read, when `paced` is false, like ALSA's file-over-null test PCMs).
+/// `@unchecked Sendable`: like any device, opened and closed by one control thread and read by
+/// the capture queue only, never at the same time (the engine orders the hand-overs).
 public final class SignalSourceDevice: CaptureDevice, @unchecked Sendable {
     public let name: String
     public let signal: TestSignal

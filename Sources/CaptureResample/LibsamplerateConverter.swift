@@ -3,6 +3,8 @@ import CSamplerate
 import CaptureCore
 
 /// A libsamplerate converter. `process` calls `src_process` only: no allocation after init.
+/// `@unchecked Sendable`: the libsamplerate state is used by one thread at a time (the capture
+/// queue while its binding is current).
 public final class LibsamplerateConverter: SampleRateConverter, @unchecked Sendable {
     public let inputRate: Int
     public let outputRate: Int

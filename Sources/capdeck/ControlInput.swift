@@ -6,7 +6,7 @@ import CaptureDeck
 import Dispatch
 import Glibc
 
-final class ControlInput: @unchecked Sendable {
+final class ControlInput: Sendable {
     let session: CaptureSession
     let output: CaptureAudioFileOutput
     let onStop: @Sendable () -> Void
