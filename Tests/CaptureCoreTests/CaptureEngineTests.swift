@@ -2,6 +2,7 @@
 // and zero heap allocations on the capture thread.
 import CAllocCounter
 import CaptureCore
+import CaptureTestSupport
 import Foundation
 import Testing
 
@@ -29,30 +30,6 @@ final class MemorySink: RecordingSink, @unchecked Sendable {
 }
 
 /// Wraps a device and injects faults at chosen reads (ALSA can't be made to fail on demand).
-final class FaultInjectingDevice: CaptureDevice, @unchecked Sendable {
-    let inner: SignalSourceDevice
-    var overrunEvery: Int?
-    var loseAfterFrames: Int?
-    private var reads = 0
-    private var frames = 0
-    init(_ inner: SignalSourceDevice) { self.inner = inner }
-    var name: String { "fault:" + inner.name }
-    var accessKind: AccessKind { .unknown }
-    var displayName: String { name }
-    func open(_ r: CaptureRequest) throws(DeviceError) -> GrantedParameters { try inner.open(r) }
-    func start() throws(DeviceError) { try inner.start() }
-    func read(into buffer: UnsafeMutableRawPointer, frames n: Int) -> DeviceRead {
-        reads += 1
-        if let every = overrunEvery, reads % every == 0 { return .overrun }
-        if let lose = loseAfterFrames, frames >= lose { return .failed(.lost(device: name, reason: "No such device")) }
-        let r = inner.read(into: buffer, frames: n)
-        if case .frames(let k) = r { frames += k }
-        return r
-    }
-    func waitForData(wakeFD: Int32, timeoutMs: Int32) -> DeviceWait { inner.waitForData(wakeFD: wakeFD, timeoutMs: timeoutMs) }
-    func close() { inner.close() }
-}
-
 /// Symbol names of the code behind the first watched allocations.
 func allocationSites(_ count: Int) -> String {
     var out: [String] = []
@@ -132,7 +109,7 @@ func allocationSites(_ count: Int) -> String {
                                        configuration: .init(request: CaptureRequest(format: format), realtimePriority: nil),
                                        sink: sink)
         try engine.start()
-        while engine.framesCaptured < 4800 { usleep(5000) }
+        try waitUntil("engine.framesCaptured >= 4800") { engine.framesCaptured >= 4800 }
         engine.stop()
         let s = engine.waitUntilFinished()
         #expect(s.endReason == .stopped)
@@ -142,8 +119,7 @@ func allocationSites(_ count: Int) -> String {
     }
 
     @Test func overrunsAreCountedAndTimestamped() throws {
-        let dev = FaultInjectingDevice(SignalSourceDevice(paced: false))
-        dev.overrunEvery = 10
+        let dev = ScriptedSource(paced: false, overrunEvery: 10)
         let engine = try CaptureEngine(device: dev, configuration: .init(request: CaptureRequest(format: format, periodMicros: 10_000, bufferMicros: 40_000),
                                                                          realtimePriority: nil, maxFrames: 96_000))
         try engine.start()
@@ -156,8 +132,7 @@ func allocationSites(_ count: Int) -> String {
     }
 
     @Test func deviceLossEndsCaptureAndKeepsEverythingCaptured() throws {
-        let dev = FaultInjectingDevice(SignalSourceDevice(paced: false))
-        dev.loseAfterFrames = 10_000
+        let dev = ScriptedSource(paced: false, loseAfterFrames: 10_000)
         let sink = MemorySink(format: format)
         let engine = try CaptureEngine(device: dev, configuration: .init(request: CaptureRequest(format: format), realtimePriority: nil),
                                        sink: sink)
@@ -213,10 +188,10 @@ func allocationSites(_ count: Int) -> String {
         try engine.start()
         let tid = engine.captureThreadID
         #expect(tid > 0)
-        while engine.framesCaptured < 48_000 { usleep(1000) }  // warm-up
+        try waitUntil("engine.framesCaptured >= 48_000") { engine.framesCaptured >= 48_000 }  // warm-up
         CAllocCounter_watch(tid)
         let from = engine.framesCaptured
-        while engine.framesCaptured - from < 96 * 5_000 { usleep(1000) }  // ≥ 5,000 periods of 96 frames
+        try waitUntil("engine.framesCaptured - from >= 96 * 5_000") { engine.framesCaptured - from >= 96 * 5_000 }  // ≥ 5,000 periods of 96 frames
         let allocations = CAllocCounter_count()
         let sites = allocationSites(Int(allocations))
         CAllocCounter_watch(0)

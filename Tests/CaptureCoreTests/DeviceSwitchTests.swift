@@ -1,30 +1,9 @@
 // Switching devices while capturing: the recording continues in the same sink and format,
 // the gap is silence, and a failed switch keeps capturing from the old device.
 import CaptureCore
+import CaptureTestSupport
 import Foundation
 import Testing
-
-/// A built-in source that reports busy on its first `busyOpens` opens (EBUSY can't be provoked
-/// from ALSA without hardware; this stands in for a device held by another program).
-final class BusyOnceDevice: CaptureDevice, @unchecked Sendable {
-    let inner: SignalSourceDevice
-    var busyOpens: Int
-    init(_ inner: SignalSourceDevice, busyOpens: Int) {
-        self.inner = inner
-        self.busyOpens = busyOpens
-    }
-    var name: String { inner.name }
-    var accessKind: AccessKind { .exclusive }
-    var displayName: String { inner.displayName }
-    func open(_ r: CaptureRequest) throws(DeviceError) -> GrantedParameters {
-        if busyOpens > 0 { busyOpens -= 1; throw .busy(device: name) }
-        return try inner.open(r)
-    }
-    func start() throws(DeviceError) { try inner.start() }
-    func read(into b: UnsafeMutableRawPointer, frames: Int) -> DeviceRead { inner.read(into: b, frames: frames) }
-    func waitForData(wakeFD: Int32, timeoutMs: Int32) -> DeviceWait { inner.waitForData(wakeFD: wakeFD, timeoutMs: timeoutMs) }
-    func close() { inner.close() }
-}
 
 @Suite struct DeviceSwitchTests {
     let format = StreamFormat(sampleFormat: .s16LE, sampleRate: 48000, channels: 2)
@@ -36,7 +15,7 @@ final class BusyOnceDevice: CaptureDevice, @unchecked Sendable {
         let a = SignalSourceDevice(signal: .sine(frequency: 440, level: -12), paced: true, name: "a")
         let engine = try CaptureEngine(device: a, configuration: .init(request: CaptureRequest(format: format), realtimePriority: nil), sink: sink)
         try engine.start()
-        while engine.framesCaptured < 9600 { usleep(2000) }
+        try waitUntil("engine.framesCaptured >= 9600") { engine.framesCaptured >= 9600 }
         // The new device grants another format (mono FLOAT): it is converted into the recording's.
         let b = SignalSourceDevice(signal: .sine(frequency: 1000, level: -6), paced: true, name: "b")
         let monoFloat = StreamFormat(sampleFormat: .floatLE, sampleRate: 48000, channels: 1)
@@ -46,7 +25,7 @@ final class BusyOnceDevice: CaptureDevice, @unchecked Sendable {
         #expect(report.gapFrames >= 0 && report.gapMs < 1000)
         #expect(engine.device.name == "b")
         let after = engine.framesCaptured
-        while engine.framesCaptured < after + 9600 { usleep(2000) }
+        try waitUntil("engine.framesCaptured >= after + 9600") { engine.framesCaptured >= after + 9600 }
         engine.stop()
         let summary = engine.waitUntilFinished()
         #expect(summary.endReason == .stopped)
@@ -75,7 +54,7 @@ final class BusyOnceDevice: CaptureDevice, @unchecked Sendable {
         let a = SignalSourceDevice(paced: true, name: "hw-a")
         let engine = try CaptureEngine(device: a, configuration: .init(request: CaptureRequest(format: format), realtimePriority: nil))
         try engine.start()
-        let b = BusyOnceDevice(SignalSourceDevice(paced: true, name: "dsnoop-a"), busyOpens: 1)
+        let b = ScriptedSource(name: "dsnoop-a", busyOpens: 1)
         let report = try engine.switchDevice(to: b)
         #expect(report.device == "dsnoop-a")
         engine.stop()
@@ -87,11 +66,11 @@ final class BusyOnceDevice: CaptureDevice, @unchecked Sendable {
         let a = SignalSourceDevice(paced: true, name: "a")
         let engine = try CaptureEngine(device: a, configuration: .init(request: CaptureRequest(format: format), realtimePriority: nil), sink: sink)
         try engine.start()
-        let stuck = BusyOnceDevice(SignalSourceDevice(paced: true, name: "held"), busyOpens: 2)
+        let stuck = ScriptedSource(name: "held", busyOpens: 2)
         #expect(throws: DeviceError.busy(device: "held")) { try engine.switchDevice(to: stuck) }
         #expect(engine.device.name == "a")
         let now = engine.framesCaptured
-        while engine.framesCaptured < now + 4800 { usleep(2000) }  // still capturing
+        try waitUntil("engine.framesCaptured >= now + 4800") { engine.framesCaptured >= now + 4800 }  // still capturing
         engine.stop()
         let s = engine.waitUntilFinished()
         #expect(s.endReason == .stopped && sink.framesWritten == s.framesCaptured)

@@ -3,6 +3,7 @@
 // (`Int(Double(Int.max) / ratio)` overflowed). Also: the resampler's tail is flushed at a stop
 // (item 6), and a switch's silence respects the duration limit (item 5).
 import CaptureCore
+import CaptureTestSupport
 import CaptureResample
 import Foundation
 import Testing
@@ -18,14 +19,13 @@ import Testing
     func unlimitedCaptureFromAOneClockDevice(_ c: (device: Int, recording: Int)) throws {
         let format = StreamFormat(sampleFormat: .floatLE, sampleRate: c.recording, channels: 2)
         let sink = CollectingSink(format: format)
-        let dev = FixedRateDevice(SignalSourceDevice(signal: .sine(frequency: 1000, level: -12), paced: false), rate: c.device)
+        let dev = ScriptedSource(signal: .sine(frequency: 1000, level: -12), paced: false, fixedRate: c.device)
         let engine = try CaptureEngine(device: dev, configuration: .init(request: CaptureRequest(format: format), realtimePriority: nil,
                                                                          rateConverter: LibsamplerateConverter.factory),
                                        sink: sink)
         let g = try engine.start()
         #expect(g.format.sampleRate == c.device)
-        let deadline = Date().addingTimeInterval(10)
-        while engine.framesCaptured < c.recording && Date() < deadline { usleep(1000) }
+        try waitUntil("a second of audio") { engine.framesCaptured >= c.recording }
         engine.stop()
         let s = engine.waitUntilFinished()
         #expect(s.endReason == .stopped)
@@ -39,7 +39,7 @@ import Testing
     @Test(arguments: cases)
     func limitedCaptureFromAOneClockDevice(_ c: (device: Int, recording: Int)) throws {
         let format = StreamFormat(sampleFormat: .s16LE, sampleRate: c.recording, channels: 1)
-        let dev = FixedRateDevice(SignalSourceDevice(signal: .sine(frequency: 440, level: -12), paced: false), rate: c.device)
+        let dev = ScriptedSource(signal: .sine(frequency: 440, level: -12), paced: false, fixedRate: c.device)
         let frames = c.recording * 3 / 2
         let engine = try CaptureEngine(device: dev, configuration: .init(request: CaptureRequest(format: format), realtimePriority: nil,
                                                                          maxFrames: frames, rateConverter: LibsamplerateConverter.factory))
@@ -54,13 +54,12 @@ import Testing
     func stopFlushesTheConverter(_ c: (device: Int, recording: Int)) throws {
         let format = StreamFormat(sampleFormat: .floatLE, sampleRate: c.recording, channels: 1)
         let sink = CollectingSink(format: format)
-        let inner = SignalSourceDevice(signal: .sine(frequency: 1000, level: -12), paced: false)
-        let dev = CountingDevice(FixedRateDevice(inner, rate: c.device))
+        let dev = ScriptedSource(signal: .sine(frequency: 1000, level: -12), paced: false, fixedRate: c.device)
         let engine = try CaptureEngine(device: dev, configuration: .init(request: CaptureRequest(format: format), realtimePriority: nil,
                                                                          rateConverter: LibsamplerateConverter.factory),
                                        sink: sink)
         try engine.start()
-        while engine.framesCaptured < c.recording { usleep(1000) }
+        try waitUntil("engine.framesCaptured >= c.recording") { engine.framesCaptured >= c.recording }
         engine.stop()
         let s = engine.waitUntilFinished()
         let expected = Double(dev.framesRead) * Double(c.recording) / Double(c.device)
@@ -76,9 +75,9 @@ import Testing
         let engine = try CaptureEngine(device: a, configuration: .init(request: CaptureRequest(format: format), realtimePriority: nil,
                                                                        maxFrames: limit))
         try engine.start()
-        while engine.framesCaptured < limit - 2400 { usleep(500) }
+        try waitUntil("engine.framesCaptured >= limit - 2400") { engine.framesCaptured >= limit - 2400 }
         // A new device that takes 200 ms to open: a gap of at least 200 ms, past the limit.
-        let b = SlowOpeningDevice(SignalSourceDevice(signal: .sine(frequency: 1000, level: -12), paced: true), openMs: 200)
+        let b = ScriptedSource(signal: .sine(frequency: 1000, level: -12), openDelayMs: 200)
         _ = try? engine.switchDevice(to: b)
         let s = engine.waitUntilFinished()
         #expect(s.framesCaptured == limit && s.framesWritten == limit, "\(s)")
@@ -99,14 +98,13 @@ extension DownsamplingTests {
     func aStalledWriterDoesNotMakeTheResamplingLoopSpin(_ deviceRate: Int) throws {
         let format = StreamFormat(sampleFormat: .s16LE, sampleRate: 16000, channels: 2)
         let sink = StallingSink(format: format)
-        let dev = FixedRateDevice(SignalSourceDevice(signal: .sine(frequency: 440, level: -12), paced: true), rate: deviceRate)
+        let dev = ScriptedSource(signal: .sine(frequency: 440, level: -12), paced: true, fixedRate: deviceRate)
         let engine = try CaptureEngine(device: dev, configuration: .init(request: CaptureRequest(format: format), realtimePriority: nil,
                                                                          ringSeconds: 0.25, rateConverter: LibsamplerateConverter.factory),
                                        sink: sink)
         try engine.start()
         // The ring (0.25 s) fills while the sink holds its first write.
-        let deadline = Date().addingTimeInterval(5)
-        while engine.framesCaptured < 4000 && Date() < deadline { usleep(5000) }
+        try waitUntil("the ring filling") { engine.framesCaptured >= 4000 }
         usleep(400_000)
         let tid = engine.captureThreadID
         let before = Self.cpuSeconds(thread: tid)
@@ -136,36 +134,3 @@ final class StallingSink: RecordingSink, @unchecked Sendable {
     func finish() throws(RecordingError) {}
 }
 
-/// Counts the frames a device delivered.
-final class CountingDevice: CaptureDevice, @unchecked Sendable {
-    let inner: any CaptureDevice
-    private(set) var framesRead = 0
-    init(_ inner: any CaptureDevice) { self.inner = inner }
-    var name: String { inner.name }
-    var accessKind: AccessKind { inner.accessKind }
-    var displayName: String { inner.displayName }
-    func open(_ r: CaptureRequest) throws(DeviceError) -> GrantedParameters { try inner.open(r) }
-    func start() throws(DeviceError) { try inner.start() }
-    func read(into b: UnsafeMutableRawPointer, frames: Int) -> DeviceRead {
-        let r = inner.read(into: b, frames: frames)
-        if case .frames(let n) = r { framesRead += n }
-        return r
-    }
-    func waitForData(wakeFD: Int32, timeoutMs: Int32) -> DeviceWait { inner.waitForData(wakeFD: wakeFD, timeoutMs: timeoutMs) }
-    func close() { inner.close() }
-}
-
-/// A device whose open takes a while (a USB device, a sound server).
-final class SlowOpeningDevice: CaptureDevice, @unchecked Sendable {
-    let inner: any CaptureDevice
-    let openMs: Int
-    init(_ inner: any CaptureDevice, openMs: Int) { self.inner = inner; self.openMs = openMs }
-    var name: String { "slow:" + inner.name }
-    var accessKind: AccessKind { inner.accessKind }
-    var displayName: String { name }
-    func open(_ r: CaptureRequest) throws(DeviceError) -> GrantedParameters { usleep(useconds_t(openMs * 1000)); return try inner.open(r) }
-    func start() throws(DeviceError) { try inner.start() }
-    func read(into b: UnsafeMutableRawPointer, frames: Int) -> DeviceRead { inner.read(into: b, frames: frames) }
-    func waitForData(wakeFD: Int32, timeoutMs: Int32) -> DeviceWait { inner.waitForData(wakeFD: wakeFD, timeoutMs: timeoutMs) }
-    func close() { inner.close() }
-}

@@ -2,31 +2,10 @@
 // when a route switch lands on it: the file keeps its rate, the tone keeps its pitch and level.
 import CAllocCounter
 import CaptureCore
+import CaptureTestSupport
 import CaptureResample
 import Foundation
 import Testing
-
-/// The built-in source, but it only does 44.1 kHz, whatever is asked (like a fixed-rate `hw:`).
-final class FixedRateDevice: CaptureDevice, @unchecked Sendable {
-    let inner: SignalSourceDevice
-    let rate: Int
-    init(_ inner: SignalSourceDevice, rate: Int) {
-        self.inner = inner
-        self.rate = rate
-    }
-    var name: String { "fixed-\(rate):" + inner.name }
-    var accessKind: AccessKind { .exclusive }
-    var displayName: String { name }
-    func open(_ r: CaptureRequest) throws(DeviceError) -> GrantedParameters {
-        var req = r
-        req.format.sampleRate = rate
-        return try inner.open(req)
-    }
-    func start() throws(DeviceError) { try inner.start() }
-    func read(into b: UnsafeMutableRawPointer, frames: Int) -> DeviceRead { inner.read(into: b, frames: frames) }
-    func waitForData(wakeFD: Int32, timeoutMs: Int32) -> DeviceWait { inner.waitForData(wakeFD: wakeFD, timeoutMs: timeoutMs) }
-    func close() { inner.close() }
-}
 
 /// Collects the recording in memory.
 final class CollectingSink: RecordingSink, @unchecked Sendable {
@@ -63,7 +42,7 @@ final class CollectingSink: RecordingSink, @unchecked Sendable {
 
     @Test func unpacedFixedRateDeviceIsResampledToTheRecordingRate() throws {
         let sink = CollectingSink(format: format)
-        let dev = FixedRateDevice(SignalSourceDevice(signal: .sine(frequency: 1000, level: -12), paced: false), rate: 44100)
+        let dev = ScriptedSource(signal: .sine(frequency: 1000, level: -12), paced: false, fixedRate: 44100)
         let engine = try CaptureEngine(device: dev, configuration: .init(request: CaptureRequest(format: format), realtimePriority: nil,
                                                                          maxFrames: 96_000, rateConverter: LibsamplerateConverter.factory),
                                        sink: sink)
@@ -79,15 +58,15 @@ final class CollectingSink: RecordingSink, @unchecked Sendable {
     }
 
     @Test func resamplingCaptureThreadDoesNotAllocate() throws {
-        let dev = FixedRateDevice(SignalSourceDevice(paced: false), rate: 44100)
+        let dev = ScriptedSource(paced: false, fixedRate: 44100)
         let engine = try CaptureEngine(device: dev, configuration: .init(
             request: CaptureRequest(format: format, periodMicros: 2_000, bufferMicros: 8_000), realtimePriority: nil,
             ringSeconds: 0.05, rateConverter: LibsamplerateConverter.factory))
         try engine.start()
-        while engine.framesCaptured < 48_000 { usleep(1000) }
+        try waitUntil("engine.framesCaptured >= 48_000") { engine.framesCaptured >= 48_000 }
         CAllocCounter_watch(engine.captureThreadID)
         let from = engine.framesCaptured
-        while engine.framesCaptured - from < 96 * 5_000 { usleep(1000) }
+        try waitUntil("engine.framesCaptured - from >= 96 * 5_000") { engine.framesCaptured - from >= 96 * 5_000 }
         let allocations = CAllocCounter_count()
         CAllocCounter_watch(0)
         engine.stop()
@@ -96,7 +75,7 @@ final class CollectingSink: RecordingSink, @unchecked Sendable {
     }
 
     @Test func withoutAConverterTheDeviceIsRefused() throws {
-        let dev = FixedRateDevice(SignalSourceDevice(paced: false), rate: 44100)
+        let dev = ScriptedSource(paced: false, fixedRate: 44100)
         let engine = try CaptureEngine(device: dev, configuration: .init(request: CaptureRequest(format: format), realtimePriority: nil))
         #expect(throws: DeviceError.self) { try engine.start() }
     }
@@ -107,12 +86,12 @@ final class CollectingSink: RecordingSink, @unchecked Sendable {
         let engine = try CaptureEngine(device: a, configuration: .init(request: CaptureRequest(format: format), realtimePriority: nil,
                                                                        rateConverter: LibsamplerateConverter.factory), sink: sink)
         try engine.start()
-        while engine.framesCaptured < 24_000 { usleep(2000) }
-        let b = FixedRateDevice(SignalSourceDevice(signal: .sine(frequency: 1000, level: -12), paced: true), rate: 44100)
+        try waitUntil("engine.framesCaptured >= 24_000") { engine.framesCaptured >= 24_000 }
+        let b = ScriptedSource(signal: .sine(frequency: 1000, level: -12), paced: true, fixedRate: 44100)
         let report = try engine.switchDevice(to: b)
         #expect(report.granted.format.sampleRate == 44100)
         let at = engine.framesCaptured
-        while engine.framesCaptured < at + 48_000 { usleep(2000) }
+        try waitUntil("engine.framesCaptured >= at + 48_000") { engine.framesCaptured >= at + 48_000 }
         engine.stop()
         _ = engine.waitUntilFinished()
         let end = sink.framesWritten
