@@ -157,6 +157,8 @@ public final class CaptureEngine: @unchecked Sendable {
     let xrunLog: XrunLog
     let state = Mutex<EngineState>(EngineState())
     let markers = Mutex<[RecordingMarker]>([])
+    /// Markers added since the writer last took them.
+    let markersPending = Atomic<Int>(0)
 
     struct EngineState {
         var device: (any CaptureDevice)?
@@ -265,6 +267,8 @@ public final class CaptureEngine: @unchecked Sendable {
     /// Records a marker for the recording file (written where the container supports markers).
     public func addMarker(atFrame frame: Int, label: String) {
         markers.withLock { $0.append(RecordingMarker(frame: frame, label: label)) }
+        markersPending.add(1, ordering: .releasing)
+        dataBell.ringIfWaiting()
     }
 }
 

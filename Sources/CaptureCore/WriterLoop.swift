@@ -48,15 +48,17 @@ extension CaptureEngine {
                 spaceBell.ringIfWaiting()
                 framesSinceCheckpoint += v.frames
             }
+            // Markers go to the sink as soon as the writer passes by, while their file is open (a
+            // console recording may end a moment after a marker, long before the engine does):
+            // one relaxed load per pass, the lock only when there are some.
+            if let sink, markersPending.load(ordering: .acquiring) > 0 {
+                markersPending.store(0, ordering: .relaxed)
+                for m in markers.withLock({ m -> [RecordingMarker] in defer { m.removeAll() }; return m }) { sink.addMarker(m) }
+            }
             let now = monotonicNanos()
             if now - lastCheckpoint >= checkpointInterval || framesSinceCheckpoint >= checkpointFrames {
                 lastCheckpoint = now
                 framesSinceCheckpoint = 0
-                // Markers go to the sink while its file is open (a console recording may end
-                // long before the engine does).
-                if let sink {
-                    for m in markers.withLock({ m -> [RecordingMarker] in defer { m.removeAll() }; return m }) { sink.addMarker(m) }
-                }
                 if let sink, writeError == nil {
                     do throws(RecordingError) { try sink.checkpoint() } catch {
                         writeError = error

@@ -52,5 +52,40 @@ extension Integration {
             let after = windows.filter { Double($0.frame) / Double(rate) > (cues.first ?? 0) + 0.3 }
             #expect(after.filter { $0.label == "toneA" }.count >= 8, "toneA after the seam: \(after.prefix(5))")
         }
+
+        @Test("the console while the server is stopped for 3 s: INTERRUPTED with the reason, empty meters, the take stays open; back: a gap event, the take saves whole")
+        func stallInTheConsole() async throws {
+            let rec = routes.home.makeDirectory("rec")
+            let console = try await TmuxConsole(["-D", "toneA", "-o", rec], home: routes.home, environment: routes.environment,
+                                                width: 120, height: 32)
+            defer { console.shutdown() }
+            _ = try await console.waitFor("the console capturing toneA", timeout: 10) { s in
+                s.isConsole && s.route?.pcm == "toneA" && (s.meters.first?.peak ?? -200) > -30
+            }
+            try await console.press("r")
+            let recording = try await console.waitFor("recording", timeout: 5) { $0.recordingFile != nil }
+            let path = try #require(recording.recordingFile)
+            try await Task.sleep(for: .milliseconds(800))
+            routes.pulse.stall()
+            let stalled = try await console.waitFor("the stall noticed", timeout: 5) { s in
+                s.titleBar.contains("INTERRUPTED: device stopped delivering audio")
+            }
+            #expect(stalled.events.contains { $0.contains("stopped delivering audio") }, "events: \(stalled.events)")
+            #expect(stalled.recordingFile == path && stalled.titleBar.contains("REC"), "the take stays open: \(stalled.titleBar)")
+            #expect(stalled.meters.allSatisfy { ($0.peak ?? -.infinity) == -.infinity }, "no frozen levels: \(stalled.meters)")
+            try await Task.sleep(for: .milliseconds(1500))
+            routes.pulse.resume()
+            let back = try await console.waitFor("capture back", timeout: 10) { s in
+                s.route?.pcm == "toneA" && s.events.contains { $0.hasPrefix("gap ") && $0.contains("stalled") }
+            }
+            #expect(back.recordingFile == path && !back.titleBar.contains("INTERRUPTED"), "\(back.titleBar)")
+            try await Task.sleep(for: .milliseconds(800))
+            try await console.press("r")
+            _ = try await console.waitFor("the saved line", timeout: 5) { s in s.events.contains { $0.hasPrefix("saved \(path) ") } }
+            try await console.press("q")
+            #expect(try await console.waitForExit() == 0)
+            let cues = try WAVChunks(path: path).cuePoints
+            #expect(cues.count == 1, "one cue at the gap: \(cues.map(\.position))")
+        }
     }
 }
