@@ -65,8 +65,12 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
             // Stay a plain WAV unless the file grows past 4 GiB.
             sf_command(f, Int32(SFC_RF64_AUTO_DOWNGRADE), nil, Int32(SF_TRUE))
         }
-        // Float files: no PEAK chunk, whose values would only be right at the very end.
-        sf_command(f, Int32(SFC_SET_ADD_PEAK_CHUNK), nil, Int32(SF_FALSE))
+        // Float files: no PEAK chunk, whose values would only be right at the very end. Only CAF
+        // adds one by itself; libsndfile 1.2's SFC_SET_ADD_PEAK_CHUNK with SF_FALSE on a file that
+        // has none *adds* one (it frees a PEAK if present, else allocates), so RF64 is left alone.
+        if fileType == .caf && format.sampleFormat == .floatLE {
+            sf_command(f, Int32(SFC_SET_ADD_PEAK_CHUNK), nil, Int32(SF_FALSE))
+        }
         // A true 0-frame header from the start, so even a file killed before its first
         // checkpoint opens as an empty recording.
         sf_command(f, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
