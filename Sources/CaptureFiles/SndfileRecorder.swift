@@ -74,6 +74,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         // A true 0-frame header from the start, so even a file killed before its first
         // checkpoint opens as an empty recording.
         sf_command(f, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
+        if fileType == .wav { _ = WAVFormatChunk.apply(fd: fd, format: format) }
         if format.sampleFormat == .s24LE || format.sampleFormat == .s24_3LE {
             scratch = .allocate(capacity: scratchFrames * format.channels)
         }
@@ -124,6 +125,10 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     public func checkpoint() throws(RecordingError) {
         guard let file else { return }
         sf_command(file, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
+        // Plain PCM/float format chunk where WAV allows it; discrete channels (WAVFormatChunk).
+        if fileType == .wav && !WAVFormatChunk.apply(fd: fd, format: format) {
+            throw .writeFailed(path: path, reason: "header: \(String(cString: strerror(errno)))", framesSaved: framesWritten)
+        }
         // Deleted while recording (the file, or its whole directory)? Writing on would lose
         // everything at close: stop now; `finish` copies the recording somewhere safe.
         if isDeleted { throw .vanished(path: path, framesSaved: framesWritten, rescuedTo: nil, reason: "not finished yet") }
@@ -157,6 +162,8 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         file = nil
         syncQueue.sync {}  // let an in-flight checkpoint sync finish before the descriptor closes
         var r = sf_close(f)
+        var step = "could not append cue points"
+        if r == 0 && fileType == .wav && !WAVFormatChunk.apply(fd: fd, format: format) { r = -1; step = "could not write the format chunk" }
         if r == 0 && fileType == .wav && !markers.isEmpty && !CueWriter.append(markers, toWAV: fd) {
             r = -1
         }
@@ -165,7 +172,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         if isDeleted {
             // The finished file exists only through fd: copy it out before closing. A problem
             // finishing it travels with the rescue, so "saved" is never claimed for a bad copy.
-            let problem: String? = r == -1 ? "could not append cue points: \(String(cString: strerror(e)))"
+            let problem: String? = r == -1 ? "\(step): \(String(cString: strerror(e)))"
                 : r != 0 ? String(cString: sf_error_number(r))
                 : synced != 0 ? "fdatasync: \(String(cString: strerror(e)))" : nil
             let rescue = FileRescue.copy(from: fd, originalPath: path)
@@ -178,7 +185,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         }
         Glibc.close(fd)
         if r == -1 {
-            throw .writeFailed(path: path, reason: "could not append cue points: \(String(cString: strerror(e)))", framesSaved: framesWritten)
+            throw .writeFailed(path: path, reason: "\(step): \(String(cString: strerror(e)))", framesSaved: framesWritten)
         }
         if r != 0 {
             throw .writeFailed(path: path, reason: String(cString: sf_error_number(r)), framesSaved: framesWritten)
@@ -193,6 +200,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
 /// file's data, and fixes the RIFF size. (libsndfile can't add cues once audio is written.)
 enum CueWriter {
     static func le(_ v: UInt64, _ n: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+    static func le32(_ b: [UInt8], _ at: Int) -> UInt64 { (0..<4).reversed().reduce(0) { $0 << 8 | UInt64(b[at + $1]) } }
 
     static func chunks(_ markers: [RecordingMarker]) -> [UInt8] {
         var cue: [UInt8] = Array("cue ".utf8)
