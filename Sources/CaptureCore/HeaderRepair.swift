@@ -118,7 +118,7 @@ public enum HeaderRepair {
         var blockAlign = 0
         var ds64Offset: Int?
         var headerDataSize: UInt64 = 0
-        var junkAtStart: (offset: Int, size: Int)?
+        var before: [RIFFChunkRef] = []  // the chunks before data, in file order
         var chunks = 0
         while pos + 8 <= fileSize {
             chunks += 1
@@ -142,8 +142,6 @@ public enum HeaderRepair {
             case "ds64":
                 guard size >= 24 else { return .notUnderstood(reason: "short ds64 chunk") }
                 ds64Offset = pos + 8
-            case "JUNK":
-                if chunks == 1 { junkAtStart = (pos, size) }
             case "data":
                 guard blockAlign > 0 else { return .notUnderstood(reason: "data before a valid fmt chunk") }
                 let dataOffset = pos + 8
@@ -156,17 +154,18 @@ public enum HeaderRepair {
                 }
                 return planRIFF(fileSize: fileSize, read: read, magic: magic, dataOffset: dataOffset,
                                 headerDataSize: headerDataSize, blockAlign: blockAlign,
-                                ds64Offset: ds64Offset, junkAtStart: junkAtStart, dataSizeField: pos + 4)
+                                ds64Offset: ds64Offset, chunks: before, dataSizeField: pos + 4)
             default:
                 break
             }
+            before.append(RIFFChunkRef(id: id, offset: pos, size: size))
             pos += 8 + size + (size & 1)
         }
         return .notUnderstood(reason: "no data chunk")
     }
 
     static func planRIFF(fileSize: Int, read: Reader, magic: String, dataOffset: Int, headerDataSize: UInt64,
-                         blockAlign: Int, ds64Offset: Int?, junkAtStart: (offset: Int, size: Int)?,
+                         blockAlign: Int, ds64Offset: Int?, chunks: [RIFFChunkRef],
                          dataSizeField: Int) -> RepairAnalysis {
         let container = magic == "RIFF" ? "WAV" : "RF64"
         let available = fileSize - dataOffset
@@ -185,15 +184,11 @@ public enum HeaderRepair {
         var patches: [RepairPlan.Patch] = []
         if magic == "RIFF" {
             if UInt64(newSize - 8) > 0xFFFF_FFFF {
-                guard let junk = junkAtStart, junk.size >= 28 else {
-                    return .notUnderstood(reason: "WAV data past 4 GiB and no room for an RF64 header")
+                switch rf64Header(read: read, chunks: chunks, dataOffset: dataOffset, riffSize: UInt64(newSize - 8),
+                                  dataBytes: dataBytes, frames: dataBytes / UInt64(blockAlign)) {
+                case .success(let header): patches.append(.init(offset: 0, bytes: header))
+                case .failure(let why): return .notUnderstood(reason: "WAV data past 4 GiB: \(why.reason)")
                 }
-                // Turn the reserved JUNK chunk into ds64 and the file into RF64.
-                patches.append(.init(offset: 0, bytes: Array("RF64".utf8) + leBytes(0xFFFF_FFFF, 4)))
-                patches.append(.init(offset: junk.offset, bytes: Array("ds64".utf8) + leBytes(UInt64(junk.size), 4)
-                                     + leBytes(UInt64(newSize - 8), 8) + leBytes(dataBytes, 8)
-                                     + leBytes(dataBytes / UInt64(blockAlign), 8) + leBytes(0, 4)))
-                patches.append(.init(offset: dataSizeField, bytes: leBytes(0xFFFF_FFFF, 4)))
             } else {
                 patches.append(.init(offset: 4, bytes: leBytes(UInt64(newSize - 8), 4)))
                 patches.append(.init(offset: dataSizeField, bytes: leBytes(dataBytes, 4)))
@@ -208,6 +203,46 @@ public enum HeaderRepair {
         return .repairable(RepairPlan(container: container, bytesPerFrame: blockAlign, headerFrames: headerFrames,
                                       diskFrames: diskFrames, patches: patches,
                                       truncateTo: newSize < fileSize ? newSize : nil))
+    }
+
+    /// A chunk of a RIFF file: its id, the offset of its 8-byte header, its size as written.
+    public struct RIFFChunkRef: Equatable, Sendable {
+        public var id: String
+        public var offset: Int
+        public var size: Int
+    }
+
+    public struct Refusal: Error, Equatable {
+        public var reason: String
+    }
+
+    /// The RF64 header for a WAV whose data passed 4 GiB, laid out as libsndfile's RF64 writer lays
+    /// it out when its auto-downgraded WAV grows past 4 GiB (rf64.c): "RF64", size 0xFFFFFFFF,
+    /// "WAVE", a 28-byte ds64 (RIFF size, data size, sample count, an empty table) where the
+    /// WAV's reserved JUNK chunk was, the format chunk and any other chunks, no fact chunk (ds64
+    /// holds the count), a "PAD " chunk filling what is left, and "data" with size 0xFFFFFFFF
+    /// ending exactly where it ended before, so no audio moves. libsndfile 1.2.0 reserves 24
+    /// bytes of JUNK (4 fewer than ds64 needs); the fact chunk it drops gives the room back.
+    static func rf64Header(read: Reader, chunks: [RIFFChunkRef], dataOffset: Int, riffSize: UInt64,
+                           dataBytes: UInt64, frames: UInt64) -> Result<[UInt8], Refusal> {
+        guard let first = chunks.first, first.id == "JUNK", first.offset == 12 else {
+            return .failure(Refusal(reason: "no reserved JUNK chunk before the format chunk, so no room for RF64's ds64"))
+        }
+        var out: [UInt8] = Array("RF64".utf8) + leBytes(0xFFFF_FFFF, 4) + Array("WAVE".utf8)
+        out += Array("ds64".utf8) + leBytes(28, 4) + leBytes(riffSize, 8) + leBytes(dataBytes, 8) + leBytes(frames, 8) + leBytes(0, 4)
+        for c in chunks.dropFirst() where !["fact", "JUNK", "PAD ", "ds64"].contains(c.id) {
+            let n = 8 + c.size + (c.size & 1)
+            let bytes = read(c.offset, n)
+            guard bytes.count == n else { return .failure(Refusal(reason: "truncated \(c.id) chunk")) }
+            out += bytes
+        }
+        let room = dataOffset - 8 - out.count
+        guard room == 0 || room >= 8 else {
+            return .failure(Refusal(reason: "no room for an RF64 header (\(out.count + 8) bytes before the audio, \(dataOffset) there)"))
+        }
+        if room >= 8 { out += Array("PAD ".utf8) + leBytes(UInt64(room - 8), 4) + [UInt8](repeating: 0, count: room - 8) }
+        out += Array("data".utf8) + leBytes(0xFFFF_FFFF, 4)
+        return .success(out)
     }
 
     // MARK: Wave64

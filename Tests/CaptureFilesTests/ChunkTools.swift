@@ -3,6 +3,7 @@
 import CaptureCore
 import CaptureFiles
 import Foundation
+import Glibc
 
 struct RIFFChunk: Equatable {
     var id: String
@@ -10,21 +11,33 @@ struct RIFFChunk: Equatable {
     var size: Int
 }
 
-/// The top-level chunks of a RIFF or RF64 file, in file order (sizes as written).
+/// The top-level chunks of a RIFF or RF64 file, in file order (sizes as written), read with
+/// pread so that a sparse 4 GiB file costs nothing. RF64's data size comes from ds64.
 func riffChunks(_ path: String) -> (magic: String, chunks: [RIFFChunk]) {
-    guard let d = FileManager.default.contents(atPath: path), d.count >= 12 else { return ("", []) }
-    let b = [UInt8](d)
-    func le32(_ at: Int) -> Int { Int(b[at]) | Int(b[at + 1]) << 8 | Int(b[at + 2]) << 16 | Int(b[at + 3]) << 24 }
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return ("", []) }
+    defer { close(fd) }
+    var st = stat()
+    fstat(fd, &st)
+    func read(_ at: Int, _ n: Int) -> [UInt8] {
+        var b = [UInt8](repeating: 0, count: n)
+        return pread(fd, &b, n, off_t(at)) == n ? b : []
+    }
+    let head = read(0, 12)
+    guard head.count == 12 else { return ("", []) }
     var out: [RIFFChunk] = []
     var pos = 12
-    while pos + 8 <= b.count {
-        let id = String(decoding: b[pos..<(pos + 4)], as: UTF8.self)
-        let size = le32(pos + 4)
+    var ds64Data: Int?
+    while pos + 8 <= Int(st.st_size) {
+        let h = read(pos, 8)
+        let id = String(decoding: h[0..<4], as: UTF8.self)
+        let size = Int(le(h, 4, 4))
         out.append(RIFFChunk(id: id, offset: pos, size: size))
-        if id == "data" && size == 0xFFFF_FFFF { break }  // RF64: the size is in ds64
-        pos += 8 + size + (size & 1)
+        if id == "ds64" { ds64Data = Int(le(read(pos + 8, 24), 8, 8)) }
+        let length = id == "data" && size == 0xFFFF_FFFF ? (ds64Data ?? 0) : size
+        pos += 8 + length + (length & 1)
     }
-    return (String(decoding: b[0..<4], as: UTF8.self), out)
+    return (String(decoding: head[0..<4], as: UTF8.self), out)
 }
 
 func le(_ b: [UInt8], _ at: Int, _ n: Int) -> UInt64 {
