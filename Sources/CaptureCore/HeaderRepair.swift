@@ -25,6 +25,19 @@ public struct RepairPlan: Equatable, Sendable {
     public var patches: [Patch]
     /// New file length (drops a trailing partial frame), or nil to keep the length.
     public var truncateTo: Int?
+    /// A PEAK chunk to bring up to date from the audio (after the patches), or nil.
+    public var peak: PeakScan? = nil
+
+    /// Where a float WAV's PEAK chunk's values go, and the audio they come from.
+    public struct PeakScan: Equatable, Sendable {
+        /// Offset of the first channel's (value, position) pair.
+        public var valuesOffset: Int
+        public var channels: Int
+        /// 4 (float) or 8 (double).
+        public var bytesPerSample: Int
+        public var dataOffset: Int
+        public var frames: Int
+    }
 
     public struct Patch: Equatable, Sendable {
         public var offset: Int
@@ -116,6 +129,9 @@ public enum HeaderRepair {
         }
         var pos = 12
         var blockAlign = 0
+        var channels = 0
+        var isFloat = false
+        var bytesPerSample = 0
         var ds64Offset: Int?
         var headerDataSize: UInt64 = 0
         var before: [RIFFChunkRef] = []  // the chunks before data, in file order
@@ -139,6 +155,12 @@ public enum HeaderRepair {
                 guard size >= 16, f.count == 16 else { return .notUnderstood(reason: "truncated fmt chunk") }
                 blockAlign = Int(le(f, 12, 2))
                 guard blockAlign > 0 else { return .notUnderstood(reason: "fmt chunk with a zero block size") }
+                channels = Int(le(f, 2, 2))
+                bytesPerSample = Int(le(f, 14, 2)) / 8
+                let tag = le(f, 0, 2)
+                // EXTENSIBLE: the subformat GUID's first two bytes are the format tag.
+                let sub = tag == 0xFFFE && size >= 40 ? read(pos + 8 + 24, 2) : []
+                isFloat = sub.count == 2 ? le(sub, 0, 2) == 3 : tag == 3
             case "ds64":
                 guard size >= 24 else { return .notUnderstood(reason: "short ds64 chunk") }
                 ds64Offset = pos + 8
@@ -152,9 +174,13 @@ public enum HeaderRepair {
                     guard d.count == 24 else { return .notUnderstood(reason: "truncated ds64") }
                     headerDataSize = le(d, 8, 8)
                 }
+                // A float PEAK chunk with room for every channel's (value, position).
+                let peakable = isFloat && channels > 0 && (bytesPerSample == 4 || bytesPerSample == 8)
+                    && channels * bytesPerSample == blockAlign
                 return planRIFF(fileSize: fileSize, read: read, magic: magic, dataOffset: dataOffset,
                                 headerDataSize: headerDataSize, blockAlign: blockAlign,
-                                ds64Offset: ds64Offset, chunks: before, dataSizeField: pos + 4)
+                                ds64Offset: ds64Offset, chunks: before, dataSizeField: pos + 4,
+                                peakChannels: peakable ? channels : 0, bytesPerSample: bytesPerSample)
             default:
                 break
             }
@@ -166,7 +192,7 @@ public enum HeaderRepair {
 
     static func planRIFF(fileSize: Int, read: Reader, magic: String, dataOffset: Int, headerDataSize: UInt64,
                          blockAlign: Int, ds64Offset: Int?, chunks: [RIFFChunkRef],
-                         dataSizeField: Int) -> RepairAnalysis {
+                         dataSizeField: Int, peakChannels: Int = 0, bytesPerSample: Int = 0) -> RepairAnalysis {
         let container = magic == "RIFF" ? "WAV" : "RF64"
         let available = fileSize - dataOffset
         let headerFrames = Int(clamping: headerDataSize) / blockAlign
@@ -182,11 +208,21 @@ public enum HeaderRepair {
         let dataBytes = UInt64(diskFrames * blockAlign)
         let newSize = dataOffset + Int(dataBytes)
         var patches: [RepairPlan.Patch] = []
+        // The chunks that follow from the length: fact (sample count; 0xFFFFFFFF in RF64 past
+        // 32 bits, ds64 holds it) and PEAK (peaks of all the audio, computed by the caller).
+        let fact = chunks.first { $0.id == "fact" && $0.size >= 4 }
+        var peakOffset = chunks.first { $0.id == "PEAK" && peakChannels > 0 && $0.size >= 8 + 8 * peakChannels }
+            .map { $0.offset + 16 }
+        if let fact, magic != "RIFF" || UInt64(newSize - 8) <= 0xFFFF_FFFF {
+            patches.append(.init(offset: fact.offset + 8, bytes: leBytes(UInt64(Swift.min(diskFrames, 0xFFFF_FFFF)), 4)))
+        }
         if magic == "RIFF" {
             if UInt64(newSize - 8) > 0xFFFF_FFFF {
                 switch rf64Header(read: read, chunks: chunks, dataOffset: dataOffset, riffSize: UInt64(newSize - 8),
                                   dataBytes: dataBytes, frames: dataBytes / UInt64(blockAlign)) {
-                case .success(let header): patches.append(.init(offset: 0, bytes: header))
+                case .success(let header):
+                    patches.append(.init(offset: 0, bytes: header.bytes))
+                    peakOffset = peakOffset == nil ? nil : header.peakOffset.map { $0 + 16 }
                 case .failure(let why): return .notUnderstood(reason: "WAV data past 4 GiB: \(why.reason)")
                 }
             } else {
@@ -202,7 +238,10 @@ public enum HeaderRepair {
         }
         return .repairable(RepairPlan(container: container, bytesPerFrame: blockAlign, headerFrames: headerFrames,
                                       diskFrames: diskFrames, patches: patches,
-                                      truncateTo: newSize < fileSize ? newSize : nil))
+                                      truncateTo: newSize < fileSize ? newSize : nil,
+                                      peak: peakOffset.map { .init(valuesOffset: $0, channels: peakChannels,
+                                                                   bytesPerSample: bytesPerSample,
+                                                                   dataOffset: dataOffset, frames: diskFrames) }))
     }
 
     /// A chunk of a RIFF file: its id, the offset of its 8-byte header, its size as written.
@@ -224,13 +263,15 @@ public enum HeaderRepair {
     /// ending exactly where it ended before, so no audio moves. libsndfile 1.2.0 reserves 24
     /// bytes of JUNK (4 fewer than ds64 needs); the fact chunk it drops gives the room back.
     static func rf64Header(read: Reader, chunks: [RIFFChunkRef], dataOffset: Int, riffSize: UInt64,
-                           dataBytes: UInt64, frames: UInt64) -> Result<[UInt8], Refusal> {
+                           dataBytes: UInt64, frames: UInt64) -> Result<(bytes: [UInt8], peakOffset: Int?), Refusal> {
         guard let first = chunks.first, first.id == "JUNK", first.offset == 12 else {
             return .failure(Refusal(reason: "no reserved JUNK chunk before the format chunk, so no room for RF64's ds64"))
         }
         var out: [UInt8] = Array("RF64".utf8) + leBytes(0xFFFF_FFFF, 4) + Array("WAVE".utf8)
         out += Array("ds64".utf8) + leBytes(28, 4) + leBytes(riffSize, 8) + leBytes(dataBytes, 8) + leBytes(frames, 8) + leBytes(0, 4)
+        var peakOffset: Int?
         for c in chunks.dropFirst() where !["fact", "JUNK", "PAD ", "ds64"].contains(c.id) {
+            if c.id == "PEAK" { peakOffset = out.count }
             let n = 8 + c.size + (c.size & 1)
             let bytes = read(c.offset, n)
             guard bytes.count == n else { return .failure(Refusal(reason: "truncated \(c.id) chunk")) }
@@ -242,7 +283,38 @@ public enum HeaderRepair {
         }
         if room >= 8 { out += Array("PAD ".utf8) + leBytes(UInt64(room - 8), 4) + [UInt8](repeating: 0, count: room - 8) }
         out += Array("data".utf8) + leBytes(0xFFFF_FFFF, 4)
-        return .success(out)
+        return .success((out, peakOffset))
+    }
+
+    /// The PEAK values for `scan`: each channel's largest magnitude and the frame where it first
+    /// occurs (as libsndfile counts them), read from the audio in blocks. Positions past 32 bits
+    /// are clamped, as the chunk can't hold more.
+    public static func peakPatch(_ scan: RepairPlan.PeakScan, read: Reader) -> RepairPlan.Patch? {
+        let bpf = scan.channels * scan.bytesPerSample
+        guard scan.channels > 0, bpf > 0 else { return nil }
+        var peak = [Double](repeating: 0, count: scan.channels)
+        var where_ = [Int](repeating: 0, count: scan.channels)
+        let block = 16_384
+        var frame = 0
+        while frame < scan.frames {
+            let n = Swift.min(block, scan.frames - frame)
+            let b = read(scan.dataOffset + frame * bpf, n * bpf)
+            guard b.count == n * bpf else { return nil }
+            for i in 0..<n {
+                for c in 0..<scan.channels {
+                    let at = i * bpf + c * scan.bytesPerSample
+                    let v = scan.bytesPerSample == 4 ? Double(Float(bitPattern: UInt32(le(b, at, 4))))
+                        : Double(bitPattern: le(b, at, 8))
+                    if abs(v) > peak[c] { peak[c] = abs(v); where_[c] = frame + i }
+                }
+            }
+            frame += n
+        }
+        var bytes: [UInt8] = []
+        for c in 0..<scan.channels {
+            bytes += leBytes(UInt64(Float(peak[c]).bitPattern), 4) + leBytes(UInt64(Swift.min(where_[c], 0xFFFF_FFFF)), 4)
+        }
+        return .init(offset: scan.valuesOffset, bytes: bytes)
     }
 
     // MARK: Wave64
@@ -256,6 +328,7 @@ public enum HeaderRepair {
               Array(wave[4..<16]) == w64Suffix2 else { return .notUnderstood(reason: "W64 file that is not wave") }
         var pos = 40
         var blockAlign = 0
+        var factOffset: Int?
         var chunks = 0
         while pos + 24 <= fileSize {
             chunks += 1
@@ -271,6 +344,8 @@ public enum HeaderRepair {
                 guard size >= 24 + 16, f.count == 16 else { return .notUnderstood(reason: "truncated fmt chunk") }
                 blockAlign = Int(le(f, 12, 2))
                 guard blockAlign > 0 else { return .notUnderstood(reason: "fmt chunk with a zero block size") }
+            } else if id == "fact" && Array(h[4..<16]) == w64Suffix2 && size >= 32 {
+                factOffset = pos + 24
             } else if id == "data" && Array(h[4..<16]) == w64Suffix2 {
                 guard blockAlign > 0 else { return .notUnderstood(reason: "data before a valid fmt chunk") }
                 let dataOffset = pos + 24
@@ -289,7 +364,9 @@ public enum HeaderRepair {
                     container: "W64", bytesPerFrame: blockAlign, headerFrames: Swift.max(0, headerData) / blockAlign,
                     diskFrames: diskFrames,
                     patches: [.init(offset: 16, bytes: leBytes(UInt64(newSize), 8)),
-                              .init(offset: pos + 16, bytes: leBytes(UInt64(24 + dataBytes), 8))],
+                              .init(offset: pos + 16, bytes: leBytes(UInt64(24 + dataBytes), 8))]
+                        // The fact chunk's sample count (libsndfile writes one for float W64).
+                        + (factOffset.map { [.init(offset: $0, bytes: leBytes(UInt64(diskFrames), 8))] } ?? []),
                     truncateTo: newSize < fileSize ? newSize : nil))
             }
             pos += Int(size + 7) & ~7

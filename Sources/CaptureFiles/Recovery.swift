@@ -61,6 +61,13 @@ public enum Recovery {
             if let t = plan.truncateTo, ftruncate(wfd, off_t(t)) != 0 {
                 return .untouched(reason: "truncate failed: \(String(cString: strerror(errno)))")
             }
+            // A float WAV's PEAK chunk: recomputed from all the audio now in the file.
+            if let scan = plan.peak, let patch = HeaderRepair.peakPatch(scan, read: fileReader(wfd, size: plan.truncateTo ?? size)) {
+                let n = patch.bytes.withUnsafeBytes { pwrite(wfd, $0.baseAddress, $0.count, off_t(patch.offset)) }
+                if n != patch.bytes.count {
+                    return .untouched(reason: "write failed: \(String(cString: strerror(errno))) (PEAK chunk may be partly updated)")
+                }
+            }
             fsync(wfd)
             let plausible = plan.headerFrames <= plan.diskFrames * 2 + 1_000_000 ? plan.headerFrames : nil
             return .repaired(container: plan.container, headerFrames: plausible, frames: plan.diskFrames,

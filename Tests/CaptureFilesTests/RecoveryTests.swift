@@ -75,4 +75,85 @@ func crashCopy(of rec: SndfileRecorder, to path: String) throws {
         }
         #expect(Recovery.recover(path: crashed) == .alreadyComplete(container: "RF64", frames: frames))
     }
+
+    /// A recorder file crashed after a checkpoint, with more audio (and a torn frame) after it.
+    static func crashed(_ dir: TempDir, _ format: StreamFormat, _ type: FileType, frames: Int = 30_001)
+        throws -> (path: String, data: [UInt8]) {
+        let rec = try SndfileRecorder(path: dir.file("live.\(type.fileExtension)"), format: format, fileType: type)
+        let data = patternFrames(format, frames: frames)
+        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws -> Void in
+            try rec.write(raw.baseAddress!, count: 20_000)
+            try rec.checkpoint()
+            try rec.write(raw.baseAddress! + 20_000 * format.bytesPerFrame, count: frames - 20_000)
+        }
+        let path = dir.file("crashed.\(type.fileExtension)")
+        try crashCopy(of: rec, to: path)
+        try rec.finish()
+        let h = FileHandle(forWritingAtPath: path)!
+        h.seekToEndOfFile(); h.write(Data([1, 2, 3])); h.closeFile()
+        return (path, data)
+    }
+
+    /// Item 11: `recover` brings the fact chunk up to date with the length (every WAV has one;
+    /// float W64 too), so ffprobe reads the right duration with no "wrong sample_count" warning.
+    @Test(arguments: [(FileType.wav, SampleFormat.s16LE), (.wav, .floatLE), (.wav, .s24_3LE), (.w64, .floatLE), (.w64, .s16LE)])
+    func recoverUpdatesTheFactChunk(type: FileType, sampleFormat: SampleFormat) throws {
+        let dir = TempDir()
+        let format = StreamFormat(sampleFormat: sampleFormat, sampleRate: 48000, channels: 2)
+        let (path, _) = try Self.crashed(dir, format, type)
+        let outcome = Recovery.recover(path: path)
+        guard case .repaired(_, _, 30_001, 3) = outcome else { Issue.record("\(outcome)"); return }
+        let ff = try #require(ffprobe(path), "ffprobe missing")
+        #expect(ff.fields["duration_ts"] == "30001", "\(type) \(sampleFormat): \(ff)")
+        // ffmpeg estimates every PCM W64's duration (there is no fact chunk to carry it), the
+        // finished original's too: only that warning is allowed, and only when the original gets it.
+        let original = try #require(ffprobe(dir.file("live.\(type.fileExtension)")))
+        let estimate = "Estimating duration from bitrate"
+        let warnings = ff.warnings.split(separator: "\n").filter { !(original.warnings.contains(estimate) && $0.contains(estimate)) }
+        #expect(warnings.isEmpty, "\(type) \(sampleFormat): \(ff.warnings)")
+        if type == .wav {
+            let fact = try #require(riffChunks(path).chunks.first { $0.id == "fact" })
+            let b = [UInt8](FileManager.default.contents(atPath: path)!)
+            #expect(le(b, fact.offset + 8, 4) == 30_001)
+        }
+    }
+
+    /// Item 11: a float WAV with a PEAK chunk (as libsndfile's WAV writer adds, and capdeck before
+    /// this fix did) crashed after a checkpoint: `recover` rewrites each channel's peak and its
+    /// position from all the audio now in the file.
+    @Test func recoverUpdatesAStalePeakChunk() throws {
+        let dir = TempDir()
+        let path = dir.file("peak.wav")
+        var info = SF_INFO()
+        info.samplerate = 48000
+        info.channels = 2
+        info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_FLOAT)
+        let f = try #require(sf_open(path, Int32(SFM_WRITE), &info))
+        var first = [Float](repeating: 0, count: 2 * 1000)
+        first[2 * 10] = 0.25; first[2 * 20 + 1] = -0.5
+        #expect(sf_writef_float(f, first, 1000) == 1000)
+        sf_command(f, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
+        sf_write_sync(f)
+        var second = [Float](repeating: 0, count: 2 * 1000)
+        second[2 * 500] = -0.75; second[2 * 900 + 1] = 0.875
+        #expect(sf_writef_float(f, second, 1000) == 1000)
+        sf_write_sync(f)
+        let crashed = dir.file("crashed.wav")
+        try FileManager.default.copyItem(atPath: path, toPath: crashed)
+        sf_close(f)
+        let peakBefore = try #require(riffChunks(crashed).chunks.first { $0.id == "PEAK" }, "libsndfile wrote no PEAK")
+        let outcome = Recovery.recover(path: crashed)
+        guard case .repaired(_, _, 2000, _) = outcome else { Issue.record("\(outcome)"); return }
+        let b = [UInt8](FileManager.default.contents(atPath: crashed)!)
+        let peak = try #require(riffChunks(crashed).chunks.first { $0.id == "PEAK" })
+        #expect(peak.offset == peakBefore.offset)
+        func value(_ ch: Int) -> Float { Float(bitPattern: UInt32(le(b, peak.offset + 16 + 8 * ch, 4))) }
+        func position(_ ch: Int) -> UInt64 { le(b, peak.offset + 20 + 8 * ch, 4) }
+        #expect(value(0) == 0.75 && position(0) == 1500, "left: \(value(0)) at \(position(0))")
+        #expect(value(1) == 0.875 && position(1) == 1900, "right: \(value(1)) at \(position(1))")
+        // The file libsndfile finished itself agrees.
+        let done = [UInt8](FileManager.default.contents(atPath: path)!)
+        let ref = try #require(riffChunks(path).chunks.first { $0.id == "PEAK" })
+        #expect(Array(done[(ref.offset + 16)..<(ref.offset + 32)]) == Array(b[(peak.offset + 16)..<(peak.offset + 32)]))
+    }
 }
