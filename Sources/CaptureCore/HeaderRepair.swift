@@ -423,3 +423,121 @@ public enum HeaderRepair {
         return .notUnderstood(reason: "no data chunk")
     }
 }
+
+// MARK: FLAC frames
+
+/// Finds where a FLAC stream's last whole frame ends, so a crash's torn final frame can be cut.
+/// A frame is whole when its header is valid (sync, CRC-8, the next frame or sample number) and
+/// its CRC-16 matches up to the next frame's start or the end of the file.
+public enum FLACFrames {
+    public struct Scan: Equatable, Sendable {
+        /// Samples per channel in the whole frames.
+        public var samples: Int
+        /// Offset just past the last whole frame.
+        public var end: Int
+    }
+
+    static let crc8Table: [UInt8] = (0..<256).map { i in
+        var c = UInt8(i)
+        for _ in 0..<8 { c = c & 0x80 != 0 ? (c << 1) ^ 0x07 : c << 1 }
+        return c
+    }
+    static let crc16Table: [UInt16] = (0..<256).map { i in
+        var c = UInt16(i) << 8
+        for _ in 0..<8 { c = c & 0x8000 != 0 ? (c << 1) ^ 0x8005 : c << 1 }
+        return c
+    }
+
+    /// Parses a frame header at `b[0...]`: (block size, frame or sample number, variable blocking)
+    /// or nil when it isn't a valid one.
+    static func header(_ b: [UInt8]) -> (blockSize: Int, number: UInt64, variable: Bool)? {
+        guard b.count >= 16, b[0] == 0xFF, b[1] & 0xFE == 0xF8 else { return nil }
+        let bsCode = Int(b[2] >> 4), srCode = Int(b[2] & 0x0F)
+        guard bsCode != 0, srCode != 15, b[3] >> 4 < 11, (b[3] >> 1) & 7 != 3, b[3] & 1 == 0 else { return nil }
+        // The UTF-8-like coded number.
+        var n = 0
+        var v = UInt64(b[4])
+        if b[4] & 0x80 == 0 { n = 0 } else {
+            var lead = b[4], ones = 0
+            while lead & 0x80 != 0 { ones += 1; lead <<= 1 }
+            guard ones >= 2, ones <= 7 else { return nil }
+            n = ones - 1
+            v = UInt64(b[4] & (0x7F >> ones))
+            for i in 0..<n {
+                guard b[5 + i] & 0xC0 == 0x80 else { return nil }
+                v = v << 6 | UInt64(b[5 + i] & 0x3F)
+            }
+        }
+        var at = 5 + n
+        var blockSize: Int
+        switch bsCode {
+        case 1: blockSize = 192
+        case 2...5: blockSize = 576 << (bsCode - 2)
+        case 6: blockSize = Int(b[at]) + 1; at += 1
+        case 7: blockSize = (Int(b[at]) << 8 | Int(b[at + 1])) + 1; at += 2
+        default: blockSize = 256 << (bsCode - 8)
+        }
+        switch srCode {
+        case 12: at += 1
+        case 13, 14: at += 2
+        default: break
+        }
+        guard at < b.count else { return nil }
+        var crc: UInt8 = 0
+        for i in 0..<at { crc = crc8Table[Int(crc ^ b[i])] }
+        guard crc == b[at] else { return nil }
+        return (blockSize, v, b[1] & 1 == 1)
+    }
+
+    /// Scans the frames from just after the metadata blocks.
+    public static func scan(fileSize: Int, read: HeaderRepair.Reader) -> Scan? {
+        guard read(0, 4) == Array("fLaC".utf8) else { return nil }
+        var pos = 4
+        while true {  // metadata blocks
+            let h = read(pos, 4)
+            guard h.count == 4 else { return nil }
+            pos += 4 + Int(HeaderRepair.be(h, 1, 3))
+            if h[0] & 0x80 != 0 { break }
+            guard pos < fileSize else { return nil }
+        }
+        // A sliding window over the file, read in blocks.
+        var window: [UInt8] = []
+        var windowStart = 0
+        func bytes(_ at: Int, _ n: Int) -> [UInt8] {
+            if at < windowStart || at + n > windowStart + window.count {
+                windowStart = at
+                window = read(at, Swift.max(n, 1 << 20))
+            }
+            let lo = at - windowStart
+            return Array(window[lo..<Swift.min(window.count, lo + n)])
+        }
+        var samples = 0
+        var end = pos
+        var index: UInt64 = 0
+        var frameStart = pos
+        guard let first = header(bytes(frameStart, 16)) else { return Scan(samples: 0, end: pos) }
+        var current = first
+        var crc: UInt16 = 0
+        var p = frameStart
+        while p < fileSize {
+            let b = bytes(p, 1)
+            guard b.count == 1 else { break }
+            crc = (crc << 8) ^ crc16Table[Int(UInt8(crc >> 8) ^ b[0])]
+            p += 1
+            // A frame ends where its CRC-16 checks out and the next valid header begins (or the file ends).
+            guard crc == 0, p - frameStart >= 8 else { continue }
+            let expected = current.variable ? UInt64(samples + current.blockSize) : index + 1
+            let nextHeader = p < fileSize ? header(bytes(p, 16)) : nil
+            if p == fileSize || (nextHeader.map { $0.number == expected && $0.variable == current.variable } ?? false) {
+                samples += current.blockSize
+                index += 1
+                end = p
+                guard let next = nextHeader else { break }
+                current = next
+                frameStart = p
+                crc = 0
+            }
+        }
+        return Scan(samples: samples, end: end)
+    }
+}

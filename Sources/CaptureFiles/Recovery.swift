@@ -38,7 +38,7 @@ public enum Recovery {
         guard fstat(rfd, &st) == 0 else { return .untouched(reason: String(cString: strerror(errno))) }
         let size = Int(st.st_size)
         let reader = fileReader(rfd, size: size)
-        if reader(0, 4) == Array("fLaC".utf8) { return recoverFLAC(path: path, lockFD: rfd, read: reader) }
+        if reader(0, 4) == Array("fLaC".utf8) { return recoverFLAC(path: path, lockFD: rfd, size: size, read: reader) }
         switch HeaderRepair.analyze(fileSize: size, read: reader) {
         case .notUnderstood(let reason):
             return .untouched(reason: reason)
@@ -92,7 +92,7 @@ public enum Recovery {
 
     /// FLAC: a crashed encoder leaves STREAMINFO's total-samples field at 0 ("unknown"). Decode
     /// to count the whole frames, then write the count there (MD5 stays "unset").
-    static func recoverFLAC(path: String, lockFD: Int32, read: HeaderRepair.Reader) -> RecoveryOutcome {
+    static func recoverFLAC(path: String, lockFD: Int32, size: Int, read: HeaderRepair.Reader) -> RecoveryOutcome {
         let head = read(0, 42)
         // "fLaC", a STREAMINFO block header (type 0, 34 bytes), then STREAMINFO.
         guard head.count == 42, head[4] & 0x7F == 0, Int(HeaderRepair.be(head, 5, 3)) == 34 else {
@@ -107,27 +107,27 @@ public enum Recovery {
             sf_close(f)
             return .alreadyComplete(container: "FLAC", frames: Int(total))
         }
-        var decoded = 0
-        var buf = [Int32](repeating: 0, count: 4096 * Int(info.channels))
-        while true {
-            let n = buf.withUnsafeMutableBufferPointer { sf_readf_int(f, $0.baseAddress, 4096) }
-            if n <= 0 { break }
-            decoded += Int(n)
-        }
         sf_close(f)
-        guard decoded > 0, UInt64(decoded) < (1 << 36) else { return .untouched(reason: "no decodable FLAC frames") }
+        // Count the whole frames (header and CRC-16 intact), and cut a torn final one.
+        guard let scan = FLACFrames.scan(fileSize: size, read: read), scan.samples > 0, UInt64(scan.samples) < (1 << 36) else {
+            return .untouched(reason: "no decodable FLAC frames")
+        }
         if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
             return .untouched(reason: "in use by a running recording; recover it after that recording ends")
         }
         guard let wfd = openForWriting(path) else { return .untouched(reason: String(cString: strerror(errno))) }
         defer { close(wfd) }
+        let decoded = scan.samples
         let v = UInt64(decoded)
         let patch: [UInt8] = [(head[8 + 13] & 0xF0) | UInt8(v >> 32)] + HeaderRepair.beBytes(v & 0xFFFF_FFFF, 4)
         guard pwrite(wfd, patch, patch.count, 8 + 13) == patch.count else {
             return .untouched(reason: "write failed: \(String(cString: strerror(errno)))")
         }
+        if scan.end < size, ftruncate(wfd, off_t(scan.end)) != 0 {
+            return .untouched(reason: "truncate failed: \(String(cString: strerror(errno)))")
+        }
         fsync(wfd)
-        return .repaired(container: "FLAC", headerFrames: nil, frames: decoded, droppedBytes: 0)
+        return .repaired(container: "FLAC", headerFrames: nil, frames: decoded, droppedBytes: size - scan.end)
     }
 
     /// Whether `path` looks like a recording cut short (its header is stale), without changing

@@ -156,4 +156,37 @@ func crashCopy(of rec: SndfileRecorder, to path: String) throws {
         let ref = try #require(riffChunks(path).chunks.first { $0.id == "PEAK" })
         #expect(Array(done[(ref.offset + 16)..<(ref.offset + 32)]) == Array(b[(peak.offset + 16)..<(peak.offset + 32)]))
     }
+
+    /// Item 15: a FLAC cut mid-frame (a real capdeck FLAC copied mid-recording, as a crash leaves
+    /// it, and cut inside a frame). `recover` cuts at the end of the last whole frame and writes
+    /// the count, so `flac -t` passes, and the samples are the recorded ones.
+    @Test(arguments: [SampleFormat.s16LE, .s24LE])
+    func recoverCutsAFLACAtTheLastWholeFrame(sampleFormat: SampleFormat) throws {
+        let dir = TempDir()
+        let format = StreamFormat(sampleFormat: sampleFormat, sampleRate: 48000, channels: 2)
+        let (rec, data) = try recordPattern(dir.file("live.flac"), format, .flac, frames: 100_000, finish: false)
+        try rec.checkpoint()
+        let crashed = dir.file("crashed.flac")
+        try crashCopy(of: rec, to: crashed)
+        try rec.finish()
+        var st = stat()
+        stat(crashed, &st)
+        // Cut inside a frame: 1000 bytes before the end (frames here are thousands of bytes).
+        let cut = Int(st.st_size) - 1000
+        try #require(cut > 8192 && truncate(crashed, off_t(cut)) == 0)
+        let torn = try #require(runTool("/usr/bin/flac", ["-t", "-s", crashed]), "flac missing")
+        #expect(torn.status != 0, "the torn file should fail flac -t: \(torn)")
+
+        let outcome = Recovery.recover(path: crashed)
+        guard case .repaired(let container, _, let frames, let dropped) = outcome else { Issue.record("\(outcome)"); return }
+        #expect(container == "FLAC" && frames > 0 && dropped > 0 && dropped < cut)
+        stat(crashed, &st)
+        #expect(Int(st.st_size) == cut - dropped)
+        let test = try #require(runTool("/usr/bin/flac", ["-t", "-s", crashed]))
+        #expect(test.status == 0, "flac -t: \(test)")
+        let back = try #require(readBack(crashed, float: false))
+        #expect(back.frames == frames)
+        #expect(back.samples == Array(expectedSamples(data, format)[0..<(frames * 2)]))
+        #expect(Recovery.recover(path: crashed) == .alreadyComplete(container: "FLAC", frames: frames))
+    }
 }
