@@ -17,7 +17,10 @@ public enum RecoveryOutcome: Equatable, Sendable {
 public enum Recovery {
     /// Repairs `path` in place if its header is stale. Never modifies a file it can't understand,
     /// nor one a running recording holds (the recorder keeps an exclusive flock on it).
-    public static func recover(path: String) -> RecoveryOutcome {
+    public static func recover(path: String) -> RecoveryOutcome { recover(path: path, lock: flock) }
+
+    /// `lock` is flock (a test passes one that fails as a filesystem without locks does).
+    static func recover(path: String, lock: (Int32, Int32) -> Int32) -> RecoveryOutcome {
         var lst = stat()
         if lstat(path, &lst) != 0 {
             let e = errno
@@ -31,9 +34,7 @@ public enum Recovery {
         let rfd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         if rfd < 0 { return .untouched(reason: String(cString: strerror(errno))) }
         defer { close(rfd) }
-        if flock(rfd, LOCK_SH | LOCK_NB) != 0 {
-            return .untouched(reason: "in use by a running recording; recover it after that recording ends")
-        }
+        if lock(rfd, LOCK_SH | LOCK_NB) != 0 { return .untouched(reason: lockRefusal(errno)) }
         var st = stat()
         guard fstat(rfd, &st) == 0 else { return .untouched(reason: String(cString: strerror(errno))) }
         let size = Int(st.st_size)
@@ -47,9 +48,7 @@ public enum Recovery {
         case .repairable(let plan):
             // Upgrade our shared lock to exclusive for the writes (flock locks belong to the open
             // file description, so the lock is taken on the descriptor we analysed with).
-            if flock(rfd, LOCK_EX | LOCK_NB) != 0 {
-                return .untouched(reason: "in use by a running recording; recover it after that recording ends")
-            }
+            if lock(rfd, LOCK_EX | LOCK_NB) != 0 { return .untouched(reason: lockRefusal(errno)) }
             guard let wfd = openForWriting(path) else { return .untouched(reason: String(cString: strerror(errno))) }
             defer { close(wfd) }
             for patch in plan.patches {
@@ -68,11 +67,22 @@ public enum Recovery {
                     return .untouched(reason: "write failed: \(String(cString: strerror(errno))) (PEAK chunk may be partly updated)")
                 }
             }
-            fsync(wfd)
+            if fsync(wfd) != 0 {
+                return .untouched(reason: "repaired, but fsync failed (\(String(cString: strerror(errno)))): the new header may not be on disk; run recover again")
+            }
             let plausible = plan.headerFrames <= plan.diskFrames * 2 + 1_000_000 ? plan.headerFrames : nil
             return .repaired(container: plan.container, headerFrames: plausible, frames: plan.diskFrames,
                              droppedBytes: plan.truncateTo.map { size - $0 } ?? 0)
         }
+    }
+
+    /// Why a file whose lock failed (`e` from flock) is left alone. EWOULDBLOCK: a recording holds
+    /// it. Anything else (ENOLCK, EINVAL, ENOTSUP: a filesystem without locks): recover can't tell
+    /// whether a recording holds it, so it must not patch it either.
+    static func lockRefusal(_ e: Int32) -> String {
+        if e == EWOULDBLOCK { return "in use by a running recording; recover it after that recording ends" }
+        return "can't lock it (\(String(cString: strerror(e)))): this filesystem may not support locks, so recover can't "
+            + "tell whether a recording still holds it; copy it to a local disk once no recording runs, and recover the copy"
     }
 
     /// Reads byte ranges of an open file for the header parser (short at the end of the file).
@@ -112,9 +122,7 @@ public enum Recovery {
         guard let scan = FLACFrames.scan(fileSize: size, read: read), scan.samples > 0, UInt64(scan.samples) < (1 << 36) else {
             return .untouched(reason: "no decodable FLAC frames")
         }
-        if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
-            return .untouched(reason: "in use by a running recording; recover it after that recording ends")
-        }
+        if flock(lockFD, LOCK_EX | LOCK_NB) != 0 { return .untouched(reason: lockRefusal(errno)) }
         guard let wfd = openForWriting(path) else { return .untouched(reason: String(cString: strerror(errno))) }
         defer { close(wfd) }
         let decoded = scan.samples
@@ -126,17 +134,21 @@ public enum Recovery {
         if scan.end < size, ftruncate(wfd, off_t(scan.end)) != 0 {
             return .untouched(reason: "truncate failed: \(String(cString: strerror(errno)))")
         }
-        fsync(wfd)
+        if fsync(wfd) != 0 {
+            return .untouched(reason: "repaired, but fsync failed (\(String(cString: strerror(errno)))): the new length may not be on disk; run recover again")
+        }
         return .repaired(container: "FLAC", headerFrames: nil, frames: decoded, droppedBytes: size - scan.end)
     }
 
     /// Whether `path` looks like a recording cut short (its header is stale), without changing
     /// it. False for complete files, files it doesn't understand and files still being recorded.
-    public static func needsRepair(path: String) -> Bool {
+    public static func needsRepair(path: String) -> Bool { needsRepair(path: path, lock: flock) }
+
+    static func needsRepair(path: String, lock: (Int32, Int32) -> Int32) -> Bool {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 { return false }
         defer { close(fd) }
-        if flock(fd, LOCK_SH | LOCK_NB) != 0 { return false }  // a recording in progress
+        if lock(fd, LOCK_SH | LOCK_NB) != 0 { return false }  // a recording in progress
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return false }
         let size = Int(st.st_size)

@@ -26,6 +26,8 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     private let syncInFlight = Atomic<Bool>(false)
     private let syncErrno = Atomic<Int32>(0)
     private var markers: [RecordingMarker] = []
+    /// Markers `finish` could not write as cue points (past 2^32 frames, or no room under 4 GiB).
+    public private(set) var droppedMarkers: [RecordingMarker] = []
 
     /// Creates `path` (which must not exist) with owner-only permissions.
     public init(path: String, format: StreamFormat, fileType: FileType) throws(RecordingError) {
@@ -43,7 +45,11 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
             if e == EEXIST { throw .exists(path: path) }
             throw .cannotCreate(path: path, reason: String(cString: strerror(e)))
         }
-        // Held for the whole recording: `capdeck recover` refuses to touch a locked file.
+        // Held for the whole recording: `capdeck recover` refuses to touch a locked file. A new
+        // file can't be locked by anyone else, so a failure means a filesystem without locks
+        // (ENOLCK, ENOTSUP…): the recording goes ahead (losing it would be worse), and there
+        // `recover`'s own flock fails the same way, so it refuses every file rather than patch
+        // one that may be live.
         _ = flock(fd, LOCK_EX | LOCK_NB)
         self.fd = fd
         var info = SF_INFO()
@@ -74,7 +80,11 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         // A true 0-frame header from the start, so even a file killed before its first
         // checkpoint opens as an empty recording.
         sf_command(f, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
-        if fileType == .wav { _ = WAVFormatChunk.apply(fd: fd, format: format) }
+        if sf_error(f) != 0 || (fileType == .wav && !WAVFormatChunk.apply(fd: fd, format: format)) {
+            let reason = sf_error(f) != 0 ? String(cString: sf_strerror(f)) : String(cString: strerror(errno))
+            sf_close(f); Glibc.close(fd); unlink(path)
+            throw .cannotCreate(path: path, reason: "writing the header: \(reason)")
+        }
         if format.sampleFormat == .s24LE || format.sampleFormat == .s24_3LE {
             scratch = .allocate(capacity: scratchFrames * format.channels)
         }
@@ -124,7 +134,13 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
 
     public func checkpoint() throws(RecordingError) {
         guard let file else { return }
+        // SFC_UPDATE_HEADER_NOW itself always returns 0; a failed header write shows in sf_error.
         sf_command(file, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
+        if sf_error(file) != 0 {
+            let e = errno
+            if e == ENOSPC || e == EDQUOT { throw .diskFull(path: path, framesSaved: framesWritten) }
+            throw .writeFailed(path: path, reason: "header: \(String(cString: sf_strerror(file)))", framesSaved: framesWritten)
+        }
         // Plain PCM/float format chunk where WAV allows it; discrete channels (WAVFormatChunk).
         if fileType == .wav && !WAVFormatChunk.apply(fd: fd, format: format) {
             throw .writeFailed(path: path, reason: "header: \(String(cString: strerror(errno)))", framesSaved: framesWritten)
@@ -164,8 +180,12 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         var r = sf_close(f)
         var step = "could not append cue points"
         if r == 0 && fileType == .wav && !WAVFormatChunk.apply(fd: fd, format: format) { r = -1; step = "could not write the format chunk" }
-        if r == 0 && fileType == .wav && !markers.isEmpty && !CueWriter.append(markers, toWAV: fd) {
-            r = -1
+        if r == 0 && fileType == .wav && !markers.isEmpty {
+            switch CueWriter.append(markers, toWAV: fd) {
+            case .appended(let dropped): droppedMarkers = dropped
+            case .noRoom: droppedMarkers = markers
+            case .failed: r = -1
+            }
         }
         let synced = fdatasync(fd)
         let e = errno
@@ -202,16 +222,22 @@ enum CueWriter {
     static func le(_ v: UInt64, _ n: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
     static func le32(_ b: [UInt8], _ at: Int) -> UInt64 { (0..<4).reversed().reduce(0) { $0 << 8 | UInt64(b[at + $1]) } }
 
+    /// Markers a cue chunk can hold: positions fit its 32-bit fields (RF64 has no wider cue
+    /// chunk, and libsndfile's cue support is 32-bit too). The rest are dropped, never wrapped.
+    static func split(_ markers: [RecordingMarker]) -> (kept: [RecordingMarker], dropped: [RecordingMarker]) {
+        (markers.filter { $0.frame >= 0 && $0.frame <= 0xFFFF_FFFF }, markers.filter { $0.frame < 0 || $0.frame > 0xFFFF_FFFF })
+    }
+
     static func chunks(_ markers: [RecordingMarker]) -> [UInt8] {
         var cue: [UInt8] = Array("cue ".utf8)
         cue += le(UInt64(4 + 24 * markers.count), 4)
         cue += le(UInt64(markers.count), 4)
         for (i, m) in markers.enumerated() {
             cue += le(UInt64(i + 1), 4)                       // dwName
-            cue += le(UInt64(UInt32(clamping: m.frame)), 4)   // dwPosition
+            cue += le(UInt64(m.frame), 4)                     // dwPosition (split keeps 32 bits)
             cue += Array("data".utf8)
             cue += le(0, 4) + le(0, 4)                        // chunk start, block start
-            cue += le(UInt64(UInt32(clamping: m.frame)), 4)   // sample offset
+            cue += le(UInt64(m.frame), 4)                     // sample offset
         }
         var adtl: [UInt8] = Array("adtl".utf8)
         for (i, m) in markers.enumerated() {
@@ -228,27 +254,39 @@ enum CueWriter {
         return cue + list
     }
 
-    /// Returns false (errno set) if a write failed.
-    static func append(_ markers: [RecordingMarker], toWAV fd: Int32) -> Bool {
+    enum AppendResult: Equatable {
+        /// Written; `dropped` could not be (positions past 32 bits).
+        case appended(dropped: [RecordingMarker])
+        /// Not written: the RIFF would pass 4 GiB.
+        case noRoom
+        /// A read or write failed (errno set).
+        case failed
+    }
+
+    static func append(_ markers: [RecordingMarker], toWAV fd: Int32) -> AppendResult {
         var st = stat()
-        guard fstat(fd, &st) == 0 else { return false }
+        guard fstat(fd, &st) == 0 else { return .failed }
         var size = Int(st.st_size)
         var head = [UInt8](repeating: 0, count: 12)
-        guard pread(fd, &head, 12, 0) == 12 else { return false }
+        guard pread(fd, &head, 12, 0) == 12 else { return .failed }
         let magic = String(decoding: head[0..<4], as: UTF8.self)
-        var bytes = chunks(markers)
+        let (kept, dropped) = split(markers)
+        guard !kept.isEmpty else { return .appended(dropped: dropped) }
+        var bytes = chunks(kept)
         if size % 2 == 1 { bytes.insert(0, at: 0) }  // RIFF chunks start on even offsets
-        guard pwrite(fd, bytes, bytes.count, off_t(size)) == bytes.count else { return false }
+        // A RIFF's size is 32 bits: appending must not carry it past 4 GiB (it would wrap).
+        if magic == "RIFF" && UInt64(size + bytes.count - 8) > 0xFFFF_FFFF { return .noRoom }
+        guard pwrite(fd, bytes, bytes.count, off_t(size)) == bytes.count else { return .failed }
         size += bytes.count
         if magic == "RIFF" {
-            return pwrite(fd, le(UInt64(size - 8), 4), 4, 4) == 4
+            return pwrite(fd, le(UInt64(size - 8), 4), 4, 4) == 4 ? .appended(dropped: dropped) : .failed
         }
         if magic == "RF64" {
             // ds64 is the first chunk: its RIFF size field is at byte 20.
             var id = [UInt8](repeating: 0, count: 4)
-            guard pread(fd, &id, 4, 12) == 4, id == Array("ds64".utf8) else { return true }
-            return pwrite(fd, le(UInt64(size - 8), 8), 8, 20) == 8
+            guard pread(fd, &id, 4, 12) == 4, id == Array("ds64".utf8) else { return .appended(dropped: dropped) }
+            return pwrite(fd, le(UInt64(size - 8), 8), 8, 20) == 8 ? .appended(dropped: dropped) : .failed
         }
-        return true
+        return .appended(dropped: dropped)
     }
 }
