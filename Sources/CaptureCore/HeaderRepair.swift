@@ -74,6 +74,7 @@ public enum HeaderRepair {
         for i in (0..<n).reversed() { v = v << 8 | UInt64(b[at + i]) }
         return v
     }
+    public static func leValue(_ b: [UInt8], _ at: Int, _ n: Int) -> UInt64 { le(b, at, n) }
     public static func be(_ b: [UInt8], _ at: Int, _ n: Int) -> UInt64 {
         var v: UInt64 = 0
         for i in 0..<n { v = v << 8 | UInt64(b[at + i]) }

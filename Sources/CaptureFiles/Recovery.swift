@@ -17,7 +17,58 @@ public enum RecoveryOutcome: Equatable, Sendable {
 public enum Recovery {
     /// Repairs `path` in place if its header is stale. Never modifies a file it can't understand,
     /// nor one a running recording holds (the recorder keeps an exclusive flock on it).
-    public static func recover(path: String) -> RecoveryOutcome { recover(path: path, lock: flock) }
+    public static func recover(path: String) -> RecoveryOutcome {
+        let outcome = recover(path: path, lock: flock)
+        switch outcome {
+        case .repaired, .alreadyComplete:
+            if let problem = foldMarkers(path: path) { return .untouched(reason: problem) }
+        default: break
+        }
+        return outcome
+    }
+
+    /// A crashed WAV's marker sidecar (`PATH.markers`): its markers become cue points in the
+    /// (now consistent) file, which is synced, and then the sidecar is removed. Nil when done or
+    /// there was nothing to do; else why the sidecar was kept.
+    static func foldMarkers(path: String) -> String? {
+        guard let markers = MarkerSidecar.read(for: path) else { return nil }
+        let fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return "can't open it to add the markers: \(String(cString: strerror(errno)))" }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return lockRefusal(errno) }
+        var head = [UInt8](repeating: 0, count: 4)
+        guard pread(fd, &head, 4, 0) == 4, head == Array("RIFF".utf8) || head == Array("RF64".utf8) else {
+            return nil  // not a WAV: no cue points to hold them; the sidecar stays as their record
+        }
+        // A file finished before the crash may already hold them.
+        let reader = fileReader(fd, size: { var st = stat(); fstat(fd, &st); return Int(st.st_size) }())
+        if !markers.isEmpty && !hasCueChunk(reader) {
+            switch CueWriter.append(markers, toWAV: fd) {
+            case .appended(let dropped) where dropped.isEmpty: break
+            case .appended, .noRoom: return "some markers can't be cue points (past 2^32 frames or 4 GiB); kept in \(MarkerSidecar.path(for: path))"
+            case .failed: return "adding the markers failed: \(String(cString: strerror(errno))); kept in \(MarkerSidecar.path(for: path))"
+            }
+            guard fsync(fd) == 0 else { return "fsync failed after adding the markers: \(String(cString: strerror(errno)))" }
+        }
+        unlink(MarkerSidecar.path(for: path))
+        return nil
+    }
+
+    static func hasCueChunk(_ read: HeaderRepair.Reader) -> Bool {
+        var pos = 12
+        var ds64Data: Int?
+        for _ in 0..<10_000 {
+            let h = read(pos, 8)
+            guard h.count == 8 else { return false }
+            let id = String(decoding: h[0..<4], as: UTF8.self)
+            if id == "cue " { return true }
+            if id == "ds64" { let d = read(pos + 8, 24); if d.count == 24 { ds64Data = Int(clamping: HeaderRepair.leValue(d, 8, 8)) } }
+            var size = Int(HeaderRepair.leValue(h, 4, 4))
+            if id == "data" && size == 0xFFFF_FFFF { size = ds64Data ?? 0 }
+            pos += 8 + size + (size & 1)
+        }
+        return false
+    }
 
     /// `lock` is flock (a test passes one that fails as a filesystem without locks does).
     static func recover(path: String, lock: (Int32, Int32) -> Int32) -> RecoveryOutcome {

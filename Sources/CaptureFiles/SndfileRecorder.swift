@@ -28,6 +28,11 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     private var markers: [RecordingMarker] = []
     /// Markers `finish` could not write as cue points (past 2^32 frames, or no room under 4 GiB).
     public private(set) var droppedMarkers: [RecordingMarker] = []
+    /// The crash-safe sidecar (`PATH.markers`, WAV only): its descriptor once created, and how
+    /// many markers it holds.
+    private var sidecarFD: Int32 = -1
+    private var sidecarCount = 0
+    private var sidecarFailed = false
 
     /// Creates `path` (which must not exist) with owner-only permissions.
     public init(path: String, format: StreamFormat, fileType: FileType) throws(RecordingError) {
@@ -153,13 +158,31 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
             if e == ENOSPC || e == EDQUOT { throw .diskFull(path: path, framesSaved: framesWritten) }
             throw .writeFailed(path: path, reason: "fdatasync: \(String(cString: strerror(e)))", framesSaved: framesWritten)
         }
+        let sidecar = writeSidecar()
         if !syncInFlight.exchange(true, ordering: .acquiringAndReleasing) {
             let fd = self.fd
             syncQueue.async { [self] in
                 if fdatasync(fd) != 0 { syncErrno.store(errno, ordering: .releasing) }
+                if sidecar >= 0 { _ = fdatasync(sidecar) }
                 syncInFlight.store(false, ordering: .releasing)
             }
         }
+    }
+
+    /// Appends markers added since the last checkpoint to the sidecar (creating it, 0600, never
+    /// overwriting). Returns its descriptor when it changed (to sync), else -1. A sidecar that
+    /// can't be created (the name is taken) or written is given up: markers still go into the
+    /// file at finish, just not crash-safely.
+    private func writeSidecar() -> Int32 {
+        guard fileType == .wav, !sidecarFailed, markers.count > sidecarCount else { return -1 }
+        if sidecarFD < 0 {
+            guard let fd = MarkerSidecar.create(for: path) else { sidecarFailed = true; return -1 }
+            sidecarFD = fd
+        }
+        let text = markers[sidecarCount...].map(MarkerSidecar.line).joined()
+        guard MarkerSidecar.write(sidecarFD, text) else { sidecarFailed = true; return -1 }
+        sidecarCount = markers.count
+        return sidecarFD
     }
 
     /// True once the file has no name left in the filesystem.
@@ -177,18 +200,26 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         guard let f = file else { return }
         file = nil
         syncQueue.sync {}  // let an in-flight checkpoint sync finish before the descriptor closes
+        var markersInFile = markers.isEmpty
         var r = sf_close(f)
         var step = "could not append cue points"
         if r == 0 && fileType == .wav && !WAVFormatChunk.apply(fd: fd, format: format) { r = -1; step = "could not write the format chunk" }
         if r == 0 && fileType == .wav && !markers.isEmpty {
             switch CueWriter.append(markers, toWAV: fd) {
-            case .appended(let dropped): droppedMarkers = dropped
+            case .appended(let dropped): droppedMarkers = dropped; markersInFile = dropped.isEmpty
             case .noRoom: droppedMarkers = markers
             case .failed: r = -1
             }
         }
         let synced = fdatasync(fd)
         let e = errno
+        if sidecarFD >= 0 {
+            // The cue points are in the file (and synced): the sidecar has done its job. If some
+            // couldn't be written, it stays beside the file with all of them.
+            Glibc.close(sidecarFD)
+            sidecarFD = -1
+            if markersInFile && r == 0 && synced == 0 { unlink(MarkerSidecar.path(for: path)) }
+        }
         if isDeleted {
             // The finished file exists only through fd: copy it out before closing. A problem
             // finishing it travels with the rescue, so "saved" is never claimed for a bad copy.
