@@ -25,6 +25,19 @@ public struct RepairPlan: Equatable, Sendable {
     public var patches: [Patch]
     /// New file length (drops a trailing partial frame), or nil to keep the length.
     public var truncateTo: Int?
+    /// A PEAK chunk to bring up to date from the audio (after the patches), or nil.
+    public var peak: PeakScan? = nil
+
+    /// Where a float WAV's PEAK chunk's values go, and the audio they come from.
+    public struct PeakScan: Equatable, Sendable {
+        /// Offset of the first channel's (value, position) pair.
+        public var valuesOffset: Int
+        public var channels: Int
+        /// 4 (float) or 8 (double).
+        public var bytesPerSample: Int
+        public var dataOffset: Int
+        public var frames: Int
+    }
 
     public struct Patch: Equatable, Sendable {
         public var offset: Int
@@ -61,6 +74,7 @@ public enum HeaderRepair {
         for i in (0..<n).reversed() { v = v << 8 | UInt64(b[at + i]) }
         return v
     }
+    public static func leValue(_ b: [UInt8], _ at: Int, _ n: Int) -> UInt64 { le(b, at, n) }
     public static func be(_ b: [UInt8], _ at: Int, _ n: Int) -> UInt64 {
         var v: UInt64 = 0
         for i in 0..<n { v = v << 8 | UInt64(b[at + i]) }
@@ -116,9 +130,12 @@ public enum HeaderRepair {
         }
         var pos = 12
         var blockAlign = 0
+        var channels = 0
+        var isFloat = false
+        var bytesPerSample = 0
         var ds64Offset: Int?
         var headerDataSize: UInt64 = 0
-        var junkAtStart: (offset: Int, size: Int)?
+        var before: [RIFFChunkRef] = []  // the chunks before data, in file order
         var chunks = 0
         while pos + 8 <= fileSize {
             chunks += 1
@@ -139,11 +156,15 @@ public enum HeaderRepair {
                 guard size >= 16, f.count == 16 else { return .notUnderstood(reason: "truncated fmt chunk") }
                 blockAlign = Int(le(f, 12, 2))
                 guard blockAlign > 0 else { return .notUnderstood(reason: "fmt chunk with a zero block size") }
+                channels = Int(le(f, 2, 2))
+                bytesPerSample = Int(le(f, 14, 2)) / 8
+                let tag = le(f, 0, 2)
+                // EXTENSIBLE: the subformat GUID's first two bytes are the format tag.
+                let sub = tag == 0xFFFE && size >= 40 ? read(pos + 8 + 24, 2) : []
+                isFloat = sub.count == 2 ? le(sub, 0, 2) == 3 : tag == 3
             case "ds64":
                 guard size >= 24 else { return .notUnderstood(reason: "short ds64 chunk") }
                 ds64Offset = pos + 8
-            case "JUNK":
-                if chunks == 1 { junkAtStart = (pos, size) }
             case "data":
                 guard blockAlign > 0 else { return .notUnderstood(reason: "data before a valid fmt chunk") }
                 let dataOffset = pos + 8
@@ -154,20 +175,25 @@ public enum HeaderRepair {
                     guard d.count == 24 else { return .notUnderstood(reason: "truncated ds64") }
                     headerDataSize = le(d, 8, 8)
                 }
+                // A float PEAK chunk with room for every channel's (value, position).
+                let peakable = isFloat && channels > 0 && (bytesPerSample == 4 || bytesPerSample == 8)
+                    && channels * bytesPerSample == blockAlign
                 return planRIFF(fileSize: fileSize, read: read, magic: magic, dataOffset: dataOffset,
                                 headerDataSize: headerDataSize, blockAlign: blockAlign,
-                                ds64Offset: ds64Offset, junkAtStart: junkAtStart, dataSizeField: pos + 4)
+                                ds64Offset: ds64Offset, chunks: before, dataSizeField: pos + 4,
+                                peakChannels: peakable ? channels : 0, bytesPerSample: bytesPerSample)
             default:
                 break
             }
+            before.append(RIFFChunkRef(id: id, offset: pos, size: size))
             pos += 8 + size + (size & 1)
         }
         return .notUnderstood(reason: "no data chunk")
     }
 
     static func planRIFF(fileSize: Int, read: Reader, magic: String, dataOffset: Int, headerDataSize: UInt64,
-                         blockAlign: Int, ds64Offset: Int?, junkAtStart: (offset: Int, size: Int)?,
-                         dataSizeField: Int) -> RepairAnalysis {
+                         blockAlign: Int, ds64Offset: Int?, chunks: [RIFFChunkRef],
+                         dataSizeField: Int, peakChannels: Int = 0, bytesPerSample: Int = 0) -> RepairAnalysis {
         let container = magic == "RIFF" ? "WAV" : "RF64"
         let available = fileSize - dataOffset
         let headerFrames = Int(clamping: headerDataSize) / blockAlign
@@ -183,17 +209,23 @@ public enum HeaderRepair {
         let dataBytes = UInt64(diskFrames * blockAlign)
         let newSize = dataOffset + Int(dataBytes)
         var patches: [RepairPlan.Patch] = []
+        // The chunks that follow from the length: fact (sample count; 0xFFFFFFFF in RF64 past
+        // 32 bits, ds64 holds it) and PEAK (peaks of all the audio, computed by the caller).
+        let fact = chunks.first { $0.id == "fact" && $0.size >= 4 }
+        var peakOffset = chunks.first { $0.id == "PEAK" && peakChannels > 0 && $0.size >= 8 + 8 * peakChannels }
+            .map { $0.offset + 16 }
+        if let fact, magic != "RIFF" || UInt64(newSize - 8) <= 0xFFFF_FFFF {
+            patches.append(.init(offset: fact.offset + 8, bytes: leBytes(UInt64(Swift.min(diskFrames, 0xFFFF_FFFF)), 4)))
+        }
         if magic == "RIFF" {
             if UInt64(newSize - 8) > 0xFFFF_FFFF {
-                guard let junk = junkAtStart, junk.size >= 28 else {
-                    return .notUnderstood(reason: "WAV data past 4 GiB and no room for an RF64 header")
+                switch rf64Header(read: read, chunks: chunks, dataOffset: dataOffset, riffSize: UInt64(newSize - 8),
+                                  dataBytes: dataBytes, frames: dataBytes / UInt64(blockAlign)) {
+                case .success(let header):
+                    patches.append(.init(offset: 0, bytes: header.bytes))
+                    peakOffset = peakOffset == nil ? nil : header.peakOffset.map { $0 + 16 }
+                case .failure(let why): return .notUnderstood(reason: "WAV data past 4 GiB: \(why.reason)")
                 }
-                // Turn the reserved JUNK chunk into ds64 and the file into RF64.
-                patches.append(.init(offset: 0, bytes: Array("RF64".utf8) + leBytes(0xFFFF_FFFF, 4)))
-                patches.append(.init(offset: junk.offset, bytes: Array("ds64".utf8) + leBytes(UInt64(junk.size), 4)
-                                     + leBytes(UInt64(newSize - 8), 8) + leBytes(dataBytes, 8)
-                                     + leBytes(dataBytes / UInt64(blockAlign), 8) + leBytes(0, 4)))
-                patches.append(.init(offset: dataSizeField, bytes: leBytes(0xFFFF_FFFF, 4)))
             } else {
                 patches.append(.init(offset: 4, bytes: leBytes(UInt64(newSize - 8), 4)))
                 patches.append(.init(offset: dataSizeField, bytes: leBytes(dataBytes, 4)))
@@ -207,7 +239,83 @@ public enum HeaderRepair {
         }
         return .repairable(RepairPlan(container: container, bytesPerFrame: blockAlign, headerFrames: headerFrames,
                                       diskFrames: diskFrames, patches: patches,
-                                      truncateTo: newSize < fileSize ? newSize : nil))
+                                      truncateTo: newSize < fileSize ? newSize : nil,
+                                      peak: peakOffset.map { .init(valuesOffset: $0, channels: peakChannels,
+                                                                   bytesPerSample: bytesPerSample,
+                                                                   dataOffset: dataOffset, frames: diskFrames) }))
+    }
+
+    /// A chunk of a RIFF file: its id, the offset of its 8-byte header, its size as written.
+    public struct RIFFChunkRef: Equatable, Sendable {
+        public var id: String
+        public var offset: Int
+        public var size: Int
+    }
+
+    public struct Refusal: Error, Equatable {
+        public var reason: String
+    }
+
+    /// The RF64 header for a WAV whose data passed 4 GiB, laid out as libsndfile's RF64 writer lays
+    /// it out when its auto-downgraded WAV grows past 4 GiB (rf64.c): "RF64", size 0xFFFFFFFF,
+    /// "WAVE", a 28-byte ds64 (RIFF size, data size, sample count, an empty table) where the
+    /// WAV's reserved JUNK chunk was, the format chunk and any other chunks, no fact chunk (ds64
+    /// holds the count), a "PAD " chunk filling what is left, and "data" with size 0xFFFFFFFF
+    /// ending exactly where it ended before, so no audio moves. libsndfile 1.2.0 reserves 24
+    /// bytes of JUNK (4 fewer than ds64 needs); the fact chunk it drops gives the room back.
+    static func rf64Header(read: Reader, chunks: [RIFFChunkRef], dataOffset: Int, riffSize: UInt64,
+                           dataBytes: UInt64, frames: UInt64) -> Result<(bytes: [UInt8], peakOffset: Int?), Refusal> {
+        guard let first = chunks.first, first.id == "JUNK", first.offset == 12 else {
+            return .failure(Refusal(reason: "no reserved JUNK chunk before the format chunk, so no room for RF64's ds64"))
+        }
+        var out: [UInt8] = Array("RF64".utf8) + leBytes(0xFFFF_FFFF, 4) + Array("WAVE".utf8)
+        out += Array("ds64".utf8) + leBytes(28, 4) + leBytes(riffSize, 8) + leBytes(dataBytes, 8) + leBytes(frames, 8) + leBytes(0, 4)
+        var peakOffset: Int?
+        for c in chunks.dropFirst() where !["fact", "JUNK", "PAD ", "ds64"].contains(c.id) {
+            if c.id == "PEAK" { peakOffset = out.count }
+            let n = 8 + c.size + (c.size & 1)
+            let bytes = read(c.offset, n)
+            guard bytes.count == n else { return .failure(Refusal(reason: "truncated \(c.id) chunk")) }
+            out += bytes
+        }
+        let room = dataOffset - 8 - out.count
+        guard room == 0 || room >= 8 else {
+            return .failure(Refusal(reason: "no room for an RF64 header (\(out.count + 8) bytes before the audio, \(dataOffset) there)"))
+        }
+        if room >= 8 { out += Array("PAD ".utf8) + leBytes(UInt64(room - 8), 4) + [UInt8](repeating: 0, count: room - 8) }
+        out += Array("data".utf8) + leBytes(0xFFFF_FFFF, 4)
+        return .success((out, peakOffset))
+    }
+
+    /// The PEAK values for `scan`: each channel's largest magnitude and the frame where it first
+    /// occurs (as libsndfile counts them), read from the audio in blocks. Positions past 32 bits
+    /// are clamped, as the chunk can't hold more.
+    public static func peakPatch(_ scan: RepairPlan.PeakScan, read: Reader) -> RepairPlan.Patch? {
+        let bpf = scan.channels * scan.bytesPerSample
+        guard scan.channels > 0, bpf > 0 else { return nil }
+        var peak = [Double](repeating: 0, count: scan.channels)
+        var where_ = [Int](repeating: 0, count: scan.channels)
+        let block = 16_384
+        var frame = 0
+        while frame < scan.frames {
+            let n = Swift.min(block, scan.frames - frame)
+            let b = read(scan.dataOffset + frame * bpf, n * bpf)
+            guard b.count == n * bpf else { return nil }
+            for i in 0..<n {
+                for c in 0..<scan.channels {
+                    let at = i * bpf + c * scan.bytesPerSample
+                    let v = scan.bytesPerSample == 4 ? Double(Float(bitPattern: UInt32(le(b, at, 4))))
+                        : Double(bitPattern: le(b, at, 8))
+                    if abs(v) > peak[c] { peak[c] = abs(v); where_[c] = frame + i }
+                }
+            }
+            frame += n
+        }
+        var bytes: [UInt8] = []
+        for c in 0..<scan.channels {
+            bytes += leBytes(UInt64(Float(peak[c]).bitPattern), 4) + leBytes(UInt64(Swift.min(where_[c], 0xFFFF_FFFF)), 4)
+        }
+        return .init(offset: scan.valuesOffset, bytes: bytes)
     }
 
     // MARK: Wave64
@@ -221,6 +329,7 @@ public enum HeaderRepair {
               Array(wave[4..<16]) == w64Suffix2 else { return .notUnderstood(reason: "W64 file that is not wave") }
         var pos = 40
         var blockAlign = 0
+        var factOffset: Int?
         var chunks = 0
         while pos + 24 <= fileSize {
             chunks += 1
@@ -236,6 +345,8 @@ public enum HeaderRepair {
                 guard size >= 24 + 16, f.count == 16 else { return .notUnderstood(reason: "truncated fmt chunk") }
                 blockAlign = Int(le(f, 12, 2))
                 guard blockAlign > 0 else { return .notUnderstood(reason: "fmt chunk with a zero block size") }
+            } else if id == "fact" && Array(h[4..<16]) == w64Suffix2 && size >= 32 {
+                factOffset = pos + 24
             } else if id == "data" && Array(h[4..<16]) == w64Suffix2 {
                 guard blockAlign > 0 else { return .notUnderstood(reason: "data before a valid fmt chunk") }
                 let dataOffset = pos + 24
@@ -254,7 +365,9 @@ public enum HeaderRepair {
                     container: "W64", bytesPerFrame: blockAlign, headerFrames: Swift.max(0, headerData) / blockAlign,
                     diskFrames: diskFrames,
                     patches: [.init(offset: 16, bytes: leBytes(UInt64(newSize), 8)),
-                              .init(offset: pos + 16, bytes: leBytes(UInt64(24 + dataBytes), 8))],
+                              .init(offset: pos + 16, bytes: leBytes(UInt64(24 + dataBytes), 8))]
+                        // The fact chunk's sample count (libsndfile writes one for float W64).
+                        + (factOffset.map { [.init(offset: $0, bytes: leBytes(UInt64(diskFrames), 8))] } ?? []),
                     truncateTo: newSize < fileSize ? newSize : nil))
             }
             pos += Int(size + 7) & ~7
@@ -309,5 +422,123 @@ public enum HeaderRepair {
             pos += 12 + Int(size)
         }
         return .notUnderstood(reason: "no data chunk")
+    }
+}
+
+// MARK: FLAC frames
+
+/// Finds where a FLAC stream's last whole frame ends, so a crash's torn final frame can be cut.
+/// A frame is whole when its header is valid (sync, CRC-8, the next frame or sample number) and
+/// its CRC-16 matches up to the next frame's start or the end of the file.
+public enum FLACFrames {
+    public struct Scan: Equatable, Sendable {
+        /// Samples per channel in the whole frames.
+        public var samples: Int
+        /// Offset just past the last whole frame.
+        public var end: Int
+    }
+
+    static let crc8Table: [UInt8] = (0..<256).map { i in
+        var c = UInt8(i)
+        for _ in 0..<8 { c = c & 0x80 != 0 ? (c << 1) ^ 0x07 : c << 1 }
+        return c
+    }
+    static let crc16Table: [UInt16] = (0..<256).map { i in
+        var c = UInt16(i) << 8
+        for _ in 0..<8 { c = c & 0x8000 != 0 ? (c << 1) ^ 0x8005 : c << 1 }
+        return c
+    }
+
+    /// Parses a frame header at `b[0...]`: (block size, frame or sample number, variable blocking)
+    /// or nil when it isn't a valid one.
+    static func header(_ b: [UInt8]) -> (blockSize: Int, number: UInt64, variable: Bool)? {
+        guard b.count >= 16, b[0] == 0xFF, b[1] & 0xFE == 0xF8 else { return nil }
+        let bsCode = Int(b[2] >> 4), srCode = Int(b[2] & 0x0F)
+        guard bsCode != 0, srCode != 15, b[3] >> 4 < 11, (b[3] >> 1) & 7 != 3, b[3] & 1 == 0 else { return nil }
+        // The UTF-8-like coded number.
+        var n = 0
+        var v = UInt64(b[4])
+        if b[4] & 0x80 == 0 { n = 0 } else {
+            var lead = b[4], ones = 0
+            while lead & 0x80 != 0 { ones += 1; lead <<= 1 }
+            guard ones >= 2, ones <= 7 else { return nil }
+            n = ones - 1
+            v = UInt64(b[4] & (0x7F >> ones))
+            for i in 0..<n {
+                guard b[5 + i] & 0xC0 == 0x80 else { return nil }
+                v = v << 6 | UInt64(b[5 + i] & 0x3F)
+            }
+        }
+        var at = 5 + n
+        var blockSize: Int
+        switch bsCode {
+        case 1: blockSize = 192
+        case 2...5: blockSize = 576 << (bsCode - 2)
+        case 6: blockSize = Int(b[at]) + 1; at += 1
+        case 7: blockSize = (Int(b[at]) << 8 | Int(b[at + 1])) + 1; at += 2
+        default: blockSize = 256 << (bsCode - 8)
+        }
+        switch srCode {
+        case 12: at += 1
+        case 13, 14: at += 2
+        default: break
+        }
+        guard at < b.count else { return nil }
+        var crc: UInt8 = 0
+        for i in 0..<at { crc = crc8Table[Int(crc ^ b[i])] }
+        guard crc == b[at] else { return nil }
+        return (blockSize, v, b[1] & 1 == 1)
+    }
+
+    /// Scans the frames from just after the metadata blocks.
+    public static func scan(fileSize: Int, read: HeaderRepair.Reader) -> Scan? {
+        guard read(0, 4) == Array("fLaC".utf8) else { return nil }
+        var pos = 4
+        while true {  // metadata blocks
+            let h = read(pos, 4)
+            guard h.count == 4 else { return nil }
+            pos += 4 + Int(HeaderRepair.be(h, 1, 3))
+            if h[0] & 0x80 != 0 { break }
+            guard pos < fileSize else { return nil }
+        }
+        // A sliding window over the file, read in blocks.
+        var window: [UInt8] = []
+        var windowStart = 0
+        func bytes(_ at: Int, _ n: Int) -> [UInt8] {
+            if at < windowStart || at + n > windowStart + window.count {
+                windowStart = at
+                window = read(at, Swift.max(n, 1 << 20))
+            }
+            let lo = at - windowStart
+            return Array(window[lo..<Swift.min(window.count, lo + n)])
+        }
+        var samples = 0
+        var end = pos
+        var index: UInt64 = 0
+        var frameStart = pos
+        guard let first = header(bytes(frameStart, 16)) else { return Scan(samples: 0, end: pos) }
+        var current = first
+        var crc: UInt16 = 0
+        var p = frameStart
+        while p < fileSize {
+            let b = bytes(p, 1)
+            guard b.count == 1 else { break }
+            crc = (crc << 8) ^ crc16Table[Int(UInt8(crc >> 8) ^ b[0])]
+            p += 1
+            // A frame ends where its CRC-16 checks out and the next valid header begins (or the file ends).
+            guard crc == 0, p - frameStart >= 8 else { continue }
+            let expected = current.variable ? UInt64(samples + current.blockSize) : index + 1
+            let nextHeader = p < fileSize ? header(bytes(p, 16)) : nil
+            if p == fileSize || (nextHeader.map { $0.number == expected && $0.variable == current.variable } ?? false) {
+                samples += current.blockSize
+                index += 1
+                end = p
+                guard let next = nextHeader else { break }
+                current = next
+                frameStart = p
+                crc = 0
+            }
+        }
+        return Scan(samples: samples, end: end)
     }
 }

@@ -18,6 +18,60 @@ public enum Recovery {
     /// Repairs `path` in place if its header is stale. Never modifies a file it can't understand,
     /// nor one a running recording holds (the recorder keeps an exclusive flock on it).
     public static func recover(path: String) -> RecoveryOutcome {
+        let outcome = recover(path: path, lock: flock)
+        switch outcome {
+        case .repaired, .alreadyComplete:
+            if let problem = foldMarkers(path: path) { return .untouched(reason: problem) }
+        default: break
+        }
+        return outcome
+    }
+
+    /// A crashed WAV's marker sidecar (`PATH.markers`): its markers become cue points in the
+    /// (now consistent) file, which is synced, and then the sidecar is removed. Nil when done or
+    /// there was nothing to do; else why the sidecar was kept.
+    static func foldMarkers(path: String) -> String? {
+        guard let markers = MarkerSidecar.read(for: path) else { return nil }
+        let fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return "can't open it to add the markers: \(String(cString: strerror(errno)))" }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return lockRefusal(errno) }
+        var head = [UInt8](repeating: 0, count: 4)
+        guard pread(fd, &head, 4, 0) == 4, head == Array("RIFF".utf8) || head == Array("RF64".utf8) else {
+            return nil  // not a WAV: no cue points to hold them; the sidecar stays as their record
+        }
+        // A file finished before the crash may already hold them.
+        let reader = fileReader(fd, size: { var st = stat(); fstat(fd, &st); return Int(st.st_size) }())
+        if !markers.isEmpty && !hasCueChunk(reader) {
+            switch CueWriter.append(markers, toWAV: fd) {
+            case .appended(let dropped) where dropped.isEmpty: break
+            case .appended, .noRoom: return "some markers can't be cue points (past 2^32 frames or 4 GiB); kept in \(MarkerSidecar.path(for: path))"
+            case .failed: return "adding the markers failed: \(String(cString: strerror(errno))); kept in \(MarkerSidecar.path(for: path))"
+            }
+            guard fsync(fd) == 0 else { return "fsync failed after adding the markers: \(String(cString: strerror(errno)))" }
+        }
+        unlink(MarkerSidecar.path(for: path))
+        return nil
+    }
+
+    static func hasCueChunk(_ read: HeaderRepair.Reader) -> Bool {
+        var pos = 12
+        var ds64Data: Int?
+        for _ in 0..<10_000 {
+            let h = read(pos, 8)
+            guard h.count == 8 else { return false }
+            let id = String(decoding: h[0..<4], as: UTF8.self)
+            if id == "cue " { return true }
+            if id == "ds64" { let d = read(pos + 8, 24); if d.count == 24 { ds64Data = Int(clamping: HeaderRepair.leValue(d, 8, 8)) } }
+            var size = Int(HeaderRepair.leValue(h, 4, 4))
+            if id == "data" && size == 0xFFFF_FFFF { size = ds64Data ?? 0 }
+            pos += 8 + size + (size & 1)
+        }
+        return false
+    }
+
+    /// `lock` is flock (a test passes one that fails as a filesystem without locks does).
+    static func recover(path: String, lock: (Int32, Int32) -> Int32) -> RecoveryOutcome {
         var lst = stat()
         if lstat(path, &lst) != 0 {
             let e = errno
@@ -31,14 +85,12 @@ public enum Recovery {
         let rfd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         if rfd < 0 { return .untouched(reason: String(cString: strerror(errno))) }
         defer { close(rfd) }
-        if flock(rfd, LOCK_SH | LOCK_NB) != 0 {
-            return .untouched(reason: "in use by a running recording; recover it after that recording ends")
-        }
+        if lock(rfd, LOCK_SH | LOCK_NB) != 0 { return .untouched(reason: lockRefusal(errno)) }
         var st = stat()
         guard fstat(rfd, &st) == 0 else { return .untouched(reason: String(cString: strerror(errno))) }
         let size = Int(st.st_size)
         let reader = fileReader(rfd, size: size)
-        if reader(0, 4) == Array("fLaC".utf8) { return recoverFLAC(path: path, lockFD: rfd, read: reader) }
+        if reader(0, 4) == Array("fLaC".utf8) { return recoverFLAC(path: path, lockFD: rfd, size: size, read: reader) }
         switch HeaderRepair.analyze(fileSize: size, read: reader) {
         case .notUnderstood(let reason):
             return .untouched(reason: reason)
@@ -47,9 +99,7 @@ public enum Recovery {
         case .repairable(let plan):
             // Upgrade our shared lock to exclusive for the writes (flock locks belong to the open
             // file description, so the lock is taken on the descriptor we analysed with).
-            if flock(rfd, LOCK_EX | LOCK_NB) != 0 {
-                return .untouched(reason: "in use by a running recording; recover it after that recording ends")
-            }
+            if lock(rfd, LOCK_EX | LOCK_NB) != 0 { return .untouched(reason: lockRefusal(errno)) }
             guard let wfd = openForWriting(path) else { return .untouched(reason: String(cString: strerror(errno))) }
             defer { close(wfd) }
             for patch in plan.patches {
@@ -61,11 +111,29 @@ public enum Recovery {
             if let t = plan.truncateTo, ftruncate(wfd, off_t(t)) != 0 {
                 return .untouched(reason: "truncate failed: \(String(cString: strerror(errno)))")
             }
-            fsync(wfd)
+            // A float WAV's PEAK chunk: recomputed from all the audio now in the file.
+            if let scan = plan.peak, let patch = HeaderRepair.peakPatch(scan, read: fileReader(wfd, size: plan.truncateTo ?? size)) {
+                let n = patch.bytes.withUnsafeBytes { pwrite(wfd, $0.baseAddress, $0.count, off_t(patch.offset)) }
+                if n != patch.bytes.count {
+                    return .untouched(reason: "write failed: \(String(cString: strerror(errno))) (PEAK chunk may be partly updated)")
+                }
+            }
+            if fsync(wfd) != 0 {
+                return .untouched(reason: "repaired, but fsync failed (\(String(cString: strerror(errno)))): the new header may not be on disk; run recover again")
+            }
             let plausible = plan.headerFrames <= plan.diskFrames * 2 + 1_000_000 ? plan.headerFrames : nil
             return .repaired(container: plan.container, headerFrames: plausible, frames: plan.diskFrames,
                              droppedBytes: plan.truncateTo.map { size - $0 } ?? 0)
         }
+    }
+
+    /// Why a file whose lock failed (`e` from flock) is left alone. EWOULDBLOCK: a recording holds
+    /// it. Anything else (ENOLCK, EINVAL, ENOTSUP: a filesystem without locks): recover can't tell
+    /// whether a recording holds it, so it must not patch it either.
+    static func lockRefusal(_ e: Int32) -> String {
+        if e == EWOULDBLOCK { return "in use by a running recording; recover it after that recording ends" }
+        return "can't lock it (\(String(cString: strerror(e)))): this filesystem may not support locks, so recover can't "
+            + "tell whether a recording still holds it; copy it to a local disk once no recording runs, and recover the copy"
     }
 
     /// Reads byte ranges of an open file for the header parser (short at the end of the file).
@@ -85,7 +153,7 @@ public enum Recovery {
 
     /// FLAC: a crashed encoder leaves STREAMINFO's total-samples field at 0 ("unknown"). Decode
     /// to count the whole frames, then write the count there (MD5 stays "unset").
-    static func recoverFLAC(path: String, lockFD: Int32, read: HeaderRepair.Reader) -> RecoveryOutcome {
+    static func recoverFLAC(path: String, lockFD: Int32, size: Int, read: HeaderRepair.Reader) -> RecoveryOutcome {
         let head = read(0, 42)
         // "fLaC", a STREAMINFO block header (type 0, 34 bytes), then STREAMINFO.
         guard head.count == 42, head[4] & 0x7F == 0, Int(HeaderRepair.be(head, 5, 3)) == 34 else {
@@ -100,36 +168,38 @@ public enum Recovery {
             sf_close(f)
             return .alreadyComplete(container: "FLAC", frames: Int(total))
         }
-        var decoded = 0
-        var buf = [Int32](repeating: 0, count: 4096 * Int(info.channels))
-        while true {
-            let n = buf.withUnsafeMutableBufferPointer { sf_readf_int(f, $0.baseAddress, 4096) }
-            if n <= 0 { break }
-            decoded += Int(n)
-        }
         sf_close(f)
-        guard decoded > 0, UInt64(decoded) < (1 << 36) else { return .untouched(reason: "no decodable FLAC frames") }
-        if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
-            return .untouched(reason: "in use by a running recording; recover it after that recording ends")
+        // Count the whole frames (header and CRC-16 intact), and cut a torn final one.
+        guard let scan = FLACFrames.scan(fileSize: size, read: read), scan.samples > 0, UInt64(scan.samples) < (1 << 36) else {
+            return .untouched(reason: "no decodable FLAC frames")
         }
+        if flock(lockFD, LOCK_EX | LOCK_NB) != 0 { return .untouched(reason: lockRefusal(errno)) }
         guard let wfd = openForWriting(path) else { return .untouched(reason: String(cString: strerror(errno))) }
         defer { close(wfd) }
+        let decoded = scan.samples
         let v = UInt64(decoded)
         let patch: [UInt8] = [(head[8 + 13] & 0xF0) | UInt8(v >> 32)] + HeaderRepair.beBytes(v & 0xFFFF_FFFF, 4)
         guard pwrite(wfd, patch, patch.count, 8 + 13) == patch.count else {
             return .untouched(reason: "write failed: \(String(cString: strerror(errno)))")
         }
-        fsync(wfd)
-        return .repaired(container: "FLAC", headerFrames: nil, frames: decoded, droppedBytes: 0)
+        if scan.end < size, ftruncate(wfd, off_t(scan.end)) != 0 {
+            return .untouched(reason: "truncate failed: \(String(cString: strerror(errno)))")
+        }
+        if fsync(wfd) != 0 {
+            return .untouched(reason: "repaired, but fsync failed (\(String(cString: strerror(errno)))): the new length may not be on disk; run recover again")
+        }
+        return .repaired(container: "FLAC", headerFrames: nil, frames: decoded, droppedBytes: size - scan.end)
     }
 
     /// Whether `path` looks like a recording cut short (its header is stale), without changing
     /// it. False for complete files, files it doesn't understand and files still being recorded.
-    public static func needsRepair(path: String) -> Bool {
+    public static func needsRepair(path: String) -> Bool { needsRepair(path: path, lock: flock) }
+
+    static func needsRepair(path: String, lock: (Int32, Int32) -> Int32) -> Bool {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 { return false }
         defer { close(fd) }
-        if flock(fd, LOCK_SH | LOCK_NB) != 0 { return false }  // a recording in progress
+        if lock(fd, LOCK_SH | LOCK_NB) != 0 { return false }  // a recording in progress
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return false }
         let size = Int(st.st_size)

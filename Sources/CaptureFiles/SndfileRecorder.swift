@@ -26,6 +26,13 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     private let syncInFlight = Atomic<Bool>(false)
     private let syncErrno = Atomic<Int32>(0)
     private var markers: [RecordingMarker] = []
+    /// Markers `finish` could not write as cue points (past 2^32 frames, or no room under 4 GiB).
+    public private(set) var droppedMarkers: [RecordingMarker] = []
+    /// The crash-safe sidecar (`PATH.markers`, WAV only): its descriptor once created, and how
+    /// many markers it holds.
+    private var sidecarFD: Int32 = -1
+    private var sidecarCount = 0
+    private var sidecarFailed = false
 
     /// Creates `path` (which must not exist) with owner-only permissions.
     public init(path: String, format: StreamFormat, fileType: FileType) throws(RecordingError) {
@@ -43,7 +50,11 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
             if e == EEXIST { throw .exists(path: path) }
             throw .cannotCreate(path: path, reason: String(cString: strerror(e)))
         }
-        // Held for the whole recording: `capdeck recover` refuses to touch a locked file.
+        // Held for the whole recording: `capdeck recover` refuses to touch a locked file. A new
+        // file can't be locked by anyone else, so a failure means a filesystem without locks
+        // (ENOLCK, ENOTSUP…): the recording goes ahead (losing it would be worse), and there
+        // `recover`'s own flock fails the same way, so it refuses every file rather than patch
+        // one that may be live.
         _ = flock(fd, LOCK_EX | LOCK_NB)
         self.fd = fd
         var info = SF_INFO()
@@ -65,11 +76,20 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
             // Stay a plain WAV unless the file grows past 4 GiB.
             sf_command(f, Int32(SFC_RF64_AUTO_DOWNGRADE), nil, Int32(SF_TRUE))
         }
-        // Float files: no PEAK chunk, whose values would only be right at the very end.
-        sf_command(f, Int32(SFC_SET_ADD_PEAK_CHUNK), nil, Int32(SF_FALSE))
+        // Float files: no PEAK chunk, whose values would only be right at the very end. Only CAF
+        // adds one by itself; libsndfile 1.2's SFC_SET_ADD_PEAK_CHUNK with SF_FALSE on a file that
+        // has none *adds* one (it frees a PEAK if present, else allocates), so RF64 is left alone.
+        if fileType == .caf && format.sampleFormat == .floatLE {
+            sf_command(f, Int32(SFC_SET_ADD_PEAK_CHUNK), nil, Int32(SF_FALSE))
+        }
         // A true 0-frame header from the start, so even a file killed before its first
         // checkpoint opens as an empty recording.
         sf_command(f, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
+        if sf_error(f) != 0 || (fileType == .wav && !WAVFormatChunk.apply(fd: fd, format: format)) {
+            let reason = sf_error(f) != 0 ? String(cString: sf_strerror(f)) : String(cString: strerror(errno))
+            sf_close(f); Glibc.close(fd); unlink(path)
+            throw .cannotCreate(path: path, reason: "writing the header: \(reason)")
+        }
         if format.sampleFormat == .s24LE || format.sampleFormat == .s24_3LE {
             scratch = .allocate(capacity: scratchFrames * format.channels)
         }
@@ -119,7 +139,17 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
 
     public func checkpoint() throws(RecordingError) {
         guard let file else { return }
+        // SFC_UPDATE_HEADER_NOW itself always returns 0; a failed header write shows in sf_error.
         sf_command(file, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
+        if sf_error(file) != 0 {
+            let e = errno
+            if e == ENOSPC || e == EDQUOT { throw .diskFull(path: path, framesSaved: framesWritten) }
+            throw .writeFailed(path: path, reason: "header: \(String(cString: sf_strerror(file)))", framesSaved: framesWritten)
+        }
+        // Plain PCM/float format chunk where WAV allows it; discrete channels (WAVFormatChunk).
+        if fileType == .wav && !WAVFormatChunk.apply(fd: fd, format: format) {
+            throw .writeFailed(path: path, reason: "header: \(String(cString: strerror(errno)))", framesSaved: framesWritten)
+        }
         // Deleted while recording (the file, or its whole directory)? Writing on would lose
         // everything at close: stop now; `finish` copies the recording somewhere safe.
         if isDeleted { throw .vanished(path: path, framesSaved: framesWritten, rescuedTo: nil, reason: "not finished yet") }
@@ -128,13 +158,31 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
             if e == ENOSPC || e == EDQUOT { throw .diskFull(path: path, framesSaved: framesWritten) }
             throw .writeFailed(path: path, reason: "fdatasync: \(String(cString: strerror(e)))", framesSaved: framesWritten)
         }
+        let sidecar = writeSidecar()
         if !syncInFlight.exchange(true, ordering: .acquiringAndReleasing) {
             let fd = self.fd
             syncQueue.async { [self] in
                 if fdatasync(fd) != 0 { syncErrno.store(errno, ordering: .releasing) }
+                if sidecar >= 0 { _ = fdatasync(sidecar) }
                 syncInFlight.store(false, ordering: .releasing)
             }
         }
+    }
+
+    /// Appends markers added since the last checkpoint to the sidecar (creating it, 0600, never
+    /// overwriting). Returns its descriptor when it changed (to sync), else -1. A sidecar that
+    /// can't be created (the name is taken) or written is given up: markers still go into the
+    /// file at finish, just not crash-safely.
+    private func writeSidecar() -> Int32 {
+        guard fileType == .wav, !sidecarFailed, markers.count > sidecarCount else { return -1 }
+        if sidecarFD < 0 {
+            guard let fd = MarkerSidecar.create(for: path) else { sidecarFailed = true; return -1 }
+            sidecarFD = fd
+        }
+        let text = markers[sidecarCount...].map(MarkerSidecar.line).joined()
+        guard MarkerSidecar.write(sidecarFD, text) else { sidecarFailed = true; return -1 }
+        sidecarCount = markers.count
+        return sidecarFD
     }
 
     /// True once the file has no name left in the filesystem.
@@ -152,16 +200,30 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         guard let f = file else { return }
         file = nil
         syncQueue.sync {}  // let an in-flight checkpoint sync finish before the descriptor closes
+        var markersInFile = markers.isEmpty
         var r = sf_close(f)
-        if r == 0 && fileType == .wav && !markers.isEmpty && !CueWriter.append(markers, toWAV: fd) {
-            r = -1
+        var step = "could not append cue points"
+        if r == 0 && fileType == .wav && !WAVFormatChunk.apply(fd: fd, format: format) { r = -1; step = "could not write the format chunk" }
+        if r == 0 && fileType == .wav && !markers.isEmpty {
+            switch CueWriter.append(markers, toWAV: fd) {
+            case .appended(let dropped): droppedMarkers = dropped; markersInFile = dropped.isEmpty
+            case .noRoom: droppedMarkers = markers
+            case .failed: r = -1
+            }
         }
         let synced = fdatasync(fd)
         let e = errno
+        if sidecarFD >= 0 {
+            // The cue points are in the file (and synced): the sidecar has done its job. If some
+            // couldn't be written, it stays beside the file with all of them.
+            Glibc.close(sidecarFD)
+            sidecarFD = -1
+            if markersInFile && r == 0 && synced == 0 { unlink(MarkerSidecar.path(for: path)) }
+        }
         if isDeleted {
             // The finished file exists only through fd: copy it out before closing. A problem
             // finishing it travels with the rescue, so "saved" is never claimed for a bad copy.
-            let problem: String? = r == -1 ? "could not append cue points: \(String(cString: strerror(e)))"
+            let problem: String? = r == -1 ? "\(step): \(String(cString: strerror(e)))"
                 : r != 0 ? String(cString: sf_error_number(r))
                 : synced != 0 ? "fdatasync: \(String(cString: strerror(e)))" : nil
             let rescue = FileRescue.copy(from: fd, originalPath: path)
@@ -174,7 +236,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         }
         Glibc.close(fd)
         if r == -1 {
-            throw .writeFailed(path: path, reason: "could not append cue points: \(String(cString: strerror(e)))", framesSaved: framesWritten)
+            throw .writeFailed(path: path, reason: "\(step): \(String(cString: strerror(e)))", framesSaved: framesWritten)
         }
         if r != 0 {
             throw .writeFailed(path: path, reason: String(cString: sf_error_number(r)), framesSaved: framesWritten)
@@ -189,6 +251,13 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
 /// file's data, and fixes the RIFF size. (libsndfile can't add cues once audio is written.)
 enum CueWriter {
     static func le(_ v: UInt64, _ n: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+    static func le32(_ b: [UInt8], _ at: Int) -> UInt64 { (0..<4).reversed().reduce(0) { $0 << 8 | UInt64(b[at + $1]) } }
+
+    /// Markers a cue chunk can hold: positions fit its 32-bit fields (RF64 has no wider cue
+    /// chunk, and libsndfile's cue support is 32-bit too). The rest are dropped, never wrapped.
+    static func split(_ markers: [RecordingMarker]) -> (kept: [RecordingMarker], dropped: [RecordingMarker]) {
+        (markers.filter { $0.frame >= 0 && $0.frame <= 0xFFFF_FFFF }, markers.filter { $0.frame < 0 || $0.frame > 0xFFFF_FFFF })
+    }
 
     static func chunks(_ markers: [RecordingMarker]) -> [UInt8] {
         var cue: [UInt8] = Array("cue ".utf8)
@@ -196,10 +265,10 @@ enum CueWriter {
         cue += le(UInt64(markers.count), 4)
         for (i, m) in markers.enumerated() {
             cue += le(UInt64(i + 1), 4)                       // dwName
-            cue += le(UInt64(UInt32(clamping: m.frame)), 4)   // dwPosition
+            cue += le(UInt64(m.frame), 4)                     // dwPosition (split keeps 32 bits)
             cue += Array("data".utf8)
             cue += le(0, 4) + le(0, 4)                        // chunk start, block start
-            cue += le(UInt64(UInt32(clamping: m.frame)), 4)   // sample offset
+            cue += le(UInt64(m.frame), 4)                     // sample offset
         }
         var adtl: [UInt8] = Array("adtl".utf8)
         for (i, m) in markers.enumerated() {
@@ -216,27 +285,39 @@ enum CueWriter {
         return cue + list
     }
 
-    /// Returns false (errno set) if a write failed.
-    static func append(_ markers: [RecordingMarker], toWAV fd: Int32) -> Bool {
+    enum AppendResult: Equatable {
+        /// Written; `dropped` could not be (positions past 32 bits).
+        case appended(dropped: [RecordingMarker])
+        /// Not written: the RIFF would pass 4 GiB.
+        case noRoom
+        /// A read or write failed (errno set).
+        case failed
+    }
+
+    static func append(_ markers: [RecordingMarker], toWAV fd: Int32) -> AppendResult {
         var st = stat()
-        guard fstat(fd, &st) == 0 else { return false }
+        guard fstat(fd, &st) == 0 else { return .failed }
         var size = Int(st.st_size)
         var head = [UInt8](repeating: 0, count: 12)
-        guard pread(fd, &head, 12, 0) == 12 else { return false }
+        guard pread(fd, &head, 12, 0) == 12 else { return .failed }
         let magic = String(decoding: head[0..<4], as: UTF8.self)
-        var bytes = chunks(markers)
+        let (kept, dropped) = split(markers)
+        guard !kept.isEmpty else { return .appended(dropped: dropped) }
+        var bytes = chunks(kept)
         if size % 2 == 1 { bytes.insert(0, at: 0) }  // RIFF chunks start on even offsets
-        guard pwrite(fd, bytes, bytes.count, off_t(size)) == bytes.count else { return false }
+        // A RIFF's size is 32 bits: appending must not carry it past 4 GiB (it would wrap).
+        if magic == "RIFF" && UInt64(size + bytes.count - 8) > 0xFFFF_FFFF { return .noRoom }
+        guard pwrite(fd, bytes, bytes.count, off_t(size)) == bytes.count else { return .failed }
         size += bytes.count
         if magic == "RIFF" {
-            return pwrite(fd, le(UInt64(size - 8), 4), 4, 4) == 4
+            return pwrite(fd, le(UInt64(size - 8), 4), 4, 4) == 4 ? .appended(dropped: dropped) : .failed
         }
         if magic == "RF64" {
             // ds64 is the first chunk: its RIFF size field is at byte 20.
             var id = [UInt8](repeating: 0, count: 4)
-            guard pread(fd, &id, 4, 12) == 4, id == Array("ds64".utf8) else { return true }
-            return pwrite(fd, le(UInt64(size - 8), 8), 8, 20) == 8
+            guard pread(fd, &id, 4, 12) == 4, id == Array("ds64".utf8) else { return .appended(dropped: dropped) }
+            return pwrite(fd, le(UInt64(size - 8), 8), 8, 20) == 8 ? .appended(dropped: dropped) : .failed
         }
-        return true
+        return .appended(dropped: dropped)
     }
 }

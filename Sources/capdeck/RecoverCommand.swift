@@ -8,8 +8,8 @@ struct RecoverCommand: ParsableCommand {
         abstract: "Repair recordings cut short by a crash, keeping every whole frame on disk.",
         discussion: """
             Rewrites only the header fields that give the audio's length (WAV, RF64, W64, CAF; for \
-            FLAC the total-samples field, after decoding to count the frames) and drops a trailing \
-            partial frame. A file it does not fully understand, or one a running recording still \
+            FLAC the total-samples field, after counting the whole frames) and drops a trailing \
+            partial frame (FLAC: the torn last frame). A file it does not fully understand, or one a running recording still \
             holds, is left untouched. Exit codes: 0 all complete or repaired, 65 a file left \
             untouched, 66 a file missing.
             """)

@@ -57,7 +57,7 @@ extension Integration {
             #expect(file.frames == expectedFrames)
             #expect(file.channels == c.channels)
             #expect(file.sampleRate == c.rate)
-            // A short "wav" is a WAV_FORMAT_EXTENSIBLE file (libsndfile's RF64 writer, downgraded).
+            // A short "wav" is a plain WAV (PCM/float tag) or, for >16 bits or >2 channels, EXTENSIBLE.
             let containers = c.fileType == "wav" ? [Int32(SF_FORMAT_WAV), Int32(SF_FORMAT_WAVEX)]
                 : [SoundFile.majorFormat(forType: c.fileType)]
             #expect(containers.contains(file.majorFormat), "container 0x\(String(file.format, radix: 16))")

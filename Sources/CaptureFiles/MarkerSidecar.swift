@@ -1,0 +1,85 @@
+// A crash-safe record of a WAV recording's markers: `take.wav.markers` beside `take.wav`.
+//
+// Cue points can only be appended once the audio is finished, so until then the markers live
+// in this small text file, written when they change and synced with the recording's checkpoint
+// sync. Format (UTF-8, one record per line, "\n"-terminated):
+//
+//     capdeck-markers 1
+//     FRAME<TAB>LABEL
+//
+// FRAME is the decimal frame position; in LABEL a backslash, tab, newline and carriage return
+// are written `\\`, `\t`, `\n`, `\r`. A torn last line (no "\n") is ignored. `finish` folds
+// the markers into the file as cue points and removes the sidecar; so does `recover`.
+import CaptureCore
+import Glibc
+
+enum MarkerSidecar {
+    static let magic = "capdeck-markers 1"
+
+    static func path(for recording: String) -> String { recording + ".markers" }
+
+    static func line(_ m: RecordingMarker) -> String {
+        var label = ""
+        for ch in m.label.unicodeScalars {
+            switch ch {
+            case "\\": label += "\\\\"
+            case "\t": label += "\\t"
+            case "\n": label += "\\n"
+            case "\r": label += "\\r"
+            default: label.unicodeScalars.append(ch)
+            }
+        }
+        return "\(m.frame)\t\(label)\n"
+    }
+
+    static func parse(_ text: String) -> [RecordingMarker]? {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.first == Substring(magic) else { return nil }
+        lines.removeFirst()
+        if !text.hasSuffix("\n") { lines.removeLast() } else { lines.removeLast() }  // torn line / final ""
+        var out: [RecordingMarker] = []
+        for l in lines {
+            guard let tab = l.firstIndex(of: "\t"), let frame = Int(l[..<tab]) else { continue }
+            var label = ""
+            var escaped = false
+            for ch in l[l.index(after: tab)...].unicodeScalars {
+                if escaped {
+                    switch ch {
+                    case "t": label += "\t"
+                    case "n": label += "\n"
+                    case "r": label += "\r"
+                    default: label.unicodeScalars.append(ch)
+                    }
+                    escaped = false
+                } else if ch == "\\" { escaped = true } else { label.unicodeScalars.append(ch) }
+            }
+            out.append(RecordingMarker(frame: frame, label: label))
+        }
+        return out
+    }
+
+    /// Creates the sidecar (never overwriting, never through a symlink, 0600) with its first line.
+    static func create(for recording: String) -> Int32? {
+        let fd = open(path(for: recording), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return nil }
+        guard write(fd, magic + "\n") else { close(fd); unlink(path(for: recording)); return nil }
+        return fd
+    }
+
+    static func write(_ fd: Int32, _ s: String) -> Bool {
+        let bytes = Array(s.utf8)
+        return Glibc.write(fd, bytes, bytes.count) == bytes.count
+    }
+
+    /// The markers of the sidecar beside `recording`: nil if there is none (or it isn't ours).
+    static func read(for recording: String) -> [RecordingMarker]? {
+        let fd = open(path(for: recording), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size < 64 << 20 else { return nil }
+        var b = [UInt8](repeating: 0, count: Int(st.st_size))
+        guard pread(fd, &b, b.count, 0) == b.count else { return nil }
+        return parse(String(decoding: b, as: UTF8.self))
+    }
+}

@@ -1,0 +1,68 @@
+// The WAV format chunk readers expect: plain PCM or IEEE float where the WAV rules allow it, and
+// discrete channels (no speaker layout) for three or more.
+//
+// libsndfile's RF64 writer (used for WAV so that a file can grow past 4 GiB) always writes a
+// 40-byte WAVE_FORMAT_EXTENSIBLE chunk with a surround channel mask for 4, 6 and 8 channels, and
+// has no command for mask 0 (SFC_SET_CHANNEL_MAP_INFO falls back to its default for an
+// unmappable map). So after each header libsndfile writes (checkpoint, close), the recorder
+// rewrites that one chunk in place, same size:
+// - integer, at most 2 channels and 16 bits: WAVE_FORMAT_PCM, a 16-byte fmt plus a 16-byte JUNK;
+// - float, at most 2 channels: WAVE_FORMAT_IEEE_FLOAT (cbSize 0), 18-byte fmt plus 14-byte JUNK;
+// - 3 or more channels: EXTENSIBLE kept, dwChannelMask set to 0 (discrete, one track each).
+// libsndfile's header write is a single write; a crash between it and this one leaves the
+// EXTENSIBLE form, which is just as valid.
+import CaptureCore
+import Glibc
+
+enum WAVFormatChunk {
+    /// The replacement for a 48-byte EXTENSIBLE chunk (header included), or nil to leave it.
+    static func replacement(for old: [UInt8], format: StreamFormat) -> [UInt8]? {
+        guard old.count == 48, old[0..<4] == ArraySlice("fmt ".utf8), CueWriter.le32(old, 4) == 40,
+              CueWriter.le32(old, 8) & 0xFFFF == 0xFFFE else { return nil }
+        let channels = format.channels
+        let bits = format.sampleFormat.bytesPerSample * 8
+        var b = old
+        func put(_ v: UInt64, _ n: Int, at: Int) { for i in 0..<n { b[at + i] = UInt8(truncatingIfNeeded: v >> (8 * i)) } }
+        let isFloat = format.sampleFormat == .floatLE
+        if channels <= 2 && (isFloat || bits <= 16) {
+            // tag, channels, rate, byte rate, block align and bits are where they were.
+            put(isFloat ? 3 : 1, 2, at: 8)
+            let fmtSize = isFloat ? 18 : 16
+            put(UInt64(fmtSize), 4, at: 4)
+            var at = 8 + fmtSize
+            if isFloat { put(0, 2, at: 24); at = 26 }  // cbSize 0
+            let junk = 48 - at - 8
+            b.replaceSubrange(at..<48, with: Array("JUNK".utf8) + CueWriter.le(UInt64(junk), 4) + [UInt8](repeating: 0, count: junk))
+            return b
+        }
+        if channels >= 3 {
+            guard CueWriter.le32(old, 8 + 20) != 0 else { return nil }
+            put(0, 4, at: 8 + 20)
+            return b
+        }
+        return nil
+    }
+
+    /// Finds the format chunk among the first chunks of the WAV/RF64 file on `fd` and rewrites it.
+    /// Returns false (errno set) when a read or write failed; true when done or nothing to do.
+    static func apply(fd: Int32, format: StreamFormat) -> Bool {
+        var head = [UInt8](repeating: 0, count: 12)
+        guard pread(fd, &head, 12, 0) == 12 else { return false }
+        guard head[0..<4] == ArraySlice("RIFF".utf8) || head[0..<4] == ArraySlice("RF64".utf8) else { return true }
+        var pos = 12
+        for _ in 0..<16 {
+            var h = [UInt8](repeating: 0, count: 8)
+            guard pread(fd, &h, 8, off_t(pos)) == 8 else { return true }
+            let size = Int(CueWriter.le32(h, 4))
+            if h[0..<4] == ArraySlice("data".utf8) { return true }
+            if h[0..<4] == ArraySlice("fmt ".utf8) {
+                var old = [UInt8](repeating: 0, count: 48)
+                guard size == 40, pread(fd, &old, 48, off_t(pos)) == 48 else { return true }
+                guard let new = replacement(for: old, format: format) else { return true }
+                return pwrite(fd, new, new.count, off_t(pos)) == new.count
+            }
+            pos += 8 + size + (size & 1)
+        }
+        return true
+    }
+}
