@@ -45,7 +45,7 @@ let package = Package(
 
         // Layer 4: the console: widgets and layout on a plain grid (pure), and its ncurses terminal.
         .target(name: "ConsoleUI", dependencies: ["CaptureCore"]),
-        .target(name: "CaptureConsole", dependencies: ["ConsoleUI", "CNcursesW"]),
+        .target(name: "CaptureConsole", dependencies: ["ConsoleUI", "CaptureCore", "CNcursesW"]),
 
         // Layer 5: the executable.
         .executableTarget(
@@ -75,6 +75,7 @@ let package = Package(
         .target(name: "CaptureTestSupport", dependencies: ["CaptureCore"], path: "Tests/Support/CaptureTestSupport"),
         .testTarget(name: "CaptureCoreTests", dependencies: ["CaptureCore", "CAllocCounter", "CaptureTestSupport"]),
         .testTarget(name: "CaptureDeckTests", dependencies: ["CaptureDeck", "CaptureCore", "CaptureFiles", "CaptureResample", "CAllocCounter", "CaptureTestSupport"]),
+        .testTarget(name: "CaptureALSATests", dependencies: ["CaptureALSA", "CaptureCore"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "CaptureCore"]),
         .testTarget(name: "CaptureConfigTests", dependencies: ["CaptureConfig", "CaptureCore"]),
         .testTarget(name: "CaptureFilesTests", dependencies: ["CaptureCore", "CaptureFiles", "CSndfile"]),

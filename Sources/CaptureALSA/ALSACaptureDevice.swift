@@ -68,6 +68,7 @@ public final class ALSACaptureDevice: CaptureDevice, @unchecked Sendable {
         if err < 0 {
             lock = nil
             if err == -EBUSY { throw .busy(device: name) }
+            if Errno(-err).isDescriptorLimit { throw .systemLimit(device: name, reason: "out of file descriptors (\(Errno(-err))): close other programs, or raise the limit (ulimit -n)") }
             if err == -ENOENT || err == -ENODEV || err == -ENXIO { throw .notFound(device: name, reason: alsaText(err)) }
             throw .unavailable(device: name, reason: alsaText(err))
         }
@@ -221,8 +222,9 @@ public final class ALSACaptureDevice: CaptureDevice, @unchecked Sendable {
             return r > 0 ? .woken : .timedOut
         }
         for i in 0..<count { fds[i].revents = 0 }
-        let r = poll(fds, nfds_t(count + 1), timeoutMs)
-        if r < 0 { return errno == EINTR ? .timedOut : .failed(.lost(device: name, reason: "poll: \(String(cString: strerror(errno)))")) }
+        let polled = retryingInterrupts { Int(poll(fds, nfds_t(count + 1), timeoutMs)) }
+        if polled.failed { return .failed(.lost(device: name, reason: "poll: \(polled.error)")) }
+        let r = polled.value
         if r == 0 { return .timedOut }
         if fds[count].revents != 0 { return .woken }
         var revents: UInt16 = 0
@@ -277,14 +279,25 @@ final class RouteLock {
         return "/tmp/capdeck-\(getuid())"
     }
 
-    init(pcm: String) throws(DeviceError) {
+    /// - Parameter lock: flock(2), replaceable in tests (a filesystem without locks can't be had).
+    init(pcm: String, lock: (Int32, Int32) -> Int32 = { flock($0, $1) }) throws(DeviceError) {
         mkdir(RouteLock.directory(), 0o700)
         let path = RouteLock.path(pcm: pcm)
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        if fd < 0 { throw .unavailable(device: pcm, reason: "lock \(path): \(String(cString: strerror(errno)))") }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        let fd: Int32
+        do throws(Errno) {
+            fd = try valueOrErrno { open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600) }
+        } catch {
+            throw error.isDescriptorLimit ? .systemLimit(device: pcm, reason: "lock \(path): out of file descriptors (\(error)): close other programs, or raise the limit (ulimit -n)")
+                                          : .unavailable(device: pcm, reason: "lock \(path): \(error)")
+        }
+        do throws(Errno) {
+            try valueOrErrno { lock(fd, LOCK_EX | LOCK_NB) }
+        } catch {
             close(fd)
-            throw .busy(device: pcm)
+            // Only "someone holds it" is busy; anything else (no locks on this filesystem) is said
+            // as it is, so the session doesn't wait for a holder that doesn't exist.
+            if error == .wouldBlock { throw .busy(device: pcm) }
+            throw .unavailable(device: pcm, reason: "can't lock \(path) (\(error)): the runtime directory's filesystem may not support locks")
         }
         let pid = Array("\(getpid())\n".utf8)
         _ = ftruncate(fd, 0)

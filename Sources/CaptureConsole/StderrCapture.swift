@@ -2,6 +2,7 @@
 // there (libjack, ALSA plugins) would otherwise land on top of the ncurses screen and stay until
 // the next full repaint. Each line read from the pipe goes to a handler (the event log); the
 // terminal's stderr is given back by `restore()`.
+import CaptureCore
 import Dispatch
 import Glibc
 
@@ -55,9 +56,8 @@ public final class StderrCapture: @unchecked Sendable {
             onLine(printable(String(decoding: line, as: UTF8.self)))
         }
         while true {
-            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
+            // EINTR is retried; any other failure, like end of input, ends the reader.
+            guard let n = try? valueOrErrno({ buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }), n > 0 else { break }
             pending += buf[0..<n]
             while let nl = pending.firstIndex(of: 10) {
                 emit(pending[..<nl])

@@ -51,6 +51,8 @@ public enum DeviceError: Error, Equatable, Sendable, CustomStringConvertible {
     case unsupported(device: String, parameter: String, reason: String)
     /// The device went away or broke while capturing (ENODEV, EBADFD, EIO…).
     case lost(device: String, reason: String)
+    /// The process or the system is out of a resource (file descriptors): no fault of the device.
+    case systemLimit(device: String, reason: String)
     /// A running device delivered nothing for `seconds` without reporting an error (a sound
     /// server paused or stopped, a stream unlinked, a node suspended).
     case stalled(device: String, seconds: Double)
@@ -62,6 +64,7 @@ public enum DeviceError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unavailable(let d, let r): "\(d): cannot open for capture: \(r)"
         case .unsupported(let d, let p, let r): "\(d): \(p): \(r)"
         case .lost(let d, let r): "\(d): device lost: \(r)"
+        case .systemLimit(let d, let r): "\(d): cannot open for capture: \(r)"
         case .stalled(let d, let s): "\(d): delivered no audio for \(String(format1: s)) s without an error (stalled)"
         }
     }

@@ -24,7 +24,7 @@ public final class Doorbell: @unchecked Sendable {
         let r = withUnsafeMutableBytes(of: &fds) {
             pipe($0.baseAddress!.assumingMemoryBound(to: Int32.self))
         }
-        if r != 0 { throw SystemError(operation: "pipe", errno: errno) }
+        if r != 0 { throw SystemError(operation: "pipe", errno: .current) }
         for end in [fds.0, fds.1] {
             _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
             _ = fcntl(end, F_SETFD, FD_CLOEXEC)
@@ -43,7 +43,7 @@ public final class Doorbell: @unchecked Sendable {
     @inline(__always)
     public func ring() {
         var one: UInt8 = 1
-        _ = write(writeFD, &one, 1)  // a full pipe (EAGAIN) is already rung
+        _ = retryingInterrupts { write(writeFD, &one, 1) }  // a full pipe (EAGAIN) is already rung
     }
 
     /// Wakes the waiter only if it announced it is going to sleep.
@@ -72,7 +72,7 @@ public final class Doorbell: @unchecked Sendable {
     /// Consumes pending rings so the descriptor stops polling readable.
     @inline(__always)
     public func drain() {
-        while read(fd, drainBuffer, 64) == 64 {}
+        while retryingInterrupts({ read(fd, drainBuffer, 64) }).value == 64 {}
     }
 
     /// Sleeps until rung or `timeoutMs` passes (-1: no timeout). Returns true when rung.
@@ -82,15 +82,4 @@ public final class Doorbell: @unchecked Sendable {
         if n > 0 { drain(); return true }
         return false
     }
-}
-
-/// A failed system call: the operation and errno, with the C library's text.
-public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
-    public let operation: String
-    public let errno: Int32
-    public init(operation: String, errno: Int32) {
-        self.operation = operation
-        self.errno = errno
-    }
-    public var description: String { "\(operation): \(String(cString: strerror(errno)))" }
 }

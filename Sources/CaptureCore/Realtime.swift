@@ -41,7 +41,7 @@ struct SavedScheduling {
             getrlimit(__rlimit_resource_t(__RLIMIT_RTPRIO.rawValue), &lim)
             reason = "no permission (RLIMIT_RTPRIO \(lim.rlim_cur))"
         } else {
-            reason = String(cString: strerror(err))
+            reason = Errno(err).description
         }
         return (saved, .normal(reason: reason))
     }

@@ -336,7 +336,10 @@ public final class CaptureSession: @unchecked Sendable {
                                                             rateConverter: LibsamplerateConverter.factory),
                                        sink: fan, meterBoard: meterBoard)
         } catch {
-            if reportOnceWhileWaiting() { emit(.runtimeError(.device(.unavailable(device: route.pcm, reason: "\(error)")))) }
+            // The engine's wake-up pipes: a descriptor limit is the process's, not the device's.
+            let e: DeviceError = error.errno.isDescriptorLimit ? .systemLimit(device: route.pcm, reason: "\(error)")
+                                                               : .unavailable(device: route.pcm, reason: "\(error)")
+            if reportOnceWhileWaiting() { emit(.runtimeError(.device(e))) }
             return
         }
         // A sound server that is stalled (stopped, hung) accepts the connection and then never

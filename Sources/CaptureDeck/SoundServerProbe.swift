@@ -3,6 +3,7 @@
 // directory), and checked by connecting to its socket, without speaking its protocol. This is
 // what lets `record` and the console say "the server is configured but unreachable" instead of
 // recording something else.
+import CaptureCore
 import Glibc
 
 /// A sound server a client on this machine should reach, and how we know of it.
@@ -75,17 +76,18 @@ public enum SoundServerProbe {
         withUnsafeMutableBytes(of: &addr.sun_path) { raw in
             for (i, b) in bytes.enumerated() { raw[i] = b }
         }
-        let r = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        let connected = failure {
+            withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
         }
-        if r == 0 { return .reachable }
-        let e = errno
-        if e == EINPROGRESS || e == EAGAIN {
+        guard let e = connected else { return .reachable }
+        if e == Errno(EINPROGRESS) || e == Errno(EAGAIN) {
             // A listening server whose backlog is full, or one that is stalled: not "unreachable".
             return .reachable
         }
-        let text = String(cString: strerror(e))
-        switch e {
+        let text = e.description
+        switch e.rawValue {
         case ENOENT:
             return .unreachable(cause: "no server socket at \(path) (\(text))",
                                 fix: location.foundThrough == "PULSE_SERVER" ? "check PULSE_SERVER, or start the server" : "start the sound server (pulseaudio --start, or systemctl --user start pipewire-pulse)")

@@ -4,6 +4,7 @@
 // (linkat refuses a file with no links), and it is gone once closed. So the recorder notices the
 // deletion at its next checkpoint (st_nlink == 0), finishes the file as usual through its open
 // descriptor, and copies the finished bytes to a new file here before closing.
+import CaptureCore
 import Glibc
 
 public enum FileRescue {
@@ -43,33 +44,25 @@ public enum FileRescue {
         let (stem, ext) = splitExtension(name)
         var out: Int32 = -1
         var path = ""
+        var openError = Errno.none
         for n in 0..<1000 {
             path = dir + "/" + (n == 0 ? name : "\(stem)-\(n)\(ext)")
-            out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            if out >= 0 || errno != EEXIST { break }
+            let r = retryingInterrupts { Int(open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)) }
+            out = Int32(r.value)
+            openError = r.error
+            if !r.failed || r.error != .exists { break }
         }
-        guard out >= 0 else { return .failure(RescueFailure(reason: "\(path): \(String(cString: strerror(errno)))")) }
+        guard out >= 0 else { return .failure(RescueFailure(reason: "\(path): \(openError)")) }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var offset: off_t = 0
         while true {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
-            if n == 0 { break }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return fail(out, path, "reading the deleted file: \(String(cString: strerror(errno)))")
-            }
-            var done = 0
-            while done < n {
-                let w = buffer.withUnsafeBytes { write(out, $0.baseAddress! + done, n - done) }
-                if w < 0 {
-                    if errno == EINTR { continue }
-                    return fail(out, path, String(cString: strerror(errno)))
-                }
-                done += w
-            }
-            offset += off_t(n)
+            let r = retryingInterrupts { buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) } }
+            if r.failed { return fail(out, path, "reading the deleted file: \(r.error)") }
+            if r.value == 0 { break }
+            if let e = writeAll(out, Array(buffer[0..<r.value]), at: Int(offset)) { return fail(out, path, e.description) }
+            offset += off_t(r.value)
         }
-        if fsync(out) != 0 { return fail(out, path, "fsync: \(String(cString: strerror(errno)))") }
+        if let e = failure({ fsync(out) }) { return fail(out, path, "fsync: \(e)") }
         close(out)
         return .success(path)
     }
@@ -84,9 +77,9 @@ public enum FileRescue {
     /// real directory (not a symlink), ours, and writable by nobody else. (The /var/tmp and /tmp
     /// fallbacks have predictable names another user could create first.) nil when usable.
     static func prepare(_ dir: String) -> String? {
-        if let failed = Directories.create(dir) { return "\(failed.path): \(String(cString: strerror(failed.errno)))" }
+        if let failed = Directories.create(dir) { return "\(failed.path): \(failed.errno)" }
         var st = stat()
-        guard lstat(dir, &st) == 0 else { return String(cString: strerror(errno)) }
+        if let e = failure({ lstat(dir, &st) }) { return e.description }
         if (st.st_mode & S_IFMT) != S_IFDIR { return "not a directory (a symlink?)" }
         if st.st_uid != geteuid() { return "owned by another user" }
         if st.st_mode & 0o022 != 0 { return "writable by other users" }
@@ -107,11 +100,11 @@ public enum FileRescue {
 /// config directory, the rescue directory.
 public enum Directories {
     /// nil on success; else the component that could not be created and why.
-    public static func create(_ path: String) -> (path: String, errno: Int32)? {
+    public static func create(_ path: String) -> (path: String, errno: Errno)? {
         var current = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/") {
             current += "/" + part
-            if mkdir(current, 0o700) != 0 && errno != EEXIST { return (current, errno) }
+            if let e = failure({ mkdir(current, 0o700) }), e != .exists { return (current, e) }
         }
         return nil
     }

@@ -32,10 +32,12 @@ public enum Recovery {
     /// there was nothing to do; else why the sidecar was kept.
     static func foldMarkers(path: String) -> String? {
         guard let markers = MarkerSidecar.read(for: path) else { return nil }
-        let fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { return "can't open it to add the markers: \(String(cString: strerror(errno)))" }
+        let fd: Int32
+        do throws(Errno) { fd = try valueOrErrno { open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC) } } catch {
+            return "can't open it to add the markers: \(error)"
+        }
         defer { close(fd) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return lockRefusal(errno) }
+        if let e = failure({ flock(fd, LOCK_EX | LOCK_NB) }) { return lockRefusal(e) }
         var head = [UInt8](repeating: 0, count: 4)
         guard pread(fd, &head, 4, 0) == 4, head == Array("RIFF".utf8) || head == Array("RF64".utf8) else {
             return nil  // not a WAV: no cue points to hold them; the sidecar stays as their record
@@ -46,9 +48,9 @@ public enum Recovery {
             switch CueWriter.append(markers, toWAV: fd) {
             case .appended(let dropped) where dropped.isEmpty: break
             case .appended, .noRoom: return "some markers can't be cue points (past 2^32 frames or 4 GiB); kept in \(MarkerSidecar.path(for: path))"
-            case .failed: return "adding the markers failed: \(String(cString: strerror(errno))); kept in \(MarkerSidecar.path(for: path))"
+            case .failed: return "adding the markers failed: \(Errno.current); kept in \(MarkerSidecar.path(for: path))"
             }
-            guard fsync(fd) == 0 else { return "fsync failed after adding the markers: \(String(cString: strerror(errno)))" }
+            if let e = failure({ fsync(fd) }) { return "fsync failed after adding the markers: \(e)" }
         }
         unlink(MarkerSidecar.path(for: path))
         return nil
@@ -73,21 +75,22 @@ public enum Recovery {
     /// `lock` is flock (a test passes one that fails as a filesystem without locks does).
     static func recover(path: String, lock: (Int32, Int32) -> Int32) -> RecoveryOutcome {
         var lst = stat()
-        if lstat(path, &lst) != 0 {
-            let e = errno
-            return e == ENOENT ? .missing(reason: "no such file") : .untouched(reason: String(cString: strerror(e)))
+        if let e = failure({ lstat(path, &lst) }) {
+            return e == .notFound ? .missing(reason: "no such file") : .untouched(reason: e.description)
         }
         if (lst.st_mode & S_IFMT) == S_IFLNK { return .untouched(reason: "is a symbolic link; recover the file it points to") }
         if (lst.st_mode & S_IFMT) == S_IFDIR { return .untouched(reason: "is a directory") }
         guard (lst.st_mode & S_IFMT) == S_IFREG else { return .untouched(reason: "not a regular file") }
 
         // Analyse read-only (a complete file on read-only media is fine).
-        let rfd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        if rfd < 0 { return .untouched(reason: String(cString: strerror(errno))) }
+        let rfd: Int32
+        do throws(Errno) { rfd = try valueOrErrno { open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) } } catch {
+            return .untouched(reason: error.description)
+        }
         defer { close(rfd) }
-        if lock(rfd, LOCK_SH | LOCK_NB) != 0 { return .untouched(reason: lockRefusal(errno)) }
+        if let e = failure({ lock(rfd, LOCK_SH | LOCK_NB) }) { return .untouched(reason: lockRefusal(e)) }
         var st = stat()
-        guard fstat(rfd, &st) == 0 else { return .untouched(reason: String(cString: strerror(errno))) }
+        if let e = failure({ fstat(rfd, &st) }) { return .untouched(reason: e.description) }
         let size = Int(st.st_size)
         let reader = fileReader(rfd, size: size)
         if reader(0, 4) == Array("fLaC".utf8) { return recoverFLAC(path: path, lockFD: rfd, size: size, read: reader) }
@@ -99,27 +102,30 @@ public enum Recovery {
         case .repairable(let plan):
             // Upgrade our shared lock to exclusive for the writes (flock locks belong to the open
             // file description, so the lock is taken on the descriptor we analysed with).
-            if lock(rfd, LOCK_EX | LOCK_NB) != 0 { return .untouched(reason: lockRefusal(errno)) }
-            guard let wfd = openForWriting(path) else { return .untouched(reason: String(cString: strerror(errno))) }
+            if let e = failure({ lock(rfd, LOCK_EX | LOCK_NB) }) { return .untouched(reason: lockRefusal(e)) }
+            let wfd: Int32
+            switch openForWriting(path) {
+            case .success(let fd): wfd = fd
+            case .failure(let e): return .untouched(reason: e.description)
+            }
             defer { close(wfd) }
             for patch in plan.patches {
-                let n = patch.bytes.withUnsafeBytes { pwrite(wfd, $0.baseAddress, $0.count, off_t(patch.offset)) }
-                if n != patch.bytes.count {
-                    return .untouched(reason: "write failed: \(String(cString: strerror(errno))) (header may be partly updated)")
+                // A short write sets no errno: writeAll goes on, or says EIO (before: a stale errno).
+                if let e = writeAll(wfd, patch.bytes, at: patch.offset) {
+                    return .untouched(reason: "write failed: \(e) (header may be partly updated)")
                 }
             }
-            if let t = plan.truncateTo, ftruncate(wfd, off_t(t)) != 0 {
-                return .untouched(reason: "truncate failed: \(String(cString: strerror(errno)))")
+            if let t = plan.truncateTo, let e = failure({ ftruncate(wfd, off_t(t)) }) {
+                return .untouched(reason: "truncate failed: \(e)")
             }
             // A float WAV's PEAK chunk: recomputed from all the audio now in the file.
             if let scan = plan.peak, let patch = HeaderRepair.peakPatch(scan, read: fileReader(wfd, size: plan.truncateTo ?? size)) {
-                let n = patch.bytes.withUnsafeBytes { pwrite(wfd, $0.baseAddress, $0.count, off_t(patch.offset)) }
-                if n != patch.bytes.count {
-                    return .untouched(reason: "write failed: \(String(cString: strerror(errno))) (PEAK chunk may be partly updated)")
+                if let e = writeAll(wfd, patch.bytes, at: patch.offset) {
+                    return .untouched(reason: "write failed: \(e) (PEAK chunk may be partly updated)")
                 }
             }
-            if fsync(wfd) != 0 {
-                return .untouched(reason: "repaired, but fsync failed (\(String(cString: strerror(errno)))): the new header may not be on disk; run recover again")
+            if let e = failure({ fsync(wfd) }) {
+                return .untouched(reason: "repaired, but fsync failed (\(e)): the new header may not be on disk; run recover again")
             }
             let plausible = plan.headerFrames <= plan.diskFrames * 2 + 1_000_000 ? plan.headerFrames : nil
             return .repaired(container: plan.container, headerFrames: plausible, frames: plan.diskFrames,
@@ -130,9 +136,9 @@ public enum Recovery {
     /// Why a file whose lock failed (`e` from flock) is left alone. EWOULDBLOCK: a recording holds
     /// it. Anything else (ENOLCK, EINVAL, ENOTSUP: a filesystem without locks): recover can't tell
     /// whether a recording holds it, so it must not patch it either.
-    static func lockRefusal(_ e: Int32) -> String {
-        if e == EWOULDBLOCK { return "in use by a running recording; recover it after that recording ends" }
-        return "can't lock it (\(String(cString: strerror(e)))): this filesystem may not support locks, so recover can't "
+    static func lockRefusal(_ e: Errno) -> String {
+        if e == .wouldBlock { return "in use by a running recording; recover it after that recording ends" }
+        return "can't lock it (\(e)): this filesystem may not support locks, so recover can't "
             + "tell whether a recording still holds it; copy it to a local disk once no recording runs, and recover the copy"
     }
 
@@ -146,9 +152,8 @@ public enum Recovery {
         }
     }
 
-    private static func openForWriting(_ path: String) -> Int32? {
-        let fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
-        return fd < 0 ? nil : fd
+    private static func openForWriting(_ path: String) -> Result<Int32, Errno> {
+        do throws(Errno) { return .success(try valueOrErrno { open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC) }) } catch { return .failure(error) }
     }
 
     /// FLAC: a crashed encoder leaves STREAMINFO's total-samples field at 0 ("unknown"). Decode
@@ -173,20 +178,22 @@ public enum Recovery {
         guard let scan = FLACFrames.scan(fileSize: size, read: read), scan.samples > 0, UInt64(scan.samples) < (1 << 36) else {
             return .untouched(reason: "no decodable FLAC frames")
         }
-        if flock(lockFD, LOCK_EX | LOCK_NB) != 0 { return .untouched(reason: lockRefusal(errno)) }
-        guard let wfd = openForWriting(path) else { return .untouched(reason: String(cString: strerror(errno))) }
+        if let e = failure({ flock(lockFD, LOCK_EX | LOCK_NB) }) { return .untouched(reason: lockRefusal(e)) }
+        let wfd: Int32
+        switch openForWriting(path) {
+        case .success(let fd): wfd = fd
+        case .failure(let e): return .untouched(reason: e.description)
+        }
         defer { close(wfd) }
         let decoded = scan.samples
         let v = UInt64(decoded)
         let patch: [UInt8] = [(head[8 + 13] & 0xF0) | UInt8(v >> 32)] + HeaderRepair.beBytes(v & 0xFFFF_FFFF, 4)
-        guard pwrite(wfd, patch, patch.count, 8 + 13) == patch.count else {
-            return .untouched(reason: "write failed: \(String(cString: strerror(errno)))")
+        if let e = writeAll(wfd, patch, at: 8 + 13) { return .untouched(reason: "write failed: \(e)") }
+        if scan.end < size, let e = failure({ ftruncate(wfd, off_t(scan.end)) }) {
+            return .untouched(reason: "truncate failed: \(e)")
         }
-        if scan.end < size, ftruncate(wfd, off_t(scan.end)) != 0 {
-            return .untouched(reason: "truncate failed: \(String(cString: strerror(errno)))")
-        }
-        if fsync(wfd) != 0 {
-            return .untouched(reason: "repaired, but fsync failed (\(String(cString: strerror(errno)))): the new length may not be on disk; run recover again")
+        if let e = failure({ fsync(wfd) }) {
+            return .untouched(reason: "repaired, but fsync failed (\(e)): the new length may not be on disk; run recover again")
         }
         return .repaired(container: "FLAC", headerFrames: nil, frames: decoded, droppedBytes: size - scan.end)
     }

@@ -40,15 +40,19 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         self.path = path
         self.format = format
         self.fileType = fileType
-        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        if fd < 0 {
-            let e = errno
+        let fd: Int32
+        do throws(Errno) {
+            fd = try valueOrErrno { Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+        } catch {
             var st = stat()
-            if e == EEXIST && lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
+            if error == .exists && lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
                 throw .cannotCreate(path: path, reason: "is a directory")
             }
-            if e == EEXIST { throw .exists(path: path) }
-            throw .cannotCreate(path: path, reason: String(cString: strerror(e)))
+            if error == .exists { throw .exists(path: path) }
+            if error.isDescriptorLimit {
+                throw .cannotCreate(path: path, reason: "out of file descriptors (\(error)): close other programs, or raise the limit (ulimit -n)")
+            }
+            throw .cannotCreate(path: path, reason: error.description)
         }
         // Held for the whole recording: `capdeck recover` refuses to touch a locked file. A new
         // file can't be locked by anyone else, so a failure means a filesystem without locks
@@ -85,8 +89,9 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         // A true 0-frame header from the start, so even a file killed before its first
         // checkpoint opens as an empty recording.
         sf_command(f, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
-        if sf_error(f) != 0 || (fileType == .wav && !WAVFormatChunk.apply(fd: fd, format: format)) {
-            let reason = sf_error(f) != 0 ? String(cString: sf_strerror(f)) : String(cString: strerror(errno))
+        let formatChunk = fileType == .wav && sf_error(f) == 0 ? WAVFormatChunk.applying(fd: fd, format: format) : .none
+        if sf_error(f) != 0 || formatChunk != .none {
+            let reason = sf_error(f) != 0 ? String(cString: sf_strerror(f)) : formatChunk.description
             sf_close(f); Glibc.close(fd); unlink(path)
             throw .cannotCreate(path: path, reason: "writing the header: \(reason)")
         }
@@ -129,8 +134,8 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
             }
             if written > 0 { framesWritten += Int(written) }
             if written != sf_count_t(n) {
-                let e = errno
-                if e == ENOSPC || e == EDQUOT { throw .diskFull(path: path, framesSaved: framesWritten) }
+                let e = Errno.current  // libsndfile's write(2) failed just now
+                if e == .noSpace || e == Errno(EDQUOT) { throw .diskFull(path: path, framesSaved: framesWritten) }
                 throw .writeFailed(path: path, reason: String(cString: sf_strerror(file)), framesSaved: framesWritten)
             }
             done += n
@@ -142,27 +147,28 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         // SFC_UPDATE_HEADER_NOW itself always returns 0; a failed header write shows in sf_error.
         sf_command(file, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
         if sf_error(file) != 0 {
-            let e = errno
-            if e == ENOSPC || e == EDQUOT { throw .diskFull(path: path, framesSaved: framesWritten) }
+            let e = Errno.current  // the header's write(2) failed just now
+            if e == .noSpace || e == Errno(EDQUOT) { throw .diskFull(path: path, framesSaved: framesWritten) }
             throw .writeFailed(path: path, reason: "header: \(String(cString: sf_strerror(file)))", framesSaved: framesWritten)
         }
         // Plain PCM/float format chunk where WAV allows it; discrete channels (WAVFormatChunk).
-        if fileType == .wav && !WAVFormatChunk.apply(fd: fd, format: format) {
-            throw .writeFailed(path: path, reason: "header: \(String(cString: strerror(errno)))", framesSaved: framesWritten)
+        if fileType == .wav {
+            let e = WAVFormatChunk.applying(fd: fd, format: format)
+            if e != .none { throw .writeFailed(path: path, reason: "header: \(e)", framesSaved: framesWritten) }
         }
         // Deleted while recording (the file, or its whole directory)? Writing on would lose
         // everything at close: stop now; `finish` copies the recording somewhere safe.
         if isDeleted { throw .vanished(path: path, framesSaved: framesWritten, rescuedTo: nil, reason: "not finished yet") }
-        let e = syncErrno.load(ordering: .acquiring)
-        if e != 0 {
-            if e == ENOSPC || e == EDQUOT { throw .diskFull(path: path, framesSaved: framesWritten) }
-            throw .writeFailed(path: path, reason: "fdatasync: \(String(cString: strerror(e)))", framesSaved: framesWritten)
+        let e = Errno(syncErrno.load(ordering: .acquiring))
+        if e != .none {
+            if e == .noSpace || e == Errno(EDQUOT) { throw .diskFull(path: path, framesSaved: framesWritten) }
+            throw .writeFailed(path: path, reason: "fdatasync: \(e)", framesSaved: framesWritten)
         }
         let sidecar = writeSidecar()
         if !syncInFlight.exchange(true, ordering: .acquiringAndReleasing) {
             let fd = self.fd
             syncQueue.async { [self] in
-                if fdatasync(fd) != 0 { syncErrno.store(errno, ordering: .releasing) }
+                do throws(Errno) { try valueOrErrno { fdatasync(fd) } } catch { syncErrno.store(error.rawValue, ordering: .releasing) }
                 if sidecar >= 0 { _ = fdatasync(sidecar) }
                 syncInFlight.store(false, ordering: .releasing)
             }
@@ -203,16 +209,22 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         var markersInFile = markers.isEmpty
         var r = sf_close(f)
         var step = "could not append cue points"
-        if r == 0 && fileType == .wav && !WAVFormatChunk.apply(fd: fd, format: format) { r = -1; step = "could not write the format chunk" }
+        // Each step's errno is taken right after that step (before: the fdatasync's, read last).
+        var stepError = Errno.none
+        if r == 0 && fileType == .wav {
+            stepError = WAVFormatChunk.applying(fd: fd, format: format)
+            if stepError != .none { r = -1; step = "could not write the format chunk" }
+        }
         if r == 0 && fileType == .wav && !markers.isEmpty {
             switch CueWriter.append(markers, toWAV: fd) {
             case .appended(let dropped): droppedMarkers = dropped; markersInFile = dropped.isEmpty
             case .noRoom: droppedMarkers = markers
-            case .failed: r = -1
+            case .failed: r = -1; stepError = .current
             }
         }
-        let synced = fdatasync(fd)
-        let e = errno
+        var syncError = Errno.none
+        do throws(Errno) { try valueOrErrno { fdatasync(fd) } } catch { syncError = error }
+        let synced: Int32 = syncError == .none ? 0 : -1
         if sidecarFD >= 0 {
             // The cue points are in the file (and synced): the sidecar has done its job. If some
             // couldn't be written, it stays beside the file with all of them.
@@ -223,9 +235,9 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         if isDeleted {
             // The finished file exists only through fd: copy it out before closing. A problem
             // finishing it travels with the rescue, so "saved" is never claimed for a bad copy.
-            let problem: String? = r == -1 ? "\(step): \(String(cString: strerror(e)))"
+            let problem: String? = r == -1 ? "\(step): \(stepError)"
                 : r != 0 ? String(cString: sf_error_number(r))
-                : synced != 0 ? "fdatasync: \(String(cString: strerror(e)))" : nil
+                : synced != 0 ? "fdatasync: \(syncError)" : nil
             let rescue = FileRescue.copy(from: fd, originalPath: path)
             Glibc.close(fd)
             switch rescue {
@@ -236,13 +248,13 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         }
         Glibc.close(fd)
         if r == -1 {
-            throw .writeFailed(path: path, reason: "\(step): \(String(cString: strerror(e)))", framesSaved: framesWritten)
+            throw .writeFailed(path: path, reason: "\(step): \(stepError)", framesSaved: framesWritten)
         }
         if r != 0 {
             throw .writeFailed(path: path, reason: String(cString: sf_error_number(r)), framesSaved: framesWritten)
         }
         if synced != 0 {
-            throw .writeFailed(path: path, reason: "fdatasync: \(String(cString: strerror(e)))", framesSaved: framesWritten)
+            throw .writeFailed(path: path, reason: "fdatasync: \(syncError)", framesSaved: framesWritten)
         }
     }
 }

@@ -44,25 +44,32 @@ enum WAVFormatChunk {
     }
 
     /// Finds the format chunk among the first chunks of the WAV/RF64 file on `fd` and rewrites it.
-    /// Returns false (errno set) when a read or write failed; true when done or nothing to do.
-    static func apply(fd: Int32, format: StreamFormat) -> Bool {
+    /// Returns the errno of a read or write that failed (`.none` when done or nothing to do; a
+    /// short write, which sets no errno, is EIO).
+    static func applying(fd: Int32, format: StreamFormat) -> Errno {
         var head = [UInt8](repeating: 0, count: 12)
-        guard pread(fd, &head, 12, 0) == 12 else { return false }
-        guard head[0..<4] == ArraySlice("RIFF".utf8) || head[0..<4] == ArraySlice("RF64".utf8) else { return true }
+        let got = retryingInterrupts { pread(fd, &head, 12, 0) }
+        if got.failed { return got.error }
+        guard got.value == 12, head[0..<4] == ArraySlice("RIFF".utf8) || head[0..<4] == ArraySlice("RF64".utf8) else { return .none }
         var pos = 12
         for _ in 0..<16 {
             var h = [UInt8](repeating: 0, count: 8)
-            guard pread(fd, &h, 8, off_t(pos)) == 8 else { return true }
+            let r = retryingInterrupts { pread(fd, &h, 8, off_t(pos)) }
+            if r.failed { return r.error }
+            guard r.value == 8 else { return .none }
             let size = Int(CueWriter.le32(h, 4))
-            if h[0..<4] == ArraySlice("data".utf8) { return true }
+            if h[0..<4] == ArraySlice("data".utf8) { return .none }
             if h[0..<4] == ArraySlice("fmt ".utf8) {
                 var old = [UInt8](repeating: 0, count: 48)
-                guard size == 40, pread(fd, &old, 48, off_t(pos)) == 48 else { return true }
-                guard let new = replacement(for: old, format: format) else { return true }
-                return pwrite(fd, new, new.count, off_t(pos)) == new.count
+                let o = retryingInterrupts { pread(fd, &old, 48, off_t(pos)) }
+                if o.failed { return o.error }
+                guard size == 40, o.value == 48, let new = replacement(for: old, format: format) else { return .none }
+                let w = retryingInterrupts { pwrite(fd, new, new.count, off_t(pos)) }
+                if w.failed { return w.error }
+                return w.value == new.count ? .none : Errno(EIO)
             }
             pos += 8 + size + (size & 1)
         }
-        return true
+        return .none
     }
 }

@@ -76,7 +76,7 @@ struct OutputTarget {
     /// mkdir -p with owner-only permissions for directories we create.
     static func makeDirectories(_ path: String) throws {
         if let failed = Directories.create(path) {
-            throw Failure("cannot create directory \(failed.path): \(String(cString: strerror(failed.errno)))", code: .cannotCreate)
+            throw Failure("cannot create directory \(failed.path): \(failed.errno)", code: .cannotCreate)
         }
     }
 }

@@ -87,6 +87,22 @@ extension Integration {
             #expect(files.isEmpty, "\(files)")
         }
 
+        // Issue 16 item 2: errno read in one place, and a descriptor limit said as such.
+        @Test("out of file descriptors: one line saying so and what to do, not 'device unavailable'; no file left")
+        func descriptorLimit() async throws {
+            guard let prlimit = which("prlimit") else { Issue.record("prlimit (util-linux) is needed"); return }
+            let home = try TempDir()
+            defer { home.remove() }
+            let out = home.path("take.wav")
+            let exe = try Capdeck.require()
+            let r = try await runProgram(prlimit, ["--nofile=10:10", exe, "record", "-D", "builtin", "-d", "0.2", "-q", out],
+                                         environment: Capdeck.environment(home: home.root), scratch: home, timeout: 20)
+            #expect(r.exitCode != 0, "\(r)")
+            #expect(r.stderr.contains("out of file descriptors") && r.stderr.contains("ulimit -n"), "\(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count == 1, "one line: \(r.stderr)")
+            #expect(access(out, F_OK) != 0, "no file left")
+        }
+
         @Test("a named device that can't be opened never falls back")
         func namedDeviceDoesNotFallBack() async throws {
             let home = try TempDir()
