@@ -331,7 +331,7 @@ final class ConsoleController: @unchecked Sendable {
         if output.isRecording {
             do throws(RecordingError) {
                 if let saved = try output.stopRecording() {
-                    addEvent("saved \(saved.path) (\(Text.duration(Double(saved.frames) / Double(format.sampleRate))), \(saved.frames) frames)")
+                    addEvent("saved \(saved.path) (\(Readout.duration(Double(saved.frames) / Double(format.sampleRate))), \(saved.frames) frames)")
                 }
             } catch {
                 reportRecordingError(error)
@@ -356,7 +356,7 @@ final class ConsoleController: @unchecked Sendable {
         if case .vanished(let path, let frames, let to, let reason) = e {
             addEvent("\(path) was deleted while recording; recording stopped", .error)
             if let to {
-                addEvent("saved to \(to) (\(Text.duration(Double(frames) / Double(format.sampleRate))), \(frames) frames)", .warning)
+                addEvent("saved to \(to) (\(Readout.duration(Double(frames) / Double(format.sampleRate))), \(frames) frames)", .warning)
                 if let reason { addEvent("that copy may be incomplete: \(reason)", .error) }
             } else {
                 addEvent("the \(frames) frames recorded are lost: \(reason ?? "could not copy them")", .error)
@@ -448,7 +448,7 @@ final class ConsoleController: @unchecked Sendable {
             case .wasInterrupted(let why, _):
                 reports!.append(Report(text: why == .audioDeviceInUseByAnotherClient ? "in use by another program" : "device lost", isGap: false))
             case .interruptionEnded, .didStopRunning: break
-            case .gap(_, let ms, _): reports!.append(Report(text: "a gap of \(Text.ms(ms)) is marked in the file", isGap: true))
+            case .gap(_, let ms, _): reports!.append(Report(text: "a gap of \(Readout.ms(ms)) is marked in the file", isGap: true))
             default: return false
             }
             return true
@@ -479,9 +479,9 @@ final class ConsoleController: @unchecked Sendable {
         case .wasInterrupted(_, let wanted): addEvent("interrupted: \(wanted.pcm) is in use by another program; retrying", .warning)
         case .interruptionEnded: addEvent("interruption ended")
         case .routeChanged(let c):
-            addEvent("route \(c.old?.pcm ?? "none") -> \(c.new.pcm) (\(c.new.kind.rawValue)), gap \(Text.ms(c.gapMs))")
+            addEvent("route \(c.old?.pcm ?? "none") -> \(c.new.pcm) (\(c.new.kind.rawValue)), gap \(Readout.ms(c.gapMs))")
         case .appAudioSessionConfigured(let s): addEvent("app session configured: \(s.category.rawValue), options \(s.options)")
-        case .gap(_, let ms, let reason): addEvent("gap \(Text.ms(ms)): \(reason)", .warning)
+        case .gap(_, let ms, let reason): addEvent("gap \(Readout.ms(ms)): \(reason)", .warning)
         }
     }
 

@@ -96,7 +96,7 @@ struct RecordCommand: ParsableCommand {
             throw Failure(DefaultInput.explain(error, routes: session.inputs.first?.routes), code: .unavailable)
         }
         if !quiet, let engine = session.engine, let route = session.currentRoute, let g = engine.granted {
-            Terminal.write("capdeck: recording \(engine.device.displayName) [\(route.kind.rawValue) route]: \(g.format), period \(Text.ms(g.periodMs)), buffer \(Text.ms(g.bufferMs))"
+            Terminal.write("capdeck: recording \(engine.device.displayName) [\(route.kind.rawValue) route]: \(g.format), period \(Readout.ms(g.periodMs)), buffer \(Readout.ms(g.bufferMs))"
                            + (g.format != format ? " (converted to \(format))" : "") + ", \(engine.realtimeStatus)\n")
             for note in session.resolution?.notes ?? [] { Terminal.write("capdeck: note: \(note)\n") }
             Terminal.write("capdeck: saving to \(path)\n")
@@ -141,7 +141,7 @@ struct RecordCommand: ParsableCommand {
             if !quiet { Terminal.write("capdeck: stopped before any audio was captured; no file kept\n") }
             return
         }
-        let line = "saved \(path): \(frames) frames (\(Fmt.duration(Double(frames) / Double(format.sampleRate)))), \(ending.xruns) xrun\(ending.xruns == 1 ? "" : "s")"
+        let line = "saved \(path): \(frames) frames (\(Readout.duration(Double(frames) / Double(format.sampleRate), tenths: true))), \(ending.xruns) xrun\(ending.xruns == 1 ? "" : "s")"
         if case .recording(let e) = ending.error {
             // The message already says the file was stopped and saved, with its frames.
             throw Failure((earlierError.map { "\($0); " } ?? "") + "\(e)", code: .ioError)
@@ -205,11 +205,11 @@ final class SessionEvents: @unchecked Sendable {
             // (Also sent when a stop ends the wait for a lost device: that is no news.)
             if lock.withLock({ $0.lostSince == nil }) { say("interruption ended", always: true) }
         case .routeChanged(let c):
-            say("route changed: \(c.old.map { "\($0)" } ?? "none") -> \(c.new), \(c.granted.format), gap \(Text.ms(c.gapMs))")
+            say("route changed: \(c.old.map { "\($0)" } ?? "none") -> \(c.new), \(c.granted.format), gap \(Readout.ms(c.gapMs))")
         case .appAudioSessionConfigured(let s):
             say("app audio session configured: category \(s.category.rawValue), options \(s.options)")
         case .gap(_, let ms, let reason):
-            say("gap \(Text.ms(ms)) in the recording: \(reason)", always: true)
+            say("gap \(Readout.ms(ms)) in the recording: \(reason)", always: true)
         case .didStartRunning:
             // Running again after a lost device: the loss is no longer the session's outcome.
             let wasLost = lock.withLock { s -> Bool in

@@ -1,5 +1,6 @@
 // The one-line live status on stderr during a headless recording, and signal handling.
 import CaptureCore
+import ConsoleUI
 import CaptureDeck
 import Dispatch
 import Glibc
@@ -26,9 +27,9 @@ final class StatusLine {
                 return
             }
             let levels = session.meterBoard.snapshot()
-            var line = "\r\u{1B}[2K● REC \(Fmt.duration(Double(session.framesCaptured) / Double(rate)))"
+            var line = "\r\u{1B}[2K● REC \(Readout.duration(Double(session.framesCaptured) / Double(rate), tenths: true))"
             for (i, l) in levels.prefix(8).enumerated() {
-                line += "  \(i + 1):\(Fmt.db(l.rmsDB))/\(Fmt.db(l.peakDB))"
+                line += "  \(i + 1):\(Readout.db(l.rmsDB))/\(Readout.db(l.peakDB))"
                 if l.clips > 0 { line += " CLIP" }
             }
             line += " dBFS  xruns \(session.xrunCount)"
