@@ -47,12 +47,19 @@ let package = Package(
         .target(name: "ConsoleUI", dependencies: ["CaptureCore"]),
         .target(name: "CaptureConsole", dependencies: ["ConsoleUI", "CaptureCore", "CNcursesW"]),
 
-        // Layer 5: the executable.
+        // Layer 4½: the applications on the library, with no argument parsing: the console's
+        // controller and its state file, `record`'s run (its event follower, status line and stdin
+        // control), the config file, output files and the default-input checks, and `Failure`.
+        .target(
+            name: "CaptureApp",
+            dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CaptureDeck", "CaptureConfig", "ConsoleUI", "CaptureConsole"]
+        ),
+
+        // Layer 5: the executable: subcommands and their options, and wiring.
         .executableTarget(
             name: "capdeck",
             dependencies: [
-                "CaptureCore", "CaptureALSA", "CaptureFiles", "CaptureDeck", "CaptureConfig",
-                "ConsoleUI", "CaptureConsole",
+                "CaptureApp", "CaptureCore", "CaptureALSA", "CaptureFiles", "ConsoleUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -77,6 +84,7 @@ let package = Package(
         .testTarget(name: "CaptureDeckTests", dependencies: ["CaptureDeck", "CaptureCore", "CaptureFiles", "CaptureResample", "CAllocCounter", "CaptureTestSupport"]),
         .testTarget(name: "CaptureALSATests", dependencies: ["CaptureALSA", "CaptureCore"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "CaptureCore"]),
+        .testTarget(name: "CaptureAppTests", dependencies: ["CaptureApp", "CaptureDeck", "CaptureConfig", "CaptureCore"]),
         .testTarget(name: "CaptureConfigTests", dependencies: ["CaptureConfig", "CaptureCore"]),
         .testTarget(name: "CaptureFilesTests", dependencies: ["CaptureCore", "CaptureFiles", "CSndfile"]),
         .testTarget(

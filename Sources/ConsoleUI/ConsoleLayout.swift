@@ -89,7 +89,7 @@ public enum ConsoleLayout {
         var line = "no device open"
         if let gr = m.granted {
             let dot = m.unicode ? " · " : ", "
-            line = "\(gr.format.sampleFormat.rawValue) \(gr.format.sampleRate) Hz \(gr.format.channels) ch\(dot)period \(Text.ms(gr.periodMs))\(dot)buffer \(Text.ms(gr.bufferMs))\(dot)latency \(Text.ms(gr.periodMs + gr.bufferMs))\(dot)\(gr.access)"
+            line = "\(gr.format.sampleFormat.rawValue) \(gr.format.sampleRate) Hz \(gr.format.channels) ch\(dot)period \(Readout.ms(gr.periodMs))\(dot)buffer \(Readout.ms(gr.bufferMs))\(dot)latency \(Readout.ms(gr.periodMs + gr.bufferMs))\(dot)\(gr.access)"
         }
         g.put(line, x: 0, y: y + 1, style: m.granted == nil ? .warning : .normal)
     }
@@ -114,8 +114,8 @@ public enum ConsoleLayout {
             g.put(channelLabel(i, count: levels.count), x: 0, y: row, style: .dim)
             MeterBar.draw(&g, level: l, x: barX, y: row, width: barW, unicode: m.unicode)
             let nx = barX + barW + 1
-            g.put(Text.db(l.peakDB) + " pk", x: nx, y: row, style: .bold)
-            g.put(Text.db(l.rmsDB) + " rms", x: nx + 10, y: row)
+            g.put(Readout.db(l.peakDB) + " pk", x: nx, y: row, style: .bold)
+            g.put(Readout.db(l.rmsDB) + " rms", x: nx + 10, y: row)
             let latched = i < m.clipLatched.count && m.clipLatched[i]
             g.put(latched ? "CLIP" : (m.unicode ? " ·  " : " .  "), x: nx + 22, y: row, style: latched ? .clip : .dim)
         }
@@ -219,19 +219,19 @@ public enum ConsoleLayout {
         case .paused: x += g.put(m.unicode ? "‖ paused" : "|| paused", x: x, y: y, style: .warning)
         case .stopped: x += g.put("stopped (r records)", x: x, y: y, style: .dim)
         }
-        x += g.put("  \(Text.duration(m.recordedSeconds))", x: x, y: y, style: .bold)
-        x += g.put("  \(Text.bytes(m.fileBytes))", x: x, y: y)
+        x += g.put("  \(Readout.duration(m.recordedSeconds))", x: x, y: y, style: .bold)
+        x += g.put("  \(Readout.bytes(m.fileBytes))", x: x, y: y)
         if let free = m.freeBytes {
             x += g.put("  free ", x: x, y: y, style: .dim)
-            x += g.put(Text.bytes(free), x: x, y: y)
+            x += g.put(Readout.bytes(free), x: x, y: y)
             if m.bytesPerSecond > 0 {
                 let secs = Double(free) / Double(m.bytesPerSecond)
-                g.put(" (\(m.unicode ? "≈" : "~") \(Text.hours(secs)) at this format)", x: x, y: y, style: secs < 600 ? .warning : .dim)
+                g.put(" (\(m.unicode ? "≈" : "~") \(Readout.hours(secs)) at this format)", x: x, y: y, style: secs < 600 ? .warning : .dim)
             }
         }
         x = g.put("File ", x: 0, y: y + 1, style: .dim)
         let path = m.filePath ?? "next file goes in \(m.directory)"
-        g.put(Text.fitPath(path, width: g.width - x, unicode: m.unicode), x: x, y: y + 1, style: m.filePath == nil ? .dim : .normal)
+        g.put(Readout.fitPath(path, width: g.width - x, unicode: m.unicode), x: x, y: y + 1, style: m.filePath == nil ? .dim : .normal)
     }
 
     static func eventLog(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int, rows: Int) {
@@ -370,44 +370,5 @@ public enum MeterBar {
             let hc = column(for: level.holdDB, width: width)
             if hc > column(for: level.peakDB, width: width) { g[x + hc, y] = Cell(unicode ? "▏" : "!", .hold) }
         }
-    }
-}
-
-/// Text formatting shared by the console's widgets.
-public enum Text {
-    public static func db(_ v: Double) -> String {
-        if v <= ChannelLevel.floorDB { return "  -inf" }
-        let t = Int((v * 10).rounded())
-        let a = abs(t)
-        let body = (t < 0 ? "-" : "") + "\(a / 10).\(a % 10)"
-        return String(repeating: " ", count: max(0, 6 - body.count)) + body
-    }
-    public static func ms(_ v: Double) -> String {
-        let t = Int((v * 10).rounded())
-        return "\(t / 10).\(t % 10) ms"
-    }
-    public static func duration(_ s: Double) -> String {
-        let total = Int(s)
-        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return "\(two(total / 3600)):\(two((total / 60) % 60)):\(two(total % 60))"
-    }
-    public static func bytes(_ b: Int64) -> String {
-        let units = ["B", "KB", "MB", "GB", "TB"]
-        var v = Double(b)
-        var u = 0
-        while v >= 1000 && u < units.count - 1 { v /= 1000; u += 1 }
-        if u == 0 { return "\(b) B" }
-        let t = Int((v * 10).rounded())
-        return "\(t / 10).\(t % 10) \(units[u])"
-    }
-    public static func hours(_ s: Double) -> String {
-        if s >= 3600 * 48 { return "\(Int(s / 3600)) h" }
-        if s >= 3600 { return "\(Int(s / 3600)) h \(Int(s.truncatingRemainder(dividingBy: 3600) / 60)) min" }
-        return "\(Int(s / 60)) min"
-    }
-    /// Keeps the end of a path (the file name) when it doesn't fit.
-    public static func fitPath(_ p: String, width: Int, unicode: Bool = true) -> String {
-        guard p.count > width, width > 3 else { return p }
-        return unicode ? "…" + String(p.suffix(width - 1)) : "..." + String(p.suffix(width - 3))
     }
 }

@@ -1,19 +1,5 @@
-// Keys to commands: one table, the same vocabulary as `capdeck record`'s control input.
+// Keys to commands: one table (the help overlay, the footer and dispatch are all made from it).
 import CaptureCore
-
-public enum ConsoleCommand: Equatable, Sendable {
-    case toggle(AudioSessionProperties.Key)
-    case recordStartStop
-    case pauseResume
-    case chooseDevice
-    case cycleCategory
-    case resetMeters
-    case redraw
-    case help
-    case quit
-    // Inside a picker or prompt.
-    case up, down, accept, cancel, yes, no
-}
 
 public struct KeyBinding: Sendable {
     public var keys: [String]
@@ -46,24 +32,29 @@ public enum KeyMap {
         KeyBinding(keys: ["q", "Esc"], command: .quit, help: "quit (asks first while recording)"),
     ]
 
-    /// The command for a key in normal mode.
-    public static func command(for key: Int32) -> ConsoleCommand? {
-        switch key {
-        case Int32(UInt8(ascii: "1")): .toggle(.usesAppSession)
-        case Int32(UInt8(ascii: "2")): .toggle(.autoConfigure)
-        case Int32(UInt8(ascii: "3")): .toggle(.mixWithOthers)
-        case Int32(UInt8(ascii: "4")): .toggle(.bluetoothHQ)
-        case Int32(UInt8(ascii: "r")), Int32(UInt8(ascii: "R")): .recordStartStop
-        case Int32(UInt8(ascii: "p")), Int32(UInt8(ascii: "P")): .pauseResume
-        case Int32(UInt8(ascii: "d")), Int32(UInt8(ascii: "D")): .chooseDevice
-        case Int32(UInt8(ascii: "c")), Int32(UInt8(ascii: "C")): .cycleCategory
-        case Int32(UInt8(ascii: "x")), Int32(UInt8(ascii: "X")): .resetMeters
-        case ctrlL: .redraw
-        case Int32(UInt8(ascii: "?")), f1: .help
-        case Int32(UInt8(ascii: "q")), Int32(UInt8(ascii: "Q")), escape: .quit
-        default: nil
+    /// Key codes for a key's name in the table: `Esc`, `F1`, `Ctrl-L`, or one character (a
+    /// letter also in upper case, so Caps Lock doesn't change what a key does).
+    public static func codes(named name: String) -> [Int32] {
+        switch name {
+        case "Esc": return [escape]
+        case "F1": return [f1]
+        case "Ctrl-L": return [ctrlL]
+        default:
+            guard name.count == 1, let a = name.first?.asciiValue else { preconditionFailure("key name \(name)") }
+            let c = Character(UnicodeScalar(a))
+            let upper = c.isLetter ? c.uppercased().first?.asciiValue : nil
+            return [Int32(a)] + (upper.map { [Int32($0)] } ?? [])
         }
     }
+
+    private static let normal: [Int32: ConsoleCommand] = {
+        var table: [Int32: ConsoleCommand] = [:]
+        for b in bindings { for name in b.keys { for code in codes(named: name) { table[code] = b.command } } }
+        return table
+    }()
+
+    /// The command for a key in normal mode (from `bindings`).
+    public static func command(for key: Int32) -> ConsoleCommand? { normal[key] }
 
     /// The command for a key inside a picker, a prompt or the help overlay.
     public static func modalCommand(for key: Int32) -> ConsoleCommand? {

@@ -1,5 +1,6 @@
 // The capdeck executable: argument parsing and wiring. Reads like a table of contents.
 import ArgumentParser
+import CaptureApp
 import Glibc
 
 struct Capdeck: ParsableCommand {

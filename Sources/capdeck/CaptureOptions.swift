@@ -1,8 +1,7 @@
 // Options shared by `capdeck record` and the console: input, format, files, routes, session rules.
 import ArgumentParser
+import CaptureApp
 import CaptureCore
-import CaptureConfig
-import CaptureDeck
 import CaptureFiles
 
 struct CaptureOptions: ParsableArguments {
@@ -108,46 +107,14 @@ struct CaptureOptions: ParsableArguments {
         }
     }
 
-    /// The four properties: flags over the config file over Apple's defaults.
-    func properties(config: CapdeckConfig?) -> AudioSessionProperties {
-        var p = config?.properties ?? AudioSessionProperties()
-        if let v = usesAppSession { p.usesApplicationAudioSession = v }
-        if let v = autoConfigure { p.automaticallyConfiguresApplicationAudioSession = v }
-        if let v = mixWithOthers { p.configuresApplicationAudioSessionToMixWithOthers = v }
-        if let v = bluetoothHQ { p.configuresApplicationAudioSessionForBluetoothHighQualityRecording = v }
-        return p
+    /// The values, for the library (which knows no argument parser).
+    var settings: CaptureSettings {
+        CaptureSettings(device: device, format: format, rate: rate, channels: channels, fileType: fileType,
+                        outputDir: outputDir, namePattern: namePattern, periodTime: periodTime, bufferTime: bufferTime,
+                        rtPriority: rtPriority, noRealtime: noRealtime,
+                        exclusiveDevice: exclusiveDevice, sharedDevice: sharedDevice,
+                        bluetoothHQDevice: bluetoothHQDevice, bluetoothHFPDevice: bluetoothHFPDevice,
+                        usesAppSession: usesAppSession, autoConfigure: autoConfigure, mixWithOthers: mixWithOthers,
+                        bluetoothHQ: bluetoothHQ, configFile: configFile)
     }
-
-    /// The input's routes: from -D (or the system default), then the config file, then flags.
-    func routes(config: CapdeckConfig?) -> InputRoutes {
-        var r = device.map(InputRoutes.forNamedPCM) ?? InputRoutes.systemDefault()
-        if let c = config?.routes {
-            r.exclusive = c.exclusive ?? r.exclusive
-            r.shared = c.shared ?? r.shared
-            r.bluetoothHQ = c.bluetoothHQ ?? r.bluetoothHQ
-            r.bluetoothHFP = c.bluetoothHFP ?? r.bluetoothHFP
-        }
-        r.exclusive = exclusiveDevice ?? r.exclusive
-        r.shared = sharedDevice ?? r.shared
-        r.bluetoothHQ = bluetoothHQDevice ?? r.bluetoothHQ
-        r.bluetoothHFP = bluetoothHFPDevice ?? r.bluetoothHFP
-        return r
-    }
-
-    /// Whether the user named any device (then the built-in fallback never applies).
-    func namedADevice(config: CapdeckConfig?) -> Bool {
-        device != nil || exclusiveDevice != nil || sharedDevice != nil || bluetoothHQDevice != nil || bluetoothHFPDevice != nil
-            || config?.routes.isEmpty == false
-    }
-
-    /// The recording format: flags, else the config file's [input] (the user's; the console never
-    /// writes it), else 48 kHz stereo S16_LE.
-    func streamFormat(config: CapdeckConfig?) -> StreamFormat {
-        StreamFormat(sampleFormat: format ?? config?.inputFormat ?? .s16LE,
-                     sampleRate: rate ?? config?.inputRate ?? 48_000,
-                     channels: channels ?? config?.inputChannels ?? 2)
-    }
-
-    /// The recordings directory: -o, else the config file's [input] output-dir.
-    func outputDirectory(config: CapdeckConfig?) -> String? { outputDir ?? config?.outputDir }
 }

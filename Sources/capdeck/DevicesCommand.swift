@@ -2,6 +2,7 @@
 import ArgumentParser
 import CaptureALSA
 import CaptureCore
+import ConsoleUI
 
 struct DevicesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,8 +16,8 @@ struct DevicesCommand: ParsableCommand {
         if pcms.isEmpty { print("  (none listed by ALSA)") }
         let width = max(24, (pcms.map(\.name.count).max() ?? 0) + 2)
         for p in pcms {
-            print("  " + Fmt.pad(p.name, width)
-                  + Fmt.pad(p.access.rawValue, 14) + p.description)
+            print("  " + Readout.pad(p.name, width)
+                  + Readout.pad(p.access.rawValue, 14) + p.description)
         }
         print("")
         print("Sound cards:")

@@ -17,7 +17,7 @@ enum Parse {
     }
     static func int(_ flag: String, _ range: ClosedRange<Int>, unit: String = "") -> @Sendable (String) throws -> Int {
         { s in
-            guard let v = Int(Fmt.trimmed(s)) else {
+            guard let v = Int(trimmed(s)) else {
                 throw ValidationError("not a whole number; \(flag) takes \(range.lowerBound)-\(range.upperBound)\(unit)")
             }
             guard range.contains(v) else {
@@ -25,6 +25,13 @@ enum Parse {
             }
             return v
         }
+    }
+    /// Without the spaces and tabs around it.
+    private static func trimmed(_ s: String) -> String {
+        var t = Substring(s)
+        while let f = t.first, f == " " || f == "\t" { t = t.dropFirst() }
+        while let l = t.last, l == " " || l == "\t" { t = t.dropLast() }
+        return String(t)
     }
     static func seconds(_ s: String) throws -> Double {
         // Plain decimals only (Double() would also take "0x10", "1e3", "inf").
@@ -34,32 +41,5 @@ enum Parse {
         }
         guard v >= 0, v <= 31_536_000 else { throw ValidationError("out of range; duration takes 0-31536000 seconds") }
         return v
-    }
-}
-
-enum Fmt {
-    static func pad(_ s: String, _ width: Int) -> String {
-        s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
-    }
-    static func trimmed(_ s: String) -> String {
-        var t = Substring(s)
-        while let f = t.first, f == " " || f == "\t" { t = t.dropFirst() }
-        while let l = t.last, l == " " || l == "\t" { t = t.dropLast() }
-        return String(t)
-    }
-    static func duration(_ seconds: Double) -> String {
-        let total = Int(seconds)
-        let tenths = Int((seconds - Double(total)) * 10)
-        let h = total / 3600, m = (total / 60) % 60, s = total % 60
-        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return "\(two(h)):\(two(m)):\(two(s)).\(tenths)"
-    }
-    static func db(_ v: Double) -> String {
-        if v <= ChannelLevel.floorDB { return "  -inf" }
-        let t = Int((v * 10).rounded())
-        let sign = t < 0 ? "-" : " "
-        let a = abs(t)
-        let body = "\(a / 10).\(a % 10)"
-        return String(repeating: " ", count: max(0, 5 - body.count)) + sign + body
     }
 }

@@ -1,5 +1,6 @@
 // `capdeck recover FILE...`: repairs the headers of recordings cut short by a crash.
 import ArgumentParser
+import CaptureApp
 import CaptureFiles
 
 struct RecoverCommand: ParsableCommand {

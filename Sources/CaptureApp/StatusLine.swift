@@ -1,18 +1,21 @@
-// The one-line live status on stderr during a headless recording, and signal handling.
+// The one-line live status on stderr during a headless recording.
 import CaptureCore
+import ConsoleUI
 import CaptureDeck
 import Dispatch
 import Glibc
 
 /// Redraws one status line on stderr four times a second (levels, elapsed, xruns).
-final class StatusLine {
+/// `@unchecked Sendable` (SessionEvents reads `isActive` on the session queue): both fields are
+/// `let`s, and the timer is resumed and cancelled only by the thread that made it.
+public final class StatusLine: @unchecked Sendable {
     /// nil when disabled (a Dispatch source must never be released while suspended).
     private let timer: DispatchSourceTimer?
     private let queue = DispatchQueue(label: "capdeck.status")
 
-    var isActive: Bool { timer != nil }
+    public var isActive: Bool { timer != nil }
 
-    init(session: CaptureSession, rate: Int, enabled: Bool) {
+    public init(session: CaptureSession, rate: Int, enabled: Bool) {
         guard enabled else {
             timer = nil
             return
@@ -26,9 +29,9 @@ final class StatusLine {
                 return
             }
             let levels = session.meterBoard.snapshot()
-            var line = "\r\u{1B}[2K● REC \(Fmt.duration(Double(session.framesCaptured) / Double(rate)))"
+            var line = "\r\u{1B}[2K● REC \(Readout.duration(Double(session.framesCaptured) / Double(rate), tenths: true))"
             for (i, l) in levels.prefix(8).enumerated() {
-                line += "  \(i + 1):\(Fmt.db(l.rmsDB))/\(Fmt.db(l.peakDB))"
+                line += "  \(i + 1):\(Readout.db(l.rmsDB))/\(Readout.db(l.peakDB))"
                 if l.clips > 0 { line += " CLIP" }
             }
             line += " dBFS  xruns \(session.xrunCount)"
@@ -37,9 +40,9 @@ final class StatusLine {
         }
     }
 
-    func start() { timer?.resume() }
+    public func start() { timer?.resume() }
 
-    func stop() {
+    public func stop() {
         guard let timer else { return }
         timer.cancel()
         queue.sync {}  // a callback already running finishes before the line is cleared
@@ -48,7 +51,7 @@ final class StatusLine {
 
     /// Cuts the line to the terminal's width, so it never wraps (a wrapped line can't be redrawn
     /// in place). Escape sequences at the start don't take columns.
-    static func fit(_ line: String) -> String {
+    public static func fit(_ line: String) -> String {
         var ws = winsize()
         let cols = ioctl(2, UInt(TIOCGWINSZ), &ws) == 0 && ws.ws_col > 0 ? Int(ws.ws_col) : 80
         let prefix = "\r\u{1B}[2K"
@@ -56,22 +59,4 @@ final class StatusLine {
         let body = line.dropFirst(prefix.count)
         return body.count < cols ? line : prefix + String(body.prefix(max(0, cols - 1)))
     }
-}
-
-/// SIGINT, SIGTERM and SIGHUP run `handler` (on a private queue) instead of killing the process.
-final class SignalHandlers {
-    private let sources: [DispatchSourceSignal]
-
-    init(_ handler: @escaping @Sendable () -> Void) {
-        let queue = DispatchQueue(label: "capdeck.signals")
-        sources = [SIGINT, SIGTERM, SIGHUP].map { sig in
-            signal(sig, SIG_IGN)
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: queue)
-            s.setEventHandler(handler: handler)
-            s.resume()
-            return s
-        }
-    }
-
-    func cancel() { sources.forEach { $0.cancel() } }
 }

@@ -4,12 +4,12 @@ import CaptureConfig
 import CaptureCore
 import Glibc
 
-enum ConsoleStateFile {
-    static var defaultPath: String { ConsoleState.defaultPath(environment: Environment.current) }
+public enum ConsoleStateFile {
+    public static var defaultPath: String { ConsoleState.defaultPath(environment: Environment.current) }
 
     /// The remembered state; empty when there is none. A file that can't be used gives the empty
     /// state and a warning to show (it is the console's own file, rewritten at the next change).
-    static func load(_ path: String) -> (state: ConsoleState, warning: String?) {
+    public static func load(_ path: String) -> (state: ConsoleState, warning: String?) {
         let text: String?
         do { text = try ConfigFile.readText(path, mustExist: false) } catch let f as Failure {
             let m = f.message.hasPrefix("--config ") ? String(f.message.dropFirst("--config ".count)) : f.message
@@ -27,7 +27,7 @@ enum ConsoleStateFile {
 
     /// Writes the state atomically (a private temporary file, synced, renamed over the old one),
     /// mode 0600, in a directory made 0700. Returns an error text.
-    static func write(_ state: ConsoleState, to path: String) -> String? {
+    public static func write(_ state: ConsoleState, to path: String) -> String? {
         let dir = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
         if !dir.isEmpty {
             do { try OutputTarget.makeDirectories(dir) } catch let f as Failure { return f.message } catch { return "\(dir): \(error)" }
@@ -56,7 +56,7 @@ enum ConsoleStateFile {
 
     /// Moves the state file aside (console.toml.old, .old-1, …) so the console starts from the
     /// config file and the defaults again. The config file is never touched.
-    static func reset(path: String) throws {
+    public static func reset(path: String) throws {
         guard access(path, F_OK) == 0 else { return }
         for n in 0..<1000 {
             let dest = n == 0 ? path + ".old" : path + ".old-\(n)"

@@ -1,80 +1,11 @@
-// Control commands on standard input (when it is not a terminal): the same vocabulary as the
-// console's keys, so every behaviour is scriptable. One command per line; `status` answers with
-// one JSON line on standard output.
+// The control input's `status` answer: one JSON line (session, route, properties, meters, file),
+// and the small ordered JSON writer it is made with.
 import CaptureCore
 import CaptureDeck
-import Dispatch
-import Glibc
-
-final class ControlInput: Sendable {
-    let session: CaptureSession
-    let output: CaptureAudioFileOutput
-    let onStop: @Sendable () -> Void
-
-    init(session: CaptureSession, output: CaptureAudioFileOutput, onStop: @escaping @Sendable () -> Void) {
-        self.session = session
-        self.output = output
-        self.onStop = onStop
-    }
-
-    func start() {
-        // A blocking reader on its own queue; the process exits without waiting for it.
-        DispatchQueue(label: "capdeck.control").async { [self] in
-            while let line = readLine() { handle(line) }
-            // End of input: keep recording (until a signal, `-d`, or a device/disk error).
-        }
-    }
-
-    static let help = "commands: set PROPERTY on|off, toggle PROPERTY, category NAME, status, stop (properties: uses-app-session, auto-configure, mix, bluetooth-hq)"
-
-    /// Runs one command line. Unknown commands are reported on stderr and ignored.
-    func handle(_ raw: String) {
-        let words = raw.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
-        guard let verb = words.first?.lowercased() else { return }
-        switch verb {
-        case "set" where words.count == 3:
-            guard let key = AudioSessionProperties.Key(name: words[1]) else { return complain("unknown property '\(words[1])'") }
-            guard let value = ControlInput.bool(words[2]) else { return complain("'\(words[2])' is not on or off") }
-            var p = session.properties
-            p[key] = value
-            session.setProperties(p)
-        case "toggle" where words.count == 2:
-            guard let key = AudioSessionProperties.Key(name: words[1]) else { return complain("unknown property '\(words[1])'") }
-            var p = session.properties
-            p[key].toggle()
-            session.setProperties(p)
-        case "category" where words.count == 2:
-            guard let c = AudioSessionCategory(rawValue: words[1]) else {
-                return complain("unknown category '\(words[1])' (ambient, soloAmbient, playback, record, playAndRecord)")
-            }
-            session.applicationAudioSession.update { $0.category = c }
-            session.setProperties(session.properties)  // re-resolve under the new category
-        case "status" where words.count == 1:
-            let json = StatusJSON.make(session: session, output: output) + "\n"
-            _ = json.withCString { Glibc.write(1, $0, strlen($0)) }
-        case "stop" where words.count == 1, "quit" where words.count == 1:
-            onStop()
-        case "help":
-            complain(ControlInput.help)
-        default:
-            complain("unknown command '\(raw)'; \(ControlInput.help)")
-        }
-    }
-
-    private func complain(_ s: String) { Terminal.error("control: \(s)") }
-
-    static func bool(_ s: String) -> Bool? {
-        switch s.lowercased() {
-        case "on", "true", "yes", "1": true
-        case "off", "false", "no", "0": false
-        default: nil
-        }
-    }
-}
 
 /// The `status` answer: session state, route, properties, app session, meters, as one JSON line.
-enum StatusJSON {
-    static func make(session: CaptureSession, output: CaptureAudioFileOutput) -> String {
+public enum StatusJSON {
+    public static func make(session: CaptureSession, output: CaptureAudioFileOutput) -> String {
         var o = JSONObject()
         o["running"] = .bool(session.isRunning)
         let reason = session.interruptionReason
@@ -118,10 +49,10 @@ enum StatusJSON {
 }
 
 /// A small ordered JSON writer (keys keep insertion order; numbers print without exponents).
-indirect enum JSONValue {
+public indirect enum JSONValue: Sendable {
     case null, bool(Bool), number(Double), string(String), array([JSONValue]), object(JSONObject)
 
-    var encoded: String {
+    public var encoded: String {
         switch self {
         case .null: return "null"
         case .bool(let b): return b ? "true" : "false"
@@ -134,7 +65,7 @@ indirect enum JSONValue {
         }
     }
 
-    static func quote(_ s: String) -> String {
+    public static func quote(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {
@@ -152,12 +83,12 @@ indirect enum JSONValue {
     }
 }
 
-struct JSONObject: ExpressibleByDictionaryLiteral {
-    var pairs: [(String, JSONValue)] = []
-    init() {}
-    init(_ pairs: [(String, JSONValue)]) { self.pairs = pairs }
-    init(dictionaryLiteral elements: (String, JSONValue)...) { pairs = elements }
-    subscript(key: String) -> JSONValue? {
+public struct JSONObject: ExpressibleByDictionaryLiteral, Sendable {
+    public var pairs: [(String, JSONValue)] = []
+    public init() {}
+    public init(_ pairs: [(String, JSONValue)]) { self.pairs = pairs }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) { pairs = elements }
+    public subscript(key: String) -> JSONValue? {
         get { pairs.first { $0.0 == key }?.1 }
         set {
             pairs.removeAll { $0.0 == key }

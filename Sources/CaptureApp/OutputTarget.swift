@@ -4,14 +4,14 @@ import CaptureDeck
 import CaptureFiles
 import Glibc
 
-struct OutputTarget {
-    enum Kind {
+public struct OutputTarget: Sendable {
+    public enum Kind: Sendable {
         case explicit(String)
         case pattern(directory: String, base: String)
     }
-    let kind: Kind
+    public let kind: Kind
 
-    init(file: String?, outputDir: String?, pattern: String, fileType: FileType) throws {
+    public init(file: String?, outputDir: String?, pattern: String, fileType: FileType) throws {
         let env = Environment.current
         if let file {
             if file.hasPrefix("/") || outputDir == nil {
@@ -49,7 +49,7 @@ struct OutputTarget {
 
     /// Starts `output` recording into a new file, created exclusively. A pattern name that
     /// collides gets a number; an explicit name that exists is an error (exit 73).
-    func start(_ output: CaptureAudioFileOutput, fileType: FileType) throws -> String {
+    public func start(_ output: CaptureAudioFileOutput, fileType: FileType) throws -> String {
         switch kind {
         case .explicit(let path):
             do throws(RecordingError) {
@@ -74,22 +74,9 @@ struct OutputTarget {
     }
 
     /// mkdir -p with owner-only permissions for directories we create.
-    static func makeDirectories(_ path: String) throws {
+    public static func makeDirectories(_ path: String) throws {
         if let failed = Directories.create(path) {
             throw Failure("cannot create directory \(failed.path): \(failed.errno)", code: .cannotCreate)
         }
-    }
-}
-
-enum Environment {
-    static var current: [String: String] {
-        var out: [String: String] = [:]
-        var p = environ
-        while let entry = p.pointee {
-            let s = String(cString: entry)
-            if let eq = s.firstIndex(of: "=") { out[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
-            p += 1
-        }
-        return out
     }
 }

@@ -1,9 +1,8 @@
-// A user-facing failure: one line on stderr and a sysexits-style exit code.
-import ArgumentParser
+// A user-facing failure: one line on stderr and a sysexits-style exit code; and that stderr line.
 import Glibc
 
 /// sysexits(3) codes used by capdeck.
-enum ExitStatus: Int32 {
+public enum ExitStatus: Int32, Sendable {
     case ok = 0
     case usage = 64
     case dataError = 65
@@ -14,27 +13,27 @@ enum ExitStatus: Int32 {
     case config = 78
 }
 
-struct Failure: Error {
-    let message: String
-    let code: ExitStatus
+public struct Failure: Error {
+    public let message: String
+    public let code: ExitStatus
 
-    init(_ message: String, code: ExitStatus) {
+    public init(_ message: String, code: ExitStatus) {
         self.message = message
         self.code = code
     }
 
-    func report() { Terminal.error(message) }
+    public func report() { Terminal.error(message) }
 }
 
 /// stderr output shared by the commands.
-enum Terminal {
+public enum Terminal {
     /// One line, always: any newline inside the message (from a library's text) is folded.
-    static func error(_ message: String) {
+    public static func error(_ message: String) {
         let flat = String(message.unicodeScalars.map { $0 == "\n" || $0 == "\r" ? " " : Character($0) })
         write("capdeck: \(flat)\n")
     }
 
-    static func write(_ text: String) {
+    public static func write(_ text: String) {
         var bytes = Array(text.utf8)
         var off = 0
         while off < bytes.count {
@@ -44,5 +43,5 @@ enum Terminal {
         }
     }
 
-    static var stderrIsTerminal: Bool { isatty(2) == 1 }
+    public static var stderrIsTerminal: Bool { isatty(2) == 1 }
 }

@@ -4,10 +4,10 @@ import CaptureALSA
 import CaptureCore
 import CaptureDeck
 
-enum DefaultInput {
+public enum DefaultInput {
     /// Why the default input can't be used, in one line, or nil when it may be tried: a sound
     /// server that is configured but doesn't answer, or a machine with no capture device at all.
-    static func problem() -> String? {
+    public static func problem() -> String? {
         if let server = SoundServerProbe.diagnosis() { return server }
         if !hasAnyCaptureDevice() {
             return "no capture device here: no sound card and no sound server; name a PCM with -D (see 'capdeck devices'), or -D builtin for the built-in test signal"
@@ -16,13 +16,13 @@ enum DefaultInput {
     }
 
     /// A sound card with a capture device, or a configured sound server.
-    static func hasAnyCaptureDevice() -> Bool {
+    public static func hasAnyCaptureDevice() -> Bool {
         SoundServerProbe.expected() != nil || DeviceCatalog.cards().contains { !$0.captureDevices.isEmpty }
     }
 
     /// The start error, with the server's diagnosis when the failed route goes to a sound server
     /// (the pulse plugin only says "Connection refused").
-    static func explain(_ error: CaptureSessionError, routes: InputRoutes?) -> String {
+    public static func explain(_ error: CaptureSessionError, routes: InputRoutes?) -> String {
         let pcms = [routes?.shared, routes?.exclusive].compactMap { $0 }
         if pcms.contains(where: { DeviceCatalog.accessKind(forPCM: $0) == .soundServer }), let server = SoundServerProbe.diagnosis() {
             return server

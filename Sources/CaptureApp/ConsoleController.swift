@@ -1,5 +1,6 @@
-// `capdeck` (no subcommand): the ncurses recording console.
-import ArgumentParser
+// The console: owns the terminal on the UI (main) thread, turns keys into effects
+// (ConsoleInteraction) and carries them out, sends session work, the device catalog and file
+// checks to its command queue, and renders ~30 frames a second.
 import CaptureALSA
 import CaptureConfig
 import CaptureConsole
@@ -11,49 +12,16 @@ import Dispatch
 import Glibc
 import Synchronization
 
-struct ConsoleCommandLine: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "console",
-        abstract: "The recording console (the default): live meters, session rules, recording.",
-        discussion: """
-            Keys: 1-4 toggle the four audio-session properties, r record/stop, p pause, d device, \
-            c app session category, x reset peaks and clips, Ctrl-L repaint, ? help, q quit. What you \
-            change with keys (1-4, c, the device picked with d) is remembered in \
-            $XDG_STATE_HOME/capdeck/console.toml (default ~/.local/state/capdeck/console.toml) for the \
-            next console; flags are never saved, the config file is never written, and 'capdeck record' \
-            ignores what the console remembers. --reset-settings forgets it.
-            """)
-
-    @OptionGroup var capture: CaptureOptions
-
-    @Flag(name: .customLong("reset-settings"), help: "Forget what the console remembers (the old state is kept as console.toml.old; config.toml is untouched).")
-    var resetSettings = false
-
-    func run() throws {
-        let events = SignalFlag()
-        let signals = SignalHandlers { events.raise() }
-        defer { signals.cancel() }
-        let config = try ConfigFile.load(capture.configFile)
-        let statePath = ConsoleStateFile.defaultPath
-        if resetSettings { try ConsoleStateFile.reset(path: statePath) }
-        let (state, warning) = ConsoleStateFile.load(statePath)
-        let controller = try ConsoleController(capture: capture, config: config, state: state, statePath: statePath, signals: events)
-        if let warning { controller.addEvent(warning, .warning) }
-        try controller.run()
-    }
-}
-
-/// Set from a signal handler queue, read by the render loop.
-final class SignalFlag: Sendable {
-    private let raised = Atomic<Bool>(false)
-    func raise() { raised.store(true, ordering: .relaxed) }
-    var isRaised: Bool { raised.load(ordering: .relaxed) }
-}
-
 /// Runs the console: owns the terminal (main thread), sends commands to the session on a
 /// background queue so the screen never waits for a device, and renders ~30 frames a second.
-final class ConsoleController: @unchecked Sendable {
-    let capture: CaptureOptions
+///
+/// Threading: `run` on the main thread (the UI thread: ncurses, keys, snapshots; never ALSA or
+/// files). Session calls, the device catalog, `stat`/`statvfs` and the repair scan run on
+/// `capdeck.console-commands`; what they find is published under `ui`'s lock.
+/// `@unchecked Sendable`: the `let`s are immutable; `ui` and `log` are mutexes; `state` is touched
+/// by the command queue only after init.
+public final class ConsoleController: @unchecked Sendable {
+    let capture: CaptureSettings
     /// Where the console's remembered state goes (never the config file).
     let statePath: String
     let signals: SignalFlag
@@ -63,30 +31,30 @@ final class ConsoleController: @unchecked Sendable {
     let fileType: FileType
     private let commands = DispatchQueue(label: "capdeck.console-commands")
     private let log = Mutex<[ConsoleModel.Event]>([])
-    private let ui = Mutex(UIState())
-    private var directory: String
-    private var inputName: String
-    private var builtIn = false
+    private let ui: Mutex<UIState>
+    private let directory: String
     /// What the console remembers for next time: only what was changed with keys (toggles, the
     /// category, a device picked with d that opened); never a flag. Command queue only, after init.
     private var state: ConsoleState
 
     struct UIState {
-        var showHelp = false
-        var prompt: String?
-        /// Unfinished recordings the start-up prompt offers to repair (nil: the prompt is not that one).
-        var repairCandidates: [String]?
-        var picker: ConsoleModel.Picker?
-        var pickerPCMs: [String] = []
-        var quitRequested = false
+        /// What keys do now, and the overlay or prompt on screen.
+        var interaction = ConsoleInteraction()
         var quitConfirmed = false
+        /// Published by the command queue (`measureFiles`), about once a second.
         var fileBytes: Int64 = 0
         var freeBytes: Int64?
         var lastStat = 0.0
         var reportedOutputError = false
+        /// The input shown in the header; changed by the command queue when a picked device opens.
+        var inputName: String
+        var builtIn = false
     }
 
-    init(capture: CaptureOptions, config: CapdeckConfig?, state: ConsoleState, statePath: String, signals: SignalFlag) throws {
+    /// Sets up the session on the input asked for (flags, then what the console remembers, then
+    /// the config file); opens nothing yet. Throws `Failure` for a file type that can't hold the
+    /// format (64) or no recordings directory (73).
+    public init(_ capture: CaptureSettings, config: CapdeckConfig?, state: ConsoleState, statePath: String, signals: SignalFlag) throws {
         self.capture = capture
         self.statePath = statePath
         self.state = state
@@ -108,7 +76,8 @@ final class ConsoleController: @unchecked Sendable {
         output = CaptureAudioFileOutput(format: format)
         // (An [input] device in config.toml is what an earlier capdeck saved there: still honoured.)
         let savedDevice = state.device ?? config?.inputDevice
-        inputName = capture.device ?? savedDevice ?? "default input"
+        let inputName = capture.device ?? savedDevice ?? "default input"
+        ui = Mutex(UIState(inputName: inputName))
         var routes = capture.routes(config: config)
         if capture.device == nil, let savedDevice { routes = InputRoutes.forNamedPCM(savedDevice) }
         session.addInput(CaptureDeviceInput(name: inputName, routes: routes, format: format,
@@ -120,7 +89,9 @@ final class ConsoleController: @unchecked Sendable {
 
     // MARK: Running
 
-    func run() throws {
+    /// Opens the input and the terminal, runs until q (confirmed) or a signal, then saves a
+    /// recording in progress and restores the terminal. Main thread only.
+    public func run() throws {
         // A sound server that is configured but doesn't answer: say so and stop, as `record`
         // does. The built-in signal stands in only where there is no capture device at all.
         let named = capture.namedADevice(config: nil)
@@ -143,16 +114,16 @@ final class ConsoleController: @unchecked Sendable {
             throw Failure(error.description, code: .usage)
         }
         defer { term.restore() }
-        offerRepairs()
+        commands.async { self.offerRepairs() }
         while true {
             if signals.isRaised { break }
             if let key = term.readKey() {
                 if key == NcursesTerminal.resizeKey {
                     term.invalidate()
-                } else if KeyMap.command(for: key) == .redraw {
-                    term.repaintAll()  // in any mode: a picker or prompt is repainted too
                 } else {
-                    handle(key)
+                    for effect in ui.withLock({ $0.interaction.handle(key: key) }) {
+                        if effect == .repaint { term.repaintAll() } else { perform(effect) }
+                    }
                 }
             }
             if ui.withLock({ $0.quitConfirmed }) { break }
@@ -176,8 +147,7 @@ final class ConsoleController: @unchecked Sendable {
     }
 
     private func useBuiltIn(reason: String) {
-        builtIn = true
-        inputName = "builtin"
+        ui.withLock { $0.builtIn = true; $0.inputName = "builtin" }
         addEvent("no capture device could be opened (\(reason)): using the BUILT-IN TEST SIGNAL", .warning)
         session.removeInput(session.inputs[0])
         session.addInput(CaptureDeviceInput(name: "builtin", routes: InputRoutes.forNamedPCM("builtin"), format: format,
@@ -188,56 +158,12 @@ final class ConsoleController: @unchecked Sendable {
     private let lastError = Mutex<CaptureSessionError?>(nil)
     private func lastRuntimeError() -> CaptureSessionError? { lastError.withLock { $0 } }
 
-    // MARK: Keys
+    // MARK: Effects
 
-    func handle(_ key: Int32) {
-        let state = ui.withLock { $0 }
-        if state.prompt != nil {
-            if let files = state.repairCandidates {
-                switch KeyMap.modalCommand(for: key) {
-                case .yes:
-                    ui.withLock { $0.prompt = nil; $0.repairCandidates = nil }
-                    commands.async { self.repair(files) }
-                case .no, .cancel:
-                    ui.withLock { $0.prompt = nil; $0.repairCandidates = nil }
-                    addEvent("left \(files.count) unfinished recording\(files.count == 1 ? "" : "s") as they are ('capdeck recover' repairs them later)")
-                default: break
-                }
-                return
-            }
-            switch KeyMap.modalCommand(for: key) {
-            case .yes: ui.withLock { $0.prompt = nil; $0.quitConfirmed = true }
-            case .no, .cancel: ui.withLock { $0.prompt = nil; $0.quitRequested = false }
-            default: break
-            }
-            return
-        }
-        if var p = state.picker {
-            switch KeyMap.modalCommand(for: key) {
-            case .up: p.selected = max(0, p.selected - 1); ui.withLock { $0.picker = p }
-            case .down: p.selected = min(p.items.count - 1, p.selected + 1); ui.withLock { $0.picker = p }
-            case .accept:
-                let pcm = state.pickerPCMs[p.selected]
-                ui.withLock { $0.picker = nil }
-                commands.async { self.chooseDevice(pcm) }
-            case .cancel: ui.withLock { $0.picker = nil }
-            default: break
-            }
-            return
-        }
-        if state.showHelp {
-            if KeyMap.modalCommand(for: key) == .cancel || KeyMap.command(for: key) == .help {
-                ui.withLock { $0.showHelp = false }
-            }
-            return
-        }
-        guard let command = KeyMap.command(for: key) else { return }
-        perform(command)
-    }
-
-    /// Runs a command. Session work goes to the command queue; the screen never waits for it.
-    func perform(_ command: ConsoleCommand) {
-        switch command {
+    /// Carries out what a key does (`ConsoleInteraction`). UI thread. Session work goes to the
+    /// command queue; the screen never waits for it.
+    func perform(_ effect: ConsoleEffect) {
+        switch effect {
         case .toggle(let key):
             commands.async {
                 var p = self.session.properties
@@ -248,15 +174,19 @@ final class ConsoleController: @unchecked Sendable {
                 self.state.properties[key] = p[key]
                 self.saveState()
             }
-        case .recordStartStop:
+        case .toggleRecording:
             commands.async { self.toggleRecording() }
         case .pauseResume:
             guard output.isRecording else { return addEvent("not recording: r starts a recording", .warning) }
             if output.isPaused { output.resume(); addEvent("recording resumed") } else { output.pause(); addEvent("recording paused") }
-        case .chooseDevice:
-            let pcms = DeviceCatalog.capturePCMs().map(\.name) + ["builtin", "builtin:sweep", "builtin:pink"]
-            let labels = pcms.map { $0.hasPrefix("builtin") ? "\($0)  (built-in test signal)" : $0 }
-            ui.withLock { $0.picker = ConsoleModel.Picker(title: "Input device", items: labels, selected: 0); $0.pickerPCMs = pcms }
+        case .listDevices:
+            // The catalog is ALSA's hint API: never on the UI thread. The picker opens when it answers.
+            commands.async {
+                let pcms = DeviceCatalog.capturePCMs().map(\.name)
+                self.ui.withLock { $0.interaction.devicesListed(pcms) }
+            }
+        case .choose(let pcm):
+            commands.async { self.chooseDevice(pcm) }
         case .cycleCategory:
             let p = session.properties
             if p.usesApplicationAudioSession && p.automaticallyConfiguresApplicationAudioSession {
@@ -277,21 +207,26 @@ final class ConsoleController: @unchecked Sendable {
         case .resetMeters:
             session.meterBoard.requestReset()
             addEvent("peak holds and clip lights reset")
-        case .help:
-            ui.withLock { $0.showHelp = true }
-        case .quit:
+        case .requestQuit:
             commands.sync {}  // keys typed before q (r, 1-4…) take effect first
             if output.isRecording {
-                ui.withLock { $0.prompt = "Recording in progress: stop it, save the file and quit? (y/n)"; $0.quitRequested = true }
+                ui.withLock { $0.interaction.recordingBlocksQuit() }
             } else {
                 ui.withLock { $0.quitConfirmed = true }
             }
-        default:
-            break
+        case .quit:
+            ui.withLock { $0.quitConfirmed = true }
+        case .repair(let files):
+            commands.async { self.repair(files) }
+        case .leaveUnrepaired(let n):
+            addEvent("left \(n) unfinished recording\(n == 1 ? "" : "s") as they are ('capdeck recover' repairs them later)")
+        case .repaint:
+            break  // the terminal's: done by the loop
         }
     }
 
     /// Unfinished recordings (cut short by a crash) in the recordings directory: offer to repair.
+    /// Command queue (it opens every candidate).
     private func offerRepairs() {
         guard let dir = opendir(directory) else { return }
         var found: [String] = []
@@ -305,13 +240,8 @@ final class ConsoleController: @unchecked Sendable {
             if Recovery.needsRepair(path: path) { found.append(path) }
         }
         closedir(dir)
-        guard !found.isEmpty else { return }
         found.sort()
-        let n = found.count
-        ui.withLock {
-            $0.prompt = "\(n) unfinished recording\(n == 1 ? "" : "s") in \(directory) (cut short by a crash). Repair now? (y/n)"
-            $0.repairCandidates = found
-        }
+        ui.withLock { $0.interaction.offerRepair(found, in: directory) }
     }
 
     private func repair(_ files: [String]) {
@@ -331,7 +261,7 @@ final class ConsoleController: @unchecked Sendable {
         if output.isRecording {
             do throws(RecordingError) {
                 if let saved = try output.stopRecording() {
-                    addEvent("saved \(saved.path) (\(Text.duration(Double(saved.frames) / Double(format.sampleRate))), \(saved.frames) frames)")
+                    addEvent("saved \(saved.path) (\(Readout.duration(Double(saved.frames) / Double(format.sampleRate))), \(saved.frames) frames)")
                 }
             } catch {
                 reportRecordingError(error)
@@ -356,7 +286,7 @@ final class ConsoleController: @unchecked Sendable {
         if case .vanished(let path, let frames, let to, let reason) = e {
             addEvent("\(path) was deleted while recording; recording stopped", .error)
             if let to {
-                addEvent("saved to \(to) (\(Text.duration(Double(frames) / Double(format.sampleRate))), \(frames) frames)", .warning)
+                addEvent("saved to \(to) (\(Readout.duration(Double(frames) / Double(format.sampleRate))), \(frames) frames)", .warning)
                 if let reason { addEvent("that copy may be incomplete: \(reason)", .error) }
             } else {
                 addEvent("the \(frames) frames recorded are lost: \(reason ?? "could not copy them")", .error)
@@ -385,7 +315,7 @@ final class ConsoleController: @unchecked Sendable {
         }
         let wanted = RouteResolver.resolve(session.properties, appSession: session.applicationAudioSession.current, routes: new.routes).route
         func failed(_ reason: String, _ gap: String = "") {
-            let now = session.currentRoute?.pcm ?? oldRoute?.pcm ?? inputName
+            let now = session.currentRoute?.pcm ?? oldRoute?.pcm ?? ui.withLock { $0.inputName }
             let still = session.isRunning ? "still capturing \(now)" : session.isInterrupted ? "still waiting for \(now)" : "capture stays stopped"
             // What happens first, the reason after: the screen edge clips the end of a long line.
             addEvent("\(pcm) could not be opened; \(still)" + (wasRecording ? ", the recording goes on" : "") + gap + " (\(reason))", .error)
@@ -428,8 +358,7 @@ final class ConsoleController: @unchecked Sendable {
             failed(reason, reports.first { $0.isGap }.map { "; \($0.text)" } ?? "")
             return
         }
-        builtIn = false
-        inputName = pcm
+        ui.withLock { $0.builtIn = false; $0.inputName = pcm }
         addEvent("input \(pcm)" + (wasRecording ? " (the recording continues in the same file)" : ""))
         state.device = pcm
         saveState()
@@ -448,7 +377,7 @@ final class ConsoleController: @unchecked Sendable {
             case .wasInterrupted(let why, _):
                 reports!.append(Report(text: why == .audioDeviceInUseByAnotherClient ? "in use by another program" : "device lost", isGap: false))
             case .interruptionEnded, .didStopRunning: break
-            case .gap(_, let ms, _): reports!.append(Report(text: "a gap of \(Text.ms(ms)) is marked in the file", isGap: true))
+            case .gap(_, let ms, _): reports!.append(Report(text: "a gap of \(Readout.ms(ms)) is marked in the file", isGap: true))
             default: return false
             }
             return true
@@ -479,13 +408,14 @@ final class ConsoleController: @unchecked Sendable {
         case .wasInterrupted(_, let wanted): addEvent("interrupted: \(wanted.pcm) is in use by another program; retrying", .warning)
         case .interruptionEnded: addEvent("interruption ended")
         case .routeChanged(let c):
-            addEvent("route \(c.old?.pcm ?? "none") -> \(c.new.pcm) (\(c.new.kind.rawValue)), gap \(Text.ms(c.gapMs))")
+            addEvent("route \(c.old?.pcm ?? "none") -> \(c.new.pcm) (\(c.new.kind.rawValue)), gap \(Readout.ms(c.gapMs))")
         case .appAudioSessionConfigured(let s): addEvent("app session configured: \(s.category.rawValue), options \(s.options)")
-        case .gap(_, let ms, let reason): addEvent("gap \(Text.ms(ms)): \(reason)", .warning)
+        case .gap(_, let ms, let reason): addEvent("gap \(Readout.ms(ms)): \(reason)", .warning)
         }
     }
 
-    func addEvent(_ text: String, _ severity: ConsoleModel.Event.Severity = .info) {
+    /// Adds a line to the event log, stamped with the local time. Any thread.
+    public func addEvent(_ text: String, _ severity: ConsoleModel.Event.Severity = .info) {
         var t = time(nil)
         var tmv = tm()
         localtime_r(&t, &tmv)
@@ -500,8 +430,9 @@ final class ConsoleController: @unchecked Sendable {
     func snapshot() -> ConsoleModel {
         var m = ConsoleModel()
         let engine = session.engine
-        m.inputName = inputName
-        m.builtIn = builtIn || (session.currentRoute?.pcm.hasPrefix("builtin") ?? false)
+        let u = ui.withLock { $0 }
+        m.inputName = u.inputName
+        m.builtIn = u.builtIn || (session.currentRoute?.pcm.hasPrefix("builtin") ?? false)
         m.route = session.currentRoute
         m.accessLabel = engine?.device.accessKind.rawValue ?? ""
         m.granted = engine?.granted
@@ -530,15 +461,12 @@ final class ConsoleController: @unchecked Sendable {
         m.recordedSeconds = Double(output.recordedFrames) / Double(format.sampleRate)
         m.bytesPerSecond = format.bytesPerFrame * format.sampleRate
         m.directory = directory
+        // The file's size and the free space: measured on the command queue about once a second
+        // (a slow or hung disk must not freeze the screen); shown as last published.
         let now = Double(time(nil))
-        var u = ui.withLock { $0 }
         if now - u.lastStat >= 1 {
-            var st = stat()
-            u.fileBytes = m.filePath.map { stat($0, &st) == 0 ? Int64(st.st_size) : 0 } ?? 0
-            var vfs = statvfs()
-            u.freeBytes = statvfs(directory, &vfs) == 0 ? Int64(vfs.f_bavail) * Int64(vfs.f_frsize) : nil
-            u.lastStat = now
-            ui.withLock { $0.fileBytes = u.fileBytes; $0.freeBytes = u.freeBytes; $0.lastStat = now }
+            ui.withLock { $0.lastStat = now }
+            commands.async { self.measureFiles() }
         }
         m.fileBytes = u.fileBytes
         m.freeBytes = u.freeBytes
@@ -548,9 +476,16 @@ final class ConsoleController: @unchecked Sendable {
             reportRecordingError(e)
         }
         m.events = log.withLock { $0 }
-        m.showHelp = u.showHelp
-        m.prompt = u.prompt
-        m.picker = u.picker
+        u.interaction.apply(to: &m)
         return m
+    }
+
+    /// The recording's size and the free space in the recordings directory (command queue).
+    private func measureFiles() {
+        var st = stat()
+        let fileBytes = output.recordingPath.map { stat($0, &st) == 0 ? Int64(st.st_size) : 0 } ?? 0
+        var vfs = statvfs()
+        let freeBytes = statvfs(directory, &vfs) == 0 ? Int64(vfs.f_bavail) * Int64(vfs.f_frsize) : nil
+        ui.withLock { $0.fileBytes = fileBytes; $0.freeBytes = freeBytes }
     }
 }

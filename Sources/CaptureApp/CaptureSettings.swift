@@ -1,0 +1,96 @@
+// What `capdeck record` and the console were asked for (input, format, files, routes, session
+// rules), as plain values, and how flags, the config file and the defaults combine into them.
+import CaptureConfig
+import CaptureCore
+import CaptureDeck
+import CaptureFiles
+
+/// The shared options' values (nil: not given). The executable parses them; the library combines.
+public struct CaptureSettings: Sendable {
+    public var device: String? = nil
+    public var format: SampleFormat? = nil
+    public var rate: Int? = nil
+    public var channels: Int? = nil
+    public var fileType: FileType? = nil
+    public var outputDir: String? = nil
+    public var namePattern: String = FileNaming.defaultPattern
+    public var periodTime: Int? = nil
+    public var bufferTime: Int? = nil
+    public var rtPriority: Int = 70
+    public var noRealtime: Bool = false
+    public var exclusiveDevice: String? = nil
+    public var sharedDevice: String? = nil
+    public var bluetoothHQDevice: String? = nil
+    public var bluetoothHFPDevice: String? = nil
+    public var usesAppSession: Bool? = nil
+    public var autoConfigure: Bool? = nil
+    public var mixWithOthers: Bool? = nil
+    public var bluetoothHQ: Bool? = nil
+    public var configFile: String? = nil
+
+    public init(device: String? = nil, format: SampleFormat? = nil, rate: Int? = nil, channels: Int? = nil, fileType: FileType? = nil, outputDir: String? = nil, namePattern: String = FileNaming.defaultPattern, periodTime: Int? = nil, bufferTime: Int? = nil, rtPriority: Int = 70, noRealtime: Bool = false, exclusiveDevice: String? = nil, sharedDevice: String? = nil, bluetoothHQDevice: String? = nil, bluetoothHFPDevice: String? = nil, usesAppSession: Bool? = nil, autoConfigure: Bool? = nil, mixWithOthers: Bool? = nil, bluetoothHQ: Bool? = nil, configFile: String? = nil) {
+        self.device = device
+        self.format = format
+        self.rate = rate
+        self.channels = channels
+        self.fileType = fileType
+        self.outputDir = outputDir
+        self.namePattern = namePattern
+        self.periodTime = periodTime
+        self.bufferTime = bufferTime
+        self.rtPriority = rtPriority
+        self.noRealtime = noRealtime
+        self.exclusiveDevice = exclusiveDevice
+        self.sharedDevice = sharedDevice
+        self.bluetoothHQDevice = bluetoothHQDevice
+        self.bluetoothHFPDevice = bluetoothHFPDevice
+        self.usesAppSession = usesAppSession
+        self.autoConfigure = autoConfigure
+        self.mixWithOthers = mixWithOthers
+        self.bluetoothHQ = bluetoothHQ
+        self.configFile = configFile
+    }
+
+    /// The four properties: flags over the config file over Apple's defaults.
+    public func properties(config: CapdeckConfig?) -> AudioSessionProperties {
+        var p = config?.properties ?? AudioSessionProperties()
+        if let v = usesAppSession { p.usesApplicationAudioSession = v }
+        if let v = autoConfigure { p.automaticallyConfiguresApplicationAudioSession = v }
+        if let v = mixWithOthers { p.configuresApplicationAudioSessionToMixWithOthers = v }
+        if let v = bluetoothHQ { p.configuresApplicationAudioSessionForBluetoothHighQualityRecording = v }
+        return p
+    }
+
+    /// The input's routes: from -D (or the system default), then the config file, then flags.
+    public func routes(config: CapdeckConfig?) -> InputRoutes {
+        var r = device.map(InputRoutes.forNamedPCM) ?? InputRoutes.systemDefault()
+        if let c = config?.routes {
+            r.exclusive = c.exclusive ?? r.exclusive
+            r.shared = c.shared ?? r.shared
+            r.bluetoothHQ = c.bluetoothHQ ?? r.bluetoothHQ
+            r.bluetoothHFP = c.bluetoothHFP ?? r.bluetoothHFP
+        }
+        r.exclusive = exclusiveDevice ?? r.exclusive
+        r.shared = sharedDevice ?? r.shared
+        r.bluetoothHQ = bluetoothHQDevice ?? r.bluetoothHQ
+        r.bluetoothHFP = bluetoothHFPDevice ?? r.bluetoothHFP
+        return r
+    }
+
+    /// Whether the user named any device (then the built-in fallback never applies).
+    public func namedADevice(config: CapdeckConfig?) -> Bool {
+        device != nil || exclusiveDevice != nil || sharedDevice != nil || bluetoothHQDevice != nil || bluetoothHFPDevice != nil
+            || config?.routes.isEmpty == false
+    }
+
+    /// The recording format: flags, else the config file's [input] (the user's; the console never
+    /// writes it), else 48 kHz stereo S16_LE.
+    public func streamFormat(config: CapdeckConfig?) -> StreamFormat {
+        StreamFormat(sampleFormat: format ?? config?.inputFormat ?? .s16LE,
+                     sampleRate: rate ?? config?.inputRate ?? 48_000,
+                     channels: channels ?? config?.inputChannels ?? 2)
+    }
+
+    /// The recordings directory: -o, else the config file's [input] output-dir.
+    public func outputDirectory(config: CapdeckConfig?) -> String? { outputDir ?? config?.outputDir }
+}

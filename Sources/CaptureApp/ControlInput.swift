@@ -1,0 +1,75 @@
+// Control commands on standard input (when it is not a terminal): the same vocabulary as the
+// console's keys, so every behaviour is scriptable. One command per line; `status` answers with
+// one JSON line on standard output.
+import CaptureCore
+import CaptureDeck
+import Dispatch
+import Glibc
+
+/// Reads control commands from standard input on its own queue (`capdeck.control`) and applies
+/// them to the session; any thread may call `handle`.
+public final class ControlInput: Sendable {
+    let session: CaptureSession
+    let output: CaptureAudioFileOutput
+    let onStop: @Sendable () -> Void
+
+    public init(session: CaptureSession, output: CaptureAudioFileOutput, onStop: @escaping @Sendable () -> Void) {
+        self.session = session
+        self.output = output
+        self.onStop = onStop
+    }
+
+    public func start() {
+        // A blocking reader on its own queue; the process exits without waiting for it.
+        DispatchQueue(label: "capdeck.control").async { [self] in
+            while let line = readLine() { handle(line) }
+            // End of input: keep recording (until a signal, `-d`, or a device/disk error).
+        }
+    }
+
+    public static let help = "commands: set PROPERTY on|off, toggle PROPERTY, category NAME, status, stop (properties: uses-app-session, auto-configure, mix, bluetooth-hq)"
+
+    /// Runs one command line. Unknown commands are reported on stderr and ignored.
+    public func handle(_ raw: String) {
+        let words = raw.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
+        guard let verb = words.first?.lowercased() else { return }
+        switch verb {
+        case "set" where words.count == 3:
+            guard let key = AudioSessionProperties.Key(name: words[1]) else { return complain("unknown property '\(words[1])'") }
+            guard let value = ControlInput.bool(words[2]) else { return complain("'\(words[2])' is not on or off") }
+            var p = session.properties
+            p[key] = value
+            session.setProperties(p)
+        case "toggle" where words.count == 2:
+            guard let key = AudioSessionProperties.Key(name: words[1]) else { return complain("unknown property '\(words[1])'") }
+            var p = session.properties
+            p[key].toggle()
+            session.setProperties(p)
+        case "category" where words.count == 2:
+            guard let c = AudioSessionCategory(rawValue: words[1]) else {
+                return complain("unknown category '\(words[1])' (ambient, soloAmbient, playback, record, playAndRecord)")
+            }
+            session.applicationAudioSession.update { $0.category = c }
+            session.setProperties(session.properties)  // re-resolve under the new category
+        case "status" where words.count == 1:
+            let json = StatusJSON.make(session: session, output: output) + "\n"
+            _ = json.withCString { Glibc.write(1, $0, strlen($0)) }
+        case "stop" where words.count == 1, "quit" where words.count == 1:
+            onStop()
+        case "help":
+            complain(ControlInput.help)
+        default:
+            complain("unknown command '\(raw)'; \(ControlInput.help)")
+        }
+    }
+
+    private func complain(_ s: String) { Terminal.error("control: \(s)") }
+
+    public static func bool(_ s: String) -> Bool? {
+        switch s.lowercased() {
+        case "on", "true", "yes", "1": true
+        case "off", "false", "no", "0": false
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,16 @@
+// What a key means in the console's vocabulary: the same words as `capdeck record`'s control input.
+import CaptureCore
+
+public enum ConsoleCommand: Hashable, Sendable {
+    case toggle(AudioSessionProperties.Key)
+    case recordStartStop
+    case pauseResume
+    case chooseDevice
+    case cycleCategory
+    case resetMeters
+    case redraw
+    case help
+    case quit
+    // Inside a picker or prompt.
+    case up, down, accept, cancel, yes, no
+}
