@@ -68,7 +68,7 @@ public final class ALSACaptureDevice: CaptureDevice, @unchecked Sendable {
         if err < 0 {
             lock = nil
             if err == -EBUSY { throw .busy(device: name) }
-            if Errno(-err).isDescriptorLimit { throw .systemLimit(device: name, reason: "out of file descriptors (\(Errno(-err))): close other programs, or raise the limit (ulimit -n)") }
+            if Errno(-err).isDescriptorLimit { throw .systemLimit(device: name, reason: Errno(-err).description) }
             if err == -ENOENT || err == -ENODEV || err == -ENXIO { throw .notFound(device: name, reason: alsaText(err)) }
             throw .unavailable(device: name, reason: alsaText(err))
         }
@@ -287,7 +287,7 @@ final class RouteLock {
         do throws(Errno) {
             fd = try valueOrErrno { open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600) }
         } catch {
-            throw error.isDescriptorLimit ? .systemLimit(device: pcm, reason: "lock \(path): out of file descriptors (\(error)): close other programs, or raise the limit (ulimit -n)")
+            throw error.isDescriptorLimit ? .systemLimit(device: pcm, reason: "lock \(path): \(error)")
                                           : .unavailable(device: pcm, reason: "lock \(path): \(error)")
         }
         do throws(Errno) {

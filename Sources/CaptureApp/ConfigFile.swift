@@ -1,6 +1,7 @@
 // The config file: found (--config, else the default path), read with limits, parsed; one line
 // and exit 78 when it is wrong.
 import CaptureConfig
+import CaptureCore
 import Glibc
 
 /// Loads the config file named by --config, or the default one if it exists.
@@ -18,10 +19,10 @@ public enum ConfigFile {
     /// The config file's text (a regular file of at most 1 MiB, UTF-8); nil if it doesn't exist
     /// and need not.
     public static func readText(_ path: String, mustExist: Bool) throws -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if !mustExist && errno == ENOENT { return nil }
-            throw Failure("--config \(path): \(String(cString: strerror(errno)))", code: .config)
+        let fd: Int32
+        do throws(Errno) { fd = try valueOrErrno { open(path, O_RDONLY | O_CLOEXEC) } } catch {
+            if !mustExist && error == .notFound { return nil }
+            throw Failure("--config \(path): \(error)", code: .config)
         }
         defer { close(fd) }
         var st = stat()

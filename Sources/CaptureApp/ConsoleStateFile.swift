@@ -34,19 +34,14 @@ public enum ConsoleStateFile {
         }
         let tmp = path + ".tmp-\(getpid())"
         unlink(tmp)  // a leftover of a crashed run of this pid number
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        if fd < 0 { return "\(tmp): \(String(cString: strerror(errno)))" }
-        let bytes = Array(state.text.utf8)
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
-            if n <= 0 { break }
-            off += n
+        let fd: Int32
+        do throws(Errno) { fd = try valueOrErrno { open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) } } catch {
+            return "\(tmp): \(error)"
         }
-        let synced = fsync(fd) == 0
+        // Each step's own errno (before: whatever the last call left, a short write's none).
+        let problem = writeAll(fd, Array(state.text.utf8), at: 0) ?? failure({ fsync(fd) })
         close(fd)
-        if off != bytes.count || !synced || rename(tmp, path) != 0 {
-            let e = String(cString: strerror(errno))
+        if let e = problem ?? failure({ rename(tmp, path) }) {
             unlink(tmp)
             return "\(path): \(e)"
         }
@@ -61,8 +56,8 @@ public enum ConsoleStateFile {
         for n in 0..<1000 {
             let dest = n == 0 ? path + ".old" : path + ".old-\(n)"
             if access(dest, F_OK) == 0 { continue }
-            if rename(path, dest) != 0 {
-                throw Failure("--reset-settings: \(path): \(String(cString: strerror(errno)))", code: .cannotCreate)
+            if let e = failure({ rename(path, dest) }) {
+                throw Failure("--reset-settings: \(path): \(e)", code: .cannotCreate)
             }
             Terminal.write("capdeck: the console's remembered settings are reset; the old file is \(dest)\n")
             return

@@ -25,8 +25,8 @@ public struct OutputTarget: Sendable {
         if let outputDir {
             dir = outputDir
             var st = stat()
-            if stat(dir, &st) != 0 {
-                throw Failure("-o/--output-dir \(dir): \(String(cString: strerror(errno)))", code: .cannotCreate)
+            if let e = failure({ stat(dir, &st) }) {
+                throw Failure("-o/--output-dir \(dir): \(e)", code: .cannotCreate)
             }
             if (st.st_mode & S_IFMT) != S_IFDIR {
                 throw Failure("-o/--output-dir \(dir): not a directory", code: .cannotCreate)

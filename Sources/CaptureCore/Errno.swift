@@ -27,8 +27,12 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     /// The process or the system ran out of file descriptors: not a fault of any one device.
     public var isDescriptorLimit: Bool { self == .tooManyOpenFiles || self == .tooManyOpenFilesInSystem }
 
-    /// The C library's text ("No space left on device").
-    public var description: String { String(cString: strerror(rawValue)) }
+    /// The C library's text ("No space left on device"); for a descriptor limit, also what it
+    /// means and what to do, wherever it is met.
+    public var description: String {
+        let text = String(cString: strerror(rawValue))
+        return isDescriptorLimit ? "out of file descriptors (\(text)): close other programs, or raise the limit (ulimit -n)" : text
+    }
 }
 
 /// What a system call on the real-time path returned: its value, or the errno it failed with.
@@ -72,11 +76,7 @@ public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
         self.operation = operation
         self.errno = errno
     }
-    public var description: String {
-        errno.isDescriptorLimit
-            ? "\(operation): out of file descriptors (\(errno)): close other programs, or raise the limit (ulimit -n)"
-            : "\(operation): \(errno)"
-    }
+    public var description: String { "\(operation): \(errno)" }
 }
 
 /// The errno of `body` (a system call returning -1 on failure) if it failed, else nil; retries

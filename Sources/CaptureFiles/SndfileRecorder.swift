@@ -49,9 +49,6 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
                 throw .cannotCreate(path: path, reason: "is a directory")
             }
             if error == .exists { throw .exists(path: path) }
-            if error.isDescriptorLimit {
-                throw .cannotCreate(path: path, reason: "out of file descriptors (\(error)): close other programs, or raise the limit (ulimit -n)")
-            }
             throw .cannotCreate(path: path, reason: error.description)
         }
         // Held for the whole recording: `capdeck recover` refuses to touch a locked file. A new

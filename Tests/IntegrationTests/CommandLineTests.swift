@@ -95,12 +95,20 @@ extension Integration {
             defer { home.remove() }
             let out = home.path("take.wav")
             let exe = try Capdeck.require()
-            let r = try await runProgram(prlimit, ["--nofile=10:10", exe, "record", "-D", "builtin", "-d", "0.2", "-q", out],
-                                         environment: Capdeck.environment(home: home.root), scratch: home, timeout: 20)
-            #expect(r.exitCode != 0, "\(r)")
-            #expect(r.stderr.contains("out of file descriptors") && r.stderr.contains("ulimit -n"), "\(r.stderr)")
-            #expect(r.stderr.split(separator: "\n").count == 1, "one line: \(r.stderr)")
-            #expect(access(out, F_OK) != 0, "no file left")
+            // Wherever the limit is met first (the config file, the recording, the engine's pipes,
+            // the device: it depends on what the test runner lets children inherit), the one line
+            // says what happened and what to do.
+            var failures = 0
+            for limit in stride(from: 8, through: 64, by: 4) {
+                let r = try await runProgram(prlimit, ["--nofile=\(limit):\(limit)", exe, "record", "-D", "builtin", "-d", "0.2", "-q", out],
+                                             environment: Capdeck.environment(home: home.root), scratch: home, timeout: 20)
+                if r.exitCode == 0 { unlink(out); break }
+                failures += 1
+                #expect(r.stderr.contains("out of file descriptors") && r.stderr.contains("ulimit -n"), "limit \(limit): \(r.stderr)")
+                #expect(r.stderr.split(separator: "\n").count == 1, "one line: \(r.stderr)")
+                #expect(!r.stderr.contains("Fatal error") && access(out, F_OK) != 0, "limit \(limit): \(r)")
+            }
+            #expect(failures > 0, "no limit was low enough to fail")
         }
 
         @Test("a named device that can't be opened never falls back")
