@@ -1,6 +1,7 @@
 // The capdeck executable: argument parsing and wiring. Reads like a table of contents.
 import ArgumentParser
 import CaptureApp
+import CaptureDeck
 import Glibc
 
 struct Capdeck: ParsableCommand {
@@ -22,6 +23,7 @@ struct Capdeck: ParsableCommand {
 enum Main {
     static func main() {
         signal(SIGPIPE, SIG_IGN)
+        SoundServerIdentity.announce()
         do {
             var command = try Capdeck.parseAsRoot()
             try command.run()

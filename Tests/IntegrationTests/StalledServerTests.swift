@@ -8,7 +8,7 @@ import Glibc
 import Testing
 
 extension Integration {
-    @Suite("A sound server that stalls")
+    @Suite("The sound server: a stall, and how our stream introduces itself")
     final class StalledServer {
         let routes: ToneRoutes
         init() async throws { routes = try await ToneRoutes() }
@@ -86,6 +86,19 @@ extension Integration {
             #expect(try await console.waitForExit() == 0)
             let cues = try WAVChunks(path: path).cuePoints
             #expect(cues.count == 1, "one cue at the gap: \(cues.map(\.position))")
+        }
+
+        @Test("the capture stream tells the server who it is: application name, media.role production, icon (pactl list source-outputs)")
+        func streamIdentity() async throws {
+            let out = routes.home.path("who.wav")
+            let p = try routes.capdeck(["record", "-D", "toneA", out])
+            _ = try await p.waitForFile(out)
+            let r = try await routes.pulse.pactl(["list", "source-outputs"])
+            try p.send("stop")
+            _ = await p.finish(timeout: 10)
+            #expect(r.stdout.contains("application.name = \"CaptureDeck\""), "\(r.stdout)")
+            #expect(r.stdout.contains("media.role = \"production\""), "\(r.stdout)")
+            #expect(r.stdout.contains("application.icon_name = \"audio-input-microphone\""), "\(r.stdout)")
         }
     }
 }

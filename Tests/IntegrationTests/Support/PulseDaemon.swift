@@ -60,6 +60,9 @@ final class PulseDaemon: @unchecked Sendable {
         return pulse
     }
 
+    /// `pactl ARGS` against this daemon.
+    func pactl(_ args: [String]) async throws -> RunResult { try await pactlRun(args) }
+
     private func pactlRun(_ args: [String]) async throws -> RunResult {
         try await runProgram(pactl, args, environment: daemonEnvironment, scratch: dir, timeout: 10)
     }
