@@ -25,15 +25,11 @@ extension InputRoutes {
         }
     }
 
-    /// Routes for the system's default input: the first card with a capture device
-    /// (`plughw:`, exclusive; `dsnoop:`, shared) and ALSA's `default` as the shared route when
-    /// there is no card. The built-in source is not included: callers fall back to it.
+    /// Routes for the system's default input: the sound server's default source while a server
+    /// answers (`pulse`, shared), else the first card with a capture device (`plughw:`,
+    /// exclusive; `dsnoop:`, shared), else ALSA's `default`. The built-in source is never
+    /// included: where there is nothing, the caller says so.
     public static func systemDefault() -> InputRoutes {
-        if let card = DeviceCatalog.cards().first(where: { !$0.captureDevices.isEmpty }),
-           let dev = card.captureDevices.first?.device {
-            let spec = "CARD=\(card.id),DEV=\(dev)"
-            return InputRoutes(exclusive: "plughw:" + spec, shared: "dsnoop:" + spec)
-        }
-        return InputRoutes(shared: "default")
+        InputCatalog.defaultInput().routes ?? InputRoutes(shared: "default")
     }
 }

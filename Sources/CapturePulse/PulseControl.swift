@@ -31,10 +31,44 @@ public enum PulseControlError: Error, Equatable, Sendable, CustomStringConvertib
     }
 }
 
+/// A source the server offers (a microphone, a line input, or the monitor of an output).
+public struct SoundServerSource: Sendable, Equatable {
+    /// What `-D pulse:NAME` names.
+    public var name: String
+    public var description: String
+    /// A monitor records what an output plays, not a microphone.
+    public var isMonitor: Bool
+    public var sampleRate: Int
+    public var channels: Int
+}
+
+/// A program's playback stream on the server (a sink input).
+public struct PlaybackStream: Sendable, Equatable {
+    public var index: UInt32
+    public var application: String
+    public var muted: Bool
+}
+
+/// What the server says about itself, its sources and its playback streams.
+public struct SoundServerSnapshot: Sendable, Equatable {
+    public var info: SoundServerInfo
+    public var sources: [SoundServerSource]
+    public var playback: [PlaybackStream]
+}
+
 public enum PulseControl {
     /// Connects to the server libpulse would use (PULSE_SERVER, else the runtime directory) and
     /// returns its self-description, or why not, within `timeoutMs`.
     public static func serverInfo(timeoutMs: Int = 500) -> Result<SoundServerInfo, PulseControlError> {
+        snapshot(timeoutMs: timeoutMs, lists: false).map(\.info)
+    }
+
+    /// The server's self-description, its sources and its playback streams, within `timeoutMs`.
+    public static func snapshot(timeoutMs: Int = 500) -> Result<SoundServerSnapshot, PulseControlError> {
+        snapshot(timeoutMs: timeoutMs, lists: true)
+    }
+
+    private static func snapshot(timeoutMs: Int, lists: Bool) -> Result<SoundServerSnapshot, PulseControlError> {
         guard let ml = pa_mainloop_new() else { return .failure(.failed("out of memory")) }
         defer { pa_mainloop_free(ml) }
         guard let ctx = pa_context_new(pa_mainloop_get_api(ml), "CaptureDeck") else { return .failure(.failed("out of memory")) }
@@ -54,21 +88,45 @@ public enum PulseControl {
             guard iterate(ml, until: deadline) else { return .failure(.timedOut(milliseconds: timeoutMs)) }
         }
         let box = InfoBox()
-        let op = pa_context_get_server_info(ctx, { _, info, userdata in
+        let me = Unmanaged.passUnretained(box).toOpaque()
+        var ops: [OpaquePointer] = []
+        defer { for op in ops { pa_operation_unref(op) } }
+        if let op = pa_context_get_server_info(ctx, { _, info, userdata in
             guard let info, let userdata else { return }
             let box = Unmanaged<InfoBox>.fromOpaque(userdata).takeUnretainedValue()
-            func s(_ p: UnsafePointer<CChar>?) -> String { p.map { String(cString: $0) } ?? "" }
-            box.info = SoundServerInfo(serverName: s(info.pointee.server_name), serverVersion: s(info.pointee.server_version),
-                                       defaultSource: s(info.pointee.default_source_name), defaultSink: s(info.pointee.default_sink_name))
-        }, Unmanaged.passUnretained(box).toOpaque())
-        defer { if let op { pa_operation_unref(op) } }
-        while box.info == nil {
-            if let op, pa_operation_get_state(op) != PA_OPERATION_RUNNING { break }
+            box.info = SoundServerInfo(serverName: text(info.pointee.server_name), serverVersion: text(info.pointee.server_version),
+                                       defaultSource: text(info.pointee.default_source_name), defaultSink: text(info.pointee.default_sink_name))
+        }, me) { ops.append(op) }
+        if lists {
+            if let op = pa_context_get_source_info_list(ctx, { _, info, eol, userdata in
+                guard let userdata else { return }
+                let box = Unmanaged<InfoBox>.fromOpaque(userdata).takeUnretainedValue()
+                guard eol == 0, let info else { box.sourcesDone = true; return }
+                box.sources.append(SoundServerSource(name: text(info.pointee.name), description: text(info.pointee.description),
+                                                     isMonitor: info.pointee.monitor_of_sink != UInt32.max /* PA_INVALID_INDEX */,
+                                                     sampleRate: Int(info.pointee.sample_spec.rate),
+                                                     channels: Int(info.pointee.sample_spec.channels)))
+            }, me) { ops.append(op) }
+            if let op = pa_context_get_sink_input_info_list(ctx, { _, info, eol, userdata in
+                guard let userdata else { return }
+                let box = Unmanaged<InfoBox>.fromOpaque(userdata).takeUnretainedValue()
+                guard eol == 0, let info else { box.playbackDone = true; return }
+                let app = pa_proplist_gets(info.pointee.proplist, PA_PROP_APPLICATION_NAME)
+                box.playback.append(PlaybackStream(index: info.pointee.index, application: text(app ?? info.pointee.name),
+                                                   muted: info.pointee.mute != 0))
+            }, me) { ops.append(op) }
+        } else {
+            box.sourcesDone = true
+            box.playbackDone = true
+        }
+        while box.info == nil || !box.sourcesDone || !box.playbackDone {
+            if ops.allSatisfy({ pa_operation_get_state($0) != PA_OPERATION_RUNNING }) { break }
             guard iterate(ml, until: deadline) else { return .failure(.timedOut(milliseconds: timeoutMs)) }
         }
         guard let info = box.info else { return .failure(.failed("no server information")) }
-        return .success(info)
+        return .success(SoundServerSnapshot(info: info, sources: box.sources, playback: box.playback))
     }
+
 
     /// One pass of the main loop, waiting at most until `deadline`. False when the deadline passed.
     private static func iterate(_ ml: OpaquePointer, until deadline: UInt64) -> Bool {
@@ -86,8 +144,15 @@ public enum PulseControl {
     }
 }
 
+/// A C string from libpulse, or "" (a free function: C callbacks can't capture context).
+private func text(_ p: UnsafePointer<CChar>?) -> String { p.map { String(cString: $0) } ?? "" }
+
 /// Carries the server-info callback's answer back (the callback runs on this thread, inside
 /// pa_mainloop_dispatch).
 private final class InfoBox {
     var info: SoundServerInfo?
+    var sources: [SoundServerSource] = []
+    var playback: [PlaybackStream] = []
+    var sourcesDone = false
+    var playbackDone = false
 }

@@ -1,17 +1,37 @@
-// `capdeck devices`: what can be captured from, and what kind of access each gives.
+// `capdeck devices`: what can be captured from, what kind of access each gives, and what `record`
+// without -D uses.
 import ArgumentParser
 import CaptureALSA
 import CaptureCore
+import CaptureDeck
 import ConsoleUI
 
 struct DevicesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "devices",
-        abstract: "List capture PCMs and sound cards with the kind of access each gives.")
+        abstract: "List the sound server's sources, capture PCMs and sound cards, with the kind of access each gives.")
 
     func run() throws {
+        print("Without -D, capdeck uses: " + InputCatalog.defaultInput().summary)
+        print("")
+        print("Sound server sources (name them with -D pulse:SOURCE):")
+        if let server = InputCatalog.serverSources() {
+            let width = max(24, (server.sources.map { InputCatalog.pcmName(forSource: $0).count }.max() ?? 0) + 2)
+            for s in server.sources {
+                let kind = s.isMonitor ? "monitor" : "input"
+                let mark = s.name == server.info.defaultSource ? "  (default)" : ""
+                print("  " + Readout.pad(InputCatalog.pcmName(forSource: s), width) + Readout.pad("server", 14)
+                      + "\(s.description) [\(kind), \(s.sampleRate) Hz \(s.channels) ch]\(mark)")
+            }
+            if server.sources.isEmpty { print("  (the server offers none)") }
+        } else if let why = SoundServerProbe.diagnosis() {
+            print("  (none: \(why))")
+        } else {
+            print("  (none: no sound server is configured here)")
+        }
         let pcms = DeviceCatalog.capturePCMs()
         let cards = DeviceCatalog.cards()
+        print("")
         print("Capture PCMs (name them with -D):")
         if pcms.isEmpty { print("  (none listed by ALSA)") }
         let width = max(24, (pcms.map(\.name.count).max() ?? 0) + 2)
@@ -21,10 +41,7 @@ struct DevicesCommand: ParsableCommand {
         }
         print("")
         print("Sound cards:")
-        if cards.isEmpty {
-            print("  (none: this machine has no capture hardware; 'capdeck record' without -D")
-            print("   falls back to the built-in test signal and says so)")
-        }
+        if cards.isEmpty { print("  (none: this machine has no capture hardware)") }
         for c in cards {
             print("  card \(c.index) [\(c.id)]: \(c.name) — \(c.longName)")
             for d in c.captureDevices {
@@ -33,7 +50,7 @@ struct DevicesCommand: ParsableCommand {
             }
         }
         print("")
-        print("Built-in source:")
+        print("Built-in source (only when named):")
         print("  builtin, builtin:sine[:HZ], builtin:sweep, builtin:pink   built-in  synthesized test signal, clock-paced")
     }
 }
