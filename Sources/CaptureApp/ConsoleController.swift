@@ -182,7 +182,10 @@ public final class ConsoleController: @unchecked Sendable {
         case .listDevices:
             // The catalog is ALSA's hint API: never on the UI thread. The picker opens when it answers.
             commands.async {
-                let pcms = DeviceCatalog.capturePCMs().map(\.name)
+                // The sound server's sources first (what a desktop records from), then ALSA's PCMs.
+                let all = InputCatalog.serverSources()?.sources ?? []
+                let sources = (all.filter { !$0.isMonitor } + all.filter(\.isMonitor)).map(InputCatalog.pcmName(forSource:))
+                let pcms = sources + DeviceCatalog.capturePCMs().map(\.name)
                 self.ui.withLock { $0.interaction.devicesListed(pcms) }
             }
         case .choose(let pcm):

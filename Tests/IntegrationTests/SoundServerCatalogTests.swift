@@ -46,5 +46,23 @@ extension Integration {
             #expect(r.stdout.contains("Without -D, capdeck uses: nothing: the sound server \(gone)"), "\(r.stdout)")
             #expect(!r.stdout.contains("falls back"), "\(r.stdout)")
         }
+
+        @Test("the console's device picker lists the server's sources first, and one picked records")
+        func pickerListsTheServer() async throws {
+            let rec = routes.home.makeDirectory("rec")
+            let console = try await TmuxConsole(["-D", "toneA", "-o", rec], home: routes.home, environment: routes.environment,
+                                                width: 120, height: 40)
+            defer { console.shutdown() }
+            _ = try await console.waitFor("the console capturing toneA", timeout: 10) { s in s.isConsole && s.route?.pcm == "toneA" }
+            try await console.press("d")
+            let s = try await console.waitFor("the device picker", timeout: 5) { $0.contains("Enter select") }
+            let items = TmuxConsole.pickerItems(s).map(\.pcm)
+            #expect(items.first == "pulse:nullsink.monitor", "the server's sources come first: \(items)")
+            try await console.press("Escape")
+            try await console.pick("pulse:nullsink.monitor")
+            _ = try await console.waitFor("capturing the server source", timeout: 8) { $0.route?.pcm == "pulse:nullsink.monitor" }
+            try await console.press("q")
+            #expect(try await console.waitForExit() == 0)
+        }
     }
 }
