@@ -6,11 +6,15 @@ enum Capdeck {
     /// The capdeck executable built beside this test runner (nil if none was found).
     static let executable: String? = locate()
 
-    /// Looks beside the test runner first (`swift test` builds every product into the same
-    /// directory), then upwards from the working directory and this source file for
-    /// `.build*/debug/capdeck`, newest first.
+    /// `CAPDECK_EXECUTABLE` if set (`make sanitize` sets it to its sanitized build's binary, and
+    /// it must exist); else beside the test runner (`swift test` builds every product into the same
+    /// directory, so a runner in `.build-asan` finds `.build-asan/debug/capdeck`), then upwards
+    /// from the working directory and this source file for `.build*/debug/capdeck`, newest first.
     static func locate() -> String? {
         let fm = FileManager.default
+        if let given = ProcessInfo.processInfo.environment["CAPDECK_EXECUTABLE"], !given.isEmpty {
+            return fm.isExecutableFile(atPath: given) ? given : nil
+        }
         var candidates: [String] = []
         if let exe = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
             candidates.append(URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("capdeck").path)
