@@ -72,7 +72,7 @@ let package = Package(
         .executableTarget(name: "capdeck-fuzz", dependencies: ["CaptureCore", "CaptureConfig", "CFuzzer"]),
 
         .testTarget(name: "CaptureCoreTests", dependencies: ["CaptureCore", "CAllocCounter"]),
-        .testTarget(name: "CaptureDeckTests", dependencies: ["CaptureDeck", "CaptureCore", "CaptureFiles", "CaptureResample", "CAllocCounter"]),
+        .testTarget(name: "CaptureDeckTests", dependencies: ["CaptureDeck", "CaptureCore", "CaptureFiles", "CaptureResample", "CAllocCounter", "CSndfile"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "CaptureCore"]),
         .testTarget(name: "CaptureConfigTests", dependencies: ["CaptureConfig", "CaptureCore"]),
         .testTarget(name: "CaptureFilesTests", dependencies: ["CaptureCore", "CaptureFiles", "CSndfile"]),

@@ -326,7 +326,11 @@ public final class CaptureSession: @unchecked Sendable {
         }
         configureAppSession(r)
         let files = outputs.compactMap { $0 as? CaptureAudioFileOutput }
-        for f in files { f.sessionFormat = input.format }
+        // Each file takes the input's format before its first frame (one that already holds
+        // frames in another format stops, reported).
+        for f in files {
+            do throws(RecordingError) { try f.setSessionFormat(input.format) } catch { emit(.runtimeError(.recording(error))) }
+        }
         let fan = OutputFanOut(format: input.format, files: files, data: outputs.compactMap { $0 as? CaptureAudioDataOutput })
         let engine: CaptureEngine
         do {
