@@ -58,6 +58,11 @@ enum Capdeck {
         mkdir(run, 0o700)
         env["XDG_RUNTIME_DIR"] = run
         env.merge(extra) { $1 }
+        // A test's own preload (fault injection) goes first; one this run inherited (the
+        // ThreadSanitizer run's Mutex annotations, scripts/sanitize.sh) is kept after it.
+        if let mine = extra["LD_PRELOAD"], let inherited = ProcessInfo.processInfo.environment["LD_PRELOAD"], !inherited.isEmpty {
+            env["LD_PRELOAD"] = mine + ":" + inherited
+        }
         return env
     }
 
