@@ -76,13 +76,14 @@ for san in $SANITIZERS; do
   # swift-testing's summary line, and XCTest's, if any.
   summary=$(grep -E "Test run with [0-9]+ tests?" "$logs/test.log" | tail -1 | sed -E 's/^[^A-Za-z]*//')
   failed=$(grep -cE "^. Test .* (failed|recorded an issue)" "$logs/test.log" || true)
-  reports=$(cat "$logs"/report* 2>/dev/null | grep -cE "^(==[0-9]+==ERROR: AddressSanitizer|WARNING: ThreadSanitizer|SUMMARY: UndefinedBehaviorSanitizer)" || true)
+  reports=$(cat "$logs"/report* 2>/dev/null | grep -cE "ERROR: (AddressSanitizer|LeakSanitizer)|WARNING: ThreadSanitizer|SUMMARY: UndefinedBehaviorSanitizer" || true)
+  # (A process's log file is created at its first report: each file is one process that reported.)
   processes=$(ls "$logs"/report* 2>/dev/null | wc -l)
   {
     echo "- $NAME: ${summary:-no swift-testing summary (exit $rc)}; test exit $rc; $failed failing test lines;" \
          "**$reports sanitizer reports** (from $processes processes); build $((t1 - t0)) s, tests $((t2 - t1)) s"
     if [ "$reports" -gt 0 ]; then
-      cat "$logs"/report* | grep -E "^(SUMMARY|==[0-9]+==ERROR|WARNING: ThreadSanitizer)" | sort | uniq -c | sort -rn | head -20 | sed 's/^/    /'
+      cat "$logs"/report* | grep -E "^SUMMARY|ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer" | sort | uniq -c | sort -rn | head -20 | sed 's/^/    /'
       echo "    (full reports in $logs)"
     fi
   } | tee -a "$REPORT"

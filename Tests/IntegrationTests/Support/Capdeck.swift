@@ -66,6 +66,13 @@ enum Capdeck {
         return env
     }
 
+    /// The sanitizer runtime's options (and the ThreadSanitizer run's preload) this test run was
+    /// given by `make sanitize`, for a child started with an environment of its own (`env -i` in
+    /// tmux, the fuzz replay): its reports go to the run's log files like everyone else's.
+    static var sanitizerEnvironment: [String: String] {
+        ProcessInfo.processInfo.environment.filter { ["ASAN_OPTIONS", "TSAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "LD_PRELOAD"].contains($0.key) }
+    }
+
     /// Runs capdeck to completion with `HOME=home`.
     static func run(_ arguments: [String], home: TempDir, extraEnvironment: [String: String] = [:],
                     timeout: Double = 60) async throws -> RunResult {
