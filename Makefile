@@ -10,7 +10,7 @@ DEBS := pkg-config libasound2-dev libncursesw5-dev libsndfile1-dev libsamplerate
         alsa-utils libasound2-plugins pulseaudio pulseaudio-utils sox tmux procps time \
         ffmpeg python3 flac pipewire wireplumber dbus
 
-.PHONY: deps build test run bench soak fuzz fuzz-build clean
+.PHONY: deps build test run bench soak sanitize fuzz fuzz-build clean
 
 deps:
 	@missing=$$(for p in $(DEBS); do \
@@ -37,7 +37,8 @@ bench: deps
 	$(SWIFT) build -c release
 	bash scripts/bench.sh
 
-# Long runs (see scripts/soak.sh): kills, 24 h of audio, an hour of the console, CPU load, fuzzing.
+# Long runs (see scripts/soak.sh): kills, 24 h of audio, an hour of the console, CPU load, fuzzing,
+# the sanitizers.
 SOAK_DEBS := stress-ng
 soak: deps fuzz-build
 	@dpkg-query -W -f='$${Status}\n' $(SOAK_DEBS) 2>/dev/null | grep -q '^install ok installed' || \
@@ -45,6 +46,11 @@ soak: deps fuzz-build
 	$(SWIFT) build -c release --product capdeck
 	$(SWIFT) build -c release --product capdeck-bench
 	bash scripts/soak.sh
+
+# The whole suite, and the capdeck processes it starts, under AddressSanitizer, then ThreadSanitizer
+# (.build-asan, .build-tsan; see scripts/sanitize.sh). SANITIZERS="address" or "thread" runs one.
+sanitize: deps
+	bash scripts/sanitize.sh
 
 # libFuzzer over the config parser and recover's header analysis (FUZZ_SECONDS per target).
 fuzz: deps fuzz-build

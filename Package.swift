@@ -81,7 +81,7 @@ let package = Package(
         // One scripted capture source and a bounded wait, shared by the unit-test targets.
         .target(name: "CaptureTestSupport", dependencies: ["CaptureCore"], path: "Tests/Support/CaptureTestSupport"),
         .testTarget(name: "CaptureCoreTests", dependencies: ["CaptureCore", "CAllocCounter", "CaptureTestSupport"]),
-        .testTarget(name: "CaptureDeckTests", dependencies: ["CaptureDeck", "CaptureCore", "CaptureFiles", "CaptureResample", "CAllocCounter", "CaptureTestSupport"]),
+        .testTarget(name: "CaptureDeckTests", dependencies: ["CaptureDeck", "CaptureCore", "CaptureFiles", "CaptureResample", "CAllocCounter", "CSndfile", "CaptureTestSupport"]),
         .testTarget(name: "CaptureALSATests", dependencies: ["CaptureALSA", "CaptureCore"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "CaptureCore"]),
         .testTarget(name: "CaptureAppTests", dependencies: ["CaptureApp", "CaptureDeck", "CaptureConfig", "CaptureCore"]),

@@ -7,6 +7,8 @@
 #  3. The console in tmux for an hour on a paced PCM: xruns (scripts/soak-console.sh).
 #  4. CPU load: stress-ng --cpu 2 at a 5 ms period, with and without SCHED_FIFO (scripts/stress.sh).
 #  5. libFuzzer over the config parser and recover's header analysis (scripts/fuzz.sh).
+#  6. The whole test suite, and the capdeck processes it starts, under AddressSanitizer and then
+#     ThreadSanitizer (scripts/sanitize.sh, also `make sanitize`): tests run, reports, times.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -71,7 +73,7 @@ mkdir -p "$ROOT/.build"
   echo "- RSS KiB / open fds / threads at start: $first; at end: $last"
 } | tee "$REPORT"
 
-# 3-5 (each prints its own lines).
+# 3-6 (each prints its own lines).
 # (One failing part is reported and the others still run.)
 {
   bash scripts/soak-console.sh || echo "- scripts/soak-console.sh FAILED (exit $?)"
@@ -79,4 +81,6 @@ mkdir -p "$ROOT/.build"
   bash scripts/stress.sh || echo "- scripts/stress.sh FAILED (exit $?)"
   echo
   bash scripts/fuzz.sh || echo "- scripts/fuzz.sh FAILED (exit $?)"
+  echo
+  bash scripts/sanitize.sh || echo "- scripts/sanitize.sh FAILED or found reports (exit $?)"
 } | tee -a "$REPORT"

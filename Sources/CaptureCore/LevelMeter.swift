@@ -33,7 +33,10 @@ public struct ChannelLevel: Sendable, Equatable {
 ///
 /// A sequence lock: the writer makes `sequence` odd, stores every value (each an atomic), then
 /// makes it even with a release store. A reader that sees an odd or changed sequence retries, so
-/// it always gets one consistent snapshot and never blocks the writer.
+/// it always gets one consistent snapshot and never blocks the writer. The retries are bounded:
+/// a writer that never finishes a publication (stuck, or two writers at once, which breaks the
+/// odd/even protocol) costs a reader at most about 10 ms, after which it gets the last consistent
+/// snapshot any reader saw. Debug builds trap when two threads publish at the same time.
 public final class MeterBoard: @unchecked Sendable {
     public static let maxChannels = 8
     private static let fields = 4
@@ -41,6 +44,12 @@ public final class MeterBoard: @unchecked Sendable {
     private let cells: UnsafeMutablePointer<Atomic<UInt64>>
     private let channelCount = Atomic<Int>(0)
     private let resetRequests = Atomic<UInt64>(0)
+    /// The last consistent snapshot a reader took (readers only; the writer never touches it).
+    private let lastGood = Mutex<[ChannelLevel]>([])
+    /// Debug builds: a publication is in progress (two at once trap).
+    private let publishing = Atomic<Bool>(false)
+    /// Reader retries before it gives up on the writer: ~1,000 yields, about 10 ms at most.
+    static let readerRetries = 1_000
 
     public init() {
         let n = MeterBoard.maxChannels * MeterBoard.fields
@@ -55,6 +64,11 @@ public final class MeterBoard: @unchecked Sendable {
 
     /// Publishes levels. One writer thread only; allocation-free.
     public func publish(_ levels: UnsafeBufferPointer<ChannelLevel>) {
+        #if DEBUG
+        let entered = publishing.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+        precondition(entered, "MeterBoard.publish: two threads publish at once (one writer only)")
+        defer { publishing.store(false, ordering: .releasing) }
+        #endif
         let s = sequence.load(ordering: .relaxed)
         sequence.store(s &+ 1, ordering: .relaxed)
         atomicMemoryFence(ordering: .releasing)
@@ -72,7 +86,7 @@ public final class MeterBoard: @unchecked Sendable {
 
     /// The latest consistent levels (empty before the first publication). Any thread.
     public func snapshot() -> [ChannelLevel] {
-        while true {
+        for _ in 0..<MeterBoard.readerRetries {
             let s1 = sequence.load(ordering: .acquiring)
             if s1 & 1 == 1 { sched_yield(); continue }
             let n = channelCount.load(ordering: .relaxed)
@@ -87,8 +101,19 @@ public final class MeterBoard: @unchecked Sendable {
                     clips: Int(cells[base + 3].load(ordering: .relaxed))))
             }
             atomicMemoryFence(ordering: .acquiring)
-            if sequence.load(ordering: .relaxed) == s1 { return out }
+            if sequence.load(ordering: .relaxed) == s1 {
+                lastGood.withLock { $0 = out }
+                return out
+            }
         }
+        // The writer never finished a publication while we looked: what was last consistent.
+        return lastGood.withLock { $0 }
+    }
+
+    /// Tests: a writer that stopped mid-publication (the sequence left odd), as a writer thread
+    /// that dies or is suspended inside `publish` would leave it.
+    func simulateStuckWriter() {
+        sequence.store(sequence.load(ordering: .relaxed) | 1, ordering: .releasing)
     }
 
     /// Asks the metering thread to clear peak holds and clip counts. Any thread.

@@ -16,6 +16,10 @@ public enum RecordingError: Error, Equatable, Sendable, CustomStringConvertible 
     /// `framesSaved` frames recorded were copied to `rescuedTo`, or, if nil, could not be;
     /// `reason` says why, or (with a copy) what went wrong finishing the file first.
     case vanished(path: String, framesSaved: Int, rescuedTo: String?, reason: String?)
+    /// Frames arrive in another format than the file was written in (a file output reused by a
+    /// session whose input has another format): recording stopped and the file was finished
+    /// with its `framesSaved` frames in `recorded`; nothing of `delivered` was written.
+    case formatMismatch(path: String, recorded: String, delivered: String, framesSaved: Int)
 
     public var description: String {
         switch self {
@@ -28,6 +32,8 @@ public enum RecordingError: Error, Equatable, Sendable, CustomStringConvertible 
             "\(p) was deleted while recording; recording stopped and all \(n) frames saved to \(to)"
         case .vanished(let p, let n, let to?, let r?):
             "\(p) was deleted while recording; recording stopped and its \(n) frames copied to \(to), which may be incomplete: \(r)"
+        case .formatMismatch(let p, let rec, let del, let n):
+            "\(p) holds \(rec) but the session now delivers \(del); recording stopped and saved with \(n) frames"
         case .vanished(let p, let n, nil, let r):
             "\(p) was deleted while recording; recording stopped; the \(n) frames recorded are lost: \(r ?? "could not copy them")"
         }

@@ -49,22 +49,42 @@ public protocol CaptureOutput: AnyObject, Sendable {}
 
 /// Records the session's audio to files (`AVCaptureAudioFileOutput`). Recording can start and
 /// stop while the session runs; route changes inside one recording keep the same file.
+///
+/// The file's format follows the data: a recording started before the session runs is created in
+/// the format known then (the init's, or the last run's) and, if the session's input delivers
+/// another format, created again in it before its first frame. A file that already holds frames
+/// can't change format: a run in another format stops its recording with
+/// `RecordingError.formatMismatch` (the file finished with the frames it has).
 public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchecked Sendable {
     private struct Current {
         var recorder: SndfileRecorder
-        var startFrame: Int
+        /// The stream frame this recording received first: the base of its markers. nil until
+        /// that frame arrives (markers added before it wait in `pending`).
+        var startFrame: Int?
         /// Stream frames not written while paused, as (first stream frame, count), merged.
         var skipped: [(at: Int, count: Int)] = []
+        /// Markers (in stream frames) added before the first frame.
+        var pending: [RecordingMarker] = []
 
         /// Where stream frame `frame` falls in the file: after the start, minus what pauses
         /// skipped before it (a marker inside a pause lands where the pause began).
-        func fileFrame(_ frame: Int) -> Int {
-            var f = frame - startFrame
+        func fileFrame(_ frame: Int, start: Int) -> Int {
+            var f = frame - start
             for s in skipped where frame > s.at { f -= Swift.min(s.count, frame - s.at) }
             return f
         }
+
+        mutating func place(_ marker: RecordingMarker) {
+            guard let start = startFrame else { pending.append(marker); return }
+            guard marker.frame >= start else { return }
+            recorder.addMarker(RecordingMarker(frame: fileFrame(marker.frame, start: start), label: marker.label))
+        }
     }
+    /// The recording, and the format frames arrive in. Held through file writes.
     private let current = Mutex<Current?>(nil)
+    /// The format frames arrive in: the session sets it to its input's before each run. Taken
+    /// inside `current`'s lock where both are needed (that order only).
+    private let streamFormat: Mutex<StreamFormat>
     /// What readers see (the UI, 30 times a second), kept apart from `current`, whose lock is
     /// held through file writes: a slow disk must not stall the screen.
     private let shown = Mutex<(path: String?, frames: Int)>((nil, 0))
@@ -73,24 +93,61 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     private let lastError = Mutex<RecordingError?>(nil)
     /// Finishes files that failed (see `finishAfterFailure`).
     private let finishing = DispatchQueue(label: "capdeck.file-finish", qos: .utility)
-    var sessionFormat: StreamFormat
 
     public init(format: StreamFormat = StreamFormat(sampleFormat: .s16LE, sampleRate: 48_000, channels: 2)) {
-        sessionFormat = format
+        streamFormat = Mutex(format)
     }
 
-    /// Starts a new file (which must not exist). Any thread; frames arrive once the session runs.
-    public func startRecording(to path: String, fileType: FileType) throws(RecordingError) {
-        let rec = try SndfileRecorder(path: path, format: sessionFormat, fileType: fileType)
-        lastError.withLock { $0 = nil }
-        let start = position.load(ordering: .acquiring)
-        let old = current.withLock { c -> SndfileRecorder? in
-            let o = c?.recorder
-            c = Current(recorder: rec, startFrame: start)
-            return o
+    /// The format frames arrive in (the session's input's, once it has run).
+    var sessionFormat: StreamFormat { streamFormat.withLock { $0 } }
+
+    /// The session, before a run: frames will come in `format`. A recording that has received
+    /// no frame yet is created again in it; one holding frames in another format stops (its
+    /// file finished as it is) and the error is returned and kept in `error`.
+    func setSessionFormat(_ format: StreamFormat) throws(RecordingError) {
+        let failure: (SndfileRecorder?, RecordingError)? = current.withLock { c in
+            streamFormat.withLock { $0 = format }
+            guard var cur = c, cur.recorder.format != format else { return nil }
+            let rec = cur.recorder
+            if cur.startFrame == nil && rec.discardEmpty() {
+                do throws(RecordingError) {
+                    cur.recorder = try SndfileRecorder(path: rec.path, format: format, fileType: rec.fileType)
+                    cur.skipped = []
+                    c = cur
+                    return nil
+                } catch {
+                    c = nil
+                    shown.withLock { $0 = (nil, 0) }
+                    return (nil, error)
+                }
+            }
+            c = nil
+            shown.withLock { $0 = (nil, 0) }
+            return (rec, .formatMismatch(path: rec.path, recorded: rec.format.description, delivered: format.description,
+                                         framesSaved: rec.framesWritten))
         }
-        shown.withLock { $0 = (path, 0) }
-        try old?.finish()
+        guard let (rec, error) = failure else { return }
+        if let rec { finishAfterFailure(rec, error) } else { lastError.withLock { $0 = error } }
+        throw error
+    }
+
+    /// Starts a new file (which must not exist), in the format frames arrive in (see the type's
+    /// note). Any thread; frames arrive once the session runs. Markers count from the first frame
+    /// the new file receives.
+    public func startRecording(to path: String, fileType: FileType) throws(RecordingError) {
+        lastError.withLock { $0 = nil }
+        let made: Result<SndfileRecorder?, RecordingError> = current.withLock { c in
+            do throws(RecordingError) {
+                let rec = try SndfileRecorder(path: path, format: streamFormat.withLock { $0 }, fileType: fileType)
+                let old = c?.recorder
+                c = Current(recorder: rec)
+                shown.withLock { $0 = (path, 0) }
+                return .success(old)
+            } catch {
+                return .failure(error)
+            }
+        }
+        try made.get()?.finish()
     }
 
     /// Finishes the current file. Returns its path and frames, if one was recording.
@@ -121,40 +178,53 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
 
     public func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) {
         let at = position.add(count, ordering: .releasing).newValue - count
-        if paused.load(ordering: .relaxed) {
-            current.withLock { c in
-                guard c != nil else { return }
-                if let last = c!.skipped.last, last.at + last.count == at {
-                    c!.skipped[c!.skipped.count - 1].count += count
-                } else {
-                    c!.skipped.append((at, count))
-                }
+        let isPaused = paused.load(ordering: .relaxed)
+        attempt { c throws(RecordingError) in
+            if c.startFrame == nil {
+                // The new recording's first frame: its markers count from here.
+                c.startFrame = at
+                let waiting = c.pending
+                c.pending = []
+                for m in waiting { c.place(m) }
             }
-            return
-        }
-        attempt { rec throws(RecordingError) in
-            try rec.write(frames, count: count)
-            let n = rec.framesWritten
+            if isPaused {
+                if let last = c.skipped.last, last.at + last.count == at {
+                    c.skipped[c.skipped.count - 1].count += count
+                } else {
+                    c.skipped.append((at, count))
+                }
+                return
+            }
+            // Frames are in the session's format; a file in another can't take them (its writer
+            // would read past them or split them wrongly).
+            let delivered = streamFormat.withLock { $0 }
+            guard c.recorder.format == delivered else {
+                throw .formatMismatch(path: c.recorder.path, recorded: c.recorder.format.description,
+                                      delivered: delivered.description, framesSaved: c.recorder.framesWritten)
+            }
+            try c.recorder.write(frames, count: count)
+            let n = c.recorder.framesWritten
             shown.withLock { $0.frames = n }
         }
     }
 
     public func checkpoint() throws(RecordingError) {
-        attempt { rec throws(RecordingError) in try rec.checkpoint() }
+        attempt { c throws(RecordingError) in try c.recorder.checkpoint() }
     }
 
-    /// Runs `body` on the current file, if any; when it fails, recording stops and the file is
-    /// finished (see `finishAfterFailure`).
-    private func attempt(_ body: (SndfileRecorder) throws(RecordingError) -> Void) {
+    /// Runs `body` on the current recording, if any; when it fails, recording stops and the file
+    /// is finished (see `finishAfterFailure`).
+    private func attempt(_ body: (inout Current) throws(RecordingError) -> Void) {
         let failed: (SndfileRecorder, RecordingError)? = current.withLock { c in
-            guard let rec = c?.recorder else { return nil }
+            guard var cur = c else { return nil }
             do throws(RecordingError) {
-                try body(rec)
+                try body(&cur)
+                c = cur
                 return nil
             } catch {
                 c = nil
                 shown.withLock { $0 = (nil, 0) }
-                return (rec, error)
+                return (cur.recorder, error)
             }
         }
         if let (rec, error) = failed { finishAfterFailure(rec, error) }
@@ -182,11 +252,10 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
 
     /// `marker.frame` counts in this output's frames (every frame written to it since it was
     /// created, recording or not).
+    /// A marker added before the recording's first frame waits for it (its frame may lie after
+    /// it); one before that first frame is dropped.
     public func addMarker(_ marker: RecordingMarker) {
-        current.withLock { c in
-            guard let c, marker.frame >= c.startFrame else { return }
-            c.recorder.addMarker(RecordingMarker(frame: c.fileFrame(marker.frame), label: marker.label))
-        }
+        current.withLock { c in c?.place(marker) }
     }
 }
 

@@ -67,10 +67,18 @@ public enum CaptureSessionEvent: Sendable, Equatable {
 
 /// Coordinates an audio input, the app audio session and outputs (`AVCaptureSession`).
 ///
-/// Threading: every call may come from any thread. Configuration, start, stop and route
-/// re-negotiation run on the session's own serial queue; `startRunning`/`stopRunning`/
-/// `commitConfiguration` wait for it (do not call them from an event handler or the UI thread
-/// in a tight loop: opening hardware can take hundreds of milliseconds).
+/// Threading: every call may come from any thread, and every property is behind the session's
+/// locks. Configuration, start, stop and route re-negotiation run on the session's own serial
+/// queue; `startRunning`/`stopRunning`/`commitConfiguration` wait for it (opening hardware can
+/// take hundreds of milliseconds: not from the UI thread in a tight loop).
+///
+/// Events are delivered on the session's event queue (`capdeck.session.events`, serial), in the
+/// order they happened, after the step that caused them has finished: a handler may call any
+/// method of the session, including `stopRunning()` and `startRunning()` from inside
+/// `didStartRunning`, and never re-enters a half-done one. Called from outside a handler,
+/// `startRunning`, `stopRunning`, `commitConfiguration` and the property setters return after
+/// the events they caused have been delivered; called from a handler, they return without
+/// waiting (the events follow the current one).
 public final class CaptureSession: @unchecked Sendable {
     // MARK: The four audio-session properties (Apple's defaults)
 
@@ -133,25 +141,41 @@ public final class CaptureSession: @unchecked Sendable {
         set { config.withLock { $0.outputs = newValue } }
     }
 
-    /// SCHED_FIFO priority for the capture thread (nil: normal scheduling).
-    public var realtimePriority: Int32? = 70
+    /// SCHED_FIFO priority for the capture thread (nil: normal scheduling). Taken at each start.
+    public var realtimePriority: Int32? {
+        get { config.withLock { $0.realtimePriority } }
+        set { config.withLock { $0.realtimePriority = newValue } }
+    }
     /// CaptureDeck extension: stop by itself after this many frames of the session's stream
     /// (device audio plus gap silence) since it started, across reconnections to a lost device,
-    /// like arecord's -d. nil: until stopped.
-    public var maxFrames: Int?
-    /// How often an interrupted session retries the device.
-    public var interruptionRetryInterval: DispatchTimeInterval = .milliseconds(250)
+    /// like arecord's -d. nil: until stopped. Taken at each start.
+    public var maxFrames: Int? {
+        get { config.withLock { $0.maxFrames } }
+        set { config.withLock { $0.maxFrames = newValue } }
+    }
+    /// How often an interrupted session retries the device (from the next interruption on).
+    public var interruptionRetryInterval: DispatchTimeInterval {
+        get { config.withLock { $0.interruptionRetryInterval } }
+        set { config.withLock { $0.interruptionRetryInterval = newValue } }
+    }
     /// CaptureDeck extension: when the device is lost mid-capture, report the `runtimeError`,
     /// then stay interrupted (`audioDeviceDisconnected`) and reopen the route when it comes back;
     /// file outputs keep recording into the same file, with the gap marked. Off: a lost device
     /// stops the session (Apple's behaviour).
-    public var reconnectsLostDevices = true
+    public var reconnectsLostDevices: Bool {
+        get { config.withLock { $0.reconnectsLostDevices } }
+        set { config.withLock { $0.reconnectsLostDevices = newValue } }
+    }
 
     private struct Config {
         var pending = AudioSessionProperties()
         var inputs: [CaptureDeviceInput] = []
         var outputs: [any CaptureOutput] = []
         var depth = 0
+        var realtimePriority: Int32? = 70
+        var maxFrames: Int?
+        var interruptionRetryInterval: DispatchTimeInterval = .milliseconds(250)
+        var reconnectsLostDevices = true
     }
     private struct RunState {
         var running = false
@@ -178,11 +202,17 @@ public final class CaptureSession: @unchecked Sendable {
     private let queue = DispatchQueue(label: "capdeck.session")
     private let onQueue = DispatchSpecificKey<Bool>()
     private let subscribers = Broadcaster<CaptureSessionEvent>()
+    /// Where handlers run (see the type's note): serial, fed only from the session queue, so in
+    /// the order events happened.
+    private let eventQueue = DispatchQueue(label: "capdeck.session.events")
+    private let onEventQueue = DispatchSpecificKey<Bool>()
+    /// Only touched on the session queue.
     private var retryTimer: DispatchSourceTimer?
 
     public init(applicationAudioSession: ApplicationAudioSession = ApplicationAudioSession()) {
         self.applicationAudioSession = applicationAudioSession
         queue.setSpecific(key: onQueue, value: true)
+        eventQueue.setSpecific(key: onEventQueue, value: true)
     }
 
     // MARK: Inputs and outputs
@@ -215,6 +245,7 @@ public final class CaptureSession: @unchecked Sendable {
             return c.depth == 0
         }
         if outermost { onSessionQueue { self.applyConfiguration() } }
+        awaitEvents()
     }
 
     private func setProperty(_ key: AudioSessionProperties.Key, _ value: Bool) {
@@ -222,7 +253,10 @@ public final class CaptureSession: @unchecked Sendable {
             c.pending[key] = value
             return c.depth > 0
         }
-        if !inBatch { onSessionQueue { self.applyConfiguration() } }
+        if !inBatch {
+            onSessionQueue { self.applyConfiguration() }
+            awaitEvents()
+        }
     }
 
     /// Sets all four properties in one atomic change.
@@ -246,6 +280,7 @@ public final class CaptureSession: @unchecked Sendable {
             }
             self.startEngine()
         }
+        awaitEvents()
     }
 
     /// Stops capture and finishes nothing else: file outputs keep their file open until
@@ -269,11 +304,13 @@ public final class CaptureSession: @unchecked Sendable {
             if wasInterrupted && !wasRunning { self.emit(.interruptionEnded) }
             if wasRunning { self.emit(.didStopRunning) }
         }
+        awaitEvents()
     }
 
     // MARK: Events
 
-    /// Calls `handler` for every event (on the session queue). Returns a token for `removeHandler`.
+    /// Calls `handler` for every event, on the session's event queue, in order (see the type's
+    /// note: it may call back into the session). Returns a token for `removeHandler`.
     @discardableResult
     public func onEvent(_ handler: @escaping @Sendable (CaptureSessionEvent) -> Void) -> Int {
         subscribers.add(handler)
@@ -281,10 +318,21 @@ public final class CaptureSession: @unchecked Sendable {
 
     public func removeHandler(_ token: Int) { subscribers.remove(token) }
 
-    /// Every event from now on.
+    /// Every event from now on, in order (fed from the event queue).
     public var events: AsyncStream<CaptureSessionEvent> { subscribers.stream() }
 
-    private func emit(_ e: CaptureSessionEvent) { subscribers.send(e) }
+    /// Queues `e` for the handlers. Called on the session queue only, so events keep its order.
+    private func emit(_ e: CaptureSessionEvent) {
+        assert(DispatchQueue.getSpecific(key: onQueue) == true, "events are emitted on the session queue")
+        eventQueue.async { self.subscribers.send(e) }
+    }
+
+    /// Waits until the events queued so far have been delivered, unless called from a handler
+    /// (which would wait for itself) or from the session queue (a handler may be waiting for it).
+    private func awaitEvents() {
+        guard DispatchQueue.getSpecific(key: onEventQueue) != true, DispatchQueue.getSpecific(key: onQueue) != true else { return }
+        eventQueue.sync {}
+    }
 
     // MARK: Session queue
 
@@ -326,13 +374,17 @@ public final class CaptureSession: @unchecked Sendable {
         }
         configureAppSession(r)
         let files = outputs.compactMap { $0 as? CaptureAudioFileOutput }
-        for f in files { f.sessionFormat = input.format }
+        // Each file takes the input's format before its first frame (one that already holds
+        // frames in another format stops, reported).
+        for f in files {
+            do throws(RecordingError) { try f.setSessionFormat(input.format) } catch { emit(.runtimeError(.recording(error))) }
+        }
         let fan = OutputFanOut(format: input.format, files: files, data: outputs.compactMap { $0 as? CaptureAudioDataOutput })
         let engine: CaptureEngine
         do {
             engine = try CaptureEngine(device: input.makeDevice(route),
-                                       configuration: .init(request: input.request, realtimePriority: realtimePriority,
-                                                            maxFrames: maxFrames.map { max(1, $0 - runState.withLock { $0.endedFrames }) },
+                                       configuration: .init(request: input.request, realtimePriority: self.realtimePriority,
+                                                            maxFrames: self.maxFrames.map { max(1, $0 - runState.withLock { $0.endedFrames }) },
                                                             rateConverter: LibsamplerateConverter.factory),
                                        sink: fan, meterBoard: meterBoard)
         } catch {
@@ -421,7 +473,8 @@ public final class CaptureSession: @unchecked Sendable {
     private func scheduleRetry() {
         guard retryTimer == nil else { return }
         let t = DispatchSource.makeTimerSource(queue: queue)
-        t.schedule(deadline: .now() + interruptionRetryInterval, repeating: interruptionRetryInterval)
+        let interval = interruptionRetryInterval
+        t.schedule(deadline: .now() + interval, repeating: interval)
         t.setEventHandler { [weak self] in self?.retry() }
         retryTimer = t
         t.resume()
@@ -515,6 +568,7 @@ public final class CaptureSession: @unchecked Sendable {
         queue.async {
             var lost = false
             if case .deviceLost = summary.endReason { lost = true }
+            let reconnects = self.reconnectsLostDevices
             let (mine, waitFor) = self.runState.withLock { s -> (Bool, Route?) in
                 guard s.engine === engine else { return (false, nil) }
                 s.endedXruns += summary.xruns
@@ -525,7 +579,7 @@ public final class CaptureSession: @unchecked Sendable {
                 s.route = nil
                 // Reconnecting: interrupted before anyone hears "stopped", so no one takes the
                 // stop for the end.
-                if lost && self.reconnectsLostDevices && s.wantRunning, let route {
+                if lost && reconnects && s.wantRunning, let route {
                     s.lostAtNanos = monotonicNanos()
                     if case .deviceLost(.stalled(_, let seconds)) = summary.endReason {
                         // The silence began before it was noticed.

@@ -199,6 +199,22 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         markers.append(marker)
     }
 
+    /// Closes a recording that has no frame and removes its file, if its path still names it (so
+    /// it can be created again in another format). Returns false, and does nothing, if frames
+    /// were written or it is already finished.
+    public func discardEmpty() -> Bool {
+        guard let f = file, framesWritten == 0 else { return false }
+        file = nil
+        syncQueue.sync {}
+        sf_close(f)
+        var mine = stat(), named = stat()
+        if fstat(fd, &mine) == 0 && lstat(path, &named) == 0 && mine.st_dev == named.st_dev && mine.st_ino == named.st_ino {
+            unlink(path)
+        }
+        Glibc.close(fd)
+        return true
+    }
+
     public func finish() throws(RecordingError) {
         guard let f = file else { return }
         file = nil

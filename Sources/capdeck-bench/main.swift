@@ -50,7 +50,9 @@ do {
     engine.stop()
     _ = engine.waitUntilFinished()
     let perPeriod = Double(allocations) / Double(max(1, covered))
-    print("allocations=\(allocations) periods=\(covered) period_frames=\(granted.periodFrames) per_period=\(perPeriod) realtime=\(engine.realtimeStatus)"
+    // A build without the counter (CAPDECK_NO_ALLOC_COUNTER, the sanitizer builds) measures nothing.
+    let counted = CAllocCounter_isActive() != 0 ? "\(allocations)" : "unmeasured"
+    print("allocations=\(counted) periods=\(covered) period_frames=\(granted.periodFrames) per_period=\(perPeriod) realtime=\(engine.realtimeStatus)"
           + (name == "builtin-hw" ? " buffer_frames=\(granted.bufferFrames) xruns=\(engine.xrunCount) dropped_frames=\(hardwareModel.droppedFrames)" : ""))
 } catch {
     complain("capdeck-bench: \(error)")

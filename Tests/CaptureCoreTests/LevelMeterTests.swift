@@ -1,6 +1,8 @@
 // Level meters on known signals: peak, RMS, hold, clips, reset.
-import CaptureCore
+@testable import CaptureCore
+import Dispatch
 import Foundation
+import Synchronization
 import Testing
 
 @Suite struct LevelMeterTests {
@@ -78,4 +80,37 @@ import Testing
         let (_, released) = meter(sine(amplitude: 0.1, seconds: 1.0, channels: 1), channels: 1, meter: m)
         #expect(abs(released[0].holdDB - -20) < 0.1)
     }
+
+    /// A writer stuck inside `publish` (sequence odd forever) must not hang its readers: after
+    /// bounded retries they get the last consistent snapshot.
+    @Test func readerOfAStuckWriterReturnsTheLastGoodSnapshot() {
+        let board = MeterBoard()
+        let levels = [ChannelLevel(peakDB: -6, rmsDB: -9, holdDB: -3, clips: 2), .silent]
+        levels.withUnsafeBufferPointer { board.publish($0) }
+        #expect(board.snapshot() == levels)
+        board.simulateStuckWriter()
+        let got = Mutex<[ChannelLevel]?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {  // (left spinning if the reader hangs: the test fails, the suite goes on)
+            let s = board.snapshot()
+            got.withLock { $0 = s }
+            done.signal()
+        }
+        #expect(done.wait(timeout: .now() + 2) == .success, "the reader returned within 2 s")
+        #expect(got.withLock { $0 } == levels)
+    }
+
+    #if DEBUG
+    /// Debug builds enforce the one-writer rule: two threads publishing at once trap (in a child
+    /// process), instead of leaving the sequence odd for every reader.
+    @Test func twoWritersAtOnceTrapInDebugBuilds() async {
+        await #expect(processExitsWith: .failure) {
+            let board = MeterBoard()
+            let levels = [ChannelLevel](repeating: .silent, count: MeterBoard.maxChannels)
+            DispatchQueue.concurrentPerform(iterations: 2) { _ in
+                for _ in 0..<10_000_000 { levels.withUnsafeBufferPointer { board.publish($0) } }
+            }
+        }
+    }
+    #endif
 }

@@ -2,11 +2,13 @@
 // `capdeck-bench` interposes malloc and counts the capture thread's calls over thousands of
 // periods (real ALSA through the file plugin; the clock-paced built-in source, whose loop sleeps
 // in poll every period; see PacedCaptureTests for real ALSA through PulseAudio).
+import CAllocCounter
 import Foundation
 import Testing
 
 extension Integration {
-    @Suite("Zero allocations on the capture path")
+    @Suite("Zero allocations on the capture path",
+           .enabled(if: CAllocCounter_isActive() != 0, "the allocation counter is off in this build (sanitizer builds compile it with CAPDECK_NO_ALLOC_COUNTER)"))
     struct Allocations {
         static func bench() throws -> String {
             let capdeck = try Capdeck.require()

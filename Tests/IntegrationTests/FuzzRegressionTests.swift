@@ -18,7 +18,8 @@ extension Integration {
             #expect(!files.isEmpty, "no corpus in \(dir)")
             let home = try TempDir()
             defer { home.remove() }
-            let r = try await runProgram(exe, [target] + files, environment: ["SWIFT_BACKTRACE": "enable=no"], scratch: home)
+            let r = try await runProgram(exe, [target] + files, environment: Capdeck.sanitizerEnvironment.merging(["SWIFT_BACKTRACE": "enable=no"]) { $1 },
+                                         scratch: home)
             #expect(r.exitCode == 0 && r.stdout.contains("\(files.count) input(s) through \(target): no failures"), "\(r)")
         }
     }

@@ -18,6 +18,9 @@ uint64_t CAllocCounter_totalCount(void);
 int CAllocCounter_trace(int slot, void **out, int max);
 /// The symbol names of `slot`'s return addresses, " <- "-separated, into `buf`.
 int CAllocCounter_describe(int slot, char *buf, int len);
+/// 1 when malloc and friends are interposed and counted; 0 in builds made with
+/// -DCAPDECK_NO_ALLOC_COUNTER (the sanitizer builds), where nothing is counted.
+int CAllocCounter_isActive(void);
 /// The calling thread's kernel thread id.
 pid_t CAllocCounter_currentThreadID(void);
 #endif

@@ -6,11 +6,15 @@ enum Capdeck {
     /// The capdeck executable built beside this test runner (nil if none was found).
     static let executable: String? = locate()
 
-    /// Looks beside the test runner first (`swift test` builds every product into the same
-    /// directory), then upwards from the working directory and this source file for
-    /// `.build*/debug/capdeck`, newest first.
+    /// `CAPDECK_EXECUTABLE` if set (`make sanitize` sets it to its sanitized build's binary, and
+    /// it must exist); else beside the test runner (`swift test` builds every product into the same
+    /// directory, so a runner in `.build-asan` finds `.build-asan/debug/capdeck`), then upwards
+    /// from the working directory and this source file for `.build*/debug/capdeck`, newest first.
     static func locate() -> String? {
         let fm = FileManager.default
+        if let given = ProcessInfo.processInfo.environment["CAPDECK_EXECUTABLE"], !given.isEmpty {
+            return fm.isExecutableFile(atPath: given) ? given : nil
+        }
         var candidates: [String] = []
         if let exe = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
             candidates.append(URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("capdeck").path)
@@ -54,7 +58,19 @@ enum Capdeck {
         mkdir(run, 0o700)
         env["XDG_RUNTIME_DIR"] = run
         env.merge(extra) { $1 }
+        // A test's own preload (fault injection) goes first; one this run inherited (the
+        // ThreadSanitizer run's Mutex annotations, scripts/sanitize.sh) is kept after it.
+        if let mine = extra["LD_PRELOAD"], let inherited = ProcessInfo.processInfo.environment["LD_PRELOAD"], !inherited.isEmpty {
+            env["LD_PRELOAD"] = mine + ":" + inherited
+        }
         return env
+    }
+
+    /// The sanitizer runtime's options (and the ThreadSanitizer run's preload) this test run was
+    /// given by `make sanitize`, for a child started with an environment of its own (`env -i` in
+    /// tmux, the fuzz replay): its reports go to the run's log files like everyone else's.
+    static var sanitizerEnvironment: [String: String] {
+        ProcessInfo.processInfo.environment.filter { ["ASAN_OPTIONS", "TSAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "LD_PRELOAD"].contains($0.key) }
     }
 
     /// Runs capdeck to completion with `HOME=home`.

@@ -38,6 +38,7 @@ final class TmuxConsole: @unchecked Sendable {
         let base = Capdeck.environment(home: home.root)
         var env: [String: String] = ["PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TERM": "xterm-256color"]
         for key in ["HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"] { env[key] = base[key] }
+        env.merge(Capdeck.sanitizerEnvironment) { $1 }  // (empty outside `make sanitize`)
         env.merge(environment) { $1 }
         let assignments = env.keys.sorted().map { TmuxConsole.quote("\($0)=\(env[$0]!)") }
         let command = (["env", "-i"] + assignments + [TmuxConsole.quote(exe)] + arguments.map(TmuxConsole.quote))
