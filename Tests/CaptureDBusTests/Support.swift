@@ -71,7 +71,9 @@ final class PrivateBus: @unchecked Sendable {  // immutable after init
     }
 
     func stop() {
-        kill(pid, SIGTERM)
+        kill(process.processIdentifier, SIGKILL)
+        let deadline = Date().addingTimeInterval(3)
+        while process.isRunning && Date() < deadline { usleep(5000) }
     }
     deinit { stop() }
 
