@@ -25,6 +25,9 @@ let package = Package(
         .systemLibrary(name: "CSamplerate", providers: [.apt(["libsamplerate0-dev"])]),
         // No pkgConfig: libpulse's .pc carries -D_REENTRANT, which SwiftPM rejects.
         .systemLibrary(name: "CPulse", providers: [.apt(["libpulse-dev"])]),
+        // libdbus-1: its headers live in /usr/include/dbus-1.0 and the arch's dbus-1.0/include, which
+        // only pkg-config knows (its .pc carries -I flags alone, which SwiftPM takes).
+        .systemLibrary(name: "CDBus", pkgConfig: "dbus-1", providers: [.apt(["libdbus-1-dev"])]),
 
         // Layer 2: the pure core. Never imports a C shim.
         .target(name: "CaptureCore"),
@@ -36,6 +39,9 @@ let package = Package(
         .target(name: "CaptureResample", dependencies: ["CaptureCore", "CSamplerate"]),
         // The sound server (libpulse): a control connection with deadlines, never on the capture thread.
         .target(name: "CapturePulse", dependencies: ["CaptureCore", "CPulse"]),
+        // The session D-Bus (libdbus): media players (MPRIS) paused while mix is off and restored
+        // after, with a crash journal; on its own serial queue, never the capture thread.
+        .target(name: "CaptureDBus", dependencies: ["CaptureCore", "CDBus"]),
 
         // Layer 4: the AVCaptureSession-shaped library API over the engine and adapters.
         .target(name: "CaptureDeck", dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CaptureResample", "CapturePulse"]),
@@ -82,6 +88,7 @@ let package = Package(
         .target(name: "CaptureTestSupport", dependencies: ["CaptureCore"], path: "Tests/Support/CaptureTestSupport"),
         .testTarget(name: "CaptureCoreTests", dependencies: ["CaptureCore", "CAllocCounter", "CaptureTestSupport"]),
         .testTarget(name: "CaptureDeckTests", dependencies: ["CaptureDeck", "CaptureCore", "CaptureFiles", "CaptureResample", "CAllocCounter", "CSndfile", "CaptureTestSupport"]),
+        .testTarget(name: "CaptureDBusTests", dependencies: ["CaptureDBus", "CaptureCore", "CaptureTestSupport"]),
         .testTarget(name: "CaptureALSATests", dependencies: ["CaptureALSA", "CaptureCore"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "CaptureCore"]),
         .testTarget(name: "CaptureAppTests", dependencies: ["CaptureApp", "CaptureDeck", "CaptureConfig", "CaptureCore"]),
