@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "CaptureDBus", dependencies: ["CaptureCore", "CDBus"]),
 
         // Layer 4: the AVCaptureSession-shaped library API over the engine and adapters.
-        .target(name: "CaptureDeck", dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CaptureResample", "CapturePulse"]),
+        .target(name: "CaptureDeck", dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CaptureResample", "CapturePulse", "CaptureDBus"]),
 
         // The config file (TOML via TOMLKit), with errors that name the file, line and key.
         .target(name: "CaptureConfig", dependencies: ["CaptureCore", .product(name: "TOMLKit", package: "TOMLKit")]),

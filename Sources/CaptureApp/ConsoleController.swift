@@ -27,6 +27,8 @@ public final class ConsoleController: @unchecked Sendable {
     let signals: SignalFlag
     let session: CaptureSession
     let output: CaptureAudioFileOutput
+    /// Mix off interrupts other programs' audio (MPRIS players) while capturing; set in `run`.
+    private let otherAudio = Mutex<OtherAudioCoordinator?>(nil)
     let format: StreamFormat
     let fileType: FileType
     private let commands = DispatchQueue(label: "capdeck.console-commands")
@@ -96,6 +98,12 @@ public final class ConsoleController: @unchecked Sendable {
         // does. The built-in signal stands in only where there is no capture device at all.
         let named = capture.namedADevice(config: nil)
         if !named, let server = SoundServerProbe.diagnosis() { throw Failure(server, code: .unavailable) }
+        otherAudio.withLock {
+            $0 = OtherAudioCoordinator.ifSessionBus(session: session) { [weak self] state in
+                guard let e = state.lastEvent else { return }
+                if case .failed = e { self?.addEvent(e.message, .warning) } else { self?.addEvent(e.message) }
+            }
+        }
         session.startRunning()
         if !session.isRunning && !session.isInterrupted {
             let failure = lastRuntimeError()
@@ -138,6 +146,7 @@ public final class ConsoleController: @unchecked Sendable {
         var finishError: RecordingError?
         do throws(RecordingError) { saved = try output.stopRecording() } catch { finishError = error }
         session.stopRunning()
+        otherAudio.withLock { $0 }?.stop()  // what mix off paused plays again
         term.restore()
         if let saved { Terminal.write("capdeck: saved \(saved.path): \(saved.frames) frames\n") }
         // After the screen is gone, so it stays readable (a deleted file's rescue says where).
@@ -459,6 +468,10 @@ public final class ConsoleController: @unchecked Sendable {
                                                 routes: session.inputs.first?.routes ?? InputRoutes()).effective
         }
         m.appSession = session.applicationAudioSession.current
+        if let other = otherAudio.withLock({ $0 })?.state {
+            m.otherAudioPaused = other.paused.map(\.identity)
+            m.otherAudioInterrupting = other.isInterrupting
+        }
         m.recording = output.isRecording ? (output.isPaused ? .paused : .recording) : .stopped
         m.filePath = output.recordingPath
         m.recordedSeconds = Double(output.recordedFrames) / Double(format.sampleRate)

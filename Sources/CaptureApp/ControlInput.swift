@@ -12,10 +12,13 @@ public final class ControlInput: Sendable {
     let session: CaptureSession
     let output: CaptureAudioFileOutput
     let onStop: @Sendable () -> Void
+    let otherAudio: OtherAudioCoordinator?
 
-    public init(session: CaptureSession, output: CaptureAudioFileOutput, onStop: @escaping @Sendable () -> Void) {
+    public init(session: CaptureSession, output: CaptureAudioFileOutput, otherAudio: OtherAudioCoordinator? = nil,
+                onStop: @escaping @Sendable () -> Void) {
         self.session = session
         self.output = output
+        self.otherAudio = otherAudio
         self.onStop = onStop
     }
 
@@ -52,7 +55,7 @@ public final class ControlInput: Sendable {
             session.applicationAudioSession.update { $0.category = c }
             session.setProperties(session.properties)  // re-resolve under the new category
         case "status" where words.count == 1:
-            let json = StatusJSON.make(session: session, output: output) + "\n"
+            let json = StatusJSON.make(session: session, output: output, otherAudio: otherAudio) + "\n"
             _ = json.withCString { Glibc.write(1, $0, strlen($0)) }
         case "stop" where words.count == 1, "quit" where words.count == 1:
             onStop()

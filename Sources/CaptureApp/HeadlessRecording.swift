@@ -22,6 +22,8 @@ public final class HeadlessRecording {
     let maxFrames: Int?
     let events: SessionEvents
     private var session: CaptureSession?
+    /// Mix off interrupts other programs' audio (MPRIS players) while the take runs.
+    private var otherAudio: OtherAudioCoordinator?
 
     /// Works out the format and file type and creates the file (exit 64 for a type that can't
     /// hold the format, 73 for a file that can't be created).
@@ -55,8 +57,12 @@ public final class HeadlessRecording {
         }
         let session = makeSession()
         self.session = session
+        otherAudio = OtherAudioCoordinator.ifSessionBus(session: session) { state in
+            if let m = state.lastEvent?.message { Terminal.write("capdeck: \(m)\n") }
+        }
         session.startRunning()
         if case .failed(let error) = events.startOutcome(session) {
+            otherAudio?.stop()
             discardFile()  // nothing was captured into it
             throw Failure(DefaultInput.explain(error, routes: session.inputs.first?.routes), code: .unavailable)
         }
@@ -74,7 +80,7 @@ public final class HeadlessRecording {
         let status = StatusLine(session: session, rate: format.sampleRate, enabled: !quiet && Terminal.stderrIsTerminal)
         events.statusLine = status
         let events = self.events
-        let control = isatty(0) == 1 ? nil : ControlInput(session: session, output: output, onStop: { events.requestStop() })
+        let control = isatty(0) == 1 ? nil : ControlInput(session: session, output: output, otherAudio: otherAudio, onStop: { events.requestStop() })
         control?.start()
         status.start()
         let ending = events.waitForEnd(session, output: output, reconnectWait: reconnectWait)
@@ -85,6 +91,8 @@ public final class HeadlessRecording {
     /// Finishes the file and says how the take ended: the saved line, or one error line (exit
     /// 74) that still names what was saved. A take stopped before any audio leaves no file.
     public func finish(_ end: SessionEvents.Ending) throws {
+        // Capture has stopped: what mix off interrupted plays again (exactly what we paused).
+        otherAudio?.stop()
         var ending = end
         var saved: (path: String, frames: Int)?
         var earlierError: CaptureSessionError?

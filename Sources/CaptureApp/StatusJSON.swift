@@ -5,7 +5,7 @@ import CaptureDeck
 
 /// The `status` answer: session state, route, properties, app session, meters, as one JSON line.
 public enum StatusJSON {
-    public static func make(session: CaptureSession, output: CaptureAudioFileOutput) -> String {
+    public static func make(session: CaptureSession, output: CaptureAudioFileOutput, otherAudio: OtherAudioCoordinator? = nil) -> String {
         var o = JSONObject()
         o["running"] = .bool(session.isRunning)
         let reason = session.interruptionReason
@@ -42,6 +42,13 @@ public enum StatusJSON {
         o["meters"] = .array(session.meterBoard.snapshot().map {
             .object(["peak": .number($0.peakDB), "rms": .number($0.rmsDB), "hold": .number($0.holdDB), "clips": .number(Double($0.clips))])
         })
+        // Other programs' audio that mix off interrupted (MPRIS players paused by us).
+        if let other = otherAudio?.state {
+            o["otherAudio"] = .object(["interrupting": .bool(other.isInterrupting),
+                                       "paused": .array(other.paused.map { .string($0.identity) })])
+        } else {
+            o["otherAudio"] = .null
+        }
         o["file"] = output.recordingPath.map { .string($0) } ?? .null
         o["recordedFrames"] = .number(Double(output.recordedFrames))
         return JSONValue.object(o).encoded

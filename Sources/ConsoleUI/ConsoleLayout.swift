@@ -24,6 +24,8 @@ public enum ConsoleLayout {
         appSessionLine(&g, m, y: y); y += 1
         recordingPanel(&g, m, y: y); y += 2
         rule(&g, m, y: y); y += 1
+        // The first row of the log area says what mix off does to other programs' audio.
+        otherAudioLine(&g, m, y: y); y += 1
         eventLog(&g, m, y: y, rows: height - 1 - y)
         footer(&g, m, y: height - 1)
         if let p = m.prompt { promptLine(&g, p, y: height - 2) }
@@ -210,6 +212,32 @@ public enum ConsoleLayout {
         let who = m.properties.usesApplicationAudioSession && m.properties.automaticallyConfiguresApplicationAudioSession
             ? "  (set by the capture session)" : (m.properties.usesApplicationAudioSession ? "  (yours: c cycles the category)" : "  (not used)")
         g.put(who, x: x, y: y, style: .dim, maxWidth: g.width - x)
+    }
+
+    /// What mix off does to other programs' audio right now, and what `3` would change, in plain
+    /// words: "mpv, Firefox paused (mix off) · 3 lets them play".
+    static func otherAudioLine(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int) {
+        var x = g.put("Other audio ", x: 0, y: y, style: .title)
+        let dot = m.unicode ? " · " : " - "
+        let text: String
+        var style: CellStyle = .normal
+        if let paused = m.otherAudioPaused {
+            if !m.properties.usesApplicationAudioSession {
+                text = "left alone (no app session: 1 turns it on)"
+            } else if m.otherAudioInterrupting {
+                text = paused.isEmpty ? "nothing playing to pause (mix off pauses players that start)\(dot)3 lets them play"
+                                      : "\(paused.joined(separator: ", ")) paused (mix off)\(dot)3 lets \(paused.count == 1 ? "it" : "them") play"
+                style = paused.isEmpty ? .normal : .warning
+            } else if !m.running {
+                text = "plays on (not capturing)"
+            } else {
+                text = "plays on (mix on)\(dot)3 pauses players while capturing"
+            }
+        } else {
+            text = "not followed (no session bus)"
+            style = .dim
+        }
+        x += g.put(text, x: x, y: y, style: style, maxWidth: g.width - x)
     }
 
     static func recordingPanel(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int) {

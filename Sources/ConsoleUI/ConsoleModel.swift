@@ -40,6 +40,10 @@ public struct ConsoleModel: Sendable {
     public var effective: [AudioSessionProperties.Key: EffectiveState] = [:]
     public var notes: [String] = []
     public var appSession = AudioSessionState()
+    /// Other programs' players that mix off paused now (their names); nil: not followed.
+    public var otherAudioPaused: [String]?
+    /// Whether mix off is interrupting other audio right now.
+    public var otherAudioInterrupting = false
 
     // Recording.
     public var recording: RecordingState = .stopped

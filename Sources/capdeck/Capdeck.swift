@@ -24,6 +24,9 @@ enum Main {
     static func main() {
         signal(SIGPIPE, SIG_IGN)
         SoundServerIdentity.announce()
+        // A capdeck that died while mix off had other programs' players paused left a journal:
+        // they play again now, whatever this command is (recover too), and one line says so.
+        if let restored = OtherAudioCoordinator.restoreOrphanedJournal() { Terminal.error(restored) }
         do {
             var command = try Capdeck.parseAsRoot()
             try command.run()
