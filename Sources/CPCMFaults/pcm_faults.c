@@ -3,7 +3,7 @@
 // so this library wraps three calls of the real libasound, snd_pcm_readi, snd_pcm_resume and
 // snd_pcm_open (and snd_pcm_close, to forget a dead handle), and makes them fail at chosen moments; everything else (prepare, start, state,
 // the plugins, the stream itself) is the real ALSA. That puts capdeck's own recovery code in
-// ALSACaptureDevice.read under test end to end.
+// ALSACaptureSource.read under test end to end.
 //
 // CAPDECK_PCM_FAULTS is a comma-separated plan; each entry fires once the process has read F
 // frames in total (over every PCM it opened):

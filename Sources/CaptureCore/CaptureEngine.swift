@@ -58,7 +58,7 @@ public struct DeviceInfo: Sendable, Equatable {
     public var name: String
     public var displayName: String
     public var accessKind: AccessKind
-    public init(_ d: any CaptureDevice) {
+    public init(_ d: any CaptureSource) {
         name = d.name
         displayName = d.displayName
         accessKind = d.accessKind
@@ -123,7 +123,7 @@ public final class CaptureEngine: @unchecked Sendable {
     public let configuration: Configuration
     public let meterBoard: MeterBoard
     let sink: (any RecordingSink)?
-    let initialDevice: any CaptureDevice
+    let initialDevice: any CaptureSource
 
     let captureQueue = DispatchQueue(label: "capdeck.capture", qos: .userInteractive)
     let writerQueue = DispatchQueue(label: "capdeck.writer", qos: .userInitiated)
@@ -161,7 +161,7 @@ public final class CaptureEngine: @unchecked Sendable {
     let markersPending = Atomic<Int>(0)
 
     struct EngineState {
-        var device: (any CaptureDevice)?
+        var device: (any CaptureSource)?
         var granted: GrantedParameters?
         var realtime: RealtimeStatus = .notStarted
         var captureEnd: CaptureEndReason?
@@ -170,7 +170,7 @@ public final class CaptureEngine: @unchecked Sendable {
         var started = false
     }
 
-    public init(device: any CaptureDevice, configuration: Configuration,
+    public init(device: any CaptureSource, configuration: Configuration,
                 sink: (any RecordingSink)? = nil, meterBoard: MeterBoard = MeterBoard()) throws(SystemError) {
         initialDevice = device
         self.configuration = configuration

@@ -73,7 +73,7 @@ extension CaptureEngine {
     }
 
     /// The real-time loop. No allocation, lock, logging or file I/O in here.
-    func runLoop<D: CaptureDevice>(_ run: EngineRun, _ device: D, _ b: DeviceBinding) -> LoopExit {
+    func runLoop<D: CaptureSource>(_ run: EngineRun, _ device: D, _ b: DeviceBinding) -> LoopExit {
         let ring = run.ring
         let limit = configuration.maxFrames ?? Int.max
         var captured = capturedFrames.load(ordering: .relaxed)
@@ -108,7 +108,7 @@ extension CaptureEngine {
     }
 
     @inline(__always)
-    func readIntoRing<D: CaptureDevice>(_ run: EngineRun, _ device: D, _ b: DeviceBinding, left: Int) -> ReadOutcome? {
+    func readIntoRing<D: CaptureSource>(_ run: EngineRun, _ device: D, _ b: DeviceBinding, left: Int) -> ReadOutcome? {
         let ring = run.ring
         let space = ring.writeVector()
         if let rs = b.resampler, let scratch = b.scratch {
@@ -157,7 +157,7 @@ extension CaptureEngine {
     /// A read that brought no frames: wait for the device, or count an overrun, or end on a
     /// failure (the returned reason). Real-time path: no allocation, lock or logging.
     @inline(__always)
-    func handleNoFrames<D: CaptureDevice>(_ result: DeviceRead, _ device: D, captured: Int,
+    func handleNoFrames<D: CaptureSource>(_ result: DeviceRead, _ device: D, captured: Int,
                                                   watch: inout StallWatch) -> CaptureEndReason? {
         switch result {
         case .frames:

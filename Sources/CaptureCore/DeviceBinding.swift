@@ -8,7 +8,7 @@ import Glibc
 /// `@unchecked Sendable`: immutable after init except the device, which only the thread that
 /// holds the binding uses (capture queue while bound, switching thread before and after).
 final class DeviceBinding: @unchecked Sendable {
-    let device: any CaptureDevice
+    let device: any CaptureSource
     let request: CaptureRequest
     let granted: GrantedParameters
     let converter: FrameConverter?
@@ -62,7 +62,7 @@ final class DeviceBinding: @unchecked Sendable {
 
     /// Opens `device` and prepares conversion into `target`. Throws (closing the device) when it
     /// can't give the target's rate and there is no rate converter.
-    init(device: any CaptureDevice, request: CaptureRequest, target: StreamFormat,
+    init(device: any CaptureSource, request: CaptureRequest, target: StreamFormat,
          rateConverter: RateConverterFactory?) throws(DeviceError) {
         let g = try device.open(request)
         var resamplerConverter: (any SampleRateConverter)?

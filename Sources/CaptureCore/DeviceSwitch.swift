@@ -19,7 +19,7 @@ extension CaptureEngine {
     ///   closing the old one (right when the old one is what holds it, as `hw` and `dsnoop` of
     ///   one card; it costs a gap if someone else holds it). A failed close-first attempt leaves
     ///   its gap in `lastFailedSwitchGap`.
-    public func switchDevice(to newDevice: any CaptureDevice, request: CaptureRequest? = nil,
+    public func switchDevice(to newDevice: any CaptureSource, request: CaptureRequest? = nil,
                              allowCloseFirst: Bool = true) throws(DeviceError) -> DeviceSwitchReport {
         let req = request ?? configuration.request
         switchLock.wait()
@@ -178,7 +178,7 @@ final class PendingSwitch: @unchecked Sendable {
         /// The switch is over (`report`/`error` say how).
         case finished
     }
-    let device: any CaptureDevice
+    let device: any CaptureSource
     let request: CaptureRequest
     let prepared: DeviceBinding?
     let toSession = DispatchSemaphore(value: 0)
@@ -192,7 +192,7 @@ final class PendingSwitch: @unchecked Sendable {
     /// The prepared binding became the capture queue's.
     var preparedTaken = false
 
-    init(device: any CaptureDevice, request: CaptureRequest, prepared: DeviceBinding?) {
+    init(device: any CaptureSource, request: CaptureRequest, prepared: DeviceBinding?) {
         self.device = device
         self.request = request
         self.prepared = prepared
@@ -224,7 +224,7 @@ final class PendingSwitch: @unchecked Sendable {
     }
 
     /// Switching thread: closes what was retired, then opens `device` afresh.
-    func open(_ device: any CaptureDevice, _ request: CaptureRequest, target: StreamFormat,
+    func open(_ device: any CaptureSource, _ request: CaptureRequest, target: StreamFormat,
               _ rateConverter: RateConverterFactory?) -> Result<DeviceBinding, DeviceError> {
         closeRetired()
         do throws(DeviceError) {

@@ -94,7 +94,7 @@ public struct SignalGenerator: Sendable {
 /// (or as fast as it is read, when `paced` is false, like ALSA's file-over-null test PCMs).
 /// `@unchecked Sendable`: like any device, opened and closed by one control thread and read by
 /// the capture queue only, never at the same time (the engine orders the hand-overs).
-public final class SignalSourceDevice: CaptureDevice, @unchecked Sendable {
+public final class BuiltInSource: CaptureSource, @unchecked Sendable {
     public let name: String
     public let signal: TestSignal
     public let paced: Bool

@@ -30,17 +30,17 @@ public final class CaptureDeviceInput: Sendable {
 
     /// Opens a route's PCM: `builtin[:signal]` is the built-in source, anything else ALSA.
     /// Exclusive routes claim the PCM among CaptureDeck processes (ALSA hardware does so itself).
-    func makeDevice(_ route: Route) -> any CaptureDevice {
+    func makeDevice(_ route: Route) -> any CaptureSource {
         if route.pcm == "builtin" || route.pcm.hasPrefix("builtin:") {
             let spec = route.pcm == "builtin" ? "" : String(route.pcm.dropFirst("builtin:".count))
-            return SignalSourceDevice(signal: TestSignal(spec: spec) ?? .defaultSine, paced: true, name: route.pcm)
+            return BuiltInSource(signal: TestSignal(spec: spec) ?? .defaultSine, paced: true, name: route.pcm)
         }
         let access: AccessKind = switch route.kind {
         case .exclusive: .exclusive
         case .shared: DeviceCatalog.accessKind(forPCM: route.pcm) == .soundServer ? .soundServer : .shared
         case .bluetoothHQ, .bluetoothHFP: .bluetooth
         }
-        return ALSACaptureDevice(name: route.pcm, accessKind: access, claimsExclusively: route.kind == .exclusive)
+        return ALSACaptureSource(name: route.pcm, accessKind: access, claimsExclusively: route.kind == .exclusive)
     }
 }
 

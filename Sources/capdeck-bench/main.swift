@@ -23,13 +23,13 @@ let name = args[1]
 let periods = args.count > 2 ? Int(args[2]) ?? 20_000 : 20_000
 let periodMicros = args.count > 3 ? Int(args[3]) ?? 10_000 : 10_000
 let bufferMicros = args.count > 4 ? Int(args[4]) : nil
-let hardwareModel = SignalSourceDevice(paced: true, modelsOverruns: true)
+let hardwareModel = BuiltInSource(paced: true, modelsOverruns: true)
 let format = StreamFormat(sampleFormat: .s16LE, sampleRate: 48_000, channels: 2)
-let device: any CaptureDevice = switch name {
-case "builtin": SignalSourceDevice(paced: false)
-case "builtin-paced": SignalSourceDevice(paced: true)  // exercises the poll/wait path
+let device: any CaptureSource = switch name {
+case "builtin": BuiltInSource(paced: false)
+case "builtin-paced": BuiltInSource(paced: true)  // exercises the poll/wait path
 case "builtin-hw": hardwareModel
-default: ALSACaptureDevice(name: name)
+default: ALSACaptureSource(name: name)
 }
 // SCHED_FIFO where allowed, as in real use (CAPDECK_BENCH_NORT=1 to measure without).
 let priority: Int32? = getenv("CAPDECK_BENCH_NORT") == nil ? 70 : nil

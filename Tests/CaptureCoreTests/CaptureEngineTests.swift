@@ -65,7 +65,7 @@ func allocationSites(_ count: Int) -> String {
         let f = StreamFormat(sampleFormat: sampleFormat, sampleRate: 44100, channels: 3)
         let sink = MemorySink(format: f)
         let engine = try CaptureEngine(
-            device: SignalSourceDevice(paced: false),
+            device: BuiltInSource(paced: false),
             configuration: .init(request: CaptureRequest(format: f), realtimePriority: nil, maxFrames: 250_001),
             sink: sink)
         try engine.start()
@@ -87,7 +87,7 @@ func allocationSites(_ count: Int) -> String {
         let recording = StreamFormat(sampleFormat: .floatLE, sampleRate: 48000, channels: 2)
         let sink = MemorySink(format: recording)
         let engine = try CaptureEngine(
-            device: SignalSourceDevice(paced: false),
+            device: BuiltInSource(paced: false),
             configuration: .init(request: CaptureRequest(format: deviceFormat), recordingFormat: recording,
                                  realtimePriority: nil, maxFrames: 4800),
             sink: sink)
@@ -105,7 +105,7 @@ func allocationSites(_ count: Int) -> String {
 
     @Test func stopEndsAPacedRunAndFinishesTheFile() throws {
         let sink = MemorySink(format: format)
-        let engine = try CaptureEngine(device: SignalSourceDevice(paced: true),
+        let engine = try CaptureEngine(device: BuiltInSource(paced: true),
                                        configuration: .init(request: CaptureRequest(format: format), realtimePriority: nil),
                                        sink: sink)
         try engine.start()
@@ -147,7 +147,7 @@ func allocationSites(_ count: Int) -> String {
     @Test func writeFailureStopsCaptureAndReports() throws {
         let sink = MemorySink(format: format)
         sink.failAfterFrames = 20_000
-        let engine = try CaptureEngine(device: SignalSourceDevice(paced: false),
+        let engine = try CaptureEngine(device: BuiltInSource(paced: false),
                                        configuration: .init(request: CaptureRequest(format: format), realtimePriority: nil),
                                        sink: sink)
         try engine.start()
@@ -157,7 +157,7 @@ func allocationSites(_ count: Int) -> String {
     }
 
     @Test func realtimeStatusIsReportedEitherWay() throws {
-        let engine = try CaptureEngine(device: SignalSourceDevice(paced: false),
+        let engine = try CaptureEngine(device: BuiltInSource(paced: false),
                                        configuration: .init(request: CaptureRequest(format: format), realtimePriority: 10, maxFrames: 4800))
         try engine.start()
         let status = engine.realtimeStatus
@@ -167,7 +167,7 @@ func allocationSites(_ count: Int) -> String {
         case .normal(let reason): #expect(!reason.isEmpty)
         case .notStarted: Issue.record("status not set after start")
         }
-        let off = try CaptureEngine(device: SignalSourceDevice(paced: false),
+        let off = try CaptureEngine(device: BuiltInSource(paced: false),
                                     configuration: .init(request: CaptureRequest(format: format), realtimePriority: nil, maxFrames: 4800))
         try off.start()
         #expect(off.realtimeStatus == .normal(reason: "real-time not requested"))
@@ -183,7 +183,7 @@ func allocationSites(_ count: Int) -> String {
         // Unpaced with a small ring and period: the loop runs through full-ring waits, wake-ups,
         // reads and commits many thousands of times.
         let engine = try CaptureEngine(
-            device: SignalSourceDevice(paced: false),
+            device: BuiltInSource(paced: false),
             configuration: .init(request: CaptureRequest(format: format, periodMicros: 2_000, bufferMicros: 4_000),
                                  realtimePriority: nil, maxFrames: nil, ringSeconds: 0.05))
         try engine.start()
@@ -208,7 +208,7 @@ func allocationSites(_ count: Int) -> String {
     @Test func aLateReaderLosesTheOverflowAndGetsAnOverrun() throws {
         let format = StreamFormat(sampleFormat: .s16LE, sampleRate: 48_000, channels: 1)
         for models in [true, false] {
-            let d = SignalSourceDevice(paced: true, modelsOverruns: models)
+            let d = BuiltInSource(paced: true, modelsOverruns: models)
             let g = try d.open(CaptureRequest(format: format, periodMicros: 5000, bufferMicros: 20_000))
             #expect(g.bufferFrames == 960)
             try d.start()

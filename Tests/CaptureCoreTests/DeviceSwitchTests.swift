@@ -12,12 +12,12 @@ import Testing
 
     @Test func switchKeepsRecordingInTheSameSink() throws {
         let sink = MemorySink(format: format)
-        let a = SignalSourceDevice(signal: .sine(frequency: 440, level: -12), paced: true, name: "a")
+        let a = BuiltInSource(signal: .sine(frequency: 440, level: -12), paced: true, name: "a")
         let engine = try CaptureEngine(device: a, configuration: .init(request: CaptureRequest(format: format), realtimePriority: nil), sink: sink)
         try engine.start()
         try waitUntil("engine.framesCaptured >= 9600") { engine.framesCaptured >= 9600 }
         // The new device grants another format (mono FLOAT): it is converted into the recording's.
-        let b = SignalSourceDevice(signal: .sine(frequency: 1000, level: -6), paced: true, name: "b")
+        let b = BuiltInSource(signal: .sine(frequency: 1000, level: -6), paced: true, name: "b")
         let monoFloat = StreamFormat(sampleFormat: .floatLE, sampleRate: 48000, channels: 1)
         let report = try engine.switchDevice(to: b, request: CaptureRequest(format: monoFloat))
         #expect(report.device == "b" && report.granted.format == monoFloat)
@@ -51,7 +51,7 @@ import Testing
     }
 
     @Test func busyNewDeviceIsOpenedAfterTheOldOneCloses() throws {
-        let a = SignalSourceDevice(paced: true, name: "hw-a")
+        let a = BuiltInSource(paced: true, name: "hw-a")
         let engine = try CaptureEngine(device: a, configuration: .init(request: CaptureRequest(format: format), realtimePriority: nil))
         try engine.start()
         let b = ScriptedSource(name: "dsnoop-a", busyOpens: 1)
@@ -63,7 +63,7 @@ import Testing
 
     @Test func failedSwitchCarriesOnFromTheOldDevice() throws {
         let sink = MemorySink(format: format)
-        let a = SignalSourceDevice(paced: true, name: "a")
+        let a = BuiltInSource(paced: true, name: "a")
         let engine = try CaptureEngine(device: a, configuration: .init(request: CaptureRequest(format: format), realtimePriority: nil), sink: sink)
         try engine.start()
         let stuck = ScriptedSource(name: "held", busyOpens: 2)

@@ -70,7 +70,7 @@ import Testing
     /// (before: it was written whole, and the take came out longer than asked).
     @Test func switchSilenceRespectsTheDurationLimit() throws {
         let format = StreamFormat(sampleFormat: .s16LE, sampleRate: 48000, channels: 2)
-        let a = SignalSourceDevice(signal: .sine(frequency: 440, level: -12), paced: true)
+        let a = BuiltInSource(signal: .sine(frequency: 440, level: -12), paced: true)
         let limit = 48000 / 2
         let engine = try CaptureEngine(device: a, configuration: .init(request: CaptureRequest(format: format), realtimePriority: nil,
                                                                        maxFrames: limit))

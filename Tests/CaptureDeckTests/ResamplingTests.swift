@@ -83,7 +83,7 @@ final class CollectingSink: RecordingSink, @unchecked Sendable {
 
     @Test func switchingToAFixedRateDeviceKeepsTheRecordingRate() throws {
         let sink = CollectingSink(format: format)
-        let a = SignalSourceDevice(signal: .sine(frequency: 440, level: -12), paced: true)
+        let a = BuiltInSource(signal: .sine(frequency: 440, level: -12), paced: true)
         let engine = try CaptureEngine(device: a, configuration: .init(request: CaptureRequest(format: format), realtimePriority: nil,
                                                                        rateConverter: LibsamplerateConverter.factory), sink: sink)
         try engine.start()

@@ -10,8 +10,8 @@ import Synchronization
 ///
 /// `@unchecked Sendable`: like any device, opened by one control thread and read by the capture
 /// queue only, never at the same time; the script's switches are atomics.
-public final class ScriptedSource: CaptureDevice, @unchecked Sendable {
-    public let inner: SignalSourceDevice
+public final class ScriptedSource: CaptureSource, @unchecked Sendable {
+    public let inner: BuiltInSource
     private let label: String?
     private let access: AccessKind
     /// Only this rate is granted, whatever is asked (a card with one clock).
@@ -38,7 +38,7 @@ public final class ScriptedSource: CaptureDevice, @unchecked Sendable {
     public init(signal: TestSignal = .defaultSine, paced: Bool = true, name: String? = nil, access: AccessKind = .exclusive,
                 fixedRate: Int? = nil, openDelayMs: Int = 0, busyOpens: Int = 0, overrunEvery: Int? = nil,
                 loseAfterFrames: Int? = nil, card: Card? = nil, log: ThreadLog? = nil) {
-        inner = SignalSourceDevice(signal: signal, paced: paced, name: name ?? "builtin")
+        inner = BuiltInSource(signal: signal, paced: paced, name: name ?? "builtin")
         label = name
         self.access = access
         self.fixedRate = fixedRate

@@ -1,4 +1,4 @@
-// An ALSA capture PCM behind the engine's CaptureDevice interface.
+// An ALSA capture PCM behind the engine's CaptureSource interface.
 import CALSA
 import CaptureCore
 import Glibc
@@ -18,7 +18,7 @@ public enum ALSA {
 /// `read` and `waitForData` run on the capture queue only; they call no allocating API.
 /// `@unchecked Sendable`: the PCM handle is opened and closed by one control thread and read by
 /// the capture queue only, never at the same time (the engine orders the hand-overs).
-public final class ALSACaptureDevice: CaptureDevice, @unchecked Sendable {
+public final class ALSACaptureSource: CaptureSource, @unchecked Sendable {
     public let name: String
     public let accessKind: AccessKind
     public var displayName: String { "ALSA PCM \(name) (\(accessKind.rawValue))" }
@@ -98,16 +98,16 @@ public final class ALSACaptureDevice: CaptureDevice, @unchecked Sendable {
 
         // Format: the requested one, else the best the device offers (converted in the engine).
         var format = request.format.sampleFormat
-        if snd_pcm_hw_params_test_format(pcm, hw, ALSACaptureDevice.alsaFormat(format)) != 0 {
-            guard let alt = ALSACaptureDevice.fallbackOrder.first(where: {
-                snd_pcm_hw_params_test_format(pcm, hw, ALSACaptureDevice.alsaFormat($0)) == 0
+        if snd_pcm_hw_params_test_format(pcm, hw, ALSACaptureSource.alsaFormat(format)) != 0 {
+            guard let alt = ALSACaptureSource.fallbackOrder.first(where: {
+                snd_pcm_hw_params_test_format(pcm, hw, ALSACaptureSource.alsaFormat($0)) == 0
             }) else {
                 throw .unsupported(device: name, parameter: "format",
                                    reason: "none of S16_LE, S24_LE, S24_3LE, S32_LE, FLOAT_LE is offered")
             }
             format = alt
         }
-        try check(snd_pcm_hw_params_set_format(pcm, hw, ALSACaptureDevice.alsaFormat(format)), "format \(format.rawValue)")
+        try check(snd_pcm_hw_params_set_format(pcm, hw, ALSACaptureSource.alsaFormat(format)), "format \(format.rawValue)")
 
         var channels = UInt32(request.format.channels)
         if snd_pcm_hw_params_set_channels(pcm, hw, channels) < 0 {

@@ -91,12 +91,15 @@ public enum DeviceWait: Sendable, Equatable {
     case failed(DeviceError)
 }
 
-/// A source of captured audio frames.
+/// A stream of captured audio frames: one open of a PCM (or the built-in signal), negotiated,
+/// started, read, closed. (Not a physical device: that is what Apple's `AVCaptureDevice` names,
+/// and what CaptureDeck's Apple-shaped layer will too; one device can be opened through several
+/// sources, e.g. a card's `hw:` and `dsnoop:` views.)
 ///
 /// Threading: `open`, `start` and `close` are called from the engine's control side before and
 /// after capture; `read`, `waitForData` run on the capture queue only and must not allocate,
 /// lock, log or do file I/O.
-public protocol CaptureDevice: AnyObject, Sendable {
+public protocol CaptureSource: AnyObject, Sendable {
     /// The name the user gave or sees (ALSA PCM name, or `builtin:sine`).
     var name: String { get }
     /// What kind of access this device gives.
