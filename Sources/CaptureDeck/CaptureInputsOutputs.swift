@@ -24,13 +24,27 @@ public final class CaptureDeviceInput: Sendable {
         self.format = format
         self.periodMicros = periodMicros
         self.bufferMicros = bufferMicros
+        sourceFactory = nil
     }
+
+    /// With the sources made by `makeSource` (tests: scripted sources standing in for devices).
+    init(name: String, routes: InputRoutes, format: StreamFormat, makeSource: @escaping @Sendable (Route) -> any CaptureSource) {
+        self.name = name
+        self.routes = routes
+        self.format = format
+        periodMicros = nil
+        bufferMicros = nil
+        sourceFactory = makeSource
+    }
+
+    private let sourceFactory: (@Sendable (Route) -> any CaptureSource)?
 
     var request: CaptureRequest { CaptureRequest(format: format, periodMicros: periodMicros, bufferMicros: bufferMicros) }
 
     /// Opens a route's PCM: `builtin[:signal]` is the built-in source, anything else ALSA.
     /// Exclusive routes claim the PCM among CaptureDeck processes (ALSA hardware does so itself).
     func makeDevice(_ route: Route) -> any CaptureSource {
+        if let sourceFactory { return sourceFactory(route) }
         if route.pcm == "builtin" || route.pcm.hasPrefix("builtin:") {
             let spec = route.pcm == "builtin" ? "" : String(route.pcm.dropFirst("builtin:".count))
             return BuiltInSource(signal: TestSignal(spec: spec) ?? .defaultSine, paced: true, name: route.pcm)

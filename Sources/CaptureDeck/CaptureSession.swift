@@ -107,18 +107,12 @@ public final class CaptureSession: @unchecked Sendable {
 
     // MARK: State
 
-    public var isRunning: Bool { runState.withLock { $0.running } }
-    public var isInterrupted: Bool { runState.withLock { $0.interruptedWanting != nil } }
+    public var isRunning: Bool { runState.withLock { $0.isRunning } }
+    public var isInterrupted: Bool { runState.withLock { $0.isInterrupted } }
     /// Frames captured since the session last started, across reconnections to a lost device.
     public var framesCaptured: Int { runState.withLock { $0.endedFrames + ($0.engine?.framesCaptured ?? 0) } }
     /// Why the session is interrupted (nil when it isn't).
-    public var interruptionReason: InterruptionReason? {
-        runState.withLock { s in
-            s.interruptedWanting == nil ? nil
-                : s.lostAtNanos != nil ? (s.lostStalled ? .audioDeviceStalled : .audioDeviceDisconnected)
-                : .audioDeviceInUseByAnotherClient
-        }
-    }
+    public var interruptionReason: InterruptionReason? { runState.withLock { $0.interruptionReason } }
     /// The route being captured (nil when not running).
     public var currentRoute: Route? { runState.withLock { $0.route } }
     /// How the current combination resolves (for display: effective states and notes).
@@ -177,28 +171,9 @@ public final class CaptureSession: @unchecked Sendable {
         var interruptionRetryInterval: DispatchTimeInterval = .milliseconds(250)
         var reconnectsLostDevices = true
     }
-    private struct RunState {
-        var running = false
-        var wantRunning = false
-        var engine: CaptureEngine?
-        var route: Route?
-        var resolution: RouteResolution?
-        var interruptedWanting: Route?
-        var applied = AudioSessionProperties()
-        /// xruns of the engines that have ended.
-        var endedXruns = 0
-        /// When the device was lost, while waiting for it to come back.
-        var lostAtNanos: UInt64?
-        /// Frames captured since this start by engines that have ended (a lost device's), so
-        /// `maxFrames` and `framesCaptured` span a reconnection.
-        var endedFrames = 0
-        /// A failure other than "not there" while waiting for a lost device was reported.
-        var reportedWhileWaiting = false
-        /// The device was "lost" because it stalled (delivered nothing without an error).
-        var lostStalled = false
-    }
     private let config = Mutex(Config())
-    private let runState = Mutex(RunState())
+    /// The run state machine (`SessionRunState`); transitions happen on the session queue.
+    private let runState = Mutex(SessionRunState<CaptureEngine>())
     private let queue = DispatchQueue(label: "capdeck.session")
     private let onQueue = DispatchSpecificKey<Bool>()
     private let subscribers = Broadcaster<CaptureSessionEvent>()
@@ -207,9 +182,16 @@ public final class CaptureSession: @unchecked Sendable {
     private let eventQueue = DispatchQueue(label: "capdeck.session.events")
     private let onEventQueue = DispatchSpecificKey<Bool>()
     /// Only touched on the session queue.
-    private var retryTimer: DispatchSourceTimer?
+    private var retryTimer: (any RetryTimer)?
+    private let retryClock: any RetryClock
 
-    public init(applicationAudioSession: ApplicationAudioSession = ApplicationAudioSession()) {
+    public convenience init(applicationAudioSession: ApplicationAudioSession = ApplicationAudioSession()) {
+        self.init(applicationAudioSession: applicationAudioSession, retryClock: DispatchRetryClock())
+    }
+
+    /// With the retry timer's clock given (tests drive it by hand).
+    init(applicationAudioSession: ApplicationAudioSession, retryClock: any RetryClock) {
+        self.retryClock = retryClock
         self.applicationAudioSession = applicationAudioSession
         queue.setSpecific(key: onQueue, value: true)
         eventQueue.setSpecific(key: onEventQueue, value: true)
@@ -273,11 +255,7 @@ public final class CaptureSession: @unchecked Sendable {
     public func startRunning() {
         precondition(config.withLock { $0.depth } == 0, "startRunning() inside beginConfiguration()/commitConfiguration()")
         onSessionQueue {
-            self.runState.withLock { s in
-                s.wantRunning = true
-                // A fresh start (not a reconnection): maxFrames counts from here.
-                if s.engine == nil && s.interruptedWanting == nil { s.endedFrames = 0 }
-            }
+            self.runState.withLock { $0.begin() }  // a fresh start (not a reconnection): maxFrames counts from here
             self.startEngine()
         }
         awaitEvents()
@@ -288,18 +266,18 @@ public final class CaptureSession: @unchecked Sendable {
     public func stopRunning() {
         precondition(config.withLock { $0.depth } == 0, "stopRunning() inside beginConfiguration()/commitConfiguration()")
         onSessionQueue {
-            self.runState.withLock { $0.wantRunning = false }
             self.cancelRetry()
             let (engine, wasRunning, wasInterrupted, counted) = self.runState.withLock { s -> (CaptureEngine?, Bool, Bool, Int) in
                 let counted = s.engine?.xrunCount ?? 0
-                defer { s.engine = nil; s.running = false; s.route = nil; s.interruptedWanting = nil; s.lostAtNanos = nil; s.endedXruns += counted }
-                return (s.engine, s.running, s.interruptedWanting != nil, counted)
+                let (e, running, interrupted) = s.stop()
+                s.addEndedXruns(counted)
+                return (e, running, interrupted, counted)
             }
             if let engine {
                 engine.stop()
                 _ = engine.waitUntilFinished()
                 // Any xrun the final drain met.
-                self.runState.withLock { $0.endedXruns += engine.xrunCount - counted }
+                self.runState.withLock { $0.addEndedXruns(engine.xrunCount - counted) }
             }
             if wasInterrupted && !wasRunning { self.emit(.interruptionEnded) }
             if wasRunning { self.emit(.didStopRunning) }
@@ -363,7 +341,7 @@ public final class CaptureSession: @unchecked Sendable {
             emit(.runtimeError(.noInput))
             return
         }
-        runState.withLock { $0.resolution = r; $0.applied = config.withLock { $0.pending } }
+        runState.withLock { $0.resolution = r }
         let route: Route
         switch r.route {
         case .failure(let f):
@@ -398,16 +376,13 @@ public final class CaptureSession: @unchecked Sendable {
         // answers, and opening a PCM on it would block this queue until it resumes: ask it first,
         // with a deadline, before opening a server's PCM or reopening a route that stalled.
         if let hang = serverWouldHang(route) {
-            if runState.withLock({ $0.lostAtNanos != nil }) { return }  // still waiting; retried on the timer
+            if runState.withLock({ $0.isWaitingForLostDevice }) { return }  // still waiting; retried on the timer
             emit(.runtimeError(.device(.unavailable(device: route.pcm, reason: hang))))
             return
         }
         do throws(DeviceError) {
             let granted = try engine.start()
-            let (wasInterrupted, lostAt, stalled) = runState.withLock { s -> (Bool, UInt64?, Bool) in
-                defer { s.engine = engine; s.running = true; s.route = route; s.interruptedWanting = nil; s.lostAtNanos = nil; s.lostStalled = false }
-                return (s.interruptedWanting != nil, s.lostAtNanos, s.lostStalled)
-            }
+            let (wasInterrupted, lostAt, stalled) = runState.withLock { $0.started(engine, on: route) }
             cancelRetry()
             engine.onFinished { [weak self] summary in self?.engineEnded(engine, summary) }
             if let lostAt {
@@ -425,7 +400,7 @@ public final class CaptureSession: @unchecked Sendable {
         } catch {
             // Waiting for a lost device: "not there" is expected until it is back; anything
             // else (busy, a format it no longer gives) is said once, and the wait goes on.
-            if runState.withLock({ $0.lostAtNanos != nil }) {
+            if runState.withLock({ $0.isWaitingForLostDevice }) {
                 switch error {
                 case .notFound, .lost: break
                 default: if reportOnceWhileWaiting() { emit(.runtimeError(.device(error))) }
@@ -443,7 +418,7 @@ public final class CaptureSession: @unchecked Sendable {
     /// Why opening `route` now would block on a sound server that doesn't answer, or nil. Asked
     /// only where a server is configured, and only for a server's PCM or a route that stalled.
     private func serverWouldHang(_ route: Route) -> String? {
-        let stalled = runState.withLock { $0.lostAtNanos != nil && $0.lostStalled }
+        let stalled = runState.withLock { $0.isWaitingForStalledDevice }
         guard stalled || DeviceCatalog.accessKind(forPCM: route.pcm) == .soundServer,
               SoundServerProbe.expected() != nil else { return nil }
         if case .failure(.timedOut(let ms)) = PulseControl.serverInfo(timeoutMs: 500) {
@@ -453,31 +428,17 @@ public final class CaptureSession: @unchecked Sendable {
     }
 
     /// While waiting for a lost device: true the first time only. Otherwise (not waiting): true.
-    private func reportOnceWhileWaiting() -> Bool {
-        runState.withLock { s in
-            guard s.lostAtNanos != nil else { return true }
-            defer { s.reportedWhileWaiting = true }
-            return !s.reportedWhileWaiting
-        }
-    }
+    private func reportOnceWhileWaiting() -> Bool { runState.withLock { $0.reportOnceWhileWaiting() } }
 
     private func interrupt(wanting route: Route) {
-        let first = runState.withLock { s -> Bool in
-            defer { s.interruptedWanting = route }
-            return s.interruptedWanting != route
-        }
+        let first = runState.withLock { $0.busy(wanting: route) }
         if first { emit(.wasInterrupted(.audioDeviceInUseByAnotherClient, wanted: route)) }
         scheduleRetry()
     }
 
     private func scheduleRetry() {
         guard retryTimer == nil else { return }
-        let t = DispatchSource.makeTimerSource(queue: queue)
-        let interval = interruptionRetryInterval
-        t.schedule(deadline: .now() + interval, repeating: interval)
-        t.setEventHandler { [weak self] in self?.retry() }
-        retryTimer = t
-        t.resume()
+        retryTimer = retryClock.every(interruptionRetryInterval, on: queue) { [weak self] in self?.retry() }
     }
 
     private func cancelRetry() {
@@ -509,7 +470,7 @@ public final class CaptureSession: @unchecked Sendable {
         }
         guard wanted != current else {
             // Back on the route we have: any interruption for another route is over.
-            if runState.withLock({ s -> Bool in defer { s.interruptedWanting = nil }; return s.interruptedWanting != nil }) {
+            if runState.withLock({ $0.settledOnCurrentRoute() }) {
                 cancelRetry()
                 emit(.interruptionEnded)
             }
@@ -518,7 +479,7 @@ public final class CaptureSession: @unchecked Sendable {
         if wanted.pcm == current.pcm {
             // Same PCM, another kind of route (an input whose routes are all one device):
             // nothing to re-open.
-            runState.withLock { $0.route = wanted; $0.interruptedWanting = nil }
+            _ = runState.withLock { $0.switched(to: wanted) }
             if let g = engine.granted {
                 emit(.routeChanged(RouteChange(old: current, new: wanted, granted: g, gapMs: 0, gapFrames: 0,
                                                atFrame: engine.framesCaptured)))
@@ -531,21 +492,14 @@ public final class CaptureSession: @unchecked Sendable {
         // program holds the wanted view (the kernel's and CaptureDeck's records of who holds it
         // say so): the working route goes on without a glitch until it frees. When that can't be
         // told, only when the user asks (a first attempt), not on every retry.
-        let allowCloseFirst: Bool
-        if !wanted.sharesHardware(with: current) {
-            allowCloseFirst = false
-        } else {
-            let held = DeviceCatalog.heldByAnotherProgram(pcm: wanted.pcm)
-            let asked = !isRetry || runState.withLock { $0.interruptedWanting != wanted }
-            allowCloseFirst = held == false || (held == nil && asked)
-        }
+        let shares = wanted.sharesHardware(with: current)
+        let allowCloseFirst = CloseFirstRule.allows(sharesHardware: shares,
+                                                    heldByAnother: shares ? DeviceCatalog.heldByAnotherProgram(pcm: wanted.pcm) : nil,
+                                                    userAsked: !isRetry || runState.withLock { $0.wanted != wanted })
         do throws(DeviceError) {
             let report = try engine.switchDevice(to: input.makeDevice(wanted), request: input.request,
                                                  allowCloseFirst: allowCloseFirst)
-            let wasInterrupted = runState.withLock { s -> Bool in
-                defer { s.route = wanted; s.interruptedWanting = nil }
-                return s.interruptedWanting != nil
-            }
+            let wasInterrupted = runState.withLock { $0.switched(to: wanted) }
             cancelRetry()
             engine.addMarker(atFrame: report.atFrame, label: "route: \(current.pcm) -> \(wanted.pcm) (gap \(Int(report.gapMs.rounded())) ms)")
             if wasInterrupted { emit(.interruptionEnded) }
@@ -569,32 +523,12 @@ public final class CaptureSession: @unchecked Sendable {
             var lost = false
             if case .deviceLost = summary.endReason { lost = true }
             let reconnects = self.reconnectsLostDevices
-            let (mine, waitFor) = self.runState.withLock { s -> (Bool, Route?) in
-                guard s.engine === engine else { return (false, nil) }
-                s.endedXruns += summary.xruns
-                s.endedFrames += summary.framesCaptured
-                let route = s.route
-                s.engine = nil
-                s.running = false
-                s.route = nil
-                // Reconnecting: interrupted before anyone hears "stopped", so no one takes the
-                // stop for the end.
-                if lost && reconnects && s.wantRunning, let route {
-                    s.lostAtNanos = monotonicNanos()
-                    if case .deviceLost(.stalled(_, let seconds)) = summary.endReason {
-                        // The silence began before it was noticed.
-                        s.lostAtNanos = monotonicNanos() - UInt64(seconds * 1e9)
-                        s.lostStalled = true
-                    } else {
-                        s.lostStalled = false
-                    }
-                    s.reportedWhileWaiting = false
-                    s.interruptedWanting = route
-                    return (true, route)
-                }
-                return (true, nil)
-            }
-            guard mine else { return }
+            var stalledFor: Double?
+            if case .deviceLost(.stalled(_, let seconds)) = summary.endReason { stalledFor = seconds }
+            guard let (waitFor, _) = self.runState.withLock({
+                $0.ended(engine, frames: summary.framesCaptured, xruns: summary.xruns, lost: lost, stalledFor: stalledFor,
+                         reconnects: reconnects, now: monotonicNanos())
+            }) else { return }
             switch summary.endReason {
             case .deviceLost(let e): self.emit(.runtimeError(.device(e)))
             case .writeFailed(let e): self.emit(.runtimeError(.recording(e)))
@@ -602,7 +536,7 @@ public final class CaptureSession: @unchecked Sendable {
             }
             self.emit(.didStopRunning)
             if let waitFor {
-                let stalled = self.runState.withLock { $0.lostStalled }
+                let stalled = self.runState.withLock { $0.isWaitingForStalledDevice }
                 self.emit(.wasInterrupted(stalled ? .audioDeviceStalled : .audioDeviceDisconnected, wanted: waitFor))
                 self.scheduleRetry()
             }
