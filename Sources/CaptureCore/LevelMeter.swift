@@ -37,6 +37,8 @@ public struct ChannelLevel: Sendable, Equatable {
 /// a writer that never finishes a publication (stuck, or two writers at once, which breaks the
 /// odd/even protocol) costs a reader at most about 10 ms, after which it gets the last consistent
 /// snapshot any reader saw. Debug builds trap when two threads publish at the same time.
+///
+/// `@unchecked Sendable`: every slot is an atomic in raw memory, ordered by the sequence number.
 public final class MeterBoard: @unchecked Sendable {
     public static let maxChannels = 8
     private static let fields = 4

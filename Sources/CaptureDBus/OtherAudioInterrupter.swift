@@ -266,6 +266,7 @@ public final class OtherAudioInterrupter: Sendable {
 /// The interrupter's working state. Safe to share because only the interrupter's serial queue
 /// touches it (every call is from `queue.async` in `reconcile`, or from `restoreAndWait`'s pass
 /// through the same queue).
+/// (`@unchecked Sendable` for that reason.)
 private final class Worker: @unchecked Sendable {
     let journalPath: String
     let writer: ProcessIdentity

@@ -69,6 +69,9 @@ public protocol CaptureOutput: AnyObject, Sendable {}
 /// another format, created again in it before its first frame. A file that already holds frames
 /// can't change format: a run in another format stops its recording with
 /// `RecordingError.formatMismatch` (the file finished with the frames it has).
+///
+/// `@unchecked Sendable`: every mutable field is behind one of its mutexes or an atomic; the
+/// recorder it holds is used under `current`'s lock (the writer queue writes, any thread stops).
 public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchecked Sendable {
     private struct Current {
         var recorder: SndfileRecorder
@@ -284,7 +287,7 @@ public struct AudioSampleBuffer: Sendable {
 }
 
 /// Hands captured audio to a client on its queue (`AVCaptureAudioDataOutput`).
-public final class CaptureAudioDataOutput: CaptureOutput, @unchecked Sendable {
+public final class CaptureAudioDataOutput: CaptureOutput, Sendable {
     private let handler = Mutex<(queue: DispatchQueue, body: @Sendable (AudioSampleBuffer) -> Void)?>(nil)
     private let position = Atomic<Int>(0)
 
@@ -306,6 +309,8 @@ public final class CaptureAudioDataOutput: CaptureOutput, @unchecked Sendable {
 }
 
 /// Fans the writer queue's frames out to the session's outputs.
+/// `@unchecked Sendable`: built on the session queue, then used by the writer queue only (the
+/// engine's sink), so its plain vars have one owner.
 final class OutputFanOut: RecordingSink, @unchecked Sendable {
     let format: StreamFormat
     let files: [CaptureAudioFileOutput]

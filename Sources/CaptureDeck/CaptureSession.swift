@@ -79,6 +79,9 @@ public enum CaptureSessionEvent: Sendable, Equatable {
 /// `startRunning`, `stopRunning`, `commitConfiguration` and the property setters return after
 /// the events they caused have been delivered; called from a handler, they return without
 /// waiting (the events follow the current one).
+///
+/// `@unchecked Sendable`: its state is behind `config` and `runState` (mutexes); the retry timer
+/// is the session queue's alone (`QueueBound`); the rest is immutable after init.
 public final class CaptureSession: @unchecked Sendable {
     // MARK: The four audio-session properties (Apple's defaults)
 
@@ -181,8 +184,8 @@ public final class CaptureSession: @unchecked Sendable {
     /// the order events happened.
     private let eventQueue = DispatchQueue(label: "capdeck.session.events")
     private let onEventQueue = DispatchSpecificKey<Bool>()
-    /// Only touched on the session queue.
-    private var retryTimer: (any RetryTimer)?
+    /// The session queue's alone.
+    private let retryTimer: QueueBound<(any RetryTimer)?>
     private let retryClock: any RetryClock
 
     public convenience init(applicationAudioSession: ApplicationAudioSession = ApplicationAudioSession()) {
@@ -192,6 +195,7 @@ public final class CaptureSession: @unchecked Sendable {
     /// With the retry timer's clock given (tests drive it by hand).
     init(applicationAudioSession: ApplicationAudioSession, retryClock: any RetryClock) {
         self.retryClock = retryClock
+        retryTimer = QueueBound(nil, queue: queue)
         self.applicationAudioSession = applicationAudioSession
         queue.setSpecific(key: onQueue, value: true)
         eventQueue.setSpecific(key: onEventQueue, value: true)
@@ -437,13 +441,13 @@ public final class CaptureSession: @unchecked Sendable {
     }
 
     private func scheduleRetry() {
-        guard retryTimer == nil else { return }
-        retryTimer = retryClock.every(interruptionRetryInterval, on: queue) { [weak self] in self?.retry() }
+        guard retryTimer.value == nil else { return }
+        retryTimer.value = retryClock.every(interruptionRetryInterval, on: queue) { [weak self] in self?.retry() }
     }
 
     private func cancelRetry() {
-        retryTimer?.cancel()
-        retryTimer = nil
+        retryTimer.value?.cancel()
+        retryTimer.value = nil
     }
 
     private func retry() {

@@ -12,6 +12,9 @@ import Synchronization
 /// ~1 s (and `capdeck recover` restores even that part when it reached the disk). The sync runs
 /// on its own queue so the writer keeps draining the ring while the disk catches up; a
 /// checkpoint that finds the previous sync still running skips starting another.
+///
+/// `@unchecked Sendable`: one writer (the engine's writer queue, or the caller holding its
+/// output's lock) at a time; the sync queue touches only the descriptor and an atomic.
 public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     public let path: String
     public let format: StreamFormat
