@@ -535,7 +535,7 @@ public final class CaptureSession: @unchecked Sendable {
         if !wanted.sharesHardware(with: current) {
             allowCloseFirst = false
         } else {
-            let held = DeviceCatalog.heldByAnotherProgram(pcm: wanted.pcm)
+            let held = input.heldByAnotherProgram(wanted)
             let asked = !isRetry || runState.withLock { $0.interruptedWanting != wanted }
             allowCloseFirst = held == false || (held == nil && asked)
         }
