@@ -98,6 +98,36 @@ public final class DeviceReservation: @unchecked Sendable {  // the connection i
         return r
     }
 
+    /// Who holds card `card`'s reservation now, asked without taking it: its `ApplicationName`
+    /// (its unique name if it gives none), nil when nobody holds it; throws when there is no bus
+    /// or the holder does not answer within `timeoutMs`.
+    public static func holder(card: Int, timeoutMs: Int = 500, busAddress: String? = nil) throws(ReservationError) -> String? {
+        guard let address = busAddress ?? SessionBus.defaultAddress() else { throw .noBus("no session bus") }
+        _ = dbus_threads_init_default()
+        var err = DBusError()
+        dbus_error_init(&err)
+        guard let c = dbus_connection_open_private(address, &err) else {
+            throw .noBus("no session bus at \(address): \(SessionBus.take(&err, fallback: "cannot connect"))")
+        }
+        dbus_connection_set_exit_on_disconnect(c, 0)
+        defer {
+            dbus_connection_close(c)
+            dbus_connection_unref(c)
+        }
+        let bus = BusCalls(connection: c, timeoutMs: Int32(clamping: timeoutMs))
+        guard let hello = try? bus.call(BusCalls.daemon, BusCalls.daemonPath, BusCalls.daemon, "Hello", []) else {
+            throw .noBus("the session bus at \(address) does not answer")
+        }
+        dbus_message_unref(hello)
+        let name = serviceName(card: card)
+        guard let owner = try? bus.owner(of: name) else { return nil }
+        switch Result(catching: { () throws(BusError) -> String in try bus.stringProperty(name, path: objectPath(card: card), "ApplicationName") }) {
+        case .success(let app): return app.isEmpty ? owner : app
+        case .failure(let e) where e.isTimeout: throw .notAnswering(holder: bus.describe(uniqueName: owner), timeoutMs: timeoutMs)
+        case .failure: return owner
+        }
+    }
+
     /// RequestName, and if someone holds it, RequestRelease and RequestName(REPLACE_EXISTING).
     /// True when a holder granted the card.
     private static func takeName(_ bus: BusCalls, name: String, path: String, flags: UInt32,

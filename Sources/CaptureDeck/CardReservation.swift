@@ -101,12 +101,18 @@ final class ReservedCardSource: CaptureSource, @unchecked Sendable {  // open/cl
 
 extension CaptureDeviceInput {
     /// Whether another program holds `route`'s PCM, told without opening it: the card's
-    /// reservation at our last attempt (JACK, another recorder), then the kernel's and
+    /// reservation (at our last attempt, or asked on the bus: a holder that is not a sound server,
+    /// like JACK or another recorder, or one that doesn't answer), then the kernel's and
     /// CaptureDeck's own records (`DeviceCatalog.heldByAnotherProgram`). nil: can't tell.
     func heldByAnotherProgram(_ route: Route) -> Bool? {
-        if route.kind == .exclusive, let card = DeviceCatalog.cardIndex(forExclusivePCM: route.pcm),
-           CardReservations.holder(ofCard: card) != nil {
-            return true
+        if route.kind == .exclusive, let card = DeviceCatalog.cardIndex(forExclusivePCM: route.pcm) {
+            if CardReservations.holder(ofCard: card) != nil { return true }
+            // Not tried yet: ask the bus who holds the reservation (a sound server will let go).
+            do throws(ReservationError) {
+                if let h = try DeviceReservation.holder(card: card), !soundServerName(h) { return true }
+            } catch {
+                if case .notAnswering = error { return true }
+            }
         }
         return DeviceCatalog.heldByAnotherProgram(pcm: route.pcm)
     }

@@ -21,7 +21,9 @@ final class StandInHolder: @unchecked Sendable {  // immutable after init
     }
 
     init(on bus: PrivateBus, card: Int = 7, applicationName: String, grants: Bool) throws {
-        guard let python = which("python3") else { throw SupportFailure(description: "python3 is needed (apt-get install python3 python3-dbus python3-gi)") }
+        // Debian's python3, where python3-dbus and python3-gi are (not another python on PATH).
+        let python = "/usr/bin/python3"
+        guard access(python, X_OK) == 0 else { throw SupportFailure(description: "python3 is needed (apt-get install python3 python3-dbus python3-gi)") }
         name = DeviceReservation.serviceName(card: card)
         outPath = bus.scratch.path + "/holder-\(UUID().uuidString).out"
         _ = FileManager.default.createFile(atPath: outPath, contents: nil)
