@@ -135,6 +135,26 @@ public enum DeviceCatalog {
         return sawStatus ? false : nil
     }
 
+    /// The card index of an exclusive card view (`hw:N`, `plughw:N,D`, `hw:CARD=ID,DEV=D`,
+    /// `plughw:ID`): N itself, or for a card's id the target of the `/proc/asound/ID` link
+    /// (`cardN`). nil for any other PCM, or an id no card has.
+    public static func cardIndex(forExclusivePCM name: String) -> Int? {
+        let parts = name.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, ["hw", "plughw"].contains(parts[0].lowercased()) else { return nil }
+        var card = parts[1].split(separator: ",").first.map(String.init) ?? ""
+        if card.hasPrefix("CARD=") { card.removeFirst(5) }
+        if card.count >= 2, card.first == "\"", card.last == "\"" { card = String(card.dropFirst().dropLast()) }
+        guard !card.isEmpty else { return nil }
+        if card.allSatisfy(\.isNumber) { return Int(card) }
+        guard !card.contains("/") else { return nil }
+        var buf = [CChar](repeating: 0, count: 256)
+        let n = readlink("/proc/asound/" + card, &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        let target = String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard target.hasPrefix("card") else { return nil }
+        return Int(target.dropFirst(4))
+    }
+
     /// `/proc/asound/cardN` for a card view's name (`hw:0`, `plughw:CARD=USB,DEV=0`, `dsnoop:1`).
     static func cardDirectory(forPCM name: String) -> String? {
         let parts = name.split(separator: ":", maxSplits: 1).map(String.init)

@@ -27,6 +27,8 @@ public final class SessionEvents: Sendable {
         var lostSince: Double?
         var stopRequested = false
         var stopped = false
+        /// Capturing, as the events tell it (started, not stopped or lost since).
+        var capturing = false
     }
 
     public init(quiet: Bool) { self.quiet = quiet }
@@ -34,9 +36,33 @@ public final class SessionEvents: Sendable {
     public func handle(_ e: CaptureSessionEvent) {
         switch e {
         case .runtimeError(let err):
-            lock.withLock { $0.lastError = err }
+            // A device error while capture goes on is a route switch that failed (a sound server
+            // that won't release its card, a PCM that won't open): said now, and the take goes
+            // on; it is not how the take ends.
+            let switchFailed = lock.withLock { s -> Bool in
+                if s.capturing, case .device(let d) = err {
+                    switch d {
+                    case .lost, .stalled: break
+                    default: return true
+                    }
+                }
+                s.lastError = err
+                return false
+            }
+            if switchFailed { say("\(err); still capturing on the current route, the recording goes on", always: true) }
         case .didStopRunning:
-            lock.withLock { $0.stopped = true }
+            lock.withLock { $0.stopped = true; $0.capturing = false }
+        case .wasInterrupted(let reason, _) where reason == .audioDeviceDisconnected || reason == .audioDeviceStalled:
+            lock.withLock { $0.capturing = false }
+            handleInterruption(e)
+        default:
+            handleInterruption(e)
+        }
+        changed.signal()
+    }
+
+    private func handleInterruption(_ e: CaptureSessionEvent) {
+        switch e {
         case .wasInterrupted(.audioDeviceDisconnected, let wanted):
             lock.withLock { $0.lostSince = (Double(monotonicNanos()) / 1e9) }
             say("waiting for \(wanted.pcm) to come back; the recording continues in the same file when it does", always: true)
@@ -57,15 +83,16 @@ public final class SessionEvents: Sendable {
         case .didStartRunning:
             // Running again after a lost device: the loss is no longer the session's outcome.
             let wasLost = lock.withLock { s -> Bool in
-                defer { s.stopped = false; s.lostSince = nil }
+                defer { s.stopped = false; s.lostSince = nil; s.capturing = true }
                 // Whatever the device said while it was away (lost, stalled, busy while its old
                 // handle closed) is over now that it is back.
                 if s.lostSince != nil, case .device = s.lastError { s.lastError = nil }
                 return s.lostSince != nil
             }
             if wasLost { say("the device is back; recording again", always: true) }
+        case .runtimeError, .didStopRunning:
+            break  // handled above
         }
-        changed.signal()
     }
 
     private func say(_ text: String, always: Bool = false) {

@@ -194,7 +194,7 @@ public final class SessionBus: MediaPlayerBus {
         return reply
     }
 
-    private static func take(_ err: inout DBusError, fallback: String) -> BusError {
+    static func take(_ err: inout DBusError, fallback: String) -> BusError {
         defer { dbus_error_free(&err) }
         guard dbus_error_is_set(&err) != 0 else { return BusError(name: "capdeck.Unknown", message: fallback) }
         return BusError(name: err.name.map { String(cString: $0) } ?? "", message: err.message.map { String(cString: $0) } ?? fallback)

@@ -42,7 +42,9 @@ public final class CaptureDeviceInput: Sendable {
     var request: CaptureRequest { CaptureRequest(format: format, periodMicros: periodMicros, bufferMicros: bufferMicros) }
 
     /// Opens a route's PCM: `builtin[:signal]` is the built-in source, anything else ALSA.
-    /// Exclusive routes claim the PCM among CaptureDeck processes (ALSA hardware does so itself).
+    /// Exclusive routes claim the PCM among CaptureDeck processes (ALSA hardware does so itself);
+    /// an exclusive card view (`hw:N`, `plughw:N`) first reserves card N on the session bus
+    /// (`ReservedCardSource`), so a sound server holding it lets go.
     func makeDevice(_ route: Route) -> any CaptureSource {
         if let sourceFactory { return sourceFactory(route) }
         if route.pcm == "builtin" || route.pcm.hasPrefix("builtin:") {
@@ -54,7 +56,12 @@ public final class CaptureDeviceInput: Sendable {
         case .shared: DeviceCatalog.accessKind(forPCM: route.pcm) == .soundServer ? .soundServer : .shared
         case .bluetoothHQ, .bluetoothHFP: .bluetooth
         }
-        return ALSACaptureSource(name: route.pcm, accessKind: access, claimsExclusively: route.kind == .exclusive)
+        let alsa = ALSACaptureSource(name: route.pcm, accessKind: access, claimsExclusively: route.kind == .exclusive)
+        // A card view taken exclusively: reserve the card first, so a sound server lets go of it.
+        if route.kind == .exclusive, let card = DeviceCatalog.cardIndex(forExclusivePCM: route.pcm) {
+            return ReservedCardSource(inner: alsa, card: card)
+        }
+        return alsa
     }
 }
 

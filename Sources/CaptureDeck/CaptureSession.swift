@@ -498,7 +498,7 @@ public final class CaptureSession: @unchecked Sendable {
         // told, only when the user asks (a first attempt), not on every retry.
         let shares = wanted.sharesHardware(with: current)
         let allowCloseFirst = CloseFirstRule.allows(sharesHardware: shares,
-                                                    heldByAnother: shares ? DeviceCatalog.heldByAnotherProgram(pcm: wanted.pcm) : nil,
+                                                    heldByAnother: shares ? input.heldByAnotherProgram(wanted) : nil,
                                                     userAsked: !isRetry || runState.withLock { $0.wanted != wanted })
         do throws(DeviceError) {
             let report = try engine.switchDevice(to: input.makeDevice(wanted), request: input.request,
