@@ -468,6 +468,7 @@ public final class ConsoleController: @unchecked Sendable {
                                                 routes: session.inputs.first?.routes ?? InputRoutes()).effective
         }
         m.appSession = session.applicationAudioSession.current
+        m.cardsReserved = CardReservations.reservedByUs
         if let other = otherAudio.withLock({ $0 })?.state {
             m.otherAudioPaused = other.paused.map(\.identity)
             m.otherAudioInterrupting = other.isInterrupting

@@ -49,6 +49,8 @@ public enum StatusJSON {
         } else {
             o["otherAudio"] = .null
         }
+        // Cards whose device reservation we hold (mix off took them from the sound server).
+        o["cardsReserved"] = .array(CardReservations.reservedByUs.map { .number(Double($0)) })
         o["file"] = output.recordingPath.map { .string($0) } ?? .null
         o["recordedFrames"] = .number(Double(output.recordedFrames))
         return JSONValue.object(o).encoded

@@ -13,12 +13,17 @@ import Synchronization
 /// Who held each card at our last attempt, when it was a program that won't give it up (JACK,
 /// another recorder) or didn't answer: the session then knows, without opening anything, that the
 /// wanted view is held by another program and doesn't close its working view to try.
-enum CardReservations {
+public enum CardReservations {
     private static let heldByOther = Mutex<[Int: String]>([:])
     static func noteHeld(card: Int, by holder: String?) {
         heldByOther.withLock { $0[card] = holder }
     }
     static func holder(ofCard card: Int) -> String? { heldByOther.withLock { $0[card] } }
+
+    /// The cards this process holds a reservation of now.
+    private static let ours = Mutex<Set<Int>>([])
+    static func noteOurs(_ card: Int, _ held: Bool) { ours.withLock { if held { $0.insert(card) } else { $0.remove(card) } } }
+    public static var reservedByUs: [Int] { ours.withLock { $0.sorted() } }
 }
 
 /// How a reservation failure reads as a device error.
@@ -66,6 +71,7 @@ final class ReservedCardSource: CaptureSource, @unchecked Sendable {  // open/cl
                 let r = try DeviceReservation.acquire(card: card, applicationName: "CaptureDeck", deviceName: inner.name,
                                                       timeoutMs: timeoutMs)
                 CardReservations.noteHeld(card: card, by: nil)
+                CardReservations.noteOurs(card, true)
                 reservation.withLock { $0 = r }
             } catch {
                 switch error {
@@ -95,7 +101,10 @@ final class ReservedCardSource: CaptureSource, @unchecked Sendable {  // open/cl
 
     private func releaseReservation() {
         let r = reservation.withLock { r -> DeviceReservation? in defer { r = nil }; return r }
-        r?.release()
+        if let r {
+            r.release()
+            CardReservations.noteOurs(card, false)
+        }
     }
 }
 

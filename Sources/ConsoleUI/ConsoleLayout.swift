@@ -238,6 +238,10 @@ public enum ConsoleLayout {
             style = .dim
         }
         x += g.put(text, x: x, y: y, style: style, maxWidth: g.width - x)
+        if !m.cardsReserved.isEmpty {
+            let cards = m.cardsReserved.map { "card \($0)" }.joined(separator: ", ")
+            g.put("\(dot)\(cards) reserved", x: x, y: y, style: .warning, maxWidth: g.width - x)
+        }
     }
 
     static func recordingPanel(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int) {

@@ -44,6 +44,8 @@ public struct ConsoleModel: Sendable {
     public var otherAudioPaused: [String]?
     /// Whether mix off is interrupting other audio right now.
     public var otherAudioInterrupting = false
+    /// Cards whose device reservation we hold (mix off took them from the sound server).
+    public var cardsReserved: [Int] = []
 
     // Recording.
     public var recording: RecordingState = .stopped

@@ -93,13 +93,17 @@ extension Integration {
             #expect(changed != nil, "\(p.stderr)")
             try await holder.waitFor("lost", count: 1, within: 3)
             #expect(!holder.owns && holder.lines.contains { $0.hasPrefix("request 10 granted") }, "\(holder.lines)")
-            #expect(try await p.status().string("route.pcm") == "plughw:7")
+            let held = try await p.status()
+            #expect(held.string("route.pcm") == "plughw:7")
+            #expect(held.line.contains("\"cardsReserved\":[7]"), "status says the card is ours: \(held.line)")
             try p.send("set mix on")
             let back = await p.waitForStderrLine(timeout: 5) { $0.contains("route changed") && $0.contains("-> dsnoop:7") }
             #expect(back != nil, "\(p.stderr)")
             // The reservation is released: the server takes its card back (as PulseAudio does).
             try await holder.waitFor("owned", count: 2, within: 3)
             #expect(holder.owns)
+            let given = try await p.status()
+            #expect(given.line.contains("\"cardsReserved\":[]"), "\(given.line)")
             try p.send("stop")
             #expect(await p.finish(timeout: 10) == .exited(0), "\(p.stderr)")
         }
