@@ -25,10 +25,13 @@ public struct CaptureSettings: Sendable {
     public var usesAppSession: Bool? = nil
     public var autoConfigure: Bool? = nil
     public var mixWithOthers: Bool? = nil
+    /// `--[no-]mute-other-streams` (nil: the config file's, else off).
+    public var muteOtherStreams: Bool? = nil
     public var bluetoothHQ: Bool? = nil
     public var configFile: String? = nil
 
-    public init(device: String? = nil, format: SampleFormat? = nil, rate: Int? = nil, channels: Int? = nil, fileType: FileType? = nil, outputDir: String? = nil, namePattern: String = FileNaming.defaultPattern, periodTime: Int? = nil, bufferTime: Int? = nil, rtPriority: Int = 70, noRealtime: Bool = false, exclusiveDevice: String? = nil, sharedDevice: String? = nil, bluetoothHQDevice: String? = nil, bluetoothHFPDevice: String? = nil, usesAppSession: Bool? = nil, autoConfigure: Bool? = nil, mixWithOthers: Bool? = nil, bluetoothHQ: Bool? = nil, configFile: String? = nil) {
+    public init(device: String? = nil, format: SampleFormat? = nil, rate: Int? = nil, channels: Int? = nil, fileType: FileType? = nil, outputDir: String? = nil, namePattern: String = FileNaming.defaultPattern, periodTime: Int? = nil, bufferTime: Int? = nil, rtPriority: Int = 70, noRealtime: Bool = false, exclusiveDevice: String? = nil, sharedDevice: String? = nil, bluetoothHQDevice: String? = nil, bluetoothHFPDevice: String? = nil, usesAppSession: Bool? = nil, autoConfigure: Bool? = nil, mixWithOthers: Bool? = nil, bluetoothHQ: Bool? = nil, configFile: String? = nil, muteOtherStreams: Bool? = nil) {
+        self.muteOtherStreams = muteOtherStreams
         self.device = device
         self.format = format
         self.rate = rate
@@ -52,6 +55,10 @@ public struct CaptureSettings: Sendable {
     }
 
     /// The four properties: flags over the config file over Apple's defaults.
+    /// Whether mix off also mutes other programs' playback streams: the flag, else the config
+    /// file's `[other-audio] mute-streams`, else off.
+    public func mutesOtherStreams(config: CapdeckConfig?) -> Bool { muteOtherStreams ?? config?.muteOtherStreams ?? false }
+
     public func properties(config: CapdeckConfig?) -> AudioSessionProperties {
         var p = config?.properties ?? AudioSessionProperties()
         if let v = usesAppSession { p.usesApplicationAudioSession = v }

@@ -22,6 +22,8 @@ import Synchronization
 /// by the command queue only after init.
 public final class ConsoleController: @unchecked Sendable {
     let capture: CaptureSettings
+    /// `--mute-other-streams` or `[other-audio] mute-streams`.
+    private let mutesOtherStreams: Bool
     /// Where the console's remembered state goes (never the config file).
     let statePath: String
     let signals: SignalFlag
@@ -58,6 +60,7 @@ public final class ConsoleController: @unchecked Sendable {
     /// format (64) or no recordings directory (73).
     public init(_ capture: CaptureSettings, config: CapdeckConfig?, state: ConsoleState, statePath: String, signals: SignalFlag) throws {
         self.capture = capture
+        mutesOtherStreams = capture.mutesOtherStreams(config: config)
         self.statePath = statePath
         self.state = state
         self.signals = signals
@@ -99,7 +102,7 @@ public final class ConsoleController: @unchecked Sendable {
         let named = capture.namedADevice(config: nil)
         if !named, let server = SoundServerProbe.diagnosis() { throw Failure(server, code: .unavailable) }
         otherAudio.withLock {
-            $0 = OtherAudioCoordinator.ifSessionBus(session: session) { [weak self] state in
+            $0 = OtherAudioCoordinator.ifSessionBus(session: session, muteStreams: mutesOtherStreams) { [weak self] state in
                 guard let e = state.lastEvent else { return }
                 if case .failed = e { self?.addEvent(e.message, .warning) } else { self?.addEvent(e.message) }
             }

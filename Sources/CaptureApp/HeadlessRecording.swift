@@ -57,7 +57,7 @@ public final class HeadlessRecording {
         }
         let session = makeSession()
         self.session = session
-        otherAudio = OtherAudioCoordinator.ifSessionBus(session: session) { state in
+        otherAudio = OtherAudioCoordinator.ifSessionBus(session: session, muteStreams: settings.mutesOtherStreams(config: config)) { state in
             if let m = state.lastEvent?.message { Terminal.write("capdeck: \(m)\n") }
         }
         session.startRunning()

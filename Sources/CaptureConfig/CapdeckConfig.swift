@@ -33,6 +33,9 @@ public struct CapdeckConfig: Equatable, Sendable {
     public var inputRate: Int?
     public var inputChannels: Int?
     public var outputDir: String?
+    /// `[other-audio] mute-streams`: while mix off interrupts other audio, also mute other
+    /// programs' playback streams on the sound server (nil: not set).
+    public var muteOtherStreams: Bool?
 
     public init(path: String) {
         self.path = path
@@ -116,6 +119,14 @@ public enum ConfigLoader {
                     }
                     config.properties[k] = v
                 }
+            case "other-audio":
+                for key in table.keys {
+                    guard key == "mute-streams" else { throw fail(key, "unknown key; use mute-streams") }
+                    guard let v = table[key]?.bool, table[key]?.type == .bool else {
+                        throw fail(key, "expected true or false, got \(describe(table[key]))")
+                    }
+                    config.muteOtherStreams = v
+                }
             case "app-session":
                 for key in table.keys {
                     let value = table[key]
@@ -191,7 +202,7 @@ public enum ConfigLoader {
                 }
             default:
                 throw ConfigError(path: path, line: locate.line(table: nil, key: tableName), key: "[\(tableName)]",
-                                  message: "unknown table; use [session], [app-session], [routes] or [input]")
+                                  message: "unknown table; use [session], [app-session], [routes], [input] or [other-audio]")
             }
         }
         return config

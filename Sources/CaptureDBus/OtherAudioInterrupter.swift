@@ -69,6 +69,12 @@ public struct OtherAudioState: Sendable, Equatable {
 
     /// "mpv, Firefox" (empty when none).
     public var summary: String { paused.map(\.identity).joined(separator: ", ") }
+
+    public init(isInterrupting: Bool = false, paused: [OtherPlayer] = [], lastEvent: OtherAudioEvent? = nil) {
+        self.isInterrupting = isInterrupting
+        self.paused = paused
+        self.lastEvent = lastEvent
+    }
 }
 
 public final class OtherAudioInterrupter: Sendable {
@@ -90,6 +96,16 @@ public final class OtherAudioInterrupter: Sendable {
         self.init(journalDirectory: journalDirectory, writer: .current, onChange: onChange) { () throws(BusError) -> any MediaPlayerBus in
             try SessionBus(address: busAddress, timeoutMs: timeoutMs)
         }
+    }
+
+    /// Where journals go by default: `$XDG_STATE_HOME/capdeck` (else `~/.local/state/capdeck`).
+    public static var defaultJournalDirectory: String { OtherAudioJournal.defaultDirectory() }
+
+    /// Players reached through `connect` (another kind of "player": the sound server's playback
+    /// streams, muted and unmuted), with their own journal directory.
+    public convenience init(journalDirectory: String, onChange: (@Sendable (OtherAudioState) -> Void)? = nil,
+                            connect: @escaping @Sendable () throws(BusError) -> any MediaPlayerBus) {
+        self.init(journalDirectory: journalDirectory, writer: .current, onChange: onChange, connect: connect)
     }
 
     /// The bus and the journal's writer given (tests: a scripted bus; a stand-in writer process).
@@ -149,6 +165,11 @@ public final class OtherAudioInterrupter: Sendable {
         restoreOrphanedJournals(directory: directory) { () throws(BusError) -> any MediaPlayerBus in
             try SessionBus(address: busAddress, timeoutMs: timeoutMs)
         }
+    }
+
+    /// The same for players reached through `connect`, journalled in `directory`.
+    public static func restoreOrphanedJournal(directory: String, connect: () throws(BusError) -> any MediaPlayerBus) -> String? {
+        restoreOrphanedJournals(directory: directory, connect: connect)
     }
 
     static func restoreOrphanedJournals(directory: String?, connect: () throws(BusError) -> any MediaPlayerBus) -> String? {

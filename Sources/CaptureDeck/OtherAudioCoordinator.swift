@@ -13,33 +13,66 @@ import Synchronization
 /// Apple's behaviour (capdeck's `record` and console do); nothing here touches the capture path.
 public final class OtherAudioCoordinator: Sendable {
     private let session: CaptureSession
-    private let interrupter: OtherAudioInterrupter
+    /// MPRIS players (when a session bus is there), and the sound server's playback streams (when
+    /// asked for: `muteStreams`).
+    private let interrupters: [OtherAudioInterrupter]
     private let token = Mutex<Int?>(nil)
     private let timer: DispatchSourceTimerBox
 
-    /// - Parameter onChange: what was interrupted or restored, or a failure (on the interrupter's
-    ///   queue; say it, don't wait in it).
-    public init(session: CaptureSession, journalDirectory: String? = nil, busAddress: String? = nil,
-                onChange: (@Sendable (OtherAudioState) -> Void)? = nil) {
+    /// - Parameters:
+    ///   - players: follow MPRIS players on the session bus.
+    ///   - muteStreams: also mute other programs' playback streams on the sound server while
+    ///     interrupting, and unmute exactly those after (off by default in capdeck: servers
+    ///     remember mutes per application).
+    ///   - onChange: what was interrupted or restored, or a failure (on an interrupter's queue; say
+    ///     it, don't wait in it).
+    public init(session: CaptureSession, players: Bool = true, muteStreams: Bool = false, journalDirectory: String? = nil,
+                busAddress: String? = nil, onChange: (@Sendable (OtherAudioState) -> Void)? = nil) {
         self.session = session
-        interrupter = OtherAudioInterrupter(journalDirectory: journalDirectory, busAddress: busAddress, onChange: onChange)
+        var list: [OtherAudioInterrupter] = []
+        if players {
+            list.append(OtherAudioInterrupter(journalDirectory: journalDirectory, busAddress: busAddress, onChange: onChange))
+        }
+        if muteStreams {
+            list.append(OtherAudioInterrupter(journalDirectory: (journalDirectory ?? OtherAudioInterrupter.defaultJournalDirectory) + "/muted-streams",
+                                              onChange: onChange) { () throws(BusError) -> any MediaPlayerBus in try SoundServerStreams() })
+        }
+        interrupters = list
         timer = DispatchSourceTimerBox(label: "capdeck.other-audio-timer")
-        let interrupter = self.interrupter
-        token.withLock { $0 = session.onEvent { [session] _ in interrupter.reconcile(interrupt: Self.wantsInterruption(session)) } }
-        timer.start(every: .seconds(1)) { [session] in interrupter.reconcile(interrupt: Self.wantsInterruption(session)) }
-        interrupter.reconcile(interrupt: Self.wantsInterruption(session))
+        let all = list
+        let follow: @Sendable () -> Void = { [session] in
+            let want = Self.wantsInterruption(session)
+            for i in all { i.reconcile(interrupt: want) }
+        }
+        token.withLock { $0 = session.onEvent { _ in follow() } }
+        timer.start(every: .seconds(1), follow)
+        follow()
     }
 
-    /// What is interrupted now (for the console's line and `status`).
-    public var state: OtherAudioState { interrupter.state }
+    /// What is interrupted now (for the console's line and `status`): players paused and streams muted.
+    public var state: OtherAudioState {
+        var s = OtherAudioState()
+        for i in interrupters {
+            let x = i.state
+            s.isInterrupting = s.isInterrupting || x.isInterrupting
+            s.paused += x.paused
+            if x.lastEvent != nil { s.lastEvent = x.lastEvent }
+        }
+        return s
+    }
 
     /// Whether there is a session bus to find players on. Without one (ssh, cron, a headless box)
-    /// there are no desktop players to interrupt, and nothing is followed or said.
+    /// there are no desktop players to interrupt.
     public static var sessionBusAvailable: Bool { SessionBus.defaultAddress() != nil }
 
-    /// A coordinator for `session` when a session bus is there, else nil.
-    public static func ifSessionBus(session: CaptureSession, onChange: (@Sendable (OtherAudioState) -> Void)? = nil) -> OtherAudioCoordinator? {
-        sessionBusAvailable ? OtherAudioCoordinator(session: session, onChange: onChange) : nil
+    /// A coordinator for `session` following what there is to follow (players when a session bus
+    /// is there; streams when asked for and a sound server is configured), else nil.
+    public static func ifSessionBus(session: CaptureSession, muteStreams: Bool = false,
+                                    onChange: (@Sendable (OtherAudioState) -> Void)? = nil) -> OtherAudioCoordinator? {
+        let players = sessionBusAvailable
+        let streams = muteStreams && SoundServerProbe.expected() != nil
+        guard players || streams else { return nil }
+        return OtherAudioCoordinator(session: session, players: players, muteStreams: streams, onChange: onChange)
     }
 
     /// The rule: running, using the app session, effective mix off.
@@ -53,12 +86,23 @@ public final class OtherAudioCoordinator: Sendable {
     public func stop(timeout: Double = 3) -> Bool {
         timer.cancel()
         if let t = token.withLock({ t -> Int? in defer { t = nil }; return t }) { session.removeHandler(t) }
-        return interrupter.restoreAndWait(timeout: timeout)
+        var ok = true
+        for i in interrupters where !i.restoreAndWait(timeout: timeout) { ok = false }
+        return ok
     }
 
-    /// A journal left by a capdeck that died while interrupting: restored, and one line saying
-    /// so (nil when there was none). Call at the start of every command and in `recover`.
-    public static func restoreOrphanedJournal() -> String? { OtherAudioInterrupter.restoreOrphanedJournal() }
+    /// Journals left by a capdeck that died while interrupting: restored (players resumed, streams
+    /// unmuted), and one line saying so (nil when there was none). Call at the start of every
+    /// command and in `recover`.
+    public static func restoreOrphanedJournal() -> String? {
+        let players = OtherAudioInterrupter.restoreOrphanedJournal()
+        let dir = OtherAudioInterrupter.defaultJournalDirectory + "/muted-streams"
+        let streams = OtherAudioInterrupter.restoreOrphanedJournal(directory: dir) { () throws(BusError) -> any MediaPlayerBus in
+            try SoundServerStreams()
+        }
+        let lines = [players, streams.map { "playback streams muted by a capdeck that ended: \($0)" }].compactMap { $0 }
+        return lines.isEmpty ? nil : lines.joined(separator: "; ")
+    }
 }
 
 /// A repeating timer that can be cancelled from any thread.

@@ -68,6 +68,36 @@ public enum PulseControl {
         snapshot(timeoutMs: timeoutMs, lists: true)
     }
 
+    /// Mutes or unmutes a playback stream (sink input `index`), within `timeoutMs`.
+    public static func setMute(sinkInput index: UInt32, _ muted: Bool, timeoutMs: Int = 500) -> Result<Void, PulseControlError> {
+        guard let ml = pa_mainloop_new() else { return .failure(.failed("out of memory")) }
+        defer { pa_mainloop_free(ml) }
+        guard let ctx = pa_context_new(pa_mainloop_get_api(ml), "CaptureDeck") else { return .failure(.failed("out of memory")) }
+        defer { pa_context_unref(ctx) }
+        let deadline = nowMicros() + UInt64(timeoutMs) * 1000
+        if pa_context_connect(ctx, nil, PA_CONTEXT_NOAUTOSPAWN, nil) < 0 {
+            return .failure(.failed(String(cString: pa_strerror(pa_context_errno(ctx)))))
+        }
+        defer { pa_context_disconnect(ctx) }
+        while pa_context_get_state(ctx) != PA_CONTEXT_READY {
+            let state = pa_context_get_state(ctx)
+            if state == PA_CONTEXT_FAILED || state == PA_CONTEXT_TERMINATED {
+                return .failure(.failed(String(cString: pa_strerror(pa_context_errno(ctx)))))
+            }
+            guard iterate(ml, until: deadline) else { return .failure(.timedOut(milliseconds: timeoutMs)) }
+        }
+        let box = AnswerBox()
+        guard let op = pa_context_set_sink_input_mute(ctx, index, muted ? 1 : 0, { _, success, userdata in
+            guard let userdata else { return }
+            Unmanaged<AnswerBox>.fromOpaque(userdata).takeUnretainedValue().answer = success != 0
+        }, Unmanaged.passUnretained(box).toOpaque()) else { return .failure(.failed("no such stream")) }
+        defer { pa_operation_unref(op) }
+        while box.answer == nil {
+            guard iterate(ml, until: deadline) else { return .failure(.timedOut(milliseconds: timeoutMs)) }
+        }
+        return box.answer == true ? .success(()) : .failure(.failed("the server refused (no such stream?)"))
+    }
+
     private static func snapshot(timeoutMs: Int, lists: Bool) -> Result<SoundServerSnapshot, PulseControlError> {
         guard let ml = pa_mainloop_new() else { return .failure(.failed("out of memory")) }
         defer { pa_mainloop_free(ml) }
@@ -146,6 +176,11 @@ public enum PulseControl {
 
 /// A C string from libpulse, or "" (a free function: C callbacks can't capture context).
 private func text(_ p: UnsafePointer<CChar>?) -> String { p.map { String(cString: $0) } ?? "" }
+
+/// Carries a success callback's answer back.
+private final class AnswerBox {
+    var answer: Bool?
+}
 
 /// Carries the server-info callback's answer back (the callback runs on this thread, inside
 /// pa_mainloop_dispatch).

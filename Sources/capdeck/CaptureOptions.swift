@@ -75,6 +75,10 @@ struct CaptureOptions: ParsableArguments {
           help: "configuresApplicationAudioSessionForBluetoothHighQualityRecording (default off).")
     var bluetoothHQ: Bool?
 
+    @Flag(name: .customLong("mute-other-streams"), inversion: .prefixedNo,
+          help: "While mix off interrupts other programs' audio, also mute their playback streams on the sound server, and unmute exactly those after (default off: servers remember mutes per application).")
+    var muteOtherStreams: Bool?
+
     @Option(name: .customLong("config"), help: "Config file (default: $XDG_CONFIG_HOME/capdeck/config.toml, if it exists).")
     var configFile: String?
 
@@ -115,6 +119,6 @@ struct CaptureOptions: ParsableArguments {
                         exclusiveDevice: exclusiveDevice, sharedDevice: sharedDevice,
                         bluetoothHQDevice: bluetoothHQDevice, bluetoothHFPDevice: bluetoothHFPDevice,
                         usesAppSession: usesAppSession, autoConfigure: autoConfigure, mixWithOthers: mixWithOthers,
-                        bluetoothHQ: bluetoothHQ, configFile: configFile)
+                        bluetoothHQ: bluetoothHQ, configFile: configFile, muteOtherStreams: muteOtherStreams)
     }
 }

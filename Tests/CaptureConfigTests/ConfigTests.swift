@@ -58,7 +58,9 @@ import Testing
     static let bad: [(String, String)] = [
         ("[session]\nmix-with-others = \"yes\"\n", "c.toml:2: [session] mix-with-others: expected true or false, got the string \"yes\""),
         ("[session]\n\nvolume = 3\n", "c.toml:3: [session] volume: unknown key; use uses-app-session, auto-configure, mix-with-others (or mix) or bluetooth-hq"),
-        ("[sesion]\nmix = true\n", "c.toml:1: [sesion]: unknown table; use [session], [app-session], [routes] or [input]"),
+        ("[sesion]\nmix = true\n", "c.toml:1: [sesion]: unknown table; use [session], [app-session], [routes], [input] or [other-audio]"),
+        ("[other-audio]\nmute-streams = 1\n", "c.toml:2: [other-audio] mute-streams: expected true or false, got the number 1"),
+        ("[other-audio]\nduck = true\n", "c.toml:2: [other-audio] duck: unknown key; use mute-streams"),
         ("[app-session]\ncategory = \"loud\"\n", "c.toml:2: [app-session] category: expected one of \"ambient\", \"soloAmbient\", \"playback\", \"record\", \"playAndRecord\", got the string \"loud\""),
         ("[app-session]\npreferred-sample-rate = 7\n", "c.toml:2: [app-session] preferred-sample-rate: expected a whole number of Hz from 8000 to 192000, got the number 7"),
         ("[app-session]\noptions = [\"fast\"]\n", "c.toml:2: [app-session] options: unknown option \"fast\"; use mixWithOthers, allowBluetoothHFP or bluetoothHighQualityRecording"),
