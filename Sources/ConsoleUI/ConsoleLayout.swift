@@ -24,8 +24,9 @@ public enum ConsoleLayout {
         appSessionLine(&g, m, y: y); y += 1
         recordingPanel(&g, m, y: y); y += 2
         rule(&g, m, y: y); y += 1
-        // The first row of the log area says what mix off does to other programs' audio.
-        otherAudioLine(&g, m, y: y); y += 1
+        // The first row of the log area says what mix off does to other programs' audio, where
+        // the log keeps at least two rows (at the minimum size the log comes first).
+        if height - 1 - y >= 3 { otherAudioLine(&g, m, y: y); y += 1 }
         eventLog(&g, m, y: y, rows: height - 1 - y)
         footer(&g, m, y: height - 1)
         if let p = m.prompt { promptLine(&g, p, y: height - 2) }
