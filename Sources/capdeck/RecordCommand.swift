@@ -95,9 +95,12 @@ struct RecordCommand: ParsableCommand {
             unlink(path)  // nothing was captured into it
             throw Failure(DefaultInput.explain(error, routes: session.inputs.first?.routes), code: .unavailable)
         }
-        if !quiet, let engine = session.engine, let route = session.currentRoute, let g = engine.granted {
-            Terminal.write("capdeck: recording \(engine.device.displayName) [\(route.kind.rawValue) route]: \(g.format), period \(Text.ms(g.periodMs)), buffer \(Text.ms(g.bufferMs))"
-                           + (g.format != format ? " (converted to \(format))" : "") + ", \(engine.realtimeStatus)\n")
+        // (A short take from an unpaced PCM may be over already: then what the start said.)
+        let engine = session.engine
+        if !quiet, let (route, g) = engine.flatMap({ e in session.currentRoute.flatMap { r in e.granted.map { (r, $0) } } }) ?? events.start {
+            let realtime = engine.map { ", \($0.realtimeStatus)" } ?? ""
+            Terminal.write("capdeck: recording \(engine?.device.displayName ?? route.pcm) [\(route.kind.rawValue) route]: \(g.format), period \(Text.ms(g.periodMs)), buffer \(Text.ms(g.bufferMs))"
+                           + (g.format != format ? " (converted to \(format))" : "") + realtime + "\n")
             for note in session.resolution?.notes ?? [] { Terminal.write("capdeck: note: \(note)\n") }
             Terminal.write("capdeck: saving to \(path)\n")
         }
@@ -183,7 +186,13 @@ final class SessionEvents: @unchecked Sendable {
         var lostSince: Double?
         var stopRequested = false
         var stopped = false
+        /// didStartRunning was heard (a short take from an unpaced PCM may already be over when
+        /// startRunning returns: it started all the same), and what it said.
+        var started: (Route, GrantedParameters)?
     }
+
+    /// The route and parameters the first start reported.
+    var start: (Route, GrantedParameters)? { lock.withLock { $0.started } }
 
     init(quiet: Bool) { self.quiet = quiet }
 
@@ -217,6 +226,7 @@ final class SessionEvents: @unchecked Sendable {
                 // Whatever the device said while it was away (lost, stalled, busy while its old
                 // handle closed) is over now that it is back.
                 if s.lostSince != nil, case .device = s.lastError { s.lastError = nil }
+                if s.started == nil, case .didStartRunning(let r, let g) = e { s.started = (r, g) }
                 return s.lostSince != nil
             }
             if wasLost { say("the device is back; recording again", always: true) }
@@ -244,8 +254,9 @@ final class SessionEvents: @unchecked Sendable {
     }
 
     /// After startRunning: running, interrupted (waiting for the device), or failed.
+    /// (startRunning returns after the events it caused have been handled.)
     func startOutcome(_ session: CaptureSession) -> StartOutcome {
-        if session.isRunning { return .running }
+        if session.isRunning || start != nil { return .running }
         if session.isInterrupted { return .interrupted }
         let err = lock.withLock { s -> CaptureSessionError? in defer { s.lastError = nil }; return s.lastError }
         return .failed(err ?? .noInput)
