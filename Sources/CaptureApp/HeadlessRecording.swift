@@ -66,9 +66,12 @@ public final class HeadlessRecording {
             discardFile()  // nothing was captured into it
             throw Failure(DefaultInput.explain(error, routes: session.inputs.first?.routes), code: .unavailable)
         }
-        if !quiet, let engine = session.engine, let route = session.currentRoute, let g = engine.granted {
-            Terminal.write("capdeck: recording \(engine.device.displayName) [\(route.kind.rawValue) route]: \(g.format), period \(Readout.ms(g.periodMs)), buffer \(Readout.ms(g.bufferMs))"
-                           + (g.format != format ? " (converted to \(format))" : "") + ", \(engine.realtimeStatus)\n")
+        // (A short take from an unpaced PCM may be over already: then what the start said.)
+        let engine = session.engine
+        if !quiet, let (route, g) = engine.flatMap({ e in session.currentRoute.flatMap { r in e.granted.map { (r, $0) } } }) ?? events.start {
+            let realtime = engine.map { ", \($0.realtimeStatus)" } ?? ""
+            Terminal.write("capdeck: recording \(engine?.device.displayName ?? route.pcm) [\(route.kind.rawValue) route]: \(g.format), period \(Readout.ms(g.periodMs)), buffer \(Readout.ms(g.bufferMs))"
+                           + (g.format != format ? " (converted to \(format))" : "") + realtime + "\n")
             for note in session.resolution?.notes ?? [] { Terminal.write("capdeck: note: \(note)\n") }
             Terminal.write("capdeck: saving to \(path)\n")
         }

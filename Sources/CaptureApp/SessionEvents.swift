@@ -29,7 +29,13 @@ public final class SessionEvents: Sendable {
         var stopped = false
         /// Capturing, as the events tell it (started, not stopped or lost since).
         var capturing = false
+        /// didStartRunning was heard (a short take from an unpaced PCM may already be over when
+        /// startRunning returns: it started all the same), and what it said.
+        var started: (Route, GrantedParameters)?
     }
+
+    /// The route and parameters the first start reported.
+    public var start: (Route, GrantedParameters)? { lock.withLock { $0.started } }
 
     public init(quiet: Bool) { self.quiet = quiet }
 
@@ -80,9 +86,10 @@ public final class SessionEvents: Sendable {
             say("app audio session configured: category \(s.category.rawValue), options \(s.options)")
         case .gap(_, let ms, let reason):
             say("gap \(Readout.ms(ms)) in the recording: \(reason)", always: true)
-        case .didStartRunning:
+        case .didStartRunning(let r, let g):
             // Running again after a lost device: the loss is no longer the session's outcome.
             let wasLost = lock.withLock { s -> Bool in
+                if s.started == nil { s.started = (r, g) }
                 defer { s.stopped = false; s.lostSince = nil; s.capturing = true }
                 // Whatever the device said while it was away (lost, stalled, busy while its old
                 // handle closed) is over now that it is back.
@@ -116,7 +123,8 @@ public final class SessionEvents: Sendable {
 
     /// After startRunning: running, interrupted (waiting for the device), or failed.
     public func startOutcome(_ session: CaptureSession) -> StartOutcome {
-        if session.isRunning { return .running }
+        // (startRunning returns after the events it caused have been handled.)
+        if session.isRunning || start != nil { return .running }
         if session.isInterrupted { return .interrupted }
         let err = lock.withLock { s -> CaptureSessionError? in defer { s.lastError = nil }; return s.lastError }
         return .failed(err ?? .noInput)

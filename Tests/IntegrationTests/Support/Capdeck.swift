@@ -73,6 +73,11 @@ enum Capdeck {
         ProcessInfo.processInfo.environment.filter { ["ASAN_OPTIONS", "TSAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "LD_PRELOAD"].contains($0.key) }
     }
 
+    /// Extra seconds on wall-clock tolerances that include a capdeck process's exit: 0, except
+    /// in `make sanitize`'s ThreadSanitizer run (CAPDECK_TEST_TIMING_SLACK), where a process
+    /// takes up to about a second longer to exit after closing its device.
+    static let timingSlack: Double = Double(ProcessInfo.processInfo.environment["CAPDECK_TEST_TIMING_SLACK"] ?? "") ?? 0
+
     /// Runs capdeck to completion with `HOME=home`.
     static func run(_ arguments: [String], home: TempDir, extraEnvironment: [String: String] = [:],
                     timeout: Double = 60) async throws -> RunResult {

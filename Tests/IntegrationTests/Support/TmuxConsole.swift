@@ -40,6 +40,9 @@ final class TmuxConsole: @unchecked Sendable {
         for key in ["HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"] { env[key] = base[key] }
         env.merge(Capdeck.sanitizerEnvironment) { $1 }  // (empty outside `make sanitize`)
         env.merge(environment) { $1 }
+        if let mine = environment["LD_PRELOAD"], let inherited = Capdeck.sanitizerEnvironment["LD_PRELOAD"], !inherited.isEmpty {
+            env["LD_PRELOAD"] = mine + ":" + inherited  // as Capdeck.environment does
+        }
         let assignments = env.keys.sorted().map { TmuxConsole.quote("\($0)=\(env[$0]!)") }
         let command = (["env", "-i"] + assignments + [TmuxConsole.quote(exe)] + arguments.map(TmuxConsole.quote))
             .joined(separator: " ") + "; echo EXIT=$?; sleep 60"
