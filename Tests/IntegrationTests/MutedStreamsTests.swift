@@ -36,14 +36,14 @@ extension Integration {
             let out = routes.home.path("m.wav")
             let p = try routes.capdeck(["record", "-D", "toneA", "--mute-other-streams", out])
             _ = try await p.waitForFile(out)
-            try await waitForMutes("yes", within: 2)
+            try await waitForMutes("yes", within: 2 + Capdeck.timingSlack)
             try p.send("set mix on")
-            try await waitForMutes("no", within: 2.5)
+            try await waitForMutes("no", within: 2.5 + Capdeck.timingSlack)
             try p.send("set mix off")
-            try await waitForMutes("yes", within: 2.5)
+            try await waitForMutes("yes", within: 2.5 + Capdeck.timingSlack)
             try p.send("stop")
             #expect(await p.finish(timeout: 10) == .exited(0), "\(p.stderr)")
-            try await waitForMutes("no", within: 2)
+            try await waitForMutes("no", within: 2 + Capdeck.timingSlack)
 
             let plain = routes.home.path("plain.wav")
             let r = try await Capdeck.run(["record", "-D", "toneA", "-d", "1.5", plain], home: routes.home,
@@ -57,13 +57,13 @@ extension Integration {
             let out = routes.home.path("k.wav")
             let p = try routes.capdeck(["record", "-D", "toneA", "--mute-other-streams", out])
             _ = try await p.waitForFile(out)
-            try await waitForMutes("yes", within: 2)
+            try await waitForMutes("yes", within: 2 + Capdeck.timingSlack)
             p.child.signal(SIGKILL)
             _ = await p.finish(timeout: 5)
             #expect(try await mutes() == ["Mute: yes"])
             let r = try await Capdeck.run(["devices"], home: routes.home, extraEnvironment: routes.environment, timeout: 20)
             #expect(r.exitCode == 0 && r.stderr.contains("playback streams muted by a capdeck that ended"), "\(r)")
-            try await waitForMutes("no", within: 2)
+            try await waitForMutes("no", within: 2 + Capdeck.timingSlack)
         }
     }
 }

@@ -110,19 +110,19 @@ extension Integration {
             let out = home.path("take.wav")
             let p = try ControlledCapdeck(["record", "-D", "builtin", out], home: home, extraEnvironment: bus.environment)
             _ = try await p.waitForFile(out)
-            try await bus.waitForStatus("Paused", within: 1.5)
+            try await bus.waitForStatus("Paused", within: 1.5 + Capdeck.timingSlack)
             let said = await p.waitForStderrLine(timeout: 3) { $0.contains("mpv") }
             #expect(said != nil, "a line says what was paused: \(p.stderr)")
             let s = try await p.status()
             #expect(s.bool("otherAudio.interrupting") == true, "\(s)")
             #expect(s.line.contains("\"paused\":[\"mpv\"]"), "\(s.line)")
             try p.send("set mix on")
-            try await bus.waitForStatus("Playing", within: 2)
+            try await bus.waitForStatus("Playing", within: 2 + Capdeck.timingSlack)
             try p.send("set mix off")
-            try await bus.waitForStatus("Paused", within: 2)
+            try await bus.waitForStatus("Paused", within: 2 + Capdeck.timingSlack)
             try p.send("stop")
             #expect(await p.finish(timeout: 10) == .exited(0), "\(p.stderr)")
-            try await bus.waitForStatus("Playing", within: 2)
+            try await bus.waitForStatus("Playing", within: 2 + Capdeck.timingSlack)
         }
 
         @Test("a player the user paused himself stays paused after the take")
@@ -158,7 +158,7 @@ extension Integration {
             let out = home.path("take.wav")
             let p = try ControlledCapdeck(["record", "-D", "builtin", out], home: home, extraEnvironment: bus.environment)
             _ = try await p.waitForFile(out)
-            try await bus.waitForStatus("Paused", within: 1.5)
+            try await bus.waitForStatus("Paused", within: 1.5 + Capdeck.timingSlack)
             p.child.signal(SIGKILL)
             _ = await p.finish(timeout: 5)
             try await Task.sleep(for: .milliseconds(300))
@@ -167,7 +167,7 @@ extension Integration {
             #expect(r.exitCode == 0, "\(r)")
             let lines = r.stderr.split(separator: "\n")
             #expect(lines.count == 1 && lines[0].contains("mpv"), "one line about the restore: \(r.stderr)")
-            try await bus.waitForStatus("Playing", within: 2)
+            try await bus.waitForStatus("Playing", within: 2 + Capdeck.timingSlack)
         }
 
         @Test("the console says in plain words what mix off does to other audio, and 3 changes it")
@@ -180,15 +180,15 @@ extension Integration {
             defer { console.shutdown() }
             let s = try await console.waitFor("the other-audio line", timeout: 8) { $0.contains("Other audio mpv paused (mix off)") }
             #expect(s.contains("3 lets it play"), "\(s)")
-            try await bus.waitForStatus("Paused", within: 1)
+            try await bus.waitForStatus("Paused", within: 1 + Capdeck.timingSlack)
             try await console.press("3")
             _ = try await console.waitFor("mix on", timeout: 5) { $0.contains("Other audio plays on (mix on)") }
-            try await bus.waitForStatus("Playing", within: 2)
+            try await bus.waitForStatus("Playing", within: 2 + Capdeck.timingSlack)
             try await console.press("3")
-            try await bus.waitForStatus("Paused", within: 2)
+            try await bus.waitForStatus("Paused", within: 2 + Capdeck.timingSlack)
             try await console.press("q")
             #expect(try await console.waitForExit() == 0)
-            try await bus.waitForStatus("Playing", within: 2)
+            try await bus.waitForStatus("Playing", within: 2 + Capdeck.timingSlack)
         }
     }
 }
