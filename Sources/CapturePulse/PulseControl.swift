@@ -70,35 +70,68 @@ public enum PulseControl {
 
     /// Mutes or unmutes a playback stream (sink input `index`), within `timeoutMs`.
     public static func setMute(sinkInput index: UInt32, _ muted: Bool, timeoutMs: Int = 500) -> Result<Void, PulseControlError> {
-        guard let ml = pa_mainloop_new() else { return .failure(.failed("out of memory")) }
-        defer { pa_mainloop_free(ml) }
-        guard let ctx = pa_context_new(pa_mainloop_get_api(ml), "CaptureDeck") else { return .failure(.failed("out of memory")) }
-        defer { pa_context_unref(ctx) }
-        let deadline = nowMicros() + UInt64(timeoutMs) * 1000
-        if pa_context_connect(ctx, nil, PA_CONTEXT_NOAUTOSPAWN, nil) < 0 {
-            return .failure(.failed(String(cString: pa_strerror(pa_context_errno(ctx)))))
-        }
-        defer { pa_context_disconnect(ctx) }
-        while pa_context_get_state(ctx) != PA_CONTEXT_READY {
-            let state = pa_context_get_state(ctx)
-            if state == PA_CONTEXT_FAILED || state == PA_CONTEXT_TERMINATED {
-                return .failure(.failed(String(cString: pa_strerror(pa_context_errno(ctx)))))
+        connected(timeoutMs: timeoutMs) { ml, ctx, deadline in
+            let box = AnswerBox()
+            guard let op = pa_context_set_sink_input_mute(ctx, index, muted ? 1 : 0, { _, success, userdata in
+                guard let userdata else { return }
+                Unmanaged<AnswerBox>.fromOpaque(userdata).takeUnretainedValue().answer = success != 0
+            }, Unmanaged.passUnretained(box).toOpaque()) else { return .failure(.failed("no such stream")) }
+            defer { pa_operation_unref(op) }
+            while box.answer == nil {
+                guard iterate(ml, until: deadline) else { return .failure(.timedOut(milliseconds: timeoutMs)) }
             }
-            guard iterate(ml, until: deadline) else { return .failure(.timedOut(milliseconds: timeoutMs)) }
+            return box.answer == true ? .success(()) : .failure(.failed("the server refused (no such stream?)"))
         }
-        let box = AnswerBox()
-        guard let op = pa_context_set_sink_input_mute(ctx, index, muted ? 1 : 0, { _, success, userdata in
-            guard let userdata else { return }
-            Unmanaged<AnswerBox>.fromOpaque(userdata).takeUnretainedValue().answer = success != 0
-        }, Unmanaged.passUnretained(box).toOpaque()) else { return .failure(.failed("no such stream")) }
-        defer { pa_operation_unref(op) }
-        while box.answer == nil {
-            guard iterate(ml, until: deadline) else { return .failure(.timedOut(milliseconds: timeoutMs)) }
-        }
-        return box.answer == true ? .success(()) : .failure(.failed("the server refused (no such stream?)"))
     }
 
     private static func snapshot(timeoutMs: Int, lists: Bool) -> Result<SoundServerSnapshot, PulseControlError> {
+        connected(timeoutMs: timeoutMs) { ml, ctx, deadline in
+            let box = InfoBox()
+            let me = Unmanaged.passUnretained(box).toOpaque()
+            var ops: [OpaquePointer] = []
+            defer { for op in ops { pa_operation_unref(op) } }
+            if let op = pa_context_get_server_info(ctx, { _, info, userdata in
+                guard let info, let userdata else { return }
+                let box = Unmanaged<InfoBox>.fromOpaque(userdata).takeUnretainedValue()
+                box.info = SoundServerInfo(serverName: text(info.pointee.server_name), serverVersion: text(info.pointee.server_version),
+                                           defaultSource: text(info.pointee.default_source_name), defaultSink: text(info.pointee.default_sink_name))
+            }, me) { ops.append(op) }
+            if lists {
+                if let op = pa_context_get_source_info_list(ctx, { _, info, eol, userdata in
+                    guard let userdata else { return }
+                    let box = Unmanaged<InfoBox>.fromOpaque(userdata).takeUnretainedValue()
+                    guard eol == 0, let info else { box.sourcesDone = true; return }
+                    box.sources.append(SoundServerSource(name: text(info.pointee.name), description: text(info.pointee.description),
+                                                         isMonitor: info.pointee.monitor_of_sink != UInt32.max /* PA_INVALID_INDEX */,
+                                                         sampleRate: Int(info.pointee.sample_spec.rate),
+                                                         channels: Int(info.pointee.sample_spec.channels)))
+                }, me) { ops.append(op) }
+                if let op = pa_context_get_sink_input_info_list(ctx, { _, info, eol, userdata in
+                    guard let userdata else { return }
+                    let box = Unmanaged<InfoBox>.fromOpaque(userdata).takeUnretainedValue()
+                    guard eol == 0, let info else { box.playbackDone = true; return }
+                    let app = pa_proplist_gets(info.pointee.proplist, PA_PROP_APPLICATION_NAME)
+                    box.playback.append(PlaybackStream(index: info.pointee.index, application: text(app ?? info.pointee.name),
+                                                       muted: info.pointee.mute != 0))
+                }, me) { ops.append(op) }
+            } else {
+                box.sourcesDone = true
+                box.playbackDone = true
+            }
+            while box.info == nil || !box.sourcesDone || !box.playbackDone {
+                if ops.allSatisfy({ pa_operation_get_state($0) != PA_OPERATION_RUNNING }) { break }
+                guard iterate(ml, until: deadline) else { return .failure(.timedOut(milliseconds: timeoutMs)) }
+            }
+            guard let info = box.info else { return .failure(.failed("no server information")) }
+            return .success(SoundServerSnapshot(info: info, sources: box.sources, playback: box.playback))
+        }
+    }
+
+    /// Connects a context on a fresh main loop, waits (by our own deadline, without callbacks:
+    /// the state is read after each pass) until it is ready, runs `body` with the loop, the
+    /// context and the deadline, then disconnects and frees both.
+    private static func connected<T>(timeoutMs: Int,
+                                     _ body: (OpaquePointer, OpaquePointer, UInt64) -> Result<T, PulseControlError>) -> Result<T, PulseControlError> {
         guard let ml = pa_mainloop_new() else { return .failure(.failed("out of memory")) }
         defer { pa_mainloop_free(ml) }
         guard let ctx = pa_context_new(pa_mainloop_get_api(ml), "CaptureDeck") else { return .failure(.failed("out of memory")) }
@@ -108,7 +141,6 @@ public enum PulseControl {
             return .failure(.failed(String(cString: pa_strerror(pa_context_errno(ctx)))))
         }
         defer { pa_context_disconnect(ctx) }
-        // Wait for READY (or a failure) without callbacks: the state is read after each pass.
         while true {
             let state = pa_context_get_state(ctx)
             if state == PA_CONTEXT_READY { break }
@@ -117,44 +149,7 @@ public enum PulseControl {
             }
             guard iterate(ml, until: deadline) else { return .failure(.timedOut(milliseconds: timeoutMs)) }
         }
-        let box = InfoBox()
-        let me = Unmanaged.passUnretained(box).toOpaque()
-        var ops: [OpaquePointer] = []
-        defer { for op in ops { pa_operation_unref(op) } }
-        if let op = pa_context_get_server_info(ctx, { _, info, userdata in
-            guard let info, let userdata else { return }
-            let box = Unmanaged<InfoBox>.fromOpaque(userdata).takeUnretainedValue()
-            box.info = SoundServerInfo(serverName: text(info.pointee.server_name), serverVersion: text(info.pointee.server_version),
-                                       defaultSource: text(info.pointee.default_source_name), defaultSink: text(info.pointee.default_sink_name))
-        }, me) { ops.append(op) }
-        if lists {
-            if let op = pa_context_get_source_info_list(ctx, { _, info, eol, userdata in
-                guard let userdata else { return }
-                let box = Unmanaged<InfoBox>.fromOpaque(userdata).takeUnretainedValue()
-                guard eol == 0, let info else { box.sourcesDone = true; return }
-                box.sources.append(SoundServerSource(name: text(info.pointee.name), description: text(info.pointee.description),
-                                                     isMonitor: info.pointee.monitor_of_sink != UInt32.max /* PA_INVALID_INDEX */,
-                                                     sampleRate: Int(info.pointee.sample_spec.rate),
-                                                     channels: Int(info.pointee.sample_spec.channels)))
-            }, me) { ops.append(op) }
-            if let op = pa_context_get_sink_input_info_list(ctx, { _, info, eol, userdata in
-                guard let userdata else { return }
-                let box = Unmanaged<InfoBox>.fromOpaque(userdata).takeUnretainedValue()
-                guard eol == 0, let info else { box.playbackDone = true; return }
-                let app = pa_proplist_gets(info.pointee.proplist, PA_PROP_APPLICATION_NAME)
-                box.playback.append(PlaybackStream(index: info.pointee.index, application: text(app ?? info.pointee.name),
-                                                   muted: info.pointee.mute != 0))
-            }, me) { ops.append(op) }
-        } else {
-            box.sourcesDone = true
-            box.playbackDone = true
-        }
-        while box.info == nil || !box.sourcesDone || !box.playbackDone {
-            if ops.allSatisfy({ pa_operation_get_state($0) != PA_OPERATION_RUNNING }) { break }
-            guard iterate(ml, until: deadline) else { return .failure(.timedOut(milliseconds: timeoutMs)) }
-        }
-        guard let info = box.info else { return .failure(.failed("no server information")) }
-        return .success(SoundServerSnapshot(info: info, sources: box.sources, playback: box.playback))
+        return body(ml, ctx, deadline)
     }
 
 
