@@ -88,7 +88,7 @@ struct OtherAudioJournal: Sendable, Equatable {
         var s = OtherAudioJournal.header + "\n"
         s += "writer \(writer.pid) \(writer.startTime.map(String.init) ?? "-")\n"
         for e in entries {
-            s += "player \(e.state.rawValue)\t\(escape(e.player.busName))\t\(escape(e.player.owner))\t\(escape(e.player.identity))\n"
+            s += "player \(e.state.rawValue)\t\(FieldEscaping.escape(e.player.busName))\t\(FieldEscaping.escape(e.player.owner))\t\(FieldEscaping.escape(e.player.identity))\n"
         }
         return s
     }
@@ -105,7 +105,7 @@ struct OtherAudioJournal: Sendable, Equatable {
             let f = line.dropFirst("player ".count).split(separator: "\t", omittingEmptySubsequences: false)
             guard f.count == 4, let state = JournalEntry.State(rawValue: String(f[0])) else { return nil }
             journal.entries.append(JournalEntry(state: state, player: OtherPlayer(
-                busName: unescape(f[1]), owner: unescape(f[2]), identity: unescape(f[3]))))
+                busName: FieldEscaping.unescape(f[1]), owner: FieldEscaping.unescape(f[2]), identity: FieldEscaping.unescape(f[3]))))
         }
         return journal
     }
@@ -167,40 +167,4 @@ func makeDirectories(_ dir: String) -> Errno? {
         if mkdir(path, 0o700) != 0 && Errno.current != .exists { return Errno.current }
     }
     return nil
-}
-
-private func escape(_ s: String) -> String {
-    // By scalar: "\r\n" is one Character, and must not slip through as a line break.
-    var out = ""
-    for c in s.unicodeScalars {
-        switch c {
-        case "\\": out += "\\\\"
-        case "\t": out += "\\t"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        default: out.unicodeScalars.append(c)
-        }
-    }
-    return out
-}
-
-private func unescape(_ s: Substring) -> String {
-    var out = ""
-    var escaped = false
-    for c in s.unicodeScalars {
-        if escaped {
-            switch c {
-            case "t": out += "\t"
-            case "n": out += "\n"
-            case "r": out += "\r"
-            default: out.unicodeScalars.append(c)
-            }
-            escaped = false
-        } else if c == "\\" {
-            escaped = true
-        } else {
-            out.unicodeScalars.append(c)
-        }
-    }
-    return out
 }

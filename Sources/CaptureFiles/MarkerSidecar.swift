@@ -19,40 +19,18 @@ enum MarkerSidecar {
     static func path(for recording: String) -> String { recording + ".markers" }
 
     static func line(_ m: RecordingMarker) -> String {
-        var label = ""
-        for ch in m.label.unicodeScalars {
-            switch ch {
-            case "\\": label += "\\\\"
-            case "\t": label += "\\t"
-            case "\n": label += "\\n"
-            case "\r": label += "\\r"
-            default: label.unicodeScalars.append(ch)
-            }
-        }
-        return "\(m.frame)\t\(label)\n"
+        return "\(m.frame)\t\(FieldEscaping.escape(m.label))\n"
     }
 
     static func parse(_ text: String) -> [RecordingMarker]? {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         guard lines.first == Substring(magic) else { return nil }
         lines.removeFirst()
-        if !text.hasSuffix("\n") { lines.removeLast() } else { lines.removeLast() }  // torn line / final ""
+        lines.removeLast()  // a torn last line, or the "" after the final newline
         var out: [RecordingMarker] = []
         for l in lines {
             guard let tab = l.firstIndex(of: "\t"), let frame = Int(l[..<tab]) else { continue }
-            var label = ""
-            var escaped = false
-            for ch in l[l.index(after: tab)...].unicodeScalars {
-                if escaped {
-                    switch ch {
-                    case "t": label += "\t"
-                    case "n": label += "\n"
-                    case "r": label += "\r"
-                    default: label.unicodeScalars.append(ch)
-                    }
-                    escaped = false
-                } else if ch == "\\" { escaped = true } else { label.unicodeScalars.append(ch) }
-            }
+            let label = FieldEscaping.unescape(l[l.index(after: tab)...])
             out.append(RecordingMarker(frame: frame, label: label))
         }
         return out
