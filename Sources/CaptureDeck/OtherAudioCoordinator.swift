@@ -17,7 +17,7 @@ public final class OtherAudioCoordinator: Sendable {
     /// asked for: `muteStreams`).
     private let interrupters: [OtherAudioInterrupter]
     private let token = Mutex<Int?>(nil)
-    private let timer: DispatchSourceTimerBox
+    private let timer: any RetryTimer
 
     /// - Parameters:
     ///   - players: follow MPRIS players on the session bus.
@@ -38,14 +38,14 @@ public final class OtherAudioCoordinator: Sendable {
                                               onChange: onChange) { () throws(BusError) -> any MediaPlayerBus in try SoundServerStreams() })
         }
         interrupters = list
-        timer = DispatchSourceTimerBox(label: "capdeck.other-audio-timer")
         let all = list
         let follow: @Sendable () -> Void = { [session] in
             let want = Self.wantsInterruption(session)
             for i in all { i.reconcile(interrupt: want) }
         }
         token.withLock { $0 = session.onEvent { _ in follow() } }
-        timer.start(every: .seconds(1), follow)
+        // The repeating timer the session's retries use, on a queue of its own (reconcile only queues work).
+        timer = DispatchRetryClock().every(.seconds(1), on: DispatchQueue(label: "capdeck.other-audio-timer"), follow)
         follow()
     }
 
@@ -102,28 +102,5 @@ public final class OtherAudioCoordinator: Sendable {
         }
         let lines = [players, streams.map { "playback streams muted by a capdeck that ended: \($0)" }].compactMap { $0 }
         return lines.isEmpty ? nil : lines.joined(separator: "; ")
-    }
-}
-
-/// A repeating timer that can be cancelled from any thread.
-/// `@unchecked Sendable`: `source` is only touched under `lock`; DispatchSource itself is
-/// thread-safe to cancel.
-final class DispatchSourceTimerBox: @unchecked Sendable {
-    private let queue: DispatchQueue
-    private let lock = Mutex(())
-    private var source: DispatchSourceTimer?
-    init(label: String) { queue = DispatchQueue(label: label) }
-    func start(every interval: DispatchTimeInterval, _ body: @escaping @Sendable () -> Void) {
-        let t = DispatchSource.makeTimerSource(queue: queue)
-        t.schedule(deadline: .now() + interval, repeating: interval)
-        t.setEventHandler(handler: body)
-        lock.withLock { _ in source = t }
-        t.resume()
-    }
-    func cancel() {
-        lock.withLock { _ in
-            source?.cancel()
-            source = nil
-        }
     }
 }
