@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "capdeck", targets: ["capdeck"]),
         .library(name: "CaptureDeck", targets: ["CaptureDeck"]),
         .library(name: "CaptureCore", targets: ["CaptureCore"]),
+        // Apple's AVFoundation audio-capture surface over CaptureDeck: a port swaps its import only.
+        .library(name: "CaptureDeckAVFoundation", targets: ["CaptureDeckAVFoundation"]),
         // Test tool: an LD_PRELOAD library that makes ALSA reads fail on a plan (see Sources/CPCMFaults).
         .library(name: "CapdeckPCMFaults", type: .dynamic, targets: ["CPCMFaults"]),
     ],
@@ -45,6 +47,15 @@ let package = Package(
 
         // Layer 4: the AVCaptureSession-shaped library API over the engine and adapters.
         .target(name: "CaptureDeck", dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CaptureResample", "CapturePulse", "CaptureDBus"]),
+
+        // Layer 4½ (library): Apple's names, signatures and documented behaviour (AVCaptureSession,
+        // AVCaptureDevice, the outputs and their delegates, CMSampleBuffer and the CoreMedia subset
+        // audio code calls, AVError, NotificationCenter notifications), a thin layer over CaptureDeck.
+        // Built in Swift 6 mode; its Swift 5 clients are checked by AVFoundationPortTests.
+        .target(
+            name: "CaptureDeckAVFoundation",
+            dependencies: ["CaptureDeck", "CaptureCore", "CaptureALSA", "CaptureFiles", "CapturePulse"]
+        ),
 
         // The config file (TOML via TOMLKit), with errors that name the file, line and key.
         .target(name: "CaptureConfig", dependencies: ["CaptureCore", .product(name: "TOMLKit", package: "TOMLKit")]),
@@ -88,6 +99,15 @@ let package = Package(
         .target(name: "CaptureTestSupport", dependencies: ["CaptureCore"], path: "Tests/Support/CaptureTestSupport"),
         .testTarget(name: "CaptureCoreTests", dependencies: ["CaptureCore", "CAllocCounter", "CaptureTestSupport"]),
         .testTarget(name: "CaptureDeckTests", dependencies: ["CaptureDeck", "CaptureCore", "CaptureFiles", "CaptureResample", "CAllocCounter", "CSndfile", "CaptureTestSupport"]),
+        // The AVFoundation layer's own tests (Swift 6), and programs written against Apple's API as
+        // real apps are, in Swift 5 mode (most Apple sample code is), run on test PCMs and the
+        // built-in source.
+        .testTarget(name: "CaptureDeckAVFoundationTests", dependencies: ["CaptureDeckAVFoundation", "CaptureDeck", "CaptureCore", "CaptureTestSupport"]),
+        .testTarget(
+            name: "AVFoundationPortTests",
+            dependencies: ["CaptureDeckAVFoundation"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
         .testTarget(name: "CaptureDBusTests", dependencies: ["CaptureDBus", "CaptureCore", "CaptureTestSupport"]),
         .testTarget(name: "CaptureALSATests", dependencies: ["CaptureALSA", "CaptureCore"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "CaptureCore"]),
