@@ -1,0 +1,1 @@
+// Temporary: the target's first tests replace this file (issue 11 in progress).
