@@ -309,6 +309,17 @@ extension AVError {
         (userInfo[AVErrorMediaSubTypeKey] as? [Any])?.compactMap { ($0 as? NSNumber)?.intValue }
     }
 
+    /// The time, from `AVErrorTimeKey` (a `CMTime`).
+    public var time: CMTime? { userInfo[AVErrorTimeKey] as? CMTime }
+
+    /// The presentation timestamp, from `AVErrorPresentationTimeStampKey` (a `CMTime`).
+    public var presentationTimeStamp: CMTime? { userInfo[AVErrorPresentationTimeStampKey] as? CMTime }
+
+    /// The track's persistent ID, from `AVErrorPersistentTrackIDKey`.
+    public var persistentTrackID: CMPersistentTrackID? {
+        (userInfo[AVErrorPersistentTrackIDKey] as? NSNumber)?.int32Value
+    }
+
     /// The file type, from `AVErrorFileTypeKey` (an `AVFileType` or its raw UTI string).
     public var fileType: AVFileType? {
         switch userInfo[AVErrorFileTypeKey] {
