@@ -124,8 +124,8 @@ public enum InputDevices {
         let p = s.properties
         let bus = p["device.bus"]?.lowercased() ?? ""
         let kind: InputDevice.Kind
-        if s.isMonitor || p["device.class"] == "monitor" || p["device.class"] == "abstract" {
-            kind = .virtual
+        if s.isMonitor || p["device.class"] == "monitor" {
+            kind = .virtual  // what an output plays, whatever hardware the output is
         } else if bus == "usb" {
             kind = .usb
         } else if bus == "bluetooth" || s.name.hasPrefix("bluez_") {
@@ -133,7 +133,7 @@ public enum InputDevices {
         } else if ["pci", "platform", "isa", "firewire"].contains(bus) {
             kind = .builtIn
         } else {
-            kind = .virtual  // no bus: a tunnel, a filter or a virtual source
+            kind = .virtual  // no bus: a null source, a tunnel, a filter
         }
         let model: String
         if let v = p["device.vendor.id"], let pid = p["device.product.id"], !bus.isEmpty {
