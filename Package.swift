@@ -95,14 +95,15 @@ let package = Package(
         .systemLibrary(name: "CFuzzer"),
         .executableTarget(name: "capdeck-fuzz", dependencies: ["CaptureCore", "CaptureConfig", "CFuzzer"]),
 
-        // One scripted capture source and a bounded wait, shared by the unit-test targets.
+        // One scripted capture source, a bounded wait, child processes, temp dirs and a private
+        // PulseAudio daemon, shared by the test targets.
         .target(name: "CaptureTestSupport", dependencies: ["CaptureCore"], path: "Tests/Support/CaptureTestSupport"),
         .testTarget(name: "CaptureCoreTests", dependencies: ["CaptureCore", "CAllocCounter", "CaptureTestSupport"]),
         .testTarget(name: "CaptureDeckTests", dependencies: ["CaptureDeck", "CaptureCore", "CaptureFiles", "CaptureResample", "CAllocCounter", "CSndfile", "CaptureTestSupport"]),
         // The AVFoundation layer's own tests (Swift 6), and programs written against Apple's API as
         // real apps are, in Swift 5 mode (most Apple sample code is), run on test PCMs and the
         // built-in source.
-        .testTarget(name: "CaptureDeckAVFoundationTests", dependencies: ["CaptureDeckAVFoundation", "CaptureDeck", "CaptureCore", "CaptureTestSupport"]),
+        .testTarget(name: "CaptureDeckAVFoundationTests", dependencies: ["CaptureDeckAVFoundation", "CaptureDeck", "CaptureCore", "CaptureALSA", "CaptureTestSupport"]),
         .testTarget(
             name: "AVFoundationPortTests",
             dependencies: ["CaptureDeckAVFoundation"],
@@ -116,7 +117,7 @@ let package = Package(
         .testTarget(name: "CaptureFilesTests", dependencies: ["CaptureCore", "CaptureFiles", "CSndfile"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CAllocCounter", "CSndfile"]
+            dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CAllocCounter", "CSndfile", "CaptureTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -251,7 +251,8 @@ public final class ALSACaptureSource: CaptureSource, @unchecked Sendable {
 /// CaptureDeck's claim on an exclusive route: an flock on a file named after the PCM in the
 /// user's runtime directory, held while the PCM is open. Released by close, exit or crash. The
 /// file holds the holder's pid, so another CaptureDeck can tell who holds a route (`holder`).
-final class RouteLock {
+/// (Public for `AVCaptureDevice.lockForConfiguration`, whose lock is one of these on another name.)
+public final class RouteLock {
     private let fd: Int32
 
     static func path(pcm: String) -> String {
@@ -260,7 +261,7 @@ final class RouteLock {
     }
 
     /// Who holds `pcm`'s lock: nil when nobody does (or it can't be told), else the pid.
-    static func holder(pcm: String) -> pid_t? {
+    public static func holder(pcm: String) -> pid_t? {
         let fd = open(path(pcm: pcm), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -280,7 +281,7 @@ final class RouteLock {
     }
 
     /// - Parameter lock: flock(2), replaceable in tests (a filesystem without locks can't be had).
-    init(pcm: String, lock: (Int32, Int32) -> Int32 = { flock($0, $1) }) throws(DeviceError) {
+    public init(pcm: String, lock: (Int32, Int32) -> Int32 = { flock($0, $1) }) throws(DeviceError) {
         mkdir(RouteLock.directory(), 0o700)
         let path = RouteLock.path(pcm: pcm)
         let fd: Int32

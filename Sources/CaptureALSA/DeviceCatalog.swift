@@ -16,8 +16,19 @@ public struct SoundCard: Sendable, Equatable {
     public var id: String
     public var name: String
     public var longName: String
+    /// The driver's name (`HDA-Intel`, `USB-Audio`, `Loopback`, `Dummy`): what kind of hardware it is.
+    public var driver: String = ""
     /// Capture device numbers on this card (`hw:CARD,DEV`).
     public var captureDevices: [(device: Int, name: String)]
+
+    public init(index: Int, id: String, name: String, longName: String, driver: String = "", captureDevices: [(device: Int, name: String)]) {
+        self.index = index
+        self.id = id
+        self.name = name
+        self.longName = longName
+        self.driver = driver
+        self.captureDevices = captureDevices
+    }
 
     public static func == (a: SoundCard, b: SoundCard) -> Bool {
         a.index == b.index && a.id == b.id && a.captureDevices.map(\.device) == b.captureDevices.map(\.device)
@@ -79,10 +90,14 @@ public enum DeviceCatalog {
             var devices: [(Int, String)] = []
             var ctl: OpaquePointer?
             var id = "\(card)"
+            var driver = ""
             if snd_ctl_open(&ctl, "hw:\(card)", 0) == 0, let ctl {
                 var info: OpaquePointer?
                 if snd_ctl_card_info_malloc(&info) == 0, let info {
-                    if snd_ctl_card_info(ctl, info) == 0 { id = String(cString: snd_ctl_card_info_get_id(info)) }
+                    if snd_ctl_card_info(ctl, info) == 0 {
+                        id = String(cString: snd_ctl_card_info_get_id(info))
+                        driver = String(cString: snd_ctl_card_info_get_driver(info))
+                    }
                     snd_ctl_card_info_free(info)
                 }
                 var dev: Int32 = -1
@@ -102,7 +117,7 @@ public enum DeviceCatalog {
             }
             out.append(SoundCard(index: Int(card), id: id,
                                  name: name.map { String(cString: $0) } ?? "card \(card)",
-                                 longName: longName.map { String(cString: $0) } ?? "",
+                                 longName: longName.map { String(cString: $0) } ?? "", driver: driver,
                                  captureDevices: devices))
         }
         return out
@@ -153,6 +168,12 @@ public enum DeviceCatalog {
         let target = String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         guard target.hasPrefix("card") else { return nil }
         return Int(target.dropFirst(4))
+    }
+
+    /// A small file of card `index`'s directory in /proc/asound (`usbid`, `codec#0`), or nil when
+    /// it has none. `root`: another directory laid out as /proc/asound (tests).
+    public static func cardFile(_ index: Int, _ name: String, root: String = "/proc/asound") -> String? {
+        readSmallFile(root + "/card\(index)/" + name)
     }
 
     /// `/proc/asound/cardN` for a card view's name (`hw:0`, `plughw:CARD=USB,DEV=0`, `dsnoop:1`).

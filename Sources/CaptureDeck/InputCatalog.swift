@@ -43,24 +43,48 @@ public enum InputCatalog {
     /// The default input: the sound server's default source while a server runs, else the first
     /// card. Asks the server (at most `timeoutMs`).
     public static func defaultInput(timeoutMs: Int = 500) -> DefaultInputChoice {
-        if SoundServerProbe.expected() != nil {
-            if let why = SoundServerProbe.diagnosis() { return .unreachableServer(why) }
-            switch PulseControl.serverInfo(timeoutMs: timeoutMs) {
+        defaultInput(server: askServer { PulseControl.serverInfo(timeoutMs: timeoutMs) }, cards: DeviceCatalog.cards)
+    }
+
+    /// The default input from the server's answer (nil: no server is configured), asking for the
+    /// cards only when there is no server: the server's default source while it answers, else
+    /// (no server configured) the first card with a capture device.
+    public static func defaultInput(server: Result<SoundServerInfo, ServerUnreachable>?, cards: () -> [SoundCard]) -> DefaultInputChoice {
+        if let server {
+            switch server {
             case .success(let info): return .server(info)
-            case .failure(let e): return .unreachableServer("\(e)")
+            case .failure(let e): return .unreachableServer(e.reason)
             }
         }
-        if let card = DeviceCatalog.cards().first(where: { !$0.captureDevices.isEmpty }), let dev = card.captureDevices.first?.device {
+        if let card = cards().first(where: { !$0.captureDevices.isEmpty }), let dev = card.captureDevices.first?.device {
             return .card(card, device: dev)
         }
         return .nothing
     }
 
+    /// Why a configured server gave no answer.
+    public struct ServerUnreachable: Error, Sendable, Equatable {
+        /// In words: the probe's diagnosis, or the control connection's error.
+        public var reason: String
+        /// It was reached but did not answer in time (stalled): not evidence that it is gone.
+        public var timedOut: Bool
+    }
+
+    /// Asks the configured sound server (`ask`: one PulseControl call with its deadline): nil
+    /// when no server is configured; one that is configured but doesn't answer at its socket is
+    /// a failure with the probe's diagnosis, without asking.
+    public static func askServer<T>(_ ask: () -> Result<T, PulseControlError>) -> Result<T, ServerUnreachable>? {
+        guard SoundServerProbe.expected() != nil else { return nil }
+        if let why = SoundServerProbe.diagnosis() { return .failure(ServerUnreachable(reason: why, timedOut: false)) }
+        return ask().mapError { e in
+            if case .timedOut = e { return ServerUnreachable(reason: "\(e)", timedOut: true) }
+            return ServerUnreachable(reason: "\(e)", timedOut: false)
+        }
+    }
+
     /// The server's sources (nil when no server is configured or it doesn't answer).
     public static func serverSources(timeoutMs: Int = 500) -> SoundServerSnapshot? {
-        guard SoundServerProbe.expected() != nil, SoundServerProbe.diagnosis() == nil,
-              case .success(let s) = PulseControl.snapshot(timeoutMs: timeoutMs) else { return nil }
-        return s
+        try? askServer { PulseControl.snapshot(timeoutMs: timeoutMs) }?.get()
     }
 
     /// The -D name of a server source.

@@ -40,6 +40,9 @@ public struct SoundServerSource: Sendable, Equatable {
     public var isMonitor: Bool
     public var sampleRate: Int
     public var channels: Int
+    /// The server's properties of the source (`device.bus`, `device.vendor.name`,
+    /// `device.product.name`, `device.class`, …): what it knows of the hardware behind it.
+    public var properties: [String: String] = [:]
 }
 
 /// A program's playback stream on the server (a sink input).
@@ -104,7 +107,8 @@ public enum PulseControl {
                     box.sources.append(SoundServerSource(name: text(info.pointee.name), description: text(info.pointee.description),
                                                          isMonitor: info.pointee.monitor_of_sink != UInt32.max /* PA_INVALID_INDEX */,
                                                          sampleRate: Int(info.pointee.sample_spec.rate),
-                                                         channels: Int(info.pointee.sample_spec.channels)))
+                                                         channels: Int(info.pointee.sample_spec.channels),
+                                                         properties: strings(info.pointee.proplist)))
                 }, me) { ops.append(op) }
                 if let op = pa_context_get_sink_input_info_list(ctx, { _, info, eol, userdata in
                     guard let userdata else { return }
@@ -171,6 +175,17 @@ public enum PulseControl {
 
 /// A C string from libpulse, or "" (a free function: C callbacks can't capture context).
 private func text(_ p: UnsafePointer<CChar>?) -> String { p.map { String(cString: $0) } ?? "" }
+
+/// A property list's string values (binary ones are left out).
+private func strings(_ list: OpaquePointer?) -> [String: String] {
+    guard let list else { return [:] }
+    var out: [String: String] = [:]
+    var state: UnsafeMutableRawPointer?
+    while let key = pa_proplist_iterate(list, &state) {
+        if let value = pa_proplist_gets(list, key) { out[String(cString: key)] = String(cString: value) }
+    }
+    return out
+}
 
 /// Carries a success callback's answer back.
 private final class AnswerBox {

@@ -1,4 +1,7 @@
 // Running the real `capdeck` binary with a private ALSA configuration.
+// The child processes, temp dirs and the PulseAudio daemon are the shared test support's, seen by
+// every file of this target through this one import.
+@_exported import CaptureTestSupport
 import Foundation
 import Glibc
 
@@ -44,26 +47,7 @@ enum Capdeck {
     /// The environment capdeck runs in: the test's own, with HOME (and so `~/.asoundrc`) pointed at
     /// `home`, and nothing that could reach the real user's ALSA or sound-server configuration.
     static func environment(home: String, extra: [String: String] = [:]) -> [String: String] {
-        var env = ProcessInfo.processInfo.environment
-        for key in ["ALSA_CONFIG_PATH", "ALSA_CARD", "ALSA_PCM_CARD", "ALSA_PCM_DEVICE",
-                    "PULSE_SERVER", "PULSE_COOKIE", "PULSE_RUNTIME_PATH", "PULSE_CLIENTCONFIG", "PULSE_SINK", "PULSE_SOURCE",
-                    "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS"] {
-            env[key] = nil
-        }
-        env["HOME"] = home
-        env["XDG_CONFIG_HOME"] = home + "/.config"
-        env["XDG_DATA_HOME"] = home + "/.local/share"
-        env["XDG_STATE_HOME"] = home + "/.local/state"
-        let run = home + "/run"
-        mkdir(run, 0o700)
-        env["XDG_RUNTIME_DIR"] = run
-        env.merge(extra) { $1 }
-        // A test's own preload (fault injection) goes first; one this run inherited (the
-        // ThreadSanitizer run's Mutex annotations, scripts/sanitize.sh) is kept after it.
-        if let mine = extra["LD_PRELOAD"], let inherited = ProcessInfo.processInfo.environment["LD_PRELOAD"], !inherited.isEmpty {
-            env["LD_PRELOAD"] = mine + ":" + inherited
-        }
-        return env
+        testEnvironment(home: home, extra: extra)
     }
 
     /// The sanitizer runtime's options (and the ThreadSanitizer run's preload) this test run was
@@ -99,16 +83,6 @@ enum Capdeck {
         }
         return exe
     }
-}
-
-/// Finds a program on PATH (or in the usual system directories).
-func which(_ name: String) -> String? {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-    for dir in path.split(separator: ":").map(String.init) + ["/usr/bin", "/bin", "/usr/sbin", "/sbin"] {
-        let p = dir + "/" + name
-        if FileManager.default.isExecutableFile(atPath: p) { return p }
-    }
-    return nil
 }
 
 /// ALSA configuration snippets for the test PCMs.

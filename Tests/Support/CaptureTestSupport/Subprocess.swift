@@ -1,27 +1,27 @@
-// Child processes for the integration tests: posix_spawn in a new process group, output to
+// Child processes for the tests (integration and unit targets alike): posix_spawn in a new process group, output to
 // files (no pipes to deadlock on), waiting with a deadline, and killing by pid/pgid only.
 import Foundation
 import Glibc
 
 /// How a child process ended.
-enum Termination: Equatable, CustomStringConvertible {
+public enum Termination: Equatable, CustomStringConvertible {
     case exited(Int32)
     case signaled(Int32)
 
-    var description: String {
+    public var description: String {
         switch self {
         case .exited(let c): "exit \(c)"
         case .signaled(let s): "signal \(s)"
         }
     }
 
-    var exitCode: Int32? {
+    public var exitCode: Int32? {
         if case .exited(let c) = self { return c }
         return nil
     }
 
     /// Decodes a waitpid status (the W* macros don't import into Swift).
-    init(waitStatus s: Int32) {
+    public init(waitStatus s: Int32) {
         if s & 0x7F == 0 {
             self = .exited((s >> 8) & 0xFF)
         } else {
@@ -30,19 +30,20 @@ enum Termination: Equatable, CustomStringConvertible {
     }
 }
 
-struct SpawnError: Error, CustomStringConvertible {
-    var description: String
+public struct SpawnError: Error, CustomStringConvertible {
+    public var description: String
+    public init(description: String) { self.description = description }
 }
 
 /// One child process, leader of its own process group (pgid == pid).
-final class Child: @unchecked Sendable {
-    let pid: pid_t
-    let executable: String
-    private(set) var termination: Termination?
+public final class Child: @unchecked Sendable {
+    public let pid: pid_t
+    public let executable: String
+    public private(set) var termination: Termination?
 
     /// Starts `executable` with exactly `arguments` and `environment`.
     /// stdin, stdout and stderr are files (paths); stdout/stderr are created or truncated.
-    init(_ executable: String, _ arguments: [String], environment: [String: String],
+    public init(_ executable: String, _ arguments: [String], environment: [String: String],
          stdin: String = "/dev/null", stdout: String = "/dev/null", stderr: String = "/dev/null") throws {
         self.executable = executable
         var actions = posix_spawn_file_actions_t()
@@ -91,7 +92,7 @@ final class Child: @unchecked Sendable {
 
     /// Reaps the child if it has ended (non-blocking).
     @discardableResult
-    func poll() -> Termination? {
+    public func poll() -> Termination? {
         if let termination { return termination }
         var status: Int32 = 0
         let r = waitpid(pid, &status, WNOHANG)
@@ -102,7 +103,7 @@ final class Child: @unchecked Sendable {
     }
 
     /// Waits up to `timeout` seconds for the child to end; nil if it is still running.
-    func wait(timeout: Double) async -> Termination? {
+    public func wait(timeout: Double) async -> Termination? {
         let deadline = Monotonic.now + timeout
         while Monotonic.now < deadline {
             if let t = poll() { return t }
@@ -112,19 +113,19 @@ final class Child: @unchecked Sendable {
     }
 
     /// Sends `sig` to the child's whole process group (it leads it), if it has not been reaped.
-    func signalGroup(_ sig: Int32) {
+    public func signalGroup(_ sig: Int32) {
         guard termination == nil else { return }
         _ = Glibc.kill(-pid, sig)
     }
 
     /// Sends `sig` to the child process only.
-    func signal(_ sig: Int32) {
+    public func signal(_ sig: Int32) {
         guard termination == nil else { return }
         _ = Glibc.kill(pid, sig)
     }
 
     /// SIGKILLs the process group and reaps the child (blocking; SIGKILL can't be ignored).
-    func kill() {
+    public func kill() {
         guard poll() == nil else { return }
         _ = Glibc.kill(-pid, SIGKILL)
         var status: Int32 = 0
@@ -139,7 +140,7 @@ final class Child: @unchecked Sendable {
     }
 
     /// Asks politely (SIGTERM to the group), then SIGKILLs after `grace` seconds.
-    func stop(grace: Double = 2) async {
+    public func stop(grace: Double = 2) async {
         guard poll() == nil else { return }
         signalGroup(SIGTERM)
         if await wait(timeout: grace) == nil { kill() }
@@ -147,8 +148,8 @@ final class Child: @unchecked Sendable {
 }
 
 /// Monotonic seconds.
-enum Monotonic {
-    static var now: Double {
+public enum Monotonic {
+    public static var now: Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
@@ -156,33 +157,34 @@ enum Monotonic {
 }
 
 /// The result of a child run to completion.
-struct RunResult: CustomStringConvertible {
-    var termination: Termination
-    var stdout: String
-    var stderr: String
+public struct RunResult: CustomStringConvertible {
+    public var termination: Termination
+    public var stdout: String
+    public var stderr: String
     /// Wall-clock seconds from spawn to reaping.
-    var seconds: Double
+    public var seconds: Double
 
-    var exitCode: Int32? { termination.exitCode }
+    public var exitCode: Int32? { termination.exitCode }
 
-    var description: String {
+    public var description: String {
         "\(termination) after \(String(format: "%.2f", seconds)) s; stderr: \(stderr.debugDescription); stdout: \(stdout.debugDescription)"
     }
 
     /// stderr's lines, without the final newline's empty remainder.
-    var stderrLines: [Substring] {
+    public var stderrLines: [Substring] {
         var lines = stderr.split(separator: "\n", omittingEmptySubsequences: false)
         if lines.last == "" { lines.removeLast() }
         return lines
     }
 }
 
-struct TimedOut: Error, CustomStringConvertible {
-    var description: String
+public struct TimedOut: Error, CustomStringConvertible {
+    public var description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Runs a program to completion (killing its group after `timeout`), capturing its output.
-func runProgram(_ executable: String, _ arguments: [String], environment: [String: String],
+public func runProgram(_ executable: String, _ arguments: [String], environment: [String: String],
                 scratch: TempDir, stdin: String = "/dev/null", timeout: Double = 60) async throws -> RunResult {
     let tag = UUID().uuidString.prefix(8)
     let out = scratch.path("stdout-\(tag).txt")
@@ -203,11 +205,11 @@ func runProgram(_ executable: String, _ arguments: [String], environment: [Strin
 }
 
 /// A private temporary directory, removed (recursively) by `remove()` or on deinit.
-final class TempDir: @unchecked Sendable {
-    let url: URL
+public final class TempDir: @unchecked Sendable {
+    public let url: URL
     private var removed = false
 
-    init(_ label: String = "capdeck-it") throws {
+    public init(_ label: String = "capdeck-it") throws {
         var template = Array("/tmp/\(label)-XXXXXX".utf8CString)
         guard let p = mkdtemp(&template) else {
             throw SpawnError(description: "mkdtemp: \(String(cString: strerror(errno)))")
@@ -217,28 +219,63 @@ final class TempDir: @unchecked Sendable {
 
     deinit { remove() }
 
-    var root: String { url.path }
+    public var root: String { url.path }
 
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+    public func path(_ name: String) -> String { url.appendingPathComponent(name).path }
 
-    func write(_ name: String, _ text: String) throws {
+    public func write(_ name: String, _ text: String) throws {
         try text.write(toFile: path(name), atomically: false, encoding: .utf8)
     }
 
-    func write(_ name: String, bytes: [UInt8]) throws {
+    public func write(_ name: String, bytes: [UInt8]) throws {
         try Data(bytes).write(to: url.appendingPathComponent(name))
     }
 
     @discardableResult
-    func makeDirectory(_ name: String, mode: mode_t = 0o700) -> String {
+    public func makeDirectory(_ name: String, mode: mode_t = 0o700) -> String {
         let p = path(name)
         mkdir(p, mode)
         return p
     }
 
-    func remove() {
+    public func remove() {
         guard !removed else { return }
         removed = true
         try? FileManager.default.removeItem(at: url)
     }
+}
+
+/// Finds a program on PATH (or in the usual system directories).
+public func which(_ name: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+    for dir in path.split(separator: ":").map(String.init) + ["/usr/bin", "/bin", "/usr/sbin", "/sbin"] {
+        let p = dir + "/" + name
+        if FileManager.default.isExecutableFile(atPath: p) { return p }
+    }
+    return nil
+}
+
+/// This process's environment for a child that must see only its own test world: no sound server,
+/// ALSA or D-Bus settings inherited, HOME and the XDG directories under `home` (its runtime
+/// directory made), then `extra`. A test's own LD_PRELOAD goes before an inherited one (the
+/// ThreadSanitizer run's Mutex annotations, scripts/sanitize.sh), which is kept.
+public func testEnvironment(home: String, extra: [String: String] = [:]) -> [String: String] {
+    var env = ProcessInfo.processInfo.environment
+    for key in ["ALSA_CONFIG_PATH", "ALSA_CARD", "ALSA_PCM_CARD", "ALSA_PCM_DEVICE",
+                "PULSE_SERVER", "PULSE_COOKIE", "PULSE_RUNTIME_PATH", "PULSE_CLIENTCONFIG", "PULSE_SINK", "PULSE_SOURCE",
+                "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS"] {
+        env[key] = nil
+    }
+    env["HOME"] = home
+    env["XDG_CONFIG_HOME"] = home + "/.config"
+    env["XDG_DATA_HOME"] = home + "/.local/share"
+    env["XDG_STATE_HOME"] = home + "/.local/state"
+    let run = home + "/run"
+    mkdir(run, 0o700)
+    env["XDG_RUNTIME_DIR"] = run
+    env.merge(extra) { $1 }
+    if let mine = extra["LD_PRELOAD"], let inherited = ProcessInfo.processInfo.environment["LD_PRELOAD"], !inherited.isEmpty {
+        env["LD_PRELOAD"] = mine + ":" + inherited
+    }
+    return env
 }

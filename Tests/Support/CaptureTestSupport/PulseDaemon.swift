@@ -4,17 +4,17 @@
 import Foundation
 import Glibc
 
-final class PulseDaemon: @unchecked Sendable {
-    let dir: TempDir
+public final class PulseDaemon: @unchecked Sendable {
+    public let dir: TempDir
     private let daemon: Child
     private var feeder: Child?
     /// What a client needs to reach this daemon (and only it).
-    let clientEnvironment: [String: String]
+    public let clientEnvironment: [String: String]
     private let pactl: String
     private let daemonEnvironment: [String: String]
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
     }
 
     private init(dir: TempDir, daemon: Child, pactl: String, clientEnvironment: [String: String],
@@ -28,7 +28,7 @@ final class PulseDaemon: @unchecked Sendable {
 
     /// Starts the daemon and the feeder, and returns once the null sink's latency is below
     /// 100 ms (so a monitor capture starts at once and runs at real-time pace).
-    static func start() async throws -> PulseDaemon {
+    public static func start() async throws -> PulseDaemon {
         guard let pulseaudio = which("pulseaudio"), let pactl = which("pactl"), let pacat = which("pacat") else {
             throw Failure(description: "pulseaudio, pactl and pacat are needed (apt-get install pulseaudio pulseaudio-utils)")
         }
@@ -37,7 +37,7 @@ final class PulseDaemon: @unchecked Sendable {
         let socket = run + "/native"
         let client = ["XDG_RUNTIME_DIR": run, "PULSE_SERVER": "unix:" + socket]
         // The daemon's own HOME is the temp dir too: it never writes to the real user's.
-        var env = Capdeck.environment(home: dir.root)
+        var env = testEnvironment(home: dir.root)
         env.merge(client) { $1 }
         let daemon = try Child(pulseaudio, [
             "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no", "--disable-shm=yes",
@@ -61,7 +61,7 @@ final class PulseDaemon: @unchecked Sendable {
     }
 
     /// `pactl ARGS` against this daemon.
-    func pactl(_ args: [String]) async throws -> RunResult { try await pactlRun(args) }
+    public func pactl(_ args: [String]) async throws -> RunResult { try await pactlRun(args) }
 
     private func pactlRun(_ args: [String]) async throws -> RunResult {
         try await runProgram(pactl, args, environment: daemonEnvironment, scratch: dir, timeout: 10)
@@ -84,7 +84,7 @@ final class PulseDaemon: @unchecked Sendable {
     }
 
     /// The null sink's current latency in microseconds (the first sink listed: the only one).
-    func sinkLatencyMicros() async throws -> Int? {
+    public func sinkLatencyMicros() async throws -> Int? {
         let out = try await pactlRun(["list", "sinks"]).stdout
         for line in out.split(separator: "\n") {
             let t = line.trimmingCharacters(in: .whitespaces)
@@ -108,12 +108,12 @@ final class PulseDaemon: @unchecked Sendable {
     }
 
     /// Stalls the daemon without an error (SIGSTOP): clients see no data, and no failure.
-    func stall() { daemon.signal(SIGSTOP) }
+    public func stall() { daemon.signal(SIGSTOP) }
     /// Lets a stalled daemon go on (SIGCONT).
-    func resume() { daemon.signal(SIGCONT) }
+    public func resume() { daemon.signal(SIGCONT) }
 
     /// Stops the feeder and the daemon (by pid; SIGTERM, then SIGKILL) and removes the temp dir.
-    func shutdown() {
+    public func shutdown() {
         feeder?.kill()
         if daemon.poll() == nil {
             daemon.signal(SIGCONT)  // a stalled daemon can't act on SIGTERM
