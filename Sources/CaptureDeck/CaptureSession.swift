@@ -644,8 +644,8 @@ public final class CaptureSession: @unchecked Sendable {
 
     /// The running engine's writer is done: its receivers hear it (data outputs call their
     /// handlers no more), and outputs added from now on wait for the next run.
-    private func endRun() {
-        run.value?.fan.sessionDidStop()
+    private func endRun(continuing: Bool = false) {
+        run.value?.fan.sessionDidStop(continuing: continuing)
         run.value = nil
     }
 
@@ -659,7 +659,7 @@ public final class CaptureSession: @unchecked Sendable {
             engine.stop()
             summary = engine.waitUntilFinished()
         }
-        endRun()
+        endRun(continuing: true)
         let (wasInterrupted, _) = runState.withLock {
             $0.inputRemoved(engine, frames: summary?.framesCaptured ?? 0, xruns: summary?.xruns ?? 0, now: monotonicNanos())
         }
@@ -672,7 +672,7 @@ public final class CaptureSession: @unchecked Sendable {
         cancelRetry()
         engine.stop()
         let summary = engine.waitUntilFinished()
-        endRun()
+        endRun(continuing: true)
         guard runState.withLock({ $0.replacing(engine, frames: summary.framesCaptured, xruns: summary.xruns) }) != nil else { return }
         startEngine(.continuing(old: current, since: monotonicNanos()))
     }

@@ -168,6 +168,12 @@ public final class CaptureAudioDataOutput: CaptureOutput, StreamReceiver, Sendab
         }
     }
 
+    /// The session's run ended but the session goes on (an input replaced or removed): buffers
+    /// queued still reach the handler; the next run's clock comes with its first frame.
+    func runEnded() {
+        state.withLock { $0.clock = nil }
+    }
+
     /// The session stopped capturing, or removed this output: what is queued is dropped.
     public func sessionDidStop() {
         state.withLock { s in

@@ -60,9 +60,13 @@ final class OutputFanOut: RecordingSink, Sendable {
         (output as? any StreamReceiver)?.sessionDidStop()
     }
 
-    /// The run has ended (its writer is done): every receiver hears it.
-    func sessionDidStop() {
-        for r in state.withLock({ $0.receivers }) { r.sessionDidStop() }
+    /// The run has ended (its writer is done): every receiver hears it. `continuing`: the
+    /// session goes on running with another engine (another input, or none for now), and a
+    /// data output's client still gets the buffers it has queued.
+    func sessionDidStop(continuing: Bool = false) {
+        for r in state.withLock({ $0.receivers }) {
+            if continuing, let d = r as? CaptureAudioDataOutput { d.runEnded() } else { r.sessionDidStop() }
+        }
     }
 
     // RecordingSink (writer queue).
