@@ -334,7 +334,10 @@ public final class CaptureSession: @unchecked Sendable {
     }
 
     /// Stops capture and finishes nothing else: file outputs keep their file open until
-    /// `stopRecording` (or a new start continues it). Programmer error inside a configuration batch.
+    /// `stopRecording` (or a new start continues it). Once it returns, no data output handler
+    /// call starts (buffers still queued are dropped; a call already running may finish) and
+    /// every `StreamReceiver` has heard `sessionDidStop`. Programmer error inside a configuration
+    /// batch.
     public func stopRunning() {
         precondition(config.withLock { $0.depth } == 0, "stopRunning() inside beginConfiguration()/commitConfiguration()")
         onSessionQueue {
