@@ -233,8 +233,9 @@ public final class CaptureSession: @unchecked Sendable {
     /// one) leaves the session running, as Apple's does (`isRunning` stays true, no
     /// `didStopRunning`), capturing and delivering nothing; file outputs keep their recording
     /// open. An input added later is captured from then on (the stream's positions carry on; the
-    /// time without input is not in it). While interrupted, removing the input ends the
-    /// interruption.
+    /// time without input is not in it). While interrupted with nothing captured (a device lost or
+    /// busy), removing the input ends the interruption; an input added later is started, with
+    /// `didStartRunning`.
     public func removeInput(_ input: CaptureDeviceInput) { changeInputs { $0.removeAll { $0 === input } } }
 
     private func changeInputs(_ change: (inout [CaptureDeviceInput]) -> Void) {
@@ -556,6 +557,7 @@ public final class CaptureSession: @unchecked Sendable {
     }
 
     private func retry() {
+        guard !inputs.isEmpty else { return }  // removed while waiting: the next tick after one is added
         if runState.withLock({ $0.engine == nil }) {
             startEngine(.start)
         } else {
@@ -570,12 +572,16 @@ public final class CaptureSession: @unchecked Sendable {
             removeRunningInput()
             return
         }
-        let (engine, current, inputless, since) = runState.withLock { s -> (CaptureEngine?, Route?, Bool, UInt64) in
+        let (engine, current, inputless, since, awaiting) = runState.withLock { s -> (CaptureEngine?, Route?, Bool, UInt64, Bool) in
             s.resolution = r
-            return (s.engine, s.route, s.inputless, s.inputlessSince)
+            return (s.engine, s.route, s.inputless, s.inputlessSince, s.awaitingInput)
         }
         if inputless {
             startEngine(.continuing(old: nil, since: since))
+            return
+        }
+        if awaiting {
+            startEngine(.start)
             return
         }
         guard let engine, engine.isCapturing, let current else { return }
@@ -655,8 +661,11 @@ public final class CaptureSession: @unchecked Sendable {
     /// The input was removed (no input left): stop capturing and go on running without input
     /// (see `removeInput`), or, while interrupted, stop waiting.
     private func removeRunningInput() {
-        cancelRetry()
         let engine = runState.withLock { $0.engine }
+        // An engine that has just ended by itself (its length reached, its device lost) is the
+        // end's to report; a reconnection's retries wait for an input.
+        if let engine, !engine.isCapturing { return }
+        cancelRetry()
         var summary: CaptureSummary?
         if let engine {
             engine.stop()

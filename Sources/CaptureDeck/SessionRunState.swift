@@ -53,6 +53,9 @@ struct SessionRunState<Engine: AnyObject> {
     private(set) var inputless = false
     /// When it began (monotonic nanoseconds).
     private(set) var inputlessSince: UInt64 = 0
+    /// Not running: interrupted with no engine when its input was removed; it starts (afresh,
+    /// announced) when one is added.
+    private(set) var awaitingInput = false
     /// Frames and xruns of the engines that have ended since the last fresh start (so maxFrames,
     /// framesCaptured and xrunCount span a reconnection).
     private(set) var endedFrames = 0
@@ -92,6 +95,7 @@ struct SessionRunState<Engine: AnyObject> {
         wanted = nil
         waiting = nil
         inputless = false
+        awaitingInput = false
         return out
     }
 
@@ -178,6 +182,8 @@ struct SessionRunState<Engine: AnyObject> {
             route = nil
             inputless = wantRunning
             inputlessSince = now
+        } else if engine == nil && was && wantRunning {
+            awaitingInput = true
         }
         wanted = nil
         waiting = nil
@@ -195,6 +201,7 @@ struct SessionRunState<Engine: AnyObject> {
     mutating func stop() -> (engine: Engine?, wasRunning: Bool, wasInterrupted: Bool) {
         let out = (engine, engine != nil || inputless, wanted != nil)
         inputless = false
+        awaitingInput = false
         wantRunning = false
         engine = nil
         route = nil
