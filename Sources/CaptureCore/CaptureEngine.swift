@@ -210,6 +210,10 @@ public final class CaptureEngine: @unchecked Sendable {
     public var isCapturing: Bool { threadID.load(ordering: .acquiring) != 0 && !captureEnded.load(ordering: .acquiring) }
     /// Frames the writer has handed to the sink so far.
     public var framesWritten: Int { written.load(ordering: .relaxed) }
+    /// CLOCK_MONOTONIC nanoseconds when the first device started (0 before): the host time of
+    /// the run's frame 0. Set on the capture queue before the first frame reaches the ring, so
+    /// the writer queue (and anyone after `start()` returns) reads it set.
+    public var startedAtNanos: UInt64 { startNanos.load(ordering: .relaxed) }
 
     // MARK: Control
 

@@ -80,8 +80,13 @@ public enum CaptureSessionEvent: Sendable, Equatable {
 /// the events they caused have been delivered; called from a handler, they return without
 /// waiting (the events follow the current one).
 ///
+/// Inputs and outputs may be added and removed while running, as Apple allows (see `addOutput`,
+/// `removeOutput`, `addInput`, `removeInput`); each change is made on the session queue and is in
+/// effect when the call returns.
+///
 /// `@unchecked Sendable`: its state is behind `config` and `runState` (mutexes); the retry timer
-/// is the session queue's alone (`QueueBound`); the rest is immutable after init.
+/// and the current run's outputs are the session queue's alone (`QueueBound`); the rest is
+/// immutable after init.
 public final class CaptureSession: @unchecked Sendable {
     // MARK: The four audio-session properties (Apple's defaults)
 
@@ -186,6 +191,9 @@ public final class CaptureSession: @unchecked Sendable {
     private let onEventQueue = DispatchSpecificKey<Bool>()
     /// The session queue's alone.
     private let retryTimer: QueueBound<(any RetryTimer)?>
+    /// The running engine's fan-out (what its writer feeds) and the input it captures: set when
+    /// an engine starts, cleared when it ends. The session queue's alone.
+    private let run: QueueBound<(fan: OutputFanOut, input: CaptureDeviceInput)?>
     private let retryClock: any RetryClock
 
     public convenience init(applicationAudioSession: ApplicationAudioSession = ApplicationAudioSession()) {
@@ -196,6 +204,7 @@ public final class CaptureSession: @unchecked Sendable {
     init(applicationAudioSession: ApplicationAudioSession, retryClock: any RetryClock) {
         self.retryClock = retryClock
         retryTimer = QueueBound(nil, queue: queue)
+        run = QueueBound(nil, queue: queue)
         self.applicationAudioSession = applicationAudioSession
         queue.setSpecific(key: onQueue, value: true)
         eventQueue.setSpecific(key: onEventQueue, value: true)
@@ -204,18 +213,78 @@ public final class CaptureSession: @unchecked Sendable {
     // MARK: Inputs and outputs
 
     public func canAddInput(_ input: CaptureDeviceInput) -> Bool { inputs.isEmpty }
+
+    /// Adds the session's input. While running, outside a configuration batch, it takes effect at
+    /// once: a session running without input (its input was removed) starts capturing it,
+    /// announced as a `routeChanged` from no route. Inside a batch, at the outermost commit.
     public func addInput(_ input: CaptureDeviceInput) {
         precondition(canAddInput(input), "a CaptureSession takes one audio input")
-        inputs.append(input)
+        changeInputs { $0.append(input) }
     }
-    public func removeInput(_ input: CaptureDeviceInput) { inputs.removeAll { $0 === input } }
+
+    /// Removes the input. Replacing it while running — `removeInput` and `addInput` inside
+    /// `beginConfiguration`/`commitConfiguration` — switches capture to the new input at the
+    /// commit: like a route change (`CaptureEngine.switchDevice`: one continuous stream, files
+    /// keep recording) when its format is the running one's; otherwise the old capture stops and
+    /// the new one starts in the new format (file outputs follow their format rules: one holding
+    /// frames in the old format stops with `formatMismatch`), announced as a `routeChanged`.
+    ///
+    /// Removing the only input of a running session (outside a batch, or committed without a new
+    /// one) leaves the session running, as Apple's does (`isRunning` stays true, no
+    /// `didStopRunning`), capturing and delivering nothing; file outputs keep their recording
+    /// open. An input added later is captured from then on (the stream's positions carry on; the
+    /// time without input is not in it). While interrupted with nothing captured (a device lost or
+    /// busy), removing the input ends the interruption; an input added later is started, with
+    /// `didStartRunning`.
+    public func removeInput(_ input: CaptureDeviceInput) { changeInputs { $0.removeAll { $0 === input } } }
+
+    private func changeInputs(_ change: (inout [CaptureDeviceInput]) -> Void) {
+        let inBatch = config.withLock { c -> Bool in
+            change(&c.inputs)
+            return c.depth > 0
+        }
+        if !inBatch {
+            onSessionQueue { self.applyConfiguration() }
+            awaitEvents()
+        }
+    }
 
     public func canAddOutput(_ output: any CaptureOutput) -> Bool { !outputs.contains { $0 === output } }
+
+    /// Adds an output. While running, it receives frames from the running engine's next writer
+    /// batch on, in the session's format (a file output takes it, as before a run; a recording
+    /// started on it records), and from every later run.
     public func addOutput(_ output: any CaptureOutput) {
         precondition(canAddOutput(output), "output already added")
-        outputs.append(output)
+        onSessionQueue {
+            let added = self.config.withLock { c -> Bool in
+                guard !c.outputs.contains(where: { $0 === output }) else { return false }
+                c.outputs.append(output)
+                return true
+            }
+            guard added, let r = self.run.value else { return }
+            if let f = output as? CaptureAudioFileOutput {
+                do throws(RecordingError) { try f.setSessionFormat(r.fan.format) } catch { self.emit(.runtimeError(.recording(error))) }
+            }
+            r.fan.add(output)
+        }
+        awaitEvents()
     }
-    public func removeOutput(_ output: any CaptureOutput) { outputs.removeAll { $0 === output } }
+
+    /// Removes an output. When it returns, the output gets nothing more: a delivery to it in
+    /// progress on the writer queue has ended (the wait is at most one writer batch), and a data
+    /// output calls its handler no more (a call already running may finish). A file output keeps
+    /// its recording open (stop it as usual).
+    public func removeOutput(_ output: any CaptureOutput) {
+        onSessionQueue {
+            self.config.withLock { $0.outputs.removeAll { $0 === output } }
+            if let r = self.run.value {
+                r.fan.remove(output)
+            } else {
+                (output as? any StreamReceiver)?.sessionDidStop()
+            }
+        }
+    }
 
     // MARK: Configuration
 
@@ -260,13 +329,16 @@ public final class CaptureSession: @unchecked Sendable {
         precondition(config.withLock { $0.depth } == 0, "startRunning() inside beginConfiguration()/commitConfiguration()")
         onSessionQueue {
             self.runState.withLock { $0.begin() }  // a fresh start (not a reconnection): maxFrames counts from here
-            self.startEngine()
+            self.startEngine(.start)
         }
         awaitEvents()
     }
 
     /// Stops capture and finishes nothing else: file outputs keep their file open until
-    /// `stopRecording` (or a new start continues it). Programmer error inside a configuration batch.
+    /// `stopRecording` (or a new start continues it). Once it returns, no data output handler
+    /// call starts (buffers still queued are dropped; a call already running may finish) and
+    /// every `StreamReceiver` has heard `sessionDidStop`. Programmer error inside a configuration
+    /// batch.
     public func stopRunning() {
         precondition(config.withLock { $0.depth } == 0, "stopRunning() inside beginConfiguration()/commitConfiguration()")
         onSessionQueue {
@@ -283,6 +355,8 @@ public final class CaptureSession: @unchecked Sendable {
                 // Any xrun the final drain met.
                 self.runState.withLock { $0.addEndedXruns(engine.xrunCount - counted) }
             }
+            // The writer is done: data outputs call their handlers no more.
+            self.endRun()
             if wasInterrupted && !wasRunning { self.emit(.interruptionEnded) }
             if wasRunning { self.emit(.didStopRunning) }
         }
@@ -339,8 +413,28 @@ public final class CaptureSession: @unchecked Sendable {
         }
     }
 
-    private func startEngine() {
-        guard runState.withLock({ $0.engine == nil && $0.wantRunning }) else { return }
+    /// How a start follows what ran before.
+    private enum StartKind {
+        /// `startRunning`, a reconnection, a retry: announced with `didStartRunning`.
+        case start
+        /// The session is running and goes on with another engine: its input changed format, or
+        /// an input was added to a session running without one (`old` nil). Announced as a
+        /// `routeChanged` from `old`, whose capture ended at `since` (monotonic nanoseconds); a
+        /// failure ends the running (`didStopRunning`, after the failure's own events).
+        case continuing(old: Route?, since: UInt64)
+    }
+
+    private func startEngine(_ kind: StartKind) {
+        var continuing: (old: Route?, since: UInt64)?
+        if case .continuing(let old, let since) = kind { continuing = (old, since) }
+        guard runState.withLock({ $0.engine == nil && $0.wantRunning && (continuing != nil || !$0.inputless) }) else { return }
+        var started = false
+        defer {
+            if !started, continuing != nil {
+                _ = runState.withLock { $0.inputlessStartFailed() }
+                emit(.didStopRunning)
+            }
+        }
         guard let (r, input) = resolveNow() else {
             emit(.runtimeError(.noInput))
             return
@@ -355,20 +449,22 @@ public final class CaptureSession: @unchecked Sendable {
             route = x
         }
         configureAppSession(r)
-        let files = outputs.compactMap { $0 as? CaptureAudioFileOutput }
+        let outputs = self.outputs
         // Each file takes the input's format before its first frame (one that already holds
         // frames in another format stops, reported).
-        for f in files {
+        for f in outputs.compactMap({ $0 as? CaptureAudioFileOutput }) {
             do throws(RecordingError) { try f.setSessionFormat(input.format) } catch { emit(.runtimeError(.recording(error))) }
         }
-        let fan = OutputFanOut(format: input.format, files: files, data: outputs.compactMap { $0 as? CaptureAudioDataOutput })
+        let endedFrames = runState.withLock { $0.endedFrames }
+        let fan = OutputFanOut(format: input.format, streamPosition: endedFrames, outputs: outputs)
         let engine: CaptureEngine
         do {
             engine = try CaptureEngine(device: input.makeDevice(route),
                                        configuration: .init(request: input.request, realtimePriority: self.realtimePriority,
-                                                            maxFrames: self.maxFrames.map { max(1, $0 - runState.withLock { $0.endedFrames }) },
+                                                            maxFrames: self.maxFrames.map { max(1, $0 - endedFrames) },
                                                             rateConverter: LibsamplerateConverter.factory),
                                        sink: fan, meterBoard: meterBoard)
+            fan.clock.bind { [weak engine] in engine?.startedAtNanos ?? 0 }
         } catch {
             // The engine's wake-up pipes: a descriptor limit is the process's, not the device's.
             let e: DeviceError = error.errno.isDescriptorLimit ? .systemLimit(device: route.pcm, reason: "\(error)")
@@ -387,6 +483,8 @@ public final class CaptureSession: @unchecked Sendable {
         do throws(DeviceError) {
             let granted = try engine.start()
             let (wasInterrupted, lostAt, stalled) = runState.withLock { $0.started(engine, on: route) }
+            started = true
+            run.value = (fan, input)
             cancelRetry()
             engine.onFinished { [weak self] summary in self?.engineEnded(engine, summary) }
             if let lostAt {
@@ -400,7 +498,15 @@ public final class CaptureSession: @unchecked Sendable {
                 }
             }
             if wasInterrupted { emit(.interruptionEnded) }
-            emit(.didStartRunning(route, granted))
+            if let continuing {
+                let gapMs = Double(monotonicNanos() - continuing.since) / 1e6
+                let from = continuing.old.map { "\($0.pcm)" } ?? "no input"
+                engine.addMarker(atFrame: 0, label: "input: \(from) -> \(input.name) (\(route.pcm), \(Int(gapMs.rounded())) ms without capture)")
+                emit(.routeChanged(RouteChange(old: continuing.old, new: route, granted: granted, gapMs: gapMs, gapFrames: 0,
+                                               atFrame: endedFrames)))
+            } else {
+                emit(.didStartRunning(route, granted))
+            }
         } catch {
             // Waiting for a lost device: "not there" is expected until it is back; anything
             // else (busy, a format it no longer gives) is said once, and the wait goes on.
@@ -451,8 +557,9 @@ public final class CaptureSession: @unchecked Sendable {
     }
 
     private func retry() {
+        guard !inputs.isEmpty else { return }  // removed while waiting: the next tick after one is added
         if runState.withLock({ $0.engine == nil }) {
-            startEngine()
+            startEngine(.start)
         } else {
             applyConfiguration(isRetry: true)
         }
@@ -461,18 +568,36 @@ public final class CaptureSession: @unchecked Sendable {
     /// Re-resolves and, while running, switches the device if the route changed. `isRetry`: the
     /// retry timer's attempt at a route that was busy (not a change the user made).
     private func applyConfiguration(isRetry: Bool = false) {
-        guard let (r, input) = resolveNow() else { return }
-        let (engine, current) = runState.withLock { s -> (CaptureEngine?, Route?) in
+        guard let (r, input) = resolveNow() else {
+            removeRunningInput()
+            return
+        }
+        let (engine, current, inputless, since, awaiting) = runState.withLock { s -> (CaptureEngine?, Route?, Bool, UInt64, Bool) in
             s.resolution = r
-            return (s.engine, s.route)
+            return (s.engine, s.route, s.inputless, s.inputlessSince, s.awaitingInput)
+        }
+        if inputless {
+            startEngine(.continuing(old: nil, since: since))
+            return
+        }
+        if awaiting {
+            startEngine(.start)
+            return
         }
         guard let engine, engine.isCapturing, let current else { return }
+        // Another input than the engine captures (replaced inside a batch): in another format,
+        // the engine can't take it (its ring, meters and files are in the old one): start anew.
+        let replaced = run.value.map { $0.input !== input } ?? false
+        if replaced && input.format != engine.configuration.recordingFormat {
+            restart(engine, from: current)
+            return
+        }
         configureAppSession(r)
         guard case .success(let wanted) = r.route else {
             if case .failure(let f) = r.route { emit(.runtimeError(.cannotStart(f))) }
             return
         }
-        guard wanted != current else {
+        guard wanted != current || replaced else {
             // Back on the route we have: any interruption for another route is over.
             if runState.withLock({ $0.settledOnCurrentRoute() }) {
                 cancelRetry()
@@ -480,7 +605,7 @@ public final class CaptureSession: @unchecked Sendable {
             }
             return
         }
-        if wanted.pcm == current.pcm {
+        if wanted.pcm == current.pcm && !replaced {
             // Same PCM, another kind of route (an input whose routes are all one device):
             // nothing to re-open.
             _ = runState.withLock { $0.switched(to: wanted) }
@@ -497,13 +622,17 @@ public final class CaptureSession: @unchecked Sendable {
         // say so): the working route goes on without a glitch until it frees. When that can't be
         // told, only when the user asks (a first attempt), not on every retry.
         let shares = wanted.sharesHardware(with: current)
-        let allowCloseFirst = CloseFirstRule.allows(sharesHardware: shares,
-                                                    heldByAnother: shares ? input.heldByAnotherProgram(wanted) : nil,
-                                                    userAsked: !isRetry || runState.withLock { $0.wanted != wanted })
+        // A new input on the PCM being captured can only open once the old one is closed, and the
+        // hold on it is ours.
+        let samePCM = replaced && wanted.pcm == current.pcm
+        let allowCloseFirst = samePCM || CloseFirstRule.allows(sharesHardware: shares,
+                                                               heldByAnother: shares ? input.heldByAnotherProgram(wanted) : nil,
+                                                               userAsked: !isRetry || runState.withLock { $0.wanted != wanted })
         do throws(DeviceError) {
             let report = try engine.switchDevice(to: input.makeDevice(wanted), request: input.request,
                                                  allowCloseFirst: allowCloseFirst)
             let wasInterrupted = runState.withLock { $0.switched(to: wanted) }
+            if let r = run.value { run.value = (r.fan, input) }
             cancelRetry()
             engine.addMarker(atFrame: report.atFrame, label: "route: \(current.pcm) -> \(wanted.pcm) (gap \(Int(report.gapMs.rounded())) ms)")
             if wasInterrupted { emit(.interruptionEnded) }
@@ -522,6 +651,44 @@ public final class CaptureSession: @unchecked Sendable {
         }
     }
 
+    /// The running engine's writer is done: its receivers hear it (data outputs call their
+    /// handlers no more), and outputs added from now on wait for the next run.
+    private func endRun(continuing: Bool = false) {
+        run.value?.fan.sessionDidStop(continuing: continuing)
+        run.value = nil
+    }
+
+    /// The input was removed (no input left): stop capturing and go on running without input
+    /// (see `removeInput`), or, while interrupted, stop waiting.
+    private func removeRunningInput() {
+        let engine = runState.withLock { $0.engine }
+        // An engine that has just ended by itself (its length reached, its device lost) is the
+        // end's to report; a reconnection's retries wait for an input.
+        if let engine, !engine.isCapturing { return }
+        cancelRetry()
+        var summary: CaptureSummary?
+        if let engine {
+            engine.stop()
+            summary = engine.waitUntilFinished()
+        }
+        endRun(continuing: true)
+        let (wasInterrupted, _) = runState.withLock {
+            $0.inputRemoved(engine, frames: summary?.framesCaptured ?? 0, xruns: summary?.xruns ?? 0, now: monotonicNanos())
+        }
+        if wasInterrupted { emit(.interruptionEnded) }
+    }
+
+    /// The input was replaced by one in another format: stop this engine and start one for it,
+    /// the stream's positions and counts carrying on.
+    private func restart(_ engine: CaptureEngine, from current: Route) {
+        cancelRetry()
+        engine.stop()
+        let summary = engine.waitUntilFinished()
+        endRun(continuing: true)
+        guard runState.withLock({ $0.replacing(engine, frames: summary.framesCaptured, xruns: summary.xruns) }) != nil else { return }
+        startEngine(.continuing(old: current, since: monotonicNanos()))
+    }
+
     private func engineEnded(_ engine: CaptureEngine, _ summary: CaptureSummary) {
         queue.async {
             var lost = false
@@ -533,6 +700,7 @@ public final class CaptureSession: @unchecked Sendable {
                 $0.ended(engine, frames: summary.framesCaptured, xruns: summary.xruns, lost: lost, stalledFor: stalledFor,
                          reconnects: reconnects, now: monotonicNanos())
             }) else { return }
+            self.endRun()
             switch summary.endReason {
             case .deviceLost(let e): self.emit(.runtimeError(.device(e)))
             case .writeFailed(let e): self.emit(.runtimeError(.recording(e)))

@@ -34,6 +34,9 @@ struct SessionRunState<Engine: AnyObject> {
     enum Phase: Equatable {
         case idle
         case running(Route)
+        /// Running with no input: the only one was removed while running (see
+        /// `CaptureSession.removeInput`); nothing is captured until one is added.
+        case runningWithoutInput
         /// Waiting for `wanted`; capturing `capturing` meanwhile (a busy switch) or nothing.
         case interrupted(InterruptionReason, wanted: Route, capturing: Route?)
     }
@@ -46,6 +49,13 @@ struct SessionRunState<Engine: AnyObject> {
     private(set) var waiting: Waiting?
     /// The caller wants capture (between startRunning and stopRunning).
     private(set) var wantRunning = false
+    /// Running, with no input to capture: its only input was removed while it ran.
+    private(set) var inputless = false
+    /// When it began (monotonic nanoseconds).
+    private(set) var inputlessSince: UInt64 = 0
+    /// Not running: interrupted with no engine when its input was removed; it starts (afresh,
+    /// announced) when one is added.
+    private(set) var awaitingInput = false
     /// Frames and xruns of the engines that have ended since the last fresh start (so maxFrames,
     /// framesCaptured and xrunCount span a reconnection).
     private(set) var endedFrames = 0
@@ -58,9 +68,10 @@ struct SessionRunState<Engine: AnyObject> {
     var phase: Phase {
         if let wanted, let waiting { return .interrupted(waiting.reason, wanted: wanted, capturing: engine == nil ? nil : route) }
         if engine != nil, let route { return .running(route) }
+        if inputless { return .runningWithoutInput }
         return .idle
     }
-    var isRunning: Bool { engine != nil }
+    var isRunning: Bool { engine != nil || inputless }
     var isInterrupted: Bool { wanted != nil }
     var interruptionReason: InterruptionReason? { wanted == nil ? nil : waiting?.reason }
     /// Waiting for a device that was lost or stalled (not for a busy one).
@@ -72,7 +83,7 @@ struct SessionRunState<Engine: AnyObject> {
     /// `startRunning`: capture is wanted. A fresh start (not a reconnection) counts from zero.
     mutating func begin() {
         wantRunning = true
-        if engine == nil && wanted == nil { endedFrames = 0 }
+        if engine == nil && wanted == nil && !inputless { endedFrames = 0 }
     }
 
     /// An engine runs on `route`. Returns what it ends: an interruption (and, for a lost or
@@ -83,6 +94,8 @@ struct SessionRunState<Engine: AnyObject> {
         route = r
         wanted = nil
         waiting = nil
+        inputless = false
+        awaitingInput = false
         return out
     }
 
@@ -144,9 +157,51 @@ struct SessionRunState<Engine: AnyObject> {
         return (nil, ())
     }
 
+    /// The running engine `e` was stopped by the session to start another (an input in another
+    /// format): its counts carry on into the next engine's, as across a reconnection. Returns the
+    /// route it captured, or nil when `e` is not this state's engine.
+    mutating func replacing(_ e: Engine, frames: Int, xruns: Int) -> Route? {
+        guard engine === e else { return nil }
+        endedFrames += frames
+        endedXruns += xruns
+        let r = route
+        engine = nil
+        route = nil
+        return r
+    }
+
+    /// The session's only input was removed. A running engine `e` (stopped by the session, with
+    /// its counts) ends, and the session goes on running without input; an interruption ends
+    /// (there is nothing left to wait for). Returns whether it was interrupted.
+    mutating func inputRemoved(_ e: Engine?, frames: Int, xruns: Int, now: UInt64) -> (wasInterrupted: Bool, Void) {
+        let was = wanted != nil
+        if let e, engine === e {
+            endedFrames += frames
+            endedXruns += xruns
+            engine = nil
+            route = nil
+            inputless = wantRunning
+            inputlessSince = now
+        } else if engine == nil && was && wantRunning {
+            awaitingInput = true
+        }
+        wanted = nil
+        waiting = nil
+        return (was, ())
+    }
+
+    /// An input added to a session running without one could not start: it is no longer
+    /// running (unless a busy route made it wait). True if it had been running without input.
+    mutating func inputlessStartFailed() -> Bool {
+        defer { inputless = false }
+        return inputless
+    }
+
     /// `stopRunning`. Returns the engine to stop and what the caller was told so far.
     mutating func stop() -> (engine: Engine?, wasRunning: Bool, wasInterrupted: Bool) {
-        let out = (engine, engine != nil, wanted != nil)
+        let out = (engine, engine != nil || inputless, wanted != nil)
+        inputless = false
+        awaitingInput = false
         wantRunning = false
         engine = nil
         route = nil

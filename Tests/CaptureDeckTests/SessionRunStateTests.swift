@@ -101,6 +101,55 @@ final class FakeEngine {}
         #expect(s.phase == .idle)
     }
 
+    /// The only input removed while running: still running, with nothing captured, its counts
+    /// kept; an input added later starts from there, not from zero; a stop says it was running.
+    @Test func anInputRemovedWhileRunningLeavesItRunningWithoutInput() {
+        var s = SessionRunState<FakeEngine>()
+        s.begin()
+        let e = FakeEngine()
+        _ = s.started(e, on: a)
+        let removed = s.inputRemoved(e, frames: 4800, xruns: 1, now: 7)
+        #expect(!removed.wasInterrupted)
+        #expect(s.phase == .runningWithoutInput && s.isRunning && s.engine == nil && s.inputlessSince == 7)
+        s.begin()  // startRunning again: already running, not a fresh start
+        #expect(s.endedFrames == 4800 && s.endedXruns == 1)
+        _ = s.started(FakeEngine(), on: b)
+        #expect(s.phase == .running(b) && !s.inputless)
+        let stop = s.stop()
+        #expect(stop.wasRunning && s.phase == .idle)
+        // Removed while waiting for a lost device: the wait ends, and it isn't running.
+        var w = SessionRunState<FakeEngine>()
+        w.begin()
+        let lost = FakeEngine()
+        _ = w.started(lost, on: a)
+        _ = w.ended(lost, frames: 10, xruns: 0, lost: true, stalledFor: nil, reconnects: true, now: 1)
+        let ended = w.inputRemoved(nil, frames: 0, xruns: 0, now: 2)
+        #expect(ended.wasInterrupted && w.phase == .idle && !w.isRunning)
+        // An input added to a session running without one that fails to start: no longer running.
+        var f = SessionRunState<FakeEngine>()
+        f.begin()
+        let g = FakeEngine()
+        _ = f.started(g, on: a)
+        _ = f.inputRemoved(g, frames: 0, xruns: 0, now: 0)
+        let wasInputless = f.inputlessStartFailed()
+        #expect(wasInputless && !f.isRunning)
+    }
+
+    /// An engine replaced by another (an input in another format): its counts carry on, and
+    /// its late end notice changes nothing.
+    @Test func aReplacedEngineCountsOnAndItsEndIsIgnored() {
+        var s = SessionRunState<FakeEngine>()
+        s.begin()
+        let old = FakeEngine()
+        _ = s.started(old, on: a)
+        #expect(s.replacing(FakeEngine(), frames: 1, xruns: 0) == nil, "only the running engine")
+        #expect(s.replacing(old, frames: 9600, xruns: 2) == a)
+        #expect(s.wantRunning && s.engine == nil && s.endedFrames == 9600)
+        _ = s.started(FakeEngine(), on: b)
+        #expect(s.ended(old, frames: 9600, xruns: 2, lost: false, stalledFor: nil, reconnects: true, now: 1) == nil)
+        #expect(s.endedFrames == 9600 && s.endedXruns == 2 && s.phase == .running(b))
+    }
+
     @Test(arguments: [
         (false, Bool?.none, true, false),   // unrelated routes never close first
         (true, Bool?.some(true), true, false),   // another program holds it: never
