@@ -33,7 +33,6 @@ public class AVCaptureAudioDataOutput: AVCaptureOutput, @unchecked Sendable {
     private weak var _delegate: (any AVCaptureAudioDataOutputSampleBufferDelegate)?
     private var _queue: DispatchQueue?
     private var _settings: [String: Any]?
-    private var target: AudioSettingsTarget?
     /// The PTS timeline: stream frame → PTS value (in the rate), rebased when the capture clock
     /// and the frame count part (a stop and start, a drop).
     private var timeline: (rate: Int, offset: Int64)?
@@ -77,15 +76,13 @@ public class AVCaptureAudioDataOutput: AVCaptureOutput, @unchecked Sendable {
     public var audioSettings: [String: Any]! {
         get { lock.withLock { _settings } }
         set {
-            let parsed: AudioSettingsTarget?
             if let newValue {
-                do { parsed = try AudioSettingsTarget(newValue) } catch {
-                    preconditionFailure("AVCaptureAudioDataOutput.audioSettings: \(error)")
+                let base = sessionFormat() ?? StreamFormat(sampleFormat: .s16LE, sampleRate: 48_000, channels: 2)
+                do throws(AudioSettingsError) { _ = try AudioSettings.streamFormat(from: newValue, base: base) } catch {
+                    preconditionFailure("AVCaptureAudioDataOutput.audioSettings: \(error.message)")
                 }
-            } else {
-                parsed = nil
             }
-            lock.withLock { _settings = newValue; target = parsed }
+            lock.withLock { _settings = newValue }
         }
     }
 
@@ -97,22 +94,32 @@ public class AVCaptureAudioDataOutput: AVCaptureOutput, @unchecked Sendable {
         return AudioSettings.recommended(for: format, fileType: outputFileType)
     }
 
+    /// The session's capture format (nil before the session has an input).
+    private func sessionFormat() -> StreamFormat? {
+        guard let session, let rate = session.sampleRate,
+              let input = session.captureDeckSession.inputs.first else { return nil }
+        return StreamFormat(sampleFormat: input.format.sampleFormat, sampleRate: rate, channels: session.channelCount)
+    }
+
     /// The stream format buffers are delivered in now (nil before the session has an input).
-    func deliveredFormat() -> StreamFormat? {
-        guard let session, let rate = session.sampleRate else { return nil }
-        let base = StreamFormat(sampleFormat: session.captureDeckSession.inputs.first?.format.sampleFormat ?? .s16LE,
-                                sampleRate: rate, channels: session.channelCount)
-        return lock.withLock { target?.format(from: base) ?? base }
+    func deliveredFormat() -> StreamFormat? { sessionFormat().map { target(for: $0) } }
+
+    /// What `audioSettings` asks of buffers in `base`: its sample format and channels, at
+    /// `base`'s rate (CaptureDeck's data outputs don't resample: see `audioSettings`).
+    private func target(for base: StreamFormat) -> StreamFormat {
+        guard let settings = lock.withLock({ _settings }),
+              var format = try? AudioSettings.streamFormat(from: settings, base: base) else { return base }
+        format.sampleRate = base.sampleRate
+        return format
     }
 
     /// On the delegate's queue: one buffer from the session, converted and handed over.
     private func deliver(_ buffer: AudioSampleBuffer) {
         guard isFed, let connection = connections.first else { return }
-        let (delegate, target) = lock.withLock { (_delegate, target) }
-        guard let delegate else { return }
+        guard let delegate = lock.withLock({ _delegate }) else { return }
         var out = buffer
-        if let target {
-            let format = target.format(from: buffer.format)
+        do {
+            let format = target(for: buffer.format)
             if format != buffer.format {
                 var bytes = [UInt8](repeating: 0, count: format.bytesPerFrame * buffer.frameCount)
                 let converter = FrameConverter(source: buffer.format, target: format)
@@ -161,5 +168,20 @@ public class AVCaptureAudioDataOutput: AVCaptureOutput, @unchecked Sendable {
                 }
             }
         }
+    }
+}
+
+extension AudioSettings {
+    /// Linear PCM settings for writing `format` to `fileType`: the sample format and layout the
+    /// type holds (AIFF is big-endian; WAV little-endian; CAF and AIFC take the delivered
+    /// little-endian). nil for types that aren't linear PCM containers (m4a, mp4, mov…).
+    static func recommended(for format: StreamFormat, fileType: AVFileType) -> [String: Any]? {
+        var settings = dictionary(for: format)
+        switch fileType {
+        case .wav, .caf, .aifc: break
+        case .aiff: settings[AVLinearPCMIsBigEndianKey] = NSNumber(value: true)
+        default: return nil
+        }
+        return settings
     }
 }

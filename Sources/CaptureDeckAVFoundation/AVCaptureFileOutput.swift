@@ -39,17 +39,18 @@ extension AVCaptureFileOutputRecordingDelegate {
 public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
     let file: CaptureAudioFileOutput
     /// Delegate calls, in order.
-    let delegateQueue = DispatchQueue(label: "capdeck.avfoundation.file-output")
-    /// The recording in progress (or finishing), behind `lock`.
-    struct Recording {
+    private let delegateQueue = DispatchQueue(label: "capdeck.avfoundation.file-output")
+    /// A recording's delegate and what it has been told.
+    private struct Recording {
         var url: URL
         var delegate: any AVCaptureFileOutputRecordingDelegate
-        var started = false
         var paused = false
-        var id: Int
+        var toldWillFinish = false
     }
-    var recording: Recording?
-    private var recordingIDs = 0
+    /// The recording in progress (nil when none), behind `lock`.
+    private var current: Recording?
+    /// Recordings that have ended and whose did-finish is still to come, by path.
+    private var ending: [String: Recording] = [:]
     private var _maxDuration = CMTime.invalid
     private var _maxFileSize: Int64 = 0
     private var _minFreeDisk: Int64 = 0
@@ -57,44 +58,72 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
     init(file: CaptureAudioFileOutput) {
         self.file = file
         super.init(core: file)
+        file.setRecordingFinishedHandler { [weak self] finished in self?.recordingFinished(finished) }
     }
 
     /// The URL being recorded to (nil when not recording).
-    public var outputFileURL: URL? { lock.withLock { recording?.url } }
+    public var outputFileURL: URL? { lock.withLock { current?.url } }
     /// Whether a recording is in progress (including paused).
-    public var isRecording: Bool { lock.withLock { recording != nil } }
+    public var isRecording: Bool { lock.withLock { current != nil } }
     /// Whether the recording in progress is paused.
-    public var isRecordingPaused: Bool { lock.withLock { recording?.paused ?? false } }
+    public var isRecordingPaused: Bool { lock.withLock { current?.paused ?? false } }
 
-    /// The duration recorded so far in the current file (zero when not recording), in the
-    /// capture rate's timescale.
+    /// The duration recorded so far in the current file (zero when not recording), in the capture
+    /// rate's timescale: exact frames.
     public var recordedDuration: CMTime {
-        let rate = session?.sampleRate ?? file.format.sampleRate
-        return isRecording ? CMTime(value: CMTimeValue(file.recordedFrames), timescale: CMTimeScale(rate)) : .zero
+        guard isRecording else { return .zero }
+        return CMTime(value: CMTimeValue(file.recordedFrames), timescale: CMTimeScale(session?.sampleRate ?? file.format.sampleRate))
     }
 
-    /// Bytes the current file holds on disk (zero when not recording).
+    /// Bytes the current file takes on disk now (zero when not recording).
     public var recordedFileSize: Int64 { isRecording ? Int64(file.recordedFileSize) : 0 }
 
-    /// The longest a recording may be; reaching it finishes the recording with
-    /// `AVError.maximumDurationReached` (frame-exact; the session keeps running). `.invalid`
-    /// (the default) for no limit. Taken when a recording starts.
+    /// The longest a recording may be; reaching it finishes the recording, frame-exact, with
+    /// `AVError.maximumDurationReached` (`AVErrorRecordingSuccessfullyFinishedKey` true) while the
+    /// session keeps running. `.invalid` (the default) or a non-positive time: no limit. Applies
+    /// to the recording in progress too.
     public var maxRecordedDuration: CMTime {
         get { lock.withLock { _maxDuration } }
-        set { lock.withLock { _maxDuration = newValue } }
+        set {
+            lock.withLock { _maxDuration = newValue }
+            applyLimits()
+        }
     }
-    /// The most bytes of audio a recording may hold; reaching it finishes the recording with
-    /// `AVError.maximumFileSizeReached`. 0 (the default) for no limit. Taken when a recording starts.
+    /// The most bytes of audio a recording may hold (frames × bytes per frame; the header comes on
+    /// top); reaching it finishes the recording with `AVError.maximumFileSizeReached`. 0 (the
+    /// default): no limit.
     public var maxRecordedFileSize: Int64 {
         get { lock.withLock { _maxFileSize } }
-        set { lock.withLock { _maxFileSize = max(0, newValue) } }
+        set {
+            lock.withLock { _maxFileSize = max(0, newValue) }
+            applyLimits()
+        }
     }
-    /// The free space below which recording stops, in bytes, with `AVError.diskFull`. 0 (the
-    /// default): CaptureDeck's own reserve (a disk that fills finishes the file with what it holds).
-    /// Taken when a recording starts.
+    /// The free space on the file's disk below which recording finishes, in bytes, with
+    /// `AVError.diskFull` (`AVErrorRecordingSuccessfullyFinishedKey` true). 0 (the default): no
+    /// limit of its own (a disk that fills still finishes the file with every frame it holds).
     public var minFreeDiskSpaceLimit: Int64 {
         get { lock.withLock { _minFreeDisk } }
-        set { lock.withLock { _minFreeDisk = max(0, newValue) } }
+        set {
+            lock.withLock { _minFreeDisk = max(0, newValue) }
+            applyLimits()
+        }
+    }
+
+    /// Hands the limits to the CaptureDeck output, the duration in frames of the capture rate.
+    private func applyLimits() {
+        let (duration, size, free) = lock.withLock { (_maxDuration, _maxFileSize, _minFreeDisk) }
+        let rate = session?.sampleRate ?? file.format.sampleRate
+        file.maxRecordedFrames = duration.isNumeric && duration.value > 0 ? Int((duration.seconds * Double(rate)).rounded()) : nil
+        file.maxRecordedFileSize = size > 0 ? Int(size) : nil
+        file.minFreeDiskSpaceLimit = free > 0 ? Int(free) : nil
+    }
+
+    override func connectionsChanged() {
+        applyLimits()  // the rate may have changed with the input
+        // A missing or disabled connection records nothing, as a pause does.
+        let userPaused = lock.withLock { current?.paused ?? false }
+        if !isFed { file.pause() } else if !userPaused { file.resume() }
     }
 
     /// Starts recording to `outputFileURL` in the type its extension names (.wav, .caf, .aif/.aiff).
@@ -102,86 +131,117 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
         startRecording(to: outputFileURL, fileType: FileType(name: outputFileURL.pathExtension), recordingDelegate: delegate)
     }
 
-    /// Starts a recording (finishing one in progress first, as Apple's does). Failures — a file
-    /// that exists, a folder that can't be written, a type CaptureDeck doesn't write — end it at
-    /// once through `didFinishRecordingTo…error:`.
+    /// Starts a recording, finishing one in progress first (as Apple's does). A file that exists,
+    /// a folder that can't be written or a type CaptureDeck doesn't write ends it at once, through
+    /// `didFinishRecordingTo…error:` with no did-start. Did-start follows as soon as the file is
+    /// created; frames arrive from the next writer batch (at most a device period later).
     func startRecording(to url: URL, fileType: FileType?, recordingDelegate delegate: any AVCaptureFileOutputRecordingDelegate) {
-        let id = lock.withLock { () -> Int in recordingIDs += 1; return recordingIDs }
-        finishCurrent(error: nil, stopFile: true)
+        let connections = self.connections
         guard url.isFileURL, let fileType else {
             let error = url.isFileURL
                 ? AVError(.formatUnsupported, userInfo: [NSLocalizedDescriptionKey: "\(url.path): CaptureDeck records .wav, .caf and .aiff files"])
                 : AVError(.invalidOutputURLPathExtension, userInfo: [NSLocalizedDescriptionKey: "\(url): not a file URL"])
-            callDelegate(delegate) { $0.fileOutput(self, didFinishRecordingTo: url, from: self.connections, error: error) }
+            callDelegate(delegate) { $0.fileOutput(self, didFinishRecordingTo: url, from: connections, error: error) }
             return
         }
-        let (maxDuration, maxSize, minFree) = lock.withLock { (_maxDuration, _maxFileSize, _minFreeDisk) }
-        let rate = session?.sampleRate ?? file.format.sampleRate
-        var limits = RecordingLimits()
-        if maxDuration.isValid && maxDuration.isNumeric && maxDuration.value > 0 {
-            limits.maxFrames = Int((maxDuration.seconds * Double(rate)).rounded())
+        // The recording in progress: told it will finish; CaptureDeck finishes it as the new one starts.
+        if let old = lock.withLock({ () -> Recording? in
+            guard var old = current else { return nil }
+            old.toldWillFinish = true
+            ending[old.url.path] = old
+            current = nil
+            return old
+        }) {
+            callDelegate(old.delegate) { $0.fileOutput(self, willFinishRecordingTo: old.url, from: connections, error: nil) }
         }
-        if maxSize > 0 { limits.maxBytes = Int(maxSize) }
-        if minFree > 0 { limits.minFreeBytes = Int(minFree) }
-        lock.withLock { recording = Recording(url: url, delegate: delegate, id: id) }
+        applyLimits()
+        lock.withLock { current = Recording(url: url, delegate: delegate) }
         do throws(RecordingError) {
-            try file.startRecording(to: url.path, fileType: fileType, limits: limits)
+            try file.startRecording(to: url.path, fileType: fileType)
+            if !isFed { file.pause() }
+            callDelegate(delegate) { $0.fileOutput(self, didStartRecordingTo: url, from: connections) }
         } catch {
-            lock.withLock { if recording?.id == id { recording = nil } }
-            callDelegate(delegate) { $0.fileOutput(self, didFinishRecordingTo: url, from: self.connections, error: AVError(error)) }
+            lock.withLock { if current?.url == url { current = nil } }
+            callDelegate(delegate) { $0.fileOutput(self, didFinishRecordingTo: url, from: connections, error: AVError(error)) }
         }
     }
 
-    /// Stops the recording; the delegate's `didFinishRecordingTo…` follows once the file is finished.
-    /// Returns at once, as Apple's does.
+    /// Stops the recording; will-finish and then did-finish follow on the delegate queue, once the
+    /// file is finished. Returns at once, as Apple's does.
     public func stopRecording() {
-        finishCurrent(error: nil, stopFile: true)
+        guard let r = lock.withLock({ () -> Recording? in
+            guard var r = current else { return nil }
+            r.toldWillFinish = true
+            ending[r.url.path] = r
+            current = nil
+            return r
+        }) else { return }
+        let connections = self.connections
+        callDelegate(r.delegate) { $0.fileOutput(self, willFinishRecordingTo: r.url, from: connections, error: nil) }
+        // The finished handler reports the end (with any error finishing met).
+        DispatchQueue.global(qos: .userInitiated).async { [file] in _ = try? file.stopRecording() }
     }
 
-    /// Pauses the recording: frames are not written until `resumeRecording()`.
+    /// Pauses the recording: no frame is written from the next writer batch until `resumeRecording()`.
     public func pauseRecording() {
         guard let r = lock.withLock({ () -> Recording? in
-            guard var r = recording, !r.paused else { return nil }
+            guard var r = current, !r.paused else { return nil }
             r.paused = true
-            recording = r
+            current = r
             return r
         }) else { return }
         file.pause()
-        callDelegate(r.delegate) { $0.fileOutput(self, didPauseRecordingTo: r.url, from: self.connections) }
+        let connections = self.connections
+        callDelegate(r.delegate) { $0.fileOutput(self, didPauseRecordingTo: r.url, from: connections) }
     }
 
+    /// Resumes a paused recording from the next writer batch.
     public func resumeRecording() {
         guard let r = lock.withLock({ () -> Recording? in
-            guard var r = recording, r.paused else { return nil }
+            guard var r = current, r.paused else { return nil }
             r.paused = false
-            recording = r
+            current = r
             return r
         }) else { return }
         if isFed { file.resume() }
-        callDelegate(r.delegate) { $0.fileOutput(self, didResumeRecordingTo: r.url, from: self.connections) }
-    }
-
-    override func connectionsChanged() {
-        // A disabled (or missing) connection records nothing, as a pause does.
-        let paused = lock.withLock { recording?.paused ?? false }
-        if isFed && !paused { file.resume() } else if !isFed { file.pause() }
-    }
-
-    /// Ends the recording in progress, if any: will-finish, the file finished (stopped now unless
-    /// the core already ended it), then did-finish, in order on the delegate queue.
-    func finishCurrent(error: Error?, stopFile: Bool) {
-        guard let r = lock.withLock({ () -> Recording? in defer { recording = nil }; return recording }) else { return }
         let connections = self.connections
-        callDelegate(r.delegate) { $0.fileOutput(self, willFinishRecordingTo: r.url, from: connections, error: error) }
-        var finalError = error
-        if stopFile {
-            do throws(RecordingError) { try file.stopRecording() } catch { finalError = AVError(error) }
-        }
-        callDelegate(r.delegate) { $0.fileOutput(self, didFinishRecordingTo: r.url, from: connections, error: finalError) }
+        callDelegate(r.delegate) { $0.fileOutput(self, didResumeRecordingTo: r.url, from: connections) }
     }
 
-    func callDelegate(_ delegate: any AVCaptureFileOutputRecordingDelegate,
-                      _ body: @escaping @Sendable (any AVCaptureFileOutputRecordingDelegate) -> Void) {
+    /// CaptureDeck finished a recording's file (stopped, a limit, an error): will-finish unless
+    /// already told, then did-finish with Apple's error for the reason.
+    private func recordingFinished(_ finished: FinishedRecording) {
+        guard let r = lock.withLock({ () -> Recording? in
+            if let r = ending.removeValue(forKey: finished.path) { return r }
+            if let r = current, r.url.path == finished.path {
+                current = nil
+                return r
+            }
+            return nil
+        }) else { return }
+        let error = Self.error(for: finished)
+        let connections = self.connections
+        if !r.toldWillFinish {
+            callDelegate(r.delegate) { $0.fileOutput(self, willFinishRecordingTo: r.url, from: connections, error: error) }
+        }
+        callDelegate(r.delegate) { $0.fileOutput(self, didFinishRecordingTo: r.url, from: connections, error: error) }
+    }
+
+    /// Apple's error for how a recording ended (nil: stopped, and the file is complete).
+    static func error(for finished: FinishedRecording) -> AVError? {
+        let whole: [String: Any] = [AVErrorRecordingSuccessfullyFinishedKey: true]
+        switch finished.reason {
+        case .stopped: return finished.error.map { AVError($0) }
+        case .maximumDurationReached: return finished.error.map { AVError($0) } ?? AVError(.maximumDurationReached, userInfo: whole)
+        case .maximumFileSizeReached: return finished.error.map { AVError($0) } ?? AVError(.maximumFileSizeReached, userInfo: whole)
+        case .freeDiskSpaceLimitReached: return finished.error.map { AVError($0) } ?? AVError(.diskFull, userInfo: whole)
+        case .failed: return AVError(finished.error ?? .writeFailed(path: finished.path, reason: "unknown", framesSaved: finished.frames))
+        }
+    }
+
+    private func callDelegate(_ delegate: any AVCaptureFileOutputRecordingDelegate,
+                              _ body: @escaping @Sendable (any AVCaptureFileOutputRecordingDelegate) -> Void) {
+        // The delegate isn't Sendable (a client's class); it is only used on this serial queue.
         nonisolated(unsafe) let d = delegate
         delegateQueue.async { body(d) }
     }
@@ -213,7 +273,7 @@ public class AVCaptureAudioFileOutput: AVCaptureFileOutput, @unchecked Sendable 
             var format = file.format
             format.sampleRate = rate
             format.channels = session.channelCount
-            return AudioSettings.settings(for: format)
+            return AudioSettings.dictionary(for: format)
         }
         set {}
     }
