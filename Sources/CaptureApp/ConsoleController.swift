@@ -249,8 +249,8 @@ public final class ConsoleController: @unchecked Sendable {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
-            let ext = name.split(separator: ".").last.map { $0.lowercased() } ?? ""
-            guard ["wav", "w64", "caf", "flac", "rf64"].contains(ext) else { continue }
+            // Every extension capdeck writes (and .rf64, .wave, .aif).
+            guard name.contains("."), FileType(name: String(name.split(separator: ".").last ?? "")) != nil else { continue }
             let path = directory + "/" + name
             if Recovery.needsRepair(path: path) { found.append(path) }
         }

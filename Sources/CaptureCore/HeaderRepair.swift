@@ -1,4 +1,4 @@
-// Header repair planning for recordings cut short by a crash (WAV, RF64, W64, CAF).
+// Header repair planning for recordings cut short by a crash (WAV, RF64, W64, CAF, AIFF).
 //
 // Pure: it reads bytes through a closure and returns the byte patches to make; CaptureFiles
 // applies them. A file it cannot fully understand gets no plan, so it is never modified.
@@ -37,6 +37,8 @@ public struct RepairPlan: Equatable, Sendable {
         public var bytesPerSample: Int
         public var dataOffset: Int
         public var frames: Int
+        /// AIFF-C's PEAK chunk and samples are big-endian; WAV's little-endian.
+        public var bigEndian = false
     }
 
     public struct Patch: Equatable, Sendable {
@@ -60,10 +62,12 @@ public enum HeaderRepair {
             return analyzeCAF(fileSize: fileSize, read: read)
         case "riff" where head.count >= 16 && Array(head[4..<16]) == w64Suffix1:
             return analyzeW64(fileSize: fileSize, read: read)
+        case "FORM":
+            return analyzeAIFF(fileSize: fileSize, read: read)
         case "fLaC":
             return .notUnderstood(reason: "FLAC has no header to repair; readers decode every complete frame")
         default:
-            return .notUnderstood(reason: "not a WAV, RF64, W64 or CAF file")
+            return .notUnderstood(reason: "not a WAV, RF64, W64, CAF or AIFF file")
         }
     }
 
@@ -88,8 +92,9 @@ public enum HeaderRepair {
     }
 
     /// Whether the bytes from `start` are nothing, or whole chunks ending exactly at the end of
-    /// the file. RIFF: 4-byte id + 32-bit LE size, padded to 2. W64: 16-byte GUID + 64-bit LE
-    /// size that includes the header, padded to 8. CAF: 4-byte id + 64-bit BE size.
+    /// the file. RIFF: 4-byte id + 32-bit LE size, padded to 2 (AIFF: the same, big-endian). W64:
+    /// 16-byte GUID + 64-bit LE size that includes the header, padded to 8. CAF: 4-byte id +
+    /// 64-bit BE size.
     static func chainReachesEnd(from start: Int, fileSize: Int, read: Reader, headerBytes: Int, pad: Int,
                                 bigEndian: Bool) -> Bool {
         var pos = start
@@ -105,7 +110,7 @@ public enum HeaderRepair {
             guard h.count == headerBytes, isChunkID(Array(h[0..<4])) else { return false }
             let size: Int
             switch headerBytes {
-            case 8: size = 8 + Int(le(h, 4, 4))
+            case 8: size = 8 + Int(bigEndian ? be(h, 4, 4) : le(h, 4, 4))
             case 24:
                 let v = le(h, 16, 8)
                 guard v >= 24, v < UInt64(Int.max / 2) else { return false }
@@ -288,7 +293,7 @@ public enum HeaderRepair {
     }
 
     /// The PEAK values for `scan`: each channel's largest magnitude and the frame where it first
-    /// occurs (as libsndfile counts them), read from the audio in blocks. Positions past 32 bits
+    /// occurs (as libsndfile counts them), read from the audio in blocks, in the file's byte order. Positions past 32 bits
     /// are clamped, as the chunk can't hold more.
     public static func peakPatch(_ scan: RepairPlan.PeakScan, read: Reader) -> RepairPlan.Patch? {
         let bpf = scan.channels * scan.bytesPerSample
@@ -304,16 +309,17 @@ public enum HeaderRepair {
             for i in 0..<n {
                 for c in 0..<scan.channels {
                     let at = i * bpf + c * scan.bytesPerSample
-                    let v = scan.bytesPerSample == 4 ? Double(Float(bitPattern: UInt32(le(b, at, 4))))
-                        : Double(bitPattern: le(b, at, 8))
+                    let bits = scan.bigEndian ? be(b, at, scan.bytesPerSample) : le(b, at, scan.bytesPerSample)
+                    let v = scan.bytesPerSample == 4 ? Double(Float(bitPattern: UInt32(bits))) : Double(bitPattern: bits)
                     if abs(v) > peak[c] { peak[c] = abs(v); where_[c] = frame + i }
                 }
             }
             frame += n
         }
         var bytes: [UInt8] = []
+        let encode = scan.bigEndian ? beBytes : leBytes
         for c in 0..<scan.channels {
-            bytes += leBytes(UInt64(Float(peak[c]).bitPattern), 4) + leBytes(UInt64(Swift.min(where_[c], 0xFFFF_FFFF)), 4)
+            bytes += encode(UInt64(Float(peak[c]).bitPattern), 4) + encode(UInt64(Swift.min(where_[c], 0xFFFF_FFFF)), 4)
         }
         return .init(offset: scan.valuesOffset, bytes: bytes)
     }
@@ -422,6 +428,97 @@ public enum HeaderRepair {
             pos += 12 + Int(size)
         }
         return .notUnderstood(reason: "no data chunk")
+    }
+
+    // MARK: AIFF / AIFF-C
+
+    /// AIFF-C compression types whose samples are plain PCM, one packet per frame: the only ones
+    /// whose length follows from the byte count. (Bytes per sample from COMM's sample size.)
+    static let aiffPCMTypes: Set<String> = ["NONE", "twos", "sowt", "raw ", "in24", "in32", "fl32", "FL32", "fl64", "FL64"]
+
+    /// An AIFF's length is in three places, all 32-bit big-endian: the FORM size, COMM's
+    /// numSampleFrames and the SSND chunk's size (which counts its 8-byte offset/block-size
+    /// header, and with libsndfile a pad byte). A crash leaves all three at the last checkpoint.
+    /// Chunks after the audio (a MARK chunk appended at finish) are kept when they parse to the
+    /// end of the file; anything else there is audio.
+    static func analyzeAIFF(fileSize: Int, read: Reader) -> RepairAnalysis {
+        let form = String(decoding: read(8, 4), as: UTF8.self)
+        guard form == "AIFF" || form == "AIFC" else { return .notUnderstood(reason: "FORM file that is not AIFF") }
+        var pos = 12
+        var comm: (offset: Int, frames: Int, bytesPerFrame: Int, channels: Int, floatBytes: Int)?
+        var peak: (offset: Int, size: Int)?
+        var chunks = 0
+        while pos + 8 <= fileSize {
+            chunks += 1
+            if chunks > 10_000 { return .notUnderstood(reason: "too many chunks") }
+            let h = read(pos, 8)
+            guard h.count == 8, isChunkID(Array(h[0..<4])) else { return .notUnderstood(reason: "damaged chunk at byte \(pos)") }
+            let id = String(decoding: h[0..<4], as: UTF8.self)
+            let size = Int(be(h, 4, 4))
+            switch id {
+            case "COMM":
+                guard comm == nil else { return .notUnderstood(reason: "more than one COMM chunk") }
+                let c = read(pos + 8, 22)
+                guard size >= (form == "AIFC" ? 22 : 18), c.count >= 18 else { return .notUnderstood(reason: "truncated COMM chunk") }
+                let channels = Int(be(c, 0, 2)), bits = Int(be(c, 6, 2))
+                let type = form == "AIFC" && c.count == 22 ? String(decoding: c[18..<22], as: UTF8.self) : "NONE"
+                guard aiffPCMTypes.contains(type) else { return .notUnderstood(reason: "AIFF-C compressed as '\(type)'") }
+                guard channels > 0, bits > 0, bits <= 64 else { return .notUnderstood(reason: "COMM chunk with no channels or sample size") }
+                let floatBytes = type.lowercased().hasPrefix("fl") ? (bits + 7) / 8 : 0
+                comm = (pos + 8, Int(be(c, 2, 4)), channels * ((bits + 7) / 8), channels, floatBytes)
+            case "PEAK":
+                peak = (pos, size)
+            case "SSND":
+                guard let comm else { return .notUnderstood(reason: "SSND before COMM") }
+                let s = read(pos + 8, 4)
+                guard s.count == 4 else { return .notUnderstood(reason: "truncated SSND chunk") }
+                let dataOffset = pos + 16 + Int(be(s, 0, 4))
+                guard dataOffset <= fileSize else { return .notUnderstood(reason: "truncated SSND chunk") }
+                // A float file's PEAK chunk (libsndfile writes one), with room for every channel.
+                var scan: RepairPlan.PeakScan?
+                if let peak, comm.floatBytes == 4 || comm.floatBytes == 8, peak.size >= 8 + 8 * comm.channels {
+                    scan = .init(valuesOffset: peak.offset + 16, channels: comm.channels, bytesPerSample: comm.floatBytes,
+                                 dataOffset: dataOffset, frames: 0, bigEndian: true)
+                }
+                return planAIFF(fileSize: fileSize, read: read, comm: (comm.offset, comm.frames, comm.bytesPerFrame),
+                                ssndOffset: pos, headerData: Swift.max(0, size - (dataOffset - pos - 8)),
+                                dataOffset: dataOffset, peak: scan)
+            default:
+                break
+            }
+            pos += 8 + size + (size & 1)
+        }
+        return .notUnderstood(reason: "no SSND chunk")
+    }
+
+    static func planAIFF(fileSize: Int, read: Reader, comm: (offset: Int, frames: Int, bytesPerFrame: Int),
+                         ssndOffset: Int, headerData: Int, dataOffset: Int, peak: RepairPlan.PeakScan?) -> RepairAnalysis {
+        let bpf = comm.bytesPerFrame
+        let available = fileSize - dataOffset
+        let formSize = Int(be(read(4, 4), 0, 4))
+        // The audio is what the header claims if well-formed chunks follow it to the end;
+        // otherwise every whole frame on disk (and a torn last one is cut).
+        let keepsTail = headerData <= available
+            && chainReachesEnd(from: dataOffset + headerData, fileSize: fileSize, read: read, headerBytes: 8, pad: 2, bigEndian: true)
+        let dataBytes = keepsTail ? headerData : available / bpf * bpf
+        let diskFrames = dataBytes / bpf
+        let newSize = keepsTail ? fileSize : dataOffset + dataBytes
+        // A writer that counted a pad byte it didn't write (or didn't count one it did) is fine.
+        if keepsTail && comm.frames == diskFrames && abs(formSize + 8 - fileSize) <= 1 {
+            return .consistent(container: "AIFF", frames: diskFrames)
+        }
+        guard newSize - 8 <= 0xFFFF_FFFF else {
+            return .notUnderstood(reason: "AIFF audio past 4 GiB: its 32-bit sizes can't describe it")
+        }
+        var patches: [RepairPlan.Patch] = [.init(offset: 4, bytes: beBytes(UInt64(newSize - 8), 4)),
+                                           .init(offset: comm.offset + 2, bytes: beBytes(UInt64(diskFrames), 4))]
+        if !keepsTail {
+            patches.append(.init(offset: ssndOffset + 4, bytes: beBytes(UInt64(dataOffset - ssndOffset - 8 + dataBytes), 4)))
+        }
+        var scan = peak
+        scan?.frames = diskFrames
+        return .repairable(RepairPlan(container: "AIFF", bytesPerFrame: bpf, headerFrames: comm.frames, diskFrames: diskFrames,
+                                      patches: patches, truncateTo: newSize < fileSize ? newSize : nil, peak: scan))
     }
 }
 

@@ -12,6 +12,9 @@ public enum FileType: String, CaseIterable, Sendable {
     case caf
     /// FLAC, lossless compression (16 or 24-bit integer samples only).
     case flac
+    /// Apple's Audio Interchange File Format, big-endian; float samples make it AIFF-C (`FL32`),
+    /// as libsndfile writes them. Its sizes are 32-bit, so a recording stops at 4 GiB.
+    case aiff
 
     public var fileExtension: String { rawValue }
 
@@ -21,6 +24,7 @@ public enum FileType: String, CaseIterable, Sendable {
         case "w64": self = .w64
         case "caf": self = .caf
         case "flac": self = .flac
+        case "aiff", "aif": self = .aiff
         default: return nil
         }
     }
@@ -29,9 +33,13 @@ public enum FileType: String, CaseIterable, Sendable {
     public func validate(_ format: SampleFormat) throws(RecordingError) {
         if self == .flac && (format == .s32LE || format == .floatLE) {
             throw .unsupportedFormat(type: "FLAC", format: format.rawValue,
-                                     reason: "FLAC holds 16 or 24-bit integer samples; use -t wav, w64 or caf")
+                                     reason: "FLAC holds 16 or 24-bit integer samples; use -t wav, w64, caf or aiff")
         }
     }
+
+    /// Whether markers go into the file itself (WAV cue points, an AIFF MARK chunk), kept in the
+    /// crash-safe sidecar until then. The other containers have no place libsndfile reads them from.
+    var holdsMarkers: Bool { self == .wav || self == .aiff }
 
     func sndfileFormat(_ format: SampleFormat) -> Int32 {
         let major: Int32
@@ -40,6 +48,7 @@ public enum FileType: String, CaseIterable, Sendable {
         case .w64: major = Int32(SF_FORMAT_W64)
         case .caf: major = Int32(SF_FORMAT_CAF)
         case .flac: major = Int32(SF_FORMAT_FLAC)
+        case .aiff: major = Int32(SF_FORMAT_AIFF)
         }
         let minor: Int32
         switch format {

@@ -1,8 +1,8 @@
-// A crash-safe record of a WAV recording's markers: `take.wav.markers` beside `take.wav`.
+// A crash-safe record of a WAV or AIFF recording's markers: `take.wav.markers` beside `take.wav`.
 //
-// Cue points can only be appended once the audio is finished, so until then the markers live
-// in this small text file, written when they change and synced with the recording's checkpoint
-// sync. Format (UTF-8, one record per line, "\n"-terminated):
+// Cue points (AIFF: a MARK chunk) can only be appended once the audio is finished, so until
+// then the markers live in this small text file, written when they change and synced with the
+// recording's checkpoint sync. Format (UTF-8, one record per line, "\n"-terminated):
 //
 //     capdeck-markers 1
 //     FRAME<TAB>LABEL

@@ -27,9 +27,9 @@ public enum Recovery {
         return outcome
     }
 
-    /// A crashed WAV's marker sidecar (`PATH.markers`): its markers become cue points in the
-    /// (now consistent) file, which is synced, and then the sidecar is removed. Nil when done or
-    /// there was nothing to do; else why the sidecar was kept.
+    /// A crashed WAV's or AIFF's marker sidecar (`PATH.markers`): its markers become cue points
+    /// (AIFF: a MARK chunk) in the (now consistent) file, which is synced, and then the sidecar is
+    /// removed. Nil when done or there was nothing to do; else why the sidecar was kept.
     static func foldMarkers(path: String) -> String? {
         guard let markers = MarkerSidecar.read(for: path) else { return nil }
         let fd: Int32
@@ -39,15 +39,19 @@ public enum Recovery {
         defer { close(fd) }
         if let e = failure({ flock(fd, LOCK_EX | LOCK_NB) }) { return lockRefusal(e) }
         var head = [UInt8](repeating: 0, count: 4)
-        guard pread(fd, &head, 4, 0) == 4, head == Array("RIFF".utf8) || head == Array("RF64".utf8) else {
-            return nil  // not a WAV: no cue points to hold them; the sidecar stays as their record
+        guard pread(fd, &head, 4, 0) == 4 else { return nil }
+        let aiff = head == Array("FORM".utf8)
+        guard aiff || head == Array("RIFF".utf8) || head == Array("RF64".utf8) else {
+            return nil  // not a WAV or AIFF: nothing to hold them; the sidecar stays as their record
         }
         // A file finished before the crash may already hold them.
         let reader = fileReader(fd, size: { var st = stat(); fstat(fd, &st); return Int(st.st_size) }())
-        if !markers.isEmpty && !hasCueChunk(reader) {
-            switch CueWriter.append(markers, toWAV: fd) {
+        if !markers.isEmpty && !(aiff ? MarkWriter.hasMarkChunk(reader) : hasCueChunk(reader)) {
+            switch aiff ? MarkWriter.append(markers, toAIFF: fd) : CueWriter.append(markers, toWAV: fd) {
             case .appended(let dropped) where dropped.isEmpty: break
-            case .appended, .noRoom: return "some markers can't be cue points (past 2^32 frames or 4 GiB); kept in \(MarkerSidecar.path(for: path))"
+            case .appended, .noRoom:
+                let limits = aiff ? "a MARK chunk (past 2^32 frames or 32767 markers, or 4 GiB)" : "cue points (past 2^32 frames or 4 GiB)"
+                return "some markers can't be \(limits); kept in \(MarkerSidecar.path(for: path))"
             case .failed: return "adding the markers failed: \(Errno.current); kept in \(MarkerSidecar.path(for: path))"
             }
             if let e = failure({ fsync(fd) }) { return "fsync failed after adding the markers: \(e)" }

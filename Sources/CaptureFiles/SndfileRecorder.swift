@@ -29,13 +29,18 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     private let syncInFlight = Atomic<Bool>(false)
     private let syncErrno = Atomic<Int32>(0)
     private var markers: [RecordingMarker] = []
-    /// Markers `finish` could not write as cue points (past 2^32 frames, or no room under 4 GiB).
+    /// Markers `finish` could not write into the file (past 2^32 frames, no room under 4 GiB, or
+    /// past an AIFF MARK chunk's 32767).
     public private(set) var droppedMarkers: [RecordingMarker] = []
-    /// The crash-safe sidecar (`PATH.markers`, WAV only): its descriptor once created, and how
+    /// The crash-safe sidecar (`PATH.markers`, WAV and AIFF): its descriptor once created, and how
     /// many markers it holds.
     private var sidecarFD: Int32 = -1
     private var sidecarCount = 0
     private var sidecarFailed = false
+    /// AIFF: where the sound data starts, and the largest FORM size (its sizes are 32-bit;
+    /// tests lower it).
+    private var aiffDataOffset = 0
+    var aiffSizeLimit = 0xFFFF_FFFF
 
     /// Creates `path` (which must not exist) with owner-only permissions.
     public init(path: String, format: StreamFormat, fileType: FileType) throws(RecordingError) {
@@ -83,6 +88,9 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         // Float files: no PEAK chunk, whose values would only be right at the very end. Only CAF
         // adds one by itself; libsndfile 1.2's SFC_SET_ADD_PEAK_CHUNK with SF_FALSE on a file that
         // has none *adds* one (it frees a PEAK if present, else allocates), so RF64 is left alone.
+        // AIFF-C keeps its PEAK: libsndfile writes the header (PEAK included) at open, and dropping
+        // the chunk after that rewrites a shorter header in front of a stale SSND that readers
+        // take for audio. Each checkpoint brings its values up to date; `recover` recomputes them.
         if fileType == .caf && format.sampleFormat == .floatLE {
             sf_command(f, Int32(SFC_SET_ADD_PEAK_CHUNK), nil, Int32(SF_FALSE))
         }
@@ -95,9 +103,19 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
             sf_close(f); Glibc.close(fd); unlink(path)
             throw .cannotCreate(path: path, reason: "writing the header: \(reason)")
         }
+        if fileType == .aiff {
+            var st = stat()
+            fstat(fd, &st)
+            aiffDataOffset = Int(st.st_size)  // the 0-frame header ends where the audio begins
+        }
         if format.sampleFormat == .s24LE || format.sampleFormat == .s24_3LE {
             scratch = .allocate(capacity: scratchFrames * format.channels)
         }
+    }
+
+    /// Frames an AIFF can still take: its FORM size (and libsndfile's pad byte) must fit 32 bits.
+    private var aiffRoom: Int {
+        Swift.max(0, (aiffSizeLimit + 8 - 1 - aiffDataOffset) / format.bytesPerFrame - framesWritten)
     }
 
     deinit {
@@ -107,24 +125,26 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
 
     public func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) {
         guard let file else { return }
+        // AIFF stops at 4 GiB with what fits (libsndfile would wrap its sizes).
+        let accepted = fileType == .aiff ? Swift.min(count, aiffRoom) : count
         var done = 0
-        while done < count {
+        while done < accepted {
             let n: Int
             let written: sf_count_t
             let src = frames + done * format.bytesPerFrame
             switch format.sampleFormat {
             case .s16LE:
-                n = count - done
+                n = accepted - done
                 written = sf_writef_short(file, src.assumingMemoryBound(to: Int16.self), sf_count_t(n))
             case .s32LE:
-                n = count - done
+                n = accepted - done
                 written = sf_writef_int(file, src.assumingMemoryBound(to: Int32.self), sf_count_t(n))
             case .floatLE:
-                n = count - done
+                n = accepted - done
                 written = sf_writef_float(file, src.assumingMemoryBound(to: Float.self), sf_count_t(n))
             case .s24LE, .s24_3LE:
                 // libsndfile's int API takes left-justified 32-bit samples.
-                n = Swift.min(count - done, scratchFrames)
+                n = Swift.min(accepted - done, scratchFrames)
                 let samples = n * format.channels
                 let step = format.sampleFormat.bytesPerSample
                 for i in 0..<samples {
@@ -139,6 +159,10 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
                 throw .writeFailed(path: path, reason: String(cString: sf_strerror(file)), framesSaved: framesWritten)
             }
             done += n
+        }
+        if accepted < count {
+            throw .writeFailed(path: path, reason: "AIFF holds at most 4 GiB; for longer recordings use -t wav, w64 or caf",
+                               framesSaved: framesWritten)
         }
     }
 
@@ -180,7 +204,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// can't be created (the name is taken) or written is given up: markers still go into the
     /// file at finish, just not crash-safely.
     private func writeSidecar() -> Int32 {
-        guard fileType == .wav, !sidecarFailed, markers.count > sidecarCount else { return -1 }
+        guard fileType.holdsMarkers, !sidecarFailed, markers.count > sidecarCount else { return -1 }
         if sidecarFD < 0 {
             guard let fd = MarkerSidecar.create(for: path) else { sidecarFailed = true; return -1 }
             sidecarFD = fd
@@ -197,7 +221,8 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         return fstat(fd, &st) == 0 && st.st_nlink == 0
     }
 
-    /// Remembers a marker; WAV and RF64 files get them as cue points (with labels) at `finish`.
+    /// Remembers a marker; WAV and RF64 files get them as cue points (with labels) at `finish`,
+    /// AIFF files as a MARK chunk (names cut to 255 bytes).
     public func addMarker(_ marker: RecordingMarker) {
         markers.append(marker)
     }
@@ -224,7 +249,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         syncQueue.sync {}  // let an in-flight checkpoint sync finish before the descriptor closes
         var markersInFile = markers.isEmpty
         var r = sf_close(f)
-        var step = "could not append cue points"
+        var step = fileType == .aiff ? "could not append the MARK chunk" : "could not append cue points"
         // Each step's errno is taken right after that step (before: the fdatasync's, read last).
         var stepError = Errno.none
         if r == 0 && fileType == .wav {
@@ -238,11 +263,18 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
             case .failed: r = -1; stepError = .current
             }
         }
+        if r == 0 && fileType == .aiff && !markers.isEmpty {
+            switch MarkWriter.append(markers, toAIFF: fd) {
+            case .appended(let dropped): droppedMarkers = dropped; markersInFile = dropped.isEmpty
+            case .noRoom: droppedMarkers = markers
+            case .failed: r = -1; stepError = .current
+            }
+        }
         var syncError = Errno.none
         do throws(Errno) { try valueOrErrno { fdatasync(fd) } } catch { syncError = error }
         let synced: Int32 = syncError == .none ? 0 : -1
         if sidecarFD >= 0 {
-            // The cue points are in the file (and synced): the sidecar has done its job. If some
+            // The markers are in the file (and synced): the sidecar has done its job. If some
             // couldn't be written, it stays beside the file with all of them.
             Glibc.close(sidecarFD)
             sidecarFD = -1

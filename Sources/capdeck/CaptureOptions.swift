@@ -23,7 +23,7 @@ struct CaptureOptions: ParsableArguments {
     var channels: Int?
 
     @Option(name: [.customShort("t"), .customLong("file-type")],
-            help: "File type: wav (RF64 past 4 GiB), w64, caf, flac. Default: from FILE's extension, else wav.",
+            help: "File type: wav (RF64 past 4 GiB), w64, caf, flac, aiff (at most 4 GiB). Default: from FILE's extension, else wav.",
             transform: Parse.fileType)
     var fileType: FileType?
 

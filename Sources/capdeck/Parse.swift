@@ -12,7 +12,7 @@ enum Parse {
         return f
     }
     static func fileType(_ s: String) throws -> FileType {
-        guard let t = FileType(name: s) else { throw ValidationError("not a file type; use wav, w64, caf or flac") }
+        guard let t = FileType(name: s) else { throw ValidationError("not a file type; use wav, w64, caf, flac or aiff") }
         return t
     }
     static func int(_ flag: String, _ range: ClosedRange<Int>, unit: String = "") -> @Sendable (String) throws -> Int {

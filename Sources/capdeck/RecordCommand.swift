@@ -42,12 +42,12 @@ struct RecordCommand: ParsableCommand {
         let last = file.split(separator: "/").last.map(String.init) ?? file
         guard let dot = last.lastIndex(of: "."), dot != last.startIndex else {
             // Also what a mistyped command looks like ('capdeck devcies'): never record into it.
-            throw ValidationError("'\(file)' is neither a command (record, devices, recover) nor a file name with an extension (.wav, .w64, .caf, .flac)")
+            throw ValidationError("'\(file)' is neither a command (record, devices, recover) nor a file name with an extension (.wav, .w64, .caf, .flac, .aiff)")
         }
         let ext = String(last[last.index(after: dot)...])
         guard let inferred = FileType(name: ext) else {
             if capture.fileType == nil {
-                throw ValidationError("FILE: '.\(ext)' is not a type capdeck writes; use .wav, .w64, .caf or .flac, or choose one with -t")
+                throw ValidationError("FILE: '.\(ext)' is not a type capdeck writes; use .wav, .w64, .caf, .flac or .aiff, or choose one with -t")
             }
             return
         }

@@ -8,7 +8,7 @@ struct RecoverCommand: ParsableCommand {
         commandName: "recover",
         abstract: "Repair recordings cut short by a crash, keeping every whole frame on disk.",
         discussion: """
-            Rewrites only the header fields that give the audio's length (WAV, RF64, W64, CAF; for \
+            Rewrites only the header fields that give the audio's length (WAV, RF64, W64, CAF, AIFF; for \
             FLAC the total-samples field, after counting the whole frames) and drops a trailing \
             partial frame (FLAC: the torn last frame). A file it does not fully understand, or one a running recording still \
             holds, is left untouched. Exit codes: 0 all complete or repaired, 65 a file left \

@@ -75,6 +75,7 @@ func expectedSamples(_ bytes: [UInt8], _ format: StreamFormat) -> [UInt32] {
         (.w64, .s16LE), (.w64, .s24_3LE), (.w64, .floatLE),
         (.caf, .s16LE), (.caf, .s32LE), (.caf, .floatLE),
         (.flac, .s16LE), (.flac, .s24LE),
+        (.aiff, .s16LE), (.aiff, .s24LE), (.aiff, .s24_3LE), (.aiff, .s32LE), (.aiff, .floatLE),
     ]
 
     @Test(arguments: cases)
@@ -141,7 +142,7 @@ func expectedSamples(_ bytes: [UInt8], _ format: StreamFormat) -> [UInt32] {
 
     /// A crash after a checkpoint: the on-disk file (copied before finish, as a kill -9 leaves it)
     /// opens with every checkpointed frame; `recover` then restores every whole frame written.
-    @Test(arguments: [FileType.wav, .w64, .caf])
+    @Test(arguments: [FileType.wav, .w64, .caf, .aiff])
     func checkpointedFileSurvivesACrashAndRecoverRestoresTheRest(type: FileType) throws {
         let dir = TempDir()
         let format = StreamFormat(sampleFormat: .s24_3LE, sampleRate: 48000, channels: 2)
