@@ -37,7 +37,7 @@ public class AVCaptureAudioDataOutput: AVCaptureOutput, @unchecked Sendable {
     /// and the frame count part (a stop and start, a drop).
     private var timeline: (rate: Int, offset: Int64)?
 
-    public override init() {
+    public init() {
         let d = CaptureAudioDataOutput()
         data = d
         super.init(core: d)

@@ -152,7 +152,8 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
             current = nil
             return old
         }) {
-            callDelegate(old.delegate) { $0.fileOutput(self, willFinishRecordingTo: old.url, from: connections, error: nil) }
+            let oldURL = old.url
+            callDelegate(old.delegate) { $0.fileOutput(self, willFinishRecordingTo: oldURL, from: connections, error: nil) }
         }
         applyLimits()
         lock.withLock { current = Recording(url: url, delegate: delegate) }
@@ -176,8 +177,8 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
             current = nil
             return r
         }) else { return }
-        let connections = self.connections
-        callDelegate(r.delegate) { $0.fileOutput(self, willFinishRecordingTo: r.url, from: connections, error: nil) }
+        let connections = self.connections, url = r.url
+        callDelegate(r.delegate) { $0.fileOutput(self, willFinishRecordingTo: url, from: connections, error: nil) }
         // The finished handler reports the end (with any error finishing met).
         DispatchQueue.global(qos: .userInitiated).async { [file] in _ = try? file.stopRecording() }
     }
@@ -191,8 +192,8 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
             return r
         }) else { return }
         file.pause()
-        let connections = self.connections
-        callDelegate(r.delegate) { $0.fileOutput(self, didPauseRecordingTo: r.url, from: connections) }
+        let connections = self.connections, url = r.url
+        callDelegate(r.delegate) { $0.fileOutput(self, didPauseRecordingTo: url, from: connections) }
     }
 
     /// Resumes a paused recording from the next writer batch.
@@ -204,8 +205,8 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
             return r
         }) else { return }
         if isFed { file.resume() }
-        let connections = self.connections
-        callDelegate(r.delegate) { $0.fileOutput(self, didResumeRecordingTo: r.url, from: connections) }
+        let connections = self.connections, url = r.url
+        callDelegate(r.delegate) { $0.fileOutput(self, didResumeRecordingTo: url, from: connections) }
     }
 
     /// CaptureDeck finished a recording's file (stopped, a limit, an error): will-finish unless
@@ -220,11 +221,11 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
             return nil
         }) else { return }
         let error = Self.error(for: finished)
-        let connections = self.connections
+        let connections = self.connections, url = r.url
         if !r.toldWillFinish {
-            callDelegate(r.delegate) { $0.fileOutput(self, willFinishRecordingTo: r.url, from: connections, error: error) }
+            callDelegate(r.delegate) { $0.fileOutput(self, willFinishRecordingTo: url, from: connections, error: error) }
         }
-        callDelegate(r.delegate) { $0.fileOutput(self, didFinishRecordingTo: r.url, from: connections, error: error) }
+        callDelegate(r.delegate) { $0.fileOutput(self, didFinishRecordingTo: url, from: connections, error: error) }
     }
 
     /// Apple's error for how a recording ended (nil: stopped, and the file is complete).
@@ -252,7 +253,7 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
 /// Linux: the file holds the session's capture format (linear PCM; `audioSettings` reports it);
 /// WAV becomes RF64 past 4 GiB, as CaptureDeck's recordings do.
 public class AVCaptureAudioFileOutput: AVCaptureFileOutput, @unchecked Sendable {
-    public override init() {
+    public init() {
         super.init(file: CaptureAudioFileOutput())
     }
 
