@@ -126,7 +126,11 @@ final class NotificationsPortTests: XCTestCase {
         XCTAssertTrue(waitUntil(5) { observer.events.contains(.deviceDisconnected(mic.uniqueID)) }, "was-disconnected; events: \(observer.events)")
         XCTAssertTrue(waitUntil(5) { observer.events.contains(.runtimeError(.deviceWasDisconnected)) }, "runtime error; events: \(observer.events)")
         XCTAssertFalse(mic.isConnected)
-        print("hot-plug events: \(observer.events)")
+        XCTAssertNil(AVCaptureDevice(uniqueID: mic.uniqueID), "a device that is gone can't be looked up")
+        XCTAssertThrowsError(try AVCaptureDeviceInput(device: mic), "an input for a disconnected device")
+        // Measured: whether the session stopped by itself after losing its only input.
+        waitUntil(2) { !session.isRunning }
+        print("hot-plug events: \(observer.events); session running after the loss: \(session.isRunning)")
     }
 }
 
