@@ -1,0 +1,208 @@
+#if canImport(AVFoundation)
+import AVFoundation
+#else
+import CaptureDeckAVFoundation
+#endif
+import Foundation
+import XCTest
+
+// Program 5: an app's session and device observers, as AVCam has them but block-based
+// (`addObserver(forName:object:queue:using:)`): AVCam's `#selector` observers need the
+// Objective-C runtime, which Linux doesn't have.
+
+final class CaptureObserver {
+    enum Event: Equatable {
+        case didStartRunning, didStopRunning
+        case runtimeError(AVError.Code)
+        case wasInterrupted(Int?)
+        case interruptionEnded
+        case deviceConnected(String), deviceDisconnected(String)
+    }
+
+    private let lock = NSLock()
+    private var _events: [Event] = []
+    private var tokens: [NSObjectProtocol] = []
+    var events: [Event] { lock.lock(); defer { lock.unlock() }; return _events }
+
+    init(session: AVCaptureSession) {
+        let center = NotificationCenter.default
+        tokens.append(center.addObserver(forName: AVCaptureSession.didStartRunningNotification, object: session, queue: nil) { [weak self] _ in
+            self?.log(.didStartRunning)
+        })
+        tokens.append(center.addObserver(forName: AVCaptureSession.didStopRunningNotification, object: session, queue: nil) { [weak self] _ in
+            self?.log(.didStopRunning)
+        })
+        tokens.append(center.addObserver(forName: AVCaptureSession.runtimeErrorNotification, object: session, queue: nil) { [weak self] note in
+            // AVCam: `guard let error = notification.userInfo?[AVCaptureSessionErrorKey] as? AVError`.
+            guard let error = note.userInfo?[AVCaptureSessionErrorKey] as? AVError else {
+                self?.log(.runtimeError(.unknown))
+                return
+            }
+            self?.log(.runtimeError(error.code))
+        })
+        tokens.append(center.addObserver(forName: AVCaptureSession.wasInterruptedNotification, object: session, queue: nil) { [weak self] note in
+            // AVCam reads the reason with `as AnyObject?` and `.integerValue` (Objective-C
+            // dynamic lookup); `as? Int` is the portable spelling. The key and the reason enum
+            // exist on iOS, not macOS.
+            var reason: Int?
+            #if !os(macOS)
+            if let value = note.userInfo?[AVCaptureSessionInterruptionReasonKey] as? Int,
+               let r = AVCaptureSession.InterruptionReason(rawValue: value) {
+                reason = r.rawValue
+            }
+            #endif
+            self?.log(.wasInterrupted(reason))
+        })
+        tokens.append(center.addObserver(forName: AVCaptureSession.interruptionEndedNotification, object: session, queue: nil) { [weak self] _ in
+            self?.log(.interruptionEnded)
+        })
+        tokens.append(center.addObserver(forName: AVCaptureDevice.wasConnectedNotification, object: nil, queue: nil) { [weak self] note in
+            guard let device = note.object as? AVCaptureDevice else { return }
+            self?.log(.deviceConnected(device.uniqueID))
+        })
+        tokens.append(center.addObserver(forName: AVCaptureDevice.wasDisconnectedNotification, object: nil, queue: nil) { [weak self] note in
+            guard let device = note.object as? AVCaptureDevice else { return }
+            self?.log(.deviceDisconnected(device.uniqueID))
+        })
+    }
+
+    deinit {
+        for token in tokens { NotificationCenter.default.removeObserver(token) }
+    }
+
+    private func log(_ event: Event) {
+        lock.lock(); _events.append(event); lock.unlock()
+    }
+}
+
+final class NotificationsPortTests: XCTestCase {
+    func testDidStartAndDidStopRunning() throws {
+        let session = AVCaptureSession()
+        let observer = CaptureObserver(session: session)
+        let other = AVCaptureSession()
+        let otherObserver = CaptureObserver(session: other)
+        session.addInput(try AVCaptureDeviceInput(device: try TestTone.device()))
+        session.addOutput(AVCaptureAudioDataOutput())
+        session.startRunning()
+        XCTAssertTrue(session.isRunning)
+        XCTAssertFalse(session.isInterrupted)
+        XCTAssertTrue(waitUntil(2) { observer.events.contains(.didStartRunning) })
+        session.stopRunning()
+        XCTAssertFalse(session.isRunning)
+        XCTAssertTrue(waitUntil(2) { observer.events.contains(.didStopRunning) })
+        XCTAssertEqual(observer.events, [.didStartRunning, .didStopRunning])
+        XCTAssertEqual(otherObserver.events, [], "object: filters by session")
+    }
+
+    /// A device that disappears while the session runs: a sound-server source unloaded under it.
+    /// Apple posts a runtime error (deviceWasDisconnected) and the device's was-disconnected
+    /// notification; hot-plugging a source posts was-connected.
+    func testHotPlugAndARuntimeErrorFromADeviceThatGoesAway() throws {
+        let pulse = try TestPulseServer.start()
+        defer { pulse.stop() }
+        let session = AVCaptureSession()
+        let observer = CaptureObserver(session: session)
+
+        let module = try pulse.pactl(["load-module", "module-null-source", "source_name=plugged_mic", "rate=48000"])
+        XCTAssertTrue(waitUntil(5) { observer.events.contains { if case .deviceConnected = $0 { return true }; return false } },
+                      "was-connected for a hot-plugged source; events: \(observer.events)")
+        let discovery = AVCaptureDevice.DiscoverySession(deviceTypes: [.microphone, .external], mediaType: .audio, position: .unspecified)
+        print("devices with the test server: " + discovery.devices.map { "\($0.uniqueID) (\($0.localizedName))" }.joined(separator: ", "))
+        guard let mic = discovery.devices.first(where: { $0.uniqueID.contains("plugged_mic") || $0.localizedName.contains("plugged_mic") }) else {
+            XCTFail("the hot-plugged source is not among the discovered devices")
+            return
+        }
+        XCTAssertTrue(mic.isConnected)
+        session.addInput(try AVCaptureDeviceInput(device: mic))
+        let counter = BufferCounter()
+        let output = AVCaptureAudioDataOutput()
+        output.setSampleBufferDelegate(counter, queue: DispatchQueue(label: "hotplug.counter"))
+        session.addOutput(output)
+        session.startRunning()
+        defer { session.stopRunning() }
+        XCTAssertTrue(waitUntil(5) { counter.count > 3 }, "capturing from the server's source")
+
+        _ = try pulse.pactl(["unload-module", module.trimmingCharacters(in: .whitespacesAndNewlines)])
+        XCTAssertTrue(waitUntil(5) { observer.events.contains(.deviceDisconnected(mic.uniqueID)) }, "was-disconnected; events: \(observer.events)")
+        XCTAssertTrue(waitUntil(5) { observer.events.contains(.runtimeError(.deviceWasDisconnected)) }, "runtime error; events: \(observer.events)")
+        XCTAssertFalse(mic.isConnected)
+        XCTAssertNil(AVCaptureDevice(uniqueID: mic.uniqueID), "a device that is gone can't be looked up")
+        XCTAssertThrowsError(try AVCaptureDeviceInput(device: mic), "an input for a disconnected device")
+        // Measured: whether the session stopped by itself after losing its only input.
+        waitUntil(2) { !session.isRunning }
+        print("hot-plug events: \(observer.events); session running after the loss: \(session.isRunning)")
+    }
+}
+
+/// A private PulseAudio daemon (as Tests/IntegrationTests/Support/PulseDaemon.swift starts one),
+/// its address exported into this process so the library's server connection reaches it.
+final class TestPulseServer {
+    private let process: Process
+    private let directory: URL
+    private let savedEnvironment: [String: String?]
+    private let environment: [String: String]
+
+    static func start() throws -> TestPulseServer {
+        guard let pulseaudio = which("pulseaudio"), which("pactl") != nil else {
+            throw XCTSkip("pulseaudio and pactl are needed (apt-get install pulseaudio pulseaudio-utils)")
+        }
+        let dir = try makeTemporaryDirectory("pulse")
+        let run = dir.appendingPathComponent("run")
+        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let socket = run.appendingPathComponent("native").path
+        var env = ProcessInfo.processInfo.environment
+        env["HOME"] = dir.path
+        env["XDG_RUNTIME_DIR"] = run.path
+        env["PULSE_SERVER"] = "unix:" + socket
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: pulseaudio)
+        p.arguments = ["-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no", "--disable-shm=yes",
+                       "--log-target=file:" + dir.appendingPathComponent("pa.log").path,
+                       "-L", "module-native-protocol-unix auth-anonymous=1 socket=\(socket)",
+                       "-L", "module-null-sink sink_name=nullsink rate=48000 channels=2",
+                       "-L", "module-always-sink"]
+        p.environment = env
+        p.standardInput = FileHandle.nullDevice
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        var saved: [String: String?] = [:]
+        for key in ["XDG_RUNTIME_DIR", "PULSE_SERVER"] {
+            saved[key] = ProcessInfo.processInfo.environment[key]
+            setenv(key, env[key]!, 1)
+        }
+        let server = TestPulseServer(process: p, directory: dir, saved: saved, environment: env)
+        guard waitUntil(20, { (try? server.pactl(["info"])) != nil }) else {
+            server.stop()
+            throw PortFailure("pulseaudio did not answer within 20 s")
+        }
+        return server
+    }
+
+    private init(process: Process, directory: URL, saved: [String: String?], environment: [String: String]) {
+        self.process = process
+        self.directory = directory
+        self.savedEnvironment = saved
+        self.environment = environment
+    }
+
+    /// `pactl ARGS`; its stdout, or an error if it fails.
+    @discardableResult
+    func pactl(_ args: [String]) throws -> String {
+        let r = try runProgram(which("pactl")!, args, environment: environment)
+        guard r.status == 0 else { throw PortFailure("pactl \(args): \(r.stderr)") }
+        return String(decoding: r.stdout, as: UTF8.self)
+    }
+
+    func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            if !waitUntil(3, { !process.isRunning }) { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+        for (key, value) in savedEnvironment {
+            if let value = value { setenv(key, value, 1) } else { unsetenv(key) }
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
