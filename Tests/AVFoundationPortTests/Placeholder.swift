@@ -1,1 +1,0 @@
-// Temporary: the target's first tests replace this file (issue 11 in progress).
