@@ -55,9 +55,15 @@ public struct AVError: Error, CustomNSError, Hashable, @unchecked Sendable {
     public var errorCode: Int { code.rawValue }
     public var errorUserInfo: [String: Any] { userInfo }
 
-    /// Equal when code and userInfo are, as `NSError.isEqual` compares them.
+    /// Equal when code and userInfo are, as `NSError.isEqual` compares them: values compare as
+    /// `AnyHashable`, objects that aren't hashable by identity.
     public static func == (lhs: AVError, rhs: AVError) -> Bool {
-        lhs.code == rhs.code && NSDictionary(dictionary: lhs.userInfo).isEqual(to: rhs.userInfo)
+        guard lhs.code == rhs.code, lhs.userInfo.count == rhs.userInfo.count else { return false }
+        return lhs.userInfo.allSatisfy { key, value in
+            guard let other = rhs.userInfo[key] else { return false }
+            if let a = value as? AnyHashable, let b = other as? AnyHashable { return a == b }
+            return (value as AnyObject) === (other as AnyObject)
+        }
     }
 
     public func hash(into hasher: inout Hasher) {

@@ -162,7 +162,7 @@ enum AudioSettings {
         if isFloat {
             guard bits == nil || bits == 32 else {
                 throw AudioSettingsError(key: AVLinearPCMBitDepthKey,
-                                         message: "audio settings: float samples of \(bits!) bits are not produced; float samples are 32-bit")
+                                         message: "audio settings: \(AVLinearPCMBitDepthKey) \(bits!) with float samples is not produced; float samples are 32-bit")
             }
             format.sampleFormat = .floatLE
         } else {

@@ -180,7 +180,7 @@ public func CMTimeSubtract(_ lhs: CMTime, _ rhs: CMTime) -> CMTime {
 /// `time * multiplier` at `time`'s timescale (halved while it overflows).
 public func CMTimeMultiply(_ time: CMTime, multiplier: Int32) -> CMTime {
     if let special = RationalTime.scaledSpecial(time, sign: Int(multiplier.signum())) { return special }
-    return RationalTime.make(Int128(time.value) * Int128(multiplier), over: 1, timescale: time.timescale,
+    return RationalTime.make(Int128(time.value) * Int128(multiplier), over: Int128(time.timescale), timescale: time.timescale,
                              rounded: time.flags.contains(.hasBeenRounded), epoch: time.epoch)
 }
 
@@ -230,7 +230,7 @@ public func CMTimeMultiplyByRatio(_ time: CMTime, multiplier: Int32, divisor: In
     if let value = Int64(exactly: num / g), let scale = Int32(exactly: fullDen / g) {
         return CMTime(value: value, timescale: scale, flags: rounded ? [.valid, .hasBeenRounded] : .valid, epoch: time.epoch)
     }
-    return RationalTime.make(num, over: den, timescale: time.timescale, rounded: rounded, epoch: time.epoch)
+    return RationalTime.make(num, over: fullDen, timescale: time.timescale, rounded: rounded, epoch: time.epoch)
 }
 
 /// -1, 0 or 1 in CMTime.h's total order: -infinity < numeric < indefinite < +infinity < invalid;
@@ -256,7 +256,7 @@ public func CMTimeMaximum(_ time1: CMTime, _ time2: CMTime) -> CMTime {
 public func CMTimeAbsoluteValue(_ time: CMTime) -> CMTime {
     if time.isNegativeInfinity { return .positiveInfinity }
     guard time.isNumeric, time.value < 0 else { return time }
-    return RationalTime.make(-Int128(time.value), over: 1, timescale: time.timescale,
+    return RationalTime.make(-Int128(time.value), over: Int128(time.timescale), timescale: time.timescale,
                              rounded: time.flags.contains(.hasBeenRounded), epoch: time.epoch)
 }
 
@@ -347,10 +347,10 @@ enum RationalTime {
         }
         let rounded = a.flags.contains(.hasBeenRounded) || b.flags.contains(.hasBeenRounded)
         let bv = negateRight ? -Int128(b.value) : Int128(b.value)
-        if a.timescale == b.timescale {
-            return make(Int128(a.value) + bv, over: 1, timescale: a.timescale, rounded: rounded, epoch: epoch)
-        }
         let sa = Int128(a.timescale), sb = Int128(b.timescale)
+        if a.timescale == b.timescale {
+            return make(Int128(a.value) + bv, over: sa, timescale: a.timescale, rounded: rounded, epoch: epoch)
+        }
         let lcm = sa / gcd(sa, sb) * sb
         let scale = lcm > Int128(kCMTimeMaxTimescale) ? Int32(kCMTimeMaxTimescale) : Int32(lcm)
         return make(Int128(a.value) * sb + bv * sa, over: sa * sb, timescale: scale, rounded: rounded, epoch: epoch)
