@@ -270,9 +270,9 @@ private final class Posts: @unchecked Sendable {  // the list is behind its mute
             chown(nodes + "/" + name, 0, audio)
             chmod(nodes + "/" + name, 0o660)
         }
-        func check(_ name: String, groups: String?, server: String) async throws -> String {
+        func check(_ name: String, groups: String?, server: String, task: String = "access") async throws -> String {
             let file = out + "/" + name
-            let child = try Helper.spawn("access", ["CAPDECK_HELPER_DIR": nodes, "CAPDECK_HELPER_OUT": file, "PULSE_SERVER": server],
+            let child = try Helper.spawn(task, ["CAPDECK_HELPER_DIR": nodes, "CAPDECK_HELPER_OUT": file, "PULSE_SERVER": server],
                                          scratch: scratch, user: (65534, groups))
             defer { child.kill() }
             return try await Helper.waitForFile(file, child: child)
@@ -291,6 +291,9 @@ private final class Posts: @unchecked Sendable {  // the list is behind its mute
         let server = try #require(daemon.clientEnvironment["PULSE_SERVER"])
         let locked = try await check("socket", groups: "\(audio)", server: server)
         print("as nobody, the server's socket: \(locked)")
+        // And so a device input can't be made for that user: Apple's error for it.
+        let input = try await check("input", groups: "\(audio)", server: server, task: "input")
+        #expect(input == "\(AVError.Code.applicationIsNotAuthorizedToUseDevice.rawValue)", "\(input)")
         #expect(locked.hasPrefix("\(AVAuthorizationStatus.denied.rawValue) ") && locked.contains("socket"), "\(locked)")
         // This process (root) is let in by the same server.
         use(daemon)
@@ -353,6 +356,17 @@ enum Helper {
             let dir = try #require(env["CAPDECK_HELPER_DIR"])
             let access = InputDevices.captureAccess(deviceDirectory: dir)
             try write("\(AVCaptureDevice.status(access).rawValue) \(access.reason)")
+        case "input":
+            // A server source this user can't reach (the listing can't be asked): made from its facts.
+            let device = AVCaptureDevice(input: InputDevice(uniqueID: "pulse:nullsink.monitor", name: "Monitor", modelID: "monitor",
+                                                            manufacturer: "", kind: .virtual, origin: .soundServer,
+                                                            routes: InputRoutes(shared: "pulse:nullsink.monitor")))
+            do {
+                _ = try AVCaptureDeviceInput(device: device)
+                try write("made")
+            } catch let e as AVError {
+                try write("\(e.code.rawValue)")
+            }
         default:
             Issue.record("unknown helper task \(Self.task ?? "")")
         }
