@@ -266,13 +266,18 @@ extension InputDevices {
         return out.sorted { $0.0 < $1.0 }
     }
 
-    /// "root:audio 0660".
+    /// getpwuid, getgrgid and getgrnam answer in one static buffer: one caller at a time.
+    private static let userDatabase = Mutex(())
+
+    /// "root:audio 660".
     private static func ownership(_ path: String) -> String {
         var st = stat()
         guard stat(path, &st) == 0 else { return "unreadable" }
-        let user = getpwuid(st.st_uid).map { String(cString: $0.pointee.pw_name) } ?? "\(st.st_uid)"
-        let group = getgrgid(st.st_gid).map { String(cString: $0.pointee.gr_name) } ?? "\(st.st_gid)"
-        return "\(user):\(group) \(String(st.st_mode & 0o777, radix: 8))"
+        return userDatabase.withLock { _ in
+            let user = getpwuid(st.st_uid).map { String(cString: $0.pointee.pw_name) } ?? "\(st.st_uid)"
+            let group = getgrgid(st.st_gid).map { String(cString: $0.pointee.gr_name) } ?? "\(st.st_gid)"
+            return "\(user):\(group) \(String(st.st_mode & 0o777, radix: 8))"
+        }
     }
 
     /// "uid 65534, groups 65534" and whether it is in the audio group.
@@ -281,7 +286,7 @@ extension InputDevices {
         var groups = [gid_t](repeating: 0, count: Int(max(count, 0)))
         let n = getgroups(count, &groups)
         let ids = Set([getegid()] + groups.prefix(Int(max(n, 0))))
-        let audio = getgrnam("audio").map { ids.contains($0.pointee.gr_gid) }
+        let audio = userDatabase.withLock { _ in getgrnam("audio").map { ids.contains($0.pointee.gr_gid) } }
         let inAudio = audio.map { $0 ? ", in the audio group" : ", not in the audio group" } ?? ""
         return "uid \(geteuid())\(inAudio)"
     }

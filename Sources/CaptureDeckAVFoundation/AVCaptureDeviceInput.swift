@@ -112,12 +112,13 @@ open class AVCaptureDeviceInput: AVCaptureInput, @unchecked Sendable {
     public init(device: AVCaptureDevice) throws {
         let facts = device.input
         if facts.origin != .testSignal {
-            let status = AVCaptureDevice.authorizationStatus(for: .audio)
+            let access = InputDevices.captureAccess()
+            let status = AVCaptureDevice.status(access)
             if status == .denied || status == .restricted {
                 throw AVError(.applicationIsNotAuthorizedToUseDevice, userInfo: [
                     AVErrorDeviceKey: device,
                     NSLocalizedDescriptionKey: "This user may not capture from \(facts.name).",
-                    NSLocalizedFailureReasonErrorKey: InputDevices.captureAccess().reason,
+                    NSLocalizedFailureReasonErrorKey: access.reason,
                 ])
             }
             let listing = DeviceMonitor.shared.listing()

@@ -27,24 +27,25 @@ private func sourceNames(_ daemon: PulseDaemon) async throws -> [String] {
     }
 }
 
-/// A source like a USB microphone's (bus, vendor, ids as a USB card's source carries them).
-private let usbMicArgs = ["load-module", "module-null-source", "source_name=usbmic",
-                          "source_properties=device.bus=usb device.vendor.name=Acme device.product.name=Mic-9 device.vendor.id=1234 device.product.id=5678 device.description=Acme-Mic-9"]
+/// A source like a USB microphone's (bus, vendor, ids as a USB card's source carries them): a remap of
+/// the null sink's monitor, the one module that takes source properties.
+private let usbMicArgs = ["load-module", "module-remap-source", "source_name=usbmic", "master=nullsink.monitor",
+                          "source_properties='device.bus=usb device.vendor.name=Acme device.product.name=Mic-9 device.vendor.id=1234 device.product.id=5678 device.description=Acme-Mic-9'"]
 /// A source like a built-in card's (PCI).
-private let pciMicArgs = ["load-module", "module-null-source", "source_name=pcimic",
-                          "source_properties=device.bus=pci device.vendor.name=Intel device.description=Internal-Mic"]
+private let pciMicArgs = ["load-module", "module-remap-source", "source_name=pcimic", "master=nullsink.monitor",
+                          "source_properties='device.bus=pci device.vendor.name=Intel device.description=Internal-Mic'"]
 
 /// Collects one notification's posts.
 private final class Posts: @unchecked Sendable {  // the list is behind its mutex; tokens fixed at init
-    private let list = Mutex<[(device: AVCaptureDevice, connected: Bool, at: Double)]>([])
+    /// Each post: the device, which notification, what `isConnected` said when it arrived, when.
+    private let list = Mutex<[(device: AVCaptureDevice, connected: Bool, isConnected: Bool, at: Double)]>([])
     private var tokens: [NSObjectProtocol] = []
 
     init() {
         for (name, connected) in [(AVCaptureDevice.wasConnectedNotification, true), (NSNotification.Name.AVCaptureDeviceWasDisconnected, false)] {
             tokens.append(NotificationCenter.default.addObserver(forName: name, object: nil, queue: nil) { [weak self] n in
                 guard let self, let d = n.object as? AVCaptureDevice else { return }
-                // What the device says of itself when the notification arrives.
-                let entry = (d, connected == d.isConnected ? connected : !connected, Monotonic.now)
+                let entry = (d, connected, d.isConnected, Monotonic.now)
                 self.list.withLock { $0.append(entry) }
             })
         }
@@ -52,11 +53,11 @@ private final class Posts: @unchecked Sendable {  // the list is behind its mute
 
     deinit { tokens.forEach { NotificationCenter.default.removeObserver($0) } }
 
-    func first(_ uniqueID: String, connected: Bool, timeout: Double = 6) async -> (device: AVCaptureDevice, at: Double)? {
+    func first(_ uniqueID: String, connected: Bool, timeout: Double = 6) async -> (device: AVCaptureDevice, isConnected: Bool, at: Double)? {
         let end = Monotonic.now + timeout
         while Monotonic.now < end {
             let hit = list.withLock { $0.first { $0.device.uniqueID == uniqueID && $0.connected == connected } }
-            if let hit { return (hit.device, hit.at) }
+            if let hit { return (hit.device, hit.isConnected, hit.at) }
             try? await Task.sleep(for: .milliseconds(20))
         }
         return nil
@@ -72,7 +73,8 @@ private final class Posts: @unchecked Sendable {  // the list is behind its mute
         var daemon = try await PulseDaemon.start()
         defer { daemon.shutdown() }
         use(daemon)
-        _ = try await daemon.pactl(usbMicArgs)
+        let loaded = try await daemon.pactl(usbMicArgs)
+        try #require(loaded.exitCode == 0, "\(loaded)")
         let names = try await sourceNames(daemon)
         #expect(names.contains("usbmic") && names.contains("nullsink.monitor"))
 
@@ -135,7 +137,7 @@ private final class Posts: @unchecked Sendable {  // the list is behind its mute
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let connected = try #require(await posts.first("pulse:hotplug.monitor", connected: true), "no was-connected notification")
         print("was-connected \(String(format: "%.2f", connected.at - loaded)) s after load-module")
-        #expect(connected.device.isConnected)
+        #expect(connected.isConnected)
         let held = try #require(AVCaptureDevice(uniqueID: "pulse:hotplug.monitor"))
         #expect(held == connected.device)
         let input = try AVCaptureDeviceInput(device: held)
@@ -146,9 +148,10 @@ private final class Posts: @unchecked Sendable {  // the list is behind its mute
         let gone = try #require(await posts.first("pulse:hotplug.monitor", connected: false), "no was-disconnected notification")
         print("was-disconnected \(String(format: "%.2f", gone.at - unloaded)) s after unload-module")
         #expect(gone.device == held)
+        #expect(!gone.isConnected)  // already false when the notification arrived
         #expect(!held.isConnected)
         #expect(AVCaptureDevice(uniqueID: "pulse:hotplug.monitor") == nil)
-        #expect(throws: AVError(.deviceNotConnected)) { try AVCaptureDeviceInput(device: held) }
+        #expect { try AVCaptureDeviceInput(device: held) } throws: { ($0 as? AVError)?.code == .deviceNotConnected }
         #expect(posts.count("pulse:hotplug.monitor") == 2)  // one each, no repeats
     }
 
@@ -198,6 +201,8 @@ private final class Posts: @unchecked Sendable {  // the list is behind its mute
     @Test func configurationLockIsRefusedWhileAnotherProcessHoldsIt() async throws {
         let scratch = try TempDir("capdeck-avlock")
         let ready = scratch.path("ready")
+        // Both processes' runtime directory, where the lock files are.
+        setenv("XDG_RUNTIME_DIR", scratch.makeDirectory("run"), 1)
         let device = try #require(AVCaptureDevice(uniqueID: "builtin"))
         // The lock works and nests within this process.
         try device.lockForConfiguration()
@@ -265,9 +270,9 @@ private final class Posts: @unchecked Sendable {  // the list is behind its mute
             chown(nodes + "/" + name, 0, audio)
             chmod(nodes + "/" + name, 0o660)
         }
-        func check(_ name: String, groups: String?, server: String) async throws -> String {
+        func check(_ name: String, groups: String?, server: String, task: String = "access") async throws -> String {
             let file = out + "/" + name
-            let child = try Helper.spawn("access", ["CAPDECK_HELPER_DIR": nodes, "CAPDECK_HELPER_OUT": file, "PULSE_SERVER": server],
+            let child = try Helper.spawn(task, ["CAPDECK_HELPER_DIR": nodes, "CAPDECK_HELPER_OUT": file, "PULSE_SERVER": server],
                                          scratch: scratch, user: (65534, groups))
             defer { child.kill() }
             return try await Helper.waitForFile(file, child: child)
@@ -275,6 +280,7 @@ private final class Posts: @unchecked Sendable {  // the list is behind its mute
         let noServer = "unix:" + scratch.path("no-server")
         // Not in the audio group: the nodes are closed to it.
         let outsider = try await check("outsider", groups: nil, server: noServer)
+        print("as nobody: \(outsider)")
         #expect(outsider.hasPrefix("\(AVAuthorizationStatus.denied.rawValue) "), "\(outsider)")
         #expect(outsider.contains("pcmC0D0c") && outsider.contains("not in the audio group"), "\(outsider)")
         // In the audio group: the permissions let it in (the nodes have no driver behind them, so
@@ -284,6 +290,10 @@ private final class Posts: @unchecked Sendable {  // the list is behind its mute
         // The daemon's socket is in root's 0700 runtime directory: closed to that user.
         let server = try #require(daemon.clientEnvironment["PULSE_SERVER"])
         let locked = try await check("socket", groups: "\(audio)", server: server)
+        print("as nobody, the server's socket: \(locked)")
+        // And so a device input can't be made for that user: Apple's error for it.
+        let input = try await check("input", groups: "\(audio)", server: server, task: "input")
+        #expect(input == "\(AVError.Code.applicationIsNotAuthorizedToUseDevice.rawValue)", "\(input)")
         #expect(locked.hasPrefix("\(AVAuthorizationStatus.denied.rawValue) ") && locked.contains("socket"), "\(locked)")
         // This process (root) is let in by the same server.
         use(daemon)
@@ -346,6 +356,17 @@ enum Helper {
             let dir = try #require(env["CAPDECK_HELPER_DIR"])
             let access = InputDevices.captureAccess(deviceDirectory: dir)
             try write("\(AVCaptureDevice.status(access).rawValue) \(access.reason)")
+        case "input":
+            // A server source this user can't reach (the listing can't be asked): made from its facts.
+            let device = AVCaptureDevice(input: InputDevice(uniqueID: "pulse:nullsink.monitor", name: "Monitor", modelID: "monitor",
+                                                            manufacturer: "", kind: .virtual, origin: .soundServer,
+                                                            routes: InputRoutes(shared: "pulse:nullsink.monitor")))
+            do {
+                _ = try AVCaptureDeviceInput(device: device)
+                try write("made")
+            } catch let e as AVError {
+                try write("\(e.code.rawValue)")
+            }
         default:
             Issue.record("unknown helper task \(Self.task ?? "")")
         }
