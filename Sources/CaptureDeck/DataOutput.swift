@@ -22,6 +22,14 @@ public struct AudioSampleBuffer: Sendable {
     public var hostTimeNanos: UInt64
     /// Interleaved samples, `format.bytesPerFrame * frameCount` bytes.
     public var bytes: [UInt8]
+
+    public init(format: StreamFormat, startFrame: Int, frameCount: Int, hostTimeNanos: UInt64 = 0, bytes: [UInt8]) {
+        self.format = format
+        self.startFrame = startFrame
+        self.frameCount = frameCount
+        self.hostTimeNanos = hostTimeNanos
+        self.bytes = bytes
+    }
 }
 
 /// The clock of one engine run: the stream position of its first frame and the host time it
