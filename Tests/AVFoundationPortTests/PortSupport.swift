@@ -71,13 +71,15 @@ func runProgram(_ path: String, _ args: [String], environment: [String: String]?
     p.standardInput = FileHandle.nullDevice
     try p.run()
     // Read both to the end before waiting, so a large stdout can't fill the pipe and stall.
-    var errData = Data()
+    final class Box { var data = Data() }
+    let errBox = Box()
     let errDone = DispatchSemaphore(value: 0)
-    DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); errDone.signal() }
+    let errHandle = err.fileHandleForReading
+    DispatchQueue.global().async { errBox.data = errHandle.readDataToEndOfFile(); errDone.signal() }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     errDone.wait()
     p.waitUntilExit()
-    return ProgramResult(status: p.terminationStatus, stdout: outData, stderr: String(decoding: errData, as: UTF8.self))
+    return ProgramResult(status: p.terminationStatus, stdout: outData, stderr: String(decoding: errBox.data, as: UTF8.self))
 }
 
 func which(_ name: String) -> String? {
