@@ -123,6 +123,7 @@ final class NotificationsPortTests: XCTestCase {
         defer { session.stopRunning() }
         XCTAssertTrue(waitUntil(5) { counter.count > 3 }, "capturing from the server's source")
 
+        let beforeLoss = counter.count
         _ = try await pulse.pactl(["unload-module", module.trimmingCharacters(in: .whitespacesAndNewlines)])
         XCTAssertTrue(waitUntil(5) { observer.events.contains(.deviceDisconnected(mic.uniqueID)) }, "was-disconnected; events: \(observer.events)")
         XCTAssertTrue(waitUntil(5) { observer.events.contains(.runtimeError(.deviceWasDisconnected)) }, "runtime error; events: \(observer.events)")
@@ -131,7 +132,9 @@ final class NotificationsPortTests: XCTestCase {
         XCTAssertThrowsError(try AVCaptureDeviceInput(device: mic), "an input for a disconnected device")
         // Measured: whether the session stopped by itself after losing its only input.
         waitUntil(2) { !session.isRunning }
-        print("hot-plug events: \(observer.events); session running after the loss: \(session.isRunning)")
+        let afterLoss = counter.count
+        usleep(500_000)
+        print("hot-plug events: \(observer.events); after the loss: running \(session.isRunning), interrupted \(session.isInterrupted), buffers \(beforeLoss) -> \(afterLoss) -> \(counter.count)")
     }
 }
 
