@@ -104,6 +104,9 @@ final class NotificationsPortTests: XCTestCase {
         let session = AVCaptureSession()
         let observer = CaptureObserver(session: session)
 
+        // An app lists its microphones at launch; what is plugged in later is announced.
+        let atLaunch = AVCaptureDevice.DiscoverySession(deviceTypes: [.microphone, .external], mediaType: .audio, position: .unspecified).devices
+        print("devices at launch: \(atLaunch.map { $0.uniqueID })")
         let module = try await pulse.pactl(["load-module", "module-null-source", "source_name=plugged_mic", "rate=48000"])
         XCTAssertTrue(waitUntil(5) { observer.events.contains { if case .deviceConnected = $0 { return true }; return false } },
                       "was-connected for a hot-plugged source; events: \(observer.events)")
@@ -134,6 +137,9 @@ final class NotificationsPortTests: XCTestCase {
         waitUntil(2) { !session.isRunning }
         let afterLoss = counter.count
         usleep(500_000)
+        let streams = (try? await pulse.pactl(["list", "source-outputs", "short"])) ?? "?"
+        let sources = (try? await pulse.pactl(["list", "sources", "short"])) ?? "?"
+        print("server after the loss: source-outputs [\(streams)] sources [\(sources)]")
         print("hot-plug events: \(observer.events); after the loss: running \(session.isRunning), interrupted \(session.isInterrupted), buffers \(beforeLoss) -> \(afterLoss) -> \(counter.count)")
     }
 }
