@@ -144,6 +144,35 @@ final class NotificationsPortTests: XCTestCase {
     }
 }
 
+extension NotificationsPortTests {
+    /// The sound server dies under a running session: its input can't deliver any more. Apple
+    /// reports a device that stops working while running with a runtime error.
+    func testARuntimeErrorWhenTheServerUnderTheDeviceDies() async throws {
+        let pulse = try await TestPulseServer.start()
+        defer { pulse.stop() }
+        let session = AVCaptureSession()
+        let observer = CaptureObserver(session: session)
+        let devices = AVCaptureDevice.DiscoverySession(deviceTypes: [.microphone, .external], mediaType: .audio, position: .unspecified).devices
+        guard let device = AVCaptureDevice.default(for: .audio) ?? devices.first else {
+            XCTFail("the server's source is not a device: \(devices.map { $0.uniqueID })")
+            return
+        }
+        print("server device: \(device.uniqueID)")
+        session.addInput(try AVCaptureDeviceInput(device: device))
+        let counter = BufferCounter()
+        let output = AVCaptureAudioDataOutput()
+        output.setSampleBufferDelegate(counter, queue: DispatchQueue(label: "server.counter"))
+        session.addOutput(output)
+        session.startRunning()
+        defer { session.stopRunning() }
+        XCTAssertTrue(waitUntil(5) { counter.count > 3 }, "capturing from the server")
+        pulse.daemon.shutdown()
+        let gotError = waitUntil(8) { observer.events.contains { if case .runtimeError = $0 { return true }; return false } }
+        print("server gone: events \(observer.events); running \(session.isRunning), interrupted \(session.isInterrupted)")
+        XCTAssertTrue(gotError, "a runtime error once the server is gone")
+    }
+}
+
 /// The team's private PulseAudio daemon (CaptureTestSupport), its address exported into this
 /// process so the library's server connection reaches it; restored by `stop()`.
 final class TestPulseServer {
