@@ -170,6 +170,12 @@ extension NotificationsPortTests {
         let gotError = waitUntil(8) { observer.events.contains { if case .runtimeError = $0 { return true }; return false } }
         print("server gone: events \(observer.events); running \(session.isRunning), interrupted \(session.isInterrupted)")
         XCTAssertTrue(gotError, "a runtime error once the server is gone")
+        #if !os(macOS)
+        for case let .wasInterrupted(raw?) in observer.events {
+            // Apple's reasons are 1...5; print what a port's switch would meet.
+            print("interruption reason \(raw): \(String(describing: AVCaptureSession.InterruptionReason(rawValue: raw)))")
+        }
+        #endif
     }
 }
 
