@@ -106,7 +106,8 @@ let package = Package(
         .testTarget(name: "CaptureDeckAVFoundationTests", dependencies: ["CaptureDeckAVFoundation", "CaptureDeck", "CaptureCore", "CaptureALSA", "CaptureTestSupport"]),
         .testTarget(
             name: "AVFoundationPortTests",
-            dependencies: ["CaptureDeckAVFoundation"],
+            // CaptureTestSupport only for the scaffolding (a PulseAudio daemon, child processes).
+            dependencies: ["CaptureDeckAVFoundation", "CaptureTestSupport"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(name: "CaptureDBusTests", dependencies: ["CaptureDBus", "CaptureCore", "CaptureTestSupport"]),

@@ -5,6 +5,7 @@ import CaptureDeckAVFoundation
 #endif
 import Foundation
 import XCTest
+import CaptureTestSupport
 
 // Program 5: an app's session and device observers, as AVCam has them but block-based
 // (`addObserver(forName:object:queue:using:)`): AVCam's `#selector` observers need the
@@ -97,13 +98,16 @@ final class NotificationsPortTests: XCTestCase {
     /// A device that disappears while the session runs: a sound-server source unloaded under it.
     /// Apple posts a runtime error (deviceWasDisconnected) and the device's was-disconnected
     /// notification; hot-plugging a source posts was-connected.
-    func testHotPlugAndARuntimeErrorFromADeviceThatGoesAway() throws {
-        let pulse = try TestPulseServer.start()
+    func testHotPlugAndARuntimeErrorFromADeviceThatGoesAway() async throws {
+        let pulse = try await TestPulseServer.start()
         defer { pulse.stop() }
         let session = AVCaptureSession()
         let observer = CaptureObserver(session: session)
 
-        let module = try pulse.pactl(["load-module", "module-null-source", "source_name=plugged_mic", "rate=48000"])
+        // An app lists its microphones at launch; what is plugged in later is announced.
+        let atLaunch = AVCaptureDevice.DiscoverySession(deviceTypes: [.microphone, .external], mediaType: .audio, position: .unspecified).devices
+        print("devices at launch: \(atLaunch.map { $0.uniqueID })")
+        let module = try await pulse.pactl(["load-module", "module-null-source", "source_name=plugged_mic", "rate=48000"])
         XCTAssertTrue(waitUntil(5) { observer.events.contains { if case .deviceConnected = $0 { return true }; return false } },
                       "was-connected for a hot-plugged source; events: \(observer.events)")
         let discovery = AVCaptureDevice.DiscoverySession(deviceTypes: [.microphone, .external], mediaType: .audio, position: .unspecified)
@@ -122,7 +126,8 @@ final class NotificationsPortTests: XCTestCase {
         defer { session.stopRunning() }
         XCTAssertTrue(waitUntil(5) { counter.count > 3 }, "capturing from the server's source")
 
-        _ = try pulse.pactl(["unload-module", module.trimmingCharacters(in: .whitespacesAndNewlines)])
+        let beforeLoss = counter.count
+        _ = try await pulse.pactl(["unload-module", module.trimmingCharacters(in: .whitespacesAndNewlines)])
         XCTAssertTrue(waitUntil(5) { observer.events.contains(.deviceDisconnected(mic.uniqueID)) }, "was-disconnected; events: \(observer.events)")
         XCTAssertTrue(waitUntil(5) { observer.events.contains(.runtimeError(.deviceWasDisconnected)) }, "runtime error; events: \(observer.events)")
         XCTAssertFalse(mic.isConnected)
@@ -130,79 +135,81 @@ final class NotificationsPortTests: XCTestCase {
         XCTAssertThrowsError(try AVCaptureDeviceInput(device: mic), "an input for a disconnected device")
         // Measured: whether the session stopped by itself after losing its only input.
         waitUntil(2) { !session.isRunning }
-        print("hot-plug events: \(observer.events); session running after the loss: \(session.isRunning)")
+        let afterLoss = counter.count
+        usleep(500_000)
+        let streams = (try? await pulse.pactl(["list", "source-outputs", "short"])) ?? "?"
+        let sources = (try? await pulse.pactl(["list", "sources", "short"])) ?? "?"
+        print("server after the loss: source-outputs [\(streams)] sources [\(sources)]")
+        print("hot-plug events: \(observer.events); after the loss: running \(session.isRunning), interrupted \(session.isInterrupted), buffers \(beforeLoss) -> \(afterLoss) -> \(counter.count)")
     }
 }
 
-/// A private PulseAudio daemon (as Tests/IntegrationTests/Support/PulseDaemon.swift starts one),
-/// its address exported into this process so the library's server connection reaches it.
-final class TestPulseServer {
-    private let process: Process
-    private let directory: URL
-    private let savedEnvironment: [String: String?]
-    private let environment: [String: String]
+extension NotificationsPortTests {
+    /// The sound server dies under a running session: its input can't deliver any more. Apple
+    /// reports a device that stops working while running with a runtime error.
+    func testARuntimeErrorWhenTheServerUnderTheDeviceDies() async throws {
+        let pulse = try await TestPulseServer.start()
+        defer { pulse.stop() }
+        let session = AVCaptureSession()
+        let observer = CaptureObserver(session: session)
+        let devices = AVCaptureDevice.DiscoverySession(deviceTypes: [.microphone, .external], mediaType: .audio, position: .unspecified).devices
+        guard let device = AVCaptureDevice.default(for: .audio) ?? devices.first else {
+            XCTFail("the server's source is not a device: \(devices.map { $0.uniqueID })")
+            return
+        }
+        print("server device: \(device.uniqueID)")
+        session.addInput(try AVCaptureDeviceInput(device: device))
+        let counter = BufferCounter()
+        let output = AVCaptureAudioDataOutput()
+        output.setSampleBufferDelegate(counter, queue: DispatchQueue(label: "server.counter"))
+        session.addOutput(output)
+        session.startRunning()
+        defer { session.stopRunning() }
+        XCTAssertTrue(waitUntil(5) { counter.count > 3 }, "capturing from the server")
+        pulse.daemon.shutdown()
+        let gotError = waitUntil(8) { observer.events.contains { if case .runtimeError = $0 { return true }; return false } }
+        print("server gone: events \(observer.events); running \(session.isRunning), interrupted \(session.isInterrupted)")
+        XCTAssertTrue(gotError, "a runtime error once the server is gone")
+        #if !os(macOS)
+        for case let .wasInterrupted(raw?) in observer.events {
+            // Apple's reasons are 1...5; print what a port's switch would meet.
+            print("interruption reason \(raw): \(String(describing: AVCaptureSession.InterruptionReason(rawValue: raw)))")
+        }
+        #endif
+    }
+}
 
-    static func start() throws -> TestPulseServer {
-        guard let pulseaudio = which("pulseaudio"), which("pactl") != nil else {
-            throw XCTSkip("pulseaudio and pactl are needed (apt-get install pulseaudio pulseaudio-utils)")
-        }
-        let dir = try makeTemporaryDirectory("pulse")
-        let run = dir.appendingPathComponent("run")
-        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let socket = run.appendingPathComponent("native").path
-        var env = ProcessInfo.processInfo.environment
-        env["HOME"] = dir.path
-        env["XDG_RUNTIME_DIR"] = run.path
-        env["PULSE_SERVER"] = "unix:" + socket
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: pulseaudio)
-        p.arguments = ["-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no", "--disable-shm=yes",
-                       "--log-target=file:" + dir.appendingPathComponent("pa.log").path,
-                       "-L", "module-native-protocol-unix auth-anonymous=1 socket=\(socket)",
-                       "-L", "module-null-sink sink_name=nullsink rate=48000 channels=2",
-                       "-L", "module-always-sink"]
-        p.environment = env
-        p.standardInput = FileHandle.nullDevice
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        var saved: [String: String?] = [:]
-        for key in ["XDG_RUNTIME_DIR", "PULSE_SERVER"] {
-            saved[key] = ProcessInfo.processInfo.environment[key]
-            setenv(key, env[key]!, 1)
-        }
-        let server = TestPulseServer(process: p, directory: dir, saved: saved, environment: env)
-        guard waitUntil(20, { (try? server.pactl(["info"])) != nil }) else {
-            server.stop()
-            throw PortFailure("pulseaudio did not answer within 20 s")
+/// The team's private PulseAudio daemon (CaptureTestSupport), its address exported into this
+/// process so the library's server connection reaches it; restored by `stop()`.
+final class TestPulseServer {
+    let daemon: PulseDaemon
+    private var saved: [String: String?] = [:]
+
+    static func start() async throws -> TestPulseServer {
+        let daemon: PulseDaemon
+        do { daemon = try await PulseDaemon.start() } catch { throw XCTSkip("no PulseAudio daemon: \(error)") }
+        let server = TestPulseServer(daemon)
+        for (key, value) in daemon.clientEnvironment {
+            server.saved[key] = ProcessInfo.processInfo.environment[key]
+            setenv(key, value, 1)
         }
         return server
     }
 
-    private init(process: Process, directory: URL, saved: [String: String?], environment: [String: String]) {
-        self.process = process
-        self.directory = directory
-        self.savedEnvironment = saved
-        self.environment = environment
-    }
+    private init(_ daemon: PulseDaemon) { self.daemon = daemon }
 
     /// `pactl ARGS`; its stdout, or an error if it fails.
     @discardableResult
-    func pactl(_ args: [String]) throws -> String {
-        let r = try runProgram(which("pactl")!, args, environment: environment)
-        guard r.status == 0 else { throw PortFailure("pactl \(args): \(r.stderr)") }
-        return String(decoding: r.stdout, as: UTF8.self)
+    func pactl(_ args: [String]) async throws -> String {
+        let r = try await daemon.pactl(args)
+        guard r.exitCode == 0 else { throw PortFailure("pactl \(args): \(r)") }
+        return r.stdout
     }
 
     func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            if !waitUntil(3, { !process.isRunning }) { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
-        for (key, value) in savedEnvironment {
+        daemon.shutdown()
+        for (key, value) in saved {
             if let value = value { setenv(key, value, 1) } else { unsetenv(key) }
         }
-        try? FileManager.default.removeItem(at: directory)
     }
 }

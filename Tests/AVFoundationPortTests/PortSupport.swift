@@ -5,6 +5,7 @@ import CaptureDeckAVFoundation
 #endif
 import Foundation
 import XCTest
+import CaptureTestSupport
 
 // Test scaffolding shared by the port programs (not itself a port): the test source, independent
 // file readers (ffprobe/ffmpeg and Python's wave/aifc in subprocesses), and level arithmetic.
@@ -60,32 +61,26 @@ func makeTemporaryDirectory(_ name: String) throws -> URL {
 
 struct ProgramResult { var status: Int32; var stdout: Data; var stderr: String }
 
-func runProgram(_ path: String, _ args: [String], environment: [String: String]? = nil) throws -> ProgramResult {
+/// Runs a reader to its end with binary stdout (CaptureTestSupport's runProgram gives text).
+func runTool(_ path: String, _ args: [String]) throws -> ProgramResult {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args
-    if let environment = environment { p.environment = environment }
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
     p.standardInput = FileHandle.nullDevice
     try p.run()
     // Read both to the end before waiting, so a large stdout can't fill the pipe and stall.
-    var errData = Data()
+    final class Box { var data = Data() }
+    let errBox = Box()
     let errDone = DispatchSemaphore(value: 0)
-    DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); errDone.signal() }
+    let errHandle = err.fileHandleForReading
+    DispatchQueue.global().async { errBox.data = errHandle.readDataToEndOfFile(); errDone.signal() }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     errDone.wait()
     p.waitUntilExit()
-    return ProgramResult(status: p.terminationStatus, stdout: outData, stderr: String(decoding: errData, as: UTF8.self))
-}
-
-func which(_ name: String) -> String? {
-    for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-        let path = "\(dir)/\(name)"
-        if FileManager.default.isExecutableFile(atPath: path) { return path }
-    }
-    return nil
+    return ProgramResult(status: p.terminationStatus, stdout: outData, stderr: String(decoding: errBox.data, as: UTF8.self))
 }
 
 /// A file as ffprobe describes it and ffmpeg decodes it (to 32-bit float, interleaved).
@@ -100,7 +95,7 @@ struct DecodedFile {
         guard let ffprobe = which("ffprobe"), let ffmpeg = which("ffmpeg") else {
             throw XCTSkip("ffprobe/ffmpeg are needed to read the files back (apt-get install ffmpeg)")
         }
-        let probe = try runProgram(ffprobe, ["-v", "error", "-select_streams", "a:0", "-show_entries",
+        let probe = try runTool(ffprobe, ["-v", "error", "-select_streams", "a:0", "-show_entries",
                                              "stream=codec_name,sample_rate,channels", "-of", "default=noprint_wrappers=1", url.path])
         guard probe.status == 0 else { throw PortFailure("ffprobe failed on \(url.path): \(probe.stderr)") }
         var fields: [String: String] = [:]
@@ -111,7 +106,7 @@ struct DecodedFile {
         codec = fields["codec_name"] ?? "?"
         sampleRate = Double(fields["sample_rate"] ?? "") ?? 0
         channels = Int(fields["channels"] ?? "") ?? 0
-        let decode = try runProgram(ffmpeg, ["-v", "error", "-i", url.path, "-f", "f32le", "-c:a", "pcm_f32le", "-"])
+        let decode = try runTool(ffmpeg, ["-v", "error", "-i", url.path, "-f", "f32le", "-c:a", "pcm_f32le", "-"])
         guard decode.status == 0, channels > 0 else { throw PortFailure("ffmpeg failed on \(url.path): \(decode.stderr)") }
         samples = decode.stdout.withUnsafeBytes { raw in Array(raw.bindMemory(to: Float.self)) }
         frames = samples.count / channels
@@ -131,7 +126,7 @@ func pythonHeader(_ url: URL) throws -> (frames: Int, rate: Int, channels: Int) 
         import aifc; f = aifc.open(p, 'rb')
     print(f.getnframes(), f.getframerate(), f.getnchannels())
     """
-    let r = try runProgram(python, ["-c", script, url.path])
+    let r = try runTool(python, ["-c", script, url.path])
     let words = String(decoding: r.stdout, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int($0) }
     guard r.status == 0, words.count == 3 else { throw PortFailure("python could not read \(url.path): \(r.stderr)") }
     return (words[0], words[1], words[2])
