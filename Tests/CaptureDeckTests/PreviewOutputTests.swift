@@ -1,8 +1,10 @@
 // The preview (monitoring) output on real ALSA PCMs: a `file` PCM over `null` (unpaced, exact
 // content) and one over a private PulseAudio daemon (real-time pace), each writing what it
 // played to a file that is compared with what was received, sample for sample.
+import CSndfile
 import CaptureCore
 import CaptureDeck
+import CaptureFiles
 import CaptureTestSupport
 import Foundation
 import Glibc
@@ -242,5 +244,36 @@ final class PreviewPulse {
               + "max \(String(format: "%.1f", worst * 1000)) ms over \(latencies.count) samples; underruns \(output.underruns)")
         #expect(!latencies.isEmpty && median > 0)
         withExtendedLifetime(pulse) {}
+    }
+
+    /// Through a session (the fan-out feeds every StreamReceiver on the writer queue): the
+    /// preview plays exactly what the session's file output records, from the first frame, and
+    /// releases the device when the session stops.
+    @Test func playsASessionsAudioAsItsFileRecordsIt() throws {
+        let scratch = PreviewScratch()
+        let format = StreamFormat(sampleFormat: .s16LE, sampleRate: 48000, channels: 2)
+        let session = CaptureSession()
+        session.realtimePriority = nil
+        session.addInput(CaptureDeviceInput(name: "builtin", routes: .forNamedPCM("builtin"), format: format))
+        let file = CaptureAudioFileOutput(format: format)
+        let preview = CapturePreviewOutput(outputDevice: "capdeck_preview")
+        preview.alsaConfigurationFile = scratch.config([("capdeck_preview", scratch.file("out.raw"), "null")])
+        session.addOutput(file)
+        session.addOutput(preview)
+        try file.startRecording(to: scratch.file("take.wav"), fileType: .wav)
+        session.startRunning()
+        try waitUntil("the preview plays", timeout: 10) { preview.framesPlayed >= 24_000 }
+        session.stopRunning()
+        _ = try file.stopRecording()
+        try waitUntil("the device closed") { !preview.isPlaying }
+        var info = SF_INFO()
+        let f = try #require(sf_open(scratch.file("take.wav"), Int32(SFM_READ), &info))
+        var recorded = [Int16](repeating: 0, count: Int(info.frames) * 2)
+        #expect(sf_readf_short(f, &recorded, info.frames) == info.frames)
+        sf_close(f)
+        let played = scratch.contents("out.raw").withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
+        #expect(played.count == preview.framesPlayed * 2 && played.count <= recorded.count)
+        #expect(played[...] == recorded.prefix(played.count), "the preview's samples are the recording's")
+        #expect(preview.framesDropped == 0 && preview.error == nil)
     }
 }
