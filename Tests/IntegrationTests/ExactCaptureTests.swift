@@ -29,6 +29,8 @@ extension Integration {
             Case(format: .s32LE, rate: 48_000, channels: 2, fileType: "w64"),
             Case(format: .floatLE, rate: 96_000, channels: 2, fileType: "wav"),
             Case(format: .floatLE, rate: 48_000, channels: 6, fileType: "caf"),
+            Case(format: .s24_3LE, rate: 44_100, channels: 2, fileType: "aiff"),
+            Case(format: .floatLE, rate: 48_000, channels: 1, fileType: "aiff"),
         ]
 
         @Test("records exactly rate × 2 frames, equal to the infile sample by sample", arguments: cases)

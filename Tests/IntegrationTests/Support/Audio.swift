@@ -189,6 +189,7 @@ struct SoundFile {
         case "w64": Int32(SF_FORMAT_W64)
         case "caf": Int32(SF_FORMAT_CAF)
         case "flac": Int32(SF_FORMAT_FLAC)
+        case "aiff": Int32(SF_FORMAT_AIFF)
         default: -1
         }
     }
