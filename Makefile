@@ -14,7 +14,7 @@ DEBS := pkg-config libasound2-dev libncursesw5-dev libsndfile1-dev libsamplerate
         ffmpeg python3 flac pipewire wireplumber libdbus-1-dev dbus mpv mpv-mpris playerctl \
         python3-dbus python3-gi
 
-.PHONY: deps build test run bench soak sanitize fuzz fuzz-build clean
+.PHONY: deps build test run bench soak sanitize fuzz fuzz-build docs clean
 
 deps:
 	@missing=$$(for p in $(DEBS); do \
@@ -64,6 +64,34 @@ fuzz: deps fuzz-build
 fuzz-build:
 	$(SWIFT) build -c release --scratch-path .build-fuzz --product capdeck-fuzz \
 	  -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING -Xcxx -fsanitize=fuzzer-no-link
+
+# The CaptureDeckAVFoundation documentation and its porting guide (DocC): the module's symbol graphs
+# from a build in its own scratch path (.build-docs, so it never disturbs .build), converted with the
+# toolchain's docc into .build-docs/CaptureDeckAVFoundation.doccarchive (a static site). Every warning
+# is printed and counted; one in the catalog (a broken link in the guide) fails, as any does with
+# DOCS_STRICT=1.
+DOCC ?= $(or $(shell command -v docc 2>/dev/null),/opt/swift/usr/bin/docc)
+DOCS_DIR := .build-docs
+DOCS_CATALOG := Sources/CaptureDeckAVFoundation/CaptureDeckAVFoundation.docc
+docs: deps
+	@# A build whose graphs are gone would emit none (nothing to recompile): start it afresh.
+	@[ -f $(DOCS_DIR)/symbol-graphs/CaptureDeckAVFoundation.symbols.json ] || rm -rf $(DOCS_DIR)
+	$(SWIFT) build --scratch-path $(DOCS_DIR) --target CaptureDeckAVFoundation \
+	  -Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc $(CURDIR)/$(DOCS_DIR)/symbol-graphs
+	@rm -rf $(DOCS_DIR)/module-graphs && mkdir -p $(DOCS_DIR)/module-graphs && \
+	  cp $(DOCS_DIR)/symbol-graphs/CaptureDeckAVFoundation.symbols.json $(DOCS_DIR)/symbol-graphs/CaptureDeckAVFoundation@*.symbols.json \
+	    $(DOCS_DIR)/module-graphs/
+	@rm -rf $(DOCS_DIR)/CaptureDeckAVFoundation.doccarchive
+	@$(DOCC) convert $(DOCS_CATALOG) --additional-symbol-graph-dir $(DOCS_DIR)/module-graphs \
+	  --output-path $(DOCS_DIR)/CaptureDeckAVFoundation.doccarchive \
+	  --fallback-display-name CaptureDeckAVFoundation --fallback-bundle-identifier org.capdeck.CaptureDeckAVFoundation \
+	  --ide-console-output $(if $(DOCS_STRICT),--warnings-as-errors) > $(DOCS_DIR)/docc.log 2>&1; \
+	status=$$?; grep -E ': (warning|error):' $(DOCS_DIR)/docc.log; \
+	warnings=$$(grep -c ': warning:' $(DOCS_DIR)/docc.log); \
+	catalog=$$(grep -E ': (warning|error):' $(DOCS_DIR)/docc.log | grep -c '\.docc/'); \
+	echo "make docs: $$warnings warning(s), $$catalog in the catalog; $(DOCS_DIR)/CaptureDeckAVFoundation.doccarchive"; \
+	if [ $$status -ne 0 ]; then cat $(DOCS_DIR)/docc.log; exit $$status; fi; \
+	[ $$catalog -eq 0 ] || { echo "make docs: fix the catalog's warnings above"; exit 1; }
 
 clean:
 	rm -rf .build .build-*
