@@ -27,6 +27,9 @@ public struct InputDevice: Sendable, Hashable, CustomStringConvertible {
         case soundServer = "sound server"
         case card
         case testSignal = "test signal"
+        /// An ALSA PCM named in the ALSA configuration (a test PCM, a user-defined device):
+        /// never listed, found by `alsa-pcm:NAME`.
+        case namedPCM = "ALSA PCM"
     }
 
     /// Stable across reconnects and reboots, never an index: `pulse:SOURCE` (the server's source
@@ -91,9 +94,31 @@ public enum InputDevices {
         listing(server: InputCatalog.askServer { PulseControl.snapshot(timeoutMs: timeoutMs) }, cards: DeviceCatalog.cards())
     }
 
+    /// The prefix of a named ALSA PCM's unique ID: `alsa-pcm:NAME` is the PCM ALSA calls NAME
+    /// (e.g. a file PCM in ~/.asoundrc), captured from as `-D NAME` would be.
+    public static let namedPCMPrefix = "alsa-pcm:"
+
+    /// The named ALSA PCM behind an `alsa-pcm:NAME` ID, if ALSA can open it for capture now (or
+    /// it is busy: it exists). Not listed by `listing`: ALSA can't enumerate every PCM its
+    /// configuration can make.
+    public static func namedPCM(uniqueID: String) -> InputDevice? {
+        guard uniqueID.hasPrefix(namedPCMPrefix) else { return nil }
+        let name = String(uniqueID.dropFirst(namedPCMPrefix.count))
+        guard !name.isEmpty else { return nil }
+        let device = InputDevice(uniqueID: uniqueID, name: name, modelID: "alsa-pcm", manufacturer: "ALSA",
+                                 kind: .virtual, origin: .namedPCM, routes: InputRoutes.forNamedPCM(name))
+        let input = CaptureDeviceInput(name: name, routes: device.routes)
+        guard let route = device.routes.shared ?? device.routes.exclusive else { return nil }
+        switch input.probe(Route(pcm: route, kind: .shared)) {
+        case nil, .busy?: return device
+        default: return nil
+        }
+    }
+
     /// The device with `uniqueID` if it is there now (the test signal always is).
     public static func device(uniqueID: String, timeoutMs: Int = 500) -> InputDevice? {
         if uniqueID == testSignalID { return testSignal }
+        if uniqueID.hasPrefix(namedPCMPrefix) { return namedPCM(uniqueID: uniqueID) }
         return listing(timeoutMs: timeoutMs).devices.first { $0.uniqueID == uniqueID }
     }
 

@@ -42,11 +42,19 @@ open class AVCaptureDevice: NSObject, @unchecked Sendable {
     }
 
     /// The device with this unique ID, if it is connected now (the built-in test signal always is).
+    ///
+    /// Linux: besides the listed devices' IDs (`pulse:SOURCE`, `alsa:CARD=ID,DEV=N`), two kinds
+    /// are found here only, never listed or the default: `builtin`, the test signal, and
+    /// `alsa-pcm:NAME`, any PCM the ALSA configuration defines (a test PCM, a user's own device),
+    /// found when ALSA can open it for capture now or says it is busy.
     public convenience init?(uniqueID deviceUniqueID: String) {
         let found: InputDevice?
         if deviceUniqueID == InputDevices.testSignalID {
             DeviceMonitor.shared.startWatching()
             found = InputDevices.testSignal
+        } else if deviceUniqueID.hasPrefix(InputDevices.namedPCMPrefix) {
+            DeviceMonitor.shared.startWatching()
+            found = InputDevices.namedPCM(uniqueID: deviceUniqueID)
         } else {
             found = DeviceMonitor.shared.listing().devices.first { $0.uniqueID == deviceUniqueID }
         }
@@ -125,7 +133,7 @@ open class AVCaptureDevice: NSObject, @unchecked Sendable {
     /// for server sources, at once for cards). False before the was-disconnected notification for
     /// it is posted.
     open var isConnected: Bool {
-        input.origin == .testSignal || DeviceMonitor.shared.lastListing().devices.contains { $0.uniqueID == input.uniqueID }
+        input.origin == .testSignal || input.origin == .namedPCM || DeviceMonitor.shared.lastListing().devices.contains { $0.uniqueID == input.uniqueID }
     }
 
     /// Whether another program holds the card open for capture (the kernel's record of each capture

@@ -111,7 +111,7 @@ open class AVCaptureDeviceInput: AVCaptureInput, @unchecked Sendable {
 
     public init(device: AVCaptureDevice) throws {
         let facts = device.input
-        if facts.origin != .testSignal {
+        if facts.origin != .testSignal && facts.origin != .namedPCM {
             let access = InputDevices.captureAccess()
             let status = AVCaptureDevice.status(access)
             if status == .denied || status == .restricted {

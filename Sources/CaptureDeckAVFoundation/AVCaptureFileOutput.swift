@@ -4,6 +4,7 @@ import CaptureDeck
 import CaptureFiles
 import Dispatch
 import Foundation
+import Glibc
 
 /// Follows a file output's recordings. Only the did-finish method is required, as on Apple's.
 public protocol AVCaptureFileOutputRecordingDelegate: NSObjectProtocol {
@@ -51,6 +52,9 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
     private var current: Recording?
     /// Recordings that have ended and whose did-finish is still to come, by path.
     private var ending: [String: Recording] = [:]
+    /// The last recording's frames and bytes, for `recordedDuration`/`recordedFileSize` once it
+    /// has ended (in will-finish and did-finish, and until the next recording starts).
+    private var last: (frames: Int, bytes: Int64) = (0, 0)
     private var _maxDuration = CMTime.invalid
     private var _maxFileSize: Int64 = 0
     private var _minFreeDisk: Int64 = 0
@@ -68,15 +72,23 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
     /// Whether the recording in progress is paused.
     public var isRecordingPaused: Bool { lock.withLock { current?.paused ?? false } }
 
-    /// The duration recorded so far in the current file (zero when not recording), in the capture
-    /// rate's timescale: exact frames.
+    /// The duration recorded so far in the current file, in the capture rate's timescale: exact
+    /// frames. Once a recording ends — in will-finish and did-finish, and until the next one
+    /// starts — the ended recording's (zero before the first).
     public var recordedDuration: CMTime {
-        guard isRecording else { return .zero }
-        return CMTime(value: CMTimeValue(file.recordedFrames), timescale: CMTimeScale(session?.sampleRate ?? file.format.sampleRate))
+        let frames = isRecording ? file.recordedFrames : lock.withLock { last.frames }
+        return CMTime(value: CMTimeValue(frames), timescale: CMTimeScale(session?.sampleRate ?? file.format.sampleRate))
     }
 
-    /// Bytes the current file takes on disk now (zero when not recording).
-    public var recordedFileSize: Int64 { isRecording ? Int64(file.recordedFileSize) : 0 }
+    /// Bytes the current file takes on disk now; once a recording ends, the ended file's (as
+    /// `recordedDuration`).
+    public var recordedFileSize: Int64 { isRecording ? Int64(file.recordedFileSize) : lock.withLock { last.bytes } }
+
+    /// Keeps the ending recording's figures (called before the core finishes it).
+    private func keepFigures() {
+        let figures = (file.recordedFrames, Int64(file.recordedFileSize))
+        lock.withLock { last = figures }
+    }
 
     /// The longest a recording may be; reaching it finishes the recording, frame-exact, with
     /// `AVError.maximumDurationReached` (`AVErrorRecordingSuccessfullyFinishedKey` true) while the
@@ -145,6 +157,7 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
             return
         }
         // The recording in progress: told it will finish; CaptureDeck finishes it as the new one starts.
+        if isRecording { keepFigures() }
         if let old = lock.withLock({ () -> Recording? in
             guard var old = current else { return nil }
             old.toldWillFinish = true
@@ -156,7 +169,7 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
             callDelegate(old.delegate) { $0.fileOutput(self, willFinishRecordingTo: oldURL, from: connections, error: nil) }
         }
         applyLimits()
-        lock.withLock { current = Recording(url: url, delegate: delegate) }
+        lock.withLock { current = Recording(url: url, delegate: delegate); last = (0, 0) }
         do throws(RecordingError) {
             try file.startRecording(to: url.path, fileType: fileType)
             if !isFed { file.pause() }
@@ -170,6 +183,7 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
     /// Stops the recording; will-finish and then did-finish follow on the delegate queue, once the
     /// file is finished. Returns at once, as Apple's does.
     public func stopRecording() {
+        if isRecording { keepFigures() }
         guard let r = lock.withLock({ () -> Recording? in
             guard var r = current else { return nil }
             r.toldWillFinish = true
@@ -221,6 +235,9 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
             return nil
         }) else { return }
         let error = Self.error(for: finished)
+        var st = stat()
+        let bytes = stat(finished.path, &st) == 0 ? Int64(st.st_size) : 0
+        lock.withLock { if current == nil { last = (finished.frames, bytes) } }
         let connections = self.connections, url = r.url
         if !r.toldWillFinish {
             callDelegate(r.delegate) { $0.fileOutput(self, willFinishRecordingTo: url, from: connections, error: error) }

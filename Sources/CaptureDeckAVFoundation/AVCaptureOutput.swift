@@ -28,6 +28,10 @@ public class AVCaptureOutput: NSObject, @unchecked Sendable {
         connections.first { c in c.inputPorts.contains { $0.mediaType == mediaType } }
     }
 
+    /// Whether the session connects this output to its input by itself (false once added with
+    /// `addOutputWithNoConnections`, until `addConnection`).
+    var connectsAutomatically = true
+
     /// The session this output is in (nil when in none).
     var session: AVCaptureSession? { lock.withLock { _session } }
 
@@ -50,8 +54,8 @@ public class AVCaptureOutput: NSObject, @unchecked Sendable {
 
 /// The link between a session's input ports and one output. Disabling it stops the flow to that
 /// output: a data output delivers no buffers, a preview output plays silence, and a file output
-/// records nothing while it is disabled (as if paused; Linux: Apple documents no effect on file
-/// outputs' timelines, CaptureDeck's files simply skip those frames).
+/// records nothing while it is disabled, as if paused (Linux: Apple documents no effect on a file's
+/// timeline; CaptureDeck's files skip those frames).
 public class AVCaptureConnection: NSObject, @unchecked Sendable {
     /// The input ports the connection takes media from.
     public let inputPorts: [AVCaptureInput.Port]
@@ -133,7 +137,7 @@ public class AVCaptureAudioChannel: NSObject, @unchecked Sendable {
     public var peakHoldLevel: Float { Float(level.holdDB) }
 
     /// The gain applied to this channel for the connection's output, 0...1 (values outside are
-    /// clamped). Linux: applied by data and preview outputs; file outputs record the input as it is.
+    /// clamped). Linux: applied by data outputs; file and preview outputs take the input as it is.
     public var volume: Float {
         get { lock.withLock { _volume } }
         set { lock.withLock { _volume = min(1, max(0, newValue.isNaN ? 1 : newValue)) } }

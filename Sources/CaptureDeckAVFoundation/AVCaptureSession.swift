@@ -32,14 +32,29 @@ public class AVCaptureSession: NSObject, @unchecked Sendable {
     /// The CaptureDeck input made for the device input under the preset, as added to the core.
     private var coreInput: CaptureDeviceInput?
     private var eventToken = 0
+    private var deviceObserver: (any NSObjectProtocol)?
 
+    /// A session with Apple's behaviour: a lost device ends capture with a runtime error
+    /// (`deviceWasDisconnected`) and the session stops — CaptureDeck's own reconnection is off
+    /// (`captureDeckSession.reconnectsLostDevices = true` turns it on: the session then waits
+    /// for the device, interrupted with the CaptureDeck reason `audioDeviceDisconnected`).
     public override init() {
         captureDeckSession = CaptureSession()
+        captureDeckSession.reconnectsLostDevices = false
         super.init()
         eventToken = captureDeckSession.onEvent { [weak self] event in self?.post(event) }
+        // A device that disappears while captured from: a sound server moves its stream to
+        // another source without an error, so the capture would quietly go on from another
+        // device. Apple's session fails with deviceWasDisconnected instead: so does this one.
+        deviceObserver = NotificationCenter.default.addObserver(forName: .AVCaptureDeviceWasDisconnected, object: nil, queue: nil) {
+            [weak self] note in
+            guard let device = note.object as? AVCaptureDevice else { return }
+            self?.deviceDisconnected(device)
+        }
     }
 
     deinit {
+        if let deviceObserver { NotificationCenter.default.removeObserver(deviceObserver) }
         captureDeckSession.removeHandler(eventToken)
         if captureDeckSession.isRunning || captureDeckSession.isInterrupted { captureDeckSession.stopRunning() }
     }
@@ -148,6 +163,7 @@ public class AVCaptureSession: NSObject, @unchecked Sendable {
     private func addOutput(_ output: AVCaptureOutput, connected: Bool) {
         precondition(canAddOutput(output), "AVCaptureSession.addOutput: this output is already in a session (check canAddOutput first)")
         lock.withLock { _outputs.append(output) }
+        output.connectsAutomatically = connected
         output.attach(to: self, connection: connected ? makeConnection(to: output) : nil)
         captureDeckSession.addOutput(output.coreOutput)
     }
@@ -174,12 +190,13 @@ public class AVCaptureSession: NSObject, @unchecked Sendable {
     public func canAddConnection(_ connection: AVCaptureConnection) -> Bool {
         guard let output = connection.output, outputs.contains(where: { $0 === output }), output.connections.isEmpty,
               let input = inputs.first else { return false }
-        return connection.inputPorts.allSatisfy { p in input.ports.contains { $0 === p } }
+        return connection.inputPorts.allSatisfy { p in input.ports.contains { $0 == p } }
     }
 
     public func addConnection(_ connection: AVCaptureConnection) {
         precondition(canAddConnection(connection), "AVCaptureSession.addConnection: this connection can't be added (check canAddConnection first)")
         connection.session = self
+        connection.output?.connectsAutomatically = true
         connection.output?.attach(to: self, connection: connection)
     }
 
@@ -218,17 +235,16 @@ public class AVCaptureSession: NSObject, @unchecked Sendable {
     private func rebuildCoreInput() {
         let (device, preset, old) = lock.withLock { (_inputs.first as? AVCaptureDeviceInput, _preset, coreInput) }
         let new = device.map { Self.coreInput(for: $0.captureInput, preset: preset) }
-        if old !== new || (old == nil) != (new == nil) {
+        if old !== new {
             captureDeckSession.beginConfiguration()
             if let old { captureDeckSession.removeInput(old) }
             if let new { captureDeckSession.addInput(new) }
             lock.withLock { coreInput = new }
             captureDeckSession.commitConfiguration()
         }
-        // Outputs connected to the old input (or none) get a connection to the new one.
-        for output in outputs {
-            let hadConnection = !output.connections.isEmpty
-            if hadConnection || old == nil { output.attach(to: self, connection: makeConnection(to: output)) }
+        // Connected outputs get a connection to the new input (none without one).
+        for output in outputs where output.connectsAutomatically {
+            output.attach(to: self, connection: makeConnection(to: output))
         }
     }
 
@@ -239,6 +255,19 @@ public class AVCaptureSession: NSObject, @unchecked Sendable {
         format.sampleRate = rate
         return CaptureDeviceInput(name: base.name, routes: base.routes, format: format,
                                   periodMicros: base.periodMicros, bufferMicros: base.bufferMicros)
+    }
+
+    /// The input's device went away: while capturing from it, a runtime error and a stop (unless
+    /// CaptureDeck's reconnection is on, which waits for it: the core sees the loss itself then).
+    private func deviceDisconnected(_ device: AVCaptureDevice) {
+        guard let input = inputs.first as? AVCaptureDeviceInput, input.device.uniqueID == device.uniqueID,
+              captureDeckSession.isRunning, !captureDeckSession.reconnectsLostDevices else { return }
+        let error = AVError(.deviceWasDisconnected, userInfo: [
+            AVErrorDeviceKey: device,
+            NSLocalizedDescriptionKey: "\(device.localizedName) (\(device.uniqueID)) was disconnected.",
+        ])
+        NotificationCenter.default.post(name: .AVCaptureSessionRuntimeError, object: self, userInfo: [AVCaptureSessionErrorKey: error])
+        captureDeckSession.stopRunning()
     }
 
     // MARK: Notifications

@@ -289,6 +289,9 @@ public struct AVError: Error, CustomNSError, Hashable, @unchecked Sendable {
 // The overlay's accessors for Apple's userInfo keys. Values are read as Apple stores them
 // (numbers as NSNumber) and also as the Swift values a Linux caller stores directly.
 extension AVError {
+    /// The device the error concerns, from `AVErrorDeviceKey`.
+    public var device: AVCaptureDevice? { userInfo[AVErrorDeviceKey] as? AVCaptureDevice }
+
     /// The file size, from `AVErrorFileSizeKey`.
     public var fileSize: Int64? { (userInfo[AVErrorFileSizeKey] as? NSNumber)?.int64Value }
 
