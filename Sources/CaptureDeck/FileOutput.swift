@@ -132,7 +132,8 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             let rec = cur.recorder
             if cur.startFrame == nil && rec.discardEmpty() {
                 do throws(RecordingError) {
-                    cur.recorder = try SndfileRecorder(path: rec.path, format: format, fileType: rec.fileType)
+                    cur.recorder = try SndfileRecorder(path: rec.path, format: format, fileType: rec.fileType,
+                                                       fileFormat: rec.requestedFileFormat)
                     cur.skipped = []
                     c = cur
                     return nil
@@ -155,17 +156,22 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         if let failure { throw failure }
     }
 
-    /// Starts a new file (which must not exist), in the format frames arrive in (see the type's
-    /// note). Any thread; frames arrive once the session runs (from its next writer batch, when
-    /// it is running). Markers count from the first frame the new file receives. A recording in
-    /// progress is finished first, reported as `.stopped`.
-    public func startRecording(to path: String, fileType: FileType) throws(RecordingError) {
+    /// Starts a new file (which must not exist), at the rate and channels frames arrive in (see
+    /// the type's note), its samples stored as `fileFormat` says: nil keeps the stream's encoding
+    /// in the container's byte order; otherwise frames are converted on the writer queue, exactly
+    /// (`SndfileRecorder.init`), and the file stays crash-safe and recoverable. A format the
+    /// container can't hold throws `.unsupportedFormat`. Any thread; frames arrive once the
+    /// session runs (from its next writer batch, when it is running). Markers count from the
+    /// first frame the new file receives. A recording in progress is finished first, reported as
+    /// `.stopped`.
+    public func startRecording(to path: String, fileType: FileType, fileFormat: FileSampleFormat? = nil) throws(RecordingError) {
         lastError.withLock { $0 = nil }
         let measure = limits.withLock { $0.minFree != nil }
         let made: Result<Void, RecordingError> = finishing.sync {
             let swapped: Result<SndfileRecorder?, RecordingError> = current.withLock { c in
                 do throws(RecordingError) {
-                    let rec = try SndfileRecorder(path: path, format: streamFormat.withLock { $0 }, fileType: fileType)
+                    let rec = try SndfileRecorder(path: path, format: streamFormat.withLock { $0 }, fileType: fileType,
+                                                  fileFormat: fileFormat)
                     let old = c?.recorder
                     var new = Current(recorder: rec)
                     if measure { new.measureFree() }
@@ -253,8 +259,8 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         set { limits.withLock { $0.frames = newValue.flatMap { $0 > 0 ? $0 : nil } } }
     }
     /// A recording ends (`.maximumFileSizeReached`) when no further frame fits in this many bytes
-    /// of audio data (frames × bytes per frame of the session's format: the file's header and
-    /// markers come on top; for FLAC, the uncompressed size). nil (or ≤ 0): no limit.
+    /// of audio data (frames × bytes per frame of the file's format — 24-bit samples take 3 — the
+    /// file's header and markers come on top; for FLAC, the uncompressed size). nil (or ≤ 0): no limit.
     public var maxRecordedFileSize: Int? {
         get { limits.withLock { $0.bytes } }
         set { limits.withLock { $0.bytes = newValue.flatMap { $0 > 0 ? $0 : nil } } }
@@ -301,7 +307,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             }
             // The limits: write what still fits, and end the recording as soon as nothing more does.
             let l = limits.withLock { $0 }
-            let bpf = delivered.bytesPerFrame
+            let bpf = c.recorder.fileBytesPerFrame
             let written = c.recorder.framesWritten
             var n = count
             var reached: RecordingEndReason?

@@ -169,9 +169,14 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
             callDelegate(old.delegate) { $0.fileOutput(self, willFinishRecordingTo: oldURL, from: connections, error: nil) }
         }
         applyLimits()
+        let fileFormat: FileSampleFormat?
+        do throws(AudioSettingsError) { fileFormat = try recordingFileFormat(for: fileType) } catch {
+            callDelegate(delegate) { $0.fileOutput(self, didFinishRecordingTo: url, from: connections, error: error.avError) }
+            return
+        }
         lock.withLock { current = Recording(url: url, delegate: delegate); last = (0, 0) }
         do throws(RecordingError) {
-            try file.startRecording(to: url.path, fileType: fileType)
+            try file.startRecording(to: url.path, fileType: fileType, fileFormat: fileFormat)
             if !isFed { file.pause() }
             callDelegate(delegate) { $0.fileOutput(self, didStartRecordingTo: url, from: connections) }
         } catch {
@@ -179,6 +184,10 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
             callDelegate(delegate) { $0.fileOutput(self, didFinishRecordingTo: url, from: connections, error: AVError(error)) }
         }
     }
+
+    /// How the next recording's file stores its samples (nil: the session's format); refused
+    /// settings end the recording at once. `AVCaptureAudioFileOutput`: its `audioSettings`.
+    func recordingFileFormat(for fileType: FileType) throws(AudioSettingsError) -> FileSampleFormat? { nil }
 
     /// Stops the recording; will-finish and then did-finish follow on the delegate queue, once the
     /// file is finished. Returns at once, as Apple's does.
@@ -267,9 +276,13 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
 
 /// Records the session's audio to WAV, CAF or AIFF files (Apple's `AVCaptureAudioFileOutput`).
 ///
-/// Linux: the file holds the session's capture format (linear PCM; `audioSettings` reports it);
-/// WAV becomes RF64 past 4 GiB, as CaptureDeck's recordings do.
+/// Linux: the file holds linear PCM at the session's rate and channels, in the session's capture
+/// format or the one `audioSettings` chooses; WAV becomes RF64 past 4 GiB, as CaptureDeck's
+/// recordings do.
 public class AVCaptureAudioFileOutput: AVCaptureFileOutput, @unchecked Sendable {
+    /// What `audioSettings` was set to (nil: the session's format), behind `lock`.
+    private var _settings: [String: Any]?
+
     public init() {
         super.init(file: CaptureAudioFileOutput())
     }
@@ -283,17 +296,75 @@ public class AVCaptureAudioFileOutput: AVCaptureFileOutput, @unchecked Sendable 
         startRecording(to: outputFileURL, fileType: FileType(fileType), recordingDelegate: delegate)
     }
 
-    /// The format the file is written in (linear PCM at the session's rate and channels). Linux:
-    /// read-only in effect — the file takes the session's format; set the rate with `sessionPreset`.
+    /// The format files are written in, from the next recording on; nil: the session's capture
+    /// format (Apple's "device native format"). Linear PCM, interleaved: 16, 24 or 32-bit integer
+    /// or 32-bit float (`AVLinearPCMBitDepthKey`, `AVLinearPCMIsFloatKey`), in the byte order
+    /// `AVLinearPCMIsBigEndianKey` says (absent: the container's own — WAV little-endian, CAF and
+    /// AIFF big-endian). Frames are converted exactly on CaptureDeck's writer (narrower integers
+    /// truncate, float to integer rounds and clamps), and the file stays crash-safe.
+    ///
+    /// Linux, where it must differ:
+    /// - The rate and channels are the session's (choose the rate with `sessionPreset`): an
+    ///   `AVSampleRateKey` or `AVNumberOfChannelsKey` that differs from the session's when the
+    ///   recording starts ends it at once with `AVError.unsupportedOutputSettings` naming the
+    ///   key (checked then, not here, since the session's format is only known once it runs).
+    /// - A byte order the file type can't hold — big-endian WAV, little-endian AIFF beyond 16
+    ///   bits — ends the recording the same way. Apple's AIFF type takes big-endian integers
+    ///   only; CaptureDeck writes 16-bit little-endian as AIFF-C `sowt` and float as AIFF-C
+    ///   `FL32` (as it does for a float session with nil settings): a program meant for both
+    ///   should use big-endian integers for `.aiff`, or `.caf`.
+    /// - Settings CaptureDeck can't write at all (another format ID, non-interleaved, 8-bit or
+    ///   other depths, unknown keys) are a programmer error, as Apple's raise an exception.
+    ///
+    /// Reading it back: what was set, with the format keys as the file will take them (the
+    /// session's rate and channels once it has them); nil settings read back as the session's
+    /// format (nil before the session has one).
     public var audioSettings: [String: Any]! {
         get {
-            guard let session, let rate = session.sampleRate else { return nil }
-            var format = file.format
-            format.sampleRate = rate
-            format.channels = session.channelCount
-            return AudioSettings.dictionary(for: format)
+            let settings = lock.withLock { _settings }
+            guard let base = sessionFormat() else { return settings }
+            guard let settings else { return AudioSettings.dictionary(for: base) }
+            guard let (format, stored) = try? AudioSettings.fileFormat(from: settings, base: base) else { return settings }
+            var merged = settings.merging(AudioSettings.dictionary(for: format)) { _, session in session }
+            merged[AVSampleRateKey] = NSNumber(value: Double(base.sampleRate))
+            merged[AVNumberOfChannelsKey] = NSNumber(value: base.channels)
+            merged[AVLinearPCMIsBigEndianKey] = stored.byteOrder.map { NSNumber(value: $0 == .big) }
+            return merged
         }
-        set {}
+        set {
+            if let newValue {
+                let base = sessionFormat() ?? file.format
+                do throws(AudioSettingsError) { _ = try AudioSettings.fileFormat(from: newValue, base: base) } catch {
+                    preconditionFailure("AVCaptureAudioFileOutput.audioSettings: \(error.message)")
+                }
+            }
+            lock.withLock { _settings = newValue }
+        }
+    }
+
+    /// The session's capture format (nil before it has a rate).
+    private func sessionFormat() -> StreamFormat? {
+        guard let session, let rate = session.sampleRate else { return nil }
+        var format = file.format
+        format.sampleRate = rate
+        format.channels = session.channelCount
+        return format
+    }
+
+    override func recordingFileFormat(for fileType: FileType) throws(AudioSettingsError) -> FileSampleFormat? {
+        guard let settings = lock.withLock({ _settings }) else { return nil }
+        let session = sessionFormat()
+        let (format, stored) = try AudioSettings.fileFormat(from: settings, base: session ?? file.format)
+        if let session, format.sampleRate != session.sampleRate {
+            throw AudioSettingsError(key: AVSampleRateKey, message: "audio settings: \(AVSampleRateKey) \(format.sampleRate) can't be recorded: files take the session's rate, \(session.sampleRate) Hz (choose it with sessionPreset)")
+        }
+        if let session, format.channels != session.channels {
+            throw AudioSettingsError(key: AVNumberOfChannelsKey, message: "audio settings: \(AVNumberOfChannelsKey) \(format.channels) can't be recorded: files take the session's \(session.channels) channels")
+        }
+        do throws(RecordingError) { try fileType.validate(stored) } catch {
+            throw AudioSettingsError(key: AVLinearPCMIsBigEndianKey, message: "audio settings: \(error.description)")
+        }
+        return stored
     }
 }
 

@@ -1,6 +1,7 @@
 // Apple's audio settings keys and values, and the translation between a settings dictionary and
 // the CaptureDeck stream format the session layer produces.
 import CaptureCore
+import CaptureFiles
 import Foundation
 
 // MARK: Keys for all formats
@@ -176,6 +177,20 @@ enum AudioSettings {
             }
         }
         return format
+    }
+
+    /// What a file output's `settings` ask of its files, starting from `base`: the stream format
+    /// (as `streamFormat(from:base:)` reads it) and how the file stores its samples. Unlike a data
+    /// output's buffers, a file may be big-endian: `AVLinearPCMIsBigEndianKey` chooses the byte
+    /// order (absent: the container's own). Whether the container holds it is the file type's
+    /// to say (`FileType.validate`), once the recording names one.
+    static func fileFormat(from settings: [String: Any], base: StreamFormat) throws(AudioSettingsError)
+        -> (stream: StreamFormat, file: FileSampleFormat) {
+        var rest = settings
+        let bigEndian = try bool(settings, AVLinearPCMIsBigEndianKey)
+        rest[AVLinearPCMIsBigEndianKey] = nil
+        let format = try streamFormat(from: rest, base: base)
+        return (format, FileSampleFormat(sampleFormat: format.sampleFormat, byteOrder: bigEndian.map { $0 ? .big : .little }))
     }
 
     static let known: Set<String> = ignoredKeys.union([

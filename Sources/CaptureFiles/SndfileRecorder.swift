@@ -17,14 +17,26 @@ import Synchronization
 /// output's lock) at a time; the sync queue touches only the descriptor and an atomic.
 public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     public let path: String
+    /// The format frames arrive in.
     public let format: StreamFormat
     public let fileType: FileType
+    /// How the file stores them: the stream's encoding unless asked otherwise (`requestedFileFormat`).
+    public let fileFormat: FileSampleFormat
+    /// The file format asked for at creation (nil: the stream's), to create the file again alike.
+    public let requestedFileFormat: FileSampleFormat?
+    /// Bytes a frame takes in the file.
+    public var fileBytesPerFrame: Int { fileFormat.bytesPerFrame(channels: format.channels) }
     public private(set) var framesWritten = 0
 
     private var file: OpaquePointer?
     private let fd: Int32
     private var scratch: UnsafeMutablePointer<Int32>?
     private let scratchFrames = 4096
+    /// Frames converted to the file's encoding (when it differs from the stream's), a chunk at a time.
+    private var converter: FrameConverter?
+    private var converted: UnsafeMutableRawPointer?
+    /// The stream's rate and channels with the file's encoding: what the file's header describes.
+    private let stored: StreamFormat
     private let syncQueue = DispatchQueue(label: "capdeck.sync", qos: .utility)
     private let syncInFlight = Atomic<Bool>(false)
     private let syncErrno = Atomic<Int32>(0)
@@ -42,12 +54,22 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     private var aiffDataOffset = 0
     var aiffSizeLimit = 0xFFFF_FFFF
 
-    /// Creates `path` (which must not exist) with owner-only permissions.
-    public init(path: String, format: StreamFormat, fileType: FileType) throws(RecordingError) {
-        try fileType.validate(format.sampleFormat)
+    /// Creates `path` (which must not exist) with owner-only permissions. `fileFormat` (nil: the
+    /// stream's encoding, in the container's byte order) is how the file stores the samples: frames
+    /// are converted to it exactly as `FrameConverter` does (widening is exact, narrowing integers
+    /// truncates, float to integer rounds to nearest and clamps) before libsndfile writes them.
+    public init(path: String, format: StreamFormat, fileType: FileType,
+                fileFormat: FileSampleFormat? = nil) throws(RecordingError) {
+        let stores = fileFormat ?? FileSampleFormat(sampleFormat: format.sampleFormat)
+        try fileType.validate(stores)
         self.path = path
         self.format = format
         self.fileType = fileType
+        self.fileFormat = stores
+        self.requestedFileFormat = fileFormat
+        var stored = format
+        stored.sampleFormat = stores.sampleFormat
+        self.stored = stored
         let fd: Int32
         do throws(Errno) {
             fd = try valueOrErrno { Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
@@ -69,7 +91,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         var info = SF_INFO()
         info.samplerate = Int32(format.sampleRate)
         info.channels = Int32(format.channels)
-        info.format = fileType.sndfileFormat(format.sampleFormat)
+        info.format = fileType.sndfileFormat(stores)
         guard sf_format_check(&info) != 0 else {
             Glibc.close(fd); unlink(path)
             throw .unsupportedFormat(type: fileType.rawValue, format: format.description, reason: "libsndfile refuses this combination")
@@ -91,13 +113,13 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         // AIFF-C keeps its PEAK: libsndfile writes the header (PEAK included) at open, and dropping
         // the chunk after that rewrites a shorter header in front of a stale SSND that readers
         // take for audio. Each checkpoint brings its values up to date; `recover` recomputes them.
-        if fileType == .caf && format.sampleFormat == .floatLE {
+        if fileType == .caf && stores.sampleFormat == .floatLE {
             sf_command(f, Int32(SFC_SET_ADD_PEAK_CHUNK), nil, Int32(SF_FALSE))
         }
         // A true 0-frame header from the start, so even a file killed before its first
         // checkpoint opens as an empty recording.
         sf_command(f, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
-        let formatChunk = fileType == .wav && sf_error(f) == 0 ? WAVFormatChunk.applying(fd: fd, format: format) : .none
+        let formatChunk = fileType == .wav && sf_error(f) == 0 ? WAVFormatChunk.applying(fd: fd, format: stored) : .none
         if sf_error(f) != 0 || formatChunk != .none {
             let reason = sf_error(f) != 0 ? String(cString: sf_strerror(f)) : formatChunk.description
             sf_close(f); Glibc.close(fd); unlink(path)
@@ -108,47 +130,76 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
             fstat(fd, &st)
             aiffDataOffset = Int(st.st_size)  // the 0-frame header ends where the audio begins
         }
-        if format.sampleFormat == .s24LE || format.sampleFormat == .s24_3LE {
+        // Same encoding (24-bit in 3 or 4 bytes alike): libsndfile takes the frames as they come.
+        if FileSampleFormat(sampleFormat: format.sampleFormat).sampleFormat != stores.sampleFormat {
+            converter = FrameConverter(source: format, target: stored)
+            converted = .allocate(byteCount: scratchFrames * stored.bytesPerFrame, alignment: 16)
+        }
+        if stores.sampleFormat == .s24_3LE {
             scratch = .allocate(capacity: scratchFrames * format.channels)
         }
     }
 
     /// Frames an AIFF can still take: its FORM size (and libsndfile's pad byte) must fit 32 bits.
     private var aiffRoom: Int {
-        Swift.max(0, (aiffSizeLimit + 8 - 1 - aiffDataOffset) / format.bytesPerFrame - framesWritten)
+        Swift.max(0, (aiffSizeLimit + 8 - 1 - aiffDataOffset) / fileBytesPerFrame - framesWritten)
     }
 
     deinit {
         try? finish()
         scratch?.deallocate()
+        converted?.deallocate()
     }
 
     public func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) {
         guard let file else { return }
         // AIFF stops at 4 GiB with what fits (libsndfile would wrap its sizes).
         let accepted = fileType == .aiff ? Swift.min(count, aiffRoom) : count
+        guard let converter, let converted else {
+            try writeAsIs(file, frames, count: accepted, format.sampleFormat)
+            if accepted < count { throw aiffFull }
+            return
+        }
         var done = 0
         while done < accepted {
+            let n = Swift.min(accepted - done, scratchFrames)
+            converter.convert(from: frames + done * format.bytesPerFrame, to: converted, frames: n)
+            try writeAsIs(file, converted, count: n, converter.target.sampleFormat)
+            done += n
+        }
+        if accepted < count { throw aiffFull }
+    }
+
+    private var aiffFull: RecordingError {
+        .writeFailed(path: path, reason: "AIFF holds at most 4 GiB; for longer recordings use -t wav, w64 or caf",
+                     framesSaved: framesWritten)
+    }
+
+    /// Hands `count` frames in `encoding` (the file's, or one libsndfile stores as it) to libsndfile.
+    private func writeAsIs(_ file: OpaquePointer, _ frames: UnsafeRawPointer, count: Int, _ encoding: SampleFormat) throws(RecordingError) {
+        let bytesPerFrame = encoding.bytesPerSample * format.channels
+        var done = 0
+        while done < count {
             let n: Int
             let written: sf_count_t
-            let src = frames + done * format.bytesPerFrame
-            switch format.sampleFormat {
+            let src = frames + done * bytesPerFrame
+            switch encoding {
             case .s16LE:
-                n = accepted - done
+                n = count - done
                 written = sf_writef_short(file, src.assumingMemoryBound(to: Int16.self), sf_count_t(n))
             case .s32LE:
-                n = accepted - done
+                n = count - done
                 written = sf_writef_int(file, src.assumingMemoryBound(to: Int32.self), sf_count_t(n))
             case .floatLE:
-                n = accepted - done
+                n = count - done
                 written = sf_writef_float(file, src.assumingMemoryBound(to: Float.self), sf_count_t(n))
             case .s24LE, .s24_3LE:
                 // libsndfile's int API takes left-justified 32-bit samples.
-                n = Swift.min(accepted - done, scratchFrames)
+                n = Swift.min(count - done, scratchFrames)
                 let samples = n * format.channels
-                let step = format.sampleFormat.bytesPerSample
+                let step = encoding.bytesPerSample
                 for i in 0..<samples {
-                    scratch![i] = SampleCodec.loadInt32(src + i * step, format.sampleFormat)
+                    scratch![i] = SampleCodec.loadInt32(src + i * step, encoding)
                 }
                 written = sf_writef_int(file, scratch!, sf_count_t(n))
             }
@@ -159,10 +210,6 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
                 throw .writeFailed(path: path, reason: String(cString: sf_strerror(file)), framesSaved: framesWritten)
             }
             done += n
-        }
-        if accepted < count {
-            throw .writeFailed(path: path, reason: "AIFF holds at most 4 GiB; for longer recordings use -t wav, w64 or caf",
-                               framesSaved: framesWritten)
         }
     }
 
@@ -177,7 +224,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         }
         // Plain PCM/float format chunk where WAV allows it; discrete channels (WAVFormatChunk).
         if fileType == .wav {
-            let e = WAVFormatChunk.applying(fd: fd, format: format)
+            let e = WAVFormatChunk.applying(fd: fd, format: stored)
             if e != .none { throw .writeFailed(path: path, reason: "header: \(e)", framesSaved: framesWritten) }
         }
         // Deleted while recording (the file, or its whole directory)? Writing on would lose
@@ -253,7 +300,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         // Each step's errno is taken right after that step (before: the fdatasync's, read last).
         var stepError = Errno.none
         if r == 0 && fileType == .wav {
-            stepError = WAVFormatChunk.applying(fd: fd, format: format)
+            stepError = WAVFormatChunk.applying(fd: fd, format: stored)
             if stepError != .none { r = -1; step = "could not write the format chunk" }
         }
         if r == 0 && fileType == .wav && !markers.isEmpty {
