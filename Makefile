@@ -87,11 +87,12 @@ docs: deps
 	  --fallback-display-name CaptureDeckAVFoundation --fallback-bundle-identifier org.capdeck.CaptureDeckAVFoundation \
 	  --ide-console-output $(if $(DOCS_STRICT),--warnings-as-errors) > $(DOCS_DIR)/docc.log 2>&1; \
 	status=$$?; grep -E ': (warning|error):' $(DOCS_DIR)/docc.log; \
-	warnings=$$(grep -c ': warning:' $(DOCS_DIR)/docc.log); \
+	warnings=$$(grep -c ': warning:' $(DOCS_DIR)/docc.log); errors=$$(grep -c ': error:' $(DOCS_DIR)/docc.log); \
 	catalog=$$(grep -E ': (warning|error):' $(DOCS_DIR)/docc.log | grep -c '\.docc/'); \
-	echo "make docs: $$warnings warning(s), $$catalog in the catalog; $(DOCS_DIR)/CaptureDeckAVFoundation.doccarchive"; \
-	if [ $$status -ne 0 ]; then cat $(DOCS_DIR)/docc.log; exit $$status; fi; \
-	[ $$catalog -eq 0 ] || { echo "make docs: fix the catalog's warnings above"; exit 1; }
+	echo "make docs: $$warnings warning(s), $$errors error(s), $$catalog of them in the catalog"; \
+	if [ $$status -ne 0 ]; then echo "make docs: docc failed (exit $$status); its log: $(DOCS_DIR)/docc.log"; exit $$status; fi; \
+	[ $$catalog -eq 0 ] || { echo "make docs: fix the catalog's warnings above"; exit 1; }; \
+	echo "make docs: $(DOCS_DIR)/CaptureDeckAVFoundation.doccarchive (serve it, open /documentation/capturedeckavfoundation)"
 
 clean:
 	rm -rf .build .build-*
