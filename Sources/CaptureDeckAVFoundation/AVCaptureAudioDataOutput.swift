@@ -67,11 +67,13 @@ public class AVCaptureAudioDataOutput: AVCaptureOutput, @unchecked Sendable {
     public var droppedSampleBuffers: Int { data.droppedBufferCount }
 
     /// The format buffers are delivered in (nil: the session's capture format, Apple's "device's
-    /// native format"). Linux: linear PCM only, little-endian, interleaved or not; the sample
-    /// format (16/24/32-bit integer or 32-bit float) is converted exactly; `AVSampleRateKey` and
-    /// `AVNumberOfChannelsKey`, when given, must be the session's (choose the rate with
-    /// `sessionPreset`) — buffers keep the session's rate and channels otherwise, and their format
-    /// description says so. Settings CaptureDeck can't produce are a programmer error, as Apple's
+    /// native format"). Linux: linear PCM only, little-endian and interleaved; the sample format
+    /// (16/24/32-bit integer or 32-bit float) is converted exactly; `AVNumberOfChannelsKey` maps
+    /// channels by index (a mono input fills every channel, channels beyond the input's are
+    /// silent, extra input channels are left out); `AVSampleRateKey`, when given, must be the
+    /// session's (choose the rate with `sessionPreset`) — buffers keep the session's rate
+    /// otherwise, and their format description says so. Settings CaptureDeck can't produce
+    /// (another format, big-endian, non-interleaved) are a programmer error, as Apple's
     /// unsupported settings raise an exception.
     public var audioSettings: [String: Any]! {
         get { lock.withLock { _settings } }

@@ -13,6 +13,8 @@ extension AVCaptureDevice {
         private let position: AVCaptureDevice.Position
 
         /// - Parameters:
+        ///   - deviceTypes: the kinds of device to find, in the order `devices` lists them (see
+        ///     `AVCaptureDevice.DeviceType` for how Linux inputs map onto them).
         ///   - mediaType: nil finds every media type; `.audio` finds the inputs; others nothing.
         ///   - position: `.unspecified` finds every position (audio inputs have none); `.front` and
         ///     `.back` find nothing.

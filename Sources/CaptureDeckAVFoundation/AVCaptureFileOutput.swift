@@ -138,7 +138,8 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
         if !isFed { file.pause() } else if !userPaused { file.resume() }
     }
 
-    /// Starts recording to `outputFileURL` in the type its extension names (.wav, .caf, .aif/.aiff).
+    /// Starts recording to `outputFileURL` in the type its extension names: .wav, .caf, .aif/.aiff
+    /// (Apple's types), and, as CaptureDeck extensions, .w64 and .flac.
     public func startRecording(to outputFileURL: URL, recordingDelegate delegate: any AVCaptureFileOutputRecordingDelegate) {
         startRecording(to: outputFileURL, fileType: FileType(name: outputFileURL.pathExtension), recordingDelegate: delegate)
     }

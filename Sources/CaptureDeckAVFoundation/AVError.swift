@@ -72,9 +72,16 @@ public struct AVError: Error, CustomNSError, Hashable, @unchecked Sendable {
 
     /// AVFoundation's error codes, with Apple's raw values.
     ///
-    /// All of Apple's codes are here so code that switches over them compiles; the ones this
-    /// module produces carry a doc comment. `sessionWasInterrupted` and `mediaServicesWereReset`
-    /// are iOS-only on Apple's platforms; they are available here.
+    /// All of Apple's codes are here so code that switches over them compiles. Linux: CaptureDeck
+    /// produces `unknown`, `sessionNotRunning` (starting with no input), `deviceNotConnected`,
+    /// `deviceWasDisconnected`, `deviceInUseByAnotherApplication`,
+    /// `deviceLockedForConfigurationByAnotherProcess`, `applicationIsNotAuthorizedToUseDevice`,
+    /// `unsupportedDeviceActiveFormat`, `diskFull`, `fileAlreadyExists`, `maximumDurationReached`,
+    /// `maximumFileSizeReached`, `unsupportedOutputSettings`, `formatUnsupported` and
+    /// `invalidOutputURLPathExtension`; the others are never produced (a device busy in another
+    /// session interrupts the session instead of `deviceAlreadyUsedByAnotherSession`).
+    /// `sessionWasInterrupted` and `mediaServicesWereReset` are iOS-only on Apple's platforms;
+    /// they are available here.
     public enum Code: Int, Sendable, Equatable {
         /// An unknown error occurred.
         case unknown = -11800

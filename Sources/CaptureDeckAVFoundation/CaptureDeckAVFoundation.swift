@@ -9,7 +9,8 @@
 //     #endif
 //
 // Every public name here is Apple's, with Apple's signature and documented behaviour; where Linux
-// must differ, the symbol's doc comment says how (and Docs/porting is the whole list). The module
+// must differ, the symbol's doc comment says how (and the DocC article "Porting from Apple's
+// AVFoundation", CaptureDeckAVFoundation.docc/PortingFromAVFoundation.md, is the whole list). The module
 // is a thin layer: the engine, the session's state machine, devices and files are CaptureDeck's.
 //
 // Files:

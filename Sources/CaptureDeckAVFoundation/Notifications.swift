@@ -32,7 +32,8 @@ public let AVCaptureSessionInterruptionReasonKey = "AVCaptureSessionInterruption
 
 extension AVCaptureSession {
     /// Why a session was interrupted. Apple's cases and raw values; audio capture on Linux meets
-    /// `audioDeviceInUseByAnotherClient` and the two CaptureDeck extensions below.
+    /// `audioDeviceInUseByAnotherClient`, and the two CaptureDeck extensions below only when
+    /// `captureDeckSession.reconnectsLostDevices` is turned on (off by default, as Apple behaves).
     public enum InterruptionReason: Int, Sendable {
         case videoDeviceNotAvailableInBackground = 1
         /// Another program holds the device exclusively (ALSA hardware open elsewhere, or a
