@@ -3,6 +3,7 @@ import CaptureCore
 import CaptureDeck
 import Dispatch
 import Foundation
+import Glibc
 
 /// Receives the sample buffers of an `AVCaptureAudioDataOutput`. Its method is optional, as
 /// Apple's is (a default that does nothing).
@@ -33,6 +34,11 @@ public class AVCaptureAudioDataOutput: AVCaptureOutput, @unchecked Sendable {
     private weak var _delegate: (any AVCaptureAudioDataOutputSampleBufferDelegate)?
     private var _queue: DispatchQueue?
     private var _settings: [String: Any]?
+    /// Whether buffers may reach the delegate: false from `stopRunning()`/`removeOutput` until the
+    /// next start or add, so no delegate call starts once those return.
+    private var open = true
+    /// The threads inside a delegate call now (see `quiesce`).
+    private var delivering: [pthread_t] = []
     /// The PTS timeline: stream frame → PTS value (in the rate), rebased when the capture clock
     /// and the frame count part (a stop and start, a drop).
     private var timeline: (rate: Int, offset: Int64)?
@@ -115,10 +121,29 @@ public class AVCaptureAudioDataOutput: AVCaptureOutput, @unchecked Sendable {
         return format
     }
 
+    /// No delegate call starts from now on, and none is running on another thread when this
+    /// returns (one on this thread — a delegate that stops the session — carries on). The core
+    /// already starts no handler after a stop; this closes the window between its handler and
+    /// the delegate call.
+    func quiesce() {
+        lock.withLock { open = false }
+        let me = pthread_self()
+        while lock.withLock({ delivering.contains { pthread_equal($0, me) == 0 } }) { usleep(500) }
+    }
+
+    /// Buffers may reach the delegate again (the session starts, or the output is added).
+    func reopen() { lock.withLock { open = true } }
+
     /// On the delegate's queue: one buffer from the session, converted and handed over.
     private func deliver(_ buffer: AudioSampleBuffer) {
         guard isFed, let connection = connections.first else { return }
-        guard let delegate = lock.withLock({ _delegate }) else { return }
+        let me = pthread_self()
+        guard let delegate = lock.withLock({ () -> (any AVCaptureAudioDataOutputSampleBufferDelegate)? in
+            guard open, let d = _delegate else { return nil }
+            delivering.append(me)
+            return d
+        }) else { return }
+        defer { lock.withLock { if let i = delivering.firstIndex(where: { pthread_equal($0, me) != 0 }) { delivering.remove(at: i) } } }
         var out = buffer
         do {
             let format = target(for: buffer.format)

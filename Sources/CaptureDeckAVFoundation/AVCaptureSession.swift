@@ -163,6 +163,7 @@ public class AVCaptureSession: NSObject, @unchecked Sendable {
     private func addOutput(_ output: AVCaptureOutput, connected: Bool) {
         precondition(canAddOutput(output), "AVCaptureSession.addOutput: this output is already in a session (check canAddOutput first)")
         lock.withLock { _outputs.append(output) }
+        (output as? AVCaptureAudioDataOutput)?.reopen()
         output.connectsAutomatically = connected
         output.attach(to: self, connection: connected ? makeConnection(to: output) : nil)
         captureDeckSession.addOutput(output.coreOutput)
@@ -177,6 +178,7 @@ public class AVCaptureSession: NSObject, @unchecked Sendable {
         }
         guard removed else { return }
         captureDeckSession.removeOutput(output.coreOutput)
+        (output as? AVCaptureAudioDataOutput)?.quiesce()
         output.attach(to: nil, connection: nil)
     }
 
@@ -226,9 +228,17 @@ public class AVCaptureSession: NSObject, @unchecked Sendable {
 
     /// Starts the flow from the input to the outputs; blocks until running, interrupted or failed
     /// (a failure posts `runtimeErrorNotification`).
-    public func startRunning() { captureDeckSession.startRunning() }
-    /// Stops the flow; blocks until stopped. No data-output callback starts after it returns.
-    public func stopRunning() { captureDeckSession.stopRunning() }
+    public func startRunning() {
+        for o in outputs { (o as? AVCaptureAudioDataOutput)?.reopen() }
+        captureDeckSession.startRunning()
+    }
+    /// Stops the flow; blocks until stopped. No data-output delegate call starts after it
+    /// returns, and none is still running on another queue (one on the calling thread — a
+    /// delegate that stops the session — carries on).
+    public func stopRunning() {
+        captureDeckSession.stopRunning()
+        for o in outputs { (o as? AVCaptureAudioDataOutput)?.quiesce() }
+    }
 
     /// Makes the CaptureDeck input for the device input under the preset, hands it to the core
     /// session (replacing the last one, in one configuration step) and reconnects the outputs.

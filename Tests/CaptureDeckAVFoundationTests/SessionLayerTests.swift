@@ -149,4 +149,38 @@ final class SessionLayerTests: XCTestCase {
         XCTAssertEqual(AVError(.recording(.diskFull(path: "/x.wav", framesSaved: 10))).recordingSuccessfullyFinished, true,
                        "a full disk leaves a whole file")
     }
+
+    /// A delegate call in progress when `stopRunning()` is called has finished when it returns, and
+    /// none starts after (before, a call that had passed the core's gate could still reach the
+    /// delegate after the return).
+    func testNoDelegateCallIsRunningOrStartsOnceStopRunningReturns() throws {
+        final class Slow: NSObject, AVCaptureAudioDataOutputSampleBufferDelegate, @unchecked Sendable {
+            let lock = NSLock()
+            var inside = false, calls = 0, afterStop = 0, stopped = false
+            func captureOutput(_ output: AVCaptureOutput, didOutput sampleBuffer: CMSampleBuffer, from connection: AVCaptureConnection) {
+                lock.withLock { inside = true; calls += 1; if stopped { afterStop += 1 } }
+                usleep(150_000)  // slower than the buffers come: the call is often in progress
+                lock.withLock { inside = false }
+            }
+        }
+        for _ in 0..<3 {
+            let session = AVCaptureSession()
+            session.addInput(try AVCaptureDeviceInput(device: try XCTUnwrap(AVCaptureDevice(uniqueID: "builtin"))))
+            let output = AVCaptureAudioDataOutput()
+            let slow = Slow()
+            output.setSampleBufferDelegate(slow, queue: DispatchQueue(label: "slow"))
+            session.addOutput(output)
+            session.startRunning()
+            // Stop while a call is inside the delegate.
+            let deadline = Date().addingTimeInterval(5)
+            while !slow.lock.withLock({ slow.inside }) && Date() < deadline { usleep(1_000) }
+            usleep(20_000)
+            session.stopRunning()
+            let insideAtReturn = slow.lock.withLock { () -> Bool in slow.stopped = true; return slow.inside }
+            XCTAssertFalse(insideAtReturn, "the call in progress finished before stopRunning() returned")
+            usleep(400_000)
+            XCTAssertEqual(slow.lock.withLock { slow.afterStop }, 0, "no call started after stopRunning() returned")
+            XCTAssertGreaterThan(slow.lock.withLock { slow.calls }, 0)
+        }
+    }
 }
