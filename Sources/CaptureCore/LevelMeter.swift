@@ -140,6 +140,15 @@ public final class LevelMeter {
 
     private let channels: Int
     private var blockFill = 0
+    /// The last finished 10 ms sub-block's sample peak, highest channel (linear, 0…1), and how
+    /// many sub-blocks have finished: what a level trigger reads between `process` calls.
+    public private(set) var blockPeak: Float = 0
+    public private(set) var finishedBlocks = 0
+    /// Frames still to come before the current sub-block finishes (a caller that wants a decision
+    /// at each block end processes at most this many at a time).
+    public var framesLeftInBlock: Int { blockFrames - blockFill }
+    /// Frames in one sub-block.
+    public var framesPerBlock: Int { blockFrames }
     private var windowPos = 0
     private var windowFilled = 0
     private var honouredReset: UInt64 = 0
@@ -262,6 +271,10 @@ public final class LevelMeter {
         let doReset = reset != honouredReset
         honouredReset = reset
         if windowFilled < windowBlocks { windowFilled += 1 }
+        var loudest: Float = 0
+        for ch in 0..<channels { loudest = Swift.max(loudest, maxAbs[ch]) }
+        blockPeak = loudest
+        finishedBlocks &+= 1
         for ch in 0..<channels {
             let slot = ch * windowBlocks + windowPos
             windowSumSq[slot] = sumSq[ch]

@@ -64,6 +64,10 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         /// at each checkpoint, while `minFreeDiskSpaceLimit` is set), and audio written since.
         var measuredFree: Int?
         var writtenSinceMeasure = 0
+        /// The level trigger started it (and ends it).
+        var triggered = false
+        /// Pre-roll frames it may begin with (the ring's last ones, at its first frame).
+        var preRollLimit = 0
 
         /// Where stream frame `frame` falls in the file: after the start, minus what pauses
         /// skipped before it (a marker inside a pause lands where the pause began).
@@ -101,6 +105,47 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     /// What readers see (the UI, 30 times a second), kept apart from `current`, whose lock is
     /// held through file writes: a slow disk must not stall the screen.
     private let shown = Mutex<(path: String?, frames: Int)>((nil, 0))
+    /// The current recording's first sample, once its first frame has arrived.
+    private let shownTake = Mutex<RecordingTake?>(nil)
+    /// The writer's side between takes: the pre-roll ring and the level trigger. Taken inside
+    /// `current`'s lock (that order only). `@unchecked Sendable`: the ring and the meter it holds
+    /// are used under that lock only.
+    private struct Side: @unchecked Sendable {
+        var preRollSeconds = 0.0
+        /// The pre-roll in frames at the ring's rate (the ring holds a trigger block more).
+        var preRollFrames = 0
+        var ring: PreRollRing?
+        /// The trigger's own meter (the level meter's 10 ms blocks, aligned with what this output
+        /// receives), its state machine, and where its takes go.
+        var meter: LevelMeter?
+        var machine: TriggerMachine?
+        var takeFiles: TriggeredTakeFiles?
+        var takes = 0
+        /// The running engine's clock and this output's frame at the run's frame 0 (the fan-out's).
+        var clock: (clock: RunClock, base: Int)?
+
+        /// A new input (or pre-roll, or trigger) in `format`: an empty ring, allocated here (never on
+        /// the writer queue) when the size or format changes; a meter for the trigger's blocks.
+        mutating func prepare(_ format: StreamFormat) {
+            preRollFrames = Int((preRollSeconds * Double(format.sampleRate)).rounded())
+            if preRollFrames == 0 {
+                ring = nil
+            } else {
+                let frames = preRollFrames + Swift.max(1, format.sampleRate / 100)
+                if let r = ring, r.format == format, r.capacity == frames { r.reset() } else { ring = PreRollRing(format: format, frames: frames) }
+            }
+            if machine != nil {
+                if meter?.format != format { meter = LevelMeter(format: format) }
+                machine = TriggerMachine(machine!.trigger, sampleRate: format.sampleRate)
+            } else {
+                meter = nil
+            }
+        }
+    }
+    private let side = Mutex(Side())
+    private let preRollHeld = Atomic<Int>(0)
+    private let triggerCode = Atomic<Int>(0)
+    private let triggerTakes = Atomic<Int>(0)
     private let position = Atomic<Int>(0)
     private let paused = Atomic<Bool>(false)
     private let lastError = Mutex<RecordingError?>(nil)
@@ -128,6 +173,9 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     func setSessionFormat(_ format: StreamFormat) throws(RecordingError) {
         let failure: RecordingError? = current.withLock { c in
             streamFormat.withLock { $0 = format }
+            // The input opens: the pre-roll holds nothing captured before it.
+            side.withLock { $0.prepare(format) }
+            preRollHeld.store(0, ordering: .relaxed)
             guard var cur = c, cur.recorder.format != format else { return nil }
             let rec = cur.recorder
             if cur.startFrame == nil && rec.discardEmpty() {
@@ -139,7 +187,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
                     return nil
                 } catch {
                     c = nil
-                    shown.withLock { $0 = (nil, 0) }
+                    clearShown()
                     let e = error
                     lastError.withLock { $0 = e }
                     finishing.async { [self] in notify(FinishedRecording(path: rec.path, frames: 0, reason: .failed, error: e)) }
@@ -147,7 +195,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
                 }
             }
             c = nil
-            shown.withLock { $0 = (nil, 0) }
+            clearShown()
             let e = RecordingError.formatMismatch(path: rec.path, recorded: rec.format.description, delivered: format.description,
                                                   framesSaved: rec.framesWritten)
             finishAside(rec, .failed, e)
@@ -174,9 +222,14 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
                                                   fileFormat: fileFormat)
                     let old = c?.recorder
                     var new = Current(recorder: rec)
+                    new.preRollLimit = side.withLock { s in
+                        if c?.triggered == true { s.machine?.rearm() }
+                        return s.preRollFrames
+                    }
                     if measure { new.measureFree() }
                     c = new
                     shown.withLock { $0 = (path, 0) }
+                    shownTake.withLock { $0 = nil }
                     paused.store(false, ordering: .relaxed)
                     return .success(old)
                 } catch {
@@ -200,8 +253,12 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         // On `finishing`: after a failed or limited file still being finished (its error
         // published, its report first).
         let result: (path: String, frames: Int, error: RecordingError?)? = finishing.sync {
-            guard let c = current.withLock({ c -> Current? in defer { c = nil }; return c }) else { return nil }
-            shown.withLock { $0 = (nil, 0) }
+            guard let c = current.withLock({ c -> Current? in
+                defer { c = nil }
+                if c?.triggered == true { side.withLock { $0.machine?.rearm() } }
+                return c
+            }) else { return nil }
+            clearShown()
             paused.store(false, ordering: .relaxed)
             let error = finishNow(c.recorder, .stopped, nil)
             return (c.recorder.path, c.recorder.framesWritten, error)
@@ -249,6 +306,78 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     /// The last write error (disk full…); recording stops when one happens.
     public var error: RecordingError? { lastError.withLock { $0 } }
 
+    // MARK: Pre-roll and the level trigger (CaptureDeck extensions)
+
+    /// The pre-record buffer: a recording started while the session runs begins with up to this
+    /// many seconds (0–60) of the audio delivered just before its first live frame, then goes on
+    /// with the live frames, sample-contiguous. It holds only what was captured since the input
+    /// opened (each run's start empties it) and since the last recording started (no frame is in
+    /// two files). Its memory, allocated when set and when the input opens, never on the writer
+    /// queue: seconds × rate × channels × bytes per sample (60 s of 48 kHz stereo S16: 11 MiB).
+    /// Setting it empties the buffer. 0: none.
+    public var preRollSeconds: Double {
+        get { side.withLock { $0.preRollSeconds } }
+        set {
+            let seconds = newValue.isFinite ? Swift.min(60, Swift.max(0, newValue)) : 0
+            current.withLock { _ in
+                side.withLock { s in
+                    s.preRollSeconds = seconds
+                    s.prepare(streamFormat.withLock { $0 })
+                }
+            }
+            preRollHeld.store(0, ordering: .relaxed)
+        }
+    }
+    /// Frames the pre-roll holds now (it fills from 0 towards `preRollSeconds` of frames; a
+    /// trigger's block more).
+    public var preRollHeldFrames: Int { preRollHeld.load(ordering: .relaxed) }
+
+    /// The current recording's first sample (pre-roll included) and its wall-clock time; nil
+    /// when not recording and until the recording's first frame has arrived.
+    public var currentTake: RecordingTake? { shownTake.withLock { $0 } }
+
+    /// Arms voice-activated recording: from the next writer batch on, takes start and end by
+    /// themselves as `trigger` says, each in its own file from `files`, each beginning with the
+    /// pre-roll (so the first syllable is kept: set `preRollSeconds`). Decided on the writer
+    /// queue, frame-exact at 10 ms block ends. Each take is reported to the recording-finished
+    /// handler as it ends (`.stopped`); a file that can't be created disarms the trigger
+    /// (reported `.failed`, kept in `error`). While a recording started by hand runs, the trigger
+    /// waits. Re-arming replaces the trigger.
+    public func armTrigger(_ trigger: LevelTrigger, files: TriggeredTakeFiles) {
+        current.withLock { _ in
+            side.withLock { s in
+                s.machine = TriggerMachine(trigger, sampleRate: streamFormat.withLock { $0.sampleRate })
+                s.takeFiles = files
+                let format = streamFormat.withLock { $0 }
+                if s.meter?.format != format { s.meter = LevelMeter(format: format) }
+            }
+        }
+        triggerCode.store(Self.code(.armed), ordering: .relaxed)
+    }
+
+    /// Disarms the trigger; a take it started ends (reported `.stopped`). Returns that take's
+    /// path and frames, if one was recording.
+    @discardableResult
+    public func disarmTrigger() throws(RecordingError) -> (path: String, frames: Int)? {
+        let wasRecording = current.withLock { c in
+            side.withLock { s in
+                s.machine = nil
+                s.meter = nil
+            }
+            return c?.triggered == true
+        }
+        triggerCode.store(Self.code(.off), ordering: .relaxed)
+        return wasRecording ? try stopRecording() : nil
+    }
+
+    public var triggerState: TriggerState {
+        switch triggerCode.load(ordering: .relaxed) { case 1: .armed; case 2: .triggered; case 3: .holding; default: .off }
+    }
+    /// Takes the trigger has started since the output was created.
+    public var triggeredTakeCount: Int { triggerTakes.load(ordering: .relaxed) }
+    /// The trigger's settings while armed.
+    public var trigger: LevelTrigger? { side.withLock { $0.machine?.trigger } }
+
     // MARK: Limits (Apple's maxRecordedDuration, maxRecordedFileSize, minFreeDiskSpaceLimit)
 
     /// A recording ends (`.maximumDurationReached`) when it holds this many frames: exactly this
@@ -282,54 +411,187 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
 
     public func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) {
         let at = position.add(count, ordering: .releasing).newValue - count
-        attempt { c throws(RecordingError) -> RecordingEndReason? in
-            if c.startFrame == nil {
-                // The new recording's first frame: its markers count from here.
-                c.startFrame = at
-                let waiting = c.pending
-                c.pending = []
-                for m in waiting { c.place(m) }
+        current.withLock { c in
+            side.withLock { s in
+                guard let meter = s.meter, s.machine != nil else {
+                    deliver(&c, &s, frames, count: count, at: at)
+                    return
+                }
+                // The trigger decides at each 10 ms block's end: deliver up to there, then look.
+                let bpf = meter.format.bytesPerFrame
+                var done = 0
+                while done < count {
+                    let n = Swift.min(count - done, meter.framesLeftInBlock)
+                    let blocks = meter.finishedBlocks
+                    meter.process(frames + done * bpf, frames: n)
+                    deliver(&c, &s, frames + done * bpf, count: n, at: at + done)
+                    done += n
+                    if meter.finishedBlocks != blocks {
+                        evaluate(&c, &s, peak: meter.blockPeak, start: at + done - meter.framesPerBlock, end: at + done)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Frames [`at`, `at + count`) to the recording, or, with none, to the pre-roll.
+    private func deliver(_ c: inout Current?, _ s: inout Side, _ frames: UnsafeRawPointer, count: Int, at: Int) {
+        guard c != nil else {
+            if let ring = s.ring {
+                ring.append(frames, count: count)
+                preRollHeld.store(ring.held, ordering: .relaxed)
+            }
+            return
+        }
+        run(&c) { cur throws(RecordingError) -> RecordingEndReason? in
+            if cur.startFrame == nil {
+                // The new recording's first frame: the pre-roll's last frames go first (the ones
+                // just before `at`, so the join is seamless), and its markers count from there.
+                let pre = Swift.min(s.ring?.held ?? 0, cur.preRollLimit)
+                cur.startFrame = at - pre
+                let take = RecordingTake(path: cur.recorder.path, firstFrame: at - pre, preRollFrames: pre,
+                                         triggered: cur.triggered, firstSampleTime: wallClock(ofFrame: at - pre, s))
+                shownTake.withLock { $0 = take }
+                let waiting = cur.pending
+                cur.pending = []
+                for m in waiting { cur.place(m) }
+                if let ring = s.ring {
+                    defer { ring.reset(); preRollHeld.store(0, ordering: .relaxed) }
+                    var reached: RecordingEndReason?
+                    try ring.forEachRun(last: pre) { p, n throws(RecordingError) in
+                        if reached == nil { reached = try put(&cur, p, count: n) }
+                    }
+                    if let reached { return reached }
+                }
             }
             if paused.load(ordering: .relaxed) {
-                if let last = c.skipped.last, last.at + last.count == at {
-                    c.skipped[c.skipped.count - 1].count += count
+                if let last = cur.skipped.last, last.at + last.count == at {
+                    cur.skipped[cur.skipped.count - 1].count += count
                 } else {
-                    c.skipped.append((at, count))
+                    cur.skipped.append((at, count))
                 }
                 return nil
             }
-            // Frames are in the session's format; a file in another can't take them (its writer
-            // would read past them or split them wrongly).
-            let delivered = streamFormat.withLock { $0 }
-            guard c.recorder.format == delivered else {
-                throw .formatMismatch(path: c.recorder.path, recorded: c.recorder.format.description,
-                                      delivered: delivered.description, framesSaved: c.recorder.framesWritten)
-            }
-            // The limits: write what still fits, and end the recording as soon as nothing more does.
-            let l = limits.withLock { $0 }
-            let bpf = c.recorder.fileBytesPerFrame
-            let written = c.recorder.framesWritten
-            var n = count
-            var reached: RecordingEndReason?
-            func fit(_ room: Int, _ reason: RecordingEndReason) {
-                guard n >= room else { return }
-                n = Swift.max(0, room)
-                reached = reason
-            }
-            if let max = l.frames { fit(max - written, .maximumDurationReached) }
-            if let max = l.bytes { fit(max / bpf - written, .maximumFileSizeReached) }
-            if let min = l.minFree {
-                if c.measuredFree == nil { c.measureFree() }
-                if let free = c.measuredFree { fit((free - c.writtenSinceMeasure - min) / bpf, .freeDiskSpaceLimitReached) }
-            }
-            if n > 0 {
-                try c.recorder.write(frames, count: n)
-                c.writtenSinceMeasure += n * bpf
-                let total = c.recorder.framesWritten
-                shown.withLock { $0.frames = total }
-            }
-            return reached
+            return try put(&cur, frames, count: count)
         }
+    }
+
+    /// Writes what of `count` frames the limits let in; says which limit the recording reached.
+    private func put(_ c: inout Current, _ frames: UnsafeRawPointer, count: Int) throws(RecordingError) -> RecordingEndReason? {
+        // Frames are in the session's format; a file in another can't take them (its writer
+        // would read past them or split them wrongly).
+        let delivered = streamFormat.withLock { $0 }
+        guard c.recorder.format == delivered else {
+            throw .formatMismatch(path: c.recorder.path, recorded: c.recorder.format.description,
+                                  delivered: delivered.description, framesSaved: c.recorder.framesWritten)
+        }
+        // The limits: write what still fits, and end the recording as soon as nothing more does.
+        let l = limits.withLock { $0 }
+        let bpf = c.recorder.fileBytesPerFrame
+        let written = c.recorder.framesWritten
+        var n = count
+        var reached: RecordingEndReason?
+        func fit(_ room: Int, _ reason: RecordingEndReason) {
+            guard n >= room else { return }
+            n = Swift.max(0, room)
+            reached = reason
+        }
+        if let max = l.frames { fit(max - written, .maximumDurationReached) }
+        if let max = l.bytes { fit(max / bpf - written, .maximumFileSizeReached) }
+        if let min = l.minFree {
+            if c.measuredFree == nil { c.measureFree() }
+            if let free = c.measuredFree { fit((free - c.writtenSinceMeasure - min) / bpf, .freeDiskSpaceLimitReached) }
+        }
+        if n > 0 {
+            try c.recorder.write(frames, count: n)
+            c.writtenSinceMeasure += n * bpf
+            let total = c.recorder.framesWritten
+            shown.withLock { $0.frames = total }
+        }
+        return reached
+    }
+
+    /// The trigger's look at a finished block [`start`, `end`) whose peak was `peak`: it may
+    /// start a take (its pre-roll ends with this block) or end its own.
+    private func evaluate(_ c: inout Current?, _ s: inout Side, peak: Float, start: Int, end: Int) {
+        guard var m = s.machine else { return }
+        if let cur = c, !cur.triggered { return }  // a take started by hand: the trigger waits
+        if c == nil && m.state != .armed { m.rearm() }  // its take ended some other way
+        let action = m.block(peakDB: ChannelLevel.decibels(Double(peak)), start: start, end: end)
+        s.machine = m
+        switch action {
+        case .none: break
+        case .start: startTriggeredTake(&c, &s)
+        case .stop:
+            guard let cur = c else { break }
+            c = nil
+            clearShown()
+            finishAside(cur.recorder, .stopped, nil)
+        }
+        triggerCode.store(Self.code(s.machine?.state ?? .off), ordering: .relaxed)
+    }
+
+    /// Creates the next triggered take's file (writer queue: the trigger's start must not wait
+    /// for another queue, or the take would begin late). A name that exists takes the next
+    /// attempt; any other failure disarms the trigger, reported like a failed recording.
+    private func startTriggeredTake(_ c: inout Current?, _ s: inout Side) {
+        guard let files = s.takeFiles else { return }
+        s.takes += 1
+        triggerTakes.store(s.takes, ordering: .relaxed)
+        var failure: RecordingError?
+        var attempt = 0
+        while let path = files.path(s.takes, attempt) {
+            do throws(RecordingError) {
+                let rec = try SndfileRecorder(path: path, format: streamFormat.withLock { $0 }, fileType: files.fileType,
+                                              fileFormat: files.fileFormat)
+                var new = Current(recorder: rec)
+                new.triggered = true
+                new.preRollLimit = s.ring?.capacity ?? 0
+                if limits.withLock({ $0.minFree != nil }) { new.measureFree() }
+                c = new
+                shown.withLock { $0 = (path, 0) }
+                paused.store(false, ordering: .relaxed)
+                return
+            } catch {
+                failure = error
+                if case .exists = error { attempt += 1; continue }
+                break
+            }
+        }
+        let e = failure ?? .cannotCreate(path: "take \(s.takes)", reason: "no file name left for it")
+        s.machine = nil
+        s.meter = nil
+        lastError.withLock { $0 = e }
+        let path: String = if case .exists(let p) = e { p } else if case .cannotCreate(let p, _) = e { p } else { "" }
+        finishing.async { [self] in notify(FinishedRecording(path: path, frames: 0, reason: .failed, error: e)) }
+    }
+
+    private static func code(_ state: TriggerState) -> Int {
+        switch state { case .off: 0; case .armed: 1; case .triggered: 2; case .holding: 3 }
+    }
+
+    /// CLOCK_REALTIME of this output's frame `frame`, from the running engine's clock.
+    private func wallClock(ofFrame frame: Int, _ s: Side) -> timespec? {
+        guard let (clock, base) = s.clock else { return nil }
+        let host = clock.hostNanos(at: clock.startPosition + frame - base)
+        guard host != 0 else { return nil }
+        var mono = timespec(), real = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &mono)
+        clock_gettime(CLOCK_REALTIME, &real)
+        let offset = (Int64(real.tv_sec) - Int64(mono.tv_sec)) * 1_000_000_000 + Int64(real.tv_nsec) - Int64(mono.tv_nsec)
+        let t = Int64(host) + offset
+        return timespec(tv_sec: Int(t / 1_000_000_000), tv_nsec: Int(t % 1_000_000_000))
+    }
+
+    private func clearShown() {
+        shown.withLock { $0 = (nil, 0) }
+        shownTake.withLock { $0 = nil }
+    }
+
+    /// The fan-out of a run this output joins: its clock, and this output's frame at the run's
+    /// frame 0 (for `RecordingTake.firstSampleTime`).
+    func attach(clock: RunClock, base: Int) {
+        side.withLock { $0.clock = (clock, base) }
     }
 
     public func checkpoint() throws(RecordingError) {
@@ -344,20 +606,23 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     /// Runs `body` on the current recording, if any; when it reports a limit reached or fails,
     /// the recording ends and its file is finished aside (see `finishAside`).
     private func attempt(_ body: (inout Current) throws(RecordingError) -> RecordingEndReason?) {
-        current.withLock { c in
-            guard var cur = c else { return }
-            var ended: (RecordingEndReason, RecordingError?)?
-            do throws(RecordingError) {
-                if let reason = try body(&cur) { ended = (reason, nil) }
-            } catch {
-                ended = (.failed, error)
-            }
-            guard let (reason, error) = ended else { c = cur; return }
-            c = nil
-            shown.withLock { $0 = (nil, 0) }
-            paused.store(false, ordering: .relaxed)
-            finishAside(cur.recorder, reason, error)
+        current.withLock { c in run(&c, body) }
+    }
+
+    /// `attempt` with `current`'s lock held.
+    private func run(_ c: inout Current?, _ body: (inout Current) throws(RecordingError) -> RecordingEndReason?) {
+        guard var cur = c else { return }
+        var ended: (RecordingEndReason, RecordingError?)?
+        do throws(RecordingError) {
+            if let reason = try body(&cur) { ended = (reason, nil) }
+        } catch {
+            ended = (.failed, error)
         }
+        guard let (reason, error) = ended else { c = cur; return }
+        c = nil
+        clearShown()
+        paused.store(false, ordering: .relaxed)
+        finishAside(cur.recorder, reason, error)
     }
 
     /// A recording ended behind its owner's back (a limit, a failure): finish the file with every

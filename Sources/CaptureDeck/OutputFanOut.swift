@@ -42,6 +42,7 @@ final class OutputFanOut: RecordingSink, Sendable {
         state.withLock { s in
             if let f = output as? CaptureAudioFileOutput, !s.files.contains(where: { $0.output === f }) {
                 s.files.append(File(output: f, base: f.framesWritten - s.framesWritten))
+                f.attach(clock: clock, base: f.framesWritten - s.framesWritten)
             }
             if let r = output as? any StreamReceiver, !s.receivers.contains(where: { $0 === r }) {
                 (r as? CaptureAudioDataOutput)?.join(at: clock.startPosition + s.framesWritten, clock: clock)
