@@ -124,19 +124,26 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         /// The running engine's clock and this output's frame at the run's frame 0 (the fan-out's).
         var clock: (clock: RunClock, base: Int)?
 
-        /// A new input (or pre-roll, or trigger) in `format`: an empty ring, allocated here (never on
-        /// the writer queue) when the size or format changes; a meter for the trigger's blocks.
-        mutating func prepare(_ format: StreamFormat) {
+        /// Frames in `format` for the pre-roll, the trigger's meter: a ring (the pre-roll and the
+        /// trigger's block) allocated here, never on the writer queue, when its size or format
+        /// changes, and emptied when `opened` (a new input: nothing from before it).
+        mutating func prepare(_ format: StreamFormat, opened: Bool) {
             preRollFrames = Int((preRollSeconds * Double(format.sampleRate)).rounded())
-            if preRollFrames == 0 {
+            if preRollFrames == 0 && machine == nil {
                 ring = nil
             } else {
                 let frames = preRollFrames + Swift.max(1, format.sampleRate / 100)
-                if let r = ring, r.format == format, r.capacity == frames { r.reset() } else { ring = PreRollRing(format: format, frames: frames) }
+                if let r = ring, r.format == format, r.capacity == frames {
+                    if opened { r.reset() }
+                } else {
+                    ring = PreRollRing(format: format, frames: frames)
+                }
             }
-            if machine != nil {
+            if let m = machine {
                 if meter?.format != format { meter = LevelMeter(format: format) }
-                machine = TriggerMachine(machine!.trigger, sampleRate: format.sampleRate)
+                if m.holdFrames != TriggerMachine(m.trigger, sampleRate: format.sampleRate).holdFrames {
+                    machine = TriggerMachine(m.trigger, sampleRate: format.sampleRate)
+                }
             } else {
                 meter = nil
             }
@@ -174,7 +181,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         let failure: RecordingError? = current.withLock { c in
             streamFormat.withLock { $0 = format }
             // The input opens: the pre-roll holds nothing captured before it.
-            side.withLock { $0.prepare(format) }
+            side.withLock { $0.prepare(format, opened: true) }
             preRollHeld.store(0, ordering: .relaxed)
             guard var cur = c, cur.recorder.format != format else { return nil }
             let rec = cur.recorder
@@ -322,7 +329,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             current.withLock { _ in
                 side.withLock { s in
                     s.preRollSeconds = seconds
-                    s.prepare(streamFormat.withLock { $0 })
+                    s.prepare(streamFormat.withLock { $0 }, opened: true)
                 }
             }
             preRollHeld.store(0, ordering: .relaxed)
@@ -346,10 +353,10 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     public func armTrigger(_ trigger: LevelTrigger, files: TriggeredTakeFiles) {
         current.withLock { _ in
             side.withLock { s in
-                s.machine = TriggerMachine(trigger, sampleRate: streamFormat.withLock { $0.sampleRate })
-                s.takeFiles = files
                 let format = streamFormat.withLock { $0 }
-                if s.meter?.format != format { s.meter = LevelMeter(format: format) }
+                s.machine = TriggerMachine(trigger, sampleRate: format.sampleRate)
+                s.takeFiles = files
+                s.prepare(format, opened: false)
             }
         }
         triggerCode.store(Self.code(.armed), ordering: .relaxed)
@@ -362,7 +369,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         let wasRecording = current.withLock { c in
             side.withLock { s in
                 s.machine = nil
-                s.meter = nil
+                s.prepare(streamFormat.withLock { $0 }, opened: false)
             }
             return c?.triggered == true
         }
@@ -517,11 +524,12 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         guard var m = s.machine else { return }
         if let cur = c, !cur.triggered { return }  // a take started by hand: the trigger waits
         if c == nil && m.state != .armed { m.rearm() }  // its take ended some other way
+        if c != nil && m.state == .armed { m.resume() }  // its take goes on (the trigger was re-armed)
         let action = m.block(peakDB: ChannelLevel.decibels(Double(peak)), start: start, end: end)
         s.machine = m
         switch action {
         case .none: break
-        case .start: startTriggeredTake(&c, &s)
+        case .start: if c == nil { startTriggeredTake(&c, &s) }
         case .stop:
             guard let cur = c else { break }
             c = nil

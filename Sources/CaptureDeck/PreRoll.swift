@@ -109,6 +109,8 @@ struct TriggerMachine {
 
     /// The take ended some other way (stopped, a limit): wait for the next start.
     mutating func rearm() { state = .armed }
+    /// A take of its own is recording (the trigger was set again during it).
+    mutating func resume() { if state == .armed { state = .triggered } }
 
     /// A block of frames [`start`, `end`) whose peak was `peakDB`.
     mutating func block(peakDB: Double, start: Int, end: Int) -> Action {
