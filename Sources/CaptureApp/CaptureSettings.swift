@@ -29,8 +29,19 @@ public struct CaptureSettings: Sendable {
     public var muteOtherStreams: Bool? = nil
     public var bluetoothHQ: Bool? = nil
     public var configFile: String? = nil
+    /// `--pre-roll` seconds (nil: the config file's, else 0; with a trigger, else 1).
+    public var preRoll: Double? = nil
+    /// `--trigger-level`, `--trigger-stop-level` (dBFS), `--trigger-hold` (seconds).
+    public var triggerLevel: Double? = nil
+    public var triggerStopLevel: Double? = nil
+    public var triggerHold: Double? = nil
 
-    public init(device: String? = nil, format: SampleFormat? = nil, rate: Int? = nil, channels: Int? = nil, fileType: FileType? = nil, outputDir: String? = nil, namePattern: String = FileNaming.defaultPattern, periodTime: Int? = nil, bufferTime: Int? = nil, rtPriority: Int = 70, noRealtime: Bool = false, exclusiveDevice: String? = nil, sharedDevice: String? = nil, bluetoothHQDevice: String? = nil, bluetoothHFPDevice: String? = nil, usesAppSession: Bool? = nil, autoConfigure: Bool? = nil, mixWithOthers: Bool? = nil, bluetoothHQ: Bool? = nil, configFile: String? = nil, muteOtherStreams: Bool? = nil) {
+    public init(device: String? = nil, format: SampleFormat? = nil, rate: Int? = nil, channels: Int? = nil, fileType: FileType? = nil, outputDir: String? = nil, namePattern: String = FileNaming.defaultPattern, periodTime: Int? = nil, bufferTime: Int? = nil, rtPriority: Int = 70, noRealtime: Bool = false, exclusiveDevice: String? = nil, sharedDevice: String? = nil, bluetoothHQDevice: String? = nil, bluetoothHFPDevice: String? = nil, usesAppSession: Bool? = nil, autoConfigure: Bool? = nil, mixWithOthers: Bool? = nil, bluetoothHQ: Bool? = nil, configFile: String? = nil, muteOtherStreams: Bool? = nil,
+                preRoll: Double? = nil, triggerLevel: Double? = nil, triggerStopLevel: Double? = nil, triggerHold: Double? = nil) {
+        self.preRoll = preRoll
+        self.triggerLevel = triggerLevel
+        self.triggerStopLevel = triggerStopLevel
+        self.triggerHold = triggerHold
         self.muteOtherStreams = muteOtherStreams
         self.device = device
         self.format = format
@@ -96,6 +107,19 @@ public struct CaptureSettings: Sendable {
         StreamFormat(sampleFormat: format ?? config?.inputFormat ?? .s16LE,
                      sampleRate: rate ?? config?.inputRate ?? 48_000,
                      channels: channels ?? config?.inputChannels ?? 2)
+    }
+
+    /// The pre-roll: --pre-roll, else the config file's, else 1 s for a triggered take (its
+    /// first syllable) and none for one started by hand.
+    public func preRollSeconds(config: CapdeckConfig?) -> Double {
+        preRoll ?? config?.preRoll ?? (triggerLevel != nil ? 1 : 0)
+    }
+
+    /// The level trigger asked for (`--trigger-level`), or, with `orDefault`, the console's
+    /// default (-30 dBFS) for its arm key.
+    public func levelTrigger(orDefault: Bool = false) -> LevelTrigger? {
+        guard let start = triggerLevel ?? (orDefault ? -30 : nil) else { return nil }
+        return LevelTrigger(startLevel: start, stopLevel: triggerStopLevel, holdSeconds: triggerHold ?? LevelTrigger.defaultHoldSeconds)
     }
 
     /// The recordings directory: -o, else the config file's [input] output-dir.

@@ -7,6 +7,7 @@ import CaptureDeck
 import CaptureFiles
 import ConsoleUI
 import Glibc
+import Synchronization
 
 /// One headless take. Threading: made and driven by one thread (the executable's main thread);
 /// the session and its events run on their own queues.
@@ -15,8 +16,14 @@ public final class HeadlessRecording {
     let config: CapdeckConfig?
     let format: StreamFormat
     let output: CaptureAudioFileOutput
-    /// The file, created exclusively before anything is opened.
+    /// The file, created exclusively before anything is opened; with a level trigger, what the
+    /// takes' names look like (each take's file is created as it starts).
     public let path: String
+    /// Voice-activated recording (`--trigger-level`): the takes' names, and the takes reported.
+    let trigger: LevelTrigger?
+    let target: OutputTarget
+    let fileType: FileType
+    private let takes = TakeLog()
     let quiet: Bool
     let reconnectWait: Double
     let maxFrames: Int?
@@ -43,7 +50,19 @@ public final class HeadlessRecording {
         }
         let target = try OutputTarget(file: file, outputDir: settings.outputDirectory(config: config), pattern: settings.namePattern, fileType: type)
         output = CaptureAudioFileOutput(format: format)
-        path = try target.start(output, fileType: type)
+        self.target = target
+        fileType = type
+        trigger = settings.levelTrigger()
+        guard trigger != nil else {
+            path = try target.start(output, fileType: type)
+            return
+        }
+        // Triggered: each take's file is made when it starts; an explicit one must be free now.
+        if case .explicit(let file) = target.kind, access(file, F_OK) == 0 {
+            throw Failure(RecordingError.exists(path: file).description, code: .cannotCreate)
+        }
+        path = target.takesDescription
+        output.preRollSeconds = settings.preRollSeconds(config: config)
     }
 
     /// Starts the session and prints the start line. A device that can't be had removes the
@@ -57,6 +76,7 @@ public final class HeadlessRecording {
         }
         let session = makeSession()
         self.session = session
+        if let t = trigger { armTrigger(t) }
         otherAudio = OtherAudioCoordinator.ifSessionBus(session: session, muteStreams: settings.mutesOtherStreams(config: config)) { state in
             if let m = state.lastEvent?.message { Terminal.write("capdeck: \(m)\n") }
         }
@@ -73,14 +93,38 @@ public final class HeadlessRecording {
             Terminal.write("capdeck: recording \(engine?.device.displayName ?? route.pcm) [\(route.kind.rawValue) route]: \(g.format), period \(Readout.ms(g.periodMs)), buffer \(Readout.ms(g.bufferMs))"
                            + (g.format != format ? " (converted to \(format))" : "") + realtime + "\n")
             for note in session.resolution?.notes ?? [] { Terminal.write("capdeck: note: \(note)\n") }
-            Terminal.write("capdeck: saving to \(path)\n")
+            if let t = trigger {
+                Terminal.write("capdeck: armed: a take starts at \(Readout.db(t.startLevel)) dBFS, ends \(Readout.duration(t.holdSeconds, tenths: true)) below \(Readout.db(t.stopLevel)) dBFS, with \(Readout.duration(output.preRollSeconds, tenths: true)) of pre-roll\n")
+                Terminal.write("capdeck: saving takes to \(path)\n")
+            } else {
+                Terminal.write("capdeck: saving to \(path)\n")
+            }
         }
+    }
+
+    /// Arms the trigger before the session runs; each take is printed as it ends.
+    private func armTrigger(_ t: LevelTrigger) {
+        let target = self.target, type = fileType, rate = format.sampleRate, quiet = self.quiet, events = self.events, takes = self.takes
+        output.setRecordingFinishedHandler { r in
+            let n = takes.add(r)
+            guard r.reason != .failed else {
+                Terminal.write((events.statusLine?.isActive == true ? "\r\u{1B}[2K" : "") + "capdeck: error: take \(n): \(r.error.map { "\($0)" } ?? "failed")\n")
+                return
+            }
+            guard !quiet else { return }
+            Terminal.write((events.statusLine?.isActive == true ? "\r\u{1B}[2K" : "")
+                           + "capdeck: take \(n) saved \(r.path): \(r.frames) frames (\(Readout.duration(Double(r.frames) / Double(rate), tenths: true)))"
+                           + (r.error.map { " (\($0))" } ?? "") + "\n")
+        }
+        output.armTrigger(t, files: TriggeredTakeFiles(fileType: type) { take, attempt in
+            target.takePath(take: take, attempt: attempt, fileType: type)
+        })
     }
 
     /// The status line and the control input while the take runs; returns how it ended.
     public func follow() -> SessionEvents.Ending {
         guard let session else { preconditionFailure("follow() before start()") }
-        let status = StatusLine(session: session, rate: format.sampleRate, enabled: !quiet && Terminal.stderrIsTerminal)
+        let status = StatusLine(session: session, output: output, rate: format.sampleRate, enabled: !quiet && Terminal.stderrIsTerminal)
         events.statusLine = status
         let events = self.events
         let control = isatty(0) == 1 ? nil : ControlInput(session: session, output: output, otherAudio: otherAudio, onStop: { events.requestStop() })
@@ -96,6 +140,7 @@ public final class HeadlessRecording {
     public func finish(_ end: SessionEvents.Ending) throws {
         // Capture has stopped: what mix off interrupted plays again (exactly what we paused).
         otherAudio?.stop()
+        if trigger != nil { return try finishTakes(end) }
         var ending = end
         var saved: (path: String, frames: Int)?
         var earlierError: CaptureSessionError?
@@ -140,9 +185,24 @@ public final class HeadlessRecording {
         if !quiet { Terminal.write("capdeck: \(line)\n") }
     }
 
+    /// Triggered: the take in progress ends; every take has been printed; one line sums up.
+    private func finishTakes(_ end: SessionEvents.Ending) throws {
+        var fileError: RecordingError?
+        do throws(RecordingError) { try output.disarmTrigger() } catch { fileError = error }
+        // Every take started is reported (the handler runs on the output's queue).
+        for _ in 0..<200 where takes.count < output.triggeredTakeCount { usleep(10_000) }
+        let n = takes.saved
+        let line = "\(n) take\(n == 1 ? "" : "s") saved, \(end.xruns) xrun\(end.xruns == 1 ? "" : "s")"
+        if let e = fileError ?? takes.firstError {
+            throw Failure("\(e); \(line)", code: .ioError)
+        }
+        if let error = end.error { throw Failure("\(error); \(line)", code: .ioError) }
+        if !quiet { Terminal.write("capdeck: \(line)\n") }
+    }
+
     private func discardFile() {
         _ = try? output.stopRecording()
-        unlink(path)
+        if trigger == nil { unlink(path) }
     }
 
     private func makeSession() -> CaptureSession {
@@ -159,4 +219,14 @@ public final class HeadlessRecording {
         session.onEvent { events.handle($0) }
         return session
     }
+}
+
+/// The takes a triggered recording reported, in order (the output's handler adds them).
+final class TakeLog: Sendable {
+    private let list = Mutex<[FinishedRecording]>([])
+    /// Adds one; returns its take number.
+    func add(_ r: FinishedRecording) -> Int { list.withLock { $0.append(r); return $0.count } }
+    var count: Int { list.withLock { $0.count } }
+    var saved: Int { list.withLock { $0.filter { $0.reason != .failed }.count } }
+    var firstError: RecordingError? { list.withLock { $0.first { $0.reason == .failed }?.error } }
 }

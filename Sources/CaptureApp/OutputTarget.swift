@@ -10,9 +10,12 @@ public struct OutputTarget: Sendable {
         case pattern(directory: String, base: String)
     }
     public let kind: Kind
+    /// The strftime pattern names are made from.
+    public let pattern: String
 
     public init(file: String?, outputDir: String?, pattern: String, fileType: FileType) throws {
         let env = Environment.current
+        self.pattern = pattern
         if let file {
             if file.hasPrefix("/") || outputDir == nil {
                 kind = .explicit(file)
@@ -70,6 +73,33 @@ public struct OutputTarget: Sendable {
                 }
             }
             throw Failure("\(dir)/\(base): 10000 names taken; choose another --name", code: .cannotCreate)
+        }
+    }
+
+    /// Where a triggered take goes: take 1 to the explicit file, take k to its `-(k-1)`
+    /// candidate (`take.wav`, `take-1.wav`, …); with a pattern, the pattern expanded at the take's
+    /// start (the default's seconds tell takes apart) and its collision numbers. `attempt` counts
+    /// names found taken (never overwritten: the next candidate). nil after 10000.
+    public func takePath(take: Int, attempt: Int, fileType: FileType) -> String? {
+        guard attempt < 10_000 else { return nil }
+        switch kind {
+        case .explicit(let path):
+            let n = take - 1 + attempt
+            guard n > 0 else { return path }
+            let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
+            let dot = path[slash...].lastIndex(of: ".") ?? path.endIndex
+            return FileNaming.candidate(base: String(path[..<dot]), fileExtension: String(path[dot...].dropFirst()), attempt: n)
+        case .pattern(let dir, let base):
+            let name = (try? FileNaming.expand(pattern: pattern, time: time(nil))) ?? base
+            return dir + "/" + FileNaming.candidate(base: name, fileExtension: fileType.fileExtension, attempt: attempt)
+        }
+    }
+
+    /// What the takes' names look like, for the start line.
+    public var takesDescription: String {
+        switch kind {
+        case .explicit(let path): path
+        case .pattern(let dir, _): dir + "/" + pattern
         }
     }
 

@@ -53,7 +53,28 @@ public enum StatusJSON {
         o["cardsReserved"] = .array(CardReservations.reservedByUs.map { .number(Double($0)) })
         o["file"] = output.recordingPath.map { .string($0) } ?? .null
         o["recordedFrames"] = .number(Double(output.recordedFrames))
+        o["preRoll"] = preRoll(output)
+        o["trigger"] = trigger(output)
         return JSONValue.object(o).encoded
+    }
+}
+
+extension StatusJSON {
+    /// `{"seconds": N, "heldSeconds": held}`: the pre-roll and how far it has filled.
+    static func preRoll(_ output: CaptureAudioFileOutput) -> JSONValue {
+        .object(["seconds": .number(output.preRollSeconds),
+                 "heldSeconds": .number(Double(output.preRollHeldFrames) / Double(output.format.sampleRate))])
+    }
+
+    /// `{"state": "off"|"armed"|"triggered"|"holding", "takes": n, "startLevel", "stopLevel", "holdSeconds"}`.
+    static func trigger(_ output: CaptureAudioFileOutput) -> JSONValue {
+        var t: JSONObject = ["state": .string(output.triggerState.rawValue), "takes": .number(Double(output.triggeredTakeCount))]
+        if let l = output.trigger {
+            t["startLevel"] = .number(l.startLevel)
+            t["stopLevel"] = .number(l.stopLevel)
+            t["holdSeconds"] = .number(l.holdSeconds)
+        }
+        return .object(t)
     }
 }
 

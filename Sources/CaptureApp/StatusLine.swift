@@ -15,7 +15,7 @@ public final class StatusLine: @unchecked Sendable {
 
     public var isActive: Bool { timer != nil }
 
-    public init(session: CaptureSession, rate: Int, enabled: Bool) {
+    public init(session: CaptureSession, output: CaptureAudioFileOutput? = nil, rate: Int, enabled: Bool) {
         guard enabled else {
             timer = nil
             return
@@ -29,7 +29,7 @@ public final class StatusLine: @unchecked Sendable {
                 return
             }
             let levels = session.meterBoard.snapshot()
-            var line = "\r\u{1B}[2K● REC \(Readout.duration(Double(session.framesCaptured) / Double(rate), tenths: true))"
+            var line = "\r\u{1B}[2K\(StatusLine.state(output)) \(Readout.duration(Double(session.framesCaptured) / Double(rate), tenths: true))"
             for (i, l) in levels.prefix(8).enumerated() {
                 line += "  \(i + 1):\(Readout.db(l.rmsDB))/\(Readout.db(l.peakDB))"
                 if l.clips > 0 { line += " CLIP" }
@@ -37,6 +37,16 @@ public final class StatusLine: @unchecked Sendable {
             line += " dBFS  xruns \(session.xrunCount)"
             if let r = session.currentRoute { line += "  \(r.pcm) [\(r.kind.rawValue)]" }
             Terminal.write(StatusLine.fit(line))
+        }
+    }
+
+    /// `● REC`, or a level trigger's state: `◌ ARMED`, `● TRIGGERED`, `◐ HOLDING`.
+    static func state(_ output: CaptureAudioFileOutput?) -> String {
+        switch output?.triggerState ?? .off {
+        case .off: "● REC"
+        case .armed: "◌ ARMED"
+        case .triggered: "● TRIGGERED"
+        case .holding: "◐ HOLDING"
         }
     }
 

@@ -3,7 +3,7 @@
 //   [session]      uses-app-session, auto-configure, mix-with-others, bluetooth-hq  (booleans)
 //   [app-session]  category (string), options (array of strings), preferred-sample-rate (integer)
 //   [routes]       exclusive, shared, bluetooth-hq, bluetooth-hfp                     (PCM names)
-//   [input]        device, format, rate, channels, output-dir (yours; earlier capdecks' consoles
+//   [input]        device, format, rate, channels, output-dir, pre-roll (seconds) (yours; earlier capdecks' consoles
 //                  wrote them here, and such a file is still read as configuration)
 //
 // capdeck never writes this file: the console's own memory is `ConsoleState` (console.toml).
@@ -33,6 +33,8 @@ public struct CapdeckConfig: Equatable, Sendable {
     public var inputRate: Int?
     public var inputChannels: Int?
     public var outputDir: String?
+    /// `[input] pre-roll`: seconds of audio before a take's start that it begins with (0-60).
+    public var preRoll: Double?
     /// `[other-audio] mute-streams`: while mix off interrupts other audio, also mute other
     /// programs' playback streams on the sound server (nil: not set).
     public var muteOtherStreams: Bool?
@@ -196,8 +198,14 @@ public enum ConfigLoader {
                             throw fail(key, "expected a whole number from 1 to 8, got \(describe(value))")
                         }
                         config.inputChannels = c
+                    case "pre-roll":
+                        let seconds = value?.type == .int ? value?.int.map(Double.init) : value?.type == .double ? value?.double : nil
+                        guard let seconds, seconds >= 0, seconds <= 60 else {
+                            throw fail(key, "expected seconds from 0 to 60, got \(describe(value))")
+                        }
+                        config.preRoll = seconds
                     default:
-                        throw fail(key, "unknown key; use device, format, rate, channels or output-dir")
+                        throw fail(key, "unknown key; use device, format, rate, channels, output-dir or pre-roll")
                     }
                 }
             default:

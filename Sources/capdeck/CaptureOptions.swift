@@ -79,12 +79,35 @@ struct CaptureOptions: ParsableArguments {
           help: "While mix off interrupts other programs' audio, also mute their playback streams on the sound server, and unmute exactly those after (default off: servers remember mutes per application).")
     var muteOtherStreams: Bool?
 
+    @Option(name: .customLong("pre-roll"), parsing: .unconditional,
+            help: "Seconds of audio before a take's start that it begins with (0-60; config [input] pre-roll; default 0, or 1 with --trigger-level).",
+            transform: Parse.decimal("--pre-roll", 0...60, unit: "seconds"))
+    var preRoll: Double?
+
+    @Option(name: .customLong("trigger-level"), parsing: .unconditional,
+            help: "Voice-activated recording: a take starts when a 10 ms block's peak reaches this many dBFS (-120 to 0); each take in its own file. In the console, v arms it (default -30).",
+            transform: Parse.decimal("--trigger-level", -120...0, unit: "dBFS"))
+    var triggerLevel: Double?
+
+    @Option(name: .customLong("trigger-stop-level"), parsing: .unconditional,
+            help: "The take's hold starts when the peak falls below this many dBFS (at most --trigger-level; default 6 dB below it).",
+            transform: Parse.decimal("--trigger-stop-level", -120...0, unit: "dBFS"))
+    var triggerStopLevel: Double?
+
+    @Option(name: .customLong("trigger-hold"), parsing: .unconditional,
+            help: "Seconds below the stop level before a triggered take ends (0-3600; default 2).",
+            transform: Parse.decimal("--trigger-hold", 0...3600, unit: "seconds"))
+    var triggerHold: Double?
+
     @Option(name: .customLong("config"), help: "Config file (default: $XDG_CONFIG_HOME/capdeck/config.toml, if it exists).")
     var configFile: String?
 
     func validate() throws {
         if let b = bufferTime, b < 2 * (periodTime ?? 10_000) {
             throw ValidationError("-B/--buffer-time must be at least twice the period (\(periodTime ?? 10_000) µs; set -F/--period-time to change it)")
+        }
+        if let stop = triggerStopLevel, stop > (triggerLevel ?? -30) {
+            throw ValidationError("--trigger-stop-level must be at most --trigger-level (\(Parse.number(triggerLevel ?? -30)) dBFS)")
         }
         if namePattern.isEmpty { throw ValidationError("--name: the pattern is empty") }
         if namePattern.contains("/") { throw ValidationError("--name: the pattern must not contain '/' (use -o/--output-dir for the directory)") }
@@ -119,6 +142,7 @@ struct CaptureOptions: ParsableArguments {
                         exclusiveDevice: exclusiveDevice, sharedDevice: sharedDevice,
                         bluetoothHQDevice: bluetoothHQDevice, bluetoothHFPDevice: bluetoothHFPDevice,
                         usesAppSession: usesAppSession, autoConfigure: autoConfigure, mixWithOthers: mixWithOthers,
-                        bluetoothHQ: bluetoothHQ, configFile: configFile, muteOtherStreams: muteOtherStreams)
+                        bluetoothHQ: bluetoothHQ, configFile: configFile, muteOtherStreams: muteOtherStreams,
+                        preRoll: preRoll, triggerLevel: triggerLevel, triggerStopLevel: triggerStopLevel, triggerHold: triggerHold)
     }
 }

@@ -42,4 +42,19 @@ enum Parse {
         guard v >= 0, v <= 31_536_000 else { throw ValidationError("out of range; duration takes 0-31536000 seconds") }
         return v
     }
+
+    /// A plain decimal (an optional '-' before it) from `range`, for `flag` in `unit`.
+    static func decimal(_ flag: String, _ range: ClosedRange<Double>, unit: String) -> @Sendable (String) throws -> Double {
+        { raw in
+            let s = trimmed(raw)
+            let digits = s.hasPrefix("-") ? s.dropFirst() : Substring(s)
+            let plain = !digits.isEmpty && digits.allSatisfy { $0.isASCII && ($0.isNumber || $0 == ".") } && digits.filter { $0 == "." }.count <= 1
+            let bounds = "\(flag) takes \(number(range.lowerBound)) to \(number(range.upperBound)) \(unit)"
+            guard plain, let v = Double(s), v.isFinite else { throw ValidationError("not a number; \(bounds)") }
+            guard range.contains(v) else { throw ValidationError("out of range; \(bounds)") }
+            return v
+        }
+    }
+    /// `-30`, `2.5`: as a user writes it.
+    static func number(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(v) }
 }
