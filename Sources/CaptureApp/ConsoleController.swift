@@ -79,6 +79,7 @@ public final class ConsoleController: @unchecked Sendable {
         session = CaptureSession(applicationAudioSession: ApplicationAudioSession(remembered.appSession))
         session.realtimePriority = capture.noRealtime ? nil : Int32(capture.rtPriority)
         output = CaptureAudioFileOutput(format: format)
+        output.preRollSeconds = capture.preRollSeconds(config: config)
         // (An [input] device in config.toml is what an earlier capdeck saved there: still honoured.)
         let savedDevice = state.device ?? config?.inputDevice
         let inputName = capture.device ?? savedDevice ?? "default input"
@@ -191,6 +192,8 @@ public final class ConsoleController: @unchecked Sendable {
         case .pauseResume:
             guard output.isRecording else { return addEvent("not recording: r starts a recording", .warning) }
             if output.isPaused { output.resume(); addEvent("recording resumed") } else { output.pause(); addEvent("recording paused") }
+        case .toggleTrigger:
+            commands.async { self.toggleTrigger() }
         case .listDevices:
             // The catalog is ALSA's hint API: never on the UI thread. The picker opens when it answers.
             commands.async {
@@ -293,6 +296,41 @@ public final class ConsoleController: @unchecked Sendable {
         } catch {
             addEvent("\(error)", .error)
         }
+    }
+
+    /// v: arms the level trigger (each take a file from the name pattern, logged as it ends), or
+    /// disarms it (a take it started ends and is saved). Command queue.
+    private func toggleTrigger() {
+        guard output.triggerState == .off else {
+            do throws(RecordingError) { try output.disarmTrigger() } catch { reportRecordingError(error) }
+            return addEvent("trigger off")
+        }
+        guard let trigger = capture.levelTrigger(orDefault: true) else { return }
+        let target: OutputTarget
+        do {
+            target = try OutputTarget(file: nil, outputDir: directory, pattern: capture.namePattern, fileType: fileType)
+        } catch let f as Failure {
+            return addEvent(f.message, .error)
+        } catch {
+            return addEvent("\(error)", .error)
+        }
+        let type = fileType, rate = format.sampleRate
+        let made = Mutex<Set<String>>([])
+        output.setRecordingFinishedHandler { [weak self] r in
+            guard made.withLock({ $0.remove(r.path) != nil }) else { return }
+            if let e = r.error { self?.reportRecordingError(e) }
+            if r.reason != .failed {
+                self?.addEvent("take saved \(r.path) (\(Readout.duration(Double(r.frames) / Double(rate))), \(r.frames) frames)")
+            }
+        }
+        output.armTrigger(trigger, files: TriggeredTakeFiles(fileType: type) { take, attempt in
+            let path = target.takePath(take: take, attempt: attempt, fileType: type)
+            if let path { made.withLock { _ = $0.insert(path) } }
+            return path
+        })
+        let db = { (v: Double) in Readout.db(v).drop { $0 == " " } }
+        addEvent("trigger armed: takes start at \(db(trigger.startLevel)) dBFS, end \(Readout.seconds(trigger.holdSeconds)) s below \(db(trigger.stopLevel)) dBFS")
+        if !session.isRunning && !session.isInterrupted { session.startRunning() }
     }
 
     /// A recording error in the event log. A deleted file's rescue gets a line of its own that
@@ -481,6 +519,9 @@ public final class ConsoleController: @unchecked Sendable {
         m.recordedSeconds = Double(output.recordedFrames) / Double(format.sampleRate)
         m.bytesPerSecond = format.bytesPerFrame * format.sampleRate
         m.directory = directory
+        m.preRollSeconds = output.preRollSeconds
+        m.preRollHeldSeconds = Double(output.preRollHeldFrames) / Double(format.sampleRate)
+        m.trigger = output.triggerState.rawValue
         // The file's size and the free space: measured on the command queue about once a second
         // (a slow or hung disk must not freeze the screen); shown as last published.
         let now = Double(time(nil))

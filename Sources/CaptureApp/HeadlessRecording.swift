@@ -94,7 +94,8 @@ public final class HeadlessRecording {
                            + (g.format != format ? " (converted to \(format))" : "") + realtime + "\n")
             for note in session.resolution?.notes ?? [] { Terminal.write("capdeck: note: \(note)\n") }
             if let t = trigger {
-                Terminal.write("capdeck: armed: a take starts at \(Readout.db(t.startLevel)) dBFS, ends \(Readout.duration(t.holdSeconds, tenths: true)) below \(Readout.db(t.stopLevel)) dBFS, with \(Readout.duration(output.preRollSeconds, tenths: true)) of pre-roll\n")
+                let db = { (v: Double) in Readout.db(v).drop { $0 == " " } }
+                Terminal.write("capdeck: armed: a take starts at \(db(t.startLevel)) dBFS and ends after \(Readout.seconds(t.holdSeconds)) s below \(db(t.stopLevel)) dBFS, with \(Readout.seconds(output.preRollSeconds)) s of pre-roll\n")
                 Terminal.write("capdeck: saving takes to \(path)\n")
             } else {
                 Terminal.write("capdeck: saving to \(path)\n")

@@ -150,7 +150,10 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         }
     }
     private let side = Mutex(Side())
+    /// What readers see of the side (the UI, `status`), never waiting for the writer.
     private let preRollHeld = Atomic<Int>(0)
+    private let preRollShown = Atomic<UInt64>(0.0.bitPattern)
+    private let triggerShown = Mutex<LevelTrigger?>(nil)
     private let triggerCode = Atomic<Int>(0)
     private let triggerTakes = Atomic<Int>(0)
     private let position = Atomic<Int>(0)
@@ -323,9 +326,10 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     /// queue: seconds × rate × channels × bytes per sample (60 s of 48 kHz stereo S16: 11 MiB).
     /// Setting it empties the buffer. 0: none.
     public var preRollSeconds: Double {
-        get { side.withLock { $0.preRollSeconds } }
+        get { Double(bitPattern: preRollShown.load(ordering: .relaxed)) }
         set {
             let seconds = newValue.isFinite ? Swift.min(60, Swift.max(0, newValue)) : 0
+            preRollShown.store(seconds.bitPattern, ordering: .relaxed)
             current.withLock { _ in
                 side.withLock { s in
                     s.preRollSeconds = seconds
@@ -335,8 +339,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             preRollHeld.store(0, ordering: .relaxed)
         }
     }
-    /// Frames the pre-roll holds now (it fills from 0 towards `preRollSeconds` of frames; a
-    /// trigger's block more).
+    /// Frames the pre-roll holds now (it fills from 0 towards `preRollSeconds` of frames).
     public var preRollHeldFrames: Int { preRollHeld.load(ordering: .relaxed) }
 
     /// The current recording's first sample (pre-roll included) and its wall-clock time; nil
@@ -359,6 +362,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
                 s.prepare(format, opened: false)
             }
         }
+        triggerShown.withLock { $0 = trigger }
         triggerCode.store(Self.code(.armed), ordering: .relaxed)
     }
 
@@ -373,6 +377,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             }
             return c?.triggered == true
         }
+        triggerShown.withLock { $0 = nil }
         triggerCode.store(Self.code(.off), ordering: .relaxed)
         return wasRecording ? try stopRecording() : nil
     }
@@ -383,7 +388,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     /// Takes the trigger has started since the output was created.
     public var triggeredTakeCount: Int { triggerTakes.load(ordering: .relaxed) }
     /// The trigger's settings while armed.
-    public var trigger: LevelTrigger? { side.withLock { $0.machine?.trigger } }
+    public var trigger: LevelTrigger? { triggerShown.withLock { $0 } }
 
     // MARK: Limits (Apple's maxRecordedDuration, maxRecordedFileSize, minFreeDiskSpaceLimit)
 
@@ -446,7 +451,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         guard c != nil else {
             if let ring = s.ring {
                 ring.append(frames, count: count)
-                preRollHeld.store(ring.held, ordering: .relaxed)
+                preRollHeld.store(Swift.min(ring.held, s.preRollFrames), ordering: .relaxed)
             }
             return
         }
@@ -569,6 +574,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         let e = failure ?? .cannotCreate(path: "take \(s.takes)", reason: "no file name left for it")
         s.machine = nil
         s.meter = nil
+        triggerShown.withLock { $0 = nil }
         lastError.withLock { $0 = e }
         let path: String = if case .exists(let p) = e { p } else if case .cannotCreate(let p, _) = e { p } else { "" }
         finishing.async { [self] in notify(FinishedRecording(path: path, frames: 0, reason: .failed, error: e)) }

@@ -262,9 +262,26 @@ public enum ConsoleLayout {
                 g.put(" (\(m.unicode ? "≈" : "~") \(Readout.hours(secs)) at this format)", x: x, y: y, style: secs < 600 ? .warning : .dim)
             }
         }
-        x = g.put("File ", x: 0, y: y + 1, style: .dim)
+        x = preRollAndTrigger(&g, m, y: y + 1)
+        x += g.put("File ", x: x, y: y + 1, style: .dim)
         let path = m.filePath ?? "next file goes in \(m.directory)"
         g.put(Readout.fitPath(path, width: g.width - x, unicode: m.unicode), x: x, y: y + 1, style: m.filePath == nil ? .dim : .normal)
+    }
+
+    /// `Pre-roll 1.2/5.0 s  Trigger armed  ` at the start of the file line, when set; its width.
+    static func preRollAndTrigger(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int) -> Int {
+        var x = 0
+        if m.preRollSeconds > 0 {
+            x += g.put("Pre-roll ", x: x, y: y, style: .dim)
+            x += g.put("\(Readout.seconds(m.preRollHeldSeconds))/\(Readout.seconds(m.preRollSeconds)) s  ", x: x, y: y)
+        }
+        if m.trigger != "off" {
+            x += g.put("Trigger ", x: x, y: y, style: .dim)
+            let style: CellStyle = switch m.trigger { case "triggered": .recording; case "holding": .warning; default: .bold }
+            x += g.put(m.trigger, x: x, y: y, style: style)
+            x += g.put("  ", x: x, y: y)
+        }
+        return x
     }
 
     static func eventLog(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int, rows: Int) {

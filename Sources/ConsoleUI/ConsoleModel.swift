@@ -55,6 +55,11 @@ public struct ConsoleModel: Sendable {
     public var freeBytes: Int64?
     public var bytesPerSecond = 0
     public var directory = ""
+    /// The pre-roll (0: none) and how much of it is held now, in seconds.
+    public var preRollSeconds = 0.0
+    public var preRollHeldSeconds = 0.0
+    /// The level trigger: off, armed, triggered, holding.
+    public var trigger = "off"
 
     public var events: [Event] = []
 

@@ -19,6 +19,12 @@ public enum Readout {
         return "\(t / 10).\(t % 10) ms"
     }
 
+    /// Seconds with one decimal: `"2.5"`.
+    public static func seconds(_ v: Double) -> String {
+        let t = Int((v * 10).rounded())
+        return "\(t / 10).\(t % 10)"
+    }
+
     /// `hh:mm:ss`, or `hh:mm:ss.t` with `tenths` (the headless status and saved lines).
     public static func duration(_ s: Double, tenths: Bool = false) -> String {
         let total = Int(s)
