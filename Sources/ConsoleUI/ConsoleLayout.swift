@@ -262,26 +262,28 @@ public enum ConsoleLayout {
                 g.put(" (\(m.unicode ? "≈" : "~") \(Readout.hours(secs)) at this format)", x: x, y: y, style: secs < 600 ? .warning : .dim)
             }
         }
-        x = preRollAndTrigger(&g, m, y: y + 1)
-        x += g.put("File ", x: x, y: y + 1, style: .dim)
+        preRollAndTrigger(&g, m, y: y, after: x)
+        x = g.put("File ", x: 0, y: y + 1, style: .dim)
         let path = m.filePath ?? "next file goes in \(m.directory)"
         g.put(Readout.fitPath(path, width: g.width - x, unicode: m.unicode), x: x, y: y + 1, style: m.filePath == nil ? .dim : .normal)
     }
 
-    /// `Pre-roll 1.2/5.0 s  Trigger armed  ` at the start of the file line, when set; its width.
-    static func preRollAndTrigger(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int) -> Int {
-        var x = 0
+    /// `Pre-roll 1.2/5.0 s  Trigger armed`, when set, at the right of the recording row: after
+    /// what is there if it fits, else over the end of the free-space estimate.
+    static func preRollAndTrigger(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int, after end: Int) {
+        var parts: [(String, CellStyle)] = []
         if m.preRollSeconds > 0 {
-            x += g.put("Pre-roll ", x: x, y: y, style: .dim)
-            x += g.put("\(Readout.seconds(m.preRollHeldSeconds))/\(Readout.seconds(m.preRollSeconds)) s  ", x: x, y: y)
+            parts += [("Pre-roll ", .dim), ("\(Readout.seconds(m.preRollHeldSeconds))/\(Readout.seconds(m.preRollSeconds)) s", .normal)]
         }
         if m.trigger != "off" {
-            x += g.put("Trigger ", x: x, y: y, style: .dim)
             let style: CellStyle = switch m.trigger { case "triggered": .recording; case "holding": .warning; default: .bold }
-            x += g.put(m.trigger, x: x, y: y, style: style)
-            x += g.put("  ", x: x, y: y)
+            parts += [(parts.isEmpty ? "Trigger " : "  Trigger ", .dim), (m.trigger, style)]
         }
-        return x
+        guard !parts.isEmpty else { return }
+        let width = parts.reduce(0) { $0 + $1.0.count }
+        var x = Swift.max(0, Swift.min(end + 2, g.width - width))
+        if x > 0 { g.fill(" ", x: x - 1, y: y, width: 1, style: .normal) }
+        for (text, style) in parts { x += g.put(text, x: x, y: y, style: style) }
     }
 
     static func eventLog(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int, rows: Int) {
