@@ -50,6 +50,14 @@ import Testing
         #expect(throws: ConfigError.self) { try ConfigLoader.parse("[input]\nformat = \"S8\"\n", path: "c.toml") }
     }
 
+    @Test func preRollIsSecondsFromZeroToSixty() throws {
+        #expect(try ConfigLoader.parse("[input]\npre-roll = 2.5\n", path: "c.toml").preRoll == 2.5)
+        #expect(try ConfigLoader.parse("[input]\npre-roll = 60\n", path: "c.toml").preRoll == 60)
+        for bad in ["61", "-1", "\"2\"", "true"] {
+            #expect(throws: ConfigError.self) { try ConfigLoader.parse("[input]\npre-roll = \(bad)\n", path: "c.toml") }
+        }
+    }
+
     @Test func emptyFileIsDefaults() throws {
         let c = try ConfigLoader.parse("", path: "c.toml")
         #expect(c.properties == AudioSessionProperties() && c.routes.isEmpty)
