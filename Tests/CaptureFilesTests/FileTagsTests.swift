@@ -189,4 +189,30 @@ func ffprobeTags(_ path: String) -> [String: String]? {
         #expect(back.frames == 5_000 && back.samples == expectedSamples(data, format))
         #expect(try #require(ffprobeTags(path))["title"] == "Early")
     }
+
+    /// A tagged WAV crashed past 4 GiB (the data extended sparsely, as a crash before the next
+    /// checkpoint leaves it): `recover` rebuilds it as RF64 and keeps the LIST/INFO chunk ahead of
+    /// the audio; ffprobe reads the tags and the whole length.
+    @Test func aTaggedWAVRecoveredPast4GiBKeepsItsTags() throws {
+        let dir = TempDir()
+        let (rec, _, format) = try Self.record(dir.file("live.wav"), .wav, tags: [.title: "Long", .artist: "Someone"],
+                                               frames: 48_000, finish: false)
+        try rec.checkpoint()
+        let path = dir.file("crashed.wav")
+        try crashCopy(of: rec, to: path)
+        try rec.finish()
+        let before = riffChunks(path)
+        let list = try #require(before.chunks.first { $0.id == "LIST" })
+        let dataOffset = try #require(before.chunks.first { $0.id == "data" }).offset + 8
+        let frames = (Int(UInt32.max) + 4096 * 1024) / format.bytesPerFrame
+        try #require(truncate(path, off_t(dataOffset + frames * format.bytesPerFrame)) == 0)
+        let outcome = Recovery.recover(path: path)
+        guard case .repaired(_, _, let got, _) = outcome, got == frames else { Issue.record("\(outcome)"); return }
+        let after = riffChunks(path)
+        // The same LIST chunk, moved up where the dropped fact chunk was, still ahead of the audio.
+        let listAfter = try #require(after.chunks.first { $0.id == "LIST" }, "\(after)")
+        #expect(after.magic == "RF64" && listAfter.size == list.size && listAfter.offset < dataOffset, "\(after)")
+        #expect(try #require(ffprobeTags(path)) == ["title": "Long", "artist": "Someone"])
+        #expect(ffprobe(path)?.fields["duration_ts"] == "\(frames)")
+    }
 }
