@@ -24,6 +24,8 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     public let fileFormat: FileSampleFormat
     /// The file format asked for at creation (nil: the stream's), to create the file again alike.
     public let requestedFileFormat: FileSampleFormat?
+    /// The tags in the file: those given that the container holds and that aren't empty.
+    public let tags: [FileTag: String]
     /// Bytes a frame takes in the file.
     public var fileBytesPerFrame: Int { fileFormat.bytesPerFrame(channels: format.channels) }
     public private(set) var framesWritten = 0
@@ -58,8 +60,14 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// stream's encoding, in the container's byte order) is how the file stores the samples: frames
     /// are converted to it exactly as `FrameConverter` does (widening is exact, narrowing integers
     /// truncates, float to integer rounds to nearest and clamps) before libsndfile writes them.
+    ///
+    /// `tags` go into the file's own metadata (`FileTag` says where), written with the header
+    /// before the first frame, so they are in every checkpoint's header and survive a crash and
+    /// `capdeck recover`. Tags the container doesn't hold, and empty ones, are skipped; a value
+    /// ends at its first NUL. libsndfile appends its own name and version to `.software`
+    /// ("App 1.0 (libsndfile-1.2.0)"), and cuts that one to 127 bytes.
     public init(path: String, format: StreamFormat, fileType: FileType,
-                fileFormat: FileSampleFormat? = nil) throws(RecordingError) {
+                fileFormat: FileSampleFormat? = nil, tags: [FileTag: String] = [:]) throws(RecordingError) {
         let stores = fileFormat ?? FileSampleFormat(sampleFormat: format.sampleFormat)
         try fileType.validate(stores)
         self.path = path
@@ -67,6 +75,8 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         self.fileType = fileType
         self.fileFormat = stores
         self.requestedFileFormat = fileFormat
+        let held = fileType.heldTags
+        self.tags = tags.filter { held.contains($0.key) && !$0.value.isEmpty }
         var stored = format
         stored.sampleFormat = stores.sampleFormat
         self.stored = stored
@@ -115,6 +125,16 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         // take for audio. Each checkpoint brings its values up to date; `recover` recomputes them.
         if fileType == .caf && stores.sampleFormat == .floatLE {
             sf_command(f, Int32(SFC_SET_ADD_PEAK_CHUNK), nil, Int32(SF_FALSE))
+        }
+        // Tags before the header update below: it writes them ahead of the audio (libsndfile can
+        // place them there only while no frame is written; FLAC writes its one header then).
+        for tag in FileTag.allCases {
+            guard let value = self.tags[tag] else { continue }
+            let r = sf_set_string(f, tag.sndfileType, value)
+            if r != 0 {
+                sf_close(f); Glibc.close(fd); unlink(path)
+                throw .cannotCreate(path: path, reason: "writing the \(tag.rawValue) tag: \(String(cString: sf_error_number(r)))")
+            }
         }
         // A true 0-frame header from the start, so even a file killed before its first
         // checkpoint opens as an empty recording.
