@@ -24,6 +24,8 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     public let fileFormat: FileSampleFormat
     /// The file format asked for at creation (nil: the stream's), to create the file again alike.
     public let requestedFileFormat: FileSampleFormat?
+    /// The file's `bext` chunk (WAV and RF64; nil for other types or when none was asked for).
+    public let broadcast: BroadcastInfo?
     /// Bytes a frame takes in the file.
     public var fileBytesPerFrame: Int { fileFormat.bytesPerFrame(channels: format.channels) }
     public private(set) var framesWritten = 0
@@ -58,8 +60,12 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// stream's encoding, in the container's byte order) is how the file stores the samples: frames
     /// are converted to it exactly as `FrameConverter` does (widening is exact, narrowing integers
     /// truncates, float to integer rounds to nearest and clamps) before libsndfile writes them.
+    ///
+    /// `broadcast` (WAV and RF64; ignored for the other types) is written as the file's `bext`
+    /// chunk with the header, before the first frame; its `startedAt` is the wall-clock time of
+    /// the file's first sample (`BroadcastInfo`).
     public init(path: String, format: StreamFormat, fileType: FileType,
-                fileFormat: FileSampleFormat? = nil) throws(RecordingError) {
+                fileFormat: FileSampleFormat? = nil, broadcast: BroadcastInfo? = nil) throws(RecordingError) {
         let stores = fileFormat ?? FileSampleFormat(sampleFormat: format.sampleFormat)
         try fileType.validate(stores)
         self.path = path
@@ -67,6 +73,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         self.fileType = fileType
         self.fileFormat = stores
         self.requestedFileFormat = fileFormat
+        self.broadcast = fileType.holdsBroadcastInfo ? broadcast : nil
         var stored = format
         stored.sampleFormat = stores.sampleFormat
         self.stored = stored
@@ -115,6 +122,10 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         // take for audio. Each checkpoint brings its values up to date; `recover` recomputes them.
         if fileType == .caf && stores.sampleFormat == .floatLE {
             sf_command(f, Int32(SFC_SET_ADD_PEAK_CHUNK), nil, Int32(SF_FALSE))
+        }
+        if let broadcast = self.broadcast, let reason = broadcast.apply(to: f, format: stored, fileFormat: stores) {
+            sf_close(f); Glibc.close(fd); unlink(path)
+            throw .cannotCreate(path: path, reason: "writing the bext chunk: \(reason)")
         }
         // A true 0-frame header from the start, so even a file killed before its first
         // checkpoint opens as an empty recording.
