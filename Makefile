@@ -25,6 +25,8 @@ deps:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	@# wavinfo (PyPI; Debian has no package, nor BWF MetaEdit) reads the bext chunk back in the tests.
+	@python3 -c 'import wavinfo' 2>/dev/null || python3 -m pip install -q wavinfo
 
 build: deps
 	$(SWIFT) build

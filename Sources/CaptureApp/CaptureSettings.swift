@@ -4,6 +4,7 @@ import CaptureConfig
 import CaptureCore
 import CaptureDeck
 import CaptureFiles
+import Glibc
 
 /// The shared options' values (nil: not given). The executable parses them; the library combines.
 public struct CaptureSettings: Sendable {
@@ -29,6 +30,8 @@ public struct CaptureSettings: Sendable {
     public var muteOtherStreams: Bool? = nil
     public var bluetoothHQ: Bool? = nil
     public var configFile: String? = nil
+    /// `--description` (nil: the config file's `[input] description`, else none).
+    public var bextDescription: String? = nil
 
     public init(device: String? = nil, format: SampleFormat? = nil, rate: Int? = nil, channels: Int? = nil, fileType: FileType? = nil, outputDir: String? = nil, namePattern: String = FileNaming.defaultPattern, periodTime: Int? = nil, bufferTime: Int? = nil, rtPriority: Int = 70, noRealtime: Bool = false, exclusiveDevice: String? = nil, sharedDevice: String? = nil, bluetoothHQDevice: String? = nil, bluetoothHFPDevice: String? = nil, usesAppSession: Bool? = nil, autoConfigure: Bool? = nil, mixWithOthers: Bool? = nil, bluetoothHQ: Bool? = nil, configFile: String? = nil, muteOtherStreams: Bool? = nil) {
         self.muteOtherStreams = muteOtherStreams
@@ -96,6 +99,13 @@ public struct CaptureSettings: Sendable {
         StreamFormat(sampleFormat: format ?? config?.inputFormat ?? .s16LE,
                      sampleRate: rate ?? config?.inputRate ?? 48_000,
                      channels: channels ?? config?.inputChannels ?? 2)
+    }
+
+    /// The bext chunk of a recording whose first sample is at `startedAt` (now, by default):
+    /// --description, else the config file's; the input device in the coding history.
+    public func broadcast(config: CapdeckConfig?, startedAt: timespec = BroadcastInfo.now) -> BroadcastInfo {
+        BroadcastInfo(startedAt: startedAt, description: bextDescription ?? config?.bextDescription ?? "",
+                      source: device ?? config?.inputDevice ?? "default")
     }
 
     /// The recordings directory: -o, else the config file's [input] output-dir.

@@ -37,6 +37,8 @@ public final class ConsoleController: @unchecked Sendable {
     private let log = Mutex<[ConsoleModel.Event]>([])
     private let ui: Mutex<UIState>
     private let directory: String
+    /// The config file's settings for each take's bext chunk (`CaptureSettings.broadcast`).
+    private let config: CapdeckConfig?
     /// What the console remembers for next time: only what was changed with keys (toggles, the
     /// category, a device picked with d that opened); never a flag. Command queue only, after init.
     private var state: ConsoleState
@@ -62,6 +64,7 @@ public final class ConsoleController: @unchecked Sendable {
         self.capture = capture
         mutesOtherStreams = capture.mutesOtherStreams(config: config)
         self.statePath = statePath
+        self.config = config
         self.state = state
         self.signals = signals
         format = capture.streamFormat(config: config)
@@ -285,7 +288,7 @@ public final class ConsoleController: @unchecked Sendable {
         }
         do {
             let target = try OutputTarget(file: nil, outputDir: directory, pattern: capture.namePattern, fileType: fileType)
-            let path = try target.start(output, fileType: fileType)
+            let path = try target.start(output, fileType: fileType, broadcast: capture.broadcast(config: config))
             addEvent("recording to \(path)")
             if !session.isRunning && !session.isInterrupted { session.startRunning() }
         } catch let f as Failure {

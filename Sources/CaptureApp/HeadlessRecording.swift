@@ -43,7 +43,7 @@ public final class HeadlessRecording {
         }
         let target = try OutputTarget(file: file, outputDir: settings.outputDirectory(config: config), pattern: settings.namePattern, fileType: type)
         output = CaptureAudioFileOutput(format: format)
-        path = try target.start(output, fileType: type)
+        path = try target.start(output, fileType: type, broadcast: settings.broadcast(config: config))
     }
 
     /// Starts the session and prints the start line. A device that can't be had removes the

@@ -3,7 +3,7 @@
 //   [session]      uses-app-session, auto-configure, mix-with-others, bluetooth-hq  (booleans)
 //   [app-session]  category (string), options (array of strings), preferred-sample-rate (integer)
 //   [routes]       exclusive, shared, bluetooth-hq, bluetooth-hfp                     (PCM names)
-//   [input]        device, format, rate, channels, output-dir (yours; earlier capdecks' consoles
+//   [input]        device, format, rate, channels, output-dir, description (yours; earlier capdecks' consoles
 //                  wrote them here, and such a file is still read as configuration)
 //
 // capdeck never writes this file: the console's own memory is `ConsoleState` (console.toml).
@@ -33,6 +33,8 @@ public struct CapdeckConfig: Equatable, Sendable {
     public var inputRate: Int?
     public var inputChannels: Int?
     public var outputDir: String?
+    /// `[input] description`: the WAV/RF64 bext Description (at most 256 bytes).
+    public var bextDescription: String?
     /// `[other-audio] mute-streams`: while mix off interrupts other audio, also mute other
     /// programs' playback streams on the sound server (nil: not set).
     public var muteOtherStreams: Bool?
@@ -181,6 +183,12 @@ public enum ConfigLoader {
                             throw fail(key, "expected \(key == "device" ? "a PCM name" : "a directory") in quotes, got \(describe(value))")
                         }
                         if key == "device" { config.inputDevice = s } else { config.outputDir = s }
+                    case "description":
+                        guard value?.type == .string, let s = value?.string else {
+                            throw fail(key, "expected the recordings' description in quotes, got \(describe(value))")
+                        }
+                        if let problem = BroadcastDescription.problem(s) { throw fail(key, problem) }
+                        config.bextDescription = s
                     case "format":
                         guard value?.type == .string, let f = value?.string.flatMap(SampleFormat.init(name:)) else {
                             throw fail(key, "expected one of \"S16_LE\", \"S24_LE\", \"S24_3LE\", \"S32_LE\", \"FLOAT_LE\", got \(describe(value))")
@@ -197,7 +205,7 @@ public enum ConfigLoader {
                         }
                         config.inputChannels = c
                     default:
-                        throw fail(key, "unknown key; use device, format, rate, channels or output-dir")
+                        throw fail(key, "unknown key; use device, format, rate, channels, output-dir or description")
                     }
                 }
             default:

@@ -133,7 +133,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             if cur.startFrame == nil && rec.discardEmpty() {
                 do throws(RecordingError) {
                     cur.recorder = try SndfileRecorder(path: rec.path, format: format, fileType: rec.fileType,
-                                                       fileFormat: rec.requestedFileFormat, tags: rec.tags)
+                                                       fileFormat: rec.requestedFileFormat, tags: rec.tags, broadcast: rec.broadcast)
                     cur.skipped = []
                     c = cur
                     return nil
@@ -164,16 +164,17 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     /// session runs (from its next writer batch, when it is running). Markers count from the
     /// first frame the new file receives. A recording in progress is finished first, reported as
     /// `.stopped`. `tags` go into the file's own metadata, those the container holds
+    /// (`SndfileRecorder.init`); none by default. `broadcast` is the WAV/RF64 `bext` chunk
     /// (`SndfileRecorder.init`); none by default.
     public func startRecording(to path: String, fileType: FileType, fileFormat: FileSampleFormat? = nil,
-                               tags: [FileTag: String] = [:]) throws(RecordingError) {
+                               tags: [FileTag: String] = [:], broadcast: BroadcastInfo? = nil) throws(RecordingError) {
         lastError.withLock { $0 = nil }
         let measure = limits.withLock { $0.minFree != nil }
         let made: Result<Void, RecordingError> = finishing.sync {
             let swapped: Result<SndfileRecorder?, RecordingError> = current.withLock { c in
                 do throws(RecordingError) {
                     let rec = try SndfileRecorder(path: path, format: streamFormat.withLock { $0 }, fileType: fileType,
-                                                  fileFormat: fileFormat, tags: tags)
+                                                  fileFormat: fileFormat, tags: tags, broadcast: broadcast)
                     let old = c?.recorder
                     var new = Current(recorder: rec)
                     if measure { new.measureFree() }

@@ -26,6 +26,8 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     public let requestedFileFormat: FileSampleFormat?
     /// The tags in the file: those given that the container holds and that aren't empty.
     public let tags: [FileTag: String]
+    /// The file's `bext` chunk (WAV and RF64; nil for other types or when none was asked for).
+    public let broadcast: BroadcastInfo?
     /// Bytes a frame takes in the file.
     public var fileBytesPerFrame: Int { fileFormat.bytesPerFrame(channels: format.channels) }
     public private(set) var framesWritten = 0
@@ -66,8 +68,13 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// `capdeck recover`. Tags the container doesn't hold, and empty ones, are skipped; a value
     /// ends at its first NUL. libsndfile appends its own name and version to `.software`
     /// ("App 1.0 (libsndfile-1.2.0)"), and cuts that one to 127 bytes.
+    ///
+    /// `broadcast` (WAV and RF64; ignored for the other types) is written as the file's `bext`
+    /// chunk with the header, before the first frame; its `startedAt` is the wall-clock time of
+    /// the file's first sample (`BroadcastInfo`).
     public init(path: String, format: StreamFormat, fileType: FileType,
-                fileFormat: FileSampleFormat? = nil, tags: [FileTag: String] = [:]) throws(RecordingError) {
+                fileFormat: FileSampleFormat? = nil, tags: [FileTag: String] = [:],
+                broadcast: BroadcastInfo? = nil) throws(RecordingError) {
         let stores = fileFormat ?? FileSampleFormat(sampleFormat: format.sampleFormat)
         try fileType.validate(stores)
         self.path = path
@@ -77,6 +84,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         self.requestedFileFormat = fileFormat
         let held = fileType.heldTags
         self.tags = tags.filter { held.contains($0.key) && !$0.value.isEmpty }
+        self.broadcast = fileType.holdsBroadcastInfo ? broadcast : nil
         var stored = format
         stored.sampleFormat = stores.sampleFormat
         self.stored = stored
@@ -125,6 +133,10 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         // take for audio. Each checkpoint brings its values up to date; `recover` recomputes them.
         if fileType == .caf && stores.sampleFormat == .floatLE {
             sf_command(f, Int32(SFC_SET_ADD_PEAK_CHUNK), nil, Int32(SF_FALSE))
+        }
+        if let broadcast = self.broadcast, let reason = broadcast.apply(to: f, format: stored, fileFormat: stores) {
+            sf_close(f); Glibc.close(fd); unlink(path)
+            throw .cannotCreate(path: path, reason: "writing the bext chunk: \(reason)")
         }
         // Tags before the header update below: it writes them ahead of the audio (libsndfile can
         // place them there only while no frame is written; FLAC writes its one header then).

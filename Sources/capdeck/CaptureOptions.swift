@@ -34,6 +34,9 @@ struct CaptureOptions: ParsableArguments {
     @Option(name: .customLong("name"), help: "strftime pattern for file names; the type's extension is added.")
     var namePattern: String = FileNaming.defaultPattern
 
+    @Option(name: .customLong("description"), help: "WAV/RF64 bext Description (at most 256 bytes; UTF-8 kept as is).")
+    var bextDescription: String?
+
     @Option(name: [.customShort("F"), .customLong("period-time")], parsing: .unconditional,
             help: "Device period in microseconds (1000-1000000; default 10000).",
             transform: Parse.int("period-time", 1_000...1_000_000, unit: " µs"))
@@ -100,6 +103,9 @@ struct CaptureOptions: ParsableArguments {
             || namePattern.contains("%n") || namePattern.contains("%t") {
             throw ValidationError("--name: the pattern must not make control characters (newline, tab…)")
         }
+        if let d = bextDescription, let problem = BroadcastDescription.problem(d) {
+            throw ValidationError("--description: \(problem)")
+        }
         for (flag, v) in [("-D/--device", device), ("--exclusive-device", exclusiveDevice), ("--shared-device", sharedDevice),
                           ("--bluetooth-hq-device", bluetoothHQDevice), ("--bluetooth-hfp-device", bluetoothHFPDevice)] {
             if let v, v.isEmpty || v.utf8.count > 512 || v.contains(where: { $0.isNewline }) {
@@ -113,12 +119,14 @@ struct CaptureOptions: ParsableArguments {
 
     /// The values, for the library (which knows no argument parser).
     var settings: CaptureSettings {
-        CaptureSettings(device: device, format: format, rate: rate, channels: channels, fileType: fileType,
+        var s = CaptureSettings(device: device, format: format, rate: rate, channels: channels, fileType: fileType,
                         outputDir: outputDir, namePattern: namePattern, periodTime: periodTime, bufferTime: bufferTime,
                         rtPriority: rtPriority, noRealtime: noRealtime,
                         exclusiveDevice: exclusiveDevice, sharedDevice: sharedDevice,
                         bluetoothHQDevice: bluetoothHQDevice, bluetoothHFPDevice: bluetoothHFPDevice,
                         usesAppSession: usesAppSession, autoConfigure: autoConfigure, mixWithOthers: mixWithOthers,
                         bluetoothHQ: bluetoothHQ, configFile: configFile, muteOtherStreams: muteOtherStreams)
+        s.bextDescription = bextDescription
+        return s
     }
 }
