@@ -272,6 +272,9 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             shownPart.withLock { $0 = nil }
             paused.store(false, ordering: .relaxed)
             discardSpare()
+            var last = c
+            last.streamEnd = .max  // markers past the last frame go in as before
+            last.placePending()
             let error = finishNow(c.recorder, .stopped, nil, part: c.part.index > 1 ? c.part : nil)
             return (c.recorder.path, c.recorder.framesWritten, error)
         }
