@@ -8,6 +8,7 @@ import CaptureFiles
 import CaptureTestSupport
 import Foundation
 import Glibc
+import Synchronization
 import Testing
 
 @Suite(.serialized) struct FileOutputSplitTests {
@@ -167,5 +168,74 @@ import Testing
         }
         let parts = finished.all
         #expect(try parts.map { try cues($0.path) } == [[100], [200], [0]])
+    }
+}
+
+/// A split output beside an unsplit one on the same running session, through a route switch and
+/// a lost device's reconnect: the parts concatenated equal the one file, sample by sample.
+@Suite(.serialized) struct SplitAcrossRunsTests {
+    static let pink = TestSignal.pink(level: -18)
+    static let sweep = TestSignal.sweep(level: -12)
+
+    func cues(_ path: String) throws -> [Int] {
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        guard let cue = Data(bytes).range(of: Data("cue ".utf8))?.lowerBound else { return [] }
+        func u32(_ o: Int) -> Int { Int(bytes[o]) | Int(bytes[o + 1]) << 8 | Int(bytes[o + 2]) << 16 | Int(bytes[o + 3]) << 24 }
+        return (0..<u32(cue + 8)).map { u32(cue + 12 + 24 * $0 + 20) }
+    }
+
+    @Test func partsEqualOneFileAcrossARouteSwitchAndAReconnect() throws {
+        let dir = try tempDir("split-runs")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let session = CaptureSession()
+        session.realtimePriority = nil
+        session.reconnectsLostDevices = true
+        session.interruptionRetryInterval = .milliseconds(50)
+        let opens = Atomic<Int>(0)
+        // The exclusive route's first open is unplugged after 0.4 s; it comes back at the next.
+        session.addInput(CaptureDeviceInput(name: "t", routes: InputRoutes(exclusive: "a", shared: "b"), format: liveFormat) { route in
+            if route.pcm == "b" { return ScriptedSource(signal: Self.sweep, name: "b", access: .shared) }
+            let first = opens.add(1, ordering: .relaxed).newValue == 1
+            return ScriptedSource(signal: Self.pink, name: "a", loseAfterFrames: first ? 19_200 : nil)
+        })
+        let log = EventLog()
+        session.onEvent { log.append($0) }
+        let whole = CaptureAudioFileOutput(format: liveFormat)
+        let split = CaptureAudioFileOutput(format: liveFormat)
+        split.splitFrames = 7_001
+        let finished = FinishedLog()
+        split.setRecordingFinishedHandler { finished.add($0) }
+        session.addOutput(whole)
+        session.addOutput(split)
+        try whole.startRecording(to: dir + "/whole.wav", fileType: .wav)
+        try split.startRecording(to: dir + "/take.wav", fileType: .wav)
+        session.startRunning()
+        try waitUntil("the lost device back", timeout: 15) { opens.load(ordering: .relaxed) >= 2 && session.framesCaptured > 30_000 }
+        session.configuresApplicationAudioSessionToMixWithOthers = true
+        try waitUntil("frames on the shared route") { session.framesCaptured > 50_000 }
+        _ = try split.splitRecording()  // on demand too, between the limit's seams
+        session.configuresApplicationAudioSessionToMixWithOthers = false
+        try waitUntil("frames after switching back") { session.framesCaptured > 70_000 }
+        session.stopRunning()
+        let one = try #require(try whole.stopRecording())
+        try split.stopRecording()
+        try waitUntil("every part reported") { finished.all.last?.reason == .stopped }
+        let kinds = log.events.compactMap { e -> String? in
+            switch e { case .routeChanged: "route"; case .interruptionEnded: "back"; default: nil }
+        }
+        #expect(kinds.contains("route") && kinds.contains("back"), "a switch and a reconnect happened: \(log.events)")
+        let parts = finished.all
+        #expect(parts.count >= 10)
+        #expect(parts.map(\.frames).reduce(0, +) == one.frames)
+        var all: [Int16] = []
+        for p in parts { all += try #require(ReadBack.read(p.path)).samples }
+        let reference = try #require(ReadBack.read(dir + "/whole.wav")).samples
+        #expect(firstDifference(all[...], reference[...]) == nil, "the parts concatenated are the one file")
+        // The one file's markers (the reconnect, the two switches), each in its part at the
+        // part-relative frame.
+        let oneCues = try cues(dir + "/whole.wav")
+        var splitCues: [Int] = []
+        for p in parts { splitCues += try cues(p.path).map { $0 + (p.part?.framesBefore ?? 0) } }
+        #expect(oneCues.count >= 3 && splitCues == oneCues, "\(splitCues) vs \(oneCues)")
     }
 }
