@@ -170,8 +170,24 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     private let finishedHandler = Mutex<(@Sendable (FinishedRecording) -> Void)?>(nil)
     /// Splitting: the next part, created ahead on `preparing` (so no frame waits on a file being
     /// created), the part number it is for (asked for or made), and a split asked for.
-    private let spare = Mutex<(part: Int, recorder: SndfileRecorder)?>(nil)
+    /// `take` counts recordings (a new one, or one ended, moves it on), so a part made ahead for
+    /// one is never used by another. Nothing on `preparing` takes `current`'s lock: the writer,
+    /// which holds it, may wait for a part being made there.
+    private let spare = Mutex<(take: Int, part: Int, recorder: SndfileRecorder)?>(nil)
     private let spareAskedFor = Atomic<Int>(0)
+    private let take = Atomic<Int>(0)
+    /// What names and makes a recording's next part.
+    private struct PartRequest: Sendable {
+        var take: Int
+        var part: Int
+        var first: String
+        var fileType: FileType
+        var fileFormat: FileSampleFormat?
+    }
+    private func request(_ c: Current) -> PartRequest {
+        PartRequest(take: take.load(ordering: .relaxed), part: c.part.index + 1, first: c.firstPath,
+                    fileType: c.recorder.fileType, fileFormat: c.recorder.requestedFileFormat)
+    }
     private let splitAsked = Atomic<Bool>(false)
     private let preparing = DispatchQueue(label: "capdeck.file-output.next-part", qos: .userInitiated)
     private let shownPart = Mutex<RecordingPart?>(nil)
@@ -239,6 +255,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
                     let rec = try SndfileRecorder(path: path, format: streamFormat.withLock { $0 }, fileType: fileType,
                                                   fileFormat: fileFormat)
                     let old = c.map { ($0.recorder, $0.part) }
+                    take.add(1, ordering: .relaxed)
                     var new = Current(recorder: rec)
                     shownPart.withLock { $0 = new.part }
                     if measure { new.measureFree() }
@@ -267,7 +284,11 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         // On `finishing`: after a failed or limited file still being finished (its error
         // published, its report first).
         let result: (path: String, frames: Int, error: RecordingError?)? = finishing.sync {
-            guard let c = current.withLock({ c -> Current? in defer { c = nil }; return c }) else { return nil }
+            guard let c = current.withLock({ c -> Current? in
+                if c != nil { take.add(1, ordering: .relaxed) }
+                defer { c = nil }
+                return c
+            }) else { return nil }
             shown.withLock { $0 = (nil, 0) }
             shownPart.withLock { $0 = nil }
             paused.store(false, ordering: .relaxed)
@@ -372,7 +393,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     /// name it was started with until it is finished at the first seam, then takes its number.
     @discardableResult
     public func splitRecording() throws(RecordingError) -> String? {
-        guard let next = current.withLock({ c in c.flatMap { $0.recorder.framesWritten > 0 ? $0.part.index + 1 : nil } }) else { return nil }
+        guard let next = current.withLock({ c in c.flatMap { $0.recorder.framesWritten > 0 ? request($0) : nil } }) else { return nil }
         let made = preparing.sync { prepareSpare(next) }
         let path = try made?.get()
         if path != nil { splitAsked.store(true, ordering: .relaxed) }
@@ -380,24 +401,23 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     }
 
     /// Has the next part made ahead on `preparing`, once per part.
-    private func askForSpare(_ part: Int) {
-        guard spareAskedFor.exchange(part, ordering: .relaxed) != part else { return }
-        preparing.async { [self] in _ = prepareSpare(part) }
+    private func askForSpare(_ next: PartRequest) {
+        guard spareAskedFor.exchange(next.part, ordering: .relaxed) != next.part else { return }
+        preparing.async { [self] in _ = prepareSpare(next) }
     }
 
-    /// On `preparing`: creates part `part`'s file (unless it is ready) and returns its path; nil
-    /// when the recording is no longer at the part before. A file already there gets the
-    /// collision number.
-    private func prepareSpare(_ part: Int) -> Result<String, RecordingError>? {
-        guard let (first, type, fileFormat) = current.withLock({ c in
-            c.flatMap { $0.part.index + 1 == part ? ($0.firstPath, $0.recorder.fileType, $0.recorder.requestedFileFormat) : nil }
-        }) else { return nil }
+    /// On `preparing`: creates the part's file (unless it is ready) and returns its path; nil
+    /// when its recording has ended. A file already there gets the collision number.
+    private func prepareSpare(_ next: PartRequest) -> Result<String, RecordingError>? {
+        guard take.load(ordering: .relaxed) == next.take else { return nil }
         let format = streamFormat.withLock { $0 }
-        if let ready = spare.withLock({ $0 }), ready.part == part, ready.recorder.format == format { return .success(ready.recorder.path) }
+        if let ready = spare.withLock({ $0 }), ready.take == next.take, ready.part == next.part, ready.recorder.format == format {
+            return .success(ready.recorder.path)
+        }
         discardSpare(onPreparing: true)
-        switch Self.makePart(part, of: first, format: format, fileType: type, fileFormat: fileFormat) {
+        switch Self.makePart(next.part, of: next.first, format: format, fileType: next.fileType, fileFormat: next.fileFormat) {
         case .success(let rec):
-            spare.withLock { $0 = (part, rec) }
+            spare.withLock { $0 = (next.take, next.part, rec) }
             return .success(rec.path)
         case .failure(let e):
             return .failure(e)
@@ -421,7 +441,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     /// Removes the file made ahead for a next part that won't come (it holds no frame).
     private func discardSpare(onPreparing: Bool = false) {
         let body = { [self] in
-            if let s = spare.withLock({ s -> (part: Int, recorder: SndfileRecorder)? in defer { s = nil }; return s }) {
+            if let s = spare.withLock({ s -> (take: Int, part: Int, recorder: SndfileRecorder)? in defer { s = nil }; return s }) {
                 _ = s.recorder.discardEmpty()
             }
             spareAskedFor.store(0, ordering: .relaxed)
@@ -435,12 +455,21 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     private func beginNextPart(_ c: inout Current, at frame: Int) throws(RecordingError) {
         c.streamEnd = frame
         c.placePending()  // markers before the seam stay in this part
-        let index = c.part.index + 1
+        let wanted = request(c)
+        let index = wanted.part
         let format = c.recorder.format
-        var next = spare.withLock { s -> SndfileRecorder? in
-            guard let r = s, r.part == index, r.recorder.format == format else { return nil }
-            s = nil
-            return r.recorder
+        func ready() -> SndfileRecorder? {
+            spare.withLock { s -> SndfileRecorder? in
+                guard let r = s, r.take == wanted.take, r.part == index, r.recorder.format == format else { return nil }
+                s = nil
+                return r.recorder
+            }
+        }
+        var next = ready()
+        if next == nil && spareAskedFor.load(ordering: .relaxed) == index {
+            // Being made: wait for it rather than make another beside it (a file open's time).
+            preparing.sync {}
+            next = ready()
         }
         if next == nil {
             var t0 = timespec(), t1 = timespec()
@@ -545,7 +574,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
                 }
                 if let reached { c.streamEnd = at + done; c.placePending(); return reached }
                 // A limit's next part is made ahead, about 2 s before its seam.
-                if room != Int.max && room - n <= 2 * delivered.sampleRate { askForSpare(c.part.index + 1) }
+                if room != Int.max && room - n <= 2 * delivered.sampleRate { askForSpare(request(c)) }
             }
             c.streamEnd = at + count
             c.placePending()
@@ -575,6 +604,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             }
             guard let (reason, error) = ended else { c = cur; return }
             c = nil
+            take.add(1, ordering: .relaxed)
             shown.withLock { $0 = (nil, 0) }
             shownPart.withLock { $0 = nil }
             paused.store(false, ordering: .relaxed)

@@ -39,7 +39,7 @@ import Testing
         return all
     }
 
-    func record(split: (CaptureAudioFileOutput) -> Void, total: Int, batches: [Int]) throws -> (dir: String, parts: [FinishedRecording]) {
+    func record(split: (CaptureAudioFileOutput) -> Void, total: Int, batches: [Int]) throws -> (dir: String, parts: [FinishedRecording], slowestSeam: Int) {
         let dir = try tempDir("split")
         let out = CaptureAudioFileOutput(format: liveFormat)
         split(out)
@@ -49,13 +49,13 @@ import Testing
         try feed(out, total: total, batches: batches)
         try out.stopRecording()
         try waitUntil("every part reported") { finished.all.last.map { $0.reason != .split } == true }
-        return (dir, finished.all)
+        return (dir, finished.all, out.slowestSeamCreateNanos)
     }
 
     @Test(arguments: [(1, [441]), (997, [480, 1, 4096]), (4800, [4800]), (12_345, [1024, 333])])
     func splitsByFramesConcatenateToTheSource(length: Int, batches: [Int]) throws {
         let total = 3 * length + length / 2 + 7
-        let (dir, parts) = try record(split: { $0.splitFrames = length }, total: min(total, 20_000), batches: batches)
+        let (dir, parts, slowest) = try record(split: { $0.splitFrames = length }, total: min(total, 20_000), batches: batches)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let total2 = min(total, 20_000)
         let count = (total2 + length - 1) / length
@@ -68,6 +68,9 @@ import Testing
         }
         let all = try concatenated(parts)
         #expect(firstDifference(all[...], reference(Self.pink, frames: total2)[...]) == nil)
+        // Fed faster than real time, some seams came before their part was made ahead: made on the
+        // writer then, far inside the ring's 2 s.
+        #expect(slowest < 200_000_000, "\(slowest) ns")
         let names = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
         #expect(names == parts.map { String($0.path.split(separator: "/").last!) }.sorted(), "no spare part left behind")
     }
@@ -76,7 +79,7 @@ import Testing
     @Test(arguments: [(40_002, 10_000), (4 * 777 + 3, 777), (3, 1)])
     func splitsBySizeConcatenateToTheSource(bytes: Int, frames: Int) throws {
         let total = min(25_003, frames * 5 + 2)
-        let (dir, parts) = try record(split: { $0.splitFileSize = bytes }, total: total, batches: [960, 17])
+        let (dir, parts, _) = try record(split: { $0.splitFileSize = bytes }, total: total, batches: [960, 17])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(parts.dropLast().allSatisfy { $0.frames == frames && $0.reason == .split })
         #expect(parts.map(\.frames).reduce(0, +) == total)
@@ -85,7 +88,7 @@ import Testing
 
     /// Apple's limit still ends the recording, counting every part; splitting doesn't restart it.
     @Test func durationLimitCountsEveryPart() throws {
-        let (dir, parts) = try record(split: { $0.splitFrames = 4000; $0.maxRecordedFrames = 10_000 }, total: 20_000, batches: [1500])
+        let (dir, parts, _) = try record(split: { $0.splitFrames = 4000; $0.maxRecordedFrames = 10_000 }, total: 20_000, batches: [1500])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(parts.map(\.frames) == [4000, 4000, 2000])
         #expect(parts.map(\.reason) == [.split, .split, .maximumDurationReached])
@@ -237,5 +240,7 @@ import Testing
         var splitCues: [Int] = []
         for p in parts { splitCues += try cues(p.path).map { $0 + (p.part?.framesBefore ?? 0) } }
         #expect(oneCues.count >= 3 && splitCues == oneCues, "\(splitCues) vs \(oneCues)")
+        // Each next part was made ahead of its seam, or made at it well inside the ring's 2 s.
+        #expect(split.slowestSeamCreateNanos < 200_000_000, "\(split.slowestSeamCreateNanos) ns")
     }
 }
