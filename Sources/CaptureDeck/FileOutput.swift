@@ -414,7 +414,8 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         if let ready = spare.withLock({ $0 }), ready.take == next.take, ready.part == next.part, ready.recorder.format == format {
             return .success(ready.recorder.path)
         }
-        discardSpare(onPreparing: true)
+        // A stale one (another part, recording or format) goes; what was asked for stays asked.
+        _ = spare.withLock { s -> (take: Int, part: Int, recorder: SndfileRecorder)? in defer { s = nil }; return s }?.recorder.discardEmpty()
         switch Self.makePart(next.part, of: next.first, format: format, fileType: next.fileType, fileFormat: next.fileFormat) {
         case .success(let rec):
             spare.withLock { $0 = (next.take, next.part, rec) }
