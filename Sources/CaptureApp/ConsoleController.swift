@@ -113,6 +113,10 @@ public final class ConsoleController: @unchecked Sendable {
                 if case .failed = e { self?.addEvent(e.message, .warning) } else { self?.addEvent(e.message) }
             }
         }
+        // SIGUSR1 splits the take, as the s key does.
+        let output = self.output
+        let splitSignal = SplitSignal { [weak self] in if let e = ControlInput.split(output) { self?.addEvent("SIGUSR1: \(e)", .warning) } }
+        defer { splitSignal.cancel() }
         session.startRunning()
         if !session.isRunning && !session.isInterrupted {
             let failure = lastRuntimeError()

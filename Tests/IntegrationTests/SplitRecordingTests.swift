@@ -227,7 +227,7 @@ extension Integration {
 
     @Suite("Splitting: the console's split key in tmux")
     struct SplitConsole {
-        @Test("s splits the take: the event log names each saved part, the File line says the part")
+        @Test("s and SIGUSR1 split the take: the event log names each saved part, the File line says the part")
         func splitKey() async throws {
             let home = try TempDir()
             defer { home.remove() }
@@ -248,13 +248,20 @@ extension Integration {
             try await Task.sleep(for: .milliseconds(500))
             try await console.press("s")
             _ = try await console.waitFor("part 2 saved") { $0.events.contains { $0.hasPrefix("saved part 2 \(rec)/take-002.wav (") } }
+            // SIGUSR1 to the console's process does what s does.
+            try await Task.sleep(for: .milliseconds(300))
+            let shell = try #require(Int32(try await console.paneFormat("pane_pid").trimmingCharacters(in: .whitespacesAndNewlines)))
+            let children = (try? String(contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8)) ?? ""
+            let capdeck = try #require(children.split(separator: " ").compactMap { Int32($0) }.first, "capdeck under the pane's shell")
+            #expect(kill(capdeck, SIGUSR1) == 0)
+            _ = try await console.waitFor("part 3 saved") { $0.events.contains { $0.hasPrefix("saved part 3 \(rec)/take-003.wav (") } }
             try await Task.sleep(for: .milliseconds(300))
             try await console.press("r")
-            _ = try await console.waitFor("stopped") { $0.events.contains { $0.hasPrefix("saved \(rec)/take-003.wav ") } }
+            _ = try await console.waitFor("stopped") { $0.events.contains { $0.hasPrefix("saved \(rec)/take-004.wav ") } }
             try await console.press("q")
             #expect(try await console.waitForExit() == 0)
             let names = try FileManager.default.contentsOfDirectory(atPath: rec).sorted()
-            #expect(names == ["take-001.wav", "take-002.wav", "take-003.wav"], "\(names)")
+            #expect(names == ["take-001.wav", "take-002.wav", "take-003.wav", "take-004.wav"], "\(names)")
             for n in names { #expect(try SoundFile.read(rec + "/" + n, samples: .int).frames > 4800, "\(n)") }
         }
     }
