@@ -78,6 +78,14 @@ extension Integration {
             } else {
                 Issue.record("sox not installed (apt-get install sox)")
             }
+            if let ffprobe = which("ffprobe") {
+                for (i, part) in parts.enumerated() {
+                    let f = try await runProgram(ffprobe, ["-v", "error", "-show_entries", "stream=duration_ts", "-of", "csv=p=0", part],
+                                                 environment: ProcessInfo.processInfo.environment, scratch: home)
+                    #expect(f.exitCode == 0 && f.stderr.isEmpty, "ffprobe \(part): \(f)")
+                    #expect(Int(f.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) == frames[i], "ffprobe \(part): \(f.stdout)")
+                }
+            }
             if let py = which("python3") {
                 let script = "import sys, wave\nfor p in sys.argv[1:]:\n  w = wave.open(p)\n  print(w.getnframes(), len(w.readframes(w.getnframes())) // 4)\n"
                 let s = try await runProgram(py, ["-c", script] + parts, environment: ProcessInfo.processInfo.environment, scratch: home)
