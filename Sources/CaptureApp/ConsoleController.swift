@@ -82,6 +82,7 @@ public final class ConsoleController: @unchecked Sendable {
         session = CaptureSession(applicationAudioSession: ApplicationAudioSession(remembered.appSession))
         session.realtimePriority = capture.noRealtime ? nil : Int32(capture.rtPriority)
         output = CaptureAudioFileOutput(format: format)
+        capture.applySplitLimits(to: output, rate: format.sampleRate, config: config)
         // (An [input] device in config.toml is what an earlier capdeck saved there: still honoured.)
         let savedDevice = state.device ?? config?.inputDevice
         let inputName = capture.device ?? savedDevice ?? "default input"
@@ -93,6 +94,11 @@ public final class ConsoleController: @unchecked Sendable {
         session.addOutput(output)
         session.setProperties(capture.properties(config: remembered))
         session.onEvent { [weak self] in self?.record($0) }
+        let rate = format.sampleRate
+        output.setRecordingFinishedHandler { [weak self] r in
+            guard r.reason == .split else { return }
+            self?.addEvent("saved part \(r.part?.index ?? 0) \(r.path) (\(Readout.duration(Double(r.frames) / Double(rate))), \(r.frames) frames)")
+        }
     }
 
     // MARK: Running
@@ -110,6 +116,10 @@ public final class ConsoleController: @unchecked Sendable {
                 if case .failed = e { self?.addEvent(e.message, .warning) } else { self?.addEvent(e.message) }
             }
         }
+        // SIGUSR1 splits the take, as the s key does.
+        let output = self.output
+        let splitSignal = SplitSignal { [weak self] in if let e = ControlInput.split(output) { self?.addEvent("SIGUSR1: \(e)", .warning) } }
+        defer { splitSignal.cancel() }
         session.startRunning()
         if !session.isRunning && !session.isInterrupted {
             let failure = lastRuntimeError()
@@ -194,6 +204,11 @@ public final class ConsoleController: @unchecked Sendable {
         case .pauseResume:
             guard output.isRecording else { return addEvent("not recording: r starts a recording", .warning) }
             if output.isPaused { output.resume(); addEvent("recording resumed") } else { output.pause(); addEvent("recording paused") }
+        case .split:
+            // Creates the next file: off the UI thread.
+            commands.async {
+                if let e = ControlInput.split(self.output) { self.addEvent(e, .warning) }
+            }
         case .listDevices:
             // The catalog is ALSA's hint API: never on the UI thread. The picker opens when it answers.
             commands.async {
@@ -481,6 +496,7 @@ public final class ConsoleController: @unchecked Sendable {
         }
         m.recording = output.isRecording ? (output.isPaused ? .paused : .recording) : .stopped
         m.filePath = output.recordingPath
+        m.filePart = output.currentPart?.index
         m.recordedSeconds = Double(output.recordedFrames) / Double(format.sampleRate)
         m.bytesPerSecond = format.bytesPerFrame * format.sampleRate
         m.directory = directory

@@ -30,7 +30,7 @@ public final class ControlInput: Sendable {
         }
     }
 
-    public static let help = "commands: set PROPERTY on|off, toggle PROPERTY, category NAME, status, stop (properties: uses-app-session, auto-configure, mix, bluetooth-hq)"
+    public static let help = "commands: set PROPERTY on|off, toggle PROPERTY, category NAME, split, status, stop (properties: uses-app-session, auto-configure, mix, bluetooth-hq)"
 
     /// Runs one command line. Unknown commands are reported on stderr and ignored.
     public func handle(_ raw: String) {
@@ -57,6 +57,8 @@ public final class ControlInput: Sendable {
         case "status" where words.count == 1:
             let json = StatusJSON.make(session: session, output: output, otherAudio: otherAudio) + "\n"
             _ = json.withCString { Glibc.write(1, $0, strlen($0)) }
+        case "split" where words.count == 1:
+            if let e = ControlInput.split(output) { complain(e) }
         case "stop" where words.count == 1, "quit" where words.count == 1:
             onStop()
         case "help":
@@ -67,6 +69,17 @@ public final class ControlInput: Sendable {
     }
 
     private func complain(_ s: String) { Terminal.error("control: \(s)") }
+
+    /// Starts the recording's next part now (stdin `split`, SIGUSR1, the console's key); returns
+    /// what prevented it, if anything.
+    public static func split(_ output: CaptureAudioFileOutput) -> String? {
+        guard output.isRecording else { return "split: not recording" }
+        do throws(RecordingError) {
+            return try output.splitRecording() == nil ? "split: nothing recorded in this part yet" : nil
+        } catch {
+            return "split: \(error)"
+        }
+    }
 
     public static func bool(_ s: String) -> Bool? {
         switch s.lowercased() {

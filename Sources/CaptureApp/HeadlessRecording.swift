@@ -15,8 +15,11 @@ public final class HeadlessRecording {
     let config: CapdeckConfig?
     let format: StreamFormat
     let output: CaptureAudioFileOutput
-    /// The file, created exclusively before anything is opened.
+    /// The file, created exclusively before anything is opened (a split take's first part, which
+    /// takes its number, `-001`, at the first split).
     public let path: String
+    /// SIGUSR1 splits the take (as arecord).
+    private var splitSignal: SplitSignal?
     let quiet: Bool
     let reconnectWait: Double
     let maxFrames: Int?
@@ -43,7 +46,15 @@ public final class HeadlessRecording {
         }
         let target = try OutputTarget(file: file, outputDir: settings.outputDirectory(config: config), pattern: settings.namePattern, fileType: type)
         output = CaptureAudioFileOutput(format: format)
+        settings.applySplitLimits(to: output, rate: format.sampleRate, config: config)
+        let rate = format.sampleRate
+        output.setRecordingFinishedHandler { r in
+            guard r.reason == .split, !quiet else { return }
+            Terminal.write("capdeck: saved part \(r.part?.index ?? 0) \(r.path): \(r.frames) frames (\(Readout.duration(Double(r.frames) / Double(rate), tenths: true)))\n")
+        }
         path = try target.start(output, fileType: type, broadcast: settings.broadcast(config: config))
+        let output = self.output
+        splitSignal = SplitSignal { if let e = ControlInput.split(output) { Terminal.error("SIGUSR1: \(e)") } }
     }
 
     /// Starts the session and prints the start line. A device that can't be had removes the
@@ -80,7 +91,7 @@ public final class HeadlessRecording {
     /// The status line and the control input while the take runs; returns how it ended.
     public func follow() -> SessionEvents.Ending {
         guard let session else { preconditionFailure("follow() before start()") }
-        let status = StatusLine(session: session, rate: format.sampleRate, enabled: !quiet && Terminal.stderrIsTerminal)
+        let status = StatusLine(session: session, rate: format.sampleRate, enabled: !quiet && Terminal.stderrIsTerminal, output: output)
         events.statusLine = status
         let events = self.events
         let control = isatty(0) == 1 ? nil : ControlInput(session: session, output: output, otherAudio: otherAudio, onStop: { events.requestStop() })
@@ -97,6 +108,10 @@ public final class HeadlessRecording {
         // Capture has stopped: what mix off interrupted plays again (exactly what we paused).
         otherAudio?.stop()
         var ending = end
+        splitSignal?.cancel()
+        // The last part (a split take's earlier ones were printed as they were finished).
+        let part = output.currentPart
+        let path = part?.path ?? self.path
         var saved: (path: String, frames: Int)?
         var earlierError: CaptureSessionError?
         var fileError: RecordingError?
@@ -129,7 +144,11 @@ public final class HeadlessRecording {
             if !quiet { Terminal.write("capdeck: stopped before any audio was captured; no file kept\n") }
             return
         }
-        let line = "saved \(path): \(frames) frames (\(Readout.duration(Double(frames) / Double(format.sampleRate), tenths: true))), \(ending.xruns) xrun\(ending.xruns == 1 ? "" : "s")"
+        var line = "saved \(saved?.path ?? path): \(frames) frames (\(Readout.duration(Double(frames) / Double(format.sampleRate), tenths: true))), \(ending.xruns) xrun\(ending.xruns == 1 ? "" : "s")"
+        if let part, part.index > 1 {
+            let all = part.framesBefore + frames
+            line += "; part \(part.index), \(all) frames (\(Readout.duration(Double(all) / Double(format.sampleRate), tenths: true))) in all"
+        }
         if case .recording(let e) = ending.error {
             // The message already says the file was stopped and saved, with its frames.
             throw Failure((earlierError.map { "\($0); " } ?? "") + "\(e)", code: .ioError)

@@ -1,5 +1,5 @@
 // SIGINT, SIGTERM and SIGHUP: handled on a queue of their own, so a signal never kills a
-// half-made recording; and the flag the console's render loop polls.
+// half-made recording; SIGUSR1, which splits the recording; and the flag the console polls.
 import Dispatch
 import Glibc
 import Synchronization
@@ -20,6 +20,20 @@ public final class SignalHandlers {
     }
 
     public func cancel() { sources.forEach { $0.cancel() } }
+}
+
+/// SIGUSR1 runs `handler` (on a private queue): the next file at once, as arecord.
+public final class SplitSignal {
+    private let source: DispatchSourceSignal
+
+    public init(_ handler: @escaping @Sendable () -> Void) {
+        signal(SIGUSR1, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: SIGUSR1, queue: DispatchQueue(label: "capdeck.signals.split"))
+        source.setEventHandler(handler: handler)
+        source.resume()
+    }
+
+    public func cancel() { source.cancel() }
 }
 
 /// Set from a signal handler queue, read by the render loop.

@@ -53,6 +53,9 @@ public enum StatusJSON {
         o["cardsReserved"] = .array(CardReservations.reservedByUs.map { .number(Double($0)) })
         o["file"] = output.recordingPath.map { .string($0) } ?? .null
         o["recordedFrames"] = .number(Double(output.recordedFrames))
+        // The part being recorded (1 until the first split) and the take's frames before it.
+        o["part"] = output.currentPart.map { .number(Double($0.index)) } ?? .null
+        o["framesBeforePart"] = output.currentPart.map { .number(Double($0.framesBefore)) } ?? .null
         return JSONValue.object(o).encoded
     }
 }

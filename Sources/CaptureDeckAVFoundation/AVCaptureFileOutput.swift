@@ -262,7 +262,7 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
     static func error(for finished: FinishedRecording) -> AVError? {
         let whole: [String: Any] = [AVErrorRecordingSuccessfullyFinishedKey: true]
         switch finished.reason {
-        case .stopped: return finished.error.map { AVError($0) }
+        case .stopped, .split: return finished.error.map { AVError($0) }
         case .maximumDurationReached: return finished.error.map { AVError($0) } ?? AVError(.maximumDurationReached, userInfo: whole)
         case .maximumFileSizeReached: return finished.error.map { AVError($0) } ?? AVError(.maximumFileSizeReached, userInfo: whole)
         case .freeDiskSpaceLimitReached: return finished.error.map { AVError($0) } ?? AVError(.diskFull, userInfo: whole)

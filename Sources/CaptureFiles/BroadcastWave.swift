@@ -23,6 +23,10 @@ public struct BroadcastInfo: Sendable, Equatable {
     public var software: String
     /// OriginatorReference (32 bytes); nil: a unique one made at creation (`reference(at:)`).
     public var originatorReference: String?
+    /// Samples between `startedAt` and this file's first sample: a later part of a split take
+    /// keeps the take's `startedAt` and counts the frames of the parts before it here, so its
+    /// TimeReference is the first part's plus those frames, exactly.
+    public var sampleOffset: UInt64 = 0
 
     public static let descriptionLimit = BroadcastDescription.limit
     /// CaptureDeck's version (`capdeck --version`; Originator and the coding history name it).
@@ -47,33 +51,37 @@ public struct BroadcastInfo: Sendable, Equatable {
     public static func == (a: BroadcastInfo, b: BroadcastInfo) -> Bool {
         a.startedAt.tv_sec == b.startedAt.tv_sec && a.startedAt.tv_nsec == b.startedAt.tv_nsec
             && a.description == b.description && a.source == b.source && a.software == b.software
-            && a.originatorReference == b.originatorReference
+            && a.originatorReference == b.originatorReference && a.sampleOffset == b.sampleOffset
     }
 
-    /// Local time of `startedAt`.
-    var local: tm {
-        var t = startedAt.tv_sec
+    /// Local time of the file's first sample (`startedAt`, plus `sampleOffset` at `rate`).
+    func local(rate: Int) -> tm {
+        var t = startedAt.tv_sec + Int(sampleOffset / UInt64(max(1, rate)))
+            + (Int(startedAt.tv_nsec) + Int(sampleOffset % UInt64(max(1, rate))) * 1_000_000_000 / max(1, rate)) / 1_000_000_000
         var out = tm()
         localtime_r(&t, &out)
         return out
     }
 
-    /// Samples from local midnight to the first sample, at `rate`.
+    /// Samples from local midnight to the first sample, at `rate`: `startedAt`'s, plus
+    /// `sampleOffset` exactly.
     public func timeReference(rate: Int) -> UInt64 {
-        let t = local
-        let seconds = UInt64(t.tm_hour) * 3600 + UInt64(t.tm_min) * 60 + UInt64(t.tm_sec)
-        return seconds * UInt64(rate) + UInt64(startedAt.tv_nsec) * UInt64(rate) / 1_000_000_000
+        var t = startedAt.tv_sec
+        var day = tm()
+        localtime_r(&t, &day)
+        let seconds = UInt64(day.tm_hour) * 3600 + UInt64(day.tm_min) * 60 + UInt64(day.tm_sec)
+        return seconds * UInt64(rate) + UInt64(startedAt.tv_nsec) * UInt64(rate) / 1_000_000_000 + sampleOffset
     }
 
     /// An EBU R99 reference: country "ZZ" (none), organisation "CDK", the 12-character serial
     /// (here the first 12 of the host name's letters and digits, upper-cased, 0-padded), the
     /// origination time HHMMSS and 9 random digits: 32 characters, unique per file in practice.
-    func reference() -> String {
+    func reference(rate: Int) -> String {
         var name = [CChar](repeating: 0, count: 256)
         gethostname(&name, 255)
         let host = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let serial = String(host.uppercased().filter { $0.isASCII && ($0.isLetter || $0.isNumber) }.prefix(12))
-        let t = local
+        let t = local(rate: rate)
         return "ZZCDK" + String(repeating: "0", count: 12 - serial.count) + serial
             + pad(t.tm_hour) + pad(t.tm_min) + pad(t.tm_sec) + pad(Int.random(in: 0..<1_000_000_000), 9)
     }
@@ -96,12 +104,12 @@ public struct BroadcastInfo: Sendable, Equatable {
     /// The SF_BROADCAST_INFO bytes (the fixed part, then the coding history) for libsndfile.
     func sndfileBytes(format: StreamFormat, fileFormat: FileSampleFormat) -> [UInt8] {
         var info = SF_BROADCAST_INFO()
-        let t = local
+        let t = local(rate: format.sampleRate)
         let date = "\(pad(t.tm_year + 1900, 4))-\(pad(t.tm_mon + 1))-\(pad(t.tm_mday))"
         let time = "\(pad(t.tm_hour)):\(pad(t.tm_min)):\(pad(t.tm_sec))"
         Self.copy(description, to: &info.description)
         Self.copy(software, to: &info.originator)
-        Self.copy(originatorReference ?? reference(), to: &info.originator_reference)
+        Self.copy(originatorReference ?? reference(rate: format.sampleRate), to: &info.originator_reference)
         Self.copy(date, to: &info.origination_date)
         Self.copy(time, to: &info.origination_time)
         let reference = timeReference(rate: format.sampleRate)

@@ -13,10 +13,10 @@
 import CaptureCore
 import Glibc
 
-enum MarkerSidecar {
+public enum MarkerSidecar {
     static let magic = "capdeck-markers 1"
 
-    static func path(for recording: String) -> String { recording + ".markers" }
+    public static func path(for recording: String) -> String { recording + ".markers" }
 
     static func line(_ m: RecordingMarker) -> String {
         return "\(m.frame)\t\(FieldEscaping.escape(m.label))\n"

@@ -27,7 +27,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// The tags in the file: those given that the container holds and that aren't empty.
     public let tags: [FileTag: String]
     /// The file's `bext` chunk (WAV and RF64; nil for other types or when none was asked for).
-    public let broadcast: BroadcastInfo?
+    public private(set) var broadcast: BroadcastInfo?
     /// Bytes a frame takes in the file.
     public var fileBytesPerFrame: Int { fileFormat.bytesPerFrame(channels: format.channels) }
     public private(set) var framesWritten = 0
@@ -243,6 +243,17 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
             }
             done += n
         }
+    }
+
+    /// A file made ahead of its first frame (the next part of a split take) learns when that
+    /// frame is: its bext chunk is written again with `info` (same size: libsndfile allows it
+    /// before the first frame) and the header updated. Nothing happens once a frame is written,
+    /// or for a file without the chunk.
+    public func restampBroadcast(_ info: BroadcastInfo) {
+        guard framesWritten == 0, broadcast != nil, let file else { return }
+        guard info.apply(to: file, format: format, fileFormat: fileFormat) == nil else { return }
+        broadcast = info
+        sf_command(file, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
     }
 
     public func checkpoint() throws(RecordingError) {

@@ -263,6 +263,7 @@ public enum ConsoleLayout {
             }
         }
         x = g.put("File ", x: 0, y: y + 1, style: .dim)
+        if let part = m.filePart, part > 1, m.filePath != nil { x += g.put("part \(part) ", x: x, y: y + 1, style: .bold) }
         let path = m.filePath ?? "next file goes in \(m.directory)"
         g.put(Readout.fitPath(path, width: g.width - x, unicode: m.unicode), x: x, y: y + 1, style: m.filePath == nil ? .dim : .normal)
     }

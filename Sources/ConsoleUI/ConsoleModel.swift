@@ -50,6 +50,8 @@ public struct ConsoleModel: Sendable {
     // Recording.
     public var recording: RecordingState = .stopped
     public var filePath: String?
+    /// The part being recorded (shown from the second on: the take was split).
+    public var filePart: Int?
     public var recordedSeconds = 0.0
     public var fileBytes: Int64 = 0
     public var freeBytes: Int64?

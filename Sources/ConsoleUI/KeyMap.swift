@@ -24,6 +24,7 @@ public enum KeyMap {
         KeyBinding(keys: ["4"], command: .toggle(.bluetoothHQ), help: "toggle configuresApplicationAudioSessionForBluetoothHighQualityRecording"),
         KeyBinding(keys: ["r"], command: .recordStartStop, help: "start / stop recording"),
         KeyBinding(keys: ["p"], command: .pauseResume, help: "pause / resume recording"),
+        KeyBinding(keys: ["s"], command: .split, help: "split: go on recording in the next file, sample-contiguous"),
         KeyBinding(keys: ["d"], command: .chooseDevice, help: "choose the input device"),
         KeyBinding(keys: ["c"], command: .cycleCategory, help: "cycle the app session category (when not configured automatically)"),
         KeyBinding(keys: ["x"], command: .resetMeters, help: "reset peak holds and clip lights"),

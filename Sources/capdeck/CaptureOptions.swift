@@ -82,6 +82,15 @@ struct CaptureOptions: ParsableArguments {
           help: "While mix off interrupts other programs' audio, also mute their playback streams on the sound server, and unmute exactly those after (default off: servers remember mutes per application).")
     var muteOtherStreams: Bool?
 
+    @Option(name: .customLong("max-file-time"), parsing: .unconditional,
+            help: "Split the recording into parts of at most this long: seconds (as arecord), or 90s, 10m, 2h; 0: no limit (config: [input] max-file-time).",
+            transform: Parse.splitDuration)
+    var maxFileTime: Double?
+    @Option(name: .customLong("max-file-size"), parsing: .unconditional,
+            help: "Split the recording into parts of at most this much audio: bytes, or 500k, 500M, 2G (1024-based); 0: no limit (config: [input] max-file-size).",
+            transform: Parse.splitSize)
+    var maxFileSize: Int?
+
     @Option(name: .customLong("config"), help: "Config file (default: $XDG_CONFIG_HOME/capdeck/config.toml, if it exists).")
     var configFile: String?
 
@@ -127,6 +136,8 @@ struct CaptureOptions: ParsableArguments {
                         usesAppSession: usesAppSession, autoConfigure: autoConfigure, mixWithOthers: mixWithOthers,
                         bluetoothHQ: bluetoothHQ, configFile: configFile, muteOtherStreams: muteOtherStreams)
         s.bextDescription = bextDescription
+        s.maxFileTime = maxFileTime
+        s.maxFileSize = maxFileSize
         return s
     }
 }

@@ -18,7 +18,7 @@ import Testing
         let expected: [ConsoleCommand: [ConsoleEffect]] = [
             .toggle(.usesAppSession): [.toggle(.usesAppSession)], .toggle(.autoConfigure): [.toggle(.autoConfigure)],
             .toggle(.mixWithOthers): [.toggle(.mixWithOthers)], .toggle(.bluetoothHQ): [.toggle(.bluetoothHQ)],
-            .recordStartStop: [.toggleRecording], .pauseResume: [.pauseResume], .chooseDevice: [.listDevices],
+            .recordStartStop: [.toggleRecording], .pauseResume: [.pauseResume], .split: [.split], .chooseDevice: [.listDevices],
             .cycleCategory: [.cycleCategory], .resetMeters: [.resetMeters], .redraw: [.repaint], .help: [], .quit: [.requestQuit],
         ]
         for b in KeyMap.bindings {
