@@ -191,6 +191,10 @@ public final class ConsoleController: @unchecked Sendable {
         case .pauseResume:
             guard output.isRecording else { return addEvent("not recording: r starts a recording", .warning) }
             if output.isPaused { output.resume(); addEvent("recording resumed") } else { output.pause(); addEvent("recording paused") }
+        case .mark:
+            // On the UI thread, as the key arrives: the frame is the one being captured now.
+            guard output.isRecording else { return addEvent("not recording: r starts a recording", .warning) }
+            if !session.addMarker(label: "mark") { addEvent("not capturing: no marker added", .warning) }
         case .listDevices:
             // The catalog is ALSA's hint API: never on the UI thread. The picker opens when it answers.
             commands.async {
@@ -479,6 +483,10 @@ public final class ConsoleController: @unchecked Sendable {
         m.recording = output.isRecording ? (output.isPaused ? .paused : .recording) : .stopped
         m.filePath = output.recordingPath
         m.recordedSeconds = Double(output.recordedFrames) / Double(format.sampleRate)
+        m.markerCount = output.markerCount
+        m.markers = output.recentMarkers.suffix(ConsoleModel.markersShown).map {
+            ConsoleModel.Marker(seconds: Double($0.frame) / Double(format.sampleRate), label: $0.label)
+        }
         m.bytesPerSecond = format.bytesPerFrame * format.sampleRate
         m.directory = directory
         // The file's size and the free space: measured on the command queue about once a second

@@ -60,6 +60,8 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         var skipped: [(at: Int, count: Int)] = []
         /// Markers (in stream frames) added before the first frame.
         var pending: [RecordingMarker] = []
+        /// The last batch was skipped (paused): the next one written gets the "resume" marker.
+        var inPause = false
         /// Bytes free for the user on the file's filesystem when last measured (at the start and
         /// at each checkpoint, while `minFreeDiskSpaceLimit` is set), and audio written since.
         var measuredFree: Int?
@@ -73,10 +75,13 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             return f
         }
 
-        mutating func place(_ marker: RecordingMarker) {
-            guard let start = startFrame else { pending.append(marker); return }
-            guard marker.frame >= start else { return }
-            recorder.addMarker(RecordingMarker(frame: fileFrame(marker.frame, start: start), label: marker.label))
+        /// Puts a marker (in stream frames) into the file; returns it in file frames.
+        mutating func place(_ marker: RecordingMarker) -> RecordingMarker? {
+            guard let start = startFrame else { pending.append(marker); return nil }
+            guard marker.frame >= start else { return nil }
+            let m = RecordingMarker(frame: fileFrame(marker.frame, start: start), label: marker.label)
+            recorder.addMarker(m)
+            return m
         }
 
         mutating func measureFree() {
@@ -104,6 +109,10 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     private let position = Atomic<Int>(0)
     private let paused = Atomic<Bool>(false)
     private let lastError = Mutex<RecordingError?>(nil)
+    /// The current (or last) recording's markers as placed in its file, the latest
+    /// `recentMarkerLimit`, and how many it has in all.
+    private let placedMarkers = Mutex<(recent: [RecordingMarker], count: Int)>(([], 0))
+    public static let recentMarkerLimit = 32
     /// Finishes every recording that ends, in the order they ended: a stopped one while its
     /// caller waits, one that failed or reached a limit behind the writer's back (a deleted
     /// file's rescue copies the whole take, which must hold up neither the writer, whose ring
@@ -177,6 +186,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
                     if measure { new.measureFree() }
                     c = new
                     shown.withLock { $0 = (path, 0) }
+                    placedMarkers.withLock { $0 = ([], 0) }
                     paused.store(false, ordering: .relaxed)
                     return .success(old)
                 } catch {
@@ -288,9 +298,18 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
                 c.startFrame = at
                 let waiting = c.pending
                 c.pending = []
-                for m in waiting { c.place(m) }
+                for m in waiting { placed(c.place(m)) }
             }
-            if paused.load(ordering: .relaxed) {
+            // Pausing and resuming mark the file where it pauses (both at the same frame: nothing
+            // is written in between).
+            let isPaused = paused.load(ordering: .relaxed)
+            if isPaused != c.inPause {
+                c.inPause = isPaused
+                let m = RecordingMarker(frame: c.recorder.framesWritten, label: isPaused ? "pause" : "resume")
+                c.recorder.addMarker(m)
+                placed(m)
+            }
+            if isPaused {
                 if let last = c.skipped.last, last.at + last.count == at {
                     c.skipped[c.skipped.count - 1].count += count
                 } else {
@@ -396,6 +415,25 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     /// A marker added before the recording's first frame waits for it (its frame may lie after
     /// it); one before that first frame is dropped.
     public func addMarker(_ marker: RecordingMarker) {
-        current.withLock { c in c?.place(marker) }
+        current.withLock { c in
+            guard c != nil else { return }
+            placed(c!.place(marker))
+        }
     }
+
+    private func placed(_ m: RecordingMarker?) {
+        guard let m else { return }
+        placedMarkers.withLock { p in
+            p.recent.append(m)
+            if p.recent.count > Self.recentMarkerLimit { p.recent.removeFirst() }
+            p.count += 1
+        }
+    }
+
+    /// The current recording's markers in file frames (pause and resume, route changes and
+    /// reconnections, `CaptureSession.addMarker`), oldest first: the latest `recentMarkerLimit`.
+    /// After a recording ends, its markers until the next one starts.
+    public var recentMarkers: [RecordingMarker] { placedMarkers.withLock { $0.recent } }
+    /// How many markers the current (or last) recording has.
+    public var markerCount: Int { placedMarkers.withLock { $0.count } }
 }

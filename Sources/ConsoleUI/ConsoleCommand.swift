@@ -5,6 +5,7 @@ public enum ConsoleCommand: Hashable, Sendable {
     case toggle(AudioSessionProperties.Key)
     case recordStartStop
     case pauseResume
+    case mark
     case chooseDevice
     case cycleCategory
     case resetMeters

@@ -9,6 +9,8 @@ public enum ConsoleEffect: Equatable, Sendable {
     /// Start a recording, or stop and save the one in progress.
     case toggleRecording
     case pauseResume
+    /// Add a marker at the frame being captured.
+    case mark
     /// List the capture devices (off the UI thread: the catalog is ALSA), then call
     /// `devicesListed(_:)`, which opens the picker.
     case listDevices
@@ -90,6 +92,7 @@ public struct ConsoleInteraction: Equatable, Sendable {
             case .toggle(let k): return [.toggle(k)]
             case .recordStartStop: return [.toggleRecording]
             case .pauseResume: return [.pauseResume]
+            case .mark: return [.mark]
             case .chooseDevice: return [.listDevices]
             case .cycleCategory: return [.cycleCategory]
             case .resetMeters: return [.resetMeters]
