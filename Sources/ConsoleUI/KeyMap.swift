@@ -45,14 +45,16 @@ public enum KeyMap {
     /// `ControlInput.handle`); the help overlay, `help` on stdin and the docs table follow.
     public static let controls: [KeyBinding] = [
         KeyBinding(keys: ["1"], command: .toggle(.usesAppSession), help: "toggle usesApplicationAudioSession",
-                   stdin: ["toggle uses-app-session", "set uses-app-session on|off"]),
+                   stdin: ["toggle uses-app-session", "set uses-app-session on|off"], doc: "toggle `usesApplicationAudioSession`"),
         KeyBinding(keys: ["2"], command: .toggle(.autoConfigure), help: "toggle automaticallyConfiguresApplicationAudioSession",
-                   stdin: ["toggle auto-configure", "set auto-configure on|off"]),
+                   stdin: ["toggle auto-configure", "set auto-configure on|off"],
+                   doc: "toggle `automaticallyConfiguresApplicationAudioSession`"),
         KeyBinding(keys: ["3"], command: .toggle(.mixWithOthers), help: "toggle configuresApplicationAudioSessionToMixWithOthers",
                    stdin: ["toggle mix", "set mix on|off"],
                    doc: "toggle `configuresApplicationAudioSessionToMixWithOthers`: while capturing, this re-negotiates the ALSA device (exclusive ↔ shared route) without interrupting the recording"),
         KeyBinding(keys: ["4"], command: .toggle(.bluetoothHQ), help: "toggle configuresApplicationAudioSessionForBluetoothHighQualityRecording",
-                   stdin: ["toggle bluetooth-hq", "set bluetooth-hq on|off"]),
+                   stdin: ["toggle bluetooth-hq", "set bluetooth-hq on|off"],
+                   doc: "toggle `configuresApplicationAudioSessionForBluetoothHighQualityRecording`"),
         KeyBinding(keys: ["r"], command: .recordStartStop, help: "start / stop recording",
                    doc: "start / stop recording. The file name comes from `--name` in the `-o` directory; existing files are never overwritten"),
         KeyBinding(keys: ["p"], command: .pauseResume, help: "pause / resume recording (a marker at each)", stdin: ["pause", "resume"],
@@ -89,7 +91,8 @@ public enum KeyMap {
 
     /// The table in Docs/console.md ("## Controls"), made from `controls`.
     public static var markdownTable: String {
-        func code(_ xs: [String]) -> String { xs.map { "`\($0)`" }.joined(separator: ", ") }
+        // A `|` inside a cell is written `\|`.
+        func code(_ xs: [String]) -> String { xs.map { "`\($0.replacing("|", with: "\\|"))`" }.joined(separator: ", ") }
         var lines = ["| key | stdin (`record`) | signal | does |", "|---|---|---|---|"]
         for c in controls {
             lines.append("| \(code(c.keys)) | \(code(c.stdin)) | \(code(c.signals)) | \(c.doc ?? c.help) |")
