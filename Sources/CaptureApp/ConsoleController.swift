@@ -209,6 +209,10 @@ public final class ConsoleController: @unchecked Sendable {
             commands.async {
                 if let e = ControlInput.split(self.output) { self.addEvent(e, .warning) }
             }
+        case .mark:
+            // On the UI thread, as the key arrives: the frame is the one being captured now.
+            guard output.isRecording else { return addEvent("not recording: r starts a recording", .warning) }
+            if !session.addMarker(label: "mark") { addEvent("not capturing: no marker added", .warning) }
         case .listDevices:
             // The catalog is ALSA's hint API: never on the UI thread. The picker opens when it answers.
             commands.async {
@@ -498,6 +502,10 @@ public final class ConsoleController: @unchecked Sendable {
         m.filePath = output.recordingPath
         m.filePart = output.currentPart?.index
         m.recordedSeconds = Double(output.recordedFrames) / Double(format.sampleRate)
+        m.markerCount = output.markerCount
+        m.markers = output.recentMarkers.suffix(ConsoleModel.markersShown).map {
+            ConsoleModel.Marker(seconds: Double($0.frame) / Double(format.sampleRate), label: $0.label)
+        }
         m.bytesPerSecond = format.bytesPerFrame * format.sampleRate
         m.directory = directory
         // The file's size and the free space: measured on the command queue about once a second

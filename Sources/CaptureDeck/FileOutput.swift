@@ -92,6 +92,8 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         var skipped: [(at: Int, count: Int)] = []
         /// Markers (in stream frames) added before the first frame.
         var pending: [RecordingMarker] = []
+        /// The last batch was skipped (paused): the next one written gets the "resume" marker.
+        var inPause = false
         /// Bytes free for the user on the file's filesystem when last measured (at the start and
         /// at each checkpoint, while `minFreeDiskSpaceLimit` is set), and audio written since.
         var measuredFree: Int?
@@ -103,6 +105,9 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         /// The stream frame after the last one received: markers at or past it wait in `pending`
         /// (the next batch may begin a new part).
         var streamEnd = 0
+        /// Markers put into a file since the output last looked (for `recentMarkers`): placing
+        /// happens in several places (a marker, a seam, a part's first frame), reporting in one.
+        var newlyPlaced: [RecordingMarker] = []
 
         init(recorder: SndfileRecorder) {
             self.recorder = recorder
@@ -118,10 +123,16 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             return f
         }
 
-        mutating func place(_ marker: RecordingMarker) {
-            guard let start = startFrame, marker.frame < streamEnd else { pending.append(marker); return }
-            guard marker.frame >= start else { return }
-            recorder.addMarker(RecordingMarker(frame: fileFrame(marker.frame, start: start), label: marker.label))
+        /// Puts a marker (in stream frames) into the file; returns it in file frames. One at or
+        /// past the part's end waits for the next part.
+        @discardableResult
+        mutating func place(_ marker: RecordingMarker) -> RecordingMarker? {
+            guard let start = startFrame, marker.frame < streamEnd else { pending.append(marker); return nil }
+            guard marker.frame >= start else { return nil }
+            let m = RecordingMarker(frame: fileFrame(marker.frame, start: start), label: marker.label)
+            recorder.addMarker(m)
+            newlyPlaced.append(m)
+            return m
         }
 
         /// Places the markers waiting for frames that have now arrived.
@@ -159,6 +170,10 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     private let position = Atomic<Int>(0)
     private let paused = Atomic<Bool>(false)
     private let lastError = Mutex<RecordingError?>(nil)
+    /// The current (or last) recording's markers as placed in its file, the latest
+    /// `recentMarkerLimit`, and how many it has in all.
+    private let placedMarkers = Mutex<(recent: [RecordingMarker], count: Int)>(([], 0))
+    public static let recentMarkerLimit = 32
     /// Finishes every recording that ends, in the order they ended: a stopped one while its
     /// caller waits, one that failed or reached a limit behind the writer's back (a deleted
     /// file's rescue copies the whole take, which must hold up neither the writer, whose ring
@@ -268,6 +283,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
                     if measure { new.measureFree() }
                     c = new
                     shown.withLock { $0 = (path, 0) }
+                    placedMarkers.withLock { $0 = ([], 0) }
                     paused.store(false, ordering: .relaxed)
                     return .success(old)
                 } catch {
@@ -523,6 +539,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
 
     public func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) {
         let at = position.add(count, ordering: .releasing).newValue - count
+        defer { reportPlaced() }
         attempt { c throws(RecordingError) -> RecordingEndReason? in
             if c.startFrame == nil {
                 // The new recording's first frame: its markers count from here.
@@ -531,8 +548,20 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
                 clock_gettime(CLOCK_REALTIME, &c.part.startedAt)
                 let part = c.part
                 shownPart.withLock { $0 = part }
+                let waiting = c.pending
+                c.pending = []
+                for m in waiting { c.place(m) }
             }
-            if paused.load(ordering: .relaxed) {
+            // Pausing and resuming mark the file where it pauses (both at the same frame: nothing
+            // is written in between).
+            let isPaused = paused.load(ordering: .relaxed)
+            if isPaused != c.inPause {
+                c.inPause = isPaused
+                let m = RecordingMarker(frame: c.recorder.framesWritten, label: isPaused ? "pause" : "resume")
+                c.recorder.addMarker(m)
+                placed(m)
+            }
+            if isPaused {
                 if let last = c.skipped.last, last.at + last.count == at {
                     c.skipped[c.skipped.count - 1].count += count
                 } else {
@@ -689,6 +718,36 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     /// A marker added before the recording's first frame waits for it (its frame may lie after
     /// it); one before that first frame is dropped.
     public func addMarker(_ marker: RecordingMarker) {
-        current.withLock { c in c?.place(marker) }
+        current.withLock { c in
+            guard c != nil else { return }
+            c!.place(marker)
+        }
+        reportPlaced()
     }
+
+    /// Moves the markers placed since the last look into `recentMarkers`.
+    private func reportPlaced() {
+        let placed = current.withLock { c -> [RecordingMarker] in
+            guard let n = c?.newlyPlaced, !n.isEmpty else { return [] }
+            c?.newlyPlaced = []
+            return n
+        }
+        for m in placed { self.placed(m) }
+    }
+
+    private func placed(_ m: RecordingMarker?) {
+        guard let m else { return }
+        placedMarkers.withLock { p in
+            p.recent.append(m)
+            if p.recent.count > Self.recentMarkerLimit { p.recent.removeFirst() }
+            p.count += 1
+        }
+    }
+
+    /// The current recording's markers in file frames (pause and resume, route changes and
+    /// reconnections, `CaptureSession.addMarker`), oldest first: the latest `recentMarkerLimit`.
+    /// After a recording ends, its markers until the next one starts.
+    public var recentMarkers: [RecordingMarker] { placedMarkers.withLock { $0.recent } }
+    /// How many markers the current (or last) recording has.
+    public var markerCount: Int { placedMarkers.withLock { $0.count } }
 }

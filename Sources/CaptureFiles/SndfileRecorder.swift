@@ -48,8 +48,8 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// Markers `finish` could not write into the file (past 2^32 frames, no room under 4 GiB, or
     /// past an AIFF MARK chunk's 32767).
     public private(set) var droppedMarkers: [RecordingMarker] = []
-    /// The crash-safe sidecar (`PATH.markers`, WAV and AIFF): its descriptor once created, and how
-    /// many markers it holds.
+    /// The crash-safe sidecar (`PATH.markers`; for W64, CAF and FLAC, the markers' only home): its
+    /// descriptor once created, and how many markers it holds.
     private var sidecarFD: Int32 = -1
     private var sidecarCount = 0
     private var sidecarFailed = false
@@ -291,10 +291,10 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
 
     /// Appends markers added since the last checkpoint to the sidecar (creating it, 0600, never
     /// overwriting). Returns its descriptor when it changed (to sync), else -1. A sidecar that
-    /// can't be created (the name is taken) or written is given up: markers still go into the
-    /// file at finish, just not crash-safely.
+    /// can't be created (the name is taken) or written is given up: WAV and AIFF markers still go
+    /// into the file at finish, just not crash-safely; the other types' are dropped.
     private func writeSidecar() -> Int32 {
-        guard fileType.holdsMarkers, !sidecarFailed, markers.count > sidecarCount else { return -1 }
+        guard !sidecarFailed, markers.count > sidecarCount else { return -1 }
         if sidecarFD < 0 {
             guard let fd = MarkerSidecar.create(for: path) else { sidecarFailed = true; return -1 }
             sidecarFD = fd
@@ -312,7 +312,8 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     }
 
     /// Remembers a marker; WAV and RF64 files get them as cue points (with labels) at `finish`,
-    /// AIFF files as a MARK chunk (names cut to 255 bytes).
+    /// AIFF files as a MARK chunk (names cut to 255 bytes); W64, CAF and FLAC keep them in the
+    /// sidecar (libsndfile 1.2 accepts SFC_SET_CUE for those but writes no cues).
     public func addMarker(_ marker: RecordingMarker) {
         markers.append(marker)
     }
@@ -359,6 +360,13 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
             case .noRoom: droppedMarkers = markers
             case .failed: r = -1; stepError = .current
             }
+        }
+        if !fileType.holdsMarkers && !markers.isEmpty {
+            // The sidecar is these types' record of their markers: written by the last checkpoint
+            // or now (a finish before any checkpoint), and kept.
+            _ = writeSidecar()
+            if sidecarFailed { droppedMarkers = markers }
+            if sidecarFD >= 0 { _ = fdatasync(sidecarFD) }
         }
         var syncError = Errno.none
         do throws(Errno) { try valueOrErrno { fdatasync(fd) } } catch { syncError = error }

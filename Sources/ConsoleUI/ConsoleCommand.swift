@@ -6,6 +6,7 @@ public enum ConsoleCommand: Hashable, Sendable {
     case recordStartStop
     case pauseResume
     case split
+    case mark
     case chooseDevice
     case cycleCategory
     case resetMeters

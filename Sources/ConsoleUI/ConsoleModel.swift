@@ -57,6 +57,19 @@ public struct ConsoleModel: Sendable {
     public var freeBytes: Int64?
     public var bytesPerSecond = 0
     public var directory = ""
+    /// The recording's latest markers (at most `markersShown`), oldest first, and how many it has.
+    public var markers: [Marker] = []
+    public var markerCount = 0
+    public static let markersShown = 8
+    public struct Marker: Sendable, Equatable {
+        /// Where in the file, in seconds.
+        public var seconds: Double
+        public var label: String
+        public init(seconds: Double, label: String) {
+            self.seconds = seconds
+            self.label = label
+        }
+    }
 
     public var events: [Event] = []
 
