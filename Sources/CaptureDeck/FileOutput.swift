@@ -75,11 +75,15 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             return f
         }
 
-        /// Puts a marker (in stream frames) into the file; returns it in file frames.
+        /// Puts a marker (in stream frames) into the file; returns it in file frames. While
+        /// paused, one for a frame the writer hasn't reached yet (the capture thread's count runs
+        /// ahead of it) lands where the pause began too.
         mutating func place(_ marker: RecordingMarker) -> RecordingMarker? {
             guard let start = startFrame else { pending.append(marker); return nil }
             guard marker.frame >= start else { return nil }
-            let m = RecordingMarker(frame: fileFrame(marker.frame, start: start), label: marker.label)
+            var frame = fileFrame(marker.frame, start: start)
+            if inPause { frame = Swift.min(frame, recorder.framesWritten) }
+            let m = RecordingMarker(frame: frame, label: marker.label)
             recorder.addMarker(m)
             return m
         }
