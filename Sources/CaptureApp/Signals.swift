@@ -1,16 +1,36 @@
-// SIGINT, SIGTERM and SIGHUP: handled on a queue of their own, so a signal never kills a
-// half-made recording; SIGUSR1, which splits the recording; and the flag the console polls.
+// SIGINT, SIGTERM and SIGHUP (the control table's): handled on a queue of their own, so a signal
+// never kills a half-made recording; SIGUSR1, which splits the recording; and the flag the
+// console's render loop polls.
+import ConsoleUI
 import Dispatch
 import Glibc
 import Synchronization
 
-/// SIGINT, SIGTERM and SIGHUP run `handler` (on a private queue) instead of killing the process.
+/// The signals of a row of the control table (`KeyMap.controls`) run `handler` (on a private
+/// queue) instead of killing the process: for `.quit`, SIGINT, SIGTERM and SIGHUP.
 public final class SignalHandlers {
     private let sources: [DispatchSourceSignal]
 
-    public init(_ handler: @escaping @Sendable () -> Void) {
+    /// The signals the table may name.
+    static let numbers: [String: Int32] = ["SIGINT": SIGINT, "SIGTERM": SIGTERM, "SIGHUP": SIGHUP,
+                                           "SIGUSR1": SIGUSR1, "SIGUSR2": SIGUSR2]
+
+    /// The signal numbers of `command`'s row in the control table.
+    static func signals(for command: ConsoleCommand) -> [Int32] {
+        KeyMap.controls.filter { $0.command == command }.flatMap(\.signals).map { name in
+            guard let n = numbers[name] else { preconditionFailure("signal \(name) in the control table") }
+            return n
+        }
+    }
+
+    /// The quit row's signals (SIGINT, SIGTERM, SIGHUP): stop, save, exit.
+    public convenience init(_ handler: @escaping @Sendable () -> Void) {
+        self.init(for: .quit, handler)
+    }
+
+    public init(for command: ConsoleCommand, _ handler: @escaping @Sendable () -> Void) {
         let queue = DispatchQueue(label: "capdeck.signals")
-        sources = [SIGINT, SIGTERM, SIGHUP].map { sig in
+        sources = Self.signals(for: command).map { sig in
             signal(sig, SIG_IGN)
             let s = DispatchSource.makeSignalSource(signal: sig, queue: queue)
             s.setEventHandler(handler: handler)

@@ -124,12 +124,16 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         }
 
         /// Puts a marker (in stream frames) into the file; returns it in file frames. One at or
-        /// past the part's end waits for the next part.
+        /// past the part's end waits for the next part. While paused, one for a frame the writer
+        /// hasn't reached yet (the capture thread's count runs ahead of it) lands where the pause
+        /// began too.
         @discardableResult
         mutating func place(_ marker: RecordingMarker) -> RecordingMarker? {
             guard let start = startFrame, marker.frame < streamEnd else { pending.append(marker); return nil }
             guard marker.frame >= start else { return nil }
-            let m = RecordingMarker(frame: fileFrame(marker.frame, start: start), label: marker.label)
+            var frame = fileFrame(marker.frame, start: start)
+            if inPause { frame = Swift.min(frame, recorder.framesWritten) }
+            let m = RecordingMarker(frame: frame, label: marker.label)
             recorder.addMarker(m)
             newlyPlaced.append(m)
             return m

@@ -65,6 +65,27 @@ import Testing
         _ = try out.stopRecording()
     }
 
+    /// A marker added while paused for a frame the writer hasn't reached yet (`CaptureSession.addMarker`
+    /// takes the capture thread's count, ahead of the writer) lands where the pause began, not in
+    /// the audio after the resume.
+    @Test func markerAheadOfTheWriterWhilePausedLandsAtThePause() async throws {
+        let dir = try TempDir("capdeck-markers")
+        defer { dir.remove() }
+        let path = dir.path("take.wav")
+        let out = CaptureAudioFileOutput(format: Self.format)
+        try out.startRecording(to: path, fileType: .wav)
+        try write(out, 9600)
+        out.pause()
+        try write(out, 1200)  // stream 9600..<10800 skipped
+        out.addMarker(RecordingMarker(frame: 11_500, label: "ahead"))
+        try write(out, 1200)
+        out.resume()
+        try write(out, 2400)
+        _ = try out.stopRecording()
+        #expect(try await readMarkers(path, scratch: dir) == [ReadMarker(frame: 9600, label: "pause"), ReadMarker(frame: 9600, label: "ahead"),
+                                                            ReadMarker(frame: 9600, label: "resume")])
+    }
+
     /// A W64/CAF/FLAC take that crashes keeps the markers the last checkpoint synced in its
     /// sidecar, and `recover` leaves the sidecar alone (it is those types' record).
     @Test(arguments: [FileType.w64, .caf, .flac])
