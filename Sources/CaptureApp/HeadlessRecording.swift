@@ -52,10 +52,14 @@ public final class HeadlessRecording {
             guard r.reason == .split, !quiet else { return }
             Terminal.write("capdeck: saved part \(r.part?.index ?? 0) \(r.path): \(r.frames) frames (\(Readout.duration(Double(r.frames) / Double(rate), tenths: true)))\n")
         }
-        path = try target.start(output, fileType: type, broadcast: settings.broadcast(config: config))
+        // SIGUSR1 before the file: its dispatch source is made while descriptors are surely left
+        // (a process at its descriptor limit gets one clean error line, not a crash in libdispatch).
         let output = self.output
         splitSignal = SplitSignal { if let e = ControlInput.split(output) { Terminal.error("SIGUSR1: \(e)") } }
+        path = try target.start(output, fileType: type, broadcast: settings.broadcast(config: config))
     }
+
+    deinit { splitSignal?.cancel() }
 
     /// Starts the session and prints the start line. A device that can't be had removes the
     /// still empty file and throws (exit 69).
