@@ -68,7 +68,7 @@ final class MetadataPortTests: XCTestCase {
         XCTAssertEqual(app.finished.wait(timeout: .now() + 10), .success)
         XCTAssertNil(app.finishError)
 
-        guard let ffprobe = which("ffprobe") else { throw XCTSkip("ffprobe is needed") }
+        guard let ffprobe = which("ffprobe") else { throw MissingPart("ffprobe is needed") }
         let probe = try runTool(ffprobe, ["-v", "error", "-of", "default=nw=1", "-show_entries", "format_tags", url.path])
         XCTAssertEqual(probe.status, 0, probe.stderr)
         let lines = Set(String(decoding: probe.stdout, as: UTF8.self).split(separator: "\n").map(String.init))

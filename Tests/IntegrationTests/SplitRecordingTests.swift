@@ -159,11 +159,7 @@ extension Integration {
         let audio: RawAudio
 
         init() async throws {
-            pulse = try await PulseDaemon.start()
-            home = try TempDir()
-            audio = RawAudio.counterS16Stereo(frames: Self.rate * 60)
-            try home.write("long.raw", bytes: audio.bytes)
-            try home.write(".asoundrc", ALSAConfig.filePCM("paced", infile: home.path("long.raw"), slave: "\"pulse\""))
+            (pulse, home, audio) = try await PacedCapture.pacedPCM(rate: Self.rate)
         }
 
         deinit {
