@@ -4,7 +4,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 # Build: ALSA, ncursesw, libsndfile headers. Tests and benchmarks: ALSA tools and plugins, a
 # real PulseAudio daemon for real-time pacing, sox to read files back, tmux for the console;
-# readers we didn't write check the files: ffprobe (ffmpeg), Python's wave (python3), flac -t;
+# readers we didn't write check the files: ffprobe (ffmpeg), Python's wave (python3), flac -t, metaflac, mediainfo;
 # PipeWire (with WirePlumber and a private session bus) beside PulseAudio, for the desktop tests;
 # libdbus headers to build; a private session bus (dbus-daemon), a real MPRIS player (mpv with
 # mpv-mpris) and playerctl for the other-audio interruption tests; dbus-python with GLib for the
@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 DEBS := pkg-config libasound2-dev libncursesw5-dev libsndfile1-dev libsamplerate0-dev libpulse-dev \
         alsa-utils libasound2-plugins pulseaudio pulseaudio-utils sox tmux procps time \
         ffmpeg python3 flac pipewire wireplumber libdbus-1-dev dbus mpv mpv-mpris playerctl \
-        python3-dbus python3-gi
+        python3-dbus python3-gi mediainfo
 
 .PHONY: deps build test run bench soak sanitize fuzz fuzz-build docs clean
 
@@ -25,6 +25,8 @@ deps:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	@# wavinfo (PyPI; Debian has no package, nor BWF MetaEdit) reads the bext chunk back in the tests.
+	@python3 -c 'import wavinfo' 2>/dev/null || python3 -m pip install -q wavinfo
 
 build: deps
 	$(SWIFT) build

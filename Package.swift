@@ -113,7 +113,7 @@ let package = Package(
         .testTarget(name: "CaptureDBusTests", dependencies: ["CaptureDBus", "CaptureCore", "CaptureTestSupport"]),
         .testTarget(name: "CaptureALSATests", dependencies: ["CaptureALSA", "CaptureCore"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "CaptureCore"]),
-        .testTarget(name: "CaptureAppTests", dependencies: ["CaptureApp", "CaptureDeck", "CaptureConfig", "CaptureCore"]),
+        .testTarget(name: "CaptureAppTests", dependencies: ["CaptureApp", "CaptureDeck", "CaptureConfig", "CaptureCore", "ConsoleUI"]),
         .testTarget(name: "CaptureConfigTests", dependencies: ["CaptureConfig", "CaptureCore"]),
         .testTarget(name: "CaptureFilesTests", dependencies: ["CaptureCore", "CaptureFiles", "CSndfile"]),
         .testTarget(

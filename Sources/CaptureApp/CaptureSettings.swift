@@ -4,6 +4,7 @@ import CaptureConfig
 import CaptureCore
 import CaptureDeck
 import CaptureFiles
+import Glibc
 
 /// The shared options' values (nil: not given). The executable parses them; the library combines.
 public struct CaptureSettings: Sendable {
@@ -35,6 +36,11 @@ public struct CaptureSettings: Sendable {
     public var triggerLevel: Double? = nil
     public var triggerStopLevel: Double? = nil
     public var triggerHold: Double? = nil
+    /// `--description` (nil: the config file's `[input] description`, else none).
+    public var bextDescription: String? = nil
+    /// `--max-file-time` (seconds) and `--max-file-size` (bytes); nil: the config file's; 0: none.
+    public var maxFileTime: Double? = nil
+    public var maxFileSize: Int? = nil
 
     public init(device: String? = nil, format: SampleFormat? = nil, rate: Int? = nil, channels: Int? = nil, fileType: FileType? = nil, outputDir: String? = nil, namePattern: String = FileNaming.defaultPattern, periodTime: Int? = nil, bufferTime: Int? = nil, rtPriority: Int = 70, noRealtime: Bool = false, exclusiveDevice: String? = nil, sharedDevice: String? = nil, bluetoothHQDevice: String? = nil, bluetoothHFPDevice: String? = nil, usesAppSession: Bool? = nil, autoConfigure: Bool? = nil, mixWithOthers: Bool? = nil, bluetoothHQ: Bool? = nil, configFile: String? = nil, muteOtherStreams: Bool? = nil,
                 preRoll: Double? = nil, triggerLevel: Double? = nil, triggerStopLevel: Double? = nil, triggerHold: Double? = nil) {
@@ -120,6 +126,19 @@ public struct CaptureSettings: Sendable {
     public func levelTrigger(orDefault: Bool = false) -> LevelTrigger? {
         guard let start = triggerLevel ?? (orDefault ? -30 : nil) else { return nil }
         return LevelTrigger(startLevel: start, stopLevel: triggerStopLevel, holdSeconds: triggerHold ?? LevelTrigger.defaultHoldSeconds)
+    }
+
+    /// The bext chunk of a recording whose first sample is at `startedAt` (now, by default):
+    /// --description, else the config file's; the input device in the coding history.
+    public func broadcast(config: CapdeckConfig?, startedAt: timespec = BroadcastInfo.now) -> BroadcastInfo {
+        BroadcastInfo(startedAt: startedAt, description: bextDescription ?? config?.bextDescription ?? "",
+                      source: device ?? config?.inputDevice ?? "default")
+    }
+
+    /// Splits `output`'s recordings at the parts' limits: the flags, else the config file's.
+    public func applySplitLimits(to output: CaptureAudioFileOutput, rate: Int, config: CapdeckConfig?) {
+        output.splitFrames = (maxFileTime ?? config?.maxFileTime).flatMap { SplitLimits.frames($0, rate: rate) }
+        output.splitFileSize = maxFileSize ?? config?.maxFileSize
     }
 
     /// The recordings directory: -o, else the config file's [input] output-dir.

@@ -37,6 +37,8 @@ public final class ConsoleController: @unchecked Sendable {
     private let log = Mutex<[ConsoleModel.Event]>([])
     private let ui: Mutex<UIState>
     private let directory: String
+    /// The config file's settings for each take's bext chunk (`CaptureSettings.broadcast`).
+    private let config: CapdeckConfig?
     /// What the console remembers for next time: only what was changed with keys (toggles, the
     /// category, a device picked with d that opened); never a flag. Command queue only, after init.
     private var state: ConsoleState
@@ -62,6 +64,7 @@ public final class ConsoleController: @unchecked Sendable {
         self.capture = capture
         mutesOtherStreams = capture.mutesOtherStreams(config: config)
         self.statePath = statePath
+        self.config = config
         self.state = state
         self.signals = signals
         format = capture.streamFormat(config: config)
@@ -80,6 +83,7 @@ public final class ConsoleController: @unchecked Sendable {
         session.realtimePriority = capture.noRealtime ? nil : Int32(capture.rtPriority)
         output = CaptureAudioFileOutput(format: format)
         output.preRollSeconds = capture.preRollSeconds(config: config)
+        capture.applySplitLimits(to: output, rate: format.sampleRate, config: config)
         // (An [input] device in config.toml is what an earlier capdeck saved there: still honoured.)
         let savedDevice = state.device ?? config?.inputDevice
         let inputName = capture.device ?? savedDevice ?? "default input"
@@ -91,6 +95,15 @@ public final class ConsoleController: @unchecked Sendable {
         session.addOutput(output)
         session.setProperties(capture.properties(config: remembered))
         session.onEvent { [weak self] in self?.record($0) }
+        let rate = format.sampleRate
+        // Files finished behind the console's back: a split take's parts, the trigger's takes.
+        output.setRecordingFinishedHandler { [weak self] r in
+            let length = "\(Readout.duration(Double(r.frames) / Double(rate))), \(r.frames) frames"
+            if r.reason == .split { self?.addEvent("saved part \(r.part?.index ?? 0) \(r.path) (\(length))"); return }
+            guard r.triggered else { return }
+            if let e = r.error { self?.reportRecordingError(e) }
+            if r.reason != .failed { self?.addEvent("take saved \(r.path) (\(length))") }
+        }
     }
 
     // MARK: Running
@@ -108,6 +121,10 @@ public final class ConsoleController: @unchecked Sendable {
                 if case .failed = e { self?.addEvent(e.message, .warning) } else { self?.addEvent(e.message) }
             }
         }
+        // SIGUSR1 splits the take, as the s key does.
+        let output = self.output
+        let splitSignal = SplitSignal { [weak self] in if let e = ControlInput.split(output) { self?.addEvent("SIGUSR1: \(e)", .warning) } }
+        defer { splitSignal.cancel() }
         session.startRunning()
         if !session.isRunning && !session.isInterrupted {
             let failure = lastRuntimeError()
@@ -194,6 +211,15 @@ public final class ConsoleController: @unchecked Sendable {
             if output.isPaused { output.resume(); addEvent("recording resumed") } else { output.pause(); addEvent("recording paused") }
         case .toggleTrigger:
             commands.async { self.toggleTrigger() }
+        case .split:
+            // Creates the next file: off the UI thread.
+            commands.async {
+                if let e = ControlInput.split(self.output) { self.addEvent(e, .warning) }
+            }
+        case .mark:
+            // On the UI thread, as the key arrives: the frame is the one being captured now.
+            guard output.isRecording else { return addEvent("not recording: r starts a recording", .warning) }
+            if !session.addMarker(label: "mark") { addEvent("not capturing: no marker added", .warning) }
         case .listDevices:
             // The catalog is ALSA's hint API: never on the UI thread. The picker opens when it answers.
             commands.async {
@@ -288,7 +314,7 @@ public final class ConsoleController: @unchecked Sendable {
         }
         do {
             let target = try OutputTarget(file: nil, outputDir: directory, pattern: capture.namePattern, fileType: fileType)
-            let path = try target.start(output, fileType: fileType)
+            let path = try target.start(output, fileType: fileType, broadcast: capture.broadcast(config: config))
             addEvent("recording to \(path)")
             if !session.isRunning && !session.isInterrupted { session.startRunning() }
         } catch let f as Failure {
@@ -314,19 +340,9 @@ public final class ConsoleController: @unchecked Sendable {
         } catch {
             return addEvent("\(error)", .error)
         }
-        let type = fileType, rate = format.sampleRate
-        let made = Mutex<Set<String>>([])
-        output.setRecordingFinishedHandler { [weak self] r in
-            guard made.withLock({ $0.remove(r.path) != nil }) else { return }
-            if let e = r.error { self?.reportRecordingError(e) }
-            if r.reason != .failed {
-                self?.addEvent("take saved \(r.path) (\(Readout.duration(Double(r.frames) / Double(rate))), \(r.frames) frames)")
-            }
-        }
-        output.armTrigger(trigger, files: TriggeredTakeFiles(fileType: type) { take, attempt in
-            let path = target.takePath(take: take, attempt: attempt, fileType: type)
-            if let path { made.withLock { _ = $0.insert(path) } }
-            return path
+        let type = fileType
+        output.armTrigger(trigger, files: TriggeredTakeFiles(fileType: type, broadcast: capture.broadcast(config: config)) { take, attempt in
+            target.takePath(take: take, attempt: attempt, fileType: type)
         })
         let db = { (v: Double) in Readout.db(v).drop { $0 == " " } }
         addEvent("trigger armed: takes start at \(db(trigger.startLevel)) dBFS, end \(Readout.seconds(trigger.holdSeconds)) s below \(db(trigger.stopLevel)) dBFS")
@@ -516,7 +532,12 @@ public final class ConsoleController: @unchecked Sendable {
         }
         m.recording = output.isRecording ? (output.isPaused ? .paused : .recording) : .stopped
         m.filePath = output.recordingPath
+        m.filePart = output.currentPart?.index
         m.recordedSeconds = Double(output.recordedFrames) / Double(format.sampleRate)
+        m.markerCount = output.markerCount
+        m.markers = output.recentMarkers.suffix(ConsoleModel.markersShown).map {
+            ConsoleModel.Marker(seconds: Double($0.frame) / Double(format.sampleRate), label: $0.label)
+        }
         m.bytesPerSecond = format.bytesPerFrame * format.sampleRate
         m.directory = directory
         m.preRollSeconds = output.preRollSeconds

@@ -1,8 +1,9 @@
 // Control commands on standard input (when it is not a terminal): the same vocabulary as the
-// console's keys, so every behaviour is scriptable. One command per line; `status` answers with
-// one JSON line on standard output.
+// console's keys (one table, `KeyMap.controls`), so every behaviour is scriptable. One command
+// per line; `status` answers with one JSON line on standard output.
 import CaptureCore
 import CaptureDeck
+import ConsoleUI
 import Dispatch
 import Glibc
 
@@ -30,12 +31,13 @@ public final class ControlInput: Sendable {
         }
     }
 
-    public static let help = "commands: set PROPERTY on|off, toggle PROPERTY, category NAME, status, stop (properties: uses-app-session, auto-configure, mix, bluetooth-hq)"
+    public static var help: String { KeyMap.stdinHelp }
 
     /// Runs one command line. Unknown commands are reported on stderr and ignored.
     public func handle(_ raw: String) {
         let words = raw.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
         guard let verb = words.first?.lowercased() else { return }
+        guard KeyMap.stdinVerbs.contains(verb) else { return complain("unknown command '\(raw)'; \(ControlInput.help)") }
         switch verb {
         case "set" where words.count == 3:
             guard let key = AudioSessionProperties.Key(name: words[1]) else { return complain("unknown property '\(words[1])'") }
@@ -57,6 +59,17 @@ public final class ControlInput: Sendable {
         case "status" where words.count == 1:
             let json = StatusJSON.make(session: session, output: output, otherAudio: otherAudio) + "\n"
             _ = json.withCString { Glibc.write(1, $0, strlen($0)) }
+        case "split" where words.count == 1:
+            if let e = ControlInput.split(output) { complain(e) }
+        case "pause" where words.count == 1:
+            if !output.pause() { complain(output.isRecording ? "already paused" : "not recording") }
+        case "resume" where words.count == 1:
+            if !output.resume() { complain(output.isRecording ? "not paused" : "not recording") }
+        case "mark":
+            // LABEL: the rest of the line's words, one space apart.
+            let label = words.dropFirst().joined(separator: " ")
+            guard output.isRecording else { return complain("not recording: no marker added") }
+            if !session.addMarker(label: label.isEmpty ? "mark" : label) { complain("not capturing: no marker added") }
         case "stop" where words.count == 1, "quit" where words.count == 1:
             onStop()
         case "help":
@@ -67,6 +80,17 @@ public final class ControlInput: Sendable {
     }
 
     private func complain(_ s: String) { Terminal.error("control: \(s)") }
+
+    /// Starts the recording's next part now (stdin `split`, SIGUSR1, the console's key); returns
+    /// what prevented it, if anything.
+    public static func split(_ output: CaptureAudioFileOutput) -> String? {
+        guard output.isRecording else { return "split: not recording" }
+        do throws(RecordingError) {
+            return try output.splitRecording() == nil ? "split: nothing recorded in this part yet" : nil
+        } catch {
+            return "split: \(error)"
+        }
+    }
 
     public static func bool(_ s: String) -> Bool? {
         switch s.lowercased() {

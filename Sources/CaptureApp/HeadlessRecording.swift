@@ -16,14 +16,17 @@ public final class HeadlessRecording {
     let config: CapdeckConfig?
     let format: StreamFormat
     let output: CaptureAudioFileOutput
-    /// The file, created exclusively before anything is opened; with a level trigger, what the
-    /// takes' names look like (each take's file is created as it starts).
+    /// The file, created exclusively before anything is opened (a split take's first part, which
+    /// takes its number, `-001`, at the first split); with a level trigger, what the takes'
+    /// names look like (each take's file is created as it starts).
     public let path: String
     /// Voice-activated recording (`--trigger-level`): the takes' names, and the takes reported.
     let trigger: LevelTrigger?
     let target: OutputTarget
     let fileType: FileType
     private let takes = TakeLog()
+    /// SIGUSR1 splits the take (as arecord).
+    private var splitSignal: SplitSignal?
     let quiet: Bool
     let reconnectWait: Double
     let maxFrames: Int?
@@ -53,17 +56,25 @@ public final class HeadlessRecording {
         self.target = target
         fileType = type
         trigger = settings.levelTrigger()
-        guard trigger != nil else {
-            path = try target.start(output, fileType: type)
-            return
+        settings.applySplitLimits(to: output, rate: format.sampleRate, config: config)
+        // SIGUSR1 before the file: its dispatch source is made while descriptors are surely left
+        // (a process at its descriptor limit gets one clean error line, not a crash in libdispatch).
+        let output = self.output
+        splitSignal = SplitSignal { if let e = ControlInput.split(output) { Terminal.error("SIGUSR1: \(e)") } }
+        if trigger != nil {
+            // Triggered: each take's file is made when it starts; an explicit one must be free now.
+            if case .explicit(let file) = target.kind, access(file, F_OK) == 0 {
+                throw Failure(RecordingError.exists(path: file).description, code: .cannotCreate)
+            }
+            path = target.takesDescription
+            output.preRollSeconds = settings.preRollSeconds(config: config)
+        } else {
+            path = try target.start(output, fileType: type, broadcast: settings.broadcast(config: config))
         }
-        // Triggered: each take's file is made when it starts; an explicit one must be free now.
-        if case .explicit(let file) = target.kind, access(file, F_OK) == 0 {
-            throw Failure(RecordingError.exists(path: file).description, code: .cannotCreate)
-        }
-        path = target.takesDescription
-        output.preRollSeconds = settings.preRollSeconds(config: config)
+        reportFinishedFiles()
     }
+
+    deinit { splitSignal?.cancel() }
 
     /// Starts the session and prints the start line. A device that can't be had removes the
     /// still empty file and throws (exit 69).
@@ -103,21 +114,32 @@ public final class HeadlessRecording {
         }
     }
 
-    /// Arms the trigger before the session runs; each take is printed as it ends.
-    private func armTrigger(_ t: LevelTrigger) {
-        let target = self.target, type = fileType, rate = format.sampleRate, quiet = self.quiet, events = self.events, takes = self.takes
+    /// Prints each file as it is finished behind the take's back: a split take's parts, and a
+    /// triggered recording's takes (numbered; a failed one as an error).
+    private func reportFinishedFiles() {
+        let rate = format.sampleRate, quiet = self.quiet, events = self.events, takes = self.takes, triggered = trigger != nil
         output.setRecordingFinishedHandler { r in
+            let clear = events.statusLine?.isActive == true ? "\r\u{1B}[2K" : ""
+            let length = "\(r.frames) frames (\(Readout.duration(Double(r.frames) / Double(rate), tenths: true)))"
+            if r.reason == .split {
+                if !quiet { Terminal.write(clear + "capdeck: saved part \(r.part?.index ?? 0) \(r.path): \(length)\n") }
+                return
+            }
+            guard triggered else { return }
             let n = takes.add(r)
             guard r.reason != .failed else {
-                Terminal.write((events.statusLine?.isActive == true ? "\r\u{1B}[2K" : "") + "capdeck: error: take \(n): \(r.error.map { "\($0)" } ?? "failed")\n")
+                Terminal.write(clear + "capdeck: error: take \(n): \(r.error.map { "\($0)" } ?? "failed")\n")
                 return
             }
             guard !quiet else { return }
-            Terminal.write((events.statusLine?.isActive == true ? "\r\u{1B}[2K" : "")
-                           + "capdeck: take \(n) saved \(r.path): \(r.frames) frames (\(Readout.duration(Double(r.frames) / Double(rate), tenths: true)))"
-                           + (r.error.map { " (\($0))" } ?? "") + "\n")
+            Terminal.write(clear + "capdeck: take \(n) saved \(r.path): \(length)" + (r.error.map { " (\($0))" } ?? "") + "\n")
         }
-        output.armTrigger(t, files: TriggeredTakeFiles(fileType: type) { take, attempt in
+    }
+
+    /// Arms the trigger before the session runs; each take is printed as it ends.
+    private func armTrigger(_ t: LevelTrigger) {
+        let target = self.target, type = fileType
+        output.armTrigger(t, files: TriggeredTakeFiles(fileType: type, broadcast: settings.broadcast(config: config)) { take, attempt in
             target.takePath(take: take, attempt: attempt, fileType: type)
         })
     }
@@ -125,7 +147,7 @@ public final class HeadlessRecording {
     /// The status line and the control input while the take runs; returns how it ended.
     public func follow() -> SessionEvents.Ending {
         guard let session else { preconditionFailure("follow() before start()") }
-        let status = StatusLine(session: session, output: output, rate: format.sampleRate, enabled: !quiet && Terminal.stderrIsTerminal)
+        let status = StatusLine(session: session, rate: format.sampleRate, enabled: !quiet && Terminal.stderrIsTerminal, output: output)
         events.statusLine = status
         let events = self.events
         let control = isatty(0) == 1 ? nil : ControlInput(session: session, output: output, otherAudio: otherAudio, onStop: { events.requestStop() })
@@ -141,8 +163,12 @@ public final class HeadlessRecording {
     public func finish(_ end: SessionEvents.Ending) throws {
         // Capture has stopped: what mix off interrupted plays again (exactly what we paused).
         otherAudio?.stop()
+        splitSignal?.cancel()
         if trigger != nil { return try finishTakes(end) }
         var ending = end
+        // The last part (a split take's earlier ones were printed as they were finished).
+        let part = output.currentPart
+        let path = part?.path ?? self.path
         var saved: (path: String, frames: Int)?
         var earlierError: CaptureSessionError?
         var fileError: RecordingError?
@@ -175,7 +201,11 @@ public final class HeadlessRecording {
             if !quiet { Terminal.write("capdeck: stopped before any audio was captured; no file kept\n") }
             return
         }
-        let line = "saved \(path): \(frames) frames (\(Readout.duration(Double(frames) / Double(format.sampleRate), tenths: true))), \(ending.xruns) xrun\(ending.xruns == 1 ? "" : "s")"
+        var line = "saved \(saved?.path ?? path): \(frames) frames (\(Readout.duration(Double(frames) / Double(format.sampleRate), tenths: true))), \(ending.xruns) xrun\(ending.xruns == 1 ? "" : "s")"
+        if let part, part.index > 1 {
+            let all = part.framesBefore + frames
+            line += "; part \(part.index), \(all) frames (\(Readout.duration(Double(all) / Double(format.sampleRate), tenths: true))) in all"
+        }
         if case .recording(let e) = ending.error {
             // The message already says the file was stopped and saved, with its frames.
             throw Failure((earlierError.map { "\($0); " } ?? "") + "\(e)", code: .ioError)

@@ -51,12 +51,13 @@ public struct OutputTarget: Sendable {
     }
 
     /// Starts `output` recording into a new file, created exclusively. A pattern name that
-    /// collides gets a number; an explicit name that exists is an error (exit 73).
-    public func start(_ output: CaptureAudioFileOutput, fileType: FileType) throws -> String {
+    /// collides gets a number; an explicit name that exists is an error (exit 73). `broadcast`:
+    /// the WAV/RF64 bext chunk.
+    public func start(_ output: CaptureAudioFileOutput, fileType: FileType, broadcast: BroadcastInfo? = nil) throws -> String {
         switch kind {
         case .explicit(let path):
             do throws(RecordingError) {
-                try output.startRecording(to: path, fileType: fileType)
+                try output.startRecording(to: path, fileType: fileType, broadcast: broadcast)
                 return path
             } catch {
                 throw Failure(error.description, code: .cannotCreate)
@@ -65,7 +66,7 @@ public struct OutputTarget: Sendable {
             for attempt in 0..<10_000 {
                 let path = dir + "/" + FileNaming.candidate(base: base, fileExtension: fileType.fileExtension, attempt: attempt)
                 do throws(RecordingError) {
-                    try output.startRecording(to: path, fileType: fileType)
+                    try output.startRecording(to: path, fileType: fileType, broadcast: broadcast)
                     return path
                 } catch {
                     if case .exists = error { continue }

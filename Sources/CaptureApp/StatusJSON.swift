@@ -55,6 +55,9 @@ public enum StatusJSON {
         o["recordedFrames"] = .number(Double(output.recordedFrames))
         o["preRoll"] = preRoll(output)
         o["trigger"] = trigger(output)
+        // The part being recorded (1 until the first split) and the take's frames before it.
+        o["part"] = output.currentPart.map { .number(Double($0.index)) } ?? .null
+        o["framesBeforePart"] = output.currentPart.map { .number(Double($0.framesBefore)) } ?? .null
         return JSONValue.object(o).encoded
     }
 }

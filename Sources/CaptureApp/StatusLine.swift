@@ -15,7 +15,7 @@ public final class StatusLine: @unchecked Sendable {
 
     public var isActive: Bool { timer != nil }
 
-    public init(session: CaptureSession, output: CaptureAudioFileOutput? = nil, rate: Int, enabled: Bool) {
+    public init(session: CaptureSession, rate: Int, enabled: Bool, output: CaptureAudioFileOutput? = nil) {
         guard enabled else {
             timer = nil
             return
@@ -35,6 +35,7 @@ public final class StatusLine: @unchecked Sendable {
                 if l.clips > 0 { line += " CLIP" }
             }
             line += " dBFS  xruns \(session.xrunCount)"
+            if let part = output?.currentPart, part.index > 1 { line += "  part \(part.index)" }
             if let r = session.currentRoute { line += "  \(r.pcm) [\(r.kind.rawValue)]" }
             Terminal.write(StatusLine.fit(line))
         }

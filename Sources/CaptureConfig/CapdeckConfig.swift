@@ -3,8 +3,10 @@
 //   [session]      uses-app-session, auto-configure, mix-with-others, bluetooth-hq  (booleans)
 //   [app-session]  category (string), options (array of strings), preferred-sample-rate (integer)
 //   [routes]       exclusive, shared, bluetooth-hq, bluetooth-hfp                     (PCM names)
-//   [input]        device, format, rate, channels, output-dir, pre-roll (seconds) (yours; earlier capdecks' consoles
-//                  wrote them here, and such a file is still read as configuration)
+//   [input]        device, format, rate, channels, output-dir, description, pre-roll (seconds)
+//                  (yours; earlier capdecks' consoles wrote them here, and such a file is still
+//                  read as configuration), max-file-time, max-file-size (a number of seconds or
+//                  bytes, or "10m", "2G")
 //
 // capdeck never writes this file: the console's own memory is `ConsoleState` (console.toml).
 //
@@ -35,6 +37,11 @@ public struct CapdeckConfig: Equatable, Sendable {
     public var outputDir: String?
     /// `[input] pre-roll`: seconds of audio before a take's start that it begins with (0-60).
     public var preRoll: Double?
+    /// `[input] description`: the WAV/RF64 bext Description (at most 256 bytes).
+    public var bextDescription: String?
+    /// `[input] max-file-time` (seconds) and `max-file-size` (bytes): split recordings into parts.
+    public var maxFileTime: Double?
+    public var maxFileSize: Int?
     /// `[other-audio] mute-streams`: while mix off interrupts other audio, also mute other
     /// programs' playback streams on the sound server (nil: not set).
     public var muteOtherStreams: Bool?
@@ -183,6 +190,12 @@ public enum ConfigLoader {
                             throw fail(key, "expected \(key == "device" ? "a PCM name" : "a directory") in quotes, got \(describe(value))")
                         }
                         if key == "device" { config.inputDevice = s } else { config.outputDir = s }
+                    case "description":
+                        guard value?.type == .string, let s = value?.string else {
+                            throw fail(key, "expected the recordings' description in quotes, got \(describe(value))")
+                        }
+                        if let problem = BroadcastDescription.problem(s) { throw fail(key, problem) }
+                        config.bextDescription = s
                     case "format":
                         guard value?.type == .string, let f = value?.string.flatMap(SampleFormat.init(name:)) else {
                             throw fail(key, "expected one of \"S16_LE\", \"S24_LE\", \"S24_3LE\", \"S32_LE\", \"FLOAT_LE\", got \(describe(value))")
@@ -204,8 +217,19 @@ public enum ConfigLoader {
                             throw fail(key, "expected seconds from 0 to 60, got \(describe(value))")
                         }
                         config.preRoll = seconds
+                    case "max-file-time", "max-file-size":
+                        let time = key == "max-file-time"
+                        let text = value?.type == .int ? value?.int.map(String.init) : value?.type == .string ? value?.string : nil
+                        guard let text else {
+                            throw fail(key, "expected \(time ? "seconds or a duration like \"10m\"" : "bytes or a size like \"2G\""), got \(describe(value))")
+                        }
+                        do throws(SplitLimitError) {
+                            if time { config.maxFileTime = try SplitLimits.duration(text).get() } else { config.maxFileSize = try SplitLimits.size(text).get() }
+                        } catch {
+                            throw fail(key, error.description)
+                        }
                     default:
-                        throw fail(key, "unknown key; use device, format, rate, channels, output-dir or pre-roll")
+                        throw fail(key, "unknown key; use device, format, rate, channels, output-dir, description, pre-roll, max-file-time or max-file-size")
                     }
                 }
             default:

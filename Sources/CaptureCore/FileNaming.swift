@@ -48,4 +48,20 @@ public enum FileNaming {
     public static func candidate(base: String, fileExtension: String, attempt: Int) -> String {
         attempt == 0 ? "\(base).\(fileExtension)" : "\(base)-\(attempt).\(fileExtension)"
     }
+
+    /// The n-th candidate name for part `part` (1, 2, …) of a split recording first named
+    /// `path`: the counter, three digits and more as needed, goes before the extension
+    /// (`take.wav` → `take-001.wav`, `take-002.wav`, …, `take-1000.wav`: the order `ls -v`
+    /// keeps); a taken name gets the collision number after it (`take-002-1.wav`).
+    public static func partCandidate(of path: String, part: Int, attempt: Int) -> String {
+        let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
+        let name = path[slash...]
+        let dot = name.lastIndex(of: ".").flatMap { $0 == name.startIndex ? nil : $0 }
+        let base = String(path[..<(dot ?? path.endIndex)])
+        let ext = dot.map { String(path[path.index(after: $0)...]) }
+        let digits = String(part)
+        let numbered = base + "-" + String(repeating: "0", count: Swift.max(0, 3 - digits.count)) + digits
+        guard let ext else { return attempt == 0 ? numbered : "\(numbered)-\(attempt)" }
+        return candidate(base: numbered, fileExtension: ext, attempt: attempt)
+    }
 }

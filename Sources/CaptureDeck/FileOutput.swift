@@ -18,6 +18,36 @@ public enum RecordingEndReason: Sendable, Equatable {
     case freeDiskSpaceLimitReached
     /// A write, a checkpoint or the format failed (`FinishedRecording.error` says how).
     case failed
+    /// A part of a split recording, finished at a seam: the recording goes on in the next part
+    /// (`splitRecording()`, `splitFrames`, `splitFileSize`).
+    case split
+}
+
+/// One part of a recording (`CaptureAudioFileOutput.currentPart`, `FinishedRecording.part`).
+public struct RecordingPart: Sendable, Equatable {
+    /// 1 for the first part.
+    public var index: Int
+    public var path: String
+    /// Frames of the recording in the parts before this one: the part's first frame counted
+    /// from the recording's first (a Broadcast Wave TimeReference is the first part's plus this).
+    public var framesBefore: Int
+    /// The part's first frame as the output's stream counts it (markers' frames); nil until it
+    /// has arrived.
+    public var streamFrame: Int?
+    /// CLOCK_REALTIME when the writer queue began the part, at its first frame: after the
+    /// sample by the ring's latency (≤ a period or two); 0 until then.
+    public var startedAt: timespec
+    public init(index: Int, path: String, framesBefore: Int, streamFrame: Int?, startedAt: timespec) {
+        self.index = index
+        self.path = path
+        self.framesBefore = framesBefore
+        self.streamFrame = streamFrame
+        self.startedAt = startedAt
+    }
+    public static func == (a: RecordingPart, b: RecordingPart) -> Bool {
+        a.index == b.index && a.path == b.path && a.framesBefore == b.framesBefore && a.streamFrame == b.streamFrame
+            && a.startedAt.tv_sec == b.startedAt.tv_sec && a.startedAt.tv_nsec == b.startedAt.tv_nsec
+    }
 }
 
 /// A recording that has ended and whose file is finished.
@@ -30,6 +60,10 @@ public struct FinishedRecording: Sendable, Equatable {
     /// file failed (the file was deleted: `.vanished` says where the audio went). nil: the file
     /// is complete.
     public var error: RecordingError?
+    /// The part this file is, in a recording that was split (nil: never split).
+    public var part: RecordingPart? = nil
+    /// The level trigger started the recording (`armTrigger`).
+    public var triggered = false
 }
 
 /// Records the session's audio to files (`AVCaptureAudioFileOutput`). Recording can start and
@@ -60,6 +94,8 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         var skipped: [(at: Int, count: Int)] = []
         /// Markers (in stream frames) added before the first frame.
         var pending: [RecordingMarker] = []
+        /// The last batch was skipped (paused): the next one written gets the "resume" marker.
+        var inPause = false
         /// Bytes free for the user on the file's filesystem when last measured (at the start and
         /// at each checkpoint, while `minFreeDiskSpaceLimit` is set), and audio written since.
         var measuredFree: Int?
@@ -68,6 +104,22 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         var triggered = false
         /// Pre-roll frames it may begin with (the ring's last ones, at its first frame).
         var preRollLimit = 0
+        /// The part being written (splitting: every part but the last ended with `.split`) and
+        /// the path the first part was created at, which names the others.
+        var part: RecordingPart
+        var firstPath: String
+        /// The stream frame after the last one received: markers at or past it wait in `pending`
+        /// (the next batch may begin a new part).
+        var streamEnd = 0
+        /// Markers put into a file since the output last looked (for `recentMarkers`): placing
+        /// happens in several places (a marker, a seam, a part's first frame), reporting in one.
+        var newlyPlaced: [RecordingMarker] = []
+
+        init(recorder: SndfileRecorder) {
+            self.recorder = recorder
+            part = RecordingPart(index: 1, path: recorder.path, framesBefore: 0, streamFrame: nil, startedAt: timespec())
+            firstPath = recorder.path
+        }
 
         /// Where stream frame `frame` falls in the file: after the start, minus what pauses
         /// skipped before it (a marker inside a pause lands where the pause began).
@@ -77,10 +129,28 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             return f
         }
 
-        mutating func place(_ marker: RecordingMarker) {
-            guard let start = startFrame else { pending.append(marker); return }
-            guard marker.frame >= start else { return }
-            recorder.addMarker(RecordingMarker(frame: fileFrame(marker.frame, start: start), label: marker.label))
+        /// Puts a marker (in stream frames) into the file; returns it in file frames. One at or
+        /// past the part's end waits for the next part. While paused, one for a frame the writer
+        /// hasn't reached yet (the capture thread's count runs ahead of it) lands where the pause
+        /// began too.
+        @discardableResult
+        mutating func place(_ marker: RecordingMarker) -> RecordingMarker? {
+            guard let start = startFrame, marker.frame < streamEnd else { pending.append(marker); return nil }
+            guard marker.frame >= start else { return nil }
+            var frame = fileFrame(marker.frame, start: start)
+            if inPause { frame = Swift.min(frame, recorder.framesWritten) }
+            let m = RecordingMarker(frame: frame, label: marker.label)
+            recorder.addMarker(m)
+            newlyPlaced.append(m)
+            return m
+        }
+
+        /// Places the markers waiting for frames that have now arrived.
+        mutating func placePending() {
+            guard !pending.isEmpty else { return }
+            let waiting = pending
+            pending = []
+            for m in waiting { place(m) }
         }
 
         mutating func measureFree() {
@@ -94,6 +164,8 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         var frames: Int?
         var bytes: Int?
         var minFree: Int?
+        var splitFrames: Int?
+        var splitBytes: Int?
     }
     /// The recording, and the format frames arrive in. Held through file writes.
     private let current = Mutex<Current?>(nil)
@@ -159,6 +231,10 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     private let position = Atomic<Int>(0)
     private let paused = Atomic<Bool>(false)
     private let lastError = Mutex<RecordingError?>(nil)
+    /// The current (or last) recording's markers as placed in its file, the latest
+    /// `recentMarkerLimit`, and how many it has in all.
+    private let placedMarkers = Mutex<(recent: [RecordingMarker], count: Int)>(([], 0))
+    public static let recentMarkerLimit = 32
     /// Finishes every recording that ends, in the order they ended: a stopped one while its
     /// caller waits, one that failed or reached a limit behind the writer's back (a deleted
     /// file's rescue copies the whole take, which must hold up neither the writer, whose ring
@@ -168,6 +244,37 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     /// so the handler may start and stop recordings).
     private let notifications = DispatchQueue(label: "capdeck.file-output.finished")
     private let finishedHandler = Mutex<(@Sendable (FinishedRecording) -> Void)?>(nil)
+    /// Splitting: the next part, created ahead on `preparing` (so no frame waits on a file being
+    /// created), the part number it is for (asked for or made), and a split asked for.
+    /// `take` counts recordings (a new one, or one ended, moves it on), so a part made ahead for
+    /// one is never used by another. Nothing on `preparing` takes `current`'s lock: the writer,
+    /// which holds it, may wait for a part being made there.
+    private let spare = Mutex<(take: Int, part: Int, recorder: SndfileRecorder)?>(nil)
+    private let spareAskedFor = Atomic<Int>(0)
+    private let take = Atomic<Int>(0)
+    /// What names and makes a recording's next part.
+    private struct PartRequest: Sendable {
+        var take: Int
+        var part: Int
+        var first: String
+        var fileType: FileType
+        var fileFormat: FileSampleFormat?
+        /// The take's tags and bext chunk: every part carries them (the bext restamped at its seam).
+        var tags: [FileTag: String]
+        var broadcast: BroadcastInfo?
+    }
+    private func request(_ c: Current) -> PartRequest {
+        PartRequest(take: take.load(ordering: .relaxed), part: c.part.index + 1, first: c.firstPath,
+                    fileType: c.recorder.fileType, fileFormat: c.recorder.requestedFileFormat,
+                    tags: c.recorder.tags, broadcast: c.recorder.broadcast)
+    }
+    private let splitAsked = Atomic<Bool>(false)
+    private let preparing = DispatchQueue(label: "capdeck.file-output.next-part", qos: .userInitiated)
+    private let shownPart = Mutex<RecordingPart?>(nil)
+    /// The longest a part's file took to create on the writer queue, when none was ready at its
+    /// seam (nanoseconds; 0: every part was ready).
+    public var slowestSeamCreateNanos: Int { seamCreate.load(ordering: .relaxed) }
+    private let seamCreate = Atomic<Int>(0)
 
     public init(format: StreamFormat = StreamFormat(sampleFormat: .s16LE, sampleRate: 48_000, channels: 2)) {
         streamFormat = Mutex(format)
@@ -191,13 +298,13 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             if cur.startFrame == nil && rec.discardEmpty() {
                 do throws(RecordingError) {
                     cur.recorder = try SndfileRecorder(path: rec.path, format: format, fileType: rec.fileType,
-                                                       fileFormat: rec.requestedFileFormat)
+                                                       fileFormat: rec.requestedFileFormat, tags: rec.tags, broadcast: rec.broadcast)
                     cur.skipped = []
                     c = cur
                     return nil
                 } catch {
                     c = nil
-                    clearShown()
+                    tookOut(cur)
                     let e = error
                     lastError.withLock { $0 = e }
                     finishing.async { [self] in notify(FinishedRecording(path: rec.path, frames: 0, reason: .failed, error: e)) }
@@ -205,10 +312,10 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
                 }
             }
             c = nil
-            clearShown()
+            tookOut(cur)
             let e = RecordingError.formatMismatch(path: rec.path, recorded: rec.format.description, delivered: format.description,
                                                   framesSaved: rec.framesWritten)
-            finishAside(rec, .failed, e)
+            finishAside(rec, .failed, e, triggered: cur.triggered)
             return e
         }
         if let failure { throw failure }
@@ -221,16 +328,22 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     /// container can't hold throws `.unsupportedFormat`. Any thread; frames arrive once the
     /// session runs (from its next writer batch, when it is running). Markers count from the
     /// first frame the new file receives. A recording in progress is finished first, reported as
-    /// `.stopped`.
-    public func startRecording(to path: String, fileType: FileType, fileFormat: FileSampleFormat? = nil) throws(RecordingError) {
+    /// `.stopped`. `tags` go into the file's own metadata, those the container holds
+    /// (`SndfileRecorder.init`); none by default. `broadcast` is the WAV/RF64 `bext` chunk
+    /// (`SndfileRecorder.init`); none by default. Its time is set again at the recording's first
+    /// frame to that frame's wall-clock time (pre-roll included) from the running engine's clock
+    /// (with no engine, as given).
+    public func startRecording(to path: String, fileType: FileType, fileFormat: FileSampleFormat? = nil,
+                               tags: [FileTag: String] = [:], broadcast: BroadcastInfo? = nil) throws(RecordingError) {
         lastError.withLock { $0 = nil }
         let measure = limits.withLock { $0.minFree != nil }
         let made: Result<Void, RecordingError> = finishing.sync {
-            let swapped: Result<SndfileRecorder?, RecordingError> = current.withLock { c in
+            let swapped: Result<(SndfileRecorder, RecordingPart, Bool)?, RecordingError> = current.withLock { c in
                 do throws(RecordingError) {
                     let rec = try SndfileRecorder(path: path, format: streamFormat.withLock { $0 }, fileType: fileType,
-                                                  fileFormat: fileFormat)
-                    let old = c?.recorder
+                                                  fileFormat: fileFormat, tags: tags, broadcast: broadcast)
+                    let old = c.map { ($0.recorder, $0.part, $0.triggered) }
+                    take.add(1, ordering: .relaxed)
                     var new = Current(recorder: rec)
                     new.preRollLimit = side.withLock { s in
                         if c?.triggered == true { s.machine?.rearm() }
@@ -240,6 +353,8 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
                     c = new
                     shown.withLock { $0 = (path, 0) }
                     shownTake.withLock { $0 = nil }
+                    shownPart.withLock { $0 = new.part }
+                    placedMarkers.withLock { $0 = ([], 0) }
                     paused.store(false, ordering: .relaxed)
                     return .success(old)
                 } catch {
@@ -248,7 +363,9 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             }
             switch swapped {
             case .failure(let e): return .failure(e)
-            case .success(let old?): _ = finishNow(old, .stopped, nil)
+            case .success(let (old, part, triggered)?):
+                discardSpare()
+                _ = finishNow(old, .stopped, nil, part: part.index > 1 ? part : nil, triggered: triggered)
             case .success(nil): break
             }
             return .success(())
@@ -264,13 +381,18 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         // published, its report first).
         let result: (path: String, frames: Int, error: RecordingError?)? = finishing.sync {
             guard let c = current.withLock({ c -> Current? in
+                if c != nil { take.add(1, ordering: .relaxed) }
                 defer { c = nil }
                 if c?.triggered == true { side.withLock { $0.machine?.rearm() } }
                 return c
             }) else { return nil }
             clearShown()
             paused.store(false, ordering: .relaxed)
-            let error = finishNow(c.recorder, .stopped, nil)
+            discardSpare()
+            var last = c
+            last.streamEnd = .max  // markers past the last frame go in as before
+            last.placePending()
+            let error = finishNow(c.recorder, .stopped, nil, part: c.part.index > 1 ? c.part : nil, triggered: c.triggered)
             return (c.recorder.path, c.recorder.framesWritten, error)
         }
         guard let result else { return nil }
@@ -416,6 +538,149 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         set { limits.withLock { $0.minFree = newValue.flatMap { $0 > 0 ? $0 : nil } } }
     }
 
+    // MARK: Splitting (the recording goes on in the next part, sample-contiguous)
+
+    /// Each part holds at most this many frames, then the next part begins with the next frame.
+    /// nil (or ≤ 0): no limit. Applies to the part in progress too, from the next writer batch.
+    public var splitFrames: Int? {
+        get { limits.withLock { $0.splitFrames } }
+        set { limits.withLock { $0.splitFrames = newValue.flatMap { $0 > 0 ? $0 : nil } } }
+    }
+    /// Each part holds at most this many bytes of audio data (counted as `maxRecordedFileSize`
+    /// counts them; at least one frame), then the next part begins. nil (or ≤ 0): no limit.
+    public var splitFileSize: Int? {
+        get { limits.withLock { $0.splitBytes } }
+        set { limits.withLock { $0.splitBytes = newValue.flatMap { $0 > 0 ? $0 : nil } } }
+    }
+    /// The part being recorded (index 1 until the first split); nil when not recording.
+    public var currentPart: RecordingPart? { shownPart.withLock { $0 } }
+
+    /// Ends the current part and begins the next with the next frame the writer receives: the
+    /// parts concatenated hold exactly what one file would. The next part's file is created here,
+    /// before the seam; returns its path (nil: not recording, or the part has no frame yet, so
+    /// there is nothing to split). The finished part is reported to the recording-finished
+    /// handler (`.split`). Parts are named `FileNaming.partCandidate`; the first part keeps the
+    /// name it was started with until it is finished at the first seam, then takes its number.
+    @discardableResult
+    public func splitRecording() throws(RecordingError) -> String? {
+        guard let next = current.withLock({ c in c.flatMap { $0.recorder.framesWritten > 0 ? request($0) : nil } }) else { return nil }
+        let made = preparing.sync { prepareSpare(next) }
+        let path = try made?.get()
+        if path != nil { splitAsked.store(true, ordering: .relaxed) }
+        return path
+    }
+
+    /// Has the next part made ahead on `preparing`, once per part.
+    private func askForSpare(_ next: PartRequest) {
+        guard spareAskedFor.exchange(next.part, ordering: .relaxed) != next.part else { return }
+        preparing.async { [self] in _ = prepareSpare(next) }
+    }
+
+    /// On `preparing`: creates the part's file (unless it is ready) and returns its path; nil
+    /// when its recording has ended. A file already there gets the collision number.
+    private func prepareSpare(_ next: PartRequest) -> Result<String, RecordingError>? {
+        guard take.load(ordering: .relaxed) == next.take else { return nil }
+        let format = streamFormat.withLock { $0 }
+        if let ready = spare.withLock({ $0 }), ready.take == next.take, ready.part == next.part, ready.recorder.format == format {
+            return .success(ready.recorder.path)
+        }
+        // A stale one (another part, recording or format) goes; what was asked for stays asked.
+        _ = spare.withLock { s -> (take: Int, part: Int, recorder: SndfileRecorder)? in defer { s = nil }; return s }?.recorder.discardEmpty()
+        switch Self.makePart(next.part, of: next.first, format: format, fileType: next.fileType, fileFormat: next.fileFormat,
+                             tags: next.tags, broadcast: next.broadcast) {
+        case .success(let rec):
+            spare.withLock { $0 = (next.take, next.part, rec) }
+            return .success(rec.path)
+        case .failure(let e):
+            return .failure(e)
+        }
+    }
+
+    private static func makePart(_ part: Int, of first: String, format: StreamFormat, fileType: FileType,
+                                 fileFormat: FileSampleFormat?, tags: [FileTag: String],
+                                 broadcast: BroadcastInfo?) -> Result<SndfileRecorder, RecordingError> {
+        for attempt in 0..<10_000 {
+            let path = FileNaming.partCandidate(of: first, part: part, attempt: attempt)
+            do throws(RecordingError) {
+                return .success(try SndfileRecorder(path: path, format: format, fileType: fileType, fileFormat: fileFormat,
+                                                    tags: tags, broadcast: broadcast))
+            } catch {
+                if case .exists = error { continue }
+                return .failure(error)
+            }
+        }
+        return .failure(.exists(path: FileNaming.partCandidate(of: first, part: part, attempt: 9_999)))
+    }
+
+    /// Removes the file made ahead for a next part that won't come (it holds no frame).
+    private func discardSpare(onPreparing: Bool = false) {
+        let body = { [self] in
+            if let s = spare.withLock({ s -> (take: Int, part: Int, recorder: SndfileRecorder)? in defer { s = nil }; return s }) {
+                _ = s.recorder.discardEmpty()
+            }
+            spareAskedFor.store(0, ordering: .relaxed)
+        }
+        if onPreparing { body() } else { preparing.sync(execute: body) }
+    }
+
+    /// On the writer queue, under `current`'s lock: the part ends at stream frame `frame`, and
+    /// the next (made ahead, or now if none is ready) begins there. The ended part is finished
+    /// aside. Throws if the next part can't be created (the recording ends with the part it has).
+    private func beginNextPart(_ c: inout Current, at frame: Int) throws(RecordingError) {
+        c.streamEnd = frame
+        c.placePending()  // markers before the seam stay in this part
+        let wanted = request(c)
+        let index = wanted.part
+        let format = c.recorder.format
+        func ready() -> SndfileRecorder? {
+            spare.withLock { s -> SndfileRecorder? in
+                guard let r = s, r.take == wanted.take, r.part == index, r.recorder.format == format else { return nil }
+                s = nil
+                return r.recorder
+            }
+        }
+        var next = ready()
+        if next == nil && spareAskedFor.load(ordering: .relaxed) == index {
+            // Being made: wait for it rather than make another beside it (a file open's time).
+            preparing.sync {}
+            next = ready()
+        }
+        if next == nil {
+            var t0 = timespec(), t1 = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &t0)
+            next = try Self.makePart(index, of: c.firstPath, format: format, fileType: c.recorder.fileType,
+                                     fileFormat: c.recorder.requestedFileFormat, tags: wanted.tags,
+                                     broadcast: wanted.broadcast).get()
+            clock_gettime(CLOCK_MONOTONIC, &t1)
+            let ns = (t1.tv_sec - t0.tv_sec) * 1_000_000_000 + (t1.tv_nsec - t0.tv_nsec)
+            if ns > seamCreate.load(ordering: .relaxed) { seamCreate.store(ns, ordering: .relaxed) }
+            if spare.withLock({ $0 != nil }) { preparing.async { [self] in discardSpare(onPreparing: true) } }
+        }
+        guard let next else { return }
+        splitAsked.store(false, ordering: .relaxed)
+        let old = c.recorder, oldPart = c.part
+        var part = RecordingPart(index: index, path: next.path, framesBefore: oldPart.framesBefore + old.framesWritten,
+                                 streamFrame: frame, startedAt: timespec())
+        clock_gettime(CLOCK_REALTIME, &part.startedAt)
+        // The part's bext: the take's start, plus the frames of the parts before it, exactly.
+        if var info = old.broadcast {
+            info.sampleOffset = UInt64(part.framesBefore)
+            info.originatorReference = nil
+            next.restampBroadcast(info)
+        }
+        c.recorder = next
+        c.part = part
+        c.startFrame = frame
+        c.skipped = []
+        c.writtenSinceMeasure = 0
+        shown.withLock { $0 = (next.path, 0) }
+        shownPart.withLock { $0 = part }
+        let first = c.firstPath, triggered = c.triggered
+        finishing.async { [self] in
+            _ = finishNow(old, .split, nil, part: oldPart, numbering: oldPart.index == 1 ? first : nil, triggered: triggered)
+        }
+    }
+
     // RecordingSink (writer queue).
     public var path: String { recordingPath ?? "" }
     public var format: StreamFormat { sessionFormat }
@@ -423,6 +688,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
 
     public func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) {
         let at = position.add(count, ordering: .releasing).newValue - count
+        defer { reportPlaced() }
         current.withLock { c in
             side.withLock { s in
                 guard let meter = s.meter, s.machine != nil else {
@@ -460,36 +726,62 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
                 // The new recording's first frame: the pre-roll's last frames go first (the ones
                 // just before `at`, so the join is seamless), and its markers count from there.
                 let pre = Swift.min(s.ring?.held ?? 0, cur.preRollLimit)
-                cur.startFrame = at - pre
-                let take = RecordingTake(path: cur.recorder.path, firstFrame: at - pre, preRollFrames: pre,
-                                         triggered: cur.triggered, firstSampleTime: wallClock(ofFrame: at - pre, s))
+                let first = at - pre
+                cur.startFrame = first
+                cur.part.streamFrame = first
+                let firstTime = wallClock(ofFrame: first, s)
+                if let t = firstTime { cur.part.startedAt = t } else { clock_gettime(CLOCK_REALTIME, &cur.part.startedAt) }
+                // The bext chunk's time is its first sample's (pre-roll included), not the time
+                // the file was created (before the device opened, or long before a trigger),
+                // when the running engine's clock tells it.
+                if let firstTime, var info = cur.recorder.broadcast {
+                    info.startedAt = firstTime
+                    info.sampleOffset = 0
+                    cur.recorder.restampBroadcast(info)
+                }
+                let part = cur.part
+                shownPart.withLock { $0 = part }
+                let take = RecordingTake(path: cur.recorder.path, firstFrame: first, preRollFrames: pre,
+                                         triggered: cur.triggered, firstSampleTime: firstTime)
                 shownTake.withLock { $0 = take }
-                let waiting = cur.pending
-                cur.pending = []
-                for m in waiting { cur.place(m) }
+                cur.placePending()
                 if let ring = s.ring {
                     defer { ring.reset(); preRollHeld.store(0, ordering: .relaxed) }
                     var reached: RecordingEndReason?
+                    var runAt = first
                     try ring.forEachRun(last: pre) { p, n throws(RecordingError) in
-                        if reached == nil { reached = try put(&cur, p, count: n) }
+                        if reached == nil { reached = try put(&cur, p, count: n, at: runAt) }
+                        runAt += n
                     }
                     if let reached { return reached }
                 }
             }
-            if paused.load(ordering: .relaxed) {
+            // Pausing and resuming mark the file where it pauses (both at the same frame: nothing
+            // is written in between).
+            let isPaused = paused.load(ordering: .relaxed)
+            if isPaused != cur.inPause {
+                cur.inPause = isPaused
+                let m = RecordingMarker(frame: cur.recorder.framesWritten, label: isPaused ? "pause" : "resume")
+                cur.recorder.addMarker(m)
+                cur.newlyPlaced.append(m)
+            }
+            if isPaused {
                 if let last = cur.skipped.last, last.at + last.count == at {
                     cur.skipped[cur.skipped.count - 1].count += count
                 } else {
                     cur.skipped.append((at, count))
                 }
+                cur.streamEnd = at + count
+                cur.placePending()
                 return nil
             }
-            return try put(&cur, frames, count: count)
+            return try put(&cur, frames, count: count, at: at)
         }
     }
 
-    /// Writes what of `count` frames the limits let in; says which limit the recording reached.
-    private func put(_ c: inout Current, _ frames: UnsafeRawPointer, count: Int) throws(RecordingError) -> RecordingEndReason? {
+    /// Writes stream frames [`at`, `at + count`) as far as the limits let in, splitting where a
+    /// part is full (or a split was asked for); says which limit the recording reached.
+    private func put(_ c: inout Current, _ frames: UnsafeRawPointer, count: Int, at: Int) throws(RecordingError) -> RecordingEndReason? {
         // Frames are in the session's format; a file in another can't take them (its writer
         // would read past them or split them wrongly).
         let delivered = streamFormat.withLock { $0 }
@@ -498,29 +790,53 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
                                   delivered: delivered.description, framesSaved: c.recorder.framesWritten)
         }
         // The limits: write what still fits, and end the recording as soon as nothing more does.
+        // Splitting: a full part (or a split asked for) ends before the next frame, which
+        // begins the next part; a seam can fall anywhere in a batch.
         let l = limits.withLock { $0 }
         let bpf = c.recorder.fileBytesPerFrame
-        let written = c.recorder.framesWritten
-        var n = count
-        var reached: RecordingEndReason?
-        func fit(_ room: Int, _ reason: RecordingEndReason) {
-            guard n >= room else { return }
-            n = Swift.max(0, room)
-            reached = reason
+        var done = 0
+        while done < count {
+            let written = c.recorder.framesWritten
+            var n = count - done
+            var reached: RecordingEndReason?
+            func fit(_ room: Int, _ reason: RecordingEndReason) {
+                guard n >= room else { return }
+                n = Swift.max(0, room)
+                reached = reason
+            }
+            // Apple's limits count the whole recording, every part.
+            let total = c.part.framesBefore + written
+            if let max = l.frames { fit(max - total, .maximumDurationReached) }
+            if let max = l.bytes { fit(max / bpf - total, .maximumFileSizeReached) }
+            if let min = l.minFree {
+                if c.measuredFree == nil { c.measureFree() }
+                if let free = c.measuredFree { fit((free - c.writtenSinceMeasure - min) / bpf, .freeDiskSpaceLimitReached) }
+            }
+            var room = Int.max
+            if let max = l.splitFrames { room = max - written }
+            if let max = l.splitBytes { room = Swift.min(room, Swift.max(1, max / bpf) - written) }
+            if splitAsked.load(ordering: .relaxed) {
+                if written > 0 { room = 0 } else { splitAsked.store(false, ordering: .relaxed) }  // an empty part stays
+            }
+            if room <= 0 && n > 0 {
+                try beginNextPart(&c, at: at + done)
+                continue
+            }
+            if room < n { n = room; reached = nil }
+            if n > 0 {
+                try c.recorder.write(frames + done * delivered.bytesPerFrame, count: n)
+                c.writtenSinceMeasure += n * bpf
+                let total = c.recorder.framesWritten
+                shown.withLock { $0.frames = total }
+                done += n
+            }
+            if let reached { c.streamEnd = at + done; c.placePending(); return reached }
+            // A limit's next part is made ahead, about 2 s before its seam.
+            if room != Int.max && room - n <= 2 * delivered.sampleRate { askForSpare(request(c)) }
         }
-        if let max = l.frames { fit(max - written, .maximumDurationReached) }
-        if let max = l.bytes { fit(max / bpf - written, .maximumFileSizeReached) }
-        if let min = l.minFree {
-            if c.measuredFree == nil { c.measureFree() }
-            if let free = c.measuredFree { fit((free - c.writtenSinceMeasure - min) / bpf, .freeDiskSpaceLimitReached) }
-        }
-        if n > 0 {
-            try c.recorder.write(frames, count: n)
-            c.writtenSinceMeasure += n * bpf
-            let total = c.recorder.framesWritten
-            shown.withLock { $0.frames = total }
-        }
-        return reached
+        c.streamEnd = at + count
+        c.placePending()
+        return nil
     }
 
     /// The trigger's look at a finished block [`start`, `end`) whose peak was `peak`: it may
@@ -536,10 +852,12 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         case .none: break
         case .start: if c == nil { startTriggeredTake(&c, &s) }
         case .stop:
-            guard let cur = c else { break }
+            guard var cur = c else { break }
             c = nil
-            clearShown()
-            finishAside(cur.recorder, .stopped, nil)
+            tookOut(cur)
+            cur.streamEnd = .max  // markers past the last frame go in as before
+            cur.placePending()
+            finishAside(cur.recorder, .stopped, nil, part: cur.part.index > 1 ? cur.part : nil, triggered: true)
         }
         triggerCode.store(Self.code(s.machine?.state ?? .off), ordering: .relaxed)
     }
@@ -556,13 +874,16 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         while let path = files.path(s.takes, attempt) {
             do throws(RecordingError) {
                 let rec = try SndfileRecorder(path: path, format: streamFormat.withLock { $0 }, fileType: files.fileType,
-                                              fileFormat: files.fileFormat)
+                                              fileFormat: files.fileFormat, tags: files.tags, broadcast: files.broadcast)
                 var new = Current(recorder: rec)
                 new.triggered = true
                 new.preRollLimit = s.ring?.capacity ?? 0
                 if limits.withLock({ $0.minFree != nil }) { new.measureFree() }
+                take.add(1, ordering: .relaxed)
                 c = new
                 shown.withLock { $0 = (path, 0) }
+                shownPart.withLock { $0 = new.part }
+                placedMarkers.withLock { $0 = ([], 0) }
                 paused.store(false, ordering: .relaxed)
                 return
             } catch {
@@ -600,6 +921,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     private func clearShown() {
         shown.withLock { $0 = (nil, 0) }
         shownTake.withLock { $0 = nil }
+        shownPart.withLock { $0 = nil }
     }
 
     /// The fan-out of a run this output joins: its clock, and this output's frame at the run's
@@ -634,22 +956,34 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         }
         guard let (reason, error) = ended else { c = cur; return }
         c = nil
+        tookOut(cur)
+        finishAside(cur.recorder, reason, error, part: cur.part.index > 1 ? cur.part : nil, triggered: cur.triggered)
+    }
+
+    /// Under `current`'s lock: the recording `cur` has just been taken out of it, behind its
+    /// owner's back (a limit, a failure, the trigger). Readers stop seeing it, and a next part
+    /// made ahead for it goes.
+    private func tookOut(_ cur: Current) {
+        take.add(1, ordering: .relaxed)
         clearShown()
         paused.store(false, ordering: .relaxed)
-        finishAside(cur.recorder, reason, error)
+        preparing.async { [self] in discardSpare(onPreparing: true) }
     }
 
     /// A recording ended behind its owner's back (a limit, a failure): finish the file with every
     /// frame it holds on `finishing`, then report it. Called under `current`'s lock, so a later
     /// recording's finish queues after this one.
-    private func finishAside(_ rec: SndfileRecorder, _ reason: RecordingEndReason, _ error: RecordingError?) {
-        finishing.async { [self] in _ = finishNow(rec, reason, error) }
+    private func finishAside(_ rec: SndfileRecorder, _ reason: RecordingEndReason, _ error: RecordingError?,
+                             part: RecordingPart? = nil, triggered: Bool = false) {
+        finishing.async { [self] in _ = finishNow(rec, reason, error, part: part, triggered: triggered) }
     }
 
     /// On `finishing`: finishes `rec`, publishes a failure's error (the first one, unless
     /// finishing found the file deleted: its error says where the audio went), reports the
     /// recording to the handler, and returns the error finishing it met (or the failure's).
-    private func finishNow(_ rec: SndfileRecorder, _ reason: RecordingEndReason, _ failure: RecordingError?) -> RecordingError? {
+    /// A split recording's first part (`numbering`: its path) takes its number once finished.
+    private func finishNow(_ rec: SndfileRecorder, _ reason: RecordingEndReason, _ failure: RecordingError?,
+                           part: RecordingPart? = nil, numbering first: String? = nil, triggered: Bool = false) -> RecordingError? {
         var final = failure
         do throws(RecordingError) {
             try rec.finish()
@@ -657,8 +991,28 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             if failure == nil { final = error } else if case .vanished = error { final = error }
         }
         if reason == .failed { lastError.withLock { $0 = final } }
-        notify(FinishedRecording(path: rec.path, frames: rec.framesWritten, reason: reason, error: final))
+        var path = rec.path
+        if let first, final == nil { path = Self.number(first) }
+        notify(FinishedRecording(path: path, frames: rec.framesWritten, reason: reason, error: final,
+                                 part: part.map { var p = $0; p.path = path; return p }, triggered: triggered))
         return final
+    }
+
+    /// Gives a split recording's finished first part its number, never replacing a file (a
+    /// hard link, then the old name removed; its marker sidecar, if one stayed, alike). Returns
+    /// the path it has now (the old one if the filesystem can't link).
+    private static func number(_ first: String) -> String {
+        for attempt in 0..<10_000 {
+            let to = FileNaming.partCandidate(of: first, part: 1, attempt: attempt)
+            if link(first, to) == 0 {
+                unlink(first)
+                let sidecar = MarkerSidecar.path(for: first)
+                if link(sidecar, MarkerSidecar.path(for: to)) == 0 { unlink(sidecar) }
+                return to
+            }
+            if errno != EEXIST { return first }
+        }
+        return first
     }
 
     private func notify(_ r: FinishedRecording) {
@@ -675,6 +1029,36 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     /// A marker added before the recording's first frame waits for it (its frame may lie after
     /// it); one before that first frame is dropped.
     public func addMarker(_ marker: RecordingMarker) {
-        current.withLock { c in c?.place(marker) }
+        current.withLock { c in
+            guard c != nil else { return }
+            c!.place(marker)
+        }
+        reportPlaced()
     }
+
+    /// Moves the markers placed since the last look into `recentMarkers`.
+    private func reportPlaced() {
+        let placed = current.withLock { c -> [RecordingMarker] in
+            guard let n = c?.newlyPlaced, !n.isEmpty else { return [] }
+            c?.newlyPlaced = []
+            return n
+        }
+        for m in placed { self.placed(m) }
+    }
+
+    private func placed(_ m: RecordingMarker?) {
+        guard let m else { return }
+        placedMarkers.withLock { p in
+            p.recent.append(m)
+            if p.recent.count > Self.recentMarkerLimit { p.recent.removeFirst() }
+            p.count += 1
+        }
+    }
+
+    /// The current recording's markers in file frames (pause and resume, route changes and
+    /// reconnections, `CaptureSession.addMarker`), oldest first: the latest `recentMarkerLimit`.
+    /// After a recording ends, its markers until the next one starts.
+    public var recentMarkers: [RecordingMarker] { placedMarkers.withLock { $0.recent } }
+    /// How many markers the current (or last) recording has.
+    public var markerCount: Int { placedMarkers.withLock { $0.count } }
 }

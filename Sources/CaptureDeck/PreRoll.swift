@@ -167,10 +167,17 @@ public struct TriggeredTakeFiles: Sendable {
     /// The path for take `take` (1 the first), `attempt` counting from 0 while the names it gave
     /// exist (files are never overwritten); nil: no name left. Called on the writer queue.
     public var path: @Sendable (_ take: Int, _ attempt: Int) -> String?
+    /// Every take's tags and `bext` chunk (`CaptureAudioFileOutput.startRecording`); the chunk's
+    /// time is set to each take's first sample, pre-roll included.
+    public var tags: [FileTag: String]
+    public var broadcast: BroadcastInfo?
 
-    public init(fileType: FileType, fileFormat: FileSampleFormat? = nil, path: @escaping @Sendable (_ take: Int, _ attempt: Int) -> String?) {
+    public init(fileType: FileType, fileFormat: FileSampleFormat? = nil, tags: [FileTag: String] = [:],
+                broadcast: BroadcastInfo? = nil, path: @escaping @Sendable (_ take: Int, _ attempt: Int) -> String?) {
         self.fileType = fileType
         self.fileFormat = fileFormat
+        self.tags = tags
+        self.broadcast = broadcast
         self.path = path
     }
 }

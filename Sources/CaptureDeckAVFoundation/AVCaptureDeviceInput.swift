@@ -95,11 +95,17 @@ open class AVCaptureInput: NSObject, @unchecked Sendable {
 /// - this user may not capture (`authorizationStatus(for: .audio)` is `.denied` or
 ///   `.restricted`): `AVError.applicationIsNotAuthorizedToUseDevice`;
 /// - the device is gone (not in the sound server's sources or the cards now):
-///   `AVError.deviceNotConnected`.
+///   `AVError.deviceNotConnected`;
+/// - the device is there but can't capture: its shared route (the server's source, or the card's
+///   `dsnoop:`) is opened and closed once, and an error other than "busy" is thrown as the
+///   nearest Apple code (`deviceNotConnected`, `unsupportedDeviceActiveFormat`,
+///   `applicationIsNotAuthorizedToUseDevice`, `unknown`). A busy device is no error here: the
+///   session is interrupted when it starts, as Apple's is.
 ///
-/// On Linux the device is opened when the session starts running, not here (its route, shared or
-/// exclusive, is chosen then); failures to open then reach the session's runtime-error
-/// notification. The built-in test signal needs no check.
+/// Linux: the route the session captures through (shared or exclusive) is chosen, and opened,
+/// when it starts running; failures then reach the runtime-error notification. The probe is
+/// skipped while the sound server doesn't answer (opening its PCM would block). The built-in test
+/// signal and `alsa-pcm:` devices need no check here (the latter was opened when it was found).
 open class AVCaptureDeviceInput: AVCaptureInput, @unchecked Sendable {
     // @unchecked Sendable: immutable.
 
@@ -128,6 +134,12 @@ open class AVCaptureDeviceInput: AVCaptureInput, @unchecked Sendable {
                     AVErrorDeviceKey: device,
                     NSLocalizedDescriptionKey: "\(facts.name) (\(facts.uniqueID)) is not connected.",
                 ])
+            }
+            if !listing.serverTimedOut, let shared = facts.routes.shared,
+               let error = CaptureDeviceInput(name: facts.name, routes: facts.routes).probe(Route(pcm: shared, kind: .shared)) {
+                if case .busy = error {} else {
+                    throw AVError(AVError.Code(error), userInfo: [AVErrorDeviceKey: device, NSLocalizedDescriptionKey: error.description])
+                }
             }
         }
         self.device = device

@@ -177,7 +177,7 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
         }
         lock.withLock { current = Recording(url: url, delegate: delegate); last = (0, 0) }
         do throws(RecordingError) {
-            try file.startRecording(to: url.path, fileType: fileType, fileFormat: fileFormat)
+            try file.startRecording(to: url.path, fileType: fileType, fileFormat: fileFormat, tags: recordingTags())
             if !isFed { file.pause() }
             callDelegate(delegate) { $0.fileOutput(self, didStartRecordingTo: url, from: connections) }
         } catch {
@@ -189,6 +189,9 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
     /// How the next recording's file stores its samples (nil: the session's format); refused
     /// settings end the recording at once. `AVCaptureAudioFileOutput`: its `audioSettings`.
     func recordingFileFormat(for fileType: FileType) throws(AudioSettingsError) -> FileSampleFormat? { nil }
+
+    /// The tags the next recording's file gets. `AVCaptureAudioFileOutput`: from its `metadata`.
+    func recordingTags() -> [FileTag: String] { [:] }
 
     /// Stops the recording; will-finish and then did-finish follow on the delegate queue, once the
     /// file is finished. Returns at once, as Apple's does.
@@ -259,7 +262,7 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
     static func error(for finished: FinishedRecording) -> AVError? {
         let whole: [String: Any] = [AVErrorRecordingSuccessfullyFinishedKey: true]
         switch finished.reason {
-        case .stopped: return finished.error.map { AVError($0) }
+        case .stopped, .split: return finished.error.map { AVError($0) }
         case .maximumDurationReached: return finished.error.map { AVError($0) } ?? AVError(.maximumDurationReached, userInfo: whole)
         case .maximumFileSizeReached: return finished.error.map { AVError($0) } ?? AVError(.maximumFileSizeReached, userInfo: whole)
         case .freeDiskSpaceLimitReached: return finished.error.map { AVError($0) } ?? AVError(.diskFull, userInfo: whole)
@@ -283,6 +286,8 @@ public class AVCaptureFileOutput: AVCaptureOutput, @unchecked Sendable {
 public class AVCaptureAudioFileOutput: AVCaptureFileOutput, @unchecked Sendable {
     /// What `audioSettings` was set to (nil: the session's format), behind `lock`.
     private var _settings: [String: Any]?
+    /// What `metadata` was set to, behind `lock`.
+    private var _metadata: [AVMetadataItem] = []
 
     public init() {
         super.init(file: CaptureAudioFileOutput())
@@ -342,6 +347,35 @@ public class AVCaptureAudioFileOutput: AVCaptureFileOutput, @unchecked Sendable 
             lock.withLock { _settings = newValue }
         }
     }
+
+    /// The metadata written into each file, taken when a recording starts (a later change, or an
+    /// item changed after, applies from the next recording). Empty (the default): the file gets
+    /// no tags at all — CaptureDeck adds none of its own.
+    ///
+    /// Linux: items go into the file's own tags, those the container holds (`FileTag`): a WAV's
+    /// LIST/INFO chunk, a CAF's info chunk, AIFF's NAME/AUTH/ANNO/(c) chunks. Apple's takes ID3
+    /// items only; here both the common identifiers and the ID3 ones map:
+    /// - title: `.commonIdentifierTitle`, `.id3MetadataTitleDescription`
+    /// - artist: `.commonIdentifierArtist`, `…Creator`, `…Author`, `.id3MetadataLeadPerformer`
+    /// - comment: `.commonIdentifierDescription`, `.id3MetadataComments`
+    /// - date: `.commonIdentifierCreationDate`, `.id3MetadataRecordingTime`, `.id3MetadataYear`
+    /// - software: `.commonIdentifierSoftware`, `.id3MetadataEncodedWith` (libsndfile appends
+    ///   its own name and version: "App 1.0 (libsndfile-1.2.0)")
+    /// - copyright: `.commonIdentifierCopyrights`, `.id3MetadataCopyright`
+    /// - album: `.commonIdentifierAlbumName`, `.id3MetadataAlbumTitle`
+    /// - genre: `.id3MetadataContentType`; track number: `.id3MetadataTrackNumber`
+    /// The first item for a tag wins; a value is its `stringValue` (dates in ISO 8601). Other
+    /// identifiers, values that aren't strings, numbers or dates, and tags the container can't
+    /// hold (WAV: all of these; CAF: all; AIFF: title, artist, comment and copyright only) are
+    /// skipped, as Apple's writes only what a file type holds. The tags are written with the
+    /// header, ahead of the audio, so a file cut off by a crash keeps them through
+    /// `capdeck recover`.
+    public var metadata: [AVMetadataItem] {
+        get { lock.withLock { _metadata } }
+        set { lock.withLock { _metadata = newValue } }
+    }
+
+    override func recordingTags() -> [FileTag: String] { AVMetadataItem.fileTags(from: metadata) }
 
     /// The session's capture format (nil before it has a rate).
     private func sessionFormat() -> StreamFormat? {

@@ -38,7 +38,8 @@ public enum FileType: String, CaseIterable, Sendable {
     }
 
     /// Whether markers go into the file itself (WAV cue points, an AIFF MARK chunk), kept in the
-    /// crash-safe sidecar until then. The other containers have no place libsndfile reads them from.
+    /// crash-safe sidecar until then. The other containers keep them in the sidecar for good:
+    /// libsndfile writes no cues into them.
     var holdsMarkers: Bool { self == .wav || self == .aiff }
 
     func sndfileFormat(_ format: SampleFormat) -> Int32 {

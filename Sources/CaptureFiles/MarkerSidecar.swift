@@ -1,22 +1,23 @@
-// A crash-safe record of a WAV or AIFF recording's markers: `take.wav.markers` beside `take.wav`.
+// A crash-safe record of a recording's markers: `take.wav.markers` beside `take.wav`.
 //
 // Cue points (AIFF: a MARK chunk) can only be appended once the audio is finished, so until
 // then the markers live in this small text file, written when they change and synced with the
-// recording's checkpoint sync. Format (UTF-8, one record per line, "\n"-terminated):
+// recording's checkpoint sync. W64, CAF and FLAC have no cues libsndfile writes: for them this
+// file is where the markers stay. Format (UTF-8, one record per line, "\n"-terminated):
 //
 //     capdeck-markers 1
 //     FRAME<TAB>LABEL
 //
 // FRAME is the decimal frame position; in LABEL a backslash, tab, newline and carriage return
-// are written `\\`, `\t`, `\n`, `\r`. A torn last line (no "\n") is ignored. `finish` folds
-// the markers into the file as cue points and removes the sidecar; so does `recover`.
+// are written `\\`, `\t`, `\n`, `\r`. A torn last line (no "\n") is ignored. For WAV and AIFF,
+// `finish` folds the markers into the file as cue points and removes the sidecar; so does `recover`.
 import CaptureCore
 import Glibc
 
-enum MarkerSidecar {
+public enum MarkerSidecar {
     static let magic = "capdeck-markers 1"
 
-    static func path(for recording: String) -> String { recording + ".markers" }
+    public static func path(for recording: String) -> String { recording + ".markers" }
 
     static func line(_ m: RecordingMarker) -> String {
         return "\(m.frame)\t\(FieldEscaping.escape(m.label))\n"

@@ -24,6 +24,10 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     public let fileFormat: FileSampleFormat
     /// The file format asked for at creation (nil: the stream's), to create the file again alike.
     public let requestedFileFormat: FileSampleFormat?
+    /// The tags in the file: those given that the container holds and that aren't empty.
+    public let tags: [FileTag: String]
+    /// The file's `bext` chunk (WAV and RF64; nil for other types or when none was asked for).
+    public private(set) var broadcast: BroadcastInfo?
     /// Bytes a frame takes in the file.
     public var fileBytesPerFrame: Int { fileFormat.bytesPerFrame(channels: format.channels) }
     public private(set) var framesWritten = 0
@@ -44,8 +48,8 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// Markers `finish` could not write into the file (past 2^32 frames, no room under 4 GiB, or
     /// past an AIFF MARK chunk's 32767).
     public private(set) var droppedMarkers: [RecordingMarker] = []
-    /// The crash-safe sidecar (`PATH.markers`, WAV and AIFF): its descriptor once created, and how
-    /// many markers it holds.
+    /// The crash-safe sidecar (`PATH.markers`; for W64, CAF and FLAC, the markers' only home): its
+    /// descriptor once created, and how many markers it holds.
     private var sidecarFD: Int32 = -1
     private var sidecarCount = 0
     private var sidecarFailed = false
@@ -58,8 +62,19 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// stream's encoding, in the container's byte order) is how the file stores the samples: frames
     /// are converted to it exactly as `FrameConverter` does (widening is exact, narrowing integers
     /// truncates, float to integer rounds to nearest and clamps) before libsndfile writes them.
+    ///
+    /// `tags` go into the file's own metadata (`FileTag` says where), written with the header
+    /// before the first frame, so they are in every checkpoint's header and survive a crash and
+    /// `capdeck recover`. Tags the container doesn't hold, and empty ones, are skipped; a value
+    /// ends at its first NUL. libsndfile appends its own name and version to `.software`
+    /// ("App 1.0 (libsndfile-1.2.0)"), and cuts that one to 127 bytes.
+    ///
+    /// `broadcast` (WAV and RF64; ignored for the other types) is written as the file's `bext`
+    /// chunk with the header, before the first frame; its `startedAt` is the wall-clock time of
+    /// the file's first sample (`BroadcastInfo`).
     public init(path: String, format: StreamFormat, fileType: FileType,
-                fileFormat: FileSampleFormat? = nil) throws(RecordingError) {
+                fileFormat: FileSampleFormat? = nil, tags: [FileTag: String] = [:],
+                broadcast: BroadcastInfo? = nil) throws(RecordingError) {
         let stores = fileFormat ?? FileSampleFormat(sampleFormat: format.sampleFormat)
         try fileType.validate(stores)
         self.path = path
@@ -67,6 +82,9 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         self.fileType = fileType
         self.fileFormat = stores
         self.requestedFileFormat = fileFormat
+        let held = fileType.heldTags
+        self.tags = tags.filter { held.contains($0.key) && !$0.value.isEmpty }
+        self.broadcast = fileType.holdsBroadcastInfo ? broadcast : nil
         var stored = format
         stored.sampleFormat = stores.sampleFormat
         self.stored = stored
@@ -115,6 +133,20 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         // take for audio. Each checkpoint brings its values up to date; `recover` recomputes them.
         if fileType == .caf && stores.sampleFormat == .floatLE {
             sf_command(f, Int32(SFC_SET_ADD_PEAK_CHUNK), nil, Int32(SF_FALSE))
+        }
+        if let broadcast = self.broadcast, let reason = broadcast.apply(to: f, format: stored, fileFormat: stores) {
+            sf_close(f); Glibc.close(fd); unlink(path)
+            throw .cannotCreate(path: path, reason: "writing the bext chunk: \(reason)")
+        }
+        // Tags before the header update below: it writes them ahead of the audio (libsndfile can
+        // place them there only while no frame is written; FLAC writes its one header then).
+        for tag in FileTag.allCases {
+            guard let value = self.tags[tag] else { continue }
+            let r = sf_set_string(f, tag.sndfileType, value)
+            if r != 0 {
+                sf_close(f); Glibc.close(fd); unlink(path)
+                throw .cannotCreate(path: path, reason: "writing the \(tag.rawValue) tag: \(String(cString: sf_error_number(r)))")
+            }
         }
         // A true 0-frame header from the start, so even a file killed before its first
         // checkpoint opens as an empty recording.
@@ -213,6 +245,17 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         }
     }
 
+    /// A file made ahead of its first frame (the next part of a split take) learns when that
+    /// frame is: its bext chunk is written again with `info` (same size: libsndfile allows it
+    /// before the first frame) and the header updated. Nothing happens once a frame is written,
+    /// or for a file without the chunk.
+    public func restampBroadcast(_ info: BroadcastInfo) {
+        guard framesWritten == 0, broadcast != nil, let file else { return }
+        guard info.apply(to: file, format: format, fileFormat: fileFormat) == nil else { return }
+        broadcast = info
+        sf_command(file, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
+    }
+
     public func checkpoint() throws(RecordingError) {
         guard let file else { return }
         // SFC_UPDATE_HEADER_NOW itself always returns 0; a failed header write shows in sf_error.
@@ -248,10 +291,10 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
 
     /// Appends markers added since the last checkpoint to the sidecar (creating it, 0600, never
     /// overwriting). Returns its descriptor when it changed (to sync), else -1. A sidecar that
-    /// can't be created (the name is taken) or written is given up: markers still go into the
-    /// file at finish, just not crash-safely.
+    /// can't be created (the name is taken) or written is given up: WAV and AIFF markers still go
+    /// into the file at finish, just not crash-safely; the other types' are dropped.
     private func writeSidecar() -> Int32 {
-        guard fileType.holdsMarkers, !sidecarFailed, markers.count > sidecarCount else { return -1 }
+        guard !sidecarFailed, markers.count > sidecarCount else { return -1 }
         if sidecarFD < 0 {
             guard let fd = MarkerSidecar.create(for: path) else { sidecarFailed = true; return -1 }
             sidecarFD = fd
@@ -269,7 +312,8 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     }
 
     /// Remembers a marker; WAV and RF64 files get them as cue points (with labels) at `finish`,
-    /// AIFF files as a MARK chunk (names cut to 255 bytes).
+    /// AIFF files as a MARK chunk (names cut to 255 bytes); W64, CAF and FLAC keep them in the
+    /// sidecar (libsndfile 1.2 accepts SFC_SET_CUE for those but writes no cues).
     public func addMarker(_ marker: RecordingMarker) {
         markers.append(marker)
     }
@@ -316,6 +360,13 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
             case .noRoom: droppedMarkers = markers
             case .failed: r = -1; stepError = .current
             }
+        }
+        if !fileType.holdsMarkers && !markers.isEmpty {
+            // The sidecar is these types' record of their markers: written by the last checkpoint
+            // or now (a finish before any checkpoint), and kept.
+            _ = writeSidecar()
+            if sidecarFailed { droppedMarkers = markers }
+            if sidecarFD >= 0 { _ = fdatasync(sidecarFD) }
         }
         var syncError = Errno.none
         do throws(Errno) { try valueOrErrno { fdatasync(fd) } } catch { syncError = error }

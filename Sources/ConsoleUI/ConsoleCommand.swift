@@ -6,6 +6,8 @@ public enum ConsoleCommand: Hashable, Sendable {
     case recordStartStop
     case pauseResume
     case armTrigger
+    case split
+    case mark
     case chooseDevice
     case cycleCategory
     case resetMeters

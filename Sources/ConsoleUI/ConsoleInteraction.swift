@@ -11,6 +11,10 @@ public enum ConsoleEffect: Equatable, Sendable {
     case pauseResume
     /// Arm the level trigger, or disarm it (a take it started ends).
     case toggleTrigger
+    /// End the recording's part and begin the next at once (`--max-file-time` does it by itself).
+    case split
+    /// Add a marker at the frame being captured.
+    case mark
     /// List the capture devices (off the UI thread: the catalog is ALSA), then call
     /// `devicesListed(_:)`, which opens the picker.
     case listDevices
@@ -93,6 +97,8 @@ public struct ConsoleInteraction: Equatable, Sendable {
             case .recordStartStop: return [.toggleRecording]
             case .pauseResume: return [.pauseResume]
             case .armTrigger: return [.toggleTrigger]
+            case .split: return [.split]
+            case .mark: return [.mark]
             case .chooseDevice: return [.listDevices]
             case .cycleCategory: return [.cycleCategory]
             case .resetMeters: return [.resetMeters]

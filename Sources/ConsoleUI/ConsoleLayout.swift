@@ -23,6 +23,8 @@ public enum ConsoleLayout {
         sessionPanel(&g, m, y: y); y += 5
         appSessionLine(&g, m, y: y); y += 1
         recordingPanel(&g, m, y: y); y += 2
+        // The markers line, where the log below keeps at least three rows (80×24 with two channels).
+        if height - 1 - (y + 2) >= 3 { markersLine(&g, m, y: y); y += 1 }
         rule(&g, m, y: y); y += 1
         // The first row of the log area says what mix off does to other programs' audio, where
         // the log keeps at least two rows (at the minimum size the log comes first).
@@ -264,6 +266,7 @@ public enum ConsoleLayout {
         }
         preRollAndTrigger(&g, m, y: y, after: x)
         x = g.put("File ", x: 0, y: y + 1, style: .dim)
+        if let part = m.filePart, part > 1, m.filePath != nil { x += g.put("part \(part) ", x: x, y: y + 1, style: .bold) }
         let path = m.filePath ?? "next file goes in \(m.directory)"
         g.put(Readout.fitPath(path, width: g.width - x, unicode: m.unicode), x: x, y: y + 1, style: m.filePath == nil ? .dim : .normal)
     }
@@ -286,6 +289,33 @@ public enum ConsoleLayout {
         for (text, style) in parts { x += g.put(text, x: x, y: y, style: style) }
     }
 
+    /// The recording's last few markers, newest last, as many as fit: `00:01:05 mark`.
+    static func markersLine(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int) {
+        var x = g.put("Markers ", x: 0, y: y, style: .dim)
+        guard m.markerCount > 0 else {
+            g.put(m.recording == .stopped ? "none" : "none yet (m marks the frame being captured)", x: x, y: y, style: .dim,
+                  maxWidth: g.width - x)
+            return
+        }
+        x += g.put("\(m.markerCount)  ", x: x, y: y, style: .bold)
+        let cut = m.unicode ? "…" : "~"
+        let items = m.markers.map { mk in
+            (Readout.duration(mk.seconds, tenths: true), mk.label.count > 24 ? mk.label.prefix(23) + cut : mk.label)
+        }
+        var fit = 0
+        var width = 0
+        for (t, l) in items.reversed() {
+            let w = t.count + 1 + l.count + 2
+            if x + width + w - 2 > g.width { break }
+            width += w
+            fit += 1
+        }
+        for (t, l) in items.suffix(fit) {
+            x += g.put(t, x: x, y: y, style: .dim)
+            x += g.put(" " + l + "  ", x: x, y: y, maxWidth: g.width - x)
+        }
+    }
+
     static func eventLog(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int, rows: Int) {
         guard rows > 0 else { return }
         g.put("Events", x: 0, y: y, style: .title)
@@ -306,10 +336,13 @@ public enum ConsoleLayout {
         g.fill(" ", x: 0, y: y, width: g.width, style: .reverse)
         var items = [("1-4", "session"), ("r", m.recording == .stopped ? "record" : "stop"), ("p", m.recording == .paused ? "resume" : "pause"),
                      ("d", "device"), ("c", "category"), ("x", "reset"), ("?", "help"), ("q", "quit")]
+        let marks = m.recording != .stopped
+        if marks { items.insert(("m", "mark"), at: 3) }
         // Narrow terminals get short labels, so every key (quit above all) stays visible.
         if items.reduce(1, { $0 + $1.0.count + $1.1.count + 3 }) > g.width {
             items = [("1-4", "rules"), ("r", m.recording == .stopped ? "rec" : "stop"), ("p", m.recording == .paused ? "resume" : "pause"),
                      ("d", "dev"), ("c", "cat"), ("x", "reset"), ("?", "help"), ("q", "quit")]
+            if marks { items.insert(("m", "mark"), at: 3) }
         }
         let gap = items.reduce(1, { $0 + $1.0.count + $1.1.count + 3 }) > g.width ? " " : "  "
         var x = 1

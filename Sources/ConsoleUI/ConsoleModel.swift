@@ -50,6 +50,8 @@ public struct ConsoleModel: Sendable {
     // Recording.
     public var recording: RecordingState = .stopped
     public var filePath: String?
+    /// The part being recorded (shown from the second on: the take was split).
+    public var filePart: Int?
     public var recordedSeconds = 0.0
     public var fileBytes: Int64 = 0
     public var freeBytes: Int64?
@@ -60,6 +62,19 @@ public struct ConsoleModel: Sendable {
     public var preRollHeldSeconds = 0.0
     /// The level trigger: off, armed, triggered, holding.
     public var trigger = "off"
+    /// The recording's latest markers (at most `markersShown`), oldest first, and how many it has.
+    public var markers: [Marker] = []
+    public var markerCount = 0
+    public static let markersShown = 8
+    public struct Marker: Sendable, Equatable {
+        /// Where in the file, in seconds.
+        public var seconds: Double
+        public var label: String
+        public init(seconds: Double, label: String) {
+            self.seconds = seconds
+            self.label = label
+        }
+    }
 
     public var events: [Event] = []
 

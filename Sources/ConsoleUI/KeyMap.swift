@@ -1,10 +1,34 @@
-// Keys to commands: one table (the help overlay, the footer and dispatch are all made from it).
+// Keys, stdin commands and signals: one table (the key map, the help overlay, `help` on stdin and
+// the table in Docs/console.md are all made from it).
 import CaptureCore
 
+/// One row of the control table: what a console key, a line on `record`'s standard input and a
+/// signal do, where they do the same thing. Rows with keys make the console's key map, help
+/// overlay and footer; rows with stdin forms make `help` on stdin; all rows make the table in
+/// Docs/console.md (checked by a test).
 public struct KeyBinding: Sendable {
+    /// Console keys (names for `KeyMap.codes(named:)`); empty: stdin or signals only.
     public var keys: [String]
-    public var command: ConsoleCommand
+    /// What the keys do in the console (nil when there is no key).
+    public var command: ConsoleCommand?
+    /// What the console's help overlay (and `help` on stdin) says.
     public var help: String
+    /// `record`'s standard-input forms, e.g. `mark [LABEL]` (the first word is the verb).
+    public var stdin: [String]
+    /// Signals that do it (`SIGINT`…).
+    public var signals: [String]
+    /// The docs table's longer text (nil: `help`).
+    public var doc: String?
+
+    public init(keys: [String], command: ConsoleCommand?, help: String, stdin: [String] = [], signals: [String] = [],
+                doc: String? = nil) {
+        self.keys = keys
+        self.command = command
+        self.help = help
+        self.stdin = stdin
+        self.signals = signals
+        self.doc = doc
+    }
 }
 
 public enum KeyMap {
@@ -16,22 +40,70 @@ public enum KeyMap {
     public static let enter: Int32 = 10
     public static let ctrlL: Int32 = 12
 
-    /// The table the help overlay and the footer are made from, in display order.
-    public static let bindings: [KeyBinding] = [
-        KeyBinding(keys: ["1"], command: .toggle(.usesAppSession), help: "toggle usesApplicationAudioSession"),
-        KeyBinding(keys: ["2"], command: .toggle(.autoConfigure), help: "toggle automaticallyConfiguresApplicationAudioSession"),
-        KeyBinding(keys: ["3"], command: .toggle(.mixWithOthers), help: "toggle configuresApplicationAudioSessionToMixWithOthers"),
-        KeyBinding(keys: ["4"], command: .toggle(.bluetoothHQ), help: "toggle configuresApplicationAudioSessionForBluetoothHighQualityRecording"),
-        KeyBinding(keys: ["r"], command: .recordStartStop, help: "start / stop recording"),
-        KeyBinding(keys: ["p"], command: .pauseResume, help: "pause / resume recording"),
-        KeyBinding(keys: ["v"], command: .armTrigger, help: "arm / disarm voice-activated recording (--trigger-level, default -30 dBFS)"),
-        KeyBinding(keys: ["d"], command: .chooseDevice, help: "choose the input device"),
-        KeyBinding(keys: ["c"], command: .cycleCategory, help: "cycle the app session category (when not configured automatically)"),
+    /// The control table, in display order: console keys, stdin commands and signals. To add a
+    /// control, add a row here (and its `ConsoleCommand` and/or a `case` for its verb in
+    /// `ControlInput.handle`); the help overlay, `help` on stdin and the docs table follow.
+    public static let controls: [KeyBinding] = [
+        KeyBinding(keys: ["1"], command: .toggle(.usesAppSession), help: "toggle usesApplicationAudioSession",
+                   stdin: ["toggle uses-app-session", "set uses-app-session on|off"], doc: "toggle `usesApplicationAudioSession`"),
+        KeyBinding(keys: ["2"], command: .toggle(.autoConfigure), help: "toggle automaticallyConfiguresApplicationAudioSession",
+                   stdin: ["toggle auto-configure", "set auto-configure on|off"],
+                   doc: "toggle `automaticallyConfiguresApplicationAudioSession`"),
+        KeyBinding(keys: ["3"], command: .toggle(.mixWithOthers), help: "toggle configuresApplicationAudioSessionToMixWithOthers",
+                   stdin: ["toggle mix", "set mix on|off"],
+                   doc: "toggle `configuresApplicationAudioSessionToMixWithOthers`: while capturing, this re-negotiates the ALSA device (exclusive ↔ shared route) without interrupting the recording"),
+        KeyBinding(keys: ["4"], command: .toggle(.bluetoothHQ), help: "toggle configuresApplicationAudioSessionForBluetoothHighQualityRecording",
+                   stdin: ["toggle bluetooth-hq", "set bluetooth-hq on|off"],
+                   doc: "toggle `configuresApplicationAudioSessionForBluetoothHighQualityRecording`"),
+        KeyBinding(keys: ["r"], command: .recordStartStop, help: "start / stop recording",
+                   doc: "start / stop recording. The file name comes from `--name` in the `-o` directory; existing files are never overwritten"),
+        KeyBinding(keys: ["p"], command: .pauseResume, help: "pause / resume recording (a marker at each)", stdin: ["pause", "resume"],
+                   doc: "pause / resume the recording (the file stays open; nothing is written while paused). Each adds a marker, `pause` and `resume`, at the frame where the file pauses"),
+        KeyBinding(keys: ["m"], command: .mark, help: "add a marker at the current frame", stdin: ["mark [LABEL]"],
+                   doc: "add a marker at the frame being captured (label `mark`, or LABEL); the Recording panel lists the last few"),
+        KeyBinding(keys: ["s"], command: .split, help: "split: go on recording in the next file, sample-contiguous",
+                   stdin: ["split"], signals: ["SIGUSR1"],
+                   doc: "split the take: the next frame starts the next part (`take-002.wav`…), sample-contiguous; also `--max-file-time`/`--max-file-size`"),
+        KeyBinding(keys: ["v"], command: .armTrigger, help: "arm / disarm voice-activated recording (--trigger-level, default -30 dBFS)",
+                   doc: "arm / disarm voice-activated recording: a take starts when the level reaches `--trigger-level` (default -30 dBFS) and ends `--trigger-hold` seconds after it falls below `--trigger-stop-level`; each take in its own file, beginning with the pre-roll (`--pre-roll`, 1 s by default with a trigger). `record --trigger-level` arms it from the start"),
+        KeyBinding(keys: ["d"], command: .chooseDevice, help: "choose the input device",
+                   doc: "choose the input device from the catalog (`capdeck devices`) or a built-in signal. The new device is opened beside the current one, as a route switch is: while recording, the take goes on in the same file with a marker at the seam. A device that doesn't open (`jack` with no JACK server, a PCM name that fails) leaves capture where it was, untouched, and one event line says so (`jack could not be opened; still capturing hw:1, the recording goes on (…)`); it is not remembered. While the console waits for an unplugged device, a new one is test-opened first, so one that fails leaves the wait as it was"),
+        KeyBinding(keys: ["c"], command: .cycleCategory, help: "cycle the app session category (when not configured automatically)",
+                   stdin: ["category NAME"],
+                   doc: "cycle the app session's category, when the capture session does not configure it; on stdin, set it (`ambient`, `soloAmbient`, `playback`, `record`, `playAndRecord`)"),
         KeyBinding(keys: ["x"], command: .resetMeters, help: "reset peak holds and clip lights"),
-        KeyBinding(keys: ["Ctrl-L"], command: .redraw, help: "repaint the whole screen"),
-        KeyBinding(keys: ["?", "F1"], command: .help, help: "this help"),
-        KeyBinding(keys: ["q", "Esc"], command: .quit, help: "quit (asks first while recording)"),
+        KeyBinding(keys: [], command: nil, help: "print one JSON line of state on standard output", stdin: ["status"]),
+        KeyBinding(keys: ["Ctrl-L"], command: .redraw, help: "repaint the whole screen",
+                   doc: "repaint the whole screen (after something else wrote over it), in any mode"),
+        KeyBinding(keys: ["?", "F1"], command: .help, help: "this help", stdin: ["help"],
+                   doc: "help overlay with every key; on stdin, the commands on standard error"),
+        KeyBinding(keys: ["q", "Esc"], command: .quit, help: "quit (asks first while recording)", stdin: ["stop", "quit"],
+                   signals: ["SIGINT", "SIGTERM", "SIGHUP"],
+                   doc: "quit. While recording the console asks first; `y` saves the file and quits. `stop` on stdin and the signals save the file and exit"),
     ]
+
+    /// The rows with console keys: the key map, the help overlay.
+    public static let bindings: [KeyBinding] = controls.filter { !$0.keys.isEmpty }
+
+    /// The verbs `record`'s standard input takes (first words of the table's stdin forms).
+    public static let stdinVerbs: Set<String> = Set(controls.flatMap(\.stdin).compactMap { $0.split(separator: " ").first.map(String.init) })
+
+    /// `help` on stdin: the table's stdin forms, one line.
+    public static var stdinHelp: String {
+        "commands: " + controls.flatMap(\.stdin).joined(separator: ", ")
+            + " (properties: uses-app-session, auto-configure, mix, bluetooth-hq)"
+    }
+
+    /// The table in Docs/console.md ("## Controls"), made from `controls`.
+    public static var markdownTable: String {
+        // A `|` inside a cell is written `\|`.
+        func code(_ xs: [String]) -> String { xs.map { "`\($0.replacing("|", with: "\\|"))`" }.joined(separator: ", ") }
+        var lines = ["| key | stdin (`record`) | signal | does |", "|---|---|---|---|"]
+        for c in controls {
+            lines.append("| \(code(c.keys)) | \(code(c.stdin)) | \(code(c.signals)) | \(c.doc ?? c.help) |")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
 
     /// Key codes for a key's name in the table: `Esc`, `F1`, `Ctrl-L`, or one character (a
     /// letter also in upper case, so Caps Lock doesn't change what a key does).

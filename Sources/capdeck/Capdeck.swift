@@ -2,6 +2,7 @@
 import ArgumentParser
 import CaptureApp
 import CaptureDeck
+import CaptureFiles
 import Glibc
 
 struct Capdeck: ParsableCommand {
@@ -13,7 +14,7 @@ struct Capdeck: ParsableCommand {
             73 cannot create the output file, 74 I/O error during recording.
             'capdeck' alone opens the console; 'capdeck record' records headless.
             """,
-        version: "0.1.0",
+        version: BroadcastInfo.captureDeckVersion,
         subcommands: [ConsoleCommandLine.self, RecordCommand.self, DevicesCommand.self, RecoverCommand.self],
         defaultSubcommand: ConsoleCommandLine.self
     )

@@ -34,6 +34,9 @@ struct CaptureOptions: ParsableArguments {
     @Option(name: .customLong("name"), help: "strftime pattern for file names; the type's extension is added.")
     var namePattern: String = FileNaming.defaultPattern
 
+    @Option(name: .customLong("description"), help: "WAV/RF64 bext Description (at most 256 bytes; UTF-8 kept as is).")
+    var bextDescription: String?
+
     @Option(name: [.customShort("F"), .customLong("period-time")], parsing: .unconditional,
             help: "Device period in microseconds (1000-1000000; default 10000).",
             transform: Parse.int("period-time", 1_000...1_000_000, unit: " µs"))
@@ -98,6 +101,14 @@ struct CaptureOptions: ParsableArguments {
             help: "Seconds below the stop level before a triggered take ends (0-3600; default 2).",
             transform: Parse.decimal("--trigger-hold", 0...3600, unit: "seconds"))
     var triggerHold: Double?
+    @Option(name: .customLong("max-file-time"), parsing: .unconditional,
+            help: "Split the recording into parts of at most this long: seconds (as arecord), or 90s, 10m, 2h; 0: no limit (config: [input] max-file-time).",
+            transform: Parse.splitDuration)
+    var maxFileTime: Double?
+    @Option(name: .customLong("max-file-size"), parsing: .unconditional,
+            help: "Split the recording into parts of at most this much audio: bytes, or 500k, 500M, 2G (1024-based); 0: no limit (config: [input] max-file-size).",
+            transform: Parse.splitSize)
+    var maxFileSize: Int?
 
     @Option(name: .customLong("config"), help: "Config file (default: $XDG_CONFIG_HOME/capdeck/config.toml, if it exists).")
     var configFile: String?
@@ -123,6 +134,9 @@ struct CaptureOptions: ParsableArguments {
             || namePattern.contains("%n") || namePattern.contains("%t") {
             throw ValidationError("--name: the pattern must not make control characters (newline, tab…)")
         }
+        if let d = bextDescription, let problem = BroadcastDescription.problem(d) {
+            throw ValidationError("--description: \(problem)")
+        }
         for (flag, v) in [("-D/--device", device), ("--exclusive-device", exclusiveDevice), ("--shared-device", sharedDevice),
                           ("--bluetooth-hq-device", bluetoothHQDevice), ("--bluetooth-hfp-device", bluetoothHFPDevice)] {
             if let v, v.isEmpty || v.utf8.count > 512 || v.contains(where: { $0.isNewline }) {
@@ -136,7 +150,7 @@ struct CaptureOptions: ParsableArguments {
 
     /// The values, for the library (which knows no argument parser).
     var settings: CaptureSettings {
-        CaptureSettings(device: device, format: format, rate: rate, channels: channels, fileType: fileType,
+        var s = CaptureSettings(device: device, format: format, rate: rate, channels: channels, fileType: fileType,
                         outputDir: outputDir, namePattern: namePattern, periodTime: periodTime, bufferTime: bufferTime,
                         rtPriority: rtPriority, noRealtime: noRealtime,
                         exclusiveDevice: exclusiveDevice, sharedDevice: sharedDevice,
@@ -144,5 +158,9 @@ struct CaptureOptions: ParsableArguments {
                         usesAppSession: usesAppSession, autoConfigure: autoConfigure, mixWithOthers: mixWithOthers,
                         bluetoothHQ: bluetoothHQ, configFile: configFile, muteOtherStreams: muteOtherStreams,
                         preRoll: preRoll, triggerLevel: triggerLevel, triggerStopLevel: triggerStopLevel, triggerHold: triggerHold)
+        s.bextDescription = bextDescription
+        s.maxFileTime = maxFileTime
+        s.maxFileSize = maxFileSize
+        return s
     }
 }

@@ -33,6 +33,12 @@ enum Parse {
         while let l = t.last, l == " " || l == "\t" { t = t.dropLast() }
         return String(t)
     }
+    static func splitDuration(_ s: String) throws -> Double {
+        do throws(SplitLimitError) { return try SplitLimits.duration(s).get() } catch { throw ValidationError(error.description) }
+    }
+    static func splitSize(_ s: String) throws -> Int {
+        do throws(SplitLimitError) { return try SplitLimits.size(s).get() } catch { throw ValidationError(error.description) }
+    }
     static func seconds(_ s: String) throws -> Double {
         // Plain decimals only (Double() would also take "0x10", "1e3", "inf").
         let plain = !s.isEmpty && s.allSatisfy { $0.isASCII && ($0.isNumber || $0 == ".") } && s.filter { $0 == "." }.count <= 1

@@ -13,8 +13,12 @@ struct RecordCommand: ParsableCommand {
             Without -D, the system's default input is used; if nothing can be opened, the built-in \
             test signal is recorded instead, with a warning.
             When standard input is not a terminal, capdeck reads control commands from it, one per \
-            line: 'set mix on', 'toggle uses-app-session', 'status' (one JSON line on stdout), \
+            line: 'set mix on', 'toggle uses-app-session', 'split', 'status' (one JSON line on stdout), \
             'stop'. Properties: uses-app-session, auto-configure, mix, bluetooth-hq.
+            Splitting: --max-file-time, --max-file-size, 'split' on stdin and SIGUSR1 start the next \
+            part at once, sample-contiguous. A split take's parts are numbered before the extension \
+            (take.wav: take-001.wav, take-002.wav, ...; the first part takes its number at the first \
+            split, and a take never split keeps its name); a taken name gets -1, -2 after the number.
             """)
 
     @Argument(help: "Output file (must not exist). Default: a name from --name in --output-dir.")

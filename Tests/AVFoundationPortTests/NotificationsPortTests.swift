@@ -186,8 +186,8 @@ final class TestPulseServer {
     private var saved: [String: String?] = [:]
 
     static func start() async throws -> TestPulseServer {
-        let daemon: PulseDaemon
-        do { daemon = try await PulseDaemon.start() } catch { throw XCTSkip("no PulseAudio daemon: \(error)") }
+        // PulseAudio is one of the parts `make deps` installs: a daemon that won't start fails the test.
+        let daemon = try await PulseDaemon.start()
         let server = TestPulseServer(daemon)
         for (key, value) in daemon.clientEnvironment {
             server.saved[key] = ProcessInfo.processInfo.environment[key]

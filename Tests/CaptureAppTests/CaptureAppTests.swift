@@ -1,9 +1,11 @@
 // The application layer without spawning the binary: how settings combine, the control
 // vocabulary's words, the status JSON writer, and the end-of-run rules of `record`'s follower.
-import CaptureApp
+@testable import CaptureApp
 import CaptureConfig
 import CaptureCore
 import CaptureDeck
+import ConsoleUI
+import Glibc
 import Testing
 
 @Suite struct CaptureAppTests {
@@ -25,6 +27,14 @@ import Testing
         #expect(!s.properties(config: config).configuresApplicationAudioSessionToMixWithOthers)
         #expect(s.routes(config: config).shared == "dsnoop:1")
         #expect(s.streamFormat(config: config) == StreamFormat(sampleFormat: .s16LE, sampleRate: 44_100, channels: 2))
+    }
+
+    /// The signals handled are the control table's: every name in it maps to a number.
+    @Test func signalsComeFromTheControlTable() {
+        #expect(SignalHandlers.signals(for: .quit) == [SIGINT, SIGTERM, SIGHUP])
+        for c in KeyMap.controls where !c.signals.isEmpty {
+            #expect(c.signals.allSatisfy { SignalHandlers.numbers[$0] != nil }, "\(c.signals)")
+        }
     }
 
     @Test func controlWords() {

@@ -58,6 +58,16 @@ import Testing
         }
     }
 
+    /// `[input] description`: the bext Description, UTF-8 kept; over 256 bytes refused, naming the line.
+    @Test func inputDescription() throws {
+        #expect(try ConfigLoader.parse("[input]\ndescription = \"Aufnahme — Wald\"\n", path: "c.toml").bextDescription == "Aufnahme — Wald")
+        let long = String(repeating: "é", count: 129)
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse("[input]\ndescription = \"\(long)\"\n", path: "c.toml") }
+        do { _ = try ConfigLoader.parse("[input]\ndescription = 3\n", path: "c.toml"); Issue.record("accepted") } catch {
+            #expect("\(error)".contains("c.toml:2: [input] description"), "\(error)")
+        }
+    }
+
     @Test func emptyFileIsDefaults() throws {
         let c = try ConfigLoader.parse("", path: "c.toml")
         #expect(c.properties == AudioSessionProperties() && c.routes.isEmpty)

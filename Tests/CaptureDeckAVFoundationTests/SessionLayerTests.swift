@@ -183,4 +183,44 @@ final class SessionLayerTests: XCTestCase {
             XCTAssertGreaterThan(slow.lock.withLock { slow.calls }, 0)
         }
     }
+
+    /// In will-finish and did-finish, `recordedDuration` and `recordedFileSize` are the ending
+    /// recording's (they read 0 there before: the recording was already cleared).
+    func testRecordedFiguresAreTheEndedRecordingsInTheFinishCallbacks() throws {
+        final class Figures: NSObject, AVCaptureFileOutputRecordingDelegate, @unchecked Sendable {
+            let lock = NSLock()
+            var will: (CMTime, Int64)?, did: (CMTime, Int64)?
+            let done = DispatchSemaphore(value: 0)
+            func fileOutput(_ output: AVCaptureFileOutput, willFinishRecordingTo fileURL: URL, from connections: [AVCaptureConnection], error: Error?) {
+                let f = (output.recordedDuration, output.recordedFileSize)
+                lock.withLock { will = f }
+            }
+            func fileOutput(_ output: AVCaptureFileOutput, didFinishRecordingTo outputFileURL: URL, from connections: [AVCaptureConnection], error: Error?) {
+                let f = (output.recordedDuration, output.recordedFileSize)
+                lock.withLock { did = f }
+                done.signal()
+            }
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("capdeck-figures-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let session = AVCaptureSession()
+        session.addInput(try AVCaptureDeviceInput(device: try XCTUnwrap(AVCaptureDevice(uniqueID: "builtin"))))
+        let output = AVCaptureAudioFileOutput()
+        session.addOutput(output)
+        session.startRunning()
+        let figures = Figures()
+        let url = dir.appendingPathComponent("take.wav")
+        output.startRecording(to: url, outputFileType: .wav, recordingDelegate: figures)
+        Thread.sleep(forTimeInterval: 0.5)
+        output.stopRecording()
+        XCTAssertEqual(figures.done.wait(timeout: .now() + 10), .success)
+        session.stopRunning()
+        let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber).int64Value
+        let (will, did) = figures.lock.withLock { (figures.will, figures.did) }
+        XCTAssertGreaterThan(try XCTUnwrap(will).0.seconds, 0.3, "will-finish: the ending recording's duration")
+        XCTAssertGreaterThan(try XCTUnwrap(will).1, 0)
+        XCTAssertGreaterThan(try XCTUnwrap(did).0.seconds, 0.3, "did-finish: the ended recording's duration")
+        XCTAssertEqual(try XCTUnwrap(did).1, size, "did-finish: the finished file's size")
+    }
 }

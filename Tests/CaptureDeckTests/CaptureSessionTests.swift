@@ -131,9 +131,10 @@ final class EventLog: @unchecked Sendable {
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/take.wav")))
         let cue = try #require(Data(bytes).range(of: Data("cue ".utf8))).lowerBound
         func u32(_ o: Int) -> Int { Int(bytes[o]) | Int(bytes[o + 1]) << 8 | Int(bytes[o + 2]) << 16 | Int(bytes[o + 3]) << 24 }
-        #expect(u32(cue + 8) == 3)
-        let positions = (0..<3).map { u32(cue + 12 + 24 * $0 + 20) }  // each point's sample offset
-        #expect(positions == [500, 1000, 1200], "file frames of the three markers")
+        #expect(u32(cue + 8) == 5)
+        let positions = (0..<5).map { u32(cue + 12 + 24 * $0 + 20) }  // each point's sample offset
+        // The pause's own two markers first (placed as the writer skipped and resumed), then the three.
+        #expect(positions == [1000, 1000, 500, 1000, 1200], "file frames of pause, resume and the three markers")
     }
 
     /// A file that spans two runs of the session (stop and start while recording, as the

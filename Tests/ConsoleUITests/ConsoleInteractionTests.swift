@@ -14,11 +14,11 @@ import Testing
         return i
     }
 
-    @Test func everyKeyInTheTableHasItsEffectInNormalMode() {
+    @Test func everyKeyInTheTableHasItsEffectInNormalMode() throws {
         let expected: [ConsoleCommand: [ConsoleEffect]] = [
             .toggle(.usesAppSession): [.toggle(.usesAppSession)], .toggle(.autoConfigure): [.toggle(.autoConfigure)],
             .toggle(.mixWithOthers): [.toggle(.mixWithOthers)], .toggle(.bluetoothHQ): [.toggle(.bluetoothHQ)],
-            .recordStartStop: [.toggleRecording], .pauseResume: [.pauseResume], .armTrigger: [.toggleTrigger], .chooseDevice: [.listDevices],
+            .recordStartStop: [.toggleRecording], .pauseResume: [.pauseResume], .armTrigger: [.toggleTrigger], .split: [.split], .mark: [.mark], .chooseDevice: [.listDevices],
             .cycleCategory: [.cycleCategory], .resetMeters: [.resetMeters], .redraw: [.repaint], .help: [], .quit: [.requestQuit],
         ]
         for b in KeyMap.bindings {
@@ -26,7 +26,7 @@ import Testing
                 for code in KeyMap.codes(named: name) {
                     #expect(KeyMap.command(for: code) == b.command, "\(name)")
                     var i = ConsoleInteraction()
-                    #expect(i.handle(key: code) == expected[b.command], "\(name) (\(code))")
+                    #expect(i.handle(key: code) == expected[try #require(b.command)], "\(name) (\(code))")
                     #expect(i.mode == (b.command == .help ? .help : .normal), "\(name)")
                 }
             }

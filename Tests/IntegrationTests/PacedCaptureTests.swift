@@ -16,12 +16,19 @@ extension Integration {
         let audio: RawAudio
 
         init() async throws {
-            pulse = try await PulseDaemon.start()
-            home = try TempDir()
-            // 60 s of S16_LE stereo: far longer than any recording here.
-            audio = RawAudio.counterS16Stereo(frames: Self.rate * 60)
+            (pulse, home, audio) = try await Self.pacedPCM(rate: Self.rate)
+        }
+
+        /// A private PulseAudio daemon and, in a temporary HOME's `.asoundrc`, the PCM `paced`:
+        /// 60 s of a S16_LE stereo counter (far longer than any recording here) played through
+        /// the daemon, so it is read at real-time pace.
+        static func pacedPCM(rate: Int) async throws -> (PulseDaemon, TempDir, RawAudio) {
+            let pulse = try await PulseDaemon.start()
+            let home = try TempDir()
+            let audio = RawAudio.counterS16Stereo(frames: rate * 60)
             try home.write("long.raw", bytes: audio.bytes)
             try home.write(".asoundrc", ALSAConfig.filePCM("paced", infile: home.path("long.raw"), slave: "\"pulse\""))
+            return (pulse, home, audio)
         }
 
         deinit {

@@ -119,6 +119,7 @@ extension Integration {
             let s2 = try await p.status()
             #expect(s2.string("route.pcm") == "toneB" && s2.string("route.kind") == "shared", "\(s2)")
             #expect((s2.array("appSession.options") as? [String])?.contains("mixWithOthers") == true, "\(s2)")
+            try await p.waitForFrames()
             try p.send("stop")
             #expect(await p.finish() == .exited(0), "\(p.stderr)")
 
@@ -130,6 +131,7 @@ extension Integration {
             let m = try await q.status()
             #expect(m.string("route.pcm") == "toneB" && m.string("route.kind") == "shared", "\(m)")
             #expect(m.bool("properties.mix") == true, "\(m)")
+            try await q.waitForFrames()
             try q.send("stop")
             #expect(await q.finish() == .exited(0), "\(q.stderr)")
         }
@@ -167,6 +169,7 @@ extension Integration {
             #expect(s3.string("effective.mix") == "on", "\(s3)")
             #expect(s3.string("appSession.category") == "playAndRecord", "\(s3)")
             #expect((s3.array("appSession.options") as? [String])?.contains("mixWithOthers") == true, "\(s3)")
+            try await p.waitForFrames()
             try p.send("stop")
             #expect(await p.finish() == .exited(0), "\(p.stderr)")
             #expect(try SoundFile.cueCount(out) == 1, "one switch, one cue")

@@ -130,6 +130,23 @@ final class ControlledCapdeck: @unchecked Sendable {
         throw Failure(description: "\(label): no answer to status within \(timeout) s; stdout: \(stdout.debugDescription)")
     }
 
+    /// Waits until the session has captured at least `frames` frames (status's `frames`). A take
+    /// stopped before any audio arrived keeps no file, by design; a test that expects a file
+    /// waits for audio first (under load a fresh PulseAudio stream can deliver nothing for over
+    /// a second: CI saw a test stop such a take and find no file).
+    @discardableResult
+    func waitForFrames(atLeast frames: Double = 1, timeout: Double = 10) async throws -> StatusReply {
+        let start = Monotonic.now
+        while true {
+            let s = try await status()
+            if (s.number("frames") ?? 0) >= frames { return s }
+            if Monotonic.now - start > timeout {
+                throw Failure(description: "\(label): fewer than \(frames) frames captured in \(timeout) s: \(s)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     /// Waits for the process to end; SIGKILLs it after `timeout`.
     func finish(timeout: Double = 10) async -> Termination? {
         if let t = await child.wait(timeout: timeout) { return t }

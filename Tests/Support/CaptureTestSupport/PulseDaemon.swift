@@ -28,7 +28,20 @@ public final class PulseDaemon: @unchecked Sendable {
 
     /// Starts the daemon and the feeder, and returns once the null sink's latency is below
     /// 100 ms (so a monitor capture starts at once and runs at real-time pace).
+    ///
+    /// A daemon that doesn't answer its first `pactl info` within 20 s is replaced once by a
+    /// fresh one: in full parallel runs one start in a few hundred hung silently (nothing in its
+    /// log but the root warning) while dozens of other daemons and builds ran; not understood
+    /// yet (see the issue notes), and no product code is involved.
     public static func start() async throws -> PulseDaemon {
+        do {
+            return try await startOnce()
+        } catch let e as Failure where e.description.hasPrefix("pulseaudio did not answer") {
+            return try await startOnce()
+        }
+    }
+
+    private static func startOnce() async throws -> PulseDaemon {
         guard let pulseaudio = which("pulseaudio"), let pactl = which("pactl"), let pacat = which("pacat") else {
             throw Failure(description: "pulseaudio, pactl and pacat are needed (apt-get install pulseaudio pulseaudio-utils)")
         }

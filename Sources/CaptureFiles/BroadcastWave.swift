@@ -1,0 +1,150 @@
+// The Broadcast Wave `bext` chunk (EBU Tech 3285 v2) of WAV and RF64 recordings, written
+// through libsndfile's SFC_SET_BROADCAST_INFO.
+import CSndfile
+import CaptureCore
+import Glibc
+
+/// What a WAV or RF64 recording's `bext` chunk says. The recorder writes it with the header,
+/// before the first frame, so it is in every checkpoint's header and `capdeck recover` keeps it.
+///
+/// `startedAt` is the wall-clock time of the file's first sample: a recording that starts with
+/// audio captured earlier (a pre-roll, a part of a split take) passes that earlier time.
+/// OriginationDate/Time are its local date and time; TimeReference is the samples from local
+/// midnight to it, at the file's rate.
+public struct BroadcastInfo: Sendable, Equatable {
+    /// The wall-clock time (CLOCK_REALTIME) of the file's first sample.
+    public var startedAt: timespec
+    /// Description: at most `descriptionLimit` bytes; UTF-8 is kept as it is (Tech 3285 asks for
+    /// ASCII; ffprobe, wavinfo and BWF MetaEdit show UTF-8), `BroadcastDescription.problem` refuses more.
+    public var description: String
+    /// What captured the audio (the device), for the coding history's `T=` text.
+    public var source: String
+    /// The program and version, in Originator (32 bytes) and the coding history.
+    public var software: String
+    /// OriginatorReference (32 bytes); nil: a unique one made at creation (`reference(at:)`).
+    public var originatorReference: String?
+    /// Samples between `startedAt` and this file's first sample: a later part of a split take
+    /// keeps the take's `startedAt` and counts the frames of the parts before it here, so its
+    /// TimeReference is the first part's plus those frames, exactly.
+    public var sampleOffset: UInt64 = 0
+
+    public static let descriptionLimit = BroadcastDescription.limit
+    /// CaptureDeck's version (`capdeck --version`; Originator and the coding history name it).
+    public static let captureDeckVersion = "0.1.0"
+
+    public init(startedAt: timespec, description: String = "", source: String = "",
+                software: String = "CaptureDeck \(captureDeckVersion)", originatorReference: String? = nil) {
+        self.startedAt = startedAt
+        self.description = description
+        self.source = source
+        self.software = software
+        self.originatorReference = originatorReference
+    }
+
+    /// The current wall-clock time, for `startedAt`.
+    public static var now: timespec {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return ts
+    }
+
+    public static func == (a: BroadcastInfo, b: BroadcastInfo) -> Bool {
+        a.startedAt.tv_sec == b.startedAt.tv_sec && a.startedAt.tv_nsec == b.startedAt.tv_nsec
+            && a.description == b.description && a.source == b.source && a.software == b.software
+            && a.originatorReference == b.originatorReference && a.sampleOffset == b.sampleOffset
+    }
+
+    /// Local time of the file's first sample (`startedAt`, plus `sampleOffset` at `rate`).
+    func local(rate: Int) -> tm {
+        var t = startedAt.tv_sec + Int(sampleOffset / UInt64(max(1, rate)))
+            + (Int(startedAt.tv_nsec) + Int(sampleOffset % UInt64(max(1, rate))) * 1_000_000_000 / max(1, rate)) / 1_000_000_000
+        var out = tm()
+        localtime_r(&t, &out)
+        return out
+    }
+
+    /// Samples from local midnight to the first sample, at `rate`: `startedAt`'s, plus
+    /// `sampleOffset` exactly.
+    public func timeReference(rate: Int) -> UInt64 {
+        var t = startedAt.tv_sec
+        var day = tm()
+        localtime_r(&t, &day)
+        let seconds = UInt64(day.tm_hour) * 3600 + UInt64(day.tm_min) * 60 + UInt64(day.tm_sec)
+        return seconds * UInt64(rate) + UInt64(startedAt.tv_nsec) * UInt64(rate) / 1_000_000_000 + sampleOffset
+    }
+
+    /// An EBU R99 reference: country "ZZ" (none), organisation "CDK", the 12-character serial
+    /// (here the first 12 of the host name's letters and digits, upper-cased, 0-padded), the
+    /// origination time HHMMSS and 9 random digits: 32 characters, unique per file in practice.
+    func reference(rate: Int) -> String {
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, 255)
+        let host = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let serial = String(host.uppercased().filter { $0.isASCII && ($0.isLetter || $0.isNumber) }.prefix(12))
+        let t = local(rate: rate)
+        return "ZZCDK" + String(repeating: "0", count: 12 - serial.count) + serial
+            + pad(t.tm_hour) + pad(t.tm_min) + pad(t.tm_sec) + pad(Int.random(in: 0..<1_000_000_000), 9)
+    }
+
+    private func pad<I: BinaryInteger>(_ v: I, _ n: Int = 2) -> String {
+        let s = String(v)
+        return String(repeating: "0", count: Swift.max(0, n - s.count)) + s
+    }
+
+    /// The coding history line for the capture (Tech 3285's `A=,F=,W=,M=,T=` form). libsndfile
+    /// adds its own line for the file writer after it.
+    func codingHistory(format: StreamFormat, fileFormat: FileSampleFormat) -> String {
+        let mode = format.channels == 1 ? "mono" : format.channels == 2 ? "stereo" : "\(format.channels)chn"
+        let bits = fileFormat.sampleFormat.bitDepth  // float: 24, the mantissa, as libsndfile's line
+        let text = ([software] + (source.isEmpty ? [] : [source])).joined(separator: "; ")
+            .map { $0 == "," || $0.isNewline ? " " : $0 }  // T= text has no commas (Tech 3285)
+        return "A=PCM,F=\(format.sampleRate),W=\(bits),M=\(mode),T=\(String(text))\r\n"
+    }
+
+    /// The SF_BROADCAST_INFO bytes (the fixed part, then the coding history) for libsndfile.
+    func sndfileBytes(format: StreamFormat, fileFormat: FileSampleFormat) -> [UInt8] {
+        var info = SF_BROADCAST_INFO()
+        let t = local(rate: format.sampleRate)
+        let date = "\(pad(t.tm_year + 1900, 4))-\(pad(t.tm_mon + 1))-\(pad(t.tm_mday))"
+        let time = "\(pad(t.tm_hour)):\(pad(t.tm_min)):\(pad(t.tm_sec))"
+        Self.copy(description, to: &info.description)
+        Self.copy(software, to: &info.originator)
+        Self.copy(originatorReference ?? reference(rate: format.sampleRate), to: &info.originator_reference)
+        Self.copy(date, to: &info.origination_date)
+        Self.copy(time, to: &info.origination_time)
+        let reference = timeReference(rate: format.sampleRate)
+        info.time_reference_low = UInt32(truncatingIfNeeded: reference)
+        info.time_reference_high = UInt32(truncatingIfNeeded: reference >> 32)
+        info.version = 2
+        // Loudness fields unknown: Tech 3285 v2 says 0x7FFF.
+        info.loudness_value = 0x7FFF; info.loudness_range = 0x7FFF; info.max_true_peak_level = 0x7FFF
+        info.max_momentary_loudness = 0x7FFF; info.max_shortterm_loudness = 0x7FFF
+        let history = Array(codingHistory(format: format, fileFormat: fileFormat).utf8)
+        info.coding_history_size = UInt32(history.count)
+        let fixed = MemoryLayout<SF_BROADCAST_INFO>.offset(of: \.coding_history)!
+        return withUnsafeBytes(of: &info) { Array($0.prefix(fixed)) } + history
+    }
+
+    /// Copies `text`'s bytes into a fixed C field, cut to fit (a full field has no NUL, as
+    /// Tech 3285 allows).
+    private static func copy<T>(_ text: String, to field: inout T) {
+        withUnsafeMutableBytes(of: &field) { out in
+            for (i, b) in text.utf8.prefix(out.count).enumerated() { out[i] = b }
+        }
+    }
+
+    /// Sets the chunk on a libsndfile file opened for writing. Returns nil, or libsndfile's reason.
+    func apply(to file: OpaquePointer, format: StreamFormat, fileFormat: FileSampleFormat) -> String? {
+        var bytes = sndfileBytes(format: format, fileFormat: fileFormat)
+        let ok = bytes.withUnsafeMutableBytes {
+            sf_command(file, Int32(SFC_SET_BROADCAST_INFO), $0.baseAddress, Int32($0.count))
+        }
+        if ok == SF_TRUE && sf_error(file) == 0 { return nil }
+        return String(cString: sf_strerror(file))
+    }
+}
+
+extension FileType {
+    /// Whether the container holds a `bext` chunk (WAV, which grows into RF64).
+    public var holdsBroadcastInfo: Bool { self == .wav }
+}
