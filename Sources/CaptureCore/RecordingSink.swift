@@ -66,8 +66,11 @@ extension RecordingSink {
 public struct RecordingMarker: Equatable, Sendable {
     public var frame: Int
     public var label: String
-    public init(frame: Int, label: String) {
+    /// A route change's marker carries the new route, for the file's metadata (`RouteNote`).
+    public var route: RouteNote?
+    public init(frame: Int, label: String, route: RouteNote? = nil) {
         self.frame = frame
         self.label = label
+        self.route = route
     }
 }
