@@ -100,13 +100,16 @@ extension Integration {
             try home.write("in.raw", bytes: audio.bytes)
             try home.write(".asoundrc", ALSAConfig.filePCM("paced", infile: home.path("in.raw"), slave: "\"pulse\""))
             let dir = home.makeDirectory("takes")
+            var launched = timespec(), startLine = timespec()
+            clock_gettime(CLOCK_REALTIME, &launched)
             let p = try ControlledCapdeck(["record", "-D", "paced", "-o", dir, "--name", "v", "--trigger-level", "-30",
-                                           "--trigger-hold", "1", "--pre-roll", "0.5"], home: home, extraEnvironment: pulse.clientEnvironment)
-            guard let started = await p.waitForStderrLine(timeout: 10, { $0.hasPrefix("capdeck: saving takes to") }) else {
+                                           "--trigger-hold", "1", "--pre-roll", "0.5", "--description", "voice"],
+                                          home: home, extraEnvironment: pulse.clientEnvironment)
+            guard await p.waitForStderrLine(timeout: 10, { $0.hasPrefix("capdeck: saving takes to") }) != nil else {
                 Issue.record("no start line: \(p.stderr)")
                 return
             }
-            _ = started
+            clock_gettime(CLOCK_REALTIME, &startLine)
             let t0 = Monotonic.now
             func state(at t: Double) async throws -> StatusReply {
                 try await sleepUntil(t0 + t)
@@ -132,6 +135,15 @@ extension Integration {
             #expect(file.frames == 24_000 + 96_000 + 48_000, "\(file.frames) frames")
             #expect(firstDifference(file.ints, Array(audio.samples[(24_000 * 2)..<(192_000 * 2)]), channels: 2) == nil)
             #expect(p.stderr.contains("capdeck: take 1 saved \(dir)/v.wav: 168000 frames"), "\(p.stderr)")
+            // Its bext chunk (ffprobe reads it) is dated at its first sample, the pre-roll's: 0.5 s
+            // after the stream's first frame, which came between the launch and the start line;
+            // not when the trigger created the file, half a second later.
+            let (tags, text) = try Integration.BroadcastWaveRecord.ffprobeTags(dir + "/v.wav")
+            #expect(tags["TAG:comment"] == "voice", "\(text)")
+            let tr = try #require(tags["TAG:time_reference"].flatMap { Int($0) }, "\(text)")
+            let lo = Integration.BroadcastWaveRecord.samplesSinceMidnight(launched, rate: 48_000) + 24_000
+            let hi = Integration.BroadcastWaveRecord.samplesSinceMidnight(startLine, rate: 48_000) + 24_000 + 12_000
+            #expect(lo <= tr && tr <= hi || hi < lo, "TimeReference \(tr) outside [\(lo), \(hi)]")
         }
     }
 }
