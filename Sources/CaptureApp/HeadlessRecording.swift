@@ -132,7 +132,11 @@ public final class HeadlessRecording {
                 return
             }
             guard !quiet else { return }
-            Terminal.write(clear + "capdeck: take \(n) saved \(r.path): \(length)" + (r.error.map { " (\($0))" } ?? "") + "\n")
+            // A split take's last part: the take's whole length too, as the end line of `record` says it.
+            let all = r.part.map { p in
+                "; part \(p.index), \(p.framesBefore + r.frames) frames (\(Readout.duration(Double(p.framesBefore + r.frames) / Double(rate), tenths: true))) in all"
+            } ?? ""
+            Terminal.write(clear + "capdeck: take \(n) saved \(r.path): \(length)\(all)" + (r.error.map { " (\($0))" } ?? "") + "\n")
         }
     }
 
