@@ -195,7 +195,8 @@ public final class HeadlessRecording {
         var frames = saved?.frames ?? 0
         if case .recording(let e) = ending.error {
             switch e {
-            case .diskFull(_, let n), .writeFailed(_, _, let n), .vanished(_, let n, _, _), .formatMismatch(_, _, _, let n): frames = n
+            case .diskFull(_, let n), .writeFailed(_, _, let n), .vanished(_, let n, _, _), .formatMismatch(_, _, _, let n),
+                 .containerFull(_, _, _, let n): frames = n
             default: break
             }
         }
