@@ -132,7 +132,11 @@ public final class HeadlessRecording {
                 return
             }
             guard !quiet else { return }
-            Terminal.write(clear + "capdeck: take \(n) saved \(r.path): \(length)" + (r.error.map { " (\($0))" } ?? "") + "\n")
+            // A split take's last part: the take's whole length too, as the end line of `record` says it.
+            let all = r.part.map { p in
+                "; part \(p.index), \(p.framesBefore + r.frames) frames (\(Readout.duration(Double(p.framesBefore + r.frames) / Double(rate), tenths: true))) in all"
+            } ?? ""
+            Terminal.write(clear + "capdeck: take \(n) saved \(r.path): \(length)\(all)" + (r.error.map { " (\($0))" } ?? "") + "\n")
         }
     }
 
@@ -191,7 +195,8 @@ public final class HeadlessRecording {
         var frames = saved?.frames ?? 0
         if case .recording(let e) = ending.error {
             switch e {
-            case .diskFull(_, let n), .writeFailed(_, _, let n), .vanished(_, let n, _, _), .formatMismatch(_, _, _, let n): frames = n
+            case .diskFull(_, let n), .writeFailed(_, _, let n), .vanished(_, let n, _, _), .formatMismatch(_, _, _, let n),
+                 .containerFull(_, _, _, let n): frames = n
             default: break
             }
         }

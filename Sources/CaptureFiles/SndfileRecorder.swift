@@ -230,8 +230,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     }
 
     private var aiffFull: RecordingError {
-        .writeFailed(path: path, reason: "AIFF holds at most 4 GiB; for longer recordings use -t wav, w64 or caf",
-                     framesSaved: framesWritten)
+        .containerFull(path: path, type: "AIFF", limit: "4 GiB", framesSaved: framesWritten)
     }
 
     /// Hands `count` frames in `encoding` (the file's, or one libsndfile stores as it) to libsndfile.

@@ -19,6 +19,25 @@ extension Integration {
             return (Int(lt.tm_hour) * 3600 + Int(lt.tm_min) * 60 + Int(lt.tm_sec)) * rate + Int(t.tv_nsec) * rate / 1_000_000_000
         }
 
+        /// The file's format tags as ffprobe reads them (`TAG:comment`, `TAG:time_reference`, …),
+        /// and its output.
+        static func ffprobeTags(_ path: String) throws -> (tags: [String: String], text: String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/ffprobe")
+            p.arguments = ["-v", "error", "-of", "default=nw=1", "-show_entries", "format_tags", path]
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            try p.run()
+            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            var tags: [String: String] = [:]
+            for line in text.split(separator: "\n") {
+                let kv = line.split(separator: "=", maxSplits: 1)
+                if kv.count == 2 { tags[String(kv[0])] = String(kv[1]) }
+            }
+            return (tags, text)
+        }
+
         @Test("record --description writes a bext chunk whose TimeReference is the take's start")
         func recordWritesBext() async throws {
             let home = try TempDir()
@@ -30,19 +49,7 @@ extension Integration {
                                           home: home, timeout: 20)
             clock_gettime(CLOCK_REALTIME, &after)
             #expect(r.exitCode == 0, "\(r)")
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/ffprobe")
-            p.arguments = ["-v", "error", "-of", "default=nw=1", "-show_entries", "format_tags", out]
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            try p.run()
-            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            var tags: [String: String] = [:]
-            for line in text.split(separator: "\n") {
-                let kv = line.split(separator: "=", maxSplits: 1)
-                if kv.count == 2 { tags[String(kv[0])] = String(kv[1]) }
-            }
+            let (tags, text) = try Self.ffprobeTags(out)
             #expect(tags["TAG:comment"] == "Dawn chorus — Wald", "\(text)")
             #expect(tags["TAG:encoded_by"]?.hasPrefix("CaptureDeck ") == true)
             #expect(tags["TAG:coding_history"]?.contains("T=CaptureDeck") == true && tags["TAG:coding_history"]?.contains("; builtin") == true, "\(text)")
