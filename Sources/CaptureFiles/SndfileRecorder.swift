@@ -79,9 +79,12 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// ends at its first NUL. libsndfile appends its own name and version to `.software`
     /// ("App 1.0 (libsndfile-1.2.0)"), and cuts that one to 127 bytes.
     ///
-    /// `broadcast` (WAV and RF64; ignored for the other types) is written as the file's `bext`
-    /// chunk with the header, before the first frame; its `startedAt` is the wall-clock time of
-    /// the file's first sample (`BroadcastInfo`).
+    /// `broadcast` is written as a WAV's (RF64's) `bext` chunk with the header, before the first
+    /// frame; its `startedAt` is the wall-clock time of the file's first sample (`BroadcastInfo`).
+    /// Its coding history has a fixed reserve, so route changes can join it later without the
+    /// audio moving (`addMarker`), and an iXML chunk repeating its time goes in just before the
+    /// first frame (`IXML`). A CAF gets its information as `info` strings (`cafTags`); the other
+    /// types ignore it.
     public init(path: String, format: StreamFormat, fileType: FileType,
                 fileFormat: FileSampleFormat? = nil, tags: [FileTag: String] = [:],
                 broadcast: BroadcastInfo? = nil) throws(RecordingError) {
