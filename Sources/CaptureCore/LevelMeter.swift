@@ -135,12 +135,20 @@ public final class MeterBoard: @unchecked Sendable {
 
     /// What the meters read (any thread). The metering thread takes a change at its next 10 ms
     /// block, starting the new mode's filter from rest; until then `ballisticDB` is the old mode's.
+    /// (A switch, not `allCases`: the writer reads it every block, and `allCases` allocates.)
     public var ballistics: MeterBallistics {
         get {
-            let all = MeterBallistics.allCases
-            return all[min(Int(ballisticsMode.load(ordering: .relaxed)), all.count - 1)]
+            switch ballisticsMode.load(ordering: .relaxed) {
+            case 1: .ppm1
+            case 2: .ppm2
+            case 3: .vu
+            default: .peak
+            }
         }
-        set { ballisticsMode.store(UInt8(MeterBallistics.allCases.firstIndex(of: newValue)!), ordering: .relaxed) }
+        set {
+            let code: UInt8 = switch newValue { case .peak: 0; case .ppm1: 1; case .ppm2: 2; case .vu: 3 }
+            ballisticsMode.store(code, ordering: .relaxed)
+        }
     }
 }
 
