@@ -39,8 +39,11 @@ public enum StatusJSON {
                                         "bufferFrames": .number(Double(g.bufferFrames))])
             }
         }
+        // `ballistic`: the meter mode's reading per channel, in sine-peak dBFS (VU: + 18 is VU).
+        o["meterMode"] = .string(session.meterBoard.ballistics.rawValue)
         o["meters"] = .array(session.meterBoard.snapshot().map {
-            .object(["peak": .number($0.peakDB), "rms": .number($0.rmsDB), "hold": .number($0.holdDB), "clips": .number(Double($0.clips))])
+            .object(["peak": .number($0.peakDB), "rms": .number($0.rmsDB), "hold": .number($0.holdDB), "clips": .number(Double($0.clips)),
+                     "ballistic": .number($0.ballisticDB)])
         })
         // Other programs' audio that mix off interrupted (MPRIS players paused by us).
         if let other = otherAudio?.state {

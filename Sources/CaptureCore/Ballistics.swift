@@ -37,6 +37,16 @@ public enum MeterBallistics: String, Sendable, CaseIterable {
         }
     }
 
+    /// The standard it follows, for messages (nil: sample peak).
+    public var standard: String? {
+        switch self {
+        case .peak: nil
+        case .ppm1: "IEC 60268-10 type I"
+        case .ppm2: "IEC 60268-10 type II"
+        case .vu: "IEC 60268-17"
+        }
+    }
+
     /// The level that reads 0 VU: a sine whose peak is at -18 dBFS, the EBU R68 alignment level
     /// (0 dBu ≙ -18 dBFS), as most digital VU meters are calibrated; one fixed reference, so a
     /// reading always means the same level.
