@@ -518,9 +518,14 @@ public final class ConsoleController: @unchecked Sendable {
         if interruption == .audioDeviceDisconnected { m.interruption = "device lost, waiting for it to return" }
         if interruption == .audioDeviceStalled { m.interruption = "device stopped delivering audio, waiting for it" }
         m.levels = session.meterBoard.snapshot()
-        m.ballistics = session.meterBoard.ballistics
+        // The mode of the readings shown (a switch takes effect at the meter's next block).
+        m.ballistics = m.levels.first?.ballistics ?? session.meterBoard.ballistics
         // Not capturing: nothing to show (the board keeps the last levels it saw).
-        if m.levels.isEmpty || engine == nil { m.levels = Array(repeating: .silent, count: format.channels) }
+        if m.levels.isEmpty || engine == nil {
+            m.ballistics = session.meterBoard.ballistics
+            m.levels = Array(repeating: ChannelLevel(peakDB: ChannelLevel.floorDB, rmsDB: ChannelLevel.floorDB, holdDB: ChannelLevel.floorDB,
+                                                     clips: 0, ballistics: m.ballistics), count: format.channels)
+        }
         m.clipLatched = m.levels.map { $0.clips > 0 }
         m.properties = session.properties
         if let r = session.resolution {

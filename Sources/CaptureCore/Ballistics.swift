@@ -21,6 +21,26 @@ public enum MeterBallistics: String, Sendable, CaseIterable {
         self.init(rawValue: name.lowercased())
     }
 
+    /// A number for lock-free publication, and back (the writer uses these every block: a
+    /// switch, where `allCases` would allocate).
+    public var code: UInt8 {
+        switch self {
+        case .peak: 0
+        case .ppm1: 1
+        case .ppm2: 2
+        case .vu: 3
+        }
+    }
+
+    public init(code: UInt8) {
+        switch code {
+        case 1: self = .ppm1
+        case 2: self = .ppm2
+        case 3: self = .vu
+        default: self = .peak
+        }
+    }
+
     /// The next mode (the console's key cycles through them in this order).
     public var next: MeterBallistics {
         let all = MeterBallistics.allCases

@@ -17,13 +17,18 @@ public struct ChannelLevel: Sendable, Equatable {
     /// every mode): the PPM's or the VU needle's highest in the last 10 ms block; in `peak` mode
     /// the sample peak, `peakDB`.
     public var ballisticDB: Double
+    /// The mode `ballisticDB` was read in (published with it: a switch shows its first reading
+    /// only when there is one).
+    public var ballistics: MeterBallistics
 
-    public init(peakDB: Double, rmsDB: Double, holdDB: Double, clips: Int, ballisticDB: Double? = nil) {
+    public init(peakDB: Double, rmsDB: Double, holdDB: Double, clips: Int, ballisticDB: Double? = nil,
+                ballistics: MeterBallistics = .peak) {
         self.peakDB = peakDB
         self.rmsDB = rmsDB
         self.holdDB = holdDB
         self.clips = clips
         self.ballisticDB = ballisticDB ?? peakDB
+        self.ballistics = ballistics
     }
 
     public static let floorDB = -120.0
@@ -47,7 +52,7 @@ public struct ChannelLevel: Sendable, Equatable {
 /// `@unchecked Sendable`: every slot is an atomic in raw memory, ordered by the sequence number.
 public final class MeterBoard: @unchecked Sendable {
     public static let maxChannels = 8
-    private static let fields = 5
+    private static let fields = 6
     private let sequence = Atomic<UInt64>(0)
     private let cells: UnsafeMutablePointer<Atomic<UInt64>>
     private let channelCount = Atomic<Int>(0)
@@ -89,6 +94,7 @@ public final class MeterBoard: @unchecked Sendable {
             cells[base + 2].store(levels[ch].holdDB.bitPattern, ordering: .relaxed)
             cells[base + 3].store(UInt64(levels[ch].clips), ordering: .relaxed)
             cells[base + 4].store(levels[ch].ballisticDB.bitPattern, ordering: .relaxed)
+            cells[base + 5].store(UInt64(levels[ch].ballistics.code), ordering: .relaxed)
         }
         channelCount.store(n, ordering: .relaxed)
         sequence.store(s &+ 2, ordering: .releasing)
@@ -109,7 +115,8 @@ public final class MeterBoard: @unchecked Sendable {
                     rmsDB: Double(bitPattern: cells[base + 1].load(ordering: .relaxed)),
                     holdDB: Double(bitPattern: cells[base + 2].load(ordering: .relaxed)),
                     clips: Int(cells[base + 3].load(ordering: .relaxed)),
-                    ballisticDB: Double(bitPattern: cells[base + 4].load(ordering: .relaxed))))
+                    ballisticDB: Double(bitPattern: cells[base + 4].load(ordering: .relaxed)),
+                    ballistics: MeterBallistics(code: UInt8(truncatingIfNeeded: cells[base + 5].load(ordering: .relaxed)))))
             }
             atomicMemoryFence(ordering: .acquiring)
             if sequence.load(ordering: .relaxed) == s1 {
@@ -133,22 +140,12 @@ public final class MeterBoard: @unchecked Sendable {
     /// Number of reset requests so far (the meter compares it with the last one it honoured).
     var resetGeneration: UInt64 { resetRequests.load(ordering: .acquiring) }
 
-    /// What the meters read (any thread). The metering thread takes a change at its next 10 ms
-    /// block, starting the new mode's filter from rest; until then `ballisticDB` is the old mode's.
-    /// (A switch, not `allCases`: the writer reads it every block, and `allCases` allocates.)
+    /// What the meters are asked to read (any thread). The metering thread takes a change at its
+    /// next 10 ms block, starting the new mode's filter from rest; each published level says
+    /// which mode its reading is in (`ChannelLevel.ballistics`).
     public var ballistics: MeterBallistics {
-        get {
-            switch ballisticsMode.load(ordering: .relaxed) {
-            case 1: .ppm1
-            case 2: .ppm2
-            case 3: .vu
-            default: .peak
-            }
-        }
-        set {
-            let code: UInt8 = switch newValue { case .peak: 0; case .ppm1: 1; case .ppm2: 2; case .vu: 3 }
-            ballisticsMode.store(code, ordering: .relaxed)
-        }
+        get { MeterBallistics(code: ballisticsMode.load(ordering: .relaxed)) }
+        set { ballisticsMode.store(newValue.code, ordering: .relaxed) }
     }
 }
 
@@ -369,7 +366,8 @@ public final class LevelMeter {
                 rmsDB: ChannelLevel.decibels(rms),
                 holdDB: ChannelLevel.decibels(Double(hold[ch])),
                 clips: clips[ch],
-                ballisticDB: ballistics == .peak ? peakDB : ChannelLevel.decibels(detectors[ch].takeMax()))
+                ballisticDB: ballistics == .peak ? peakDB : ChannelLevel.decibels(detectors[ch].takeMax()),
+                ballistics: ballistics)
         }
         // A new mode starts from rest at the next block (the PPM charges within ms, the VU needle
         // rises as it would from silence).
