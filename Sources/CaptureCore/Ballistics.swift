@@ -97,11 +97,12 @@ public struct BallisticDetector: Sendable {
         var slowRate: Double, fastRate: Double, fastShare: Double, fallDBPerSecond: Double
     }
 
+    /// Docs/meters.md says where each figure comes from.
     /// IEC 60268-10 type I. The standard defines the integration time as the length of a 5 kHz
     /// burst that reads 2 dB below the steady reading: 5 ms. One charging branch (τ = 1.37 ms)
     /// meets it (-2.0 dB) and the table's other bursts: 10 ms -0.7 dB (-1 ± 0.5), 3 ms -3.6 dB
-    /// (-4 ± 1), 0.4 ms -15.6 dB (-15 ± 4). Return: 20 dB in 1.5 s (DIN 45406; IEC 60268-10 gives
-    /// 1.7 ± 0.3 s for type I, which 1.5 s meets).
+    /// (-4 ± 1), 0.4 ms -15.6 dB (-15 ± 4). Return: 20 dB in 1.5 s (DIN 45406; the Nordic variant
+    /// takes 1.7 s).
     static let typeI = PPMDesign(slowRate: 732, fastRate: 732, fastShare: 0, fallDBPerSecond: 20 / 1.5)
     /// IEC 60268-10 type II: integration time 10 ms (a 10 ms 5 kHz burst reads 2 dB below the
     /// steady reading), 5 ms -4 ± 0.75 dB, 1.5 ms -9 ± 1 dB, 100 ms 0 ± 0.5 dB. One branch can't
