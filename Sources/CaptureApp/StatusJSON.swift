@@ -39,8 +39,13 @@ public enum StatusJSON {
                                         "bufferFrames": .number(Double(g.bufferFrames))])
             }
         }
-        o["meters"] = .array(session.meterBoard.snapshot().map {
-            .object(["peak": .number($0.peakDB), "rms": .number($0.rmsDB), "hold": .number($0.holdDB), "clips": .number(Double($0.clips))])
+        // The mode of the readings (a switch takes effect at the meter's next 10 ms block), and
+        // each channel's reading in it, `ballistic`, in sine-peak dBFS (VU: + 18 is VU).
+        let levels = session.meterBoard.snapshot()
+        o["meterMode"] = .string((levels.first?.ballistics ?? session.meterBoard.ballistics).rawValue)
+        o["meters"] = .array(levels.map {
+            .object(["peak": .number($0.peakDB), "rms": .number($0.rmsDB), "hold": .number($0.holdDB), "clips": .number(Double($0.clips)),
+                     "ballistic": .number($0.ballisticDB)])
         })
         // Other programs' audio that mix off interrupted (MPRIS players paused by us).
         if let other = otherAudio?.state {

@@ -11,6 +11,7 @@ public enum ConsoleCommand: Hashable, Sendable {
     case chooseDevice
     case cycleCategory
     case resetMeters
+    case cycleBallistics
     case redraw
     case help
     case quit

@@ -34,6 +34,8 @@ public struct ConsoleModel: Sendable {
     public var levels: [ChannelLevel] = []
     /// Per channel: a clip was seen since the last reset (the light stays lit).
     public var clipLatched: [Bool] = []
+    /// What the meters read (the bar, its scale and the second number follow it).
+    public var ballistics = MeterBallistics.peak
 
     // Session rules.
     public var properties = AudioSessionProperties()
