@@ -160,7 +160,7 @@ public enum ConfigLoader {
                         config.appSession.options = opts
                     case "preferred-sample-rate":
                         guard value?.type == .int, let r = value?.int, StreamFormat.rateRange.contains(r) else {
-                            throw fail(key, "expected a whole number of Hz from 8000 to 192000, got \(describe(value))")
+                            throw fail(key, "expected a whole number of Hz from 8000 to 384000, got \(describe(value))")
                         }
                         config.appSession.preferredSampleRate = r
                     default:
@@ -203,12 +203,12 @@ public enum ConfigLoader {
                         config.inputFormat = f
                     case "rate":
                         guard value?.type == .int, let r = value?.int, StreamFormat.rateRange.contains(r) else {
-                            throw fail(key, "expected a whole number of Hz from 8000 to 192000, got \(describe(value))")
+                            throw fail(key, "expected a whole number of Hz from 8000 to 384000, got \(describe(value))")
                         }
                         config.inputRate = r
                     case "channels":
                         guard value?.type == .int, let c = value?.int, StreamFormat.channelRange.contains(c) else {
-                            throw fail(key, "expected a whole number from 1 to 8, got \(describe(value))")
+                            throw fail(key, "expected a whole number from 1 to 64, got \(describe(value))")
                         }
                         config.inputChannels = c
                     case "pre-roll":

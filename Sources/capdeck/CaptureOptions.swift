@@ -14,11 +14,11 @@ struct CaptureOptions: ParsableArguments {
             transform: Parse.format)
     var format: SampleFormat?
 
-    @Option(name: [.customShort("r"), .customLong("rate")], parsing: .unconditional, help: "Sample rate in Hz (8000-192000; default 48000).",
+    @Option(name: [.customShort("r"), .customLong("rate")], parsing: .unconditional, help: "Sample rate in Hz (8000-384000; default 48000).",
             transform: Parse.int("rate", StreamFormat.rateRange, unit: " Hz"))
     var rate: Int?
 
-    @Option(name: [.customShort("c"), .customLong("channels")], parsing: .unconditional, help: "Channels (1-8; default 2).",
+    @Option(name: [.customShort("c"), .customLong("channels")], parsing: .unconditional, help: "Channels (1-64, FLAC at most 8; default 2).",
             transform: Parse.int("channels", StreamFormat.channelRange))
     var channels: Int?
 
