@@ -69,9 +69,7 @@ public final class ConsoleController: @unchecked Sendable {
         self.signals = signals
         format = capture.streamFormat(config: config)
         fileType = capture.fileType ?? .wav
-        do throws(RecordingError) { try fileType.validate(format.sampleFormat) } catch {
-            throw Failure("-t/--file-type: \(error)", code: .usage)
-        }
+        try capture.validate(fileType, format, config: config)
         let target = try OutputTarget(file: nil, outputDir: capture.outputDirectory(config: config), pattern: capture.namePattern, fileType: fileType)
         guard case .pattern(let dir, _) = target.kind else { throw Failure("no recordings directory", code: .cannotCreate) }
         directory = dir
@@ -82,6 +80,7 @@ public final class ConsoleController: @unchecked Sendable {
         session = CaptureSession(applicationAudioSession: ApplicationAudioSession(remembered.appSession))
         session.realtimePriority = capture.noRealtime ? nil : Int32(capture.rtPriority)
         output = CaptureAudioFileOutput(format: format)
+        output.splitsChannels = capture.splitsChannels(config: config)
         output.preRollSeconds = capture.preRollSeconds(config: config)
         capture.applySplitLimits(to: output, rate: format.sampleRate, config: config)
         // (An [input] device in config.toml is what an earlier capdeck saved there: still honoured.)
@@ -91,7 +90,8 @@ public final class ConsoleController: @unchecked Sendable {
         var routes = capture.routes(config: config)
         if capture.device == nil, let savedDevice { routes = InputRoutes.forNamedPCM(savedDevice) }
         session.addInput(CaptureDeviceInput(name: inputName, routes: routes, format: format,
-                                            periodMicros: capture.periodTime, bufferMicros: capture.bufferTime))
+                                            periodMicros: capture.periodTime, bufferMicros: capture.bufferTime,
+                                            channelSelection: capture.selection(config: config)))
         session.addOutput(output)
         session.setProperties(capture.properties(config: remembered))
         session.onEvent { [weak self] in self?.record($0) }
@@ -181,7 +181,8 @@ public final class ConsoleController: @unchecked Sendable {
         addEvent("no capture device could be opened (\(reason)): using the BUILT-IN TEST SIGNAL", .warning)
         session.removeInput(session.inputs[0])
         session.addInput(CaptureDeviceInput(name: "builtin", routes: InputRoutes.forNamedPCM("builtin"), format: format,
-                                            periodMicros: capture.periodTime, bufferMicros: capture.bufferTime))
+                                            periodMicros: capture.periodTime, bufferMicros: capture.bufferTime,
+                                            channelSelection: capture.selection(config: config)))
         session.startRunning()
     }
 
@@ -372,7 +373,8 @@ public final class ConsoleController: @unchecked Sendable {
     private func chooseDevice(_ pcm: String) {
         guard let old = session.inputs.first else { return }
         let new = CaptureDeviceInput(name: pcm, routes: InputRoutes.forNamedPCM(pcm), format: format,
-                                     periodMicros: capture.periodTime, bufferMicros: capture.bufferTime)
+                                     periodMicros: capture.periodTime, bufferMicros: capture.bufferTime,
+                                     channelSelection: capture.selection(config: config))
         let wasRecording = output.isRecording
         let oldRoute = session.currentRoute
         let wasRunning = session.isRunning && oldRoute != nil
