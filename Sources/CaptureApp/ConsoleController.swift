@@ -518,6 +518,12 @@ public final class ConsoleController: @unchecked Sendable {
         // Not capturing: nothing to show (the board keeps the last levels it saw).
         if m.levels.isEmpty || engine == nil { m.levels = Array(repeating: .silent, count: format.channels) }
         m.clipLatched = m.levels.map { $0.clips > 0 }
+        // Meters numbered by the device channel they show, named where the device names it.
+        let selection = capture.selection(config: config)
+        m.channelNumbers = selection?.numbers ?? []
+        if let names = m.granted?.channelNames {
+            m.channelNames = (selection?.indices ?? Array(0..<m.levels.count)).map { $0 < names.count ? names[$0] : "" }
+        }
         m.properties = session.properties
         if let r = session.resolution {
             m.effective = r.effective

@@ -12,6 +12,8 @@ public enum ConsoleCommand: Hashable, Sendable {
     case cycleCategory
     case resetMeters
     case redraw
+    /// The meter whose numbers the compact layout shows: the one before, the one after.
+    case previousChannel, nextChannel
     case help
     case quit
     // Inside a picker or prompt.
