@@ -59,6 +59,13 @@ extension Integration {
 
         func expected(_ channel: Int, frames n: Int? = nil) -> [Int32] { (0..<(n ?? frames)).map { Integration.channelPattern($0, channel) } }
 
+        /// What device channel `c` of frame `i` holds when the 64-channel infile is opened with
+        /// `opened` channels: the file plugin hands out its bytes as they are, `opened` to a frame.
+        static func device(_ i: Int, _ c: Int, opened: Int) -> Int32 {
+            let k = i * opened + c
+            return Integration.channelPattern(k / 64, k % 64)
+        }
+
         @Test("64 channels at 96 kHz S32 through ALSA: every sample back, in libsndfile, ffprobe, sox and Python",
               arguments: ["wav", "w64", "caf", "aiff"])
         func sixtyFourChannels(_ type: String) async throws {
@@ -115,7 +122,7 @@ extension Integration {
             for (c, name) in files.enumerated() {
                 let f = try SoundFile.read(dir + "/" + name, samples: .int)
                 // S24: the infile's top three bytes of each 32-bit pattern's low three (S24_LE reads 4-byte containers).
-                let want = (0..<Self.rate).map { Int32(truncatingIfNeeded: Integration.channelPattern($0, c)) << 8 }
+                let want = (0..<Self.rate).map { Self.device($0, c, opened: 9) << 8 }
                 #expect(f.channels == 1 && firstDifference(f.ints, want, channels: 1) == nil, "\(name)")
             }
         }
@@ -135,7 +142,9 @@ extension Integration {
             let c = try await Capdeck.run(["record", "-q", "--config", home.path("sel.toml"), "-D", "ch64", "-d", "0.5", home.path("cfg.wav")], home: home)
             #expect(c.exitCode == 0, "\(c)")
             let g = try SoundFile.read(home.path("cfg.wav"), samples: .int)
-            #expect(g.channels == 2 && g.ints.prefix(4) == [Integration.channelPattern(0, 2), Integration.channelPattern(0, 1), Integration.channelPattern(1, 2), Integration.channelPattern(1, 1)])
+            // The device is opened with 3 channels (up to the highest selected).
+            let first4 = [Self.device(0, 2, opened: 3), Self.device(0, 1, opened: 3), Self.device(1, 2, opened: 3), Self.device(1, 1, opened: 3)]
+            #expect(g.channels == 2 && Array(g.ints.prefix(4)) == first4)
             let o = try await Capdeck.run(["record", "-q", "--config", home.path("sel.toml"), "-D", "ch64", "-c", "4", "-d", "0.5", home.path("c4.wav")], home: home)
             #expect(o.exitCode == 0, "\(o)")
             let c4 = try SoundFile.read(home.path("c4.wav"), samples: .none)
@@ -189,7 +198,8 @@ extension Integration {
             for (ch, device) in [(1, 2), (2, 0)] {
                 let (ints, lengths) = try Integration.concatenated(files.filter { $0.hasSuffix(String(format: "-ch%02d.w64", ch)) }.map { dir + "/" + $0 })
                 #expect(lengths == [48_000, 48_000, 24_000], "\(lengths)")
-                #expect(firstDifference(ints, expected(device, frames: 120_000), channels: 1) == nil, "channel file \(ch)")
+                let want = (0..<120_000).map { Self.device($0, device, opened: 3) }
+                #expect(firstDifference(ints, want, channels: 1) == nil, "channel file \(ch)")
             }
         }
     }
@@ -279,17 +289,19 @@ extension Integration {
             #expect(String(tens[5..<69]) == String(wantTens), "\(first)")
             #expect(String(units[5..<69]) == String(wantUnits), "\(first)")
             #expect(first.lines.count == 24 && first.lines.allSatisfy { $0.count <= 80 })
-            // ] eleven times: channel 12, at -11 dBFS; [ from channel 1: channel 64, at -63.
-            for (keys, channel) in [(Array(repeating: "]", count: 11), 12), (Array(repeating: "[", count: 12), 64)] {
-                for k in keys { try await console.press(k) }
-                let s = try await console.waitFor("channel \(channel)'s numbers", timeout: 5) { focus($0)?.hasPrefix("ch \(channel)/64") ?? false }
-                let line = try #require(focus(s))
+            // ] eleven times: channel 12, at -11 dBFS; [ from channel 1: channel 64, at -63. The
+            // PCM is unpaced (ALSA's pulse plugin stops at 32 channels): it delivers its infile
+            // in bursts, so the screen is read until one frame shows the channel's full window.
+            func reads(_ line: String, _ channel: Int) -> Bool {
                 let nums = line.split(separator: " ").compactMap { Double($0) }
                 let amplitude: Double = (32767 * pow(10, -Double(channel - 1) / 20)).rounded()
                 let db: Double = 20 * log10(amplitude / 32768)
-                try #require(nums.count >= 2, "\(line)")
-                let (peak, rms) = (nums[0], nums[1])
-                #expect(abs(peak - db) <= 0.15 && abs(rms - db) <= 0.15, "\(line)")
+                return line.hasPrefix("ch \(channel)/64") && nums.count >= 2 && abs(nums[0] - db) <= 0.15 && abs(nums[1] - db) <= 0.15
+            }
+            for (keys, channel) in [(Array(repeating: "]", count: 11), 12), (Array(repeating: "[", count: 12), 64)] {
+                for k in keys { try await console.press(k) }
+                let s = try await console.waitFor("channel \(channel)'s numbers", timeout: 10) { focus($0).map { reads($0, channel) } ?? false }
+                #expect(reads(focus(s) ?? "", channel), "\(s)")
             }
             try await console.press("q")
             _ = try await console.waitForExit()
