@@ -105,7 +105,7 @@ public final class HeadlessRecording {
         if !quiet, let (route, g) = engine.flatMap({ e in session.currentRoute.flatMap { r in e.granted.map { (r, $0) } } }) ?? events.start {
             let realtime = engine.map { ", \($0.realtimeStatus)" } ?? ""
             Terminal.write("capdeck: recording \(engine?.device.displayName ?? route.pcm) [\(route.kind.rawValue) route]: \(g.format), period \(Readout.ms(g.periodMs)), buffer \(Readout.ms(g.bufferMs))"
-                           + (g.format != format ? " (converted to \(format))" : "") + realtime + "\n")
+                           + Self.conversionNote(granted: g.format, recorded: format, selection: settings.selection(config: config)) + realtime + "\n")
             for note in session.resolution?.notes ?? [] { Terminal.write("capdeck: note: \(note)\n") }
             if let t = trigger {
                 let db = { (v: Double) in Readout.db(v).drop { $0 == " " } }
@@ -238,6 +238,16 @@ public final class HeadlessRecording {
     private func discardFile() {
         _ = try? output.stopRecording()
         if trigger == nil { for p in files(path) { unlink(p) } }
+    }
+
+    /// What the start line says after the granted format: the conversion into the recorded one,
+    /// and with a selection, which of the device's channels are recorded.
+    static func conversionNote(granted: StreamFormat, recorded: StreamFormat, selection: ChannelSelection?) -> String {
+        var asked = recorded
+        if selection != nil { asked.channels = granted.channels }
+        var note = granted != asked ? " (converted to \(asked))" : ""
+        if let selection { note += " (channels \(selection) recorded: \(selection.count) ch)" }
+        return note
     }
 
     /// The files a take at `path` is: itself, or one per channel (`--split-channels`).
