@@ -45,6 +45,8 @@ public struct CaptureSettings: Sendable {
     public var channelSelection: ChannelSelection? = nil
     /// `--[no-]split-channels` (nil: the config file's, else off).
     public var splitChannels: Bool? = nil
+    /// `--meter` (nil: the config file's `[meters] ballistics`, else sample peak).
+    public var meter: MeterBallistics? = nil
 
     public init(device: String? = nil, format: SampleFormat? = nil, rate: Int? = nil, channels: Int? = nil, fileType: FileType? = nil, outputDir: String? = nil, namePattern: String = FileNaming.defaultPattern, periodTime: Int? = nil, bufferTime: Int? = nil, rtPriority: Int = 70, noRealtime: Bool = false, exclusiveDevice: String? = nil, sharedDevice: String? = nil, bluetoothHQDevice: String? = nil, bluetoothHFPDevice: String? = nil, usesAppSession: Bool? = nil, autoConfigure: Bool? = nil, mixWithOthers: Bool? = nil, bluetoothHQ: Bool? = nil, configFile: String? = nil, muteOtherStreams: Bool? = nil,
                 preRoll: Double? = nil, triggerLevel: Double? = nil, triggerStopLevel: Double? = nil, triggerHold: Double? = nil) {
@@ -163,6 +165,9 @@ public struct CaptureSettings: Sendable {
         output.splitFrames = (maxFileTime ?? config?.maxFileTime).flatMap { SplitLimits.frames($0, rate: rate) }
         output.splitFileSize = maxFileSize ?? config?.maxFileSize
     }
+
+    /// What the meters read: --meter, else the config file's, else sample peak.
+    public func meterBallistics(config: CapdeckConfig?) -> MeterBallistics { meter ?? config?.meterBallistics ?? .peak }
 
     /// The recordings directory: -o, else the config file's [input] output-dir.
     public func outputDirectory(config: CapdeckConfig?) -> String? { outputDir ?? config?.outputDir }

@@ -79,6 +79,7 @@ public final class ConsoleController: @unchecked Sendable {
         if let c = state.category { remembered.appSession.category = c }
         session = CaptureSession(applicationAudioSession: ApplicationAudioSession(remembered.appSession))
         session.realtimePriority = capture.noRealtime ? nil : Int32(capture.rtPriority)
+        session.meterBoard.ballistics = capture.meterBallistics(config: config)
         output = CaptureAudioFileOutput(format: format)
         output.splitsChannels = capture.splitsChannels(config: config)
         output.preRollSeconds = capture.preRollSeconds(config: config)
@@ -252,6 +253,10 @@ public final class ConsoleController: @unchecked Sendable {
         case .resetMeters:
             session.meterBoard.requestReset()
             addEvent("peak holds and clip lights reset")
+        case .cycleBallistics:
+            let next = session.meterBoard.ballistics.next
+            session.meterBoard.ballistics = next
+            addEvent("meters: \(next.label)\(next.standard.map { " (\($0))" } ?? "")")
         case .requestQuit:
             commands.sync {}  // keys typed before q (r, 1-4…) take effect first
             if output.isRecording {
@@ -515,8 +520,14 @@ public final class ConsoleController: @unchecked Sendable {
         if interruption == .audioDeviceDisconnected { m.interruption = "device lost, waiting for it to return" }
         if interruption == .audioDeviceStalled { m.interruption = "device stopped delivering audio, waiting for it" }
         m.levels = session.meterBoard.snapshot()
+        // The mode of the readings shown (a switch takes effect at the meter's next block).
+        m.ballistics = m.levels.first?.ballistics ?? session.meterBoard.ballistics
         // Not capturing: nothing to show (the board keeps the last levels it saw).
-        if m.levels.isEmpty || engine == nil { m.levels = Array(repeating: .silent, count: format.channels) }
+        if m.levels.isEmpty || engine == nil {
+            m.ballistics = session.meterBoard.ballistics
+            m.levels = Array(repeating: ChannelLevel(peakDB: ChannelLevel.floorDB, rmsDB: ChannelLevel.floorDB, holdDB: ChannelLevel.floorDB,
+                                                     clips: 0, ballistics: m.ballistics), count: format.channels)
+        }
         m.clipLatched = m.levels.map { $0.clips > 0 }
         // Meters numbered by the device channel they show, named where the device names it.
         let selection = capture.selection(config: config)

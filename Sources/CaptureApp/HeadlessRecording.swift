@@ -136,7 +136,11 @@ public final class HeadlessRecording {
                 return
             }
             guard !quiet else { return }
-            Terminal.write(clear + "capdeck: take \(n) saved \(Self.describe(r.path, channels: perChannel)): \(length)" + (r.error.map { " (\($0))" } ?? "") + "\n")
+            // A split take's last part: the take's whole length too, as the end line of `record` says it.
+            let all = r.part.map { p in
+                "; part \(p.index), \(p.framesBefore + r.frames) frames (\(Readout.duration(Double(p.framesBefore + r.frames) / Double(rate), tenths: true))) in all"
+            } ?? ""
+            Terminal.write(clear + "capdeck: take \(n) saved \(Self.describe(r.path, channels: perChannel)): \(length)\(all)" + (r.error.map { " (\($0))" } ?? "") + "\n")
         }
     }
 
@@ -195,7 +199,8 @@ public final class HeadlessRecording {
         var frames = saved?.frames ?? 0
         if case .recording(let e) = ending.error {
             switch e {
-            case .diskFull(_, let n), .writeFailed(_, _, let n), .vanished(_, let n, _, _), .formatMismatch(_, _, _, let n): frames = n
+            case .diskFull(_, let n), .writeFailed(_, _, let n), .vanished(_, let n, _, _), .formatMismatch(_, _, _, let n),
+                 .containerFull(_, _, _, let n): frames = n
             default: break
             }
         }
@@ -270,6 +275,7 @@ public final class HeadlessRecording {
         session.realtimePriority = settings.noRealtime ? nil : Int32(settings.rtPriority)
         session.reconnectsLostDevices = reconnectWait > 0
         session.maxFrames = maxFrames
+        session.meterBoard.ballistics = settings.meterBallistics(config: config)
         session.addInput(CaptureDeviceInput(name: settings.device ?? "default input", routes: settings.routes(config: config), format: format,
                                             periodMicros: settings.periodTime, bufferMicros: settings.bufferTime,
                                             channelSelection: settings.selection(config: config)))

@@ -7,6 +7,7 @@
 //                  (yours; earlier capdecks' consoles wrote them here, and such a file is still
 //                  read as configuration), max-file-time, max-file-size (a number of seconds or
 //                  bytes, or "10m", "2G")
+//   [meters]       ballistics ("peak", "ppm1", "ppm2" or "vu")
 //
 // capdeck never writes this file: the console's own memory is `ConsoleState` (console.toml).
 //
@@ -49,6 +50,8 @@ public struct CapdeckConfig: Equatable, Sendable {
     /// `[other-audio] mute-streams`: while mix off interrupts other audio, also mute other
     /// programs' playback streams on the sound server (nil: not set).
     public var muteOtherStreams: Bool?
+    /// `[meters] ballistics`: what the meters read (`--meter` overrides it; nil: not set).
+    public var meterBallistics: MeterBallistics?
 
     public init(path: String) {
         self.path = path
@@ -139,6 +142,14 @@ public enum ConfigLoader {
                         throw fail(key, "expected true or false, got \(describe(table[key]))")
                     }
                     config.muteOtherStreams = v
+                }
+            case "meters":
+                for key in table.keys {
+                    guard key == "ballistics" else { throw fail(key, "unknown key; use ballistics") }
+                    guard table[key]?.type == .string, let m = table[key]?.string.flatMap(MeterBallistics.init(name:)) else {
+                        throw fail(key, "expected \"peak\", \"ppm1\", \"ppm2\" or \"vu\", got \(describe(table[key]))")
+                    }
+                    config.meterBallistics = m
                 }
             case "app-session":
                 for key in table.keys {
@@ -249,7 +260,7 @@ public enum ConfigLoader {
                 }
             default:
                 throw ConfigError(path: path, line: locate.line(table: nil, key: tableName), key: "[\(tableName)]",
-                                  message: "unknown table; use [session], [app-session], [routes], [input] or [other-audio]")
+                                  message: "unknown table; use [session], [app-session], [routes], [input], [other-audio] or [meters]")
             }
         }
         return config

@@ -286,9 +286,10 @@ public final class CaptureEngine: @unchecked Sendable {
         finished.notify(queue: .global()) { [self] in handler(state.withLock { $0.summary! }) }
     }
 
-    /// Records a marker for the recording file (written where the container supports markers).
-    public func addMarker(atFrame frame: Int, label: String) {
-        markers.withLock { $0.append(RecordingMarker(frame: frame, label: label)) }
+    /// Records a marker for the recording file (written where the container supports markers);
+    /// a route change's carries the new route (`RouteNote`).
+    public func addMarker(atFrame frame: Int, label: String, route: RouteNote? = nil) {
+        markers.withLock { $0.append(RecordingMarker(frame: frame, label: label, route: route)) }
         markersPending.add(1, ordering: .releasing)
         dataBell.ringIfWaiting()
     }

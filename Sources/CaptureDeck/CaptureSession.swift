@@ -503,7 +503,8 @@ public final class CaptureSession: @unchecked Sendable {
             if let continuing {
                 let gapMs = Double(monotonicNanos() - continuing.since) / 1e6
                 let from = continuing.old.map { "\($0.pcm)" } ?? "no input"
-                engine.addMarker(atFrame: 0, label: "input: \(from) -> \(input.name) (\(route.pcm), \(Int(gapMs.rounded())) ms without capture)")
+                engine.addMarker(atFrame: 0, label: "input: \(from) -> \(input.name) (\(route.pcm), \(Int(gapMs.rounded())) ms without capture)",
+                                 route: RouteNote(route: route, format: granted.format))
                 emit(.routeChanged(RouteChange(old: continuing.old, new: route, granted: granted, gapMs: gapMs, gapFrames: 0,
                                                atFrame: endedFrames)))
             } else {
@@ -636,7 +637,8 @@ public final class CaptureSession: @unchecked Sendable {
             let wasInterrupted = runState.withLock { $0.switched(to: wanted) }
             if let r = run.value { run.value = (r.fan, input) }
             cancelRetry()
-            engine.addMarker(atFrame: report.atFrame, label: "route: \(current.pcm) -> \(wanted.pcm) (gap \(Int(report.gapMs.rounded())) ms)")
+            engine.addMarker(atFrame: report.atFrame, label: "route: \(current.pcm) -> \(wanted.pcm) (gap \(Int(report.gapMs.rounded())) ms)",
+                             route: RouteNote(route: wanted, format: report.granted.format))
             if wasInterrupted { emit(.interruptionEnded) }
             emit(.routeChanged(RouteChange(old: current, new: wanted, granted: report.granted, gapMs: report.gapMs,
                                            gapFrames: report.gapFrames, atFrame: report.atFrame)))

@@ -139,7 +139,8 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             guard marker.frame >= start else { return nil }
             var frame = fileFrame(marker.frame, start: start)
             if inPause { frame = Swift.min(frame, recorder.framesWritten) }
-            let m = RecordingMarker(frame: frame, label: marker.label)
+            var m = marker  // a route change's note goes along (the recorder's bext history)
+            m.frame = frame
             recorder.addMarker(m)
             newlyPlaced.append(m)
             return m

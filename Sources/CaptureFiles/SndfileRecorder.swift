@@ -26,8 +26,12 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     public let requestedFileFormat: FileSampleFormat?
     /// The tags in the file: those given that the container holds and that aren't empty.
     public let tags: [FileTag: String]
-    /// The file's `bext` chunk (WAV and RF64; nil for other types or when none was asked for).
+    /// The file's `bext` chunk (WAV and RF64), or what CAF's `info` chunk says in its place
+    /// (`BroadcastInfo.cafTags`); nil for the other types or when none was asked for. Route
+    /// changes' lines join its history as their markers arrive (`addMarker`).
     public private(set) var broadcast: BroadcastInfo?
+    /// Route changes whose line didn't fit the coding history's reserve (their markers have them).
+    public private(set) var routeLinesLeftOut = 0
     /// Bytes a frame takes in the file (in each file, when there is one per channel).
     public var fileBytesPerFrame: Int { fileFormat.bytesPerFrame(channels: splitsChannels ? 1 : format.channels) }
     public private(set) var framesWritten = 0
@@ -67,6 +71,12 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// tests lower it).
     private var aiffDataOffset = 0
     var aiffSizeLimit = 0xFFFF_FFFF
+    /// WAV with a bext chunk: the history's bytes as first given to libsndfile (it must never
+    /// change size once audio follows), whether `broadcast` has lines the file doesn't have yet
+    /// (written at the next checkpoint), and whether the iXML chunk is still to be added.
+    private var historyBytes = 0
+    private var historyStale = false
+    private var ixmlPending = false
 
     /// Creates `path` (which must not exist) with owner-only permissions. `fileFormat` (nil: the
     /// stream's encoding, in the container's byte order) is how the file stores the samples: frames
@@ -79,9 +89,12 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// ends at its first NUL. libsndfile appends its own name and version to `.software`
     /// ("App 1.0 (libsndfile-1.2.0)"), and cuts that one to 127 bytes.
     ///
-    /// `broadcast` (WAV and RF64; ignored for the other types) is written as the file's `bext`
-    /// chunk with the header, before the first frame; its `startedAt` is the wall-clock time of
-    /// the file's first sample (`BroadcastInfo`).
+    /// `broadcast` is written as a WAV's (RF64's) `bext` chunk with the header, before the first
+    /// frame; its `startedAt` is the wall-clock time of the file's first sample (`BroadcastInfo`).
+    /// Its coding history has a fixed reserve, so route changes can join it later without the
+    /// audio moving (`addMarker`), and an iXML chunk repeating its time goes in just before the
+    /// first frame (`IXML`). A CAF gets its information as `info` strings (`cafTags`); the other
+    /// types ignore it.
     ///
     /// `splitChannels`: one mono file per channel instead (see `splitsChannels`), all created
     /// here or none (a name that exists removes those made and throws `.exists` for it).
@@ -130,7 +143,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         self.requestedFileFormat = fileFormat
         let held = fileType.heldTags
         self.tags = tags.filter { held.contains($0.key) && !$0.value.isEmpty }
-        self.broadcast = fileType.holdsBroadcastInfo ? broadcast : nil
+        self.broadcast = fileType.holdsBroadcastInfo || fileType == .caf ? broadcast : nil
         var stored = format
         stored.sampleFormat = stores.sampleFormat
         self.stored = stored
@@ -180,14 +193,23 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         if fileType == .caf && stores.sampleFormat == .floatLE {
             sf_command(f, Int32(SFC_SET_ADD_PEAK_CHUNK), nil, Int32(SF_FALSE))
         }
-        if let broadcast = self.broadcast, let reason = broadcast.apply(to: f, format: stored, fileFormat: stores) {
-            sf_close(f); Glibc.close(fd); unlink(path)
-            throw .cannotCreate(path: path, reason: "writing the bext chunk: \(reason)")
+        if fileType.holdsBroadcastInfo, let broadcast = self.broadcast {
+            if let reason = broadcast.apply(to: f, format: stored, fileFormat: stores) {
+                sf_close(f); Glibc.close(fd); unlink(path)
+                throw .cannotCreate(path: path, reason: "writing the bext chunk: \(reason)")
+            }
+            historyBytes = broadcast.codingHistory(format: stored, fileFormat: stores).utf8.count
+            ixmlPending = true
+        }
+        // CAF: the bext's information in its `info` chunk, where no tag given says otherwise.
+        var strings = self.tags
+        if fileType == .caf, let broadcast = self.broadcast {
+            strings.merge(broadcast.cafTags(rate: format.sampleRate)) { given, _ in given }
         }
         // Tags before the header update below: it writes them ahead of the audio (libsndfile can
         // place them there only while no frame is written; FLAC writes its one header then).
         for tag in FileTag.allCases {
-            guard let value = self.tags[tag] else { continue }
+            guard let value = strings[tag] else { continue }
             let r = sf_set_string(f, tag.sndfileType, value)
             if r != 0 {
                 sf_close(f); Glibc.close(fd); unlink(path)
@@ -197,7 +219,8 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         // A true 0-frame header from the start, so even a file killed before its first
         // checkpoint opens as an empty recording.
         sf_command(f, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
-        let formatChunk = fileType == .wav && sf_error(f) == 0 ? WAVFormatChunk.applying(fd: fd, format: stored) : .none
+        var formatChunk = fileType == .wav && sf_error(f) == 0 ? WAVFormatChunk.applying(fd: fd, format: stored) : .none
+        if formatChunk == .none && historyBytes > 0 { formatChunk = BextHistory.tidy(fd: fd) }
         if sf_error(f) != 0 || formatChunk != .none {
             let reason = sf_error(f) != 0 ? String(cString: sf_strerror(f)) : formatChunk.description
             sf_close(f); Glibc.close(fd); unlink(path)
@@ -233,6 +256,13 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     public func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) {
         if splitsChannels { return try writeChannels(frames, count: count) }
         guard let file else { return }
+        if ixmlPending && count > 0 { try addIXML(file) }
+        defer {
+            if historyTidyPending && framesWritten > 0 {
+                historyTidyPending = false
+                _ = BextHistory.tidy(fd: fd)  // a failure shows at the next checkpoint's
+            }
+        }
         // AIFF stops at 4 GiB with what fits (libsndfile would wrap its sizes).
         let accepted = fileType == .aiff ? Swift.min(count, aiffRoom) : count
         guard let converter, let converted else {
@@ -275,8 +305,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     }
 
     private var aiffFull: RecordingError {
-        .writeFailed(path: path, reason: "AIFF holds at most 4 GiB; for longer recordings use -t wav, w64 or caf",
-                     framesSaved: framesWritten)
+        .containerFull(path: path, type: "AIFF", limit: "4 GiB", framesSaved: framesWritten)
     }
 
     /// Hands `count` frames in `encoding` (the file's, or one libsndfile stores as it) to libsndfile.
@@ -317,10 +346,25 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         }
     }
 
+    /// Just before the first frame: the iXML chunk (WAV and RF64 with a bext chunk), now that
+    /// the TimeReference it repeats is final. libsndfile writes it with the header at that
+    /// first write; the history is tidied after it (`BextHistory`).
+    private func addIXML(_ file: OpaquePointer) throws(RecordingError) {
+        ixmlPending = false
+        guard let broadcast, framesWritten == 0 else { return }
+        let text = IXML.text(broadcast, project: tags[.title], format: stored, fileFormat: fileFormat)
+        if let reason = IXML.add(to: file, text) {
+            throw .writeFailed(path: path, reason: "adding the iXML chunk: \(reason)", framesSaved: 0)
+        }
+        historyTidyPending = true
+    }
+    /// The first write has just written a header with the padded history.
+    private var historyTidyPending = false
+
     /// A file made ahead of its first frame (the next part of a split take) learns when that
-    /// frame is: its bext chunk is written again with `info` (same size: libsndfile allows it
-    /// before the first frame) and the header updated. Nothing happens once a frame is written,
-    /// or for a file without the chunk.
+    /// frame is: its bext chunk is written again with `info` (same size: the history's reserve
+    /// is fixed) and the header updated; a CAF's date alike. Nothing happens once a frame is
+    /// written, or for a file without either.
     public func restampBroadcast(_ info: BroadcastInfo) {
         if splitsChannels {
             for f in channelFiles { f.restampBroadcast(info) }
@@ -328,14 +372,35 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
             return
         }
         guard framesWritten == 0, broadcast != nil, let file else { return }
-        guard info.apply(to: file, format: format, fileFormat: fileFormat) == nil else { return }
+        if fileType == .caf {
+            for (tag, value) in info.cafTags(rate: format.sampleRate) where tags[tag] == nil {
+                guard sf_set_string(file, tag.sndfileType, value) == 0 else { return }
+            }
+        } else {
+            guard info.codingHistory(format: stored, fileFormat: fileFormat).utf8.count == historyBytes,
+                  info.apply(to: file, format: stored, fileFormat: fileFormat) == nil else { return }
+        }
         broadcast = info
         sf_command(file, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
+        if historyBytes > 0 { _ = BextHistory.tidy(fd: fd) }  // a failure shows at the next checkpoint's
+    }
+
+    /// Writes the coding history's new lines (route changes since the last checkpoint) into the
+    /// bext chunk: libsndfile rewrites the header, the chunk the same size as before (the reserve
+    /// is fixed), so the audio after it stays where it is. Then `checkpoint`'s header write and
+    /// tidy follow, as after every header write.
+    private func refreshHistory(_ file: OpaquePointer) {
+        guard historyStale, let broadcast else { return }
+        historyStale = false
+        // Never a header of another size over the audio: libsndfile would write it before noticing.
+        guard broadcast.codingHistory(format: stored, fileFormat: fileFormat).utf8.count == historyBytes else { return }
+        _ = broadcast.apply(to: file, format: stored, fileFormat: fileFormat)  // a failure shows in sf_error
     }
 
     public func checkpoint() throws(RecordingError) {
         if splitsChannels { return try eachChannelFile { f throws(RecordingError) in try f.checkpoint() } }
         guard let file else { return }
+        refreshHistory(file)
         // SFC_UPDATE_HEADER_NOW itself always returns 0; a failed header write shows in sf_error.
         sf_command(file, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
         if sf_error(file) != 0 {
@@ -345,7 +410,8 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         }
         // Plain PCM/float format chunk where WAV allows it; discrete channels (WAVFormatChunk).
         if fileType == .wav {
-            let e = WAVFormatChunk.applying(fd: fd, format: stored)
+            var e = WAVFormatChunk.applying(fd: fd, format: stored)
+            if e == .none && historyBytes > 0 { e = BextHistory.tidy(fd: fd) }
             if e != .none { throw .writeFailed(path: path, reason: "header: \(e)", framesSaved: framesWritten) }
         }
         // Deleted while recording (the file, or its whole directory)? Writing on would lose
@@ -392,9 +458,26 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// Remembers a marker; WAV and RF64 files get them as cue points (with labels) at `finish`,
     /// AIFF files as a MARK chunk (names cut to 255 bytes); W64, CAF and FLAC keep them in the
     /// sidecar (libsndfile 1.2 accepts SFC_SET_CUE for those but writes no cues).
+    ///
+    /// A route change's marker (`RecordingMarker.route`) also adds its line to a WAV's bext
+    /// coding history (`BroadcastInfo.routeLine`), written at the next checkpoint; a line that
+    /// doesn't fit the reserve is left out (`routeLinesLeftOut`).
     public func addMarker(_ marker: RecordingMarker) {
-        if splitsChannels { for f in channelFiles { f.addMarker(marker) } }
         markers.append(marker)
+        if splitsChannels {
+            for f in channelFiles { f.addMarker(marker) }
+            broadcast = channelFiles.first?.broadcast
+            routeLinesLeftOut = channelFiles.first?.routeLinesLeftOut ?? 0
+            return
+        }
+        if let note = marker.route, historyBytes > 0, var info = broadcast {
+            if info.addRouteLine(info.routeLine(note, atFrame: marker.frame, rate: format.sampleRate), format: stored, fileFormat: fileFormat) {
+                broadcast = info
+                historyStale = true
+            } else {
+                routeLinesLeftOut += 1
+            }
+        }
     }
 
     /// Closes a recording that has no frame and removes its file, if its path still names it (so
@@ -428,6 +511,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         file = nil
         syncQueue.sync {}  // let an in-flight checkpoint sync finish before the descriptor closes
         var markersInFile = markers.isEmpty
+        refreshHistory(f)
         var r = sf_close(f)
         var step = fileType == .aiff ? "could not append the MARK chunk" : "could not append cue points"
         // Each step's errno is taken right after that step (before: the fdatasync's, read last).
@@ -435,6 +519,10 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         if r == 0 && fileType == .wav {
             stepError = WAVFormatChunk.applying(fd: fd, format: stored)
             if stepError != .none { r = -1; step = "could not write the format chunk" }
+        }
+        if r == 0 && historyBytes > 0 {
+            stepError = BextHistory.tidy(fd: fd)
+            if stepError != .none { r = -1; step = "could not write the bext coding history" }
         }
         if r == 0 && fileType == .wav && !markers.isEmpty {
             switch CueWriter.append(markers, toWAV: fd) {

@@ -11,6 +11,7 @@ public enum ConsoleCommand: Hashable, Sendable {
     case chooseDevice
     case cycleCategory
     case resetMeters
+    case cycleBallistics
     case redraw
     /// The meter whose numbers the compact layout shows: the one before, the one after.
     case previousChannel, nextChannel

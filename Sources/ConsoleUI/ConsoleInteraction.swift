@@ -22,6 +22,8 @@ public enum ConsoleEffect: Equatable, Sendable {
     case choose(pcm: String)
     case cycleCategory
     case resetMeters
+    /// Switch the meters to the next ballistics (peak → PPM I → PPM II → VU).
+    case cycleBallistics
     /// Quit, once the keys typed before it have taken effect; while recording, ask first
     /// (`recordingBlocksQuit()`).
     case requestQuit
@@ -104,6 +106,7 @@ public struct ConsoleInteraction: Equatable, Sendable {
             case .chooseDevice: return [.listDevices]
             case .cycleCategory: return [.cycleCategory]
             case .resetMeters: return [.resetMeters]
+            case .cycleBallistics: return [.cycleBallistics]
             case .help: mode = .help; return []
             case .quit: return [.requestQuit]
             case .redraw: return [.repaint]

@@ -124,27 +124,34 @@ public enum ConsoleLayout {
         let barX = labelW
         let barW = g.width - labelW - numbersW - 1
         let levels = m.levels.isEmpty ? [ChannelLevel.silent] : m.levels
+        let scale = MeterScale(m.ballistics)
         for (i, l) in levels.enumerated() {
             let row = y + i
             g.put(rowLabel(m, i, count: levels.count), x: 0, y: row, style: .dim)
-            MeterBar.draw(&g, level: l, x: barX, y: row, width: barW, unicode: m.unicode)
+            MeterBar.draw(&g, level: l, x: barX, y: row, width: barW, unicode: m.unicode, scale: scale)
             let nx = barX + barW + 1
             g.put(Readout.db(l.peakDB) + " pk", x: nx, y: row, style: .bold)
-            g.put(Readout.db(l.rmsDB) + " rms", x: nx + 10, y: row)
+            // Sample peak: the RMS beside it; a ballistic mode: its reading, in its scale's units.
+            if m.ballistics == .peak {
+                g.put(Readout.db(l.rmsDB) + " rms", x: nx + 10, y: row)
+            } else {
+                g.put(scale.readout(l.ballisticDB), x: nx + 10, y: row)
+            }
             let latched = i < m.clipLatched.count && m.clipLatched[i]
             g.put(latched ? "CLIP" : (m.unicode ? " ·  " : " .  "), x: nx + 22, y: row, style: latched ? .clip : .dim)
         }
-        // The scale: ticks every 10 dB under the bar.
+        // The scale under the bar: its ticks (a label that would touch the one before is left
+        // out), then the unit and, in a ballistic mode, its name.
         let sy = y + levels.count
-        var db = floorDB
-        while db <= 0 {
-            let col = barX + MeterBar.column(for: db, width: barW)
-            let label = db == 0 ? "0" : String(Int(db))
-            let lx = min(max(barX, col - label.count / 2), barX + barW - label.count)
-            g.put(label, x: lx, y: sy, style: .dim)
-            db += 10
+        var free = barX
+        for t in scale.ticks {
+            let col = barX + MeterBar.column(for: t.dBFS, width: barW, scale: scale)
+            let lx = min(max(barX, col - t.label.count / 2), barX + barW - t.label.count)
+            guard lx >= free else { continue }
+            g.put(t.label, x: lx, y: sy, style: .dim)
+            free = lx + t.label.count + 1
         }
-        g.put("dBFS", x: barX + barW + 1, y: sy, style: .dim)
+        g.put(scale.unit, x: barX + barW + 1, y: sy, style: .dim, maxWidth: numbersW)
     }
 
     static func channelLabel(_ i: Int, count: Int) -> String {
@@ -175,7 +182,8 @@ public enum ConsoleLayout {
         if i < m.channelNames.count, !m.channelNames[i].isEmpty { x += g.put(" " + m.channelNames[i], x: x, y: y, style: .bold, maxWidth: 10) }
         x += 1
         x += g.put(Readout.db(l.peakDB) + " pk", x: x, y: y, style: .bold)
-        x += g.put(" " + Readout.db(l.rmsDB) + " rms", x: x, y: y)
+        // Sample peak: the RMS beside it; a ballistic mode: its reading, in its scale's units.
+        x += g.put(" " + (m.ballistics == .peak ? Readout.db(l.rmsDB) + " rms" : MeterScale(m.ballistics).readout(l.ballisticDB)), x: x, y: y)
         x += g.put("  hold" + Readout.db(l.holdDB), x: x, y: y, style: .dim)
         let latched = i < m.clipLatched.count && m.clipLatched[i]
         x += g.put(latched ? "  CLIP" : "      ", x: x, y: y, style: latched ? .clip : .dim)
@@ -196,23 +204,27 @@ public enum ConsoleLayout {
         let focus = ((m.meterFocus % n) + n) % n
         let top = y + 1
         let x0 = scale ? 5 : 0
+        let meter = MeterScale(m.ballistics)
         if scale {
-            for db in stride(from: 0.0, through: floorDB, by: -20) {
-                let row = top + barRows - 1 - min(barRows - 1, MeterBar.column(for: db, width: barRows))
-                g.put(db == 0 ? "   0" : String(Int(db)).padding(4, left: true), x: 0, y: row, style: .dim)
+            // The scale's ticks, top down, each on its row unless one is there already.
+            var used = Set<Int>()
+            for t in meter.ticks.reversed() {
+                let row = top + barRows - 1 - MeterBar.column(for: t.dBFS, width: barRows, scale: meter)
+                guard used.insert(row).inserted else { continue }
+                g.put(String(t.label.prefix(4)).padding(4, left: true), x: 0, y: row, style: .dim)
             }
         }
         let blocks: [Character] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
         let wide = n * cw + x0 + 4 <= g.width
         for (i, l) in levels.enumerated() {
             let x = x0 + i * cw
-            let fill = MeterBar.eighths(for: l.rmsDB, width: barRows)
-            let peak = l.peakDB > floorDB ? MeterBar.column(for: l.peakDB, width: barRows) : -1
-            let hold = l.holdDB > floorDB ? MeterBar.column(for: l.holdDB, width: barRows) : -1
+            let fill = MeterBar.eighths(for: meter.ballistics == .peak ? l.rmsDB : l.ballisticDB, width: barRows, scale: meter)
+            let peak = l.peakDB > meter.floorDB ? MeterBar.column(for: l.peakDB, width: barRows, scale: meter) : -1
+            let hold = l.holdDB > meter.floorDB ? MeterBar.column(for: l.holdDB, width: barRows, scale: meter) : -1
             let bw = max(1, cw - 1)
             for r in 0..<barRows {
                 let row = top + barRows - 1 - r
-                let style = MeterBar.zone(r, width: barRows)
+                let style = MeterBar.zone(r, width: barRows, scale: meter)
                 var cell = Cell(m.unicode ? " " : ".", .dim)
                 if r < fill / 8 {
                     cell = Cell(m.unicode ? "█" : "#", style)
@@ -239,7 +251,7 @@ public enum ConsoleLayout {
                 g[x, top + barRows + 1] = Cell(digits[digits.count - 1], style)
             }
         }
-        if wide { g.put("dBFS", x: x0 + n * cw, y: top + barRows - 1, style: .dim) }
+        if wide { g.put(meter.unit, x: x0 + n * cw, y: top + barRows - 1, style: .dim, maxWidth: g.width - x0 - n * cw) }
     }
 
     // MARK: Panels
@@ -506,30 +518,115 @@ public enum ConsoleLayout {
     }
 }
 
-/// Draws one horizontal meter: RMS as the bar, the peak as a brighter tip, a peak-hold marker.
+/// A meter's scale in one ballistics mode: the dBFS range the bar spans, the ticks under it (in
+/// the mode's own units), its colour zones and the reading's number. Every reading is sine-peak
+/// dBFS (`ChannelLevel.ballisticDB`); a scale only places and names it.
+public struct MeterScale: Sendable {
+    /// dBFS at the bar's left and right ends.
+    public var floorDB: Double
+    public var topDB: Double
+    /// Where the bar turns to the middle and the high colour (dBFS).
+    public var midDB: Double
+    public var highDB: Double
+    public var ticks: [(dBFS: Double, label: String)]
+    /// Under the numbers: the unit and what its 0 is.
+    public var unit: String
+    public let ballistics: MeterBallistics
+
+    /// DIN scale (type I): 0 dB is the permitted maximum level, 9 dB above the EBU R68 alignment
+    /// level, so -9 dBFS; the scale spans -50 to +5 as DIN 45406's does.
+    public static let dinZeroDBFS = -9.0
+    /// BBC scale (type II): mark 4 is the alignment level (-18 dBFS, EBU R68), 4 dB a mark, 6 dB
+    /// from 1 to 2; 6 is the BBC's maximum.
+    public static let bbcMarks: [(mark: Int, dBFS: Double)] = [(1, -32), (2, -26), (3, -22), (4, -18), (5, -14), (6, -10), (7, -6)]
+
+    public init(_ b: MeterBallistics) {
+        ballistics = b
+        switch b {
+        case .peak:
+            floorDB = ConsoleLayout.floorDB; topDB = 0; midDB = -18; highDB = -6
+            ticks = stride(from: -60, through: 0, by: 10).map { (Double($0), "\($0)") }
+            unit = "dBFS"
+        case .ppm1:
+            let z = Self.dinZeroDBFS
+            floorDB = z - 50; topDB = z + 5; midDB = z - 9; highDB = z
+            ticks = [-50, -40, -30, -20, -10, -5, 0, 5].map { (z + Double($0), $0 > 0 ? "+\($0)" : "\($0)") }
+            unit = "PPM I dB, 0=-9 dBFS"
+        case .ppm2:
+            floorDB = -36; topDB = -2; midDB = -18; highDB = -10
+            ticks = Self.bbcMarks.map { ($0.dBFS, "\($0.mark)") }
+            unit = "PPM II BBC, 4=-18 dBFS"
+        case .vu:
+            let z = MeterBallistics.vuReferenceDBFS
+            floorDB = z - 20; topDB = z + 3; midDB = z - 3; highDB = z
+            ticks = [-20, -10, -7, -5, -3, 0, 3].map { (z + Double($0), $0 > 0 ? "+\($0)" : "\($0)") }
+            unit = "VU, 0=-18 dBFS"
+        }
+    }
+
+    /// The reading in the scale's units, 6 columns and a unit word: `" -12.0 dB"` (DIN),
+    /// `"   4.5 PPM"` (the BBC mark), `"  -3.2 VU"`.
+    public func readout(_ dBFS: Double) -> String {
+        guard dBFS > ChannelLevel.floorDB else { return Readout.db(dBFS) + unitWord }
+        return Readout.db(value(dBFS)) + unitWord
+    }
+
+    private var unitWord: String {
+        switch ballistics {
+        case .peak: " pk"
+        case .ppm1: " dB"
+        case .ppm2: " PPM"
+        case .vu: " VU"
+        }
+    }
+
+    /// A dBFS reading in the scale's units: DIN dB, the BBC mark (piecewise linear between the
+    /// marks, 4 dB a mark beyond them), VU; dBFS in peak mode.
+    public func value(_ dBFS: Double) -> Double {
+        switch ballistics {
+        case .peak: return dBFS
+        case .ppm1: return dBFS - Self.dinZeroDBFS
+        case .vu: return dBFS - MeterBallistics.vuReferenceDBFS
+        case .ppm2:
+            let m = Self.bbcMarks
+            if dBFS <= m[0].dBFS { return 1 - (m[0].dBFS - dBFS) / 6 }
+            for i in 1..<m.count where dBFS <= m[i].dBFS {
+                return Double(m[i - 1].mark) + (dBFS - m[i - 1].dBFS) / (m[i].dBFS - m[i - 1].dBFS)
+            }
+            return 7 + (dBFS - m[m.count - 1].dBFS) / 4
+        }
+    }
+}
+
+/// Draws one horizontal meter. Sample peak: RMS as the bar, the peak as a brighter tip, a
+/// peak-hold marker. A ballistic mode: the mode's reading as the bar on its own scale (the
+/// sample peak stays in the numbers beside it).
 public enum MeterBar {
     static let partials: [Character] = ["▏", "▎", "▍", "▌", "▋", "▊", "▉"]
 
-    /// The column (0..<width) where `db` falls on the -60…0 dBFS scale.
-    public static func column(for db: Double, width: Int) -> Int {
-        let f = (min(0, max(ConsoleLayout.floorDB, db)) - ConsoleLayout.floorDB) / -ConsoleLayout.floorDB
+    /// The column (0..<width) where `db` falls on the scale (-60…0 dBFS unless given).
+    public static func column(for db: Double, width: Int, scale: MeterScale = MeterScale(.peak)) -> Int {
+        let span = scale.topDB - scale.floorDB
+        let f = (min(scale.topDB, max(scale.floorDB, db)) - scale.floorDB) / span
         return min(width - 1, max(0, Int((f * Double(width)).rounded(.down))))
     }
 
     /// Fill of the bar in eighths of a cell.
-    public static func eighths(for db: Double, width: Int) -> Int {
-        guard db > ConsoleLayout.floorDB else { return 0 }
-        let f = (min(0, db) - ConsoleLayout.floorDB) / -ConsoleLayout.floorDB
+    public static func eighths(for db: Double, width: Int, scale: MeterScale = MeterScale(.peak)) -> Int {
+        guard db > scale.floorDB else { return 0 }
+        let f = (min(scale.topDB, db) - scale.floorDB) / (scale.topDB - scale.floorDB)
         return Int((f * Double(width * 8)).rounded())
     }
 
-    static func zone(_ col: Int, width: Int) -> CellStyle {
-        let db = ConsoleLayout.floorDB + Double(col) / Double(width) * -ConsoleLayout.floorDB
-        return db >= -6 ? .meterHigh : (db >= -18 ? .meterMid : .meterLow)
+    static func zone(_ col: Int, width: Int, scale: MeterScale) -> CellStyle {
+        let db = scale.floorDB + Double(col) / Double(width) * (scale.topDB - scale.floorDB)
+        return db >= scale.highDB ? .meterHigh : (db >= scale.midDB ? .meterMid : .meterLow)
     }
 
-    public static func draw(_ g: inout ScreenGrid, level: ChannelLevel, x: Int, y: Int, width: Int, unicode: Bool) {
-        let fill = eighths(for: level.rmsDB, width: width)
+    public static func draw(_ g: inout ScreenGrid, level: ChannelLevel, x: Int, y: Int, width: Int, unicode: Bool,
+                            scale: MeterScale = MeterScale(.peak)) {
+        let ballistic = scale.ballistics != .peak
+        let fill = eighths(for: ballistic ? level.ballisticDB : level.rmsDB, width: width, scale: scale)
         let full = fill / 8
         let part = fill % 8
         for c in 0..<width {
@@ -537,15 +634,16 @@ public enum MeterBar {
             var style = CellStyle.dim
             if c < full {
                 ch = unicode ? "█" : "#"
-                style = zone(c, width: width)
+                style = zone(c, width: width, scale: scale)
             } else if c == full && part > 0 {
                 ch = unicode ? partials[part - 1] : (part >= 4 ? "=" : "-")
-                style = zone(c, width: width)
+                style = zone(c, width: width, scale: scale)
             } else if !unicode {
                 ch = " "
             }
             g[x + c, y] = Cell(ch, style)
         }
+        if ballistic { return }
         if level.peakDB > ConsoleLayout.floorDB {
             let pc = column(for: level.peakDB, width: width)
             if pc >= full { g[x + pc, y] = Cell(unicode ? "▌" : "|", .peakTip) }

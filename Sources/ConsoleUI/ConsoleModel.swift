@@ -40,6 +40,8 @@ public struct ConsoleModel: Sendable {
     public var channelNames: [String] = []
     /// The meter whose numbers the compact layout shows on one line (`[` and `]`; wraps around).
     public var meterFocus = 0
+    /// What the meters read (the bar, its scale and the second number follow it).
+    public var ballistics = MeterBallistics.peak
 
     // Session rules.
     public var properties = AudioSessionProperties()

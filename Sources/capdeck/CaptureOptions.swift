@@ -119,6 +119,11 @@ struct CaptureOptions: ParsableArguments {
             transform: Parse.splitSize)
     var maxFileSize: Int?
 
+    @Option(name: .customLong("meter"),
+            help: "What the meters read: peak (sample peak, default), ppm1 (IEC 60268-10 type I, DIN), ppm2 (type II, BBC/EBU) or vu (IEC 60268-17, 0 VU = -18 dBFS); config [meters] ballistics. In the console, b cycles them.",
+            transform: Parse.meter)
+    var meter: MeterBallistics?
+
     @Option(name: .customLong("config"), help: "Config file (default: $XDG_CONFIG_HOME/capdeck/config.toml, if it exists).")
     var configFile: String?
 
@@ -175,6 +180,7 @@ struct CaptureOptions: ParsableArguments {
         s.maxFileSize = maxFileSize
         s.channelSelection = select
         s.splitChannels = splitChannels
+        s.meter = meter
         return s
     }
 }

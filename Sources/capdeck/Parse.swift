@@ -15,6 +15,10 @@ enum Parse {
         guard let t = FileType(name: s) else { throw ValidationError("not a file type; use wav, w64, caf, flac or aiff") }
         return t
     }
+    static func meter(_ s: String) throws -> MeterBallistics {
+        guard let m = MeterBallistics(name: trimmed(s)) else { throw ValidationError("not a meter; use \(MeterBallistics.names)") }
+        return m
+    }
     static func int(_ flag: String, _ range: ClosedRange<Int>, unit: String = "") -> @Sendable (String) throws -> Int {
         { s in
             guard let v = Int(trimmed(s)) else {

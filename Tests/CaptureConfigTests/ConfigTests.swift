@@ -68,6 +68,13 @@ import Testing
         }
     }
 
+    /// `[meters] ballistics`: what the meters read, any case.
+    @Test func meterBallistics() throws {
+        #expect(try ConfigLoader.parse("[meters]\nballistics = \"PPM2\"\n", path: "c.toml").meterBallistics == .ppm2)
+        #expect(try ConfigLoader.parse("[meters]\nballistics = \"vu\"\n", path: "c.toml").meterBallistics == .vu)
+        #expect(try ConfigLoader.parse("", path: "c.toml").meterBallistics == nil)
+    }
+
     @Test func emptyFileIsDefaults() throws {
         let c = try ConfigLoader.parse("", path: "c.toml")
         #expect(c.properties == AudioSessionProperties() && c.routes.isEmpty)
@@ -76,9 +83,12 @@ import Testing
     static let bad: [(String, String)] = [
         ("[session]\nmix-with-others = \"yes\"\n", "c.toml:2: [session] mix-with-others: expected true or false, got the string \"yes\""),
         ("[session]\n\nvolume = 3\n", "c.toml:3: [session] volume: unknown key; use uses-app-session, auto-configure, mix-with-others (or mix) or bluetooth-hq"),
-        ("[sesion]\nmix = true\n", "c.toml:1: [sesion]: unknown table; use [session], [app-session], [routes], [input] or [other-audio]"),
+        ("[sesion]\nmix = true\n", "c.toml:1: [sesion]: unknown table; use [session], [app-session], [routes], [input], [other-audio] or [meters]"),
         ("[other-audio]\nmute-streams = 1\n", "c.toml:2: [other-audio] mute-streams: expected true or false, got the number 1"),
         ("[other-audio]\nduck = true\n", "c.toml:2: [other-audio] duck: unknown key; use mute-streams"),
+        ("[meters]\nballistics = \"ppm\"\n", "c.toml:2: [meters] ballistics: expected \"peak\", \"ppm1\", \"ppm2\" or \"vu\", got the string \"ppm\""),
+        ("[meters]\nballistics = 2\n", "c.toml:2: [meters] ballistics: expected \"peak\", \"ppm1\", \"ppm2\" or \"vu\", got the number 2"),
+        ("[meters]\nmode = \"vu\"\n", "c.toml:2: [meters] mode: unknown key; use ballistics"),
         ("[app-session]\ncategory = \"loud\"\n", "c.toml:2: [app-session] category: expected one of \"ambient\", \"soloAmbient\", \"playback\", \"record\", \"playAndRecord\", got the string \"loud\""),
         ("[app-session]\npreferred-sample-rate = 7\n", "c.toml:2: [app-session] preferred-sample-rate: expected a whole number of Hz from 8000 to 384000, got the number 7"),
         ("[app-session]\noptions = [\"fast\"]\n", "c.toml:2: [app-session] options: unknown option \"fast\"; use mixWithOthers, allowBluetoothHFP or bluetoothHighQualityRecording"),

@@ -14,7 +14,7 @@ extension Integration {
 
         static let numericFlags = ["-r", "-c", "-F", "-B", "--rt-priority", "-d", "--reconnect-wait"]
         static let numericValues = ["", "abc", "12abc", "99999999999999999999", "1e999", "nan", "inf", "0x10", " "]
-        static let wordFlags = [("-f", "S12_LE"), ("-t", "mp3")]
+        static let wordFlags = [("-f", "S12_LE"), ("-t", "mp3"), ("--meter", "ppm3")]
         static let nameFlags = ["-D", "--exclusive-device", "--shared-device", "--bluetooth-hq-device", "--bluetooth-hfp-device",
                                 "-o", "--config", "--name"]
 
