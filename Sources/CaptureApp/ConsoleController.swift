@@ -584,7 +584,9 @@ public final class ConsoleController: @unchecked Sendable {
     /// The recording's size and the free space in the recordings directory (command queue).
     private func measureFiles() {
         var st = stat()
-        let fileBytes = output.recordingPath.map { stat($0, &st) == 0 ? Int64(st.st_size) : 0 } ?? 0
+        // One file per channel: the take's size is theirs together.
+        let files = output.recordingPath.map { output.splitsChannels ? FileNaming.channelFiles(of: $0, channels: format.channels) : [$0] } ?? []
+        let fileBytes = files.reduce(Int64(0)) { $0 + (stat($1, &st) == 0 ? Int64(st.st_size) : 0) }
         var vfs = statvfs()
         let freeBytes = statvfs(directory, &vfs) == 0 ? Int64(vfs.f_bavail) * Int64(vfs.f_frsize) : nil
         ui.withLock { $0.fileBytes = fileBytes; $0.freeBytes = freeBytes }
