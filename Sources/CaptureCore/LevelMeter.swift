@@ -51,7 +51,8 @@ public struct ChannelLevel: Sendable, Equatable {
 ///
 /// `@unchecked Sendable`: every slot is an atomic in raw memory, ordered by the sequence number.
 public final class MeterBoard: @unchecked Sendable {
-    public static let maxChannels = 8
+    /// As many as a stream can have (`StreamFormat.channelRange`).
+    public static let maxChannels = StreamFormat.channelRange.upperBound
     private static let fields = 6
     private let sequence = Atomic<UInt64>(0)
     private let cells: UnsafeMutablePointer<Atomic<UInt64>>

@@ -460,9 +460,11 @@ public final class CaptureSession: @unchecked Sendable {
         let engine: CaptureEngine
         do {
             engine = try CaptureEngine(device: input.makeDevice(route),
-                                       configuration: .init(request: input.request, realtimePriority: self.realtimePriority,
+                                       configuration: .init(request: input.request, recordingFormat: input.format,
+                                                            realtimePriority: self.realtimePriority,
                                                             maxFrames: self.maxFrames.map { max(1, $0 - endedFrames) },
-                                                            rateConverter: LibsamplerateConverter.factory),
+                                                            rateConverter: LibsamplerateConverter.factory,
+                                                            channelSelection: input.channelSelection),
                                        sink: fan, meterBoard: meterBoard)
             fan.clock.bind { [weak engine] in engine?.startedAtNanos ?? 0 }
         } catch {
@@ -589,7 +591,7 @@ public final class CaptureSession: @unchecked Sendable {
         // Another input than the engine captures (replaced inside a batch): in another format,
         // the engine can't take it (its ring, meters and files are in the old one): start anew.
         let replaced = run.value.map { $0.input !== input } ?? false
-        if replaced && input.format != engine.configuration.recordingFormat {
+        if replaced && (input.format != engine.configuration.recordingFormat || input.channelSelection != engine.configuration.channelSelection) {
             restart(engine, from: current)
             return
         }

@@ -32,9 +32,19 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     public private(set) var broadcast: BroadcastInfo?
     /// Route changes whose line didn't fit the coding history's reserve (their markers have them).
     public private(set) var routeLinesLeftOut = 0
-    /// Bytes a frame takes in the file.
-    public var fileBytesPerFrame: Int { fileFormat.bytesPerFrame(channels: format.channels) }
+    /// Bytes a frame takes in the file (in each file, when there is one per channel).
+    public var fileBytesPerFrame: Int { fileFormat.bytesPerFrame(channels: splitsChannels ? 1 : format.channels) }
     public private(set) var framesWritten = 0
+    /// One mono file per channel (`FileNaming.channelFile`): `path` names the take, not a file,
+    /// and `channelFiles` are the files, each an ordinary recorder of its own (crash-safe,
+    /// recoverable, with the markers and the bext chunk). Frames are handed to them a chunk at a
+    /// time, channel after channel, so after a crash their ends differ by at most `scratchFrames`.
+    public let splitsChannels: Bool
+    private let channelFiles: [SndfileRecorder]
+    private let channelPicks: [ChannelSelection]
+    private var channelScratch: UnsafeMutableRawPointer?
+    /// The files on disk: the one file, or each channel's.
+    public var filePaths: [String] { splitsChannels ? channelFiles.map(\.path) : [path] }
 
     private var file: OpaquePointer?
     private let fd: Int32
@@ -85,11 +95,47 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// audio moving (`addMarker`), and an iXML chunk repeating its time goes in just before the
     /// first frame (`IXML`). A CAF gets its information as `info` strings (`cafTags`); the other
     /// types ignore it.
+    ///
+    /// `splitChannels`: one mono file per channel instead (see `splitsChannels`), all created
+    /// here or none (a name that exists removes those made and throws `.exists` for it).
     public init(path: String, format: StreamFormat, fileType: FileType,
                 fileFormat: FileSampleFormat? = nil, tags: [FileTag: String] = [:],
-                broadcast: BroadcastInfo? = nil) throws(RecordingError) {
+                broadcast: BroadcastInfo? = nil, splitChannels: Bool = false) throws(RecordingError) {
         let stores = fileFormat ?? FileSampleFormat(sampleFormat: format.sampleFormat)
         try fileType.validate(stores)
+        try fileType.validate(channels: format.channels, splitChannels: splitChannels)
+        splitsChannels = splitChannels
+        if splitChannels {
+            var mono = format
+            mono.channels = 1
+            var made: [SndfileRecorder] = []
+            for ch in 1...format.channels {
+                do throws(RecordingError) {
+                    made.append(try SndfileRecorder(path: FileNaming.channelFile(of: path, channel: ch, channels: format.channels), format: mono,
+                                                    fileType: fileType, fileFormat: fileFormat, tags: tags, broadcast: broadcast))
+                } catch {
+                    for m in made { _ = m.discardEmpty() }
+                    throw error
+                }
+            }
+            channelFiles = made
+            channelPicks = (0..<format.channels).map { try! ChannelSelection(indices: [$0]) }
+            channelScratch = .allocate(byteCount: scratchFrames * format.sampleFormat.bytesPerSample, alignment: 16)
+            self.path = path
+            self.format = format
+            self.fileType = fileType
+            self.fileFormat = stores
+            requestedFileFormat = fileFormat
+            self.tags = made[0].tags
+            self.broadcast = made[0].broadcast
+            var stored = format
+            stored.sampleFormat = stores.sampleFormat
+            self.stored = stored
+            fd = -1
+            return
+        }
+        channelFiles = []
+        channelPicks = []
         self.path = path
         self.format = format
         self.fileType = fileType
@@ -204,9 +250,11 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         try? finish()
         scratch?.deallocate()
         converted?.deallocate()
+        channelScratch?.deallocate()
     }
 
     public func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) {
+        if splitsChannels { return try writeChannels(frames, count: count) }
         guard let file else { return }
         if ixmlPending && count > 0 { try addIXML(file) }
         defer {
@@ -230,6 +278,30 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
             done += n
         }
         if accepted < count { throw aiffFull }
+    }
+
+    /// Each channel of `count` frames to its own file, `scratchFrames` at a time.
+    private func writeChannels(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) {
+        guard let buffer = channelScratch else { return }
+        defer { framesWritten = channelFiles.lazy.map(\.framesWritten).min() ?? 0 }
+        var done = 0
+        while done < count {
+            let n = Swift.min(count - done, scratchFrames)
+            for (ch, file) in channelFiles.enumerated() {
+                channelPicks[ch].gather(from: frames + done * format.bytesPerFrame, format, to: buffer, frames: n)
+                try file.write(buffer, count: n)
+            }
+            done += n
+        }
+    }
+
+    /// Runs `body` on every channel's file, all of them even when one fails; throws the first error.
+    private func eachChannelFile(_ body: (SndfileRecorder) throws(RecordingError) -> Void) throws(RecordingError) {
+        var first: RecordingError?
+        for f in channelFiles {
+            do throws(RecordingError) { try body(f) } catch { if first == nil { first = error } }
+        }
+        if let first { throw first }
     }
 
     private var aiffFull: RecordingError {
@@ -294,6 +366,11 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// is fixed) and the header updated; a CAF's date alike. Nothing happens once a frame is
     /// written, or for a file without either.
     public func restampBroadcast(_ info: BroadcastInfo) {
+        if splitsChannels {
+            for f in channelFiles { f.restampBroadcast(info) }
+            broadcast = channelFiles.first?.broadcast
+            return
+        }
         guard framesWritten == 0, broadcast != nil, let file else { return }
         if fileType == .caf {
             for (tag, value) in info.cafTags(rate: format.sampleRate) where tags[tag] == nil {
@@ -321,6 +398,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     }
 
     public func checkpoint() throws(RecordingError) {
+        if splitsChannels { return try eachChannelFile { f throws(RecordingError) in try f.checkpoint() } }
         guard let file else { return }
         refreshHistory(file)
         // SFC_UPDATE_HEADER_NOW itself always returns 0; a failed header write shows in sf_error.
@@ -386,6 +464,12 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// doesn't fit the reserve is left out (`routeLinesLeftOut`).
     public func addMarker(_ marker: RecordingMarker) {
         markers.append(marker)
+        if splitsChannels {
+            for f in channelFiles { f.addMarker(marker) }
+            broadcast = channelFiles.first?.broadcast
+            routeLinesLeftOut = channelFiles.first?.routeLinesLeftOut ?? 0
+            return
+        }
         if let note = marker.route, historyBytes > 0, var info = broadcast {
             if info.addRouteLine(info.routeLine(note, atFrame: marker.frame, rate: format.sampleRate), format: stored, fileFormat: fileFormat) {
                 broadcast = info
@@ -400,6 +484,12 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// it can be created again in another format). Returns false, and does nothing, if frames
     /// were written or it is already finished.
     public func discardEmpty() -> Bool {
+        if splitsChannels {
+            guard framesWritten == 0, channelScratch != nil else { return false }
+            var all = true
+            for f in channelFiles where !f.discardEmpty() { all = false }
+            return all
+        }
         guard let f = file, framesWritten == 0 else { return false }
         file = nil
         syncQueue.sync {}
@@ -413,6 +503,10 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     }
 
     public func finish() throws(RecordingError) {
+        if splitsChannels {
+            defer { droppedMarkers = channelFiles.first?.droppedMarkers ?? [] }
+            return try eachChannelFile { f throws(RecordingError) in try f.finish() }
+        }
         guard let f = file else { return }
         file = nil
         syncQueue.sync {}  // let an in-flight checkpoint sync finish before the descriptor closes

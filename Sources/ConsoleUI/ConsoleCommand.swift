@@ -13,6 +13,8 @@ public enum ConsoleCommand: Hashable, Sendable {
     case resetMeters
     case cycleBallistics
     case redraw
+    /// The meter whose numbers the compact layout shows: the one before, the one after.
+    case previousChannel, nextChannel
     case help
     case quit
     // Inside a picker or prompt.

@@ -54,6 +54,8 @@ public struct ConsoleInteraction: Equatable, Sendable {
     }
 
     public private(set) var mode: Mode = .normal
+    /// The meter whose numbers are on the focus line (wraps around the channels when drawn).
+    public private(set) var meterFocus = 0
     /// A repair offer that came while another mode was up; it is shown on the way back to normal.
     private var pendingRepair: Mode?
 
@@ -108,6 +110,8 @@ public struct ConsoleInteraction: Equatable, Sendable {
             case .help: mode = .help; return []
             case .quit: return [.requestQuit]
             case .redraw: return [.repaint]
+            case .previousChannel: meterFocus -= 1; return []
+            case .nextChannel: meterFocus += 1; return []
             case .up, .down, .accept, .cancel, .yes, .no: return []  // not in the normal table
             }
         }
@@ -143,6 +147,7 @@ public struct ConsoleInteraction: Equatable, Sendable {
     /// The overlays and prompt for this mode, for the model the render loop draws.
     public func apply(to m: inout ConsoleModel) {
         m.showHelp = mode == .help
+        m.meterFocus = meterFocus
         m.picker = nil
         m.prompt = nil
         switch mode {

@@ -4,21 +4,31 @@ import CaptureCore
 
 public enum ConsoleLayout {
     public static let minWidth = 64
-    /// Rows needed for `channels` meters.
-    public static func minHeight(channels: Int) -> Int { 18 + max(1, channels) }
+    /// Rows everything but the meters takes at the smallest.
+    static let fixedRows = 17
+    /// Rows needed for `channels` meters on a terminal `width` wide: a row each, or, where that is
+    /// more, the vertical bars (`meterLayout`).
+    public static func minHeight(channels: Int, width: Int = minWidth) -> Int {
+        let n = max(1, channels)
+        return fixedRows + min(n + 1, width >= n ? MeterLayout.verticalMinimum(channels: n) : .max)
+    }
 
     public static func render(_ m: ConsoleModel, width: Int, height: Int) -> ScreenGrid {
         var g = ScreenGrid(width: width, height: height)
         let channels = max(1, m.levels.count)
-        guard width >= minWidth, height >= minHeight(channels: channels) else {
-            tooSmall(&g, m, needW: minWidth, needH: minHeight(channels: channels))
+        guard width >= minWidth, let layout = MeterLayout.choose(channels: channels, width: width, rows: height - fixedRows) else {
+            tooSmall(&g, m, needW: max(minWidth, min(channels, 2 * minWidth)), needH: minHeight(channels: channels, width: max(width, minWidth)))
             return g
         }
         var y = 0
         titleBar(&g, m, y: y); y += 1
         header(&g, m, y: y); y += 2
         rule(&g, m, y: y); y += 1
-        meters(&g, m, y: y); y += channels + 1
+        switch layout {
+        case .rows: meters(&g, m, y: y)
+        case .vertical: verticalMeters(&g, m, y: y, layout: layout)
+        }
+        y += layout.rows(channels: channels)
         rule(&g, m, y: y); y += 1
         sessionPanel(&g, m, y: y); y += 5
         appSessionLine(&g, m, y: y); y += 1
@@ -117,7 +127,7 @@ public enum ConsoleLayout {
         let scale = MeterScale(m.ballistics)
         for (i, l) in levels.enumerated() {
             let row = y + i
-            g.put(channelLabel(i, count: levels.count), x: 0, y: row, style: .dim)
+            g.put(rowLabel(m, i, count: levels.count), x: 0, y: row, style: .dim)
             MeterBar.draw(&g, level: l, x: barX, y: row, width: barW, unicode: m.unicode, scale: scale)
             let nx = barX + barW + 1
             g.put(Readout.db(l.peakDB) + " pk", x: nx, y: row, style: .bold)
@@ -148,6 +158,100 @@ public enum ConsoleLayout {
         if count == 2 { return i == 0 ? " L  " : " R  " }
         if count == 1 { return " M  " }
         return " \(i + 1)  "
+    }
+
+    /// A meter's label in the rows layout: the device's name for the channel when it has one
+    /// (3 letters at most), the selected device channel's number, else as `channelLabel`.
+    static func rowLabel(_ m: ConsoleModel, _ i: Int, count: Int) -> String {
+        if i < m.channelNames.count, !m.channelNames[i].isEmpty { return " " + m.channelNames[i].prefix(3).padding(3) }
+        if m.channelNumbers.count == count { return " " + String(m.channelNumbers[i]).padding(3) }
+        return channelLabel(i, count: count)
+    }
+
+    /// The device channel number meter `i` shows.
+    static func number(_ m: ConsoleModel, _ i: Int) -> Int { i < m.channelNumbers.count ? m.channelNumbers[i] : i + 1 }
+
+    /// The focused meter's numbers on one line: `ch 12/64 AUX11  -8.3 pk  -18.8 rms  hold -6.0  CLIP  [ ] channel`.
+    static func focusLine(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int, levels: [ChannelLevel]) {
+        let n = levels.count
+        let i = ((m.meterFocus % n) + n) % n
+        let l = levels[i]
+        var x = g.put("ch ", x: 0, y: y, style: .dim)
+        x += g.put("\(number(m, i))", x: x, y: y, style: .bold)
+        x += g.put("/\(m.channelNumbers.count == n ? "\(i + 1) of \(n)" : "\(n)")", x: x, y: y, style: .dim)
+        if i < m.channelNames.count, !m.channelNames[i].isEmpty { x += g.put(" " + m.channelNames[i], x: x, y: y, style: .bold, maxWidth: 10) }
+        x += 1
+        x += g.put(Readout.db(l.peakDB) + " pk", x: x, y: y, style: .bold)
+        // Sample peak: the RMS beside it; a ballistic mode: its reading, in its scale's units.
+        x += g.put(" " + (m.ballistics == .peak ? Readout.db(l.rmsDB) + " rms" : MeterScale(m.ballistics).readout(l.ballisticDB)), x: x, y: y)
+        x += g.put("  hold" + Readout.db(l.holdDB), x: x, y: y, style: .dim)
+        let latched = i < m.clipLatched.count && m.clipLatched[i]
+        x += g.put(latched ? "  CLIP" : "      ", x: x, y: y, style: latched ? .clip : .dim)
+        let loudest = levels.indices.max { levels[$0].peakDB < levels[$1].peakDB } ?? 0
+        let tail = "  max \(number(m, loudest))" + Readout.db(levels[loudest].peakDB) + "  [ ] channel"
+        g.put(tail, x: x, y: y, style: .dim, maxWidth: g.width - x)
+    }
+
+    /// Many channels: a column per channel, the bar rising from the bottom (RMS, in eighths of a
+    /// cell; the peak's cell brighter, the hold a mark), numbered underneath (two rows for two
+    /// digits in a one-cell column), the dBFS scale at the left where it fits, and the focused
+    /// channel's numbers on the line above. Same scale and colours as the rows.
+    static func verticalMeters(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int, layout: MeterLayout) {
+        guard case .vertical(let barRows, let cw, let scale) = layout else { return }
+        let levels = m.levels.isEmpty ? [ChannelLevel.silent] : m.levels
+        let n = levels.count
+        focusLine(&g, m, y: y, levels: levels)
+        let focus = ((m.meterFocus % n) + n) % n
+        let top = y + 1
+        let x0 = scale ? 5 : 0
+        let meter = MeterScale(m.ballistics)
+        if scale {
+            // The scale's ticks, top down, each on its row unless one is there already.
+            var used = Set<Int>()
+            for t in meter.ticks.reversed() {
+                let row = top + barRows - 1 - MeterBar.column(for: t.dBFS, width: barRows, scale: meter)
+                guard used.insert(row).inserted else { continue }
+                g.put(String(t.label.prefix(4)).padding(4, left: true), x: 0, y: row, style: .dim)
+            }
+        }
+        let blocks: [Character] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
+        let wide = n * cw + x0 + 4 <= g.width
+        for (i, l) in levels.enumerated() {
+            let x = x0 + i * cw
+            let fill = MeterBar.eighths(for: meter.ballistics == .peak ? l.rmsDB : l.ballisticDB, width: barRows, scale: meter)
+            let peak = l.peakDB > meter.floorDB ? MeterBar.column(for: l.peakDB, width: barRows, scale: meter) : -1
+            let hold = l.holdDB > meter.floorDB ? MeterBar.column(for: l.holdDB, width: barRows, scale: meter) : -1
+            let bw = max(1, cw - 1)
+            for r in 0..<barRows {
+                let row = top + barRows - 1 - r
+                let style = MeterBar.zone(r, width: barRows, scale: meter)
+                var cell = Cell(m.unicode ? " " : ".", .dim)
+                if r < fill / 8 {
+                    cell = Cell(m.unicode ? "█" : "#", style)
+                } else if r == fill / 8 && fill % 8 > 0 {
+                    cell = Cell(m.unicode ? blocks[fill % 8 - 1] : (fill % 8 >= 4 ? "=" : "-"), style)
+                } else if r == peak {
+                    cell = Cell(m.unicode ? "▄" : "|", .peakTip)
+                } else if r == hold && hold > peak {
+                    cell = Cell(m.unicode ? "▔" : "^", .hold)
+                } else if !m.unicode {
+                    cell = Cell(" ", .dim)
+                }
+                for k in 0..<bw { g[x + k, row] = cell }
+            }
+            let latched = i < m.clipLatched.count && m.clipLatched[i]
+            let style: CellStyle = latched ? .clip : (i == focus ? .reverse : .dim)
+            let label = String(number(m, i))
+            if cw >= 3 || (cw == 2 && label.count == 1) {
+                g.put(label, x: x, y: top + barRows, style: style)
+            } else {
+                // One-cell columns: the tens over the units.
+                let digits = Array(label.count == 1 ? " " + label : label)
+                g[x, top + barRows] = Cell(digits[digits.count - 2], style)
+                g[x, top + barRows + 1] = Cell(digits[digits.count - 1], style)
+            }
+        }
+        if wide { g.put(meter.unit, x: x0 + n * cw, y: top + barRows - 1, style: .dim, maxWidth: g.width - x0 - n * cw) }
     }
 
     // MARK: Panels
@@ -548,5 +652,52 @@ public enum MeterBar {
             let hc = column(for: level.holdDB, width: width)
             if hc > column(for: level.peakDB, width: width) { g[x + hc, y] = Cell(unicode ? "▏" : "!", .hold) }
         }
+    }
+}
+
+/// Where the meters go: one row per channel while they fit, else vertical bars, a column each
+/// (readable at 80×24 with 64 channels). Pure, so the choice is tested by itself.
+public enum MeterLayout: Equatable, Sendable {
+    /// A row per channel and the scale under them (`channels + 1` rows).
+    case rows
+    /// A column per channel: `barRows` of bar, `columnWidth` cells per channel (1-3; the bar
+    /// one cell narrower from 2 on, a gap between), the dBFS scale at the left when `scale`.
+    case vertical(barRows: Int, columnWidth: Int, scale: Bool)
+
+    /// Rows of labels under one-cell vertical bars: two for two-digit channel numbers.
+    static func labelRows(channels: Int, columnWidth: Int) -> Int { channels >= 10 && columnWidth < 3 ? (columnWidth == 1 ? 2 : 1) : 1 }
+
+    /// The fewest rows vertical bars can use: the focus line, two rows of bar, the labels.
+    static func verticalMinimum(channels: Int) -> Int { 1 + 2 + labelRows(channels: channels, columnWidth: 1) }
+
+    /// The layout for `channels` meters in `rows` rows of a terminal `width` wide; nil: neither fits.
+    public static func choose(channels: Int, width: Int, rows: Int) -> MeterLayout? {
+        let n = max(1, channels)
+        if n + 1 <= rows { return .rows }
+        guard width >= n else { return nil }
+        // Widest columns that fit with the scale (5 cells), else without it.
+        let scale = width >= n + 5
+        let room = width - (scale ? 5 : 0)
+        let cw = min(3, max(1, room / n))
+        // At most 16 rows of bar (a 3.75 dB cell, 0.5 dB an eighth): the log keeps the rest.
+        let bars = min(16, rows - 1 - labelRows(channels: n, columnWidth: cw))
+        guard bars >= 2 else { return nil }
+        return .vertical(barRows: bars, columnWidth: cw, scale: scale)
+    }
+
+    /// Rows the meters take, scale or labels included.
+    public func rows(channels: Int) -> Int {
+        switch self {
+        case .rows: Swift.max(1, channels) + 1
+        case .vertical(let bars, let cw, _): 1 + bars + Self.labelRows(channels: Swift.max(1, channels), columnWidth: cw)
+        }
+    }
+}
+
+extension StringProtocol {
+    /// Padded with spaces to `width` (at the right, or the left).
+    fileprivate func padding(_ width: Int, left: Bool = false) -> String {
+        let pad = String(repeating: " ", count: Swift.max(0, width - count))
+        return left ? pad + self : self + pad
     }
 }

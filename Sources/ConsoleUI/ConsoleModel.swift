@@ -34,6 +34,12 @@ public struct ConsoleModel: Sendable {
     public var levels: [ChannelLevel] = []
     /// Per channel: a clip was seen since the last reset (the light stays lit).
     public var clipLatched: [Bool] = []
+    /// Per meter: the device channel it shows, counted from 1 (a `--select`ion's; empty: 1, 2, …),
+    /// and the name the device gives it (ALSA's channel map: `FL`, `AUX3`; empty: none).
+    public var channelNumbers: [Int] = []
+    public var channelNames: [String] = []
+    /// The meter whose numbers the compact layout shows on one line (`[` and `]`; wraps around).
+    public var meterFocus = 0
     /// What the meters read (the bar, its scale and the second number follow it).
     public var ballistics = MeterBallistics.peak
 

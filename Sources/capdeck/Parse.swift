@@ -37,6 +37,9 @@ enum Parse {
         while let l = t.last, l == " " || l == "\t" { t = t.dropLast() }
         return String(t)
     }
+    static func selection(_ s: String) throws -> ChannelSelection {
+        do throws(ChannelSelectionError) { return try ChannelSelection(parsing: s) } catch { throw ValidationError(error.description) }
+    }
     static func splitDuration(_ s: String) throws -> Double {
         do throws(SplitLimitError) { return try SplitLimits.duration(s).get() } catch { throw ValidationError(error.description) }
     }

@@ -20,6 +20,7 @@ import Testing
             .toggle(.mixWithOthers): [.toggle(.mixWithOthers)], .toggle(.bluetoothHQ): [.toggle(.bluetoothHQ)],
             .recordStartStop: [.toggleRecording], .pauseResume: [.pauseResume], .armTrigger: [.toggleTrigger], .split: [.split], .mark: [.mark], .chooseDevice: [.listDevices],
             .cycleCategory: [.cycleCategory], .resetMeters: [.resetMeters], .cycleBallistics: [.cycleBallistics], .redraw: [.repaint], .help: [], .quit: [.requestQuit],
+            .previousChannel: [], .nextChannel: [],
         ]
         for b in KeyMap.bindings {
             for name in b.keys {

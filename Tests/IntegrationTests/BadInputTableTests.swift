@@ -26,8 +26,8 @@ extension Integration {
             }
             out.append(Case(args: ["-d", "-1"], flag: "-d"))
             out.append(Case(args: ["-r", "7999"], flag: "-r"))
-            out.append(Case(args: ["-r", "192001"], flag: "-r"))
-            out.append(Case(args: ["-c", "9"], flag: "-c"))
+            out.append(Case(args: ["-r", "384001"], flag: "-r"))
+            out.append(Case(args: ["-c", "65"], flag: "-c"))
             out.append(Case(args: ["-c", "0"], flag: "-c"))
             out.append(Case(args: ["--rt-priority", "100"], flag: "--rt-priority"))
             for (f, bad) in wordFlags {

@@ -24,7 +24,7 @@ extension Integration {
             .record(["-r", "7"], code: 64),
             .record(["-r", "abc"], code: 64),
             .record(["-c", "0"], code: 64),
-            .record(["-c", "9"], code: 64),
+            .record(["-c", "65"], code: 64),
             .record(["-f", "S8"], code: 64),
             .record(["-t", "mp3"], code: 64),
             .record(["-d", "-1"], code: 64),
