@@ -454,6 +454,7 @@ public final class CaptureSession: @unchecked Sendable {
         // frames in another format stops, reported).
         for f in outputs.compactMap({ $0 as? CaptureAudioFileOutput }) {
             do throws(RecordingError) { try f.setSessionFormat(input.format) } catch { emit(.runtimeError(.recording(error))) }
+            f.setSessionRoute(RouteNote(route: route, format: input.format))
         }
         let endedFrames = runState.withLock { $0.endedFrames }
         let fan = OutputFanOut(format: input.format, streamPosition: endedFrames, outputs: outputs)

@@ -178,6 +178,9 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     /// What readers see (the UI, 30 times a second), kept apart from `current`, whose lock is
     /// held through file writes: a slow disk must not stall the screen.
     private let shown = Mutex<(path: String?, frames: Int)>((nil, 0))
+    /// The route the session captures from now (its run's start, then each switch): the first
+    /// line of a recording's bext coding history names it at the recording's first frame.
+    private let inputRoute = Mutex<RouteNote?>(nil)
     /// The current recording's first sample, once its first frame has arrived.
     private let shownTake = Mutex<RecordingTake?>(nil)
     /// The writer's side between takes: the pre-roll ring and the level trigger. Taken inside
@@ -298,6 +301,11 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     /// `format`. A recording that has received no frame yet is created again in it; one holding
     /// frames in another format stops (its file finished as it is) and the error is returned and
     /// kept in `error`.
+    /// The session's run captures from `note`'s route (a switch later comes as a marker's route).
+    func setSessionRoute(_ note: RouteNote) {
+        inputRoute.withLock { $0 = note }
+    }
+
     func setSessionFormat(_ format: StreamFormat) throws(RecordingError) {
         let failure: RecordingError? = current.withLock { c in
             streamFormat.withLock { $0 = format }
@@ -750,6 +758,9 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
                 if let firstTime, var info = cur.recorder.broadcast {
                     info.startedAt = firstTime
                     info.sampleOffset = 0
+                    // The device it is captured from now (a take started after a route switch
+                    // or another input isn't from the one the take was set up with).
+                    if let note = inputRoute.withLock({ $0 }) { info.source = Self.describe(note.route) }
                     cur.recorder.restampBroadcast(info)
                 }
                 let part = cur.part
@@ -932,6 +943,9 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         return timespec(tv_sec: Int(t / 1_000_000_000), tv_nsec: Int(t % 1_000_000_000))
     }
 
+    /// A route as the bext coding history names it (`BroadcastInfo.routeLine`'s words).
+    static func describe(_ route: Route) -> String { "\(route.pcm) (\(route.kind.rawValue) route)" }
+
     private func clearShown() {
         shown.withLock { $0 = (nil, 0) }
         shownTake.withLock { $0 = nil }
@@ -1053,6 +1067,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     /// A marker added before the recording's first frame waits for it (its frame may lie after
     /// it); one before that first frame is dropped.
     public func addMarker(_ marker: RecordingMarker) {
+        if let note = marker.route { inputRoute.withLock { $0 = note } }
         current.withLock { c in
             guard c != nil else { return }
             c!.place(marker)

@@ -244,3 +244,46 @@ import Testing
         #expect(split.slowestSeamCreateNanos < 200_000_000, "\(split.slowestSeamCreateNanos) ns")
     }
 }
+
+/// A recording started after a route switch names the route it is captured from in its bext
+/// coding history's first line, not the one the session started on.
+@Suite(.serialized) struct BroadcastSourceTests {
+    @Test func aTakeStartedAfterASwitchNamesTheCurrentRoute() throws {
+        let dir = try tempDir("bext-source")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let session = CaptureSession()
+        session.realtimePriority = nil
+        session.addInput(CaptureDeviceInput(name: "t", routes: InputRoutes(exclusive: "a", shared: "b"), format: liveFormat) { route in
+            ScriptedSource(signal: .pink(level: -18), name: route.pcm, access: route.pcm == "b" ? .shared : .exclusive)
+        })
+        let out = CaptureAudioFileOutput(format: liveFormat)
+        session.addOutput(out)
+        session.startRunning()
+        defer { session.stopRunning() }
+        try waitUntil("frames on the exclusive route") { session.framesCaptured > 10_000 }
+        let info = BroadcastInfo(startedAt: BroadcastInfo.now, source: "the -D device")
+        try out.startRecording(to: dir + "/before.wav", fileType: .wav, broadcast: info)
+        try waitUntil("frames in the first take") { out.recordedFrames > 4_800 }
+        try out.stopRecording()
+        session.configuresApplicationAudioSessionToMixWithOthers = true
+        let switched = session.framesCaptured
+        try waitUntil("frames on the shared route") { session.currentRoute?.pcm == "b" && session.framesCaptured > switched + 10_000 }
+        try out.startRecording(to: dir + "/after.wav", fileType: .wav, broadcast: info)
+        try waitUntil("frames in the second take") { out.recordedFrames > 4_800 }
+        try out.stopRecording()
+        func firstLine(_ path: String) throws -> String {
+            // ffprobe, an independent reader of the chunk.
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/ffprobe")
+            p.arguments = ["-v", "error", "-of", "default=nw=1:nk=1", "-show_entries", "format_tags=coding_history", path]
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            try p.run()
+            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return String(text.split(whereSeparator: \.isNewline).first ?? "")
+        }
+        #expect(try firstLine(dir + "/before.wav").hasSuffix("T=CaptureDeck \(BroadcastInfo.captureDeckVersion); a (exclusive route)"))
+        #expect(try firstLine(dir + "/after.wav").hasSuffix("T=CaptureDeck \(BroadcastInfo.captureDeckVersion); b (shared route)"))
+    }
+}

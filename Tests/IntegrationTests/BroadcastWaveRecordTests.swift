@@ -170,7 +170,7 @@ extension Integration {
             let history = try #require(b["history"] as? String)
             let lines = history.components(separatedBy: "\r\n")
             let expected = [
-                "A=PCM,F=48000,W=16,M=stereo,T=CaptureDeck \(Self.version); toneA",
+                "A=PCM,F=48000,W=16,M=stereo,T=CaptureDeck \(Self.version); toneA (exclusive route)",
                 "A=PCM,F=48000,W=16,M=stereo,T=CaptureDeck \(Self.version); toneB (shared route) at \(Self.time(tr + cues[0]))",
                 "A=PCM,F=48000,W=16,M=stereo,T=CaptureDeck \(Self.version); toneA (exclusive route) at \(Self.time(tr + cues[1]))",
                 "A=PCM,F=48000,W=16,M=stereo,T=libsndfile-1.2.0", "",
