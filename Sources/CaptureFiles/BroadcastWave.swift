@@ -27,6 +27,9 @@ public struct BroadcastInfo: Sendable, Equatable {
     /// keeps the take's `startedAt` and counts the frames of the parts before it here, so its
     /// TimeReference is the first part's plus those frames, exactly.
     public var sampleOffset: UInt64 = 0
+    /// The v2 loudness fields; nil: unknown (0x7FFF), as at creation. The recorder sets them at
+    /// `finish` from what it measured over the file's audio (`SndfileRecorder.loudness`).
+    public var loudness: BroadcastLoudness?
 
     public static let descriptionLimit = BroadcastDescription.limit
     /// CaptureDeck's version (`capdeck --version`; Originator and the coding history name it).
@@ -52,6 +55,7 @@ public struct BroadcastInfo: Sendable, Equatable {
         a.startedAt.tv_sec == b.startedAt.tv_sec && a.startedAt.tv_nsec == b.startedAt.tv_nsec
             && a.description == b.description && a.source == b.source && a.software == b.software
             && a.originatorReference == b.originatorReference && a.sampleOffset == b.sampleOffset
+            && a.loudness == b.loudness
     }
 
     /// Local time of the file's first sample (`startedAt`, plus `sampleOffset` at `rate`).
@@ -116,9 +120,10 @@ public struct BroadcastInfo: Sendable, Equatable {
         info.time_reference_low = UInt32(truncatingIfNeeded: reference)
         info.time_reference_high = UInt32(truncatingIfNeeded: reference >> 32)
         info.version = 2
-        // Loudness fields unknown: Tech 3285 v2 says 0x7FFF.
-        info.loudness_value = 0x7FFF; info.loudness_range = 0x7FFF; info.max_true_peak_level = 0x7FFF
-        info.max_momentary_loudness = 0x7FFF; info.max_shortterm_loudness = 0x7FFF
+        // Loudness fields: unknown (0x7FFF, Tech 3285 v2) until the recorder measured them.
+        let l = (loudness ?? BroadcastLoudness()).fields
+        info.loudness_value = l[0]; info.loudness_range = l[1]; info.max_true_peak_level = l[2]
+        info.max_momentary_loudness = l[3]; info.max_shortterm_loudness = l[4]
         let history = Array(codingHistory(format: format, fileFormat: fileFormat).utf8)
         info.coding_history_size = UInt32(history.count)
         let fixed = MemoryLayout<SF_BROADCAST_INFO>.offset(of: \.coding_history)!

@@ -1,6 +1,7 @@
 // A recording file written through libsndfile: exclusive create, periodic header updates, fsync.
 import CSndfile
 import CaptureCore
+import CaptureLoudness
 import Dispatch
 import Glibc
 import Synchronization
@@ -31,6 +32,12 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// Bytes a frame takes in the file.
     public var fileBytesPerFrame: Int { fileFormat.bytesPerFrame(channels: format.channels) }
     public private(set) var framesWritten = 0
+    /// A file with a `bext` chunk measures its own audio's loudness as it is written (on the
+    /// writer queue), for the chunk's loudness fields at `finish`: each file its own, so each part
+    /// of a split take and each triggered take carries the figures of exactly the audio it holds.
+    private var loudnessMeter: LoudnessMeter?
+    /// The file's loudness so far (nil: no `bext` chunk, so not measured).
+    public var loudness: LoudnessReading? { loudnessMeter?.reading }
 
     private var file: OpaquePointer?
     private let fd: Int32
@@ -134,6 +141,11 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         if fileType == .caf && stores.sampleFormat == .floatLE {
             sf_command(f, Int32(SFC_SET_ADD_PEAK_CHUNK), nil, Int32(SF_FALSE))
         }
+        // The chunk is written again at finish with the loudness: the same reference both times.
+        if var b = self.broadcast, b.originatorReference == nil {
+            b.originatorReference = b.reference(rate: format.sampleRate)
+            self.broadcast = b
+        }
         if let broadcast = self.broadcast, let reason = broadcast.apply(to: f, format: stored, fileFormat: stores) {
             sf_close(f); Glibc.close(fd); unlink(path)
             throw .cannotCreate(path: path, reason: "writing the bext chunk: \(reason)")
@@ -170,6 +182,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         if stores.sampleFormat == .s24_3LE {
             scratch = .allocate(capacity: scratchFrames * format.channels)
         }
+        if self.broadcast != nil { loudnessMeter = try? LoudnessMeter(channels: format.channels, sampleRate: format.sampleRate) }
     }
 
     /// Frames an AIFF can still take: its FORM size (and libsndfile's pad byte) must fit 32 bits.
@@ -185,6 +198,9 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
 
     public func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) {
         guard let file else { return }
+        // The frames that reached the file (all of them, unless a write failed) are measured.
+        let before = framesWritten
+        defer { loudnessMeter?.process(frames, count: framesWritten - before, encoding: format.sampleFormat) }
         // AIFF stops at 4 GiB with what fits (libsndfile would wrap its sizes).
         let accepted = fileType == .aiff ? Swift.min(count, aiffRoom) : count
         guard let converter, let converted else {
@@ -251,9 +267,21 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// or for a file without the chunk.
     public func restampBroadcast(_ info: BroadcastInfo) {
         guard framesWritten == 0, broadcast != nil, let file else { return }
+        var info = info
+        if info.originatorReference == nil { info.originatorReference = broadcast?.originatorReference }  // kept at finish too
         guard info.apply(to: file, format: format, fileFormat: fileFormat) == nil else { return }
         broadcast = info
         sf_command(file, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
+    }
+
+    /// Writes the measured loudness into the `bext` chunk before the final header. libsndfile
+    /// takes SFC_SET_BROADCAST_INFO after audio when the file had a chunk from the start, and the
+    /// chunk keeps its size (same coding history), so nothing after it moves. A refusal leaves
+    /// the fields unknown (0x7FFF); the audio is not at stake.
+    private func updateLoudness(_ file: OpaquePointer) {
+        guard var info = broadcast, let meter = loudnessMeter, framesWritten > 0 else { return }
+        info.loudness = BroadcastLoudness(meter.reading)
+        if info.apply(to: file, format: stored, fileFormat: fileFormat) == nil { broadcast = info }
     }
 
     public func checkpoint() throws(RecordingError) {
@@ -338,6 +366,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         guard let f = file else { return }
         file = nil
         syncQueue.sync {}  // let an in-flight checkpoint sync finish before the descriptor closes
+        updateLoudness(f)
         var markersInFile = markers.isEmpty
         var r = sf_close(f)
         var step = fileType == .aiff ? "could not append the MARK chunk" : "could not append cue points"
