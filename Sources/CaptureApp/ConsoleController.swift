@@ -29,6 +29,8 @@ public final class ConsoleController: @unchecked Sendable {
     let signals: SignalFlag
     let session: CaptureSession
     let output: CaptureAudioFileOutput
+    /// EBU R128 loudness of what is captured, for the loudness strip (`l`; `i` resets it).
+    let loudness = CaptureLoudnessOutput()
     /// Mix off interrupts other programs' audio (MPRIS players) while capturing; set in `run`.
     private let otherAudio = Mutex<OtherAudioCoordinator?>(nil)
     let format: StreamFormat
@@ -55,6 +57,8 @@ public final class ConsoleController: @unchecked Sendable {
         /// The input shown in the header; changed by the command queue when a picked device opens.
         var inputName: String
         var builtIn = false
+        /// The loudness strip's scale; nil: hidden.
+        var loudnessScale: LoudnessStrip.Scale?
     }
 
     /// Sets up the session on the input asked for (flags, then what the console remembers, then
@@ -93,6 +97,8 @@ public final class ConsoleController: @unchecked Sendable {
         session.addInput(CaptureDeviceInput(name: inputName, routes: routes, format: format,
                                             periodMicros: capture.periodTime, bufferMicros: capture.bufferTime))
         session.addOutput(output)
+        loudness.prepare(format: format)  // libebur128 allocates here, not on the writer
+        session.addOutput(loudness)
         session.setProperties(capture.properties(config: remembered))
         session.onEvent { [weak self] in self?.record($0) }
         let rate = format.sampleRate
@@ -251,6 +257,11 @@ public final class ConsoleController: @unchecked Sendable {
         case .resetMeters:
             session.meterBoard.requestReset()
             addEvent("peak holds and clip lights reset")
+        case .cycleLoudnessStrip:
+            ui.withLock { $0.loudnessScale = LoudnessStrip.next(after: $0.loudnessScale) }
+        case .resetLoudness:
+            commands.async { self.loudness.reset() }
+            addEvent("loudness integration reset")
         case .requestQuit:
             commands.sync {}  // keys typed before q (r, 1-4…) take effect first
             if output.isRecording {
@@ -516,6 +527,11 @@ public final class ConsoleController: @unchecked Sendable {
         // Not capturing: nothing to show (the board keeps the last levels it saw).
         if m.levels.isEmpty || engine == nil { m.levels = Array(repeating: .silent, count: format.channels) }
         m.clipLatched = m.levels.map { $0.clips > 0 }
+        if let scale = u.loudnessScale {
+            let r = loudness.reading
+            m.loudness = LoudnessStrip(scale: scale, momentary: r?.momentary, shortTerm: r?.shortTerm, integrated: r?.integrated,
+                                       range: r?.range, maxTruePeak: r?.maxTruePeak)
+        }
         m.properties = session.properties
         if let r = session.resolution {
             m.effective = r.effective

@@ -19,6 +19,11 @@ public enum ConsoleLayout {
         header(&g, m, y: y); y += 2
         rule(&g, m, y: y); y += 1
         meters(&g, m, y: y); y += channels + 1
+        if let l = m.loudness {
+            // All three rows where the rest still fits, else one line of figures.
+            let rows = height - minHeight(channels: channels) >= LoudnessStrip.fullRows ? LoudnessStrip.fullRows : min(1, height - minHeight(channels: channels))
+            if rows > 0 { LoudnessStrip.draw(&g, l, y: y, rows: rows, unicode: m.unicode); y += rows }
+        }
         rule(&g, m, y: y); y += 1
         sessionPanel(&g, m, y: y); y += 5
         appSessionLine(&g, m, y: y); y += 1

@@ -34,6 +34,8 @@ public struct ConsoleModel: Sendable {
     public var levels: [ChannelLevel] = []
     /// Per channel: a clip was seen since the last reset (the light stays lit).
     public var clipLatched: [Bool] = []
+    /// The loudness strip under the meters (nil: hidden; `l` shows it).
+    public var loudness: LoudnessStrip?
 
     // Session rules.
     public var properties = AudioSessionProperties()
