@@ -143,11 +143,10 @@ public final class LoudnessMeter {
             if sinceStep == stepFrames {
                 sinceStep = 0
                 var m = -Double.infinity, s = -Double.infinity
-                if ebur128_loudness_momentary(state, &m) == 0, m.isFinite { maxMomentary = max(maxMomentary, m) }
-                if ebur128_loudness_shortterm(state, &s) == 0, s.isFinite, self.frames + n >= 3 * sampleRate {
-                    // Short-term needs a whole 3 s window (before that libebur128 counts zeros in).
-                    maxShortTerm = max(maxShortTerm, s)
-                }
+                // Only whole windows (before that libebur128 counts zeros in).
+                let measured = self.frames + n
+                if measured >= sampleRate * 4 / 10, ebur128_loudness_momentary(state, &m) == 0, m.isFinite { maxMomentary = max(maxMomentary, m) }
+                if measured >= 3 * sampleRate, ebur128_loudness_shortterm(state, &s) == 0, s.isFinite { maxShortTerm = max(maxShortTerm, s) }
             }
             self.frames += n
         }
