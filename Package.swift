@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(name: "CaptureConfigTests", dependencies: ["CaptureConfig", "CaptureCore"]),
         .testTarget(name: "CaptureFilesTests", dependencies: ["CaptureCore", "CaptureFiles", "CSndfile", "CaptureTestSupport"]),
         // The EBU Tech 3341 and 3342 cases, generated as the documents describe, through the meter.
-        .testTarget(name: "CaptureLoudnessTests", dependencies: ["CaptureLoudness", "CaptureCore", "CaptureTestSupport"]),
+        .testTarget(name: "CaptureLoudnessTests", dependencies: ["CaptureLoudness", "CaptureCore", "CaptureTestSupport", "CEbur128", "CAllocCounter"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CAllocCounter", "CSndfile", "CaptureTestSupport", "CaptureLoudness"]
