@@ -95,6 +95,23 @@ ccpu=$(awk '{print $1 + $2}' "$CD/console.time")
 render_pct=$(awk -v c="$ccpu" -v h="$hcpu" 'BEGIN{printf "%.2f", (c - h) / 20 * 100}')
 rm -rf "$CD"
 
+# Loudness and true peak (EBU R128, libebur128): one meter over noise (CPU per second of audio,
+# allocations in process), and an unpaced engine run whose writer meters or not (capdeck-bench
+# loudness); then paced 20 s takes of the built-in pink noise to WAV (the take's meter and the
+# file's own, for its bext) and to W64 (no bext: the take's meter only), CPU seconds and peak RSS.
+loud2=$("$BENCH" loudness 2 48000 60)
+loud32=$("$BENCH" loudness 32 96000 20)
+LD=$(mktemp -d)
+takecpu() {  # takecpu FORMAT RATE CHANNELS TYPE: "cpu_s rss_kib" of a paced 20 s take
+  /usr/bin/time -f "%U %S %M" -o "$LD/t" "$CAPDECK" record -q -D builtin:pink -f "$1" -r "$2" -c "$3" -t "$4" -d 20 "$LD/take.$4" >/dev/null 2>&1
+  rm -f "$LD/take.$4"
+  awk '{printf "%.2f %s", $1 + $2, $3}' "$LD/t"
+}
+take2wav=$(takecpu S16_LE 48000 2 wav); take2w64=$(takecpu S16_LE 48000 2 w64)
+take32wav=$(takecpu S32_LE 96000 32 wav); take32w64=$(takecpu S32_LE 96000 32 w64)
+rm -rf "$LD"
+kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
 REPORT=$ROOT/.build/bench-report.md
 {
   echo "## capdeck record vs arecord -V stereo ($(date -u +%Y-%m-%d), $(nproc) cores, median of $RUNS)"
@@ -122,4 +139,16 @@ REPORT=$ROOT/.build/bench-report.md
   echo "## Console rendering cost (2 channels, 30 fps, 20 s, the same built-in pink noise)"
   echo
   echo "- headless capdeck record: $hcpu CPU s; console: $ccpu CPU s; rendering costs $render_pct% of one core (target < 2%)"
+  echo
+  echo "## Loudness and true peak (EBU R128)"
+  echo
+  echo "| | 2 ch, 48 kHz, S16_LE | 32 ch, 96 kHz, S32_LE |"
+  echo "|---|---|---|"
+  echo "| one meter: share of a core | $(kv "$loud2" core_fraction) | $(kv "$loud32" core_fraction) |"
+  echo "| allocations in process (after init) | $(kv "$loud2" process_allocations) | $(kv "$loud32" process_allocations) |"
+  echo "| allocations per reading (10 a second) | $(kv "$loud2" reading_allocations) in $(kv "$loud2" readings) | $(kv "$loud32" reading_allocations) in $(kv "$loud32" readings) |"
+  echo "| unpaced engine, writer off / on (s for $(kv "$loud2" audio_seconds) / $(kv "$loud32" audio_seconds) s of audio) | $(kv "$loud2" engine_wall_off_s) / $(kv "$loud2" engine_wall_on_s) | $(kv "$loud32" engine_wall_off_s) / $(kv "$loud32" engine_wall_on_s) |"
+  echo "| capture-thread allocations, loudness off / on | $(kv "$loud2" capture_allocations_off) / $(kv "$loud2" capture_allocations_on) | $(kv "$loud32" capture_allocations_off) / $(kv "$loud32" capture_allocations_on) |"
+  echo "| paced 20 s take, WAV (two meters): CPU s, peak RSS KiB | $take2wav | $take32wav |"
+  echo "| paced 20 s take, W64 (one meter): CPU s, peak RSS KiB | $take2w64 | $take32w64 |"
 } | tee "$REPORT"
