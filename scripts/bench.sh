@@ -37,6 +37,9 @@ for i in $(seq "$RUNS"); do
   sync
   measure capdeck "$CAPDECK" record -q -D benchpcm -f S16_LE -r 48000 -c 2 -d "$SECONDS_OF_AUDIO" "$WORK/out-c.wav"
   sync
+  # The same without loudness metering (the take's meter and the file's own, for its bext).
+  measure capdeck_noloud "$CAPDECK" record -q --no-loudness -D benchpcm -f S16_LE -r 48000 -c 2 -d "$SECONDS_OF_AUDIO" "$WORK/out-n.wav"
+  sync
   measure arecord arecord -q -D benchpcm -f S16_LE -r 48000 -c 2 -d "$SECONDS_OF_AUDIO" -V stereo -t wav "$WORK/out-a.wav"
   sync
   # arecord leaves its data in the page cache; capdeck fdatasyncs (crash and power-loss safety).
@@ -95,22 +98,15 @@ ccpu=$(awk '{print $1 + $2}' "$CD/console.time")
 render_pct=$(awk -v c="$ccpu" -v h="$hcpu" 'BEGIN{printf "%.2f", (c - h) / 20 * 100}')
 rm -rf "$CD"
 
-# Loudness and true peak (EBU R128, libebur128): one meter over noise (CPU per second of audio,
-# allocations in process), and an unpaced engine run whose writer meters or not (capdeck-bench
-# loudness); then paced 20 s takes of the built-in pink noise to WAV (the take's meter and the
-# file's own, for its bext) and to W64 (no bext: the take's meter only), CPU seconds and peak RSS.
-loud2=$("$BENCH" loudness 2 48000 60)
-loud32=$("$BENCH" loudness 32 96000 20)
-LD=$(mktemp -d)
-takecpu() {  # takecpu FORMAT RATE CHANNELS TYPE: "cpu_s rss_kib" of a paced 20 s take
-  /usr/bin/time -f "%U %S %M" -o "$LD/t" "$CAPDECK" record -q -D builtin:pink -f "$1" -r "$2" -c "$3" -t "$4" -d 20 "$LD/take.$4" >/dev/null 2>&1
-  rm -f "$LD/take.$4"
-  awk '{printf "%.2f %s", $1 + $2, $3}' "$LD/t"
-}
-take2wav=$(takecpu S16_LE 48000 2 wav); take2w64=$(takecpu S16_LE 48000 2 w64)
-take32wav=$(takecpu S32_LE 96000 32 wav); take32w64=$(takecpu S32_LE 96000 32 w64)
-rm -rf "$LD"
+# Loudness and true peak (EBU R128, libebur128), beside the headless takes above (on and
+# --no-loudness): one meter over noise (CPU per second of audio, allocations in process and per
+# reading, peak RSS), and an unpaced engine run whose writer meters or not, watching the capture
+# thread's allocations (capdeck-bench loudness).
+/usr/bin/time -f "%M" -o "$WORK/loud2.rss" "$BENCH" loudness 2 48000 60 > "$WORK/loud2.out"
+/usr/bin/time -f "%M" -o "$WORK/loud32.rss" "$BENCH" loudness 32 96000 20 > "$WORK/loud32.out"
+loud2=$(cat "$WORK/loud2.out"); loud32=$(cat "$WORK/loud32.out")
 kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+nw=$(col capdeck_noloud 1); nc=$(col capdeck_noloud 2); nr=$(col capdeck_noloud 3)
 
 REPORT=$ROOT/.build/bench-report.md
 {
@@ -149,6 +145,7 @@ REPORT=$ROOT/.build/bench-report.md
   echo "| allocations per reading (10 a second) | $(kv "$loud2" reading_allocations) in $(kv "$loud2" readings) | $(kv "$loud32" reading_allocations) in $(kv "$loud32" readings) |"
   echo "| unpaced engine, writer off / on (s for $(kv "$loud2" audio_seconds) / $(kv "$loud32" audio_seconds) s of audio) | $(kv "$loud2" engine_wall_off_s) / $(kv "$loud2" engine_wall_on_s) | $(kv "$loud32" engine_wall_off_s) / $(kv "$loud32" engine_wall_on_s) |"
   echo "| capture-thread allocations, loudness off / on | $(kv "$loud2" capture_allocations_off) / $(kv "$loud2" capture_allocations_on) | $(kv "$loud32" capture_allocations_off) / $(kv "$loud32" capture_allocations_on) |"
-  echo "| paced 20 s take, WAV (two meters): CPU s, peak RSS KiB | $take2wav | $take32wav |"
-  echo "| paced 20 s take, W64 (one meter): CPU s, peak RSS KiB | $take2w64 | $take32w64 |"
+  echo "| peak RSS of that process, KiB | $(cat "$WORK/loud2.rss") | $(cat "$WORK/loud32.rss") |"
+  echo
+  echo "capdeck record of the ${SECONDS_OF_AUDIO} s above: loudness on $cw s wall, $cc CPU s, $cr KiB; --no-loudness $nw s wall, $nc CPU s, $nr KiB (median of $RUNS)."
 } | tee "$REPORT"

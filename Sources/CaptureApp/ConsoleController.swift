@@ -97,8 +97,10 @@ public final class ConsoleController: @unchecked Sendable {
         session.addInput(CaptureDeviceInput(name: inputName, routes: routes, format: format,
                                             periodMicros: capture.periodTime, bufferMicros: capture.bufferTime))
         session.addOutput(output)
-        loudness.prepare(format: format)  // libebur128 allocates here, not on the writer
-        session.addOutput(loudness)
+        if !capture.noLoudness {
+            loudness.prepare(format: format)  // libebur128 allocates here, not on the writer
+            session.addOutput(loudness)
+        }
         session.setProperties(capture.properties(config: remembered))
         session.onEvent { [weak self] in self?.record($0) }
         let rate = format.sampleRate
@@ -258,6 +260,7 @@ public final class ConsoleController: @unchecked Sendable {
             session.meterBoard.requestReset()
             addEvent("peak holds and clip lights reset")
         case .cycleLoudnessStrip:
+            if capture.noLoudness { return addEvent("no loudness metering (--no-loudness)", .warning) }
             ui.withLock { $0.loudnessScale = LoudnessStrip.next(after: $0.loudnessScale) }
         case .resetLoudness:
             commands.async { self.loudness.reset() }

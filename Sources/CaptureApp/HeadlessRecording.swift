@@ -152,7 +152,7 @@ public final class HeadlessRecording {
         let status = StatusLine(session: session, rate: format.sampleRate, enabled: !quiet && Terminal.stderrIsTerminal, output: output)
         events.statusLine = status
         let events = self.events
-        let control = isatty(0) == 1 ? nil : ControlInput(session: session, output: output, otherAudio: otherAudio, loudness: loudness,
+        let control = isatty(0) == 1 ? nil : ControlInput(session: session, output: output, otherAudio: otherAudio, loudness: settings.noLoudness ? nil : loudness,
                                                               onStop: { events.requestStop() })
         control?.start()
         status.start()
@@ -261,8 +261,10 @@ public final class HeadlessRecording {
         session.addInput(CaptureDeviceInput(name: settings.device ?? "default input", routes: settings.routes(config: config), format: format,
                                             periodMicros: settings.periodTime, bufferMicros: settings.bufferTime))
         session.addOutput(output)
-        loudness.prepare(format: format)  // libebur128 allocates here, not on the writer
-        session.addOutput(loudness)
+        if !settings.noLoudness {
+            loudness.prepare(format: format)  // libebur128 allocates here, not on the writer
+            session.addOutput(loudness)
+        }
         session.setProperties(settings.properties(config: config))
         let events = self.events
         session.onEvent { events.handle($0) }

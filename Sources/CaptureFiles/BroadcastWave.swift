@@ -30,6 +30,8 @@ public struct BroadcastInfo: Sendable, Equatable {
     /// The v2 loudness fields; nil: unknown (0x7FFF), as at creation. The recorder sets them at
     /// `finish` from what it measured over the file's audio (`SndfileRecorder.loudness`).
     public var loudness: BroadcastLoudness?
+    /// Whether the recorder measures the file's loudness for those fields (`--no-loudness`: no).
+    public var measuresLoudness = true
 
     public static let descriptionLimit = BroadcastDescription.limit
     /// CaptureDeck's version (`capdeck --version`; Originator and the coding history name it).
@@ -55,7 +57,7 @@ public struct BroadcastInfo: Sendable, Equatable {
         a.startedAt.tv_sec == b.startedAt.tv_sec && a.startedAt.tv_nsec == b.startedAt.tv_nsec
             && a.description == b.description && a.source == b.source && a.software == b.software
             && a.originatorReference == b.originatorReference && a.sampleOffset == b.sampleOffset
-            && a.loudness == b.loudness
+            && a.loudness == b.loudness && a.measuresLoudness == b.measuresLoudness
     }
 
     /// Local time of the file's first sample (`startedAt`, plus `sampleOffset` at `rate`).

@@ -182,7 +182,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         if stores.sampleFormat == .s24_3LE {
             scratch = .allocate(capacity: scratchFrames * format.channels)
         }
-        if self.broadcast != nil { loudnessMeter = try? LoudnessMeter(channels: format.channels, sampleRate: format.sampleRate) }
+        if self.broadcast?.measuresLoudness == true { loudnessMeter = try? LoudnessMeter(channels: format.channels, sampleRate: format.sampleRate) }
     }
 
     /// Frames an AIFF can still take: its FORM size (and libsndfile's pad byte) must fit 32 bits.

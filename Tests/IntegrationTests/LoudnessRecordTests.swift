@@ -78,6 +78,20 @@ extension Integration {
             }
         }
 
+        @Test("--no-loudness: no summary line, the bext loudness unknown (0x7FFF)")
+        func noLoudness() async throws {
+            let home = try TempDir()
+            defer { home.remove() }
+            try home.write("tone.raw", bytes: EBUSignal.tech3341[0].render(rate: 48000).rawBytes(.s16LE))
+            try home.write(".asoundrc", ALSAConfig.filePCM("ebu", infile: home.path("tone.raw")))
+            let out = home.path("quiet.wav")
+            let r = try await Capdeck.run(["record", "--no-loudness", "-D", "ebu", "-f", "S16_LE", "-r", "48000", "-c", "2", "-d", "5", out],
+                                          home: home, timeout: 30)
+            #expect(r.exitCode == 0, "\(r)")
+            #expect(r.stderr.contains("capdeck: saved ") && !r.stderr.contains("loudness"), "\(r.stderr)")
+            #expect(try Self.bextLoudness(out).isEmpty)
+        }
+
         @Test("status shows the loudness while a take runs; reset-loudness starts it afresh")
         func statusAndReset() async throws {
             let home = try TempDir()
