@@ -106,6 +106,8 @@ rm -rf "$CD"
 /usr/bin/time -f "%M" -o "$WORK/loud32.rss" "$BENCH" loudness 32 96000 20 > "$WORK/loud32.out"
 loud2=$(cat "$WORK/loud2.out"); loud32=$(cat "$WORK/loud32.out")
 kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+pct() { awk -v v="$(kv "$1" "$2")" 'BEGIN{printf "%.2f%%", v * 100}'; }
+r2() { awk -v v="$(kv "$1" "$2")" 'BEGIN{printf "%.2f", v}'; }
 nw=$(col capdeck_noloud 1); nc=$(col capdeck_noloud 2); nr=$(col capdeck_noloud 3)
 
 REPORT=$ROOT/.build/bench-report.md
@@ -140,10 +142,10 @@ REPORT=$ROOT/.build/bench-report.md
   echo
   echo "| | 2 ch, 48 kHz, S16_LE | 32 ch, 96 kHz, S32_LE |"
   echo "|---|---|---|"
-  echo "| one meter: share of a core | $(kv "$loud2" core_fraction) | $(kv "$loud32" core_fraction) |"
+  echo "| one meter: share of a core | $(pct "$loud2" core_fraction) | $(pct "$loud32" core_fraction) |"
   echo "| allocations in process (after init) | $(kv "$loud2" process_allocations) | $(kv "$loud32" process_allocations) |"
   echo "| allocations per reading (10 a second) | $(kv "$loud2" reading_allocations) in $(kv "$loud2" readings) | $(kv "$loud32" reading_allocations) in $(kv "$loud32" readings) |"
-  echo "| unpaced engine, writer off / on (s for $(kv "$loud2" audio_seconds) / $(kv "$loud32" audio_seconds) s of audio) | $(kv "$loud2" engine_wall_off_s) / $(kv "$loud2" engine_wall_on_s) | $(kv "$loud32" engine_wall_off_s) / $(kv "$loud32" engine_wall_on_s) |"
+  echo "| unpaced engine, writer off / on (s for $(kv "$loud2" audio_seconds) / $(kv "$loud32" audio_seconds) s of audio) | $(r2 "$loud2" engine_wall_off_s) / $(r2 "$loud2" engine_wall_on_s) | $(r2 "$loud32" engine_wall_off_s) / $(r2 "$loud32" engine_wall_on_s) |"
   echo "| capture-thread allocations, loudness off / on | $(kv "$loud2" capture_allocations_off) / $(kv "$loud2" capture_allocations_on) | $(kv "$loud32" capture_allocations_off) / $(kv "$loud32" capture_allocations_on) |"
   echo "| peak RSS of that process, KiB | $(cat "$WORK/loud2.rss") | $(cat "$WORK/loud32.rss") |"
   echo
