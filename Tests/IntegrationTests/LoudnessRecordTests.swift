@@ -78,6 +78,35 @@ extension Integration {
             }
         }
 
+        /// The generated EBU cases as 24-bit stereo (case 6 is 5.0 surround, which CaptureDeck's
+        /// discrete channels don't weigh as such: the meter's own test covers it).
+        static let recordedCases = (EBUSignal.tech3341 + EBUSignal.tech3342).filter { !$0.surround50 }
+
+        @Test("each EBU case recorded from an ALSA file PCM: the file's bext loudness within the EBU's tolerance", arguments: recordedCases)
+        func ebuCaseThroughRecord(_ signal: EBUSignal) async throws {
+            let home = try TempDir()
+            defer { home.remove() }
+            let samples = signal.render(rate: 48000)
+            try home.write("case.raw", bytes: samples.rawBytes(.s24_3LE))
+            try home.write(".asoundrc", ALSAConfig.filePCM("ebu", infile: home.path("case.raw")))
+            let out = home.path("case.wav")
+            let seconds = Double(samples.count / 2) / 48000
+            let r = try await Capdeck.run(["record", "-q", "-D", "ebu", "-f", "S24_3LE", "-r", "48000", "-c", "2", "-d", "\(seconds)", out],
+                                          home: home, timeout: 60)
+            #expect(r.exitCode == 0, "\(r)")
+            let b = try Self.bextLoudness(out)
+            func near(_ key: String, _ v: Double, _ lo: Double, _ hi: Double) -> Bool { b[key].map { $0 >= v - lo && $0 <= v + hi } ?? false }
+            switch signal.expected {
+            case .allThree(let v): #expect(near("I", v, 0.1, 0.1) && near("M", v, 0.1, 0.1) && near("S", v, 0.1, 0.1), "\(b)")
+            case .integrated(let v): #expect(near("I", v, 0.1, 0.1), "\(b)")
+            // Constant after the first window: its maximum is that level.
+            case .shortTermConstant(let v): #expect(near("S", v, 0.1, 0.1), "\(b)")
+            case .momentaryConstant(let v): #expect(near("M", v, 0.1, 0.1), "\(b)")
+            case .truePeak(let v): #expect(near("TP", v, 0.4, 0.2), "\(b)")
+            case .range(let v): #expect(near("LRA", v, 1, 1), "\(b)")
+            }
+        }
+
         @Test("--no-loudness: no summary line, the bext loudness unknown (0x7FFF)")
         func noLoudness() async throws {
             let home = try TempDir()
@@ -120,4 +149,9 @@ extension Integration {
             #expect(p.stderr.contains("capdeck: loudness: I -12.0 LUFS"), "\(p.stderr)")
         }
     }
+}
+
+/// Names each recorded case by the document's number.
+extension EBUSignal: CustomTestStringConvertible {
+    public var testDescription: String { name }
 }
