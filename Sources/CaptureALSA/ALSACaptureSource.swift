@@ -146,9 +146,26 @@ public final class ALSACaptureSource: CaptureSource, @unchecked Sendable {
         try check(snd_pcm_sw_params_set_start_threshold(pcm, sw, buffer * 2), "start threshold")
         try check(snd_pcm_sw_params(pcm, sw), "installing software parameters")
 
-        return GrantedParameters(
+        var granted = GrantedParameters(
             format: StreamFormat(sampleFormat: format, sampleRate: Int(rate), channels: Int(channels)),
             periodFrames: Int(period), bufferFrames: Int(buffer), access: "RW_INTERLEAVED, non-blocking")
+        granted.channelNames = channelNames()
+        return granted
+    }
+
+    /// The PCM's channel map as names (`snd_pcm_get_chmap`, known once the parameters are
+    /// installed): nil when it has none, or names none of its channels (UNKNOWN, NA).
+    private func channelNames() -> [String]? {
+        guard let map = snd_pcm_get_chmap(pcm) else { return nil }
+        defer { free(map) }
+        let raw = UnsafeRawPointer(map)
+        let count = Int(raw.load(as: UInt32.self))
+        let names = (0..<count).map { i -> String in
+            let pos = raw.load(fromByteOffset: 4 + 4 * i, as: UInt32.self)
+            guard pos > SND_CHMAP_NA.rawValue, let name = snd_pcm_chmap_name(snd_pcm_chmap_position(pos)) else { return "" }
+            return String(cString: name)
+        }
+        return names.contains { !$0.isEmpty } ? names : nil
     }
 
     private func setupPoll() throws(DeviceError) {

@@ -44,6 +44,12 @@ public struct CaptureSettings: Sendable {
     /// `--max-file-time` (seconds) and `--max-file-size` (bytes); nil: the config file's; 0: none.
     public var maxFileTime: Double? = nil
     public var maxFileSize: Int? = nil
+    /// `--select` (nil: the config file's, unless `-c` is given).
+    public var channelSelection: ChannelSelection? = nil
+    /// `--[no-]split-channels` (nil: the config file's, else off).
+    public var splitChannels: Bool? = nil
+    /// `--meter` (nil: the config file's `[meters] ballistics`, else sample peak).
+    public var meter: MeterBallistics? = nil
 
     public init(device: String? = nil, format: SampleFormat? = nil, rate: Int? = nil, channels: Int? = nil, fileType: FileType? = nil, outputDir: String? = nil, namePattern: String = FileNaming.defaultPattern, periodTime: Int? = nil, bufferTime: Int? = nil, rtPriority: Int = 70, noRealtime: Bool = false, exclusiveDevice: String? = nil, sharedDevice: String? = nil, bluetoothHQDevice: String? = nil, bluetoothHFPDevice: String? = nil, usesAppSession: Bool? = nil, autoConfigure: Bool? = nil, mixWithOthers: Bool? = nil, bluetoothHQ: Bool? = nil, configFile: String? = nil, muteOtherStreams: Bool? = nil,
                 preRoll: Double? = nil, triggerLevel: Double? = nil, triggerStopLevel: Double? = nil, triggerHold: Double? = nil) {
@@ -115,7 +121,26 @@ public struct CaptureSettings: Sendable {
     public func streamFormat(config: CapdeckConfig?) -> StreamFormat {
         StreamFormat(sampleFormat: format ?? config?.inputFormat ?? .s16LE,
                      sampleRate: rate ?? config?.inputRate ?? 48_000,
-                     channels: channels ?? config?.inputChannels ?? 2)
+                     channels: selection(config: config)?.count ?? channels ?? config?.inputChannels ?? 2)
+    }
+
+    /// The device channels recorded: --select, else (unless -c says how many) the config file's.
+    public func selection(config: CapdeckConfig?) -> ChannelSelection? {
+        channelSelection ?? (channels == nil ? config?.inputSelection : nil)
+    }
+
+    /// One mono file per channel: the flag, else the config file's, else off.
+    public func splitsChannels(config: CapdeckConfig?) -> Bool { splitChannels ?? config?.splitChannels ?? false }
+
+    /// Checks the file type can hold the format (one line, exit 64): the encoding, and the
+    /// channels per file (FLAC: 8), before any file or device is opened.
+    public func validate(_ type: FileType, _ format: StreamFormat, config: CapdeckConfig?) throws {
+        do throws(RecordingError) {
+            try type.validate(format.sampleFormat)
+            try type.validate(channels: format.channels, splitChannels: splitsChannels(config: config))
+        } catch {
+            throw Failure("-t/--file-type: \(error)", code: .usage)
+        }
     }
 
     /// The pre-roll: --pre-roll, else the config file's, else 1 s for a triggered take (its
@@ -145,6 +170,9 @@ public struct CaptureSettings: Sendable {
         output.splitFrames = (maxFileTime ?? config?.maxFileTime).flatMap { SplitLimits.frames($0, rate: rate) }
         output.splitFileSize = maxFileSize ?? config?.maxFileSize
     }
+
+    /// What the meters read: --meter, else the config file's, else sample peak.
+    public func meterBallistics(config: CapdeckConfig?) -> MeterBallistics { meter ?? config?.meterBallistics ?? .peak }
 
     /// The recordings directory: -o, else the config file's [input] output-dir.
     public func outputDirectory(config: CapdeckConfig?) -> String? { outputDir ?? config?.outputDir }

@@ -73,9 +73,7 @@ public final class ConsoleController: @unchecked Sendable {
         self.signals = signals
         format = capture.streamFormat(config: config)
         fileType = capture.fileType ?? .wav
-        do throws(RecordingError) { try fileType.validate(format.sampleFormat) } catch {
-            throw Failure("-t/--file-type: \(error)", code: .usage)
-        }
+        try capture.validate(fileType, format, config: config)
         let target = try OutputTarget(file: nil, outputDir: capture.outputDirectory(config: config), pattern: capture.namePattern, fileType: fileType)
         guard case .pattern(let dir, _) = target.kind else { throw Failure("no recordings directory", code: .cannotCreate) }
         directory = dir
@@ -85,7 +83,9 @@ public final class ConsoleController: @unchecked Sendable {
         if let c = state.category { remembered.appSession.category = c }
         session = CaptureSession(applicationAudioSession: ApplicationAudioSession(remembered.appSession))
         session.realtimePriority = capture.noRealtime ? nil : Int32(capture.rtPriority)
+        session.meterBoard.ballistics = capture.meterBallistics(config: config)
         output = CaptureAudioFileOutput(format: format)
+        output.splitsChannels = capture.splitsChannels(config: config)
         output.preRollSeconds = capture.preRollSeconds(config: config)
         capture.applySplitLimits(to: output, rate: format.sampleRate, config: config)
         // (An [input] device in config.toml is what an earlier capdeck saved there: still honoured.)
@@ -95,7 +95,8 @@ public final class ConsoleController: @unchecked Sendable {
         var routes = capture.routes(config: config)
         if capture.device == nil, let savedDevice { routes = InputRoutes.forNamedPCM(savedDevice) }
         session.addInput(CaptureDeviceInput(name: inputName, routes: routes, format: format,
-                                            periodMicros: capture.periodTime, bufferMicros: capture.bufferTime))
+                                            periodMicros: capture.periodTime, bufferMicros: capture.bufferTime,
+                                            channelSelection: capture.selection(config: config)))
         session.addOutput(output)
         if !capture.noLoudness {
             loudness.prepare(format: format)  // libebur128 allocates here, not on the writer
@@ -189,7 +190,8 @@ public final class ConsoleController: @unchecked Sendable {
         addEvent("no capture device could be opened (\(reason)): using the BUILT-IN TEST SIGNAL", .warning)
         session.removeInput(session.inputs[0])
         session.addInput(CaptureDeviceInput(name: "builtin", routes: InputRoutes.forNamedPCM("builtin"), format: format,
-                                            periodMicros: capture.periodTime, bufferMicros: capture.bufferTime))
+                                            periodMicros: capture.periodTime, bufferMicros: capture.bufferTime,
+                                            channelSelection: capture.selection(config: config)))
         session.startRunning()
     }
 
@@ -265,6 +267,10 @@ public final class ConsoleController: @unchecked Sendable {
         case .resetLoudness:
             commands.async { self.loudness.reset() }
             addEvent("loudness integration reset")
+        case .cycleBallistics:
+            let next = session.meterBoard.ballistics.next
+            session.meterBoard.ballistics = next
+            addEvent("meters: \(next.label)\(next.standard.map { " (\($0))" } ?? "")")
         case .requestQuit:
             commands.sync {}  // keys typed before q (r, 1-4…) take effect first
             if output.isRecording {
@@ -386,7 +392,8 @@ public final class ConsoleController: @unchecked Sendable {
     private func chooseDevice(_ pcm: String) {
         guard let old = session.inputs.first else { return }
         let new = CaptureDeviceInput(name: pcm, routes: InputRoutes.forNamedPCM(pcm), format: format,
-                                     periodMicros: capture.periodTime, bufferMicros: capture.bufferTime)
+                                     periodMicros: capture.periodTime, bufferMicros: capture.bufferTime,
+                                     channelSelection: capture.selection(config: config))
         let wasRecording = output.isRecording
         let oldRoute = session.currentRoute
         let wasRunning = session.isRunning && oldRoute != nil
@@ -527,13 +534,25 @@ public final class ConsoleController: @unchecked Sendable {
         if interruption == .audioDeviceDisconnected { m.interruption = "device lost, waiting for it to return" }
         if interruption == .audioDeviceStalled { m.interruption = "device stopped delivering audio, waiting for it" }
         m.levels = session.meterBoard.snapshot()
+        // The mode of the readings shown (a switch takes effect at the meter's next block).
+        m.ballistics = m.levels.first?.ballistics ?? session.meterBoard.ballistics
         // Not capturing: nothing to show (the board keeps the last levels it saw).
-        if m.levels.isEmpty || engine == nil { m.levels = Array(repeating: .silent, count: format.channels) }
+        if m.levels.isEmpty || engine == nil {
+            m.ballistics = session.meterBoard.ballistics
+            m.levels = Array(repeating: ChannelLevel(peakDB: ChannelLevel.floorDB, rmsDB: ChannelLevel.floorDB, holdDB: ChannelLevel.floorDB,
+                                                     clips: 0, ballistics: m.ballistics), count: format.channels)
+        }
         m.clipLatched = m.levels.map { $0.clips > 0 }
         if let scale = u.loudnessScale {
             let r = loudness.reading
             m.loudness = LoudnessStrip(scale: scale, momentary: r?.momentary, shortTerm: r?.shortTerm, integrated: r?.integrated,
                                        range: r?.range, maxTruePeak: r?.maxTruePeak)
+        }
+        // Meters numbered by the device channel they show, named where the device names it.
+        let selection = capture.selection(config: config)
+        m.channelNumbers = selection?.numbers ?? []
+        if let names = m.granted?.channelNames {
+            m.channelNames = (selection?.indices ?? Array(0..<m.levels.count)).map { $0 < names.count ? names[$0] : "" }
         }
         m.properties = session.properties
         if let r = session.resolution {
@@ -584,7 +603,9 @@ public final class ConsoleController: @unchecked Sendable {
     /// The recording's size and the free space in the recordings directory (command queue).
     private func measureFiles() {
         var st = stat()
-        let fileBytes = output.recordingPath.map { stat($0, &st) == 0 ? Int64(st.st_size) : 0 } ?? 0
+        // One file per channel: the take's size is theirs together.
+        let files = output.recordingPath.map { output.splitsChannels ? FileNaming.channelFiles(of: $0, channels: format.channels) : [$0] } ?? []
+        let fileBytes = files.reduce(Int64(0)) { $0 + (stat($1, &st) == 0 ? Int64(st.st_size) : 0) }
         var vfs = statvfs()
         let freeBytes = statvfs(directory, &vfs) == 0 ? Int64(vfs.f_bavail) * Int64(vfs.f_frsize) : nil
         ui.withLock { $0.fileBytes = fileBytes; $0.freeBytes = freeBytes }

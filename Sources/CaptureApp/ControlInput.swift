@@ -59,6 +59,9 @@ public final class ControlInput: Sendable {
             }
             session.applicationAudioSession.update { $0.category = c }
             session.setProperties(session.properties)  // re-resolve under the new category
+        case "meter" where words.count == 2:
+            guard let m = MeterBallistics(name: words[1]) else { return complain("unknown meter '\(words[1])'; use \(MeterBallistics.names)") }
+            session.meterBoard.ballistics = m
         case "status" where words.count == 1:
             let json = StatusJSON.make(session: session, output: output, otherAudio: otherAudio, loudness: loudness) + "\n"
             _ = json.withCString { Glibc.write(1, $0, strlen($0)) }

@@ -8,6 +8,8 @@ public enum ExitStatus: Int32, Sendable {
     case dataError = 65
     case noInput = 66
     case unavailable = 69
+    /// The system itself failed us (EX_OSERR): no descriptor left to start with.
+    case osError = 71
     case cannotCreate = 73
     case ioError = 74
     case config = 78

@@ -50,11 +50,10 @@ public final class HeadlessRecording {
         self.format = format
         maxFrames = duration.flatMap { $0 > 0 ? max(1, Int(($0 * Double(format.sampleRate)).rounded())) : nil }
         let type = settings.fileType ?? file.flatMap { FileType(name: String($0.split(separator: ".").last ?? "")) } ?? .wav
-        do throws(RecordingError) { try type.validate(format.sampleFormat) } catch {
-            throw Failure("-t/--file-type: \(error)", code: .usage)
-        }
+        try settings.validate(type, format, config: config)
         let target = try OutputTarget(file: file, outputDir: settings.outputDirectory(config: config), pattern: settings.namePattern, fileType: type)
         output = CaptureAudioFileOutput(format: format)
+        output.splitsChannels = settings.splitsChannels(config: config)
         self.target = target
         fileType = type
         trigger = settings.levelTrigger()
@@ -97,6 +96,10 @@ public final class HeadlessRecording {
         if case .failed(let error) = events.startOutcome(session) {
             otherAudio?.stop()
             discardFile()  // nothing was captured into it
+            // A selection the device hasn't the channels for is the user's to correct (64).
+            if case .device(.unsupported(_, "channels", _)) = error, let sel = settings.selection(config: config) {
+                throw Failure("--select \(sel): \(error)", code: .usage)
+            }
             throw Failure(DefaultInput.explain(error, routes: session.inputs.first?.routes), code: .unavailable)
         }
         // (A short take from an unpaced PCM may be over already: then what the start said.)
@@ -104,14 +107,14 @@ public final class HeadlessRecording {
         if !quiet, let (route, g) = engine.flatMap({ e in session.currentRoute.flatMap { r in e.granted.map { (r, $0) } } }) ?? events.start {
             let realtime = engine.map { ", \($0.realtimeStatus)" } ?? ""
             Terminal.write("capdeck: recording \(engine?.device.displayName ?? route.pcm) [\(route.kind.rawValue) route]: \(g.format), period \(Readout.ms(g.periodMs)), buffer \(Readout.ms(g.bufferMs))"
-                           + (g.format != format ? " (converted to \(format))" : "") + realtime + "\n")
+                           + Self.conversionNote(granted: g.format, recorded: format, selection: settings.selection(config: config)) + realtime + "\n")
             for note in session.resolution?.notes ?? [] { Terminal.write("capdeck: note: \(note)\n") }
             if let t = trigger {
                 let db = { (v: Double) in Readout.db(v).drop { $0 == " " } }
                 Terminal.write("capdeck: armed: a take starts at \(db(t.startLevel)) dBFS and ends after \(Readout.seconds(t.holdSeconds)) s below \(db(t.stopLevel)) dBFS, with \(Readout.seconds(output.preRollSeconds)) s of pre-roll\n")
                 Terminal.write("capdeck: saving takes to \(path)\n")
             } else {
-                Terminal.write("capdeck: saving to \(path)\n")
+                Terminal.write("capdeck: saving to \(describeFiles(path))\n")
             }
         }
     }
@@ -120,11 +123,12 @@ public final class HeadlessRecording {
     /// triggered recording's takes (numbered; a failed one as an error).
     private func reportFinishedFiles() {
         let rate = format.sampleRate, quiet = self.quiet, events = self.events, takes = self.takes, triggered = trigger != nil
+        let perChannel = output.splitsChannels ? format.channels : nil
         output.setRecordingFinishedHandler { r in
             let clear = events.statusLine?.isActive == true ? "\r\u{1B}[2K" : ""
             let length = "\(r.frames) frames (\(Readout.duration(Double(r.frames) / Double(rate), tenths: true)))"
             if r.reason == .split {
-                if !quiet { Terminal.write(clear + "capdeck: saved part \(r.part?.index ?? 0) \(r.path): \(length)\n") }
+                if !quiet { Terminal.write(clear + "capdeck: saved part \(r.part?.index ?? 0) \(Self.describe(r.path, channels: perChannel)): \(length)\n") }
                 return
             }
             guard triggered else { return }
@@ -134,7 +138,11 @@ public final class HeadlessRecording {
                 return
             }
             guard !quiet else { return }
-            Terminal.write(clear + "capdeck: take \(n) saved \(r.path): \(length)" + (r.error.map { " (\($0))" } ?? "") + "\n")
+            // A split take's last part: the take's whole length too, as the end line of `record` says it.
+            let all = r.part.map { p in
+                "; part \(p.index), \(p.framesBefore + r.frames) frames (\(Readout.duration(Double(p.framesBefore + r.frames) / Double(rate), tenths: true))) in all"
+            } ?? ""
+            Terminal.write(clear + "capdeck: take \(n) saved \(Self.describe(r.path, channels: perChannel)): \(length)\(all)" + (r.error.map { " (\($0))" } ?? "") + "\n")
         }
     }
 
@@ -194,17 +202,18 @@ public final class HeadlessRecording {
         var frames = saved?.frames ?? 0
         if case .recording(let e) = ending.error {
             switch e {
-            case .diskFull(_, let n), .writeFailed(_, _, let n), .vanished(_, let n, _, _), .formatMismatch(_, _, _, let n): frames = n
+            case .diskFull(_, let n), .writeFailed(_, _, let n), .vanished(_, let n, _, _), .formatMismatch(_, _, _, let n),
+                 .containerFull(_, _, _, let n): frames = n
             default: break
             }
         }
         if frames == 0 && ending.error == nil && output.error == nil {
             // Stopped before any audio arrived: an empty file is no recording.
-            unlink(path)
+            for p in files(path) { unlink(p) }
             if !quiet { Terminal.write("capdeck: stopped before any audio was captured; no file kept\n") }
             return
         }
-        var line = "saved \(saved?.path ?? path): \(frames) frames (\(Readout.duration(Double(frames) / Double(format.sampleRate), tenths: true))), \(ending.xruns) xrun\(ending.xruns == 1 ? "" : "s")"
+        var line = "saved \(describeFiles(saved?.path ?? path)): \(frames) frames (\(Readout.duration(Double(frames) / Double(format.sampleRate), tenths: true))), \(ending.xruns) xrun\(ending.xruns == 1 ? "" : "s")"
         if let part, part.index > 1 {
             let all = part.framesBefore + frames
             line += "; part \(part.index), \(all) frames (\(Readout.duration(Double(all) / Double(format.sampleRate), tenths: true))) in all"
@@ -249,7 +258,31 @@ public final class HeadlessRecording {
 
     private func discardFile() {
         _ = try? output.stopRecording()
-        if trigger == nil { unlink(path) }
+        if trigger == nil { for p in files(path) { unlink(p) } }
+    }
+
+    /// What the start line says after the granted format: the conversion into the recorded one,
+    /// and with a selection, which of the device's channels are recorded.
+    static func conversionNote(granted: StreamFormat, recorded: StreamFormat, selection: ChannelSelection?) -> String {
+        var asked = recorded
+        if selection != nil { asked.channels = granted.channels }
+        var note = granted != asked ? " (converted to \(asked))" : ""
+        if let selection { note += " (channels \(selection) recorded: \(selection.count) ch)" }
+        return note
+    }
+
+    /// The files a take at `path` is: itself, or one per channel (`--split-channels`).
+    private func files(_ path: String) -> [String] { Self.files(path, channels: output.splitsChannels ? format.channels : nil) }
+    private func describeFiles(_ path: String) -> String { Self.describe(path, channels: output.splitsChannels ? format.channels : nil) }
+    static func files(_ path: String, channels: Int?) -> [String] {
+        channels.map { FileNaming.channelFiles(of: path, channels: $0) } ?? [path]
+    }
+
+    /// `path`, or its channel files' first and last (`take-ch01.wav … take-ch64.wav (64 mono files)`).
+    static func describe(_ path: String, channels: Int?) -> String {
+        let all = files(path, channels: channels)
+        guard all.count > 1, let first = all.first, let last = all.last else { return all.first ?? path }
+        return "\(first) … \(last) (\(all.count) mono files)"
     }
 
     private func makeSession() -> CaptureSession {
@@ -258,8 +291,10 @@ public final class HeadlessRecording {
         session.realtimePriority = settings.noRealtime ? nil : Int32(settings.rtPriority)
         session.reconnectsLostDevices = reconnectWait > 0
         session.maxFrames = maxFrames
+        session.meterBoard.ballistics = settings.meterBallistics(config: config)
         session.addInput(CaptureDeviceInput(name: settings.device ?? "default input", routes: settings.routes(config: config), format: format,
-                                            periodMicros: settings.periodTime, bufferMicros: settings.bufferTime))
+                                            periodMicros: settings.periodTime, bufferMicros: settings.bufferTime,
+                                            channelSelection: settings.selection(config: config)))
         session.addOutput(output)
         if !settings.noLoudness {
             loudness.prepare(format: format)  // libebur128 allocates here, not on the writer

@@ -40,8 +40,13 @@ public enum StatusJSON {
                                         "bufferFrames": .number(Double(g.bufferFrames))])
             }
         }
-        o["meters"] = .array(session.meterBoard.snapshot().map {
-            .object(["peak": .number($0.peakDB), "rms": .number($0.rmsDB), "hold": .number($0.holdDB), "clips": .number(Double($0.clips))])
+        // The mode of the readings (a switch takes effect at the meter's next 10 ms block), and
+        // each channel's reading in it, `ballistic`, in sine-peak dBFS (VU: + 18 is VU).
+        let levels = session.meterBoard.snapshot()
+        o["meterMode"] = .string((levels.first?.ballistics ?? session.meterBoard.ballistics).rawValue)
+        o["meters"] = .array(levels.map {
+            .object(["peak": .number($0.peakDB), "rms": .number($0.rmsDB), "hold": .number($0.holdDB), "clips": .number(Double($0.clips)),
+                     "ballistic": .number($0.ballisticDB)])
         })
         o["loudness"] = loudness.map { Self.loudness($0.reading) } ?? .null
         // Other programs' audio that mix off interrupted (MPRIS players paused by us).
@@ -60,6 +65,7 @@ public enum StatusJSON {
         // The part being recorded (1 until the first split) and the take's frames before it.
         o["part"] = output.currentPart.map { .number(Double($0.index)) } ?? .null
         o["framesBeforePart"] = output.currentPart.map { .number(Double($0.framesBefore)) } ?? .null
+        o["markers"] = markers(output)
         return JSONValue.object(o).encoded
     }
 }
@@ -78,6 +84,16 @@ extension StatusJSON {
     static func preRoll(_ output: CaptureAudioFileOutput) -> JSONValue {
         .object(["seconds": .number(output.preRollSeconds),
                  "heldSeconds": .number(Double(output.preRollHeldFrames) / Double(output.format.sampleRate))])
+    }
+
+    /// `{"count": n, "recent": [{"frame": f, "seconds": s, "label": "mark"}, …]}`: the current (or
+    /// last) recording's markers as placed in its file (file frames; the latest, oldest first).
+    static func markers(_ output: CaptureAudioFileOutput) -> JSONValue {
+        let rate = Double(output.format.sampleRate)
+        return .object(["count": .number(Double(output.markerCount)),
+                        "recent": .array(output.recentMarkers.map {
+                            .object(["frame": .number(Double($0.frame)), "seconds": .number(Double($0.frame) / rate), "label": .string($0.label)])
+                        })])
     }
 
     /// `{"state": "off"|"armed"|"triggered"|"holding", "takes": n, "startLevel", "stopLevel", "holdSeconds"}`.

@@ -30,9 +30,17 @@ public final class StatusLine: @unchecked Sendable {
             }
             let levels = session.meterBoard.snapshot()
             var line = "\r\u{1B}[2K\(StatusLine.state(output)) \(Readout.duration(Double(session.framesCaptured) / Double(rate), tenths: true))"
-            for (i, l) in levels.prefix(8).enumerated() {
-                line += "  \(i + 1):\(Readout.db(l.rmsDB))/\(Readout.db(l.peakDB))"
-                if l.clips > 0 { line += " CLIP" }
+            if levels.count <= 8 {
+                for (i, l) in levels.enumerated() {
+                    line += "  \(i + 1):\(Readout.db(l.rmsDB))/\(Readout.db(l.peakDB))"
+                    if l.clips > 0 { line += " CLIP" }
+                }
+            } else if let loudest = levels.indices.max(by: { levels[$0].peakDB < levels[$1].peakDB }) {
+                // Many channels don't fit a line: the loudest, and which have clipped.
+                let l = levels[loudest]
+                line += "  \(levels.count) ch, loudest \(loudest + 1):\(Readout.db(l.rmsDB))/\(Readout.db(l.peakDB))"
+                let clipped = levels.indices.filter { levels[$0].clips > 0 }.map { "\($0 + 1)" }
+                if !clipped.isEmpty { line += " CLIP " + clipped.joined(separator: ",") }
             }
             line += " dBFS  xruns \(session.xrunCount)"
             if let part = output?.currentPart, part.index > 1 { line += "  part \(part.index)" }

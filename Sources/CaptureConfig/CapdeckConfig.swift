@@ -7,6 +7,7 @@
 //                  (yours; earlier capdecks' consoles wrote them here, and such a file is still
 //                  read as configuration), max-file-time, max-file-size (a number of seconds or
 //                  bytes, or "10m", "2G")
+//   [meters]       ballistics ("peak", "ppm1", "ppm2" or "vu")
 //
 // capdeck never writes this file: the console's own memory is `ConsoleState` (console.toml).
 //
@@ -42,9 +43,15 @@ public struct CapdeckConfig: Equatable, Sendable {
     /// `[input] max-file-time` (seconds) and `max-file-size` (bytes): split recordings into parts.
     public var maxFileTime: Double?
     public var maxFileSize: Int?
+    /// `[input] select`: the device channels recorded, in order (`"1,2,5-8"`); not with `channels`.
+    public var inputSelection: ChannelSelection?
+    /// `[input] split-channels`: one mono file per channel.
+    public var splitChannels: Bool?
     /// `[other-audio] mute-streams`: while mix off interrupts other audio, also mute other
     /// programs' playback streams on the sound server (nil: not set).
     public var muteOtherStreams: Bool?
+    /// `[meters] ballistics`: what the meters read (`--meter` overrides it; nil: not set).
+    public var meterBallistics: MeterBallistics?
 
     public init(path: String) {
         self.path = path
@@ -136,6 +143,14 @@ public enum ConfigLoader {
                     }
                     config.muteOtherStreams = v
                 }
+            case "meters":
+                for key in table.keys {
+                    guard key == "ballistics" else { throw fail(key, "unknown key; use ballistics") }
+                    guard table[key]?.type == .string, let m = table[key]?.string.flatMap(MeterBallistics.init(name:)) else {
+                        throw fail(key, "expected \"peak\", \"ppm1\", \"ppm2\" or \"vu\", got \(describe(table[key]))")
+                    }
+                    config.meterBallistics = m
+                }
             case "app-session":
                 for key in table.keys {
                     let value = table[key]
@@ -160,7 +175,7 @@ public enum ConfigLoader {
                         config.appSession.options = opts
                     case "preferred-sample-rate":
                         guard value?.type == .int, let r = value?.int, StreamFormat.rateRange.contains(r) else {
-                            throw fail(key, "expected a whole number of Hz from 8000 to 192000, got \(describe(value))")
+                            throw fail(key, "expected a whole number of Hz from 8000 to 384000, got \(describe(value))")
                         }
                         config.appSession.preferredSampleRate = r
                     default:
@@ -203,12 +218,12 @@ public enum ConfigLoader {
                         config.inputFormat = f
                     case "rate":
                         guard value?.type == .int, let r = value?.int, StreamFormat.rateRange.contains(r) else {
-                            throw fail(key, "expected a whole number of Hz from 8000 to 192000, got \(describe(value))")
+                            throw fail(key, "expected a whole number of Hz from 8000 to 384000, got \(describe(value))")
                         }
                         config.inputRate = r
                     case "channels":
                         guard value?.type == .int, let c = value?.int, StreamFormat.channelRange.contains(c) else {
-                            throw fail(key, "expected a whole number from 1 to 8, got \(describe(value))")
+                            throw fail(key, "expected a whole number from 1 to 64, got \(describe(value))")
                         }
                         config.inputChannels = c
                     case "pre-roll":
@@ -228,13 +243,24 @@ public enum ConfigLoader {
                         } catch {
                             throw fail(key, error.description)
                         }
+                    case "select":
+                        guard value?.type == .string, let text = value?.string else {
+                            throw fail(key, "expected channels in quotes, like \"1,2,5-8\", got \(describe(value))")
+                        }
+                        do throws(ChannelSelectionError) { config.inputSelection = try ChannelSelection(parsing: text) } catch {
+                            throw fail(key, error.description)
+                        }
+                        if table.keys.contains("channels") { throw fail(key, "select sets the channels recorded; remove channels") }
+                    case "split-channels":
+                        guard value?.type == .bool, let b = value?.bool else { throw fail(key, "expected true or false, got \(describe(value))") }
+                        config.splitChannels = b
                     default:
-                        throw fail(key, "unknown key; use device, format, rate, channels, output-dir, description, pre-roll, max-file-time or max-file-size")
+                        throw fail(key, "unknown key; use device, format, rate, channels, select, split-channels, output-dir, description, pre-roll, max-file-time or max-file-size")
                     }
                 }
             default:
                 throw ConfigError(path: path, line: locate.line(table: nil, key: tableName), key: "[\(tableName)]",
-                                  message: "unknown table; use [session], [app-session], [routes], [input] or [other-audio]")
+                                  message: "unknown table; use [session], [app-session], [routes], [input], [other-audio] or [meters]")
             }
         }
         return config

@@ -107,16 +107,29 @@ public final class CaptureEngine: @unchecked Sendable {
         /// Converts a device's rate to the recording's when they differ (nil: such a device is
         /// refused).
         public var rateConverter: RateConverterFactory?
+        /// The device channels recorded, in order (nil: all of `recordingFormat`'s, by index). Its
+        /// count is `recordingFormat.channels`; the device must give `deviceChannels` of them.
+        public var channelSelection: ChannelSelection?
 
         public init(request: CaptureRequest, recordingFormat: StreamFormat? = nil,
                     realtimePriority: Int32? = 70, maxFrames: Int? = nil, ringSeconds: Double = 2,
-                    rateConverter: RateConverterFactory? = nil) {
+                    rateConverter: RateConverterFactory? = nil, channelSelection: ChannelSelection? = nil) {
             self.request = request
             self.recordingFormat = recordingFormat ?? request.format
             self.realtimePriority = realtimePriority
             self.maxFrames = maxFrames
             self.ringSeconds = ringSeconds
             self.rateConverter = rateConverter
+            self.channelSelection = channelSelection
+        }
+
+        /// What the capture thread puts into the ring: the recording's encoding and rate, with
+        /// every device channel up to the highest selected (the writer gathers the selection).
+        public var ringFormat: StreamFormat {
+            guard let sel = channelSelection else { return recordingFormat }
+            var f = recordingFormat
+            f.channels = sel.deviceChannels
+            return f
         }
     }
 
@@ -183,6 +196,9 @@ public final class CaptureEngine: @unchecked Sendable {
         // Also makes Swift instantiate pollfd's type metadata now, off the real-time path.
         spacePoll.initialize(repeating: pollfd(), count: 2)
         if let sink { precondition(sink.format == configuration.recordingFormat, "sink format mismatch") }
+        if let sel = configuration.channelSelection {
+            precondition(sel.count == configuration.recordingFormat.channels, "channel selection and recording format disagree")
+        }
     }
 
     deinit { spacePoll.deallocate() }
@@ -226,13 +242,15 @@ public final class CaptureEngine: @unchecked Sendable {
             return s.started
         }
         precondition(!alreadyStarted, "a CaptureEngine runs once")
-        let target = configuration.recordingFormat
-        let b = try DeviceBinding(device: initialDevice, request: configuration.request, target: target, rateConverter: configuration.rateConverter)
+        let target = configuration.ringFormat
+        let b = try DeviceBinding(device: initialDevice, request: configuration.request, target: target, rateConverter: configuration.rateConverter,
+                                  exactChannels: configuration.channelSelection != nil)
         let g = b.granted
         let ringFrames = Swift.max(Int(Double(target.sampleRate) * configuration.ringSeconds), g.bufferFrames * 2, 4096)
         let ring = FrameRing(minimumFrames: ringFrames, bytesPerFrame: target.bytesPerFrame)
         _ = mlock(ring.storageBytes.baseAddress, ring.storageBytes.count)  // best effort
-        let run = EngineRun(ring: ring, meter: LevelMeter(format: target, board: meterBoard), binding: b)
+        let run = EngineRun(ring: ring, meter: LevelMeter(format: configuration.recordingFormat, board: meterBoard), binding: b,
+                            selection: configuration.channelSelection.map { ($0, target) })
         state.withLock { $0.granted = g; $0.device = initialDevice }
 
         let started = DispatchSemaphore(value: 0)
@@ -268,9 +286,10 @@ public final class CaptureEngine: @unchecked Sendable {
         finished.notify(queue: .global()) { [self] in handler(state.withLock { $0.summary! }) }
     }
 
-    /// Records a marker for the recording file (written where the container supports markers).
-    public func addMarker(atFrame frame: Int, label: String) {
-        markers.withLock { $0.append(RecordingMarker(frame: frame, label: label)) }
+    /// Records a marker for the recording file (written where the container supports markers);
+    /// a route change's carries the new route (`RouteNote`).
+    public func addMarker(atFrame frame: Int, label: String, route: RouteNote? = nil) {
+        markers.withLock { $0.append(RecordingMarker(frame: frame, label: label, route: route)) }
         markersPending.add(1, ordering: .releasing)
         dataBell.ringIfWaiting()
     }

@@ -189,7 +189,7 @@ extension CaptureEngine {
         let n1 = Swift.min(frames, v.first.frames)
         rs.fromFloat.convert(from: UnsafeRawPointer(rs.floatOut), to: v.first.pointer!, frames: n1)
         if frames > n1, let second = v.second.pointer {
-            let channels = configuration.recordingFormat.channels
+            let channels = configuration.ringFormat.channels
             rs.fromFloat.convert(from: UnsafeRawPointer(rs.floatOut + n1 * channels), to: second, frames: frames - n1)
         }
         ring.commitWrite(frames)

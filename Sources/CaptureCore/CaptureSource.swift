@@ -27,6 +27,9 @@ public struct GrantedParameters: Sendable, Equatable {
     public var bufferFrames: Int
     /// Access mode and other details worth showing ("RW_INTERLEAVED").
     public var access: String
+    /// The device's names for its channels, in order, where it names them (ALSA's channel map:
+    /// `FL`, `FR`, `AUX3`…; "" for a channel it leaves unnamed); nil: no names.
+    public var channelNames: [String]? = nil
 
     public init(format: StreamFormat, periodFrames: Int, bufferFrames: Int, access: String) {
         self.format = format

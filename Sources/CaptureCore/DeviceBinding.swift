@@ -61,10 +61,17 @@ final class DeviceBinding: @unchecked Sendable {
     }
 
     /// Opens `device` and prepares conversion into `target`. Throws (closing the device) when it
-    /// can't give the target's rate and there is no rate converter.
+    /// can't give the target's rate and there is no rate converter, or, with `exactChannels` (a
+    /// channel selection, which must never record a channel the device lacks), fewer channels
+    /// than the target's (otherwise channels map by index, a mono device filling them all).
     init(device: any CaptureSource, request: CaptureRequest, target: StreamFormat,
-         rateConverter: RateConverterFactory?) throws(DeviceError) {
+         rateConverter: RateConverterFactory?, exactChannels: Bool = false) throws(DeviceError) {
         let g = try device.open(request)
+        if exactChannels && g.format.channels < target.channels {
+            device.close()
+            throw .unsupported(device: device.name, parameter: "channels",
+                               reason: "the device gives \(g.format.channels) channel\(g.format.channels == 1 ? "" : "s"); the channel selection needs \(target.channels)")
+        }
         var resamplerConverter: (any SampleRateConverter)?
         if g.format.sampleRate != target.sampleRate {
             resamplerConverter = rateConverter?(target.channels, g.format.sampleRate, target.sampleRate)
@@ -111,10 +118,21 @@ final class EngineRun: @unchecked Sendable {
     let meter: LevelMeter
     /// The device being captured. Capture queue only (replaced at switches).
     var binding: DeviceBinding
+    /// A channel selection, the ring's format, and the writer's buffer it gathers into (writer
+    /// queue only; allocated here, off both loops).
+    let selection: (selection: ChannelSelection, ringFormat: StreamFormat)?
+    let gathered: UnsafeMutableRawPointer?
+    static let gatherFrames = 4096
 
-    init(ring: FrameRing, meter: LevelMeter, binding: DeviceBinding) {
+    init(ring: FrameRing, meter: LevelMeter, binding: DeviceBinding, selection: (ChannelSelection, StreamFormat)? = nil) {
         self.ring = ring
         self.meter = meter
         self.binding = binding
+        self.selection = selection
+        gathered = selection.map {
+            .allocate(byteCount: EngineRun.gatherFrames * $0.0.count * $0.1.sampleFormat.bytesPerSample, alignment: 64)
+        }
     }
+
+    deinit { gathered?.deallocate() }
 }

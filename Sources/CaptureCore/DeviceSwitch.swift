@@ -28,7 +28,8 @@ extension CaptureEngine {
         guard isCapturing else { throw .unavailable(device: newDevice.name, reason: "capture is not running") }
         var prepared: DeviceBinding?
         do throws(DeviceError) {
-            prepared = try DeviceBinding(device: newDevice, request: req, target: configuration.recordingFormat, rateConverter: configuration.rateConverter)
+            prepared = try DeviceBinding(device: newDevice, request: req, target: configuration.ringFormat, rateConverter: configuration.rateConverter,
+                                         exactChannels: configuration.channelSelection != nil)
         } catch {
             // Busy may be our own hold on the same hardware: retry after closing the old device.
             guard case .busy = error, allowCloseFirst else { throw error }
@@ -50,8 +51,8 @@ extension CaptureEngine {
             }
             switch pending.message {
             case .finished: break served
-            case .openNew: pending.answer = pending.open(newDevice, req, target: configuration.recordingFormat, configuration.rateConverter)
-            case .reopen(let old): pending.answer = pending.open(old.device, old.request, target: configuration.recordingFormat, configuration.rateConverter)
+            case .openNew: pending.answer = pending.open(newDevice, req, target: configuration.ringFormat, configuration.rateConverter, exactChannels: configuration.channelSelection != nil)
+            case .reopen(let old): pending.answer = pending.open(old.device, old.request, target: configuration.ringFormat, configuration.rateConverter, exactChannels: configuration.channelSelection != nil)
             case nil: break
             }
             pending.message = nil
@@ -225,10 +226,11 @@ final class PendingSwitch: @unchecked Sendable {
 
     /// Switching thread: closes what was retired, then opens `device` afresh.
     func open(_ device: any CaptureSource, _ request: CaptureRequest, target: StreamFormat,
-              _ rateConverter: RateConverterFactory?) -> Result<DeviceBinding, DeviceError> {
+              _ rateConverter: RateConverterFactory?, exactChannels: Bool) -> Result<DeviceBinding, DeviceError> {
         closeRetired()
         do throws(DeviceError) {
-            return .success(try DeviceBinding(device: device, request: request, target: target, rateConverter: rateConverter))
+            return .success(try DeviceBinding(device: device, request: request, target: target, rateConverter: rateConverter,
+                                              exactChannels: exactChannels))
         } catch {
             return .failure(error)
         }

@@ -64,4 +64,23 @@ public enum FileNaming {
         guard let ext else { return attempt == 0 ? numbered : "\(numbered)-\(attempt)" }
         return candidate(base: numbered, fileExtension: ext, attempt: attempt)
     }
+
+    /// One channel's file of a take recorded one file per channel (`--split-channels`): `-chNN`
+    /// before the extension, counted from 1 and zero-padded to two digits, so `ls -v` (and a
+    /// plain sort) lists them in channel order: `take.wav` → `take-ch01.wav` … `take-ch64.wav`;
+    /// a part, `take-002.wav` → `take-002-ch01.wav`.
+    public static func channelFile(of path: String, channel: Int, channels: Int) -> String {
+        let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
+        let name = path[slash...]
+        let dot = name.lastIndex(of: ".").flatMap { $0 == name.startIndex ? nil : $0 }
+        let base = String(path[..<(dot ?? path.endIndex)])
+        let ext = dot.map { String(path[$0...]) } ?? ""
+        let digits = String(channel), width = Swift.max(2, String(channels).count)
+        return base + "-ch" + String(repeating: "0", count: Swift.max(0, width - digits.count)) + digits + ext
+    }
+
+    /// Every channel's file of a take recorded one file per channel, in channel order.
+    public static func channelFiles(of path: String, channels: Int) -> [String] {
+        (1...Swift.max(1, channels)).map { channelFile(of: path, channel: $0, channels: channels) }
+    }
 }

@@ -1,4 +1,5 @@
-// Per-channel level metering (peak, sliding RMS, peak hold, clips) and its lock-free publication.
+// Per-channel level metering (peak, sliding RMS, peak hold, clips, the selected ballistics) and its
+// lock-free publication.
 import Glibc
 import Synchronization
 
@@ -12,12 +13,22 @@ public struct ChannelLevel: Sendable, Equatable {
     public var holdDB: Double
     /// Full-scale samples seen since the last reset.
     public var clips: Int
+    /// The reading of the board's `ballistics` (sine-peak dBFS: a steady sine reads its peak in
+    /// every mode): the PPM's or the VU needle's highest in the last 10 ms block; in `peak` mode
+    /// the sample peak, `peakDB`.
+    public var ballisticDB: Double
+    /// The mode `ballisticDB` was read in (published with it: a switch shows its first reading
+    /// only when there is one).
+    public var ballistics: MeterBallistics
 
-    public init(peakDB: Double, rmsDB: Double, holdDB: Double, clips: Int) {
+    public init(peakDB: Double, rmsDB: Double, holdDB: Double, clips: Int, ballisticDB: Double? = nil,
+                ballistics: MeterBallistics = .peak) {
         self.peakDB = peakDB
         self.rmsDB = rmsDB
         self.holdDB = holdDB
         self.clips = clips
+        self.ballisticDB = ballisticDB ?? peakDB
+        self.ballistics = ballistics
     }
 
     public static let floorDB = -120.0
@@ -40,12 +51,14 @@ public struct ChannelLevel: Sendable, Equatable {
 ///
 /// `@unchecked Sendable`: every slot is an atomic in raw memory, ordered by the sequence number.
 public final class MeterBoard: @unchecked Sendable {
-    public static let maxChannels = 8
-    private static let fields = 4
+    /// As many as a stream can have (`StreamFormat.channelRange`).
+    public static let maxChannels = StreamFormat.channelRange.upperBound
+    private static let fields = 6
     private let sequence = Atomic<UInt64>(0)
     private let cells: UnsafeMutablePointer<Atomic<UInt64>>
     private let channelCount = Atomic<Int>(0)
     private let resetRequests = Atomic<UInt64>(0)
+    private let ballisticsMode = Atomic<UInt8>(0)
     /// The last consistent snapshot a reader took (readers only; the writer never touches it).
     private let lastGood = Mutex<[ChannelLevel]>([])
     /// Debug builds: a publication is in progress (two at once trap).
@@ -81,6 +94,8 @@ public final class MeterBoard: @unchecked Sendable {
             cells[base + 1].store(levels[ch].rmsDB.bitPattern, ordering: .relaxed)
             cells[base + 2].store(levels[ch].holdDB.bitPattern, ordering: .relaxed)
             cells[base + 3].store(UInt64(levels[ch].clips), ordering: .relaxed)
+            cells[base + 4].store(levels[ch].ballisticDB.bitPattern, ordering: .relaxed)
+            cells[base + 5].store(UInt64(levels[ch].ballistics.code), ordering: .relaxed)
         }
         channelCount.store(n, ordering: .relaxed)
         sequence.store(s &+ 2, ordering: .releasing)
@@ -100,7 +115,9 @@ public final class MeterBoard: @unchecked Sendable {
                     peakDB: Double(bitPattern: cells[base].load(ordering: .relaxed)),
                     rmsDB: Double(bitPattern: cells[base + 1].load(ordering: .relaxed)),
                     holdDB: Double(bitPattern: cells[base + 2].load(ordering: .relaxed)),
-                    clips: Int(cells[base + 3].load(ordering: .relaxed))))
+                    clips: Int(cells[base + 3].load(ordering: .relaxed)),
+                    ballisticDB: Double(bitPattern: cells[base + 4].load(ordering: .relaxed)),
+                    ballistics: MeterBallistics(code: UInt8(truncatingIfNeeded: cells[base + 5].load(ordering: .relaxed)))))
             }
             atomicMemoryFence(ordering: .acquiring)
             if sequence.load(ordering: .relaxed) == s1 {
@@ -123,6 +140,14 @@ public final class MeterBoard: @unchecked Sendable {
 
     /// Number of reset requests so far (the meter compares it with the last one it honoured).
     var resetGeneration: UInt64 { resetRequests.load(ordering: .acquiring) }
+
+    /// What the meters are asked to read (any thread). The metering thread takes a change at its
+    /// next 10 ms block, starting the new mode's filter from rest; each published level says
+    /// which mode its reading is in (`ChannelLevel.ballistics`).
+    public var ballistics: MeterBallistics {
+        get { MeterBallistics(code: ballisticsMode.load(ordering: .relaxed)) }
+        set { ballisticsMode.store(newValue.code, ordering: .relaxed) }
+    }
 }
 
 /// Computes levels from interleaved frames. Used by one thread (the writer queue); allocates
@@ -152,6 +177,8 @@ public final class LevelMeter {
     private var windowPos = 0
     private var windowFilled = 0
     private var honouredReset: UInt64 = 0
+    /// The ballistics the detectors run (the board's, taken at block ends).
+    public private(set) var ballistics: MeterBallistics = .peak
     // Per-channel state, in buffers allocated once.
     private let sumSq: UnsafeMutablePointer<Double>        // current sub-block
     private let maxAbs: UnsafeMutablePointer<Float>        // current sub-block
@@ -161,6 +188,7 @@ public final class LevelMeter {
     private let holdAge: UnsafeMutablePointer<Int>
     private let clips: UnsafeMutablePointer<Int>
     private let levels: UnsafeMutablePointer<ChannelLevel>
+    private let detectors: UnsafeMutablePointer<BallisticDetector>
 
     public init(format: StreamFormat, board: MeterBoard = MeterBoard()) {
         self.format = format
@@ -182,12 +210,16 @@ public final class LevelMeter {
         holdAge = zeroed(channels, 0)
         clips = zeroed(channels, 0)
         levels = zeroed(channels, ChannelLevel.silent)
+        let mode = board.ballistics
+        ballistics = mode
+        detectors = zeroed(channels, BallisticDetector(mode, sampleRate: format.sampleRate))
         honouredReset = board.resetGeneration
     }
 
     deinit {
         sumSq.deallocate(); maxAbs.deallocate(); windowSumSq.deallocate(); windowPeak.deallocate()
         hold.deallocate(); holdAge.deallocate(); clips.deallocate(); levels.deallocate()
+        detectors.deallocate()
     }
 
     /// Meters `frames` interleaved frames in `format` at `pointer`. Allocation-free.
@@ -197,6 +229,7 @@ public final class LevelMeter {
         while done < frames {
             let n = Swift.min(frames - done, blockFrames - blockFill)
             scanBlock(pointer + done * frameBytes, frames: n)
+            if ballistics != .peak { feedBallistics(pointer + done * frameBytes, frames: n) }
             blockFill += n
             done += n
             if blockFill == blockFrames { finishBlock() }
@@ -266,6 +299,38 @@ public final class LevelMeter {
         }
     }
 
+    /// Feeds `frames` frames to each channel's ballistic filter: a second pass, only when a
+    /// ballistic mode is on (sample peak needs none), so the peak/RMS scan above stays the tight,
+    /// vectorised loop it is.
+    private func feedBallistics(_ base: UnsafeRawPointer, frames n: Int) {
+        let sf = format.sampleFormat
+        let step = sf.bytesPerSample
+        let frameBytes = format.bytesPerFrame
+        for ch in 0..<channels {
+            var d = detectors[ch]
+            var p = base + ch * step
+            switch sf {
+            case .s16LE:
+                for _ in 0..<n {
+                    let x = Int32(Int16(littleEndian: p.loadUnaligned(as: Int16.self)))
+                    d.feed(Double(x < 0 ? -x : x) * (1.0 / 32768.0))
+                    p += frameBytes
+                }
+            case .floatLE:
+                for _ in 0..<n {
+                    d.feed(Double(Swift.abs(Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(as: UInt32.self))))))
+                    p += frameBytes
+                }
+            default:
+                for _ in 0..<n {
+                    d.feed(Double(Swift.abs(SampleCodec.loadFloat(p, sf))))
+                    p += frameBytes
+                }
+            }
+            detectors[ch] = d
+        }
+    }
+
     private func finishBlock() {
         let reset = board.resetGeneration
         let doReset = reset != honouredReset
@@ -296,11 +361,22 @@ public final class LevelMeter {
                 holdAge[ch] += 1
                 if holdAge[ch] > holdBlocks { hold[ch] = peak; holdAge[ch] = 0 }
             }
+            let peakDB = ChannelLevel.decibels(Double(peak))
             levels[ch] = ChannelLevel(
-                peakDB: ChannelLevel.decibels(Double(peak)),
+                peakDB: peakDB,
                 rmsDB: ChannelLevel.decibels(rms),
                 holdDB: ChannelLevel.decibels(Double(hold[ch])),
-                clips: clips[ch])
+                clips: clips[ch],
+                ballisticDB: ballistics == .peak ? peakDB : ChannelLevel.decibels(detectors[ch].takeMax()),
+                ballistics: ballistics)
+        }
+        // A new mode starts from rest at the next block (the PPM charges within ms, the VU needle
+        // rises as it would from silence).
+        let wanted = board.ballistics
+        if wanted != ballistics {
+            ballistics = wanted
+            let fresh = BallisticDetector(wanted, sampleRate: format.sampleRate)
+            for ch in 0..<channels { detectors[ch] = fresh }
         }
         windowPos = (windowPos + 1) % windowBlocks
         blockFill = 0

@@ -20,6 +20,9 @@ public enum RecordingError: Error, Equatable, Sendable, CustomStringConvertible 
     /// session whose input has another format): recording stopped and the file was finished
     /// with its `framesSaved` frames in `recorded`; nothing of `delivered` was written.
     case formatMismatch(path: String, recorded: String, delivered: String, framesSaved: Int)
+    /// The container can't describe a longer file (AIFF's 32-bit sizes stop it at 4 GiB):
+    /// recording stopped and the file was finished with the `framesSaved` frames that fit.
+    case containerFull(path: String, type: String, limit: String, framesSaved: Int)
 
     public var description: String {
         switch self {
@@ -34,6 +37,8 @@ public enum RecordingError: Error, Equatable, Sendable, CustomStringConvertible 
             "\(p) was deleted while recording; recording stopped and its \(n) frames copied to \(to), which may be incomplete: \(r)"
         case .formatMismatch(let p, let rec, let del, let n):
             "\(p) holds \(rec) but the session now delivers \(del); recording stopped and saved with \(n) frames"
+        case .containerFull(let p, let t, let l, let n):
+            "\(p): \(t) holds at most \(l); recording stopped and saved with \(n) frames (for longer recordings use -t wav, w64 or caf)"
         case .vanished(let p, let n, nil, let r):
             "\(p) was deleted while recording; recording stopped; the \(n) frames recorded are lost: \(r ?? "could not copy them")"
         }
@@ -66,8 +71,11 @@ extension RecordingSink {
 public struct RecordingMarker: Equatable, Sendable {
     public var frame: Int
     public var label: String
-    public init(frame: Int, label: String) {
+    /// A route change's marker carries the new route, for the file's metadata (`RouteNote`).
+    public var route: RouteNote?
+    public init(frame: Int, label: String, route: RouteNote? = nil) {
         self.frame = frame
         self.label = label
+        self.route = route
     }
 }

@@ -51,8 +51,10 @@ public struct StreamFormat: Equatable, Sendable, CustomStringConvertible {
     public var sampleRate: Int
     public var channels: Int
 
-    public static let rateRange = 8_000...192_000
-    public static let channelRange = 1...8
+    /// What CaptureDeck captures and records. The containers narrow it: FLAC holds at most 8
+    /// channels (`FileType.validate`); WAV/RF64, W64, CAF and AIFF take all 64.
+    public static let rateRange = 8_000...384_000
+    public static let channelRange = 1...64
 
     public init(sampleFormat: SampleFormat, sampleRate: Int, channels: Int) {
         self.sampleFormat = sampleFormat

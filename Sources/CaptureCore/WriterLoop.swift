@@ -33,14 +33,26 @@ extension CaptureEngine {
                 for region in 0..<2 {
                     let r = region == 0 ? v.first : v.second
                     guard r.frames > 0, let p = r.pointer.map(UnsafeRawPointer.init) else { continue }
-                    meter.process(p, frames: r.frames)
-                    if let sink, writeError == nil {
-                        do throws(RecordingError) {
-                            try sink.write(p, count: r.frames)
-                        } catch {
-                            writeError = error
-                            stop()
+                    // A channel selection: the selected channels, gathered a chunk at a time.
+                    let chunk = run.selection == nil ? r.frames : EngineRun.gatherFrames
+                    var done = 0
+                    while done < r.frames {
+                        let n = Swift.min(chunk, r.frames - done)
+                        var frames = p + done * ring.bytesPerFrame
+                        if let (sel, ringFormat) = run.selection, let g = run.gathered {
+                            sel.gather(from: frames, ringFormat, to: g, frames: n)
+                            frames = UnsafeRawPointer(g)
                         }
+                        meter.process(frames, frames: n)
+                        if let sink, writeError == nil {
+                            do throws(RecordingError) {
+                                try sink.write(frames, count: n)
+                            } catch {
+                                writeError = error
+                                stop()
+                            }
+                        }
+                        done += n
                     }
                 }
                 ring.commitRead(v.frames)

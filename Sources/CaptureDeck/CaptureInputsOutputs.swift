@@ -10,18 +10,25 @@ public final class CaptureDeviceInput: Sendable {
     public let name: String
     /// The PCM for each access kind.
     public let routes: InputRoutes
-    /// The format asked of the device and recorded.
+    /// The format recorded (and, without a channel selection, asked of the device).
     public let format: StreamFormat
     public let periodMicros: Int?
     public let bufferMicros: Int?
+    /// The device channels recorded, in order (nil: the first `format.channels`). The device is
+    /// asked for every channel up to the highest selected; `format.channels` is the selection's count.
+    public let channelSelection: ChannelSelection?
 
+    /// `channelSelection` sets the recorded channel count (`format.channels` is replaced by its count).
     public init(name: String, routes: InputRoutes, format: StreamFormat = StreamFormat(sampleFormat: .s16LE, sampleRate: 48_000, channels: 2),
-                periodMicros: Int? = nil, bufferMicros: Int? = nil) {
+                periodMicros: Int? = nil, bufferMicros: Int? = nil, channelSelection: ChannelSelection? = nil) {
         self.name = name
         self.routes = routes
-        self.format = format
+        var recorded = format
+        if let channelSelection { recorded.channels = channelSelection.count }
+        self.format = recorded
         self.periodMicros = periodMicros
         self.bufferMicros = bufferMicros
+        self.channelSelection = channelSelection
         sourceFactory = nil
     }
 
@@ -32,12 +39,17 @@ public final class CaptureDeviceInput: Sendable {
         self.format = format
         periodMicros = nil
         bufferMicros = nil
+        channelSelection = nil
         sourceFactory = makeSource
     }
 
     private let sourceFactory: (@Sendable (Route) -> any CaptureSource)?
 
-    var request: CaptureRequest { CaptureRequest(format: format, periodMicros: periodMicros, bufferMicros: bufferMicros) }
+    var request: CaptureRequest {
+        var asked = format
+        if let channelSelection { asked.channels = channelSelection.deviceChannels }
+        return CaptureRequest(format: asked, periodMicros: periodMicros, bufferMicros: bufferMicros)
+    }
 
     /// Opens a route's PCM: `builtin[:signal]` is the built-in source, anything else ALSA.
     /// Exclusive routes claim the PCM among CaptureDeck processes (ALSA hardware does so itself);

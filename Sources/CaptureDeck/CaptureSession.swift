@@ -460,9 +460,11 @@ public final class CaptureSession: @unchecked Sendable {
         let engine: CaptureEngine
         do {
             engine = try CaptureEngine(device: input.makeDevice(route),
-                                       configuration: .init(request: input.request, realtimePriority: self.realtimePriority,
+                                       configuration: .init(request: input.request, recordingFormat: input.format,
+                                                            realtimePriority: self.realtimePriority,
                                                             maxFrames: self.maxFrames.map { max(1, $0 - endedFrames) },
-                                                            rateConverter: LibsamplerateConverter.factory),
+                                                            rateConverter: LibsamplerateConverter.factory,
+                                                            channelSelection: input.channelSelection),
                                        sink: fan, meterBoard: meterBoard)
             fan.clock.bind { [weak engine] in engine?.startedAtNanos ?? 0 }
         } catch {
@@ -501,7 +503,8 @@ public final class CaptureSession: @unchecked Sendable {
             if let continuing {
                 let gapMs = Double(monotonicNanos() - continuing.since) / 1e6
                 let from = continuing.old.map { "\($0.pcm)" } ?? "no input"
-                engine.addMarker(atFrame: 0, label: "input: \(from) -> \(input.name) (\(route.pcm), \(Int(gapMs.rounded())) ms without capture)")
+                engine.addMarker(atFrame: 0, label: "input: \(from) -> \(input.name) (\(route.pcm), \(Int(gapMs.rounded())) ms without capture)",
+                                 route: RouteNote(route: route, format: granted.format))
                 emit(.routeChanged(RouteChange(old: continuing.old, new: route, granted: granted, gapMs: gapMs, gapFrames: 0,
                                                atFrame: endedFrames)))
             } else {
@@ -588,7 +591,7 @@ public final class CaptureSession: @unchecked Sendable {
         // Another input than the engine captures (replaced inside a batch): in another format,
         // the engine can't take it (its ring, meters and files are in the old one): start anew.
         let replaced = run.value.map { $0.input !== input } ?? false
-        if replaced && input.format != engine.configuration.recordingFormat {
+        if replaced && (input.format != engine.configuration.recordingFormat || input.channelSelection != engine.configuration.channelSelection) {
             restart(engine, from: current)
             return
         }
@@ -634,7 +637,8 @@ public final class CaptureSession: @unchecked Sendable {
             let wasInterrupted = runState.withLock { $0.switched(to: wanted) }
             if let r = run.value { run.value = (r.fan, input) }
             cancelRetry()
-            engine.addMarker(atFrame: report.atFrame, label: "route: \(current.pcm) -> \(wanted.pcm) (gap \(Int(report.gapMs.rounded())) ms)")
+            engine.addMarker(atFrame: report.atFrame, label: "route: \(current.pcm) -> \(wanted.pcm) (gap \(Int(report.gapMs.rounded())) ms)",
+                             route: RouteNote(route: wanted, format: report.granted.format))
             if wasInterrupted { emit(.interruptionEnded) }
             emit(.routeChanged(RouteChange(old: current, new: wanted, granted: report.granted, gapMs: report.gapMs,
                                            gapFrames: report.gapFrames, atFrame: report.atFrame)))

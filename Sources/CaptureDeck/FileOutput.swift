@@ -139,7 +139,8 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             guard marker.frame >= start else { return nil }
             var frame = fileFrame(marker.frame, start: start)
             if inPause { frame = Swift.min(frame, recorder.framesWritten) }
-            let m = RecordingMarker(frame: frame, label: marker.label)
+            var m = marker  // a route change's note goes along (the recorder's bext history)
+            m.frame = frame
             recorder.addMarker(m)
             newlyPlaced.append(m)
             return m
@@ -155,7 +156,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
 
         mutating func measureFree() {
             var s = statvfs()
-            guard statvfs(recorder.path, &s) == 0 else { return }  // gone: the checkpoint says so
+            guard statvfs(recorder.filePaths[0], &s) == 0 else { return }  // gone: the checkpoint says so
             measuredFree = Int(clamping: UInt64(s.f_bavail) &* UInt64(s.f_frsize))
             writtenSinceMeasure = 0
         }
@@ -262,11 +263,12 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         /// The take's tags and bext chunk: every part carries them (the bext restamped at its seam).
         var tags: [FileTag: String]
         var broadcast: BroadcastInfo?
+        var splitChannels = false
     }
     private func request(_ c: Current) -> PartRequest {
         PartRequest(take: take.load(ordering: .relaxed), part: c.part.index + 1, first: c.firstPath,
                     fileType: c.recorder.fileType, fileFormat: c.recorder.requestedFileFormat,
-                    tags: c.recorder.tags, broadcast: c.recorder.broadcast)
+                    tags: c.recorder.tags, broadcast: c.recorder.broadcast, splitChannels: c.recorder.splitsChannels)
     }
     private let splitAsked = Atomic<Bool>(false)
     private let preparing = DispatchQueue(label: "capdeck.file-output.next-part", qos: .userInitiated)
@@ -279,6 +281,15 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     public init(format: StreamFormat = StreamFormat(sampleFormat: .s16LE, sampleRate: 48_000, channels: 2)) {
         streamFormat = Mutex(format)
     }
+
+    /// Recordings started from now on (`startRecording`, the trigger's takes) write one mono file
+    /// per channel (`SndfileRecorder.splitsChannels`), their parts too; `path` then names the
+    /// take (`take.wav`), and the files are `take-ch01.wav` … (`FileNaming.channelFile`).
+    public var splitsChannels: Bool {
+        get { splitChannelsFlag.load(ordering: .relaxed) }
+        set { splitChannelsFlag.store(newValue, ordering: .relaxed) }
+    }
+    private let splitChannelsFlag = Atomic<Bool>(false)
 
     /// The format frames arrive in (the session's input's, once it has run).
     var sessionFormat: StreamFormat { streamFormat.withLock { $0 } }
@@ -298,7 +309,8 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             if cur.startFrame == nil && rec.discardEmpty() {
                 do throws(RecordingError) {
                     cur.recorder = try SndfileRecorder(path: rec.path, format: format, fileType: rec.fileType,
-                                                       fileFormat: rec.requestedFileFormat, tags: rec.tags, broadcast: rec.broadcast)
+                                                       fileFormat: rec.requestedFileFormat, tags: rec.tags, broadcast: rec.broadcast,
+                                                       splitChannels: rec.splitsChannels)
                     cur.skipped = []
                     c = cur
                     return nil
@@ -341,7 +353,8 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             let swapped: Result<(SndfileRecorder, RecordingPart, Bool)?, RecordingError> = current.withLock { c in
                 do throws(RecordingError) {
                     let rec = try SndfileRecorder(path: path, format: streamFormat.withLock { $0 }, fileType: fileType,
-                                                  fileFormat: fileFormat, tags: tags, broadcast: broadcast)
+                                                  fileFormat: fileFormat, tags: tags, broadcast: broadcast,
+                                                  splitChannels: splitsChannels)
                     let old = c.map { ($0.recorder, $0.part, $0.triggered) }
                     take.add(1, ordering: .relaxed)
                     var new = Current(recorder: rec)
@@ -587,7 +600,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         // A stale one (another part, recording or format) goes; what was asked for stays asked.
         _ = spare.withLock { s -> (take: Int, part: Int, recorder: SndfileRecorder)? in defer { s = nil }; return s }?.recorder.discardEmpty()
         switch Self.makePart(next.part, of: next.first, format: format, fileType: next.fileType, fileFormat: next.fileFormat,
-                             tags: next.tags, broadcast: next.broadcast) {
+                             tags: next.tags, broadcast: next.broadcast, splitChannels: next.splitChannels) {
         case .success(let rec):
             spare.withLock { $0 = (next.take, next.part, rec) }
             return .success(rec.path)
@@ -598,12 +611,12 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
 
     private static func makePart(_ part: Int, of first: String, format: StreamFormat, fileType: FileType,
                                  fileFormat: FileSampleFormat?, tags: [FileTag: String],
-                                 broadcast: BroadcastInfo?) -> Result<SndfileRecorder, RecordingError> {
+                                 broadcast: BroadcastInfo?, splitChannels: Bool) -> Result<SndfileRecorder, RecordingError> {
         for attempt in 0..<10_000 {
             let path = FileNaming.partCandidate(of: first, part: part, attempt: attempt)
             do throws(RecordingError) {
                 return .success(try SndfileRecorder(path: path, format: format, fileType: fileType, fileFormat: fileFormat,
-                                                    tags: tags, broadcast: broadcast))
+                                                    tags: tags, broadcast: broadcast, splitChannels: splitChannels))
             } catch {
                 if case .exists = error { continue }
                 return .failure(error)
@@ -650,7 +663,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             clock_gettime(CLOCK_MONOTONIC, &t0)
             next = try Self.makePart(index, of: c.firstPath, format: format, fileType: c.recorder.fileType,
                                      fileFormat: c.recorder.requestedFileFormat, tags: wanted.tags,
-                                     broadcast: wanted.broadcast).get()
+                                     broadcast: wanted.broadcast, splitChannels: wanted.splitChannels).get()
             clock_gettime(CLOCK_MONOTONIC, &t1)
             let ns = (t1.tv_sec - t0.tv_sec) * 1_000_000_000 + (t1.tv_nsec - t0.tv_nsec)
             if ns > seamCreate.load(ordering: .relaxed) { seamCreate.store(ns, ordering: .relaxed) }
@@ -874,7 +887,8 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         while let path = files.path(s.takes, attempt) {
             do throws(RecordingError) {
                 let rec = try SndfileRecorder(path: path, format: streamFormat.withLock { $0 }, fileType: files.fileType,
-                                              fileFormat: files.fileFormat, tags: files.tags, broadcast: files.broadcast)
+                                              fileFormat: files.fileFormat, tags: files.tags, broadcast: files.broadcast,
+                                              splitChannels: splitsChannels)
                 var new = Current(recorder: rec)
                 new.triggered = true
                 new.preRollLimit = s.ring?.capacity ?? 0
@@ -992,7 +1006,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         }
         if reason == .failed { lastError.withLock { $0 = final } }
         var path = rec.path
-        if let first, final == nil { path = Self.number(first) }
+        if let first, final == nil { path = Self.number(first, files: rec.splitsChannels ? rec.format.channels : nil) }
         notify(FinishedRecording(path: path, frames: rec.framesWritten, reason: reason, error: final,
                                  part: part.map { var p = $0; p.path = path; return p }, triggered: triggered))
         return final
@@ -1001,16 +1015,26 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     /// Gives a split recording's finished first part its number, never replacing a file (a
     /// hard link, then the old name removed; its marker sidecar, if one stayed, alike). Returns
     /// the path it has now (the old one if the filesystem can't link).
-    private static func number(_ first: String) -> String {
+    /// One file per channel (`channels`): each channel's file takes the number, all with the
+    /// same attempt (`take-ch01.wav` → `take-001-ch01.wav`), or none is renamed.
+    private static func number(_ first: String, files channels: Int? = nil) -> String {
+        let names = { (p: String) in channels.map { FileNaming.channelFiles(of: p, channels: $0) } ?? [p] }
         for attempt in 0..<10_000 {
             let to = FileNaming.partCandidate(of: first, part: 1, attempt: attempt)
-            if link(first, to) == 0 {
-                unlink(first)
-                let sidecar = MarkerSidecar.path(for: first)
-                if link(sidecar, MarkerSidecar.path(for: to)) == 0 { unlink(sidecar) }
+            let pairs = Array(zip(names(first), names(to)))
+            var linked = 0
+            while linked < pairs.count && link(pairs[linked].0, pairs[linked].1) == 0 { linked += 1 }
+            if linked == pairs.count {
+                for (from, into) in pairs {
+                    unlink(from)
+                    let sidecar = MarkerSidecar.path(for: from)
+                    if link(sidecar, MarkerSidecar.path(for: into)) == 0 { unlink(sidecar) }
+                }
                 return to
             }
-            if errno != EEXIST { return first }
+            let e = errno
+            for (_, into) in pairs[..<linked] { unlink(into) }
+            if e != EEXIST { return first }
         }
         return first
     }

@@ -89,7 +89,11 @@ final class OutputFanOut: RecordingSink, Sendable {
     func finish() throws(RecordingError) { try checkpoint() }
     func addMarker(_ marker: RecordingMarker) {
         state.withLock { s in
-            for f in s.files { f.output.addMarker(RecordingMarker(frame: f.base + marker.frame, label: marker.label)) }
+            for f in s.files {
+                var m = marker
+                m.frame = f.base + marker.frame
+                f.output.addMarker(m)
+            }
         }
     }
 }

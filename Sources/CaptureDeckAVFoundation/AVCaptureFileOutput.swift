@@ -423,6 +423,9 @@ extension AVError {
         switch error {
         case .exists: code = .fileAlreadyExists
         case .diskFull: code = .diskFull; info[AVErrorRecordingSuccessfullyFinishedKey] = true
+        case .containerFull:
+            // The file holds everything up to the container's limit, finished.
+            code = .maximumNumberOfSamplesForFileFormatReached; info[AVErrorRecordingSuccessfullyFinishedKey] = true
         default: code = .unknown
         }
         self.init(code, userInfo: info)

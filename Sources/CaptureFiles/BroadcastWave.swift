@@ -27,6 +27,9 @@ public struct BroadcastInfo: Sendable, Equatable {
     /// keeps the take's `startedAt` and counts the frames of the parts before it here, so its
     /// TimeReference is the first part's plus those frames, exactly.
     public var sampleOffset: UInt64 = 0
+    /// The coding history's lines after the first, one per route change (`routeLine`), oldest
+    /// first, without their line ends. A later part of a split take carries those before it.
+    public var routeHistory: [String] = []
     /// The v2 loudness fields; nil: unknown (0x7FFF), as at creation. The recorder sets them at
     /// `finish` from what it measured over the file's audio (`SndfileRecorder.loudness`).
     public var loudness: BroadcastLoudness?
@@ -34,6 +37,14 @@ public struct BroadcastInfo: Sendable, Equatable {
     public var measuresLoudness = true
 
     public static let descriptionLimit = BroadcastDescription.limit
+    /// Bytes the coding history's own lines (the capture's and the route changes', line ends
+    /// included) take in every file, whatever they hold: the chunk keeps one size from creation,
+    /// so it can be rewritten at a checkpoint without moving the audio after it. libsndfile's
+    /// line for its writer follows. About 30 route changes fit; later ones are left out of the
+    /// history (their markers still record them).
+    public static let codingHistoryCapacity = 4096
+    /// The longest one line may be (line end included); a longer T= text is cut.
+    public static let codingHistoryLineLimit = 256
     /// CaptureDeck's version (`capdeck --version`; Originator and the coding history name it).
     public static let captureDeckVersion = "0.1.0"
 
@@ -57,6 +68,7 @@ public struct BroadcastInfo: Sendable, Equatable {
         a.startedAt.tv_sec == b.startedAt.tv_sec && a.startedAt.tv_nsec == b.startedAt.tv_nsec
             && a.description == b.description && a.source == b.source && a.software == b.software
             && a.originatorReference == b.originatorReference && a.sampleOffset == b.sampleOffset
+            && a.routeHistory == b.routeHistory
             && a.loudness == b.loudness && a.measuresLoudness == b.measuresLoudness
     }
 
@@ -97,22 +109,68 @@ public struct BroadcastInfo: Sendable, Equatable {
         return String(repeating: "0", count: Swift.max(0, n - s.count)) + s
     }
 
-    /// The coding history line for the capture (Tech 3285's `A=,F=,W=,M=,T=` form). libsndfile
-    /// adds its own line for the file writer after it.
+    /// The coding history's own lines for libsndfile, always `codingHistoryCapacity` bytes: the
+    /// capture's (Tech 3285's `A=,F=,W=,M=,T=` form), then one per route change, the last one
+    /// padded with spaces (libsndfile copies the history as a C string, so padding can't be NUL;
+    /// `BextHistory.tidy` makes the padding NULs in the file after each header write).
     func codingHistory(format: StreamFormat, fileFormat: FileSampleFormat) -> String {
+        let lines = [firstLine(format: format, fileFormat: fileFormat)] + routeHistory
+        let text = lines.joined(separator: "\r\n")
+        let pad = Swift.max(0, Self.codingHistoryCapacity - 2 - text.utf8.count)
+        return text + String(repeating: " ", count: pad) + "\r\n"
+    }
+
+    /// The capture's line: the file's format, the program and the device (`source`).
+    func firstLine(format: StreamFormat, fileFormat: FileSampleFormat) -> String {
+        // float: W=24, the mantissa, as libsndfile's line
+        Self.line(format: StreamFormat(sampleFormat: fileFormat.sampleFormat, sampleRate: format.sampleRate, channels: format.channels),
+                  text: ([software] + (source.isEmpty ? [] : [source])).joined(separator: "; "))
+    }
+
+    /// A coding-history line (no line end) in Tech 3285's form, at most `codingHistoryLineLimit`
+    /// bytes with its line end: the T= text has no commas, line breaks or NULs (each becomes a
+    /// space), no trailing spaces, and is cut at a character to fit.
+    static func line(format: StreamFormat, text: String) -> String {
         let mode = format.channels == 1 ? "mono" : format.channels == 2 ? "stereo" : "\(format.channels)chn"
-        let bits = fileFormat.sampleFormat.bitDepth  // float: 24, the mantissa, as libsndfile's line
-        let text = ([software] + (source.isEmpty ? [] : [source])).joined(separator: "; ")
-            .map { $0 == "," || $0.isNewline ? " " : $0 }  // T= text has no commas (Tech 3285)
-        return "A=PCM,F=\(format.sampleRate),W=\(bits),M=\(mode),T=\(String(text))\r\n"
+        let head = "A=PCM,F=\(format.sampleRate),W=\(format.sampleFormat.bitDepth),M=\(mode),T="
+        var t = String(text.map { $0 == "," || $0.isNewline || $0 == "\0" ? " " : $0 })
+        let room = codingHistoryLineLimit - 2 - head.utf8.count
+        while t.utf8.count > room { t.removeLast() }
+        while t.last == " " { t.removeLast() }
+        return head + t
+    }
+
+    /// The line for a change to `note`'s route at frame `frame` of this file (rate `rate`): the
+    /// route's device, kind and format, and the time of day of that frame on the file's own
+    /// timeline (TimeReference + frame, so it agrees with the cue marker's position), e.g.
+    /// `A=PCM,F=48000,W=16,M=stereo,T=CaptureDeck 0.1.0; toneB (shared route) at 12:35:08.345`.
+    public func routeLine(_ note: RouteNote, atFrame frame: Int, rate: Int) -> String {
+        let r = UInt64(Swift.max(1, rate))
+        let at = timeReference(rate: rate) + UInt64(Swift.max(0, frame))
+        let seconds = Int((at / r) % 86_400), ms = Int((at % r) * 1000 / r)
+        let time = "\(pad(seconds / 3600)):\(pad(seconds / 60 % 60)):\(pad(seconds % 60)).\(pad(ms, 3))"
+        return Self.line(format: note.format, text: "\(software); \(note.route.pcm) (\(note.route.kind.rawValue) route) at \(time)")
+    }
+
+    /// Adds `line` to the history if the reserve still has room for it; false when it is full.
+    public mutating func addRouteLine(_ line: String, format: StreamFormat, fileFormat: FileSampleFormat) -> Bool {
+        let used = ([firstLine(format: format, fileFormat: fileFormat)] + routeHistory).reduce(0) { $0 + $1.utf8.count + 2 }
+        guard used + line.utf8.count + 2 <= Self.codingHistoryCapacity else { return false }
+        routeHistory.append(line)
+        return true
+    }
+
+    /// OriginationDate and OriginationTime: the local date (yyyy-mm-dd) and time (hh:mm:ss) of
+    /// the file's first sample.
+    func origination(rate: Int) -> (date: String, time: String) {
+        let t = local(rate: rate)
+        return ("\(pad(t.tm_year + 1900, 4))-\(pad(t.tm_mon + 1))-\(pad(t.tm_mday))", "\(pad(t.tm_hour)):\(pad(t.tm_min)):\(pad(t.tm_sec))")
     }
 
     /// The SF_BROADCAST_INFO bytes (the fixed part, then the coding history) for libsndfile.
     func sndfileBytes(format: StreamFormat, fileFormat: FileSampleFormat) -> [UInt8] {
         var info = SF_BROADCAST_INFO()
-        let t = local(rate: format.sampleRate)
-        let date = "\(pad(t.tm_year + 1900, 4))-\(pad(t.tm_mon + 1))-\(pad(t.tm_mday))"
-        let time = "\(pad(t.tm_hour)):\(pad(t.tm_min)):\(pad(t.tm_sec))"
+        let (date, time) = origination(rate: format.sampleRate)
         Self.copy(description, to: &info.description)
         Self.copy(software, to: &info.originator)
         Self.copy(originatorReference ?? reference(rate: format.sampleRate), to: &info.originator_reference)
@@ -154,4 +212,69 @@ public struct BroadcastInfo: Sendable, Equatable {
 extension FileType {
     /// Whether the container holds a `bext` chunk (WAV, which grows into RF64).
     public var holdsBroadcastInfo: Bool { self == .wav }
+}
+
+/// The coding history as it stands in the file. libsndfile writes the history it was given, whose
+/// reserve is padded with spaces (it takes the text as a C string), at every header write; after
+/// each one the recorder rewrites just those bytes in place, same size: each line's trailing
+/// spaces go and the freed bytes at the end become NULs, so readers see the lines alone. A crash
+/// between the two writes leaves the padded form, which is just as valid (trailing spaces on the
+/// last of CaptureDeck's lines), and `capdeck recover` keeps the chunk as it finds it.
+enum BextHistory {
+    /// `history` (the bytes after the chunk's 602 fixed ones) without trailing spaces on its
+    /// lines and NUL-filled to its length; text after a NUL is left out.
+    static func tidy(_ history: [UInt8]) -> [UInt8] {
+        let text = history.prefix { $0 != 0 }
+        var out: [UInt8] = []
+        out.reserveCapacity(history.count)
+        var line: [UInt8] = []
+        var i = text.startIndex
+        while i < text.endIndex {
+            if text[i] == 0x0D && i + 1 < text.endIndex && text[i + 1] == 0x0A {
+                while line.last == 0x20 { line.removeLast() }
+                if !line.isEmpty { out += line + [0x0D, 0x0A] }
+                line = []
+                i += 2
+            } else {
+                line.append(text[i])
+                i += 1
+            }
+        }
+        out += line  // an unterminated end stays as it is
+        return out + [UInt8](repeating: 0, count: Swift.max(0, history.count - out.count))
+    }
+
+    /// Tidies the coding history of the WAV/RF64 file on `fd` (nothing to do without a bext chunk
+    /// before the audio). Returns the errno of a read or write that failed (`.none` when done; a
+    /// short write, which sets no errno, is EIO).
+    static func tidy(fd: Int32) -> Errno {
+        var head = [UInt8](repeating: 0, count: 12)
+        let got = retryingInterrupts { pread(fd, &head, 12, 0) }
+        if got.failed { return got.error }
+        guard got.value == 12, head[0..<4] == ArraySlice("RIFF".utf8) || head[0..<4] == ArraySlice("RF64".utf8) else { return .none }
+        var pos = 12
+        for _ in 0..<32 {
+            var h = [UInt8](repeating: 0, count: 8)
+            let r = retryingInterrupts { pread(fd, &h, 8, off_t(pos)) }
+            if r.failed { return r.error }
+            guard r.value == 8 else { return .none }
+            let size = Int(CueWriter.le32(h, 4))
+            if h[0..<4] == ArraySlice("data".utf8) { return .none }
+            if h[0..<4] == ArraySlice("bext".utf8) {
+                let fixed = 602
+                guard size > fixed, size - fixed <= 1 << 16 else { return .none }
+                var old = [UInt8](repeating: 0, count: size - fixed)
+                let o = retryingInterrupts { pread(fd, &old, old.count, off_t(pos + 8 + fixed)) }
+                if o.failed { return o.error }
+                guard o.value == old.count else { return .none }
+                let new = tidy(old)
+                guard new != old else { return .none }
+                let w = retryingInterrupts { pwrite(fd, new, new.count, off_t(pos + 8 + fixed)) }
+                if w.failed { return w.error }
+                return w.value == new.count ? .none : Errno(EIO)
+            }
+            pos += 8 + size + (size & 1)
+        }
+        return .none
+    }
 }

@@ -43,3 +43,18 @@ extension FileType {
         }
     }
 }
+
+extension BroadcastInfo {
+    /// What a CAF recording's `info` chunk says of it in place of a bext chunk, under libsndfile's
+    /// keys (the only ones it writes): the Description as "comment" (when there is one), the
+    /// Originator as "software" (libsndfile appends its own name), and the origination date and
+    /// time as "date" (ISO 8601, local: `2026-06-17T12:34:56`). A tag given for the recording wins
+    /// over these. The coding history has no key there (it would only muddle "comment"), nor
+    /// does TimeReference.
+    func cafTags(rate: Int) -> [FileTag: String] {
+        let (date, time) = origination(rate: rate)
+        var tags: [FileTag: String] = [.software: software, .date: "\(date)T\(time)"]
+        if !description.isEmpty { tags[.comment] = description }
+        return tags
+    }
+}

@@ -37,6 +37,20 @@ public enum FileType: String, CaseIterable, Sendable {
         }
     }
 
+    /// The most channels the container holds: FLAC's frame header has 3 bits for them (8); the
+    /// others take every channel count CaptureDeck captures (`StreamFormat.channelRange`).
+    public var maxChannels: Int { self == .flac ? 8 : StreamFormat.channelRange.upperBound }
+
+    /// Checks this container can hold `channels` channels (checked up front, before any file or
+    /// device is opened). One file per channel (`splitChannels`) is mono whatever the stream has.
+    public func validate(channels: Int, splitChannels: Bool = false) throws(RecordingError) {
+        let perFile = splitChannels ? 1 : channels
+        if perFile > maxChannels {
+            throw .unsupportedFormat(type: rawValue.uppercased(), format: "\(channels) channels",
+                                     reason: "\(rawValue.uppercased()) holds at most \(maxChannels) channels; use -t wav, w64, caf or aiff, or --split-channels (one mono file each)")
+        }
+    }
+
     /// Whether markers go into the file itself (WAV cue points, an AIFF MARK chunk), kept in the
     /// crash-safe sidecar until then. The other containers keep them in the sidecar for good:
     /// libsndfile writes no cues into them.

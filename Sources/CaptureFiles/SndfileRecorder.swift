@@ -27,17 +27,32 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     public let requestedFileFormat: FileSampleFormat?
     /// The tags in the file: those given that the container holds and that aren't empty.
     public let tags: [FileTag: String]
-    /// The file's `bext` chunk (WAV and RF64; nil for other types or when none was asked for).
+    /// The file's `bext` chunk (WAV and RF64), or what CAF's `info` chunk says in its place
+    /// (`BroadcastInfo.cafTags`); nil for the other types or when none was asked for. Route
+    /// changes' lines join its history as their markers arrive (`addMarker`).
     public private(set) var broadcast: BroadcastInfo?
-    /// Bytes a frame takes in the file.
-    public var fileBytesPerFrame: Int { fileFormat.bytesPerFrame(channels: format.channels) }
+    /// Route changes whose line didn't fit the coding history's reserve (their markers have them).
+    public private(set) var routeLinesLeftOut = 0
+    /// Bytes a frame takes in the file (in each file, when there is one per channel).
+    public var fileBytesPerFrame: Int { fileFormat.bytesPerFrame(channels: splitsChannels ? 1 : format.channels) }
     public private(set) var framesWritten = 0
     /// A file with a `bext` chunk measures its own audio's loudness as it is written (on the
     /// writer queue), for the chunk's loudness fields at `finish`: each file its own, so each part
     /// of a split take and each triggered take carries the figures of exactly the audio it holds.
     private var loudnessMeter: LoudnessMeter?
-    /// The file's loudness so far (nil: no `bext` chunk, so not measured).
+    /// The file's loudness so far (nil: no `bext` chunk, so not measured; one file per channel:
+    /// each channel's file has its own).
     public var loudness: LoudnessReading? { loudnessMeter?.reading }
+    /// One mono file per channel (`FileNaming.channelFile`): `path` names the take, not a file,
+    /// and `channelFiles` are the files, each an ordinary recorder of its own (crash-safe,
+    /// recoverable, with the markers and the bext chunk). Frames are handed to them a chunk at a
+    /// time, channel after channel, so after a crash their ends differ by at most `scratchFrames`.
+    public let splitsChannels: Bool
+    private let channelFiles: [SndfileRecorder]
+    private let channelPicks: [ChannelSelection]
+    private var channelScratch: UnsafeMutableRawPointer?
+    /// The files on disk: the one file, or each channel's.
+    public var filePaths: [String] { splitsChannels ? channelFiles.map(\.path) : [path] }
 
     private var file: OpaquePointer?
     private let fd: Int32
@@ -64,6 +79,12 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// tests lower it).
     private var aiffDataOffset = 0
     var aiffSizeLimit = 0xFFFF_FFFF
+    /// WAV with a bext chunk: the history's bytes as first given to libsndfile (it must never
+    /// change size once audio follows), whether `broadcast` has lines the file doesn't have yet
+    /// (written at the next checkpoint), and whether the iXML chunk is still to be added.
+    private var historyBytes = 0
+    private var historyStale = false
+    private var ixmlPending = false
 
     /// Creates `path` (which must not exist) with owner-only permissions. `fileFormat` (nil: the
     /// stream's encoding, in the container's byte order) is how the file stores the samples: frames
@@ -76,14 +97,53 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// ends at its first NUL. libsndfile appends its own name and version to `.software`
     /// ("App 1.0 (libsndfile-1.2.0)"), and cuts that one to 127 bytes.
     ///
-    /// `broadcast` (WAV and RF64; ignored for the other types) is written as the file's `bext`
-    /// chunk with the header, before the first frame; its `startedAt` is the wall-clock time of
-    /// the file's first sample (`BroadcastInfo`).
+    /// `broadcast` is written as a WAV's (RF64's) `bext` chunk with the header, before the first
+    /// frame; its `startedAt` is the wall-clock time of the file's first sample (`BroadcastInfo`).
+    /// Its coding history has a fixed reserve, so route changes can join it later without the
+    /// audio moving (`addMarker`), and an iXML chunk repeating its time goes in just before the
+    /// first frame (`IXML`). A CAF gets its information as `info` strings (`cafTags`); the other
+    /// types ignore it.
+    ///
+    /// `splitChannels`: one mono file per channel instead (see `splitsChannels`), all created
+    /// here or none (a name that exists removes those made and throws `.exists` for it).
     public init(path: String, format: StreamFormat, fileType: FileType,
                 fileFormat: FileSampleFormat? = nil, tags: [FileTag: String] = [:],
-                broadcast: BroadcastInfo? = nil) throws(RecordingError) {
+                broadcast: BroadcastInfo? = nil, splitChannels: Bool = false) throws(RecordingError) {
         let stores = fileFormat ?? FileSampleFormat(sampleFormat: format.sampleFormat)
         try fileType.validate(stores)
+        try fileType.validate(channels: format.channels, splitChannels: splitChannels)
+        splitsChannels = splitChannels
+        if splitChannels {
+            var mono = format
+            mono.channels = 1
+            var made: [SndfileRecorder] = []
+            for ch in 1...format.channels {
+                do throws(RecordingError) {
+                    made.append(try SndfileRecorder(path: FileNaming.channelFile(of: path, channel: ch, channels: format.channels), format: mono,
+                                                    fileType: fileType, fileFormat: fileFormat, tags: tags, broadcast: broadcast))
+                } catch {
+                    for m in made { _ = m.discardEmpty() }
+                    throw error
+                }
+            }
+            channelFiles = made
+            channelPicks = (0..<format.channels).map { try! ChannelSelection(indices: [$0]) }
+            channelScratch = .allocate(byteCount: scratchFrames * format.sampleFormat.bytesPerSample, alignment: 16)
+            self.path = path
+            self.format = format
+            self.fileType = fileType
+            self.fileFormat = stores
+            requestedFileFormat = fileFormat
+            self.tags = made[0].tags
+            self.broadcast = made[0].broadcast
+            var stored = format
+            stored.sampleFormat = stores.sampleFormat
+            self.stored = stored
+            fd = -1
+            return
+        }
+        channelFiles = []
+        channelPicks = []
         self.path = path
         self.format = format
         self.fileType = fileType
@@ -91,7 +151,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         self.requestedFileFormat = fileFormat
         let held = fileType.heldTags
         self.tags = tags.filter { held.contains($0.key) && !$0.value.isEmpty }
-        self.broadcast = fileType.holdsBroadcastInfo ? broadcast : nil
+        self.broadcast = fileType.holdsBroadcastInfo || fileType == .caf ? broadcast : nil
         var stored = format
         stored.sampleFormat = stores.sampleFormat
         self.stored = stored
@@ -141,19 +201,29 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         if fileType == .caf && stores.sampleFormat == .floatLE {
             sf_command(f, Int32(SFC_SET_ADD_PEAK_CHUNK), nil, Int32(SF_FALSE))
         }
-        // The chunk is written again at finish with the loudness: the same reference both times.
-        if var b = self.broadcast, b.originatorReference == nil {
+        // The chunk is written again (route lines at checkpoints, the loudness at finish): the
+        // same OriginatorReference every time.
+        if fileType.holdsBroadcastInfo, var b = self.broadcast, b.originatorReference == nil {
             b.originatorReference = b.reference(rate: format.sampleRate)
             self.broadcast = b
         }
-        if let broadcast = self.broadcast, let reason = broadcast.apply(to: f, format: stored, fileFormat: stores) {
-            sf_close(f); Glibc.close(fd); unlink(path)
-            throw .cannotCreate(path: path, reason: "writing the bext chunk: \(reason)")
+        if fileType.holdsBroadcastInfo, let broadcast = self.broadcast {
+            if let reason = broadcast.apply(to: f, format: stored, fileFormat: stores) {
+                sf_close(f); Glibc.close(fd); unlink(path)
+                throw .cannotCreate(path: path, reason: "writing the bext chunk: \(reason)")
+            }
+            historyBytes = broadcast.codingHistory(format: stored, fileFormat: stores).utf8.count
+            ixmlPending = true
+        }
+        // CAF: the bext's information in its `info` chunk, where no tag given says otherwise.
+        var strings = self.tags
+        if fileType == .caf, let broadcast = self.broadcast {
+            strings.merge(broadcast.cafTags(rate: format.sampleRate)) { given, _ in given }
         }
         // Tags before the header update below: it writes them ahead of the audio (libsndfile can
         // place them there only while no frame is written; FLAC writes its one header then).
         for tag in FileTag.allCases {
-            guard let value = self.tags[tag] else { continue }
+            guard let value = strings[tag] else { continue }
             let r = sf_set_string(f, tag.sndfileType, value)
             if r != 0 {
                 sf_close(f); Glibc.close(fd); unlink(path)
@@ -163,7 +233,8 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         // A true 0-frame header from the start, so even a file killed before its first
         // checkpoint opens as an empty recording.
         sf_command(f, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
-        let formatChunk = fileType == .wav && sf_error(f) == 0 ? WAVFormatChunk.applying(fd: fd, format: stored) : .none
+        var formatChunk = fileType == .wav && sf_error(f) == 0 ? WAVFormatChunk.applying(fd: fd, format: stored) : .none
+        if formatChunk == .none && historyBytes > 0 { formatChunk = BextHistory.tidy(fd: fd) }
         if sf_error(f) != 0 || formatChunk != .none {
             let reason = sf_error(f) != 0 ? String(cString: sf_strerror(f)) : formatChunk.description
             sf_close(f); Glibc.close(fd); unlink(path)
@@ -182,7 +253,9 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         if stores.sampleFormat == .s24_3LE {
             scratch = .allocate(capacity: scratchFrames * format.channels)
         }
-        if self.broadcast?.measuresLoudness == true { loudnessMeter = try? LoudnessMeter(channels: format.channels, sampleRate: format.sampleRate) }
+        if fileType.holdsBroadcastInfo && self.broadcast?.measuresLoudness == true {
+            loudnessMeter = try? LoudnessMeter(channels: format.channels, sampleRate: format.sampleRate)
+        }
     }
 
     /// Frames an AIFF can still take: its FORM size (and libsndfile's pad byte) must fit 32 bits.
@@ -194,13 +267,22 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         try? finish()
         scratch?.deallocate()
         converted?.deallocate()
+        channelScratch?.deallocate()
     }
 
     public func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) {
+        if splitsChannels { return try writeChannels(frames, count: count) }
         guard let file else { return }
         // The frames that reached the file (all of them, unless a write failed) are measured.
         let before = framesWritten
         defer { loudnessMeter?.process(frames, count: framesWritten - before, encoding: format.sampleFormat) }
+        if ixmlPending && count > 0 { try addIXML(file) }
+        defer {
+            if historyTidyPending && framesWritten > 0 {
+                historyTidyPending = false
+                _ = BextHistory.tidy(fd: fd)  // a failure shows at the next checkpoint's
+            }
+        }
         // AIFF stops at 4 GiB with what fits (libsndfile would wrap its sizes).
         let accepted = fileType == .aiff ? Swift.min(count, aiffRoom) : count
         guard let converter, let converted else {
@@ -218,9 +300,32 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         if accepted < count { throw aiffFull }
     }
 
+    /// Each channel of `count` frames to its own file, `scratchFrames` at a time.
+    private func writeChannels(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) {
+        guard let buffer = channelScratch else { return }
+        defer { framesWritten = channelFiles.lazy.map(\.framesWritten).min() ?? 0 }
+        var done = 0
+        while done < count {
+            let n = Swift.min(count - done, scratchFrames)
+            for (ch, file) in channelFiles.enumerated() {
+                channelPicks[ch].gather(from: frames + done * format.bytesPerFrame, format, to: buffer, frames: n)
+                try file.write(buffer, count: n)
+            }
+            done += n
+        }
+    }
+
+    /// Runs `body` on every channel's file, all of them even when one fails; throws the first error.
+    private func eachChannelFile(_ body: (SndfileRecorder) throws(RecordingError) -> Void) throws(RecordingError) {
+        var first: RecordingError?
+        for f in channelFiles {
+            do throws(RecordingError) { try body(f) } catch { if first == nil { first = error } }
+        }
+        if let first { throw first }
+    }
+
     private var aiffFull: RecordingError {
-        .writeFailed(path: path, reason: "AIFF holds at most 4 GiB; for longer recordings use -t wav, w64 or caf",
-                     framesSaved: framesWritten)
+        .containerFull(path: path, type: "AIFF", limit: "4 GiB", framesSaved: framesWritten)
     }
 
     /// Hands `count` frames in `encoding` (the file's, or one libsndfile stores as it) to libsndfile.
@@ -261,17 +366,57 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         }
     }
 
+    /// Just before the first frame: the iXML chunk (WAV and RF64 with a bext chunk), now that
+    /// the TimeReference it repeats is final. libsndfile writes it with the header at that
+    /// first write; the history is tidied after it (`BextHistory`).
+    private func addIXML(_ file: OpaquePointer) throws(RecordingError) {
+        ixmlPending = false
+        guard let broadcast, framesWritten == 0 else { return }
+        let text = IXML.text(broadcast, project: tags[.title], format: stored, fileFormat: fileFormat)
+        if let reason = IXML.add(to: file, text) {
+            throw .writeFailed(path: path, reason: "adding the iXML chunk: \(reason)", framesSaved: 0)
+        }
+        historyTidyPending = true
+    }
+    /// The first write has just written a header with the padded history.
+    private var historyTidyPending = false
+
     /// A file made ahead of its first frame (the next part of a split take) learns when that
-    /// frame is: its bext chunk is written again with `info` (same size: libsndfile allows it
-    /// before the first frame) and the header updated. Nothing happens once a frame is written,
-    /// or for a file without the chunk.
+    /// frame is: its bext chunk is written again with `info` (same size: the history's reserve
+    /// is fixed) and the header updated; a CAF's date alike. Nothing happens once a frame is
+    /// written, or for a file without either.
     public func restampBroadcast(_ info: BroadcastInfo) {
+        if splitsChannels {
+            for f in channelFiles { f.restampBroadcast(info) }
+            broadcast = channelFiles.first?.broadcast
+            return
+        }
         guard framesWritten == 0, broadcast != nil, let file else { return }
         var info = info
-        if info.originatorReference == nil { info.originatorReference = broadcast?.originatorReference }  // kept at finish too
-        guard info.apply(to: file, format: format, fileFormat: fileFormat) == nil else { return }
+        if info.originatorReference == nil { info.originatorReference = broadcast?.originatorReference }  // kept when written again
+        if fileType == .caf {
+            for (tag, value) in info.cafTags(rate: format.sampleRate) where tags[tag] == nil {
+                guard sf_set_string(file, tag.sndfileType, value) == 0 else { return }
+            }
+        } else {
+            guard info.codingHistory(format: stored, fileFormat: fileFormat).utf8.count == historyBytes,
+                  info.apply(to: file, format: stored, fileFormat: fileFormat) == nil else { return }
+        }
         broadcast = info
         sf_command(file, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
+        if historyBytes > 0 { _ = BextHistory.tidy(fd: fd) }  // a failure shows at the next checkpoint's
+    }
+
+    /// Writes the coding history's new lines (route changes since the last checkpoint) into the
+    /// bext chunk: libsndfile rewrites the header, the chunk the same size as before (the reserve
+    /// is fixed), so the audio after it stays where it is. Then `checkpoint`'s header write and
+    /// tidy follow, as after every header write.
+    private func refreshHistory(_ file: OpaquePointer) {
+        guard historyStale, let broadcast else { return }
+        historyStale = false
+        // Never a header of another size over the audio: libsndfile would write it before noticing.
+        guard broadcast.codingHistory(format: stored, fileFormat: fileFormat).utf8.count == historyBytes else { return }
+        _ = broadcast.apply(to: file, format: stored, fileFormat: fileFormat)  // a failure shows in sf_error
     }
 
     /// Writes the measured loudness into the `bext` chunk before the final header. libsndfile
@@ -279,13 +424,16 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// chunk keeps its size (same coding history), so nothing after it moves. A refusal leaves
     /// the fields unknown (0x7FFF); the audio is not at stake.
     private func updateLoudness(_ file: OpaquePointer) {
-        guard var info = broadcast, let meter = loudnessMeter, framesWritten > 0 else { return }
+        guard var info = broadcast, let meter = loudnessMeter, framesWritten > 0,
+              info.codingHistory(format: stored, fileFormat: fileFormat).utf8.count == historyBytes else { return }
         info.loudness = BroadcastLoudness(meter.reading)
         if info.apply(to: file, format: stored, fileFormat: fileFormat) == nil { broadcast = info }
     }
 
     public func checkpoint() throws(RecordingError) {
+        if splitsChannels { return try eachChannelFile { f throws(RecordingError) in try f.checkpoint() } }
         guard let file else { return }
+        refreshHistory(file)
         // SFC_UPDATE_HEADER_NOW itself always returns 0; a failed header write shows in sf_error.
         sf_command(file, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
         if sf_error(file) != 0 {
@@ -295,7 +443,8 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         }
         // Plain PCM/float format chunk where WAV allows it; discrete channels (WAVFormatChunk).
         if fileType == .wav {
-            let e = WAVFormatChunk.applying(fd: fd, format: stored)
+            var e = WAVFormatChunk.applying(fd: fd, format: stored)
+            if e == .none && historyBytes > 0 { e = BextHistory.tidy(fd: fd) }
             if e != .none { throw .writeFailed(path: path, reason: "header: \(e)", framesSaved: framesWritten) }
         }
         // Deleted while recording (the file, or its whole directory)? Writing on would lose
@@ -342,14 +491,38 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// Remembers a marker; WAV and RF64 files get them as cue points (with labels) at `finish`,
     /// AIFF files as a MARK chunk (names cut to 255 bytes); W64, CAF and FLAC keep them in the
     /// sidecar (libsndfile 1.2 accepts SFC_SET_CUE for those but writes no cues).
+    ///
+    /// A route change's marker (`RecordingMarker.route`) also adds its line to a WAV's bext
+    /// coding history (`BroadcastInfo.routeLine`), written at the next checkpoint; a line that
+    /// doesn't fit the reserve is left out (`routeLinesLeftOut`).
     public func addMarker(_ marker: RecordingMarker) {
         markers.append(marker)
+        if splitsChannels {
+            for f in channelFiles { f.addMarker(marker) }
+            broadcast = channelFiles.first?.broadcast
+            routeLinesLeftOut = channelFiles.first?.routeLinesLeftOut ?? 0
+            return
+        }
+        if let note = marker.route, historyBytes > 0, var info = broadcast {
+            if info.addRouteLine(info.routeLine(note, atFrame: marker.frame, rate: format.sampleRate), format: stored, fileFormat: fileFormat) {
+                broadcast = info
+                historyStale = true
+            } else {
+                routeLinesLeftOut += 1
+            }
+        }
     }
 
     /// Closes a recording that has no frame and removes its file, if its path still names it (so
     /// it can be created again in another format). Returns false, and does nothing, if frames
     /// were written or it is already finished.
     public func discardEmpty() -> Bool {
+        if splitsChannels {
+            guard framesWritten == 0, channelScratch != nil else { return false }
+            var all = true
+            for f in channelFiles where !f.discardEmpty() { all = false }
+            return all
+        }
         guard let f = file, framesWritten == 0 else { return false }
         file = nil
         syncQueue.sync {}
@@ -363,11 +536,16 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     }
 
     public func finish() throws(RecordingError) {
+        if splitsChannels {
+            defer { droppedMarkers = channelFiles.first?.droppedMarkers ?? [] }
+            return try eachChannelFile { f throws(RecordingError) in try f.finish() }
+        }
         guard let f = file else { return }
         file = nil
         syncQueue.sync {}  // let an in-flight checkpoint sync finish before the descriptor closes
         updateLoudness(f)
         var markersInFile = markers.isEmpty
+        refreshHistory(f)
         var r = sf_close(f)
         var step = fileType == .aiff ? "could not append the MARK chunk" : "could not append cue points"
         // Each step's errno is taken right after that step (before: the fdatasync's, read last).
@@ -375,6 +553,10 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         if r == 0 && fileType == .wav {
             stepError = WAVFormatChunk.applying(fd: fd, format: stored)
             if stepError != .none { r = -1; step = "could not write the format chunk" }
+        }
+        if r == 0 && historyBytes > 0 {
+            stepError = BextHistory.tidy(fd: fd)
+            if stepError != .none { r = -1; step = "could not write the bext coding history" }
         }
         if r == 0 && fileType == .wav && !markers.isEmpty {
             switch CueWriter.append(markers, toWAV: fd) {

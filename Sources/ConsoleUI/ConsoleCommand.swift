@@ -15,7 +15,10 @@ public enum ConsoleCommand: Hashable, Sendable {
     case cycleLoudness
     /// Start the loudness integration afresh (I, LRA, the maxima).
     case resetLoudness
+    case cycleBallistics
     case redraw
+    /// The meter whose numbers the compact layout shows: the one before, the one after.
+    case previousChannel, nextChannel
     case help
     case quit
     // Inside a picker or prompt.

@@ -25,6 +25,8 @@ public enum ConsoleEffect: Equatable, Sendable {
     /// Show the loudness strip on the next scale, or hide it.
     case cycleLoudnessStrip
     case resetLoudness
+    /// Switch the meters to the next ballistics (peak → PPM I → PPM II → VU).
+    case cycleBallistics
     /// Quit, once the keys typed before it have taken effect; while recording, ask first
     /// (`recordingBlocksQuit()`).
     case requestQuit
@@ -55,6 +57,8 @@ public struct ConsoleInteraction: Equatable, Sendable {
     }
 
     public private(set) var mode: Mode = .normal
+    /// The meter whose numbers are on the focus line (wraps around the channels when drawn).
+    public private(set) var meterFocus = 0
     /// A repair offer that came while another mode was up; it is shown on the way back to normal.
     private var pendingRepair: Mode?
 
@@ -107,9 +111,12 @@ public struct ConsoleInteraction: Equatable, Sendable {
             case .resetMeters: return [.resetMeters]
             case .cycleLoudness: return [.cycleLoudnessStrip]
             case .resetLoudness: return [.resetLoudness]
+            case .cycleBallistics: return [.cycleBallistics]
             case .help: mode = .help; return []
             case .quit: return [.requestQuit]
             case .redraw: return [.repaint]
+            case .previousChannel: meterFocus -= 1; return []
+            case .nextChannel: meterFocus += 1; return []
             case .up, .down, .accept, .cancel, .yes, .no: return []  // not in the normal table
             }
         }
@@ -145,6 +152,7 @@ public struct ConsoleInteraction: Equatable, Sendable {
     /// The overlays and prompt for this mode, for the model the render loop draws.
     public func apply(to m: inout ConsoleModel) {
         m.showHelp = mode == .help
+        m.meterFocus = meterFocus
         m.picker = nil
         m.prompt = nil
         switch mode {

@@ -4,26 +4,44 @@ import CaptureCore
 
 public enum ConsoleLayout {
     public static let minWidth = 64
-    /// Rows needed for `channels` meters.
-    public static func minHeight(channels: Int) -> Int { 18 + max(1, channels) }
+    /// Rows everything but the meters takes at the smallest.
+    static let fixedRows = 17
+    /// Rows needed for `channels` meters on a terminal `width` wide: a row each, or, where that is
+    /// more, the vertical bars (`meterLayout`).
+    public static func minHeight(channels: Int, width: Int = minWidth) -> Int {
+        let n = max(1, channels)
+        return fixedRows + min(n + 1, width >= n ? MeterLayout.verticalMinimum(channels: n) : .max)
+    }
 
     public static func render(_ m: ConsoleModel, width: Int, height: Int) -> ScreenGrid {
         var g = ScreenGrid(width: width, height: height)
         let channels = max(1, m.levels.count)
-        guard width >= minWidth, height >= minHeight(channels: channels) else {
-            tooSmall(&g, m, needW: minWidth, needH: minHeight(channels: channels))
+        guard width >= minWidth, var layout = MeterLayout.choose(channels: channels, width: width, rows: height - fixedRows) else {
+            tooSmall(&g, m, needW: max(minWidth, min(channels, 2 * minWidth)), needH: minHeight(channels: channels, width: max(width, minWidth)))
             return g
+        }
+        // The loudness strip under the meters: all three rows where the meters still fit beside
+        // it, else one line of figures, else (at the minimum size) none.
+        var stripRows = 0
+        if m.loudness != nil {
+            for rows in [LoudnessStrip.fullRows, 1] {
+                if let l = MeterLayout.choose(channels: channels, width: width, rows: height - fixedRows - rows) {
+                    layout = l
+                    stripRows = rows
+                    break
+                }
+            }
         }
         var y = 0
         titleBar(&g, m, y: y); y += 1
         header(&g, m, y: y); y += 2
         rule(&g, m, y: y); y += 1
-        meters(&g, m, y: y); y += channels + 1
-        if let l = m.loudness {
-            // All three rows where the rest still fits, else one line of figures.
-            let rows = height - minHeight(channels: channels) >= LoudnessStrip.fullRows ? LoudnessStrip.fullRows : min(1, height - minHeight(channels: channels))
-            if rows > 0 { LoudnessStrip.draw(&g, l, y: y, rows: rows, unicode: m.unicode); y += rows }
+        switch layout {
+        case .rows: meters(&g, m, y: y)
+        case .vertical: verticalMeters(&g, m, y: y, layout: layout)
         }
+        y += layout.rows(channels: channels)
+        if let l = m.loudness, stripRows > 0 { LoudnessStrip.draw(&g, l, y: y, rows: stripRows, unicode: m.unicode); y += stripRows }
         rule(&g, m, y: y); y += 1
         sessionPanel(&g, m, y: y); y += 5
         appSessionLine(&g, m, y: y); y += 1
@@ -119,33 +137,134 @@ public enum ConsoleLayout {
         let barX = labelW
         let barW = g.width - labelW - numbersW - 1
         let levels = m.levels.isEmpty ? [ChannelLevel.silent] : m.levels
+        let scale = MeterScale(m.ballistics)
         for (i, l) in levels.enumerated() {
             let row = y + i
-            g.put(channelLabel(i, count: levels.count), x: 0, y: row, style: .dim)
-            MeterBar.draw(&g, level: l, x: barX, y: row, width: barW, unicode: m.unicode)
+            g.put(rowLabel(m, i, count: levels.count), x: 0, y: row, style: .dim)
+            MeterBar.draw(&g, level: l, x: barX, y: row, width: barW, unicode: m.unicode, scale: scale)
             let nx = barX + barW + 1
             g.put(Readout.db(l.peakDB) + " pk", x: nx, y: row, style: .bold)
-            g.put(Readout.db(l.rmsDB) + " rms", x: nx + 10, y: row)
+            // Sample peak: the RMS beside it; a ballistic mode: its reading, in its scale's units.
+            if m.ballistics == .peak {
+                g.put(Readout.db(l.rmsDB) + " rms", x: nx + 10, y: row)
+            } else {
+                g.put(scale.readout(l.ballisticDB), x: nx + 10, y: row)
+            }
             let latched = i < m.clipLatched.count && m.clipLatched[i]
             g.put(latched ? "CLIP" : (m.unicode ? " ·  " : " .  "), x: nx + 22, y: row, style: latched ? .clip : .dim)
         }
-        // The scale: ticks every 10 dB under the bar.
+        // The scale under the bar: its ticks (a label that would touch the one before is left
+        // out), then the unit and, in a ballistic mode, its name.
         let sy = y + levels.count
-        var db = floorDB
-        while db <= 0 {
-            let col = barX + MeterBar.column(for: db, width: barW)
-            let label = db == 0 ? "0" : String(Int(db))
-            let lx = min(max(barX, col - label.count / 2), barX + barW - label.count)
-            g.put(label, x: lx, y: sy, style: .dim)
-            db += 10
+        var free = barX
+        for t in scale.ticks {
+            let col = barX + MeterBar.column(for: t.dBFS, width: barW, scale: scale)
+            let lx = min(max(barX, col - t.label.count / 2), barX + barW - t.label.count)
+            guard lx >= free else { continue }
+            g.put(t.label, x: lx, y: sy, style: .dim)
+            free = lx + t.label.count + 1
         }
-        g.put("dBFS", x: barX + barW + 1, y: sy, style: .dim)
+        g.put(scale.unit, x: barX + barW + 1, y: sy, style: .dim, maxWidth: numbersW)
     }
 
     static func channelLabel(_ i: Int, count: Int) -> String {
         if count == 2 { return i == 0 ? " L  " : " R  " }
         if count == 1 { return " M  " }
         return " \(i + 1)  "
+    }
+
+    /// A meter's label in the rows layout: the device's name for the channel when it has one
+    /// (3 letters at most), the selected device channel's number, else as `channelLabel`.
+    static func rowLabel(_ m: ConsoleModel, _ i: Int, count: Int) -> String {
+        if i < m.channelNames.count, !m.channelNames[i].isEmpty { return " " + m.channelNames[i].prefix(3).padding(3) }
+        if m.channelNumbers.count == count { return " " + String(m.channelNumbers[i]).padding(3) }
+        return channelLabel(i, count: count)
+    }
+
+    /// The device channel number meter `i` shows.
+    static func number(_ m: ConsoleModel, _ i: Int) -> Int { i < m.channelNumbers.count ? m.channelNumbers[i] : i + 1 }
+
+    /// The focused meter's numbers on one line: `ch 12/64 AUX11  -8.3 pk  -18.8 rms  hold -6.0  CLIP  [ ] channel`.
+    static func focusLine(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int, levels: [ChannelLevel]) {
+        let n = levels.count
+        let i = ((m.meterFocus % n) + n) % n
+        let l = levels[i]
+        var x = g.put("ch ", x: 0, y: y, style: .dim)
+        x += g.put("\(number(m, i))", x: x, y: y, style: .bold)
+        x += g.put("/\(m.channelNumbers.count == n ? "\(i + 1) of \(n)" : "\(n)")", x: x, y: y, style: .dim)
+        if i < m.channelNames.count, !m.channelNames[i].isEmpty { x += g.put(" " + m.channelNames[i], x: x, y: y, style: .bold, maxWidth: 10) }
+        x += 1
+        x += g.put(Readout.db(l.peakDB) + " pk", x: x, y: y, style: .bold)
+        // Sample peak: the RMS beside it; a ballistic mode: its reading, in its scale's units.
+        x += g.put(" " + (m.ballistics == .peak ? Readout.db(l.rmsDB) + " rms" : MeterScale(m.ballistics).readout(l.ballisticDB)), x: x, y: y)
+        x += g.put("  hold" + Readout.db(l.holdDB), x: x, y: y, style: .dim)
+        let latched = i < m.clipLatched.count && m.clipLatched[i]
+        x += g.put(latched ? "  CLIP" : "      ", x: x, y: y, style: latched ? .clip : .dim)
+        let loudest = levels.indices.max { levels[$0].peakDB < levels[$1].peakDB } ?? 0
+        let tail = "  max \(number(m, loudest))" + Readout.db(levels[loudest].peakDB) + "  [ ] channel"
+        g.put(tail, x: x, y: y, style: .dim, maxWidth: g.width - x)
+    }
+
+    /// Many channels: a column per channel, the bar rising from the bottom (RMS, in eighths of a
+    /// cell; the peak's cell brighter, the hold a mark), numbered underneath (two rows for two
+    /// digits in a one-cell column), the dBFS scale at the left where it fits, and the focused
+    /// channel's numbers on the line above. Same scale and colours as the rows.
+    static func verticalMeters(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int, layout: MeterLayout) {
+        guard case .vertical(let barRows, let cw, let scale) = layout else { return }
+        let levels = m.levels.isEmpty ? [ChannelLevel.silent] : m.levels
+        let n = levels.count
+        focusLine(&g, m, y: y, levels: levels)
+        let focus = ((m.meterFocus % n) + n) % n
+        let top = y + 1
+        let x0 = scale ? 5 : 0
+        let meter = MeterScale(m.ballistics)
+        if scale {
+            // The scale's ticks, top down, each on its row unless one is there already.
+            var used = Set<Int>()
+            for t in meter.ticks.reversed() {
+                let row = top + barRows - 1 - MeterBar.column(for: t.dBFS, width: barRows, scale: meter)
+                guard used.insert(row).inserted else { continue }
+                g.put(String(t.label.prefix(4)).padding(4, left: true), x: 0, y: row, style: .dim)
+            }
+        }
+        let blocks: [Character] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
+        let wide = n * cw + x0 + 4 <= g.width
+        for (i, l) in levels.enumerated() {
+            let x = x0 + i * cw
+            let fill = MeterBar.eighths(for: meter.ballistics == .peak ? l.rmsDB : l.ballisticDB, width: barRows, scale: meter)
+            let peak = l.peakDB > meter.floorDB ? MeterBar.column(for: l.peakDB, width: barRows, scale: meter) : -1
+            let hold = l.holdDB > meter.floorDB ? MeterBar.column(for: l.holdDB, width: barRows, scale: meter) : -1
+            let bw = max(1, cw - 1)
+            for r in 0..<barRows {
+                let row = top + barRows - 1 - r
+                let style = MeterBar.zone(r, width: barRows, scale: meter)
+                var cell = Cell(m.unicode ? " " : ".", .dim)
+                if r < fill / 8 {
+                    cell = Cell(m.unicode ? "█" : "#", style)
+                } else if r == fill / 8 && fill % 8 > 0 {
+                    cell = Cell(m.unicode ? blocks[fill % 8 - 1] : (fill % 8 >= 4 ? "=" : "-"), style)
+                } else if r == peak {
+                    cell = Cell(m.unicode ? "▄" : "|", .peakTip)
+                } else if r == hold && hold > peak {
+                    cell = Cell(m.unicode ? "▔" : "^", .hold)
+                } else if !m.unicode {
+                    cell = Cell(" ", .dim)
+                }
+                for k in 0..<bw { g[x + k, row] = cell }
+            }
+            let latched = i < m.clipLatched.count && m.clipLatched[i]
+            let style: CellStyle = latched ? .clip : (i == focus ? .reverse : .dim)
+            let label = String(number(m, i))
+            if cw >= 3 || (cw == 2 && label.count == 1) {
+                g.put(label, x: x, y: top + barRows, style: style)
+            } else {
+                // One-cell columns: the tens over the units.
+                let digits = Array(label.count == 1 ? " " + label : label)
+                g[x, top + barRows] = Cell(digits[digits.count - 2], style)
+                g[x, top + barRows + 1] = Cell(digits[digits.count - 1], style)
+            }
+        }
+        if wide { g.put(meter.unit, x: x0 + n * cw, y: top + barRows - 1, style: .dim, maxWidth: g.width - x0 - n * cw) }
     }
 
     // MARK: Panels
@@ -382,15 +501,18 @@ public enum ConsoleLayout {
     static func helpOverlay(_ g: inout ScreenGrid, _ m: ConsoleModel) {
         let lines = KeyMap.bindings.map { b in (b.keys.joined(separator: " / "), b.help) }
         let w = min(g.width - 4, 92)
-        let h = min(g.height - 2, lines.count + 4)
+        // A row of margin above and below where the keys fit with it, else the whole height; the
+        // note on dimmed properties gives way to keys before any key is left out.
+        let h = min(lines.count + 4 <= g.height - 2 ? g.height - 2 : g.height, lines.count + 4)
+        let note = lines.count + 4 <= h
         let x = (g.width - w) / 2
         let y = max(0, (g.height - h) / 2)
         box(&g, x: x, y: y, w: w, h: h, title: "Keys", unicode: m.unicode)
-        for (i, l) in lines.prefix(h - 4).enumerated() {
+        for (i, l) in lines.prefix(h - (note ? 4 : 3)).enumerated() {
             g.put(l.0, x: x + 2, y: y + 1 + i, style: .key)
             g.put(l.1, x: x + 12, y: y + 1 + i, maxWidth: w - 13)
         }
-        g.put("Dimmed properties have no effect under the current combination.", x: x + 2, y: y + h - 3, style: .dim, maxWidth: w - 4)
+        if note { g.put("Dimmed properties have no effect under the current combination.", x: x + 2, y: y + h - 3, style: .dim, maxWidth: w - 4) }
         g.put("Esc, ? or q closes this help.", x: x + 2, y: y + h - 2, style: .dim, maxWidth: w - 4)
     }
 
@@ -412,30 +534,115 @@ public enum ConsoleLayout {
     }
 }
 
-/// Draws one horizontal meter: RMS as the bar, the peak as a brighter tip, a peak-hold marker.
+/// A meter's scale in one ballistics mode: the dBFS range the bar spans, the ticks under it (in
+/// the mode's own units), its colour zones and the reading's number. Every reading is sine-peak
+/// dBFS (`ChannelLevel.ballisticDB`); a scale only places and names it.
+public struct MeterScale: Sendable {
+    /// dBFS at the bar's left and right ends.
+    public var floorDB: Double
+    public var topDB: Double
+    /// Where the bar turns to the middle and the high colour (dBFS).
+    public var midDB: Double
+    public var highDB: Double
+    public var ticks: [(dBFS: Double, label: String)]
+    /// Under the numbers: the unit and what its 0 is.
+    public var unit: String
+    public let ballistics: MeterBallistics
+
+    /// DIN scale (type I): 0 dB is the permitted maximum level, 9 dB above the EBU R68 alignment
+    /// level, so -9 dBFS; the scale spans -50 to +5 as DIN 45406's does.
+    public static let dinZeroDBFS = -9.0
+    /// BBC scale (type II): mark 4 is the alignment level (-18 dBFS, EBU R68), 4 dB a mark, 6 dB
+    /// from 1 to 2; 6 is the BBC's maximum.
+    public static let bbcMarks: [(mark: Int, dBFS: Double)] = [(1, -32), (2, -26), (3, -22), (4, -18), (5, -14), (6, -10), (7, -6)]
+
+    public init(_ b: MeterBallistics) {
+        ballistics = b
+        switch b {
+        case .peak:
+            floorDB = ConsoleLayout.floorDB; topDB = 0; midDB = -18; highDB = -6
+            ticks = stride(from: -60, through: 0, by: 10).map { (Double($0), "\($0)") }
+            unit = "dBFS"
+        case .ppm1:
+            let z = Self.dinZeroDBFS
+            floorDB = z - 50; topDB = z + 5; midDB = z - 9; highDB = z
+            ticks = [-50, -40, -30, -20, -10, -5, 0, 5].map { (z + Double($0), $0 > 0 ? "+\($0)" : "\($0)") }
+            unit = "PPM I dB, 0=-9 dBFS"
+        case .ppm2:
+            floorDB = -36; topDB = -2; midDB = -18; highDB = -10
+            ticks = Self.bbcMarks.map { ($0.dBFS, "\($0.mark)") }
+            unit = "PPM II BBC, 4=-18 dBFS"
+        case .vu:
+            let z = MeterBallistics.vuReferenceDBFS
+            floorDB = z - 20; topDB = z + 3; midDB = z - 3; highDB = z
+            ticks = [-20, -10, -7, -5, -3, 0, 3].map { (z + Double($0), $0 > 0 ? "+\($0)" : "\($0)") }
+            unit = "VU, 0=-18 dBFS"
+        }
+    }
+
+    /// The reading in the scale's units, 6 columns and a unit word: `" -12.0 dB"` (DIN),
+    /// `"   4.5 PPM"` (the BBC mark), `"  -3.2 VU"`.
+    public func readout(_ dBFS: Double) -> String {
+        guard dBFS > ChannelLevel.floorDB else { return Readout.db(dBFS) + unitWord }
+        return Readout.db(value(dBFS)) + unitWord
+    }
+
+    private var unitWord: String {
+        switch ballistics {
+        case .peak: " pk"
+        case .ppm1: " dB"
+        case .ppm2: " PPM"
+        case .vu: " VU"
+        }
+    }
+
+    /// A dBFS reading in the scale's units: DIN dB, the BBC mark (piecewise linear between the
+    /// marks, 4 dB a mark beyond them), VU; dBFS in peak mode.
+    public func value(_ dBFS: Double) -> Double {
+        switch ballistics {
+        case .peak: return dBFS
+        case .ppm1: return dBFS - Self.dinZeroDBFS
+        case .vu: return dBFS - MeterBallistics.vuReferenceDBFS
+        case .ppm2:
+            let m = Self.bbcMarks
+            if dBFS <= m[0].dBFS { return 1 - (m[0].dBFS - dBFS) / 6 }
+            for i in 1..<m.count where dBFS <= m[i].dBFS {
+                return Double(m[i - 1].mark) + (dBFS - m[i - 1].dBFS) / (m[i].dBFS - m[i - 1].dBFS)
+            }
+            return 7 + (dBFS - m[m.count - 1].dBFS) / 4
+        }
+    }
+}
+
+/// Draws one horizontal meter. Sample peak: RMS as the bar, the peak as a brighter tip, a
+/// peak-hold marker. A ballistic mode: the mode's reading as the bar on its own scale (the
+/// sample peak stays in the numbers beside it).
 public enum MeterBar {
     static let partials: [Character] = ["▏", "▎", "▍", "▌", "▋", "▊", "▉"]
 
-    /// The column (0..<width) where `db` falls on the -60…0 dBFS scale.
-    public static func column(for db: Double, width: Int) -> Int {
-        let f = (min(0, max(ConsoleLayout.floorDB, db)) - ConsoleLayout.floorDB) / -ConsoleLayout.floorDB
+    /// The column (0..<width) where `db` falls on the scale (-60…0 dBFS unless given).
+    public static func column(for db: Double, width: Int, scale: MeterScale = MeterScale(.peak)) -> Int {
+        let span = scale.topDB - scale.floorDB
+        let f = (min(scale.topDB, max(scale.floorDB, db)) - scale.floorDB) / span
         return min(width - 1, max(0, Int((f * Double(width)).rounded(.down))))
     }
 
     /// Fill of the bar in eighths of a cell.
-    public static func eighths(for db: Double, width: Int) -> Int {
-        guard db > ConsoleLayout.floorDB else { return 0 }
-        let f = (min(0, db) - ConsoleLayout.floorDB) / -ConsoleLayout.floorDB
+    public static func eighths(for db: Double, width: Int, scale: MeterScale = MeterScale(.peak)) -> Int {
+        guard db > scale.floorDB else { return 0 }
+        let f = (min(scale.topDB, db) - scale.floorDB) / (scale.topDB - scale.floorDB)
         return Int((f * Double(width * 8)).rounded())
     }
 
-    static func zone(_ col: Int, width: Int) -> CellStyle {
-        let db = ConsoleLayout.floorDB + Double(col) / Double(width) * -ConsoleLayout.floorDB
-        return db >= -6 ? .meterHigh : (db >= -18 ? .meterMid : .meterLow)
+    static func zone(_ col: Int, width: Int, scale: MeterScale) -> CellStyle {
+        let db = scale.floorDB + Double(col) / Double(width) * (scale.topDB - scale.floorDB)
+        return db >= scale.highDB ? .meterHigh : (db >= scale.midDB ? .meterMid : .meterLow)
     }
 
-    public static func draw(_ g: inout ScreenGrid, level: ChannelLevel, x: Int, y: Int, width: Int, unicode: Bool) {
-        let fill = eighths(for: level.rmsDB, width: width)
+    public static func draw(_ g: inout ScreenGrid, level: ChannelLevel, x: Int, y: Int, width: Int, unicode: Bool,
+                            scale: MeterScale = MeterScale(.peak)) {
+        let ballistic = scale.ballistics != .peak
+        let fill = eighths(for: ballistic ? level.ballisticDB : level.rmsDB, width: width, scale: scale)
         let full = fill / 8
         let part = fill % 8
         for c in 0..<width {
@@ -443,15 +650,16 @@ public enum MeterBar {
             var style = CellStyle.dim
             if c < full {
                 ch = unicode ? "█" : "#"
-                style = zone(c, width: width)
+                style = zone(c, width: width, scale: scale)
             } else if c == full && part > 0 {
                 ch = unicode ? partials[part - 1] : (part >= 4 ? "=" : "-")
-                style = zone(c, width: width)
+                style = zone(c, width: width, scale: scale)
             } else if !unicode {
                 ch = " "
             }
             g[x + c, y] = Cell(ch, style)
         }
+        if ballistic { return }
         if level.peakDB > ConsoleLayout.floorDB {
             let pc = column(for: level.peakDB, width: width)
             if pc >= full { g[x + pc, y] = Cell(unicode ? "▌" : "|", .peakTip) }
@@ -460,5 +668,52 @@ public enum MeterBar {
             let hc = column(for: level.holdDB, width: width)
             if hc > column(for: level.peakDB, width: width) { g[x + hc, y] = Cell(unicode ? "▏" : "!", .hold) }
         }
+    }
+}
+
+/// Where the meters go: one row per channel while they fit, else vertical bars, a column each
+/// (readable at 80×24 with 64 channels). Pure, so the choice is tested by itself.
+public enum MeterLayout: Equatable, Sendable {
+    /// A row per channel and the scale under them (`channels + 1` rows).
+    case rows
+    /// A column per channel: `barRows` of bar, `columnWidth` cells per channel (1-3; the bar
+    /// one cell narrower from 2 on, a gap between), the dBFS scale at the left when `scale`.
+    case vertical(barRows: Int, columnWidth: Int, scale: Bool)
+
+    /// Rows of labels under one-cell vertical bars: two for two-digit channel numbers.
+    static func labelRows(channels: Int, columnWidth: Int) -> Int { channels >= 10 && columnWidth < 3 ? (columnWidth == 1 ? 2 : 1) : 1 }
+
+    /// The fewest rows vertical bars can use: the focus line, two rows of bar, the labels.
+    static func verticalMinimum(channels: Int) -> Int { 1 + 2 + labelRows(channels: channels, columnWidth: 1) }
+
+    /// The layout for `channels` meters in `rows` rows of a terminal `width` wide; nil: neither fits.
+    public static func choose(channels: Int, width: Int, rows: Int) -> MeterLayout? {
+        let n = max(1, channels)
+        if n + 1 <= rows { return .rows }
+        guard width >= n else { return nil }
+        // Widest columns that fit with the scale (5 cells), else without it.
+        let scale = width >= n + 5
+        let room = width - (scale ? 5 : 0)
+        let cw = min(3, max(1, room / n))
+        // At most 16 rows of bar (a 3.75 dB cell, 0.5 dB an eighth): the log keeps the rest.
+        let bars = min(16, rows - 1 - labelRows(channels: n, columnWidth: cw))
+        guard bars >= 2 else { return nil }
+        return .vertical(barRows: bars, columnWidth: cw, scale: scale)
+    }
+
+    /// Rows the meters take, scale or labels included.
+    public func rows(channels: Int) -> Int {
+        switch self {
+        case .rows: Swift.max(1, channels) + 1
+        case .vertical(let bars, let cw, _): 1 + bars + Self.labelRows(channels: Swift.max(1, channels), columnWidth: cw)
+        }
+    }
+}
+
+extension StringProtocol {
+    /// Padded with spaces to `width` (at the right, or the left).
+    fileprivate func padding(_ width: Int, left: Bool = false) -> String {
+        let pad = String(repeating: " ", count: Swift.max(0, width - count))
+        return left ? pad + self : self + pad
     }
 }

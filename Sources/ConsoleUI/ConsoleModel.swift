@@ -36,6 +36,14 @@ public struct ConsoleModel: Sendable {
     public var clipLatched: [Bool] = []
     /// The loudness strip under the meters (nil: hidden; `l` shows it).
     public var loudness: LoudnessStrip?
+    /// Per meter: the device channel it shows, counted from 1 (a `--select`ion's; empty: 1, 2, …),
+    /// and the name the device gives it (ALSA's channel map: `FL`, `AUX3`; empty: none).
+    public var channelNumbers: [Int] = []
+    public var channelNames: [String] = []
+    /// The meter whose numbers the compact layout shows on one line (`[` and `]`; wraps around).
+    public var meterFocus = 0
+    /// What the meters read (the bar, its scale and the second number follow it).
+    public var ballistics = MeterBallistics.peak
 
     // Session rules.
     public var properties = AudioSessionProperties()

@@ -10,7 +10,7 @@ struct Capdeck: ParsableCommand {
         commandName: "capdeck",
         abstract: "A recording console for Linux: capture audio from ALSA to crash-safe files.",
         discussion: """
-            Exit codes: 0 success, 64 usage error, 65 bad input file, 69 device unavailable, \
+            Exit codes: 0 success, 64 usage error, 65 bad input file, 69 device unavailable, 71 out of file descriptors at start, \
             73 cannot create the output file, 74 I/O error during recording.
             'capdeck' alone opens the console; 'capdeck record' records headless.
             """,
@@ -24,6 +24,12 @@ struct Capdeck: ParsableCommand {
 enum Main {
     static func main() {
         signal(SIGPIPE, SIG_IGN)
+        // Before anything can make a dispatch source: libdispatch traps if it can't make its
+        // event loop later (EventLoopWarmUp says why).
+        if let e = EventLoopWarmUp.run() {
+            Terminal.error("cannot start: \(e)")
+            exit(ExitStatus.osError.rawValue)
+        }
         SoundServerIdentity.announce()
         // A capdeck that died while mix off had other programs' players paused left a journal:
         // they play again now, whatever this command is (recover too), and one line says so.

@@ -14,13 +14,22 @@ struct CaptureOptions: ParsableArguments {
             transform: Parse.format)
     var format: SampleFormat?
 
-    @Option(name: [.customShort("r"), .customLong("rate")], parsing: .unconditional, help: "Sample rate in Hz (8000-192000; default 48000).",
+    @Option(name: [.customShort("r"), .customLong("rate")], parsing: .unconditional, help: "Sample rate in Hz (8000-384000; default 48000).",
             transform: Parse.int("rate", StreamFormat.rateRange, unit: " Hz"))
     var rate: Int?
 
-    @Option(name: [.customShort("c"), .customLong("channels")], parsing: .unconditional, help: "Channels (1-8; default 2).",
+    @Option(name: [.customShort("c"), .customLong("channels")], parsing: .unconditional, help: "Channels (1-64, FLAC at most 8; default 2).",
             transform: Parse.int("channels", StreamFormat.channelRange))
     var channels: Int?
+
+    @Option(name: .customLong("select"),
+            help: "Record these device channels, in this order: 1,2,5-8 (counted from 1; each once; config [input] select). Sets the channels recorded.",
+            transform: Parse.selection)
+    var select: ChannelSelection?
+
+    @Flag(name: .customLong("split-channels"), inversion: .prefixedNo,
+          help: "One mono file per channel, sample-aligned: NAME-ch01.EXT, NAME-ch02.EXT, … (config [input] split-channels).")
+    var splitChannels: Bool?
 
     @Option(name: [.customShort("t"), .customLong("file-type")],
             help: "File type: wav (RF64 past 4 GiB), w64, caf, flac, aiff (at most 4 GiB). Default: from FILE's extension, else wav.",
@@ -113,6 +122,11 @@ struct CaptureOptions: ParsableArguments {
             transform: Parse.splitSize)
     var maxFileSize: Int?
 
+    @Option(name: .customLong("meter"),
+            help: "What the meters read: peak (sample peak, default), ppm1 (IEC 60268-10 type I, DIN), ppm2 (type II, BBC/EBU) or vu (IEC 60268-17, 0 VU = -18 dBFS); config [meters] ballistics. In the console, b cycles them.",
+            transform: Parse.meter)
+    var meter: MeterBallistics?
+
     @Option(name: .customLong("config"), help: "Config file (default: $XDG_CONFIG_HOME/capdeck/config.toml, if it exists).")
     var configFile: String?
 
@@ -122,6 +136,9 @@ struct CaptureOptions: ParsableArguments {
         }
         if let stop = triggerStopLevel, stop > (triggerLevel ?? -30) {
             throw ValidationError("--trigger-stop-level must be at most --trigger-level (\(Parse.number(triggerLevel ?? -30)) dBFS)")
+        }
+        if let select, let c = channels, c != select.count {
+            throw ValidationError("-c/--channels \(c) and --select \(select) disagree: --select records \(select.count) channel\(select.count == 1 ? "" : "s"); drop -c")
         }
         if namePattern.isEmpty { throw ValidationError("--name: the pattern is empty") }
         if namePattern.contains("/") { throw ValidationError("--name: the pattern must not contain '/' (use -o/--output-dir for the directory)") }
@@ -165,6 +182,9 @@ struct CaptureOptions: ParsableArguments {
         s.noLoudness = noLoudness
         s.maxFileTime = maxFileTime
         s.maxFileSize = maxFileSize
+        s.channelSelection = select
+        s.splitChannels = splitChannels
+        s.meter = meter
         return s
     }
 }

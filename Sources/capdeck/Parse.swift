@@ -15,6 +15,10 @@ enum Parse {
         guard let t = FileType(name: s) else { throw ValidationError("not a file type; use wav, w64, caf, flac or aiff") }
         return t
     }
+    static func meter(_ s: String) throws -> MeterBallistics {
+        guard let m = MeterBallistics(name: trimmed(s)) else { throw ValidationError("not a meter; use \(MeterBallistics.names)") }
+        return m
+    }
     static func int(_ flag: String, _ range: ClosedRange<Int>, unit: String = "") -> @Sendable (String) throws -> Int {
         { s in
             guard let v = Int(trimmed(s)) else {
@@ -32,6 +36,9 @@ enum Parse {
         while let f = t.first, f == " " || f == "\t" { t = t.dropFirst() }
         while let l = t.last, l == " " || l == "\t" { t = t.dropLast() }
         return String(t)
+    }
+    static func selection(_ s: String) throws -> ChannelSelection {
+        do throws(ChannelSelectionError) { return try ChannelSelection(parsing: s) } catch { throw ValidationError(error.description) }
     }
     static func splitDuration(_ s: String) throws -> Double {
         do throws(SplitLimitError) { return try SplitLimits.duration(s).get() } catch { throw ValidationError(error.description) }

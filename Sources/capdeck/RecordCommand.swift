@@ -10,8 +10,9 @@ struct RecordCommand: ParsableCommand {
         discussion: """
             Like arecord, -d counts captured frames, not wall-clock time. SIGINT, SIGTERM and \
             SIGHUP finish the file and exit cleanly. Existing files are never overwritten.
-            Without -D, the system's default input is used; if nothing can be opened, the built-in \
-            test signal is recorded instead, with a warning.
+            Without -D, the system's default input is used (the sound server's default source, else \
+            the card); if there is none, record says why and exits 69: it never records a stand-in. \
+            The built-in test signal is recorded only when named (-D builtin).
             When standard input is not a terminal, capdeck reads control commands from it, one per \
             line: 'set mix on', 'toggle uses-app-session', 'split', 'status' (one JSON line on stdout), \
             'stop'. Properties: uses-app-session, auto-configure, mix, bluetooth-hq.

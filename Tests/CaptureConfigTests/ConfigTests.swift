@@ -46,7 +46,7 @@ import Testing
     @Test func inputTableHoldsTheConsolesSettings() throws {
         let c = try ConfigLoader.parse("[input]\ndevice = \"hw:2\"\nformat = \"S24_3LE\"\nrate = 96000\nchannels = 1\noutput-dir = \"/rec\"\n", path: "c.toml")
         #expect(c.inputDevice == "hw:2" && c.inputFormat == .s24_3LE && c.inputRate == 96000 && c.inputChannels == 1 && c.outputDir == "/rec")
-        #expect(throws: ConfigError.self) { try ConfigLoader.parse("[input]\nchannels = 9\n", path: "c.toml") }
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse("[input]\nchannels = 65\n", path: "c.toml") }
         #expect(throws: ConfigError.self) { try ConfigLoader.parse("[input]\nformat = \"S8\"\n", path: "c.toml") }
     }
 
@@ -68,6 +68,13 @@ import Testing
         }
     }
 
+    /// `[meters] ballistics`: what the meters read, any case.
+    @Test func meterBallistics() throws {
+        #expect(try ConfigLoader.parse("[meters]\nballistics = \"PPM2\"\n", path: "c.toml").meterBallistics == .ppm2)
+        #expect(try ConfigLoader.parse("[meters]\nballistics = \"vu\"\n", path: "c.toml").meterBallistics == .vu)
+        #expect(try ConfigLoader.parse("", path: "c.toml").meterBallistics == nil)
+    }
+
     @Test func emptyFileIsDefaults() throws {
         let c = try ConfigLoader.parse("", path: "c.toml")
         #expect(c.properties == AudioSessionProperties() && c.routes.isEmpty)
@@ -76,11 +83,14 @@ import Testing
     static let bad: [(String, String)] = [
         ("[session]\nmix-with-others = \"yes\"\n", "c.toml:2: [session] mix-with-others: expected true or false, got the string \"yes\""),
         ("[session]\n\nvolume = 3\n", "c.toml:3: [session] volume: unknown key; use uses-app-session, auto-configure, mix-with-others (or mix) or bluetooth-hq"),
-        ("[sesion]\nmix = true\n", "c.toml:1: [sesion]: unknown table; use [session], [app-session], [routes], [input] or [other-audio]"),
+        ("[sesion]\nmix = true\n", "c.toml:1: [sesion]: unknown table; use [session], [app-session], [routes], [input], [other-audio] or [meters]"),
         ("[other-audio]\nmute-streams = 1\n", "c.toml:2: [other-audio] mute-streams: expected true or false, got the number 1"),
         ("[other-audio]\nduck = true\n", "c.toml:2: [other-audio] duck: unknown key; use mute-streams"),
+        ("[meters]\nballistics = \"ppm\"\n", "c.toml:2: [meters] ballistics: expected \"peak\", \"ppm1\", \"ppm2\" or \"vu\", got the string \"ppm\""),
+        ("[meters]\nballistics = 2\n", "c.toml:2: [meters] ballistics: expected \"peak\", \"ppm1\", \"ppm2\" or \"vu\", got the number 2"),
+        ("[meters]\nmode = \"vu\"\n", "c.toml:2: [meters] mode: unknown key; use ballistics"),
         ("[app-session]\ncategory = \"loud\"\n", "c.toml:2: [app-session] category: expected one of \"ambient\", \"soloAmbient\", \"playback\", \"record\", \"playAndRecord\", got the string \"loud\""),
-        ("[app-session]\npreferred-sample-rate = 7\n", "c.toml:2: [app-session] preferred-sample-rate: expected a whole number of Hz from 8000 to 192000, got the number 7"),
+        ("[app-session]\npreferred-sample-rate = 7\n", "c.toml:2: [app-session] preferred-sample-rate: expected a whole number of Hz from 8000 to 384000, got the number 7"),
         ("[app-session]\noptions = [\"fast\"]\n", "c.toml:2: [app-session] options: unknown option \"fast\"; use mixWithOthers, allowBluetoothHFP or bluetoothHighQualityRecording"),
         ("[routes]\nshared = 5\n", "c.toml:2: [routes] shared: expected a PCM name in quotes, got the number 5"),
         ("mix = true\n", "c.toml:1: mix: expected a table such as [session], [app-session] or [routes]"),
@@ -186,6 +196,21 @@ import Testing
             Issue.record("accepted \(text.debugDescription)", sourceLocation: sourceLocation)
         } catch {
             #expect(error.description == "c.toml:\(line): TOML syntax: \(message)", "\(text.debugDescription)", sourceLocation: sourceLocation)
+        }
+    }
+}
+
+@Suite struct ChannelConfigTests {
+    @Test func selectAndSplitChannelsKeys() throws {
+        let c = try ConfigLoader.parse("[input]\nselect = \"1,2, 5-8\"\nsplit-channels = true\n", path: "c.toml")
+        #expect(c.inputSelection?.indices == [0, 1, 4, 5, 6, 7] && c.inputSelection?.description == "1,2,5-8")
+        #expect(c.splitChannels == true)
+        #expect(try ConfigLoader.parse("[input]\nchannels = 64\n", path: "c.toml").inputChannels == 64)
+        for (text, says) in [("select = \"0\"", "count from 1"), ("select = 3", "in quotes"), ("select = \"2-1\"", "a range goes up"),
+                             ("channels = 2\nselect = \"1\"", "remove channels"), ("split-channels = 1", "true or false")] {
+            #expect { try ConfigLoader.parse("[input]\n" + text + "\n", path: "c.toml") } throws: { e in
+                "\(e)".contains(says) && "\(e)".hasPrefix("c.toml:")
+            }
         }
     }
 }

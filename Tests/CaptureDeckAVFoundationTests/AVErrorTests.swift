@@ -1,6 +1,7 @@
 // AVError as Apple's overlay shapes it: codes, NSError bridging, catch patterns, userInfo
 // accessors; and AVMediaType, AVFileType, AVAuthorizationStatus raw values.
 @testable import CaptureDeckAVFoundation
+import CaptureCore
 import Foundation
 import Testing
 
@@ -93,6 +94,18 @@ import Testing
         #expect(AVError(.diskFull, userInfo: ["a": 1]) != AVError(.diskFull, userInfo: ["a": 2]))
         #expect(AVError(.diskFull) != AVError(.noDataCaptured))
         #expect(Set([AVError(.diskFull), AVError(.diskFull), AVError(.unknown)]).count == 2)
+    }
+
+    /// A recording stopped by its container (AIFF at 4 GiB) is Apple's "maximum number of samples
+    /// for the file format", finished successfully; a full disk is diskFull, also finished.
+    @Test func recordingErrorsMapToApplesCodes() {
+        let full = AVError(RecordingError.containerFull(path: "/t/a.aiff", type: "AIFF", limit: "4 GiB", framesSaved: 9))
+        #expect(full.code == .maximumNumberOfSamplesForFileFormatReached)
+        #expect(full.userInfo[AVErrorRecordingSuccessfullyFinishedKey] as? Bool == true)
+        #expect(full.localizedDescription.contains("AIFF holds at most 4 GiB"), "\(full.localizedDescription)")
+        let disk = AVError(RecordingError.diskFull(path: "/t/a.wav", framesSaved: 9))
+        #expect(disk.code == .diskFull && disk.userInfo[AVErrorRecordingSuccessfullyFinishedKey] as? Bool == true)
+        #expect(AVError(RecordingError.exists(path: "/t/a.wav")).code == .fileAlreadyExists)
     }
 
     @Test func userInfoKeysAreApplesStrings() {

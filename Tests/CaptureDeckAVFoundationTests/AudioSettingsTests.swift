@@ -74,7 +74,7 @@ import Testing
             ([AVLinearPCMIsFloatKey: true, AVLinearPCMBitDepthKey: 64], AVLinearPCMBitDepthKey, "64"),
             ([AVSampleRateKey: 1000], AVSampleRateKey, "1000"),
             ([AVSampleRateKey: 44100.5], AVSampleRateKey, "44100.5"),
-            ([AVNumberOfChannelsKey: 9], AVNumberOfChannelsKey, "9"),
+            ([AVNumberOfChannelsKey: 65], AVNumberOfChannelsKey, "65"),
             ([AVNumberOfChannelsKey: 0], AVNumberOfChannelsKey, "0"),
             ([AVSampleRateKey: "48000"], AVSampleRateKey, "48000"),
             ([AVLinearPCMIsFloatKey: 2], AVLinearPCMIsFloatKey, "2"),

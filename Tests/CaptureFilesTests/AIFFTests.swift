@@ -265,7 +265,7 @@ func hex(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.joined()
         rec.aiffSizeLimit = 10_000
         let data = patternFrames(format, frames: 3000)
         let fits = (10_000 + 8 - 1 - 54) / 4  // libsndfile's 16-bit AIFF header is 54 bytes
-        #expect(throws: RecordingError.writeFailed(path: path, reason: "AIFF holds at most 4 GiB; for longer recordings use -t wav, w64 or caf", framesSaved: fits)) {
+        #expect(throws: RecordingError.containerFull(path: path, type: "AIFF", limit: "4 GiB", framesSaved: fits)) {
             try data.withUnsafeBytes { try rec.write($0.baseAddress!, count: 3000) }
         }
         #expect(throws: RecordingError.self) { try data.withUnsafeBytes { try rec.write($0.baseAddress!, count: 1) } }

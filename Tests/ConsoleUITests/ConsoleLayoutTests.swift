@@ -51,8 +51,9 @@ import Testing
         #expect(!text.contains("Capture session"))
         let short = ConsoleLayout.render(model(), width: 100, height: ConsoleLayout.minHeight(channels: 2) - 1).text
         #expect(short.contains("needs a terminal"))
-        // More channels need more rows.
-        #expect(ConsoleLayout.render(model(channels: 8), width: 100, height: 24).text.contains("needs a terminal of at least 64×26"))
+        // More channels need more rows, up to where vertical bars take over.
+        #expect(ConsoleLayout.render(model(channels: 4), width: 100, height: 20).text.contains("needs a terminal of at least 64×21"))
+        #expect(ConsoleLayout.render(model(channels: 64), width: 100, height: 21).text.contains("needs a terminal of at least 64×22"))
     }
 
     @Test func sessionPanelShowsStatesDefaultsAndEffects() {

@@ -14,7 +14,7 @@ extension Integration {
 
         static let numericFlags = ["-r", "-c", "-F", "-B", "--rt-priority", "-d", "--reconnect-wait"]
         static let numericValues = ["", "abc", "12abc", "99999999999999999999", "1e999", "nan", "inf", "0x10", " "]
-        static let wordFlags = [("-f", "S12_LE"), ("-t", "mp3")]
+        static let wordFlags = [("-f", "S12_LE"), ("-t", "mp3"), ("--meter", "ppm3")]
         static let nameFlags = ["-D", "--exclusive-device", "--shared-device", "--bluetooth-hq-device", "--bluetooth-hfp-device",
                                 "-o", "--config", "--name"]
 
@@ -26,8 +26,8 @@ extension Integration {
             }
             out.append(Case(args: ["-d", "-1"], flag: "-d"))
             out.append(Case(args: ["-r", "7999"], flag: "-r"))
-            out.append(Case(args: ["-r", "192001"], flag: "-r"))
-            out.append(Case(args: ["-c", "9"], flag: "-c"))
+            out.append(Case(args: ["-r", "384001"], flag: "-r"))
+            out.append(Case(args: ["-c", "65"], flag: "-c"))
             out.append(Case(args: ["-c", "0"], flag: "-c"))
             out.append(Case(args: ["--rt-priority", "100"], flag: "--rt-priority"))
             for (f, bad) in wordFlags {

@@ -45,10 +45,12 @@ extension Integration {
             let home = try TempDir()
             defer { home.remove() }
             let out = home.path("take.wav")
-            // pwrite 1: the format chunk at creation, 2: at the stop's last checkpoint, 3: at finish
-            // (EROFS). fdatasync 1: the checkpoint's, 2: the finish's, after the failed step (EIO).
+            // Our pwrites (libsndfile writes with write(2)): the format chunk and the bext history's
+            // tidy-up after each header write — 1, 2 at creation, 3, 4 at the first frame's restamp,
+            // 5, 6 at the stop's last checkpoint, 7 the format chunk at finish (EROFS).
+            // fdatasync 1: the checkpoint's, 2: the finish's, after the failed step (EIO).
             let r = try await Capdeck.run(["record", "-D", "builtin", "-d", "0.3", "-q", out], home: home,
-                                          extraEnvironment: try Self.environment("pwrite-errno@3:30,fdatasync-errno@2:5"), timeout: 20)
+                                          extraEnvironment: try Self.environment("pwrite-errno@7:30,fdatasync-errno@2:5"), timeout: 20)
             #expect(r.exitCode != 0, "\(r)")
             #expect(r.stderr.contains("could not write the format chunk: Read-only file system"), "\(r.stderr)")
         }

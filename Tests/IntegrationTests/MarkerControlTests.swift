@@ -44,6 +44,11 @@ extension Integration {
             try c.send("mark")  // no label: "mark"
             try c.send("mark")
             try await Task.sleep(for: .milliseconds(200))
+            // status lists them as placed in the file (the writer has passed them by now).
+            let listed = try await c.status()
+            let recent = try #require(listed.array("markers.recent") as? [[String: Any]], "\(listed)")
+            #expect(listed.number("markers.count") == 7 && recent.count == 7, "\(listed)")
+            let statusLabels = recent.compactMap { $0["label"] as? String }
             try c.send("stop")
             let t = await c.child.wait(timeout: 15)
             #expect(t?.exitCode == 0, "\(String(describing: t)); stderr: \(c.stderr)")
@@ -62,6 +67,8 @@ extension Integration {
             let pausedAt = Int(try #require(paused.number("recordedFrames")))
             #expect(marks[3].frame == pausedAt && marks[3].frame > marks[2].frame, "pause at \(marks[3].frame); paused with \(pausedAt) frames written")
             #expect(marks[5].label == "mark" && marks[6].label == "mark" && marks[5].frame > marks[4].frame && marks[6].frame >= marks[5].frame)
+            #expect(statusLabels == marks.map(\.label), "status's markers: \(statusLabels)")
+            #expect(recent.compactMap { ($0["frame"] as? NSNumber)?.intValue } == marks.map(\.frame), "status's frames are the file's: \(recent)")
             let file = try SoundFile.read(out, samples: .int)
             #expect(marks.allSatisfy { $0.frame <= file.frames })
         }

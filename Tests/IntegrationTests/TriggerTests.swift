@@ -63,6 +63,33 @@ extension Integration {
             #expect(r.stderr.contains("capdeck: 2 takes saved, 0 xruns"), "\(r.stderr)")
         }
 
+        /// A triggered take longer than --max-file-time is split like any take: its parts (from the
+        /// take's name, `voice-001.wav`…) concatenated are the infile's frames from the pre-roll to
+        /// the hold's end, and the take's line gives the whole length.
+        @Test("a triggered take is split into sample-contiguous parts")
+        func triggeredTakeSplits() async throws {
+            let home = try TempDir()
+            defer { home.remove() }
+            let audio = burstAudio(frames: 288_000, bursts: [(48_000, 144_000, -20)])
+            try home.write("in.raw", bytes: audio.bytes)
+            try home.write(".asoundrc", ALSAConfig.filePCM("bursts", infile: home.path("in.raw")))
+            let dir = home.makeDirectory("takes")
+            let r = try await Capdeck.run(["record", "-D", "bursts", "-d", "5.5", "--trigger-level", "-30", "--trigger-hold", "0.5",
+                                           "--pre-roll", "1", "--max-file-time", "1", dir + "/voice.wav"], home: home)
+            #expect(r.exitCode == 0, "\(r)")
+            // From the pre-roll's frame 0 to the hold's end, 0.5 s after the burst's last block.
+            let total = 192_000 + 24_000
+            var joined: [Int32] = []
+            for i in 1...5 {
+                let file = try SoundFile.read(dir + "/voice-00\(i).wav", samples: .int)
+                #expect(file.frames == (i < 5 ? 48_000 : total - 4 * 48_000), "part \(i): \(file.frames) frames")
+                joined += file.ints
+            }
+            #expect(access(dir + "/voice.wav", F_OK) != 0 && access(dir + "/voice-006.wav", F_OK) != 0)
+            #expect(firstDifference(joined, Array(audio.samples[0..<(total * 2)]), channels: 2) == nil)
+            #expect(r.stderr.contains("capdeck: take 1 saved \(dir)/voice-005.wav: 24000 frames (00:00:00.5); part 5, \(total) frames"), "\(r.stderr)")
+        }
+
         @Test("an explicit FILE that exists is refused before anything opens")
         func existingFileRefused() async throws {
             let home = try TempDir()
@@ -100,13 +127,16 @@ extension Integration {
             try home.write("in.raw", bytes: audio.bytes)
             try home.write(".asoundrc", ALSAConfig.filePCM("paced", infile: home.path("in.raw"), slave: "\"pulse\""))
             let dir = home.makeDirectory("takes")
+            var launched = timespec(), startLine = timespec()
+            clock_gettime(CLOCK_REALTIME, &launched)
             let p = try ControlledCapdeck(["record", "-D", "paced", "-o", dir, "--name", "v", "--trigger-level", "-30",
-                                           "--trigger-hold", "1", "--pre-roll", "0.5"], home: home, extraEnvironment: pulse.clientEnvironment)
-            guard let started = await p.waitForStderrLine(timeout: 10, { $0.hasPrefix("capdeck: saving takes to") }) else {
+                                           "--trigger-hold", "1", "--pre-roll", "0.5", "--description", "voice"],
+                                          home: home, extraEnvironment: pulse.clientEnvironment)
+            guard await p.waitForStderrLine(timeout: 10, { $0.hasPrefix("capdeck: saving takes to") }) != nil else {
                 Issue.record("no start line: \(p.stderr)")
                 return
             }
-            _ = started
+            clock_gettime(CLOCK_REALTIME, &startLine)
             let t0 = Monotonic.now
             func state(at t: Double) async throws -> StatusReply {
                 try await sleepUntil(t0 + t)
@@ -132,6 +162,15 @@ extension Integration {
             #expect(file.frames == 24_000 + 96_000 + 48_000, "\(file.frames) frames")
             #expect(firstDifference(file.ints, Array(audio.samples[(24_000 * 2)..<(192_000 * 2)]), channels: 2) == nil)
             #expect(p.stderr.contains("capdeck: take 1 saved \(dir)/v.wav: 168000 frames"), "\(p.stderr)")
+            // Its bext chunk (ffprobe reads it) is dated at its first sample, the pre-roll's: 0.5 s
+            // after the stream's first frame, which came between the launch and the start line;
+            // not when the trigger created the file, half a second later.
+            let (tags, text) = try Integration.BroadcastWaveRecord.ffprobeTags(dir + "/v.wav")
+            #expect(tags["TAG:comment"] == "voice", "\(text)")
+            let tr = try #require(tags["TAG:time_reference"].flatMap { Int($0) }, "\(text)")
+            let lo = Integration.BroadcastWaveRecord.samplesSinceMidnight(launched, rate: 48_000) + 24_000
+            let hi = Integration.BroadcastWaveRecord.samplesSinceMidnight(startLine, rate: 48_000) + 24_000 + 12_000
+            #expect(lo <= tr && tr <= hi || hi < lo, "TimeReference \(tr) outside [\(lo), \(hi)]")
         }
     }
 }
