@@ -68,7 +68,10 @@ import Testing
         let dir = TempDir()
         let path = dir.file("lra.wav")
         let (_, rec, _) = try Self.record(EBUSignal.tech3342[0], path, encoding: .s24_3LE)
+        let before = try #require(ffprobe(path, entries: "format_tags")?.fields["TAG:originator_reference"])
         try rec.finish()
+        // Written again at finish, the chunk keeps the OriginatorReference it was created with.
+        #expect(ffprobe(path, entries: "format_tags")?.fields["TAG:originator_reference"] == before)
         let w = try Self.wavinfoLoudness(path)
         #expect(abs((w["LRA"] ?? 0) - 10) <= 1, "\(w)")
         #expect(abs((w["M"] ?? 0) + 20) <= 0.1 && abs((w["S"] ?? 0) + 20) <= 0.1, "\(w)")
