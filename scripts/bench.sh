@@ -109,6 +109,16 @@ kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 pct() { awk -v v="$(kv "$1" "$2")" 'BEGIN{printf "%.2f%%", v * 100}'; }
 r2() { awk -v v="$(kv "$1" "$2")" 'BEGIN{printf "%.2f", v}'; }
 nw=$(col capdeck_noloud 1); nc=$(col capdeck_noloud 2); nr=$(col capdeck_noloud 3)
+# Paced 20 s takes of 32 channels at 96 kHz (the built-in pink noise) to WAV, with loudness (the
+# take's meter and the file's) and without: CPU seconds and peak RSS.
+LD=$(mktemp -d)
+take32() {
+  /usr/bin/time -f "%U %S %M" -o "$LD/t" "$CAPDECK" record -q "$@" -D builtin:pink -f S32_LE -r 96000 -c 32 -d 20 "$LD/take.wav" >/dev/null 2>&1
+  rm -f "$LD/take.wav"
+  awk '{printf "%.2f CPU s, %d KiB", $1 + $2, $3}' "$LD/t"
+}
+t32on=$(take32); t32off=$(take32 --no-loudness)
+rm -rf "$LD"
 
 REPORT=$ROOT/.build/bench-report.md
 {
@@ -148,6 +158,8 @@ REPORT=$ROOT/.build/bench-report.md
   echo "| unpaced engine, writer off / on (s for $(kv "$loud2" audio_seconds) / $(kv "$loud32" audio_seconds) s of audio) | $(r2 "$loud2" engine_wall_off_s) / $(r2 "$loud2" engine_wall_on_s) | $(r2 "$loud32" engine_wall_off_s) / $(r2 "$loud32" engine_wall_on_s) |"
   echo "| capture-thread allocations, loudness off / on | $(kv "$loud2" capture_allocations_off) / $(kv "$loud2" capture_allocations_on) | $(kv "$loud32" capture_allocations_off) / $(kv "$loud32" capture_allocations_on) |"
   echo "| peak RSS of that process, KiB | $(cat "$WORK/loud2.rss") | $(cat "$WORK/loud32.rss") |"
+  echo
+  echo "Paced 20 s take, 32 ch at 96 kHz to WAV: loudness on $t32on; --no-loudness $t32off."
   echo
   echo "capdeck record of the ${SECONDS_OF_AUDIO} s above: loudness on $cw s wall, $cc CPU s, $cr KiB; --no-loudness $nw s wall, $nc CPU s, $nr KiB (median of $RUNS)."
 } | tee "$REPORT"
