@@ -6,7 +6,9 @@ import CaptureLoudness
 import CaptureTestSupport
 import Testing
 
-@Suite("EBU Tech 3341 and 3342 through the loudness meter")
+// Serialized: the cases are CPU-heavy, and one at a time leaves the other core to the timing-sensitive
+// tests that may run beside them in one `swift test`.
+@Suite("EBU Tech 3341 and 3342 through the loudness meter", .serialized)
 struct EBUComplianceTests {
     /// What a case measured: the figure its expectation names (the worst step for the
     /// "constant" cases).
