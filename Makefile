@@ -8,11 +8,12 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # PipeWire (with WirePlumber and a private session bus) beside PulseAudio, for the desktop tests;
 # libdbus headers to build; a private session bus (dbus-daemon), a real MPRIS player (mpv with
 # mpv-mpris) and playerctl for the other-audio interruption tests; dbus-python with GLib for the
-# stand-in card holders of the device reservation tests (Tests/Support/reserve-holder.py).
+# stand-in card holders of the device reservation tests (Tests/Support/reserve-holder.py); libebur128
+# headers for the loudness meters (EBU R128).
 DEBS := pkg-config libasound2-dev libncursesw5-dev libsndfile1-dev libsamplerate0-dev libpulse-dev \
         alsa-utils libasound2-plugins pulseaudio pulseaudio-utils sox tmux procps time \
         ffmpeg python3 flac pipewire wireplumber libdbus-1-dev dbus mpv mpv-mpris playerctl \
-        python3-dbus python3-gi mediainfo
+        python3-dbus python3-gi mediainfo libebur128-dev
 
 .PHONY: deps build test run bench soak sanitize fuzz fuzz-build docs clean
 

@@ -30,13 +30,18 @@ let package = Package(
         // libdbus-1: its headers live in /usr/include/dbus-1.0 and the arch's dbus-1.0/include, which
         // only pkg-config knows (its .pc carries -I flags alone, which SwiftPM takes).
         .systemLibrary(name: "CDBus", pkgConfig: "dbus-1", providers: [.apt(["libdbus-1-dev"])]),
+        // libebur128: EBU R128 loudness and true peak.
+        .systemLibrary(name: "CEbur128", pkgConfig: "libebur128", providers: [.apt(["libebur128-dev"])]),
 
         // Layer 2: the pure core. Never imports a C shim.
         .target(name: "CaptureCore"),
 
         // Layer 3: one adapter per C library.
         .target(name: "CaptureALSA", dependencies: ["CaptureCore", "CALSA"]),
-        .target(name: "CaptureFiles", dependencies: ["CaptureCore", "CSndfile"]),
+        // Loudness and true peak (EBU R128 over libebur128), measured on the writer side.
+        .target(name: "CaptureLoudness", dependencies: ["CaptureCore", "CEbur128"]),
+        // Files (libsndfile); a WAV's bext carries its loudness, measured as it is written.
+        .target(name: "CaptureFiles", dependencies: ["CaptureCore", "CaptureLoudness", "CSndfile"]),
         // Sample-rate conversion for routes that can't give the recording's rate.
         .target(name: "CaptureResample", dependencies: ["CaptureCore", "CSamplerate"]),
         // The sound server (libpulse): a control connection with deadlines, never on the capture thread.
@@ -46,7 +51,7 @@ let package = Package(
         .target(name: "CaptureDBus", dependencies: ["CaptureCore", "CDBus"]),
 
         // Layer 4: the AVCaptureSession-shaped library API over the engine and adapters.
-        .target(name: "CaptureDeck", dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CaptureResample", "CapturePulse", "CaptureDBus"]),
+        .target(name: "CaptureDeck", dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CaptureLoudness", "CaptureResample", "CapturePulse", "CaptureDBus"]),
 
         // Layer 4½ (library): Apple's names, signatures and documented behaviour (AVCaptureSession,
         // AVCaptureDevice, the outputs and their delegates, CMSampleBuffer and the CoreMedia subset
@@ -69,7 +74,7 @@ let package = Package(
         // control), the config file, output files and the default-input checks, and `Failure`.
         .target(
             name: "CaptureApp",
-            dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CaptureDeck", "CaptureConfig", "ConsoleUI", "CaptureConsole"]
+            dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CaptureDeck", "CaptureConfig", "ConsoleUI", "CaptureConsole", "CaptureLoudness"]
         ),
 
         // Layer 5: the executable: subcommands and their options, and wiring.
@@ -87,7 +92,7 @@ let package = Package(
         .target(name: "CPCMFaults"),
         .executableTarget(
             name: "capdeck-bench",
-            dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CAllocCounter"]
+            dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CaptureLoudness", "CAllocCounter"]
         ),
 
         // Fuzz targets (config parser, recover's header analysis): libFuzzer under `make fuzz`, a
@@ -113,12 +118,14 @@ let package = Package(
         .testTarget(name: "CaptureDBusTests", dependencies: ["CaptureDBus", "CaptureCore", "CaptureTestSupport"]),
         .testTarget(name: "CaptureALSATests", dependencies: ["CaptureALSA", "CaptureCore"]),
         .testTarget(name: "ConsoleUITests", dependencies: ["ConsoleUI", "CaptureCore"]),
-        .testTarget(name: "CaptureAppTests", dependencies: ["CaptureApp", "CaptureDeck", "CaptureConfig", "CaptureCore", "ConsoleUI"]),
+        .testTarget(name: "CaptureAppTests", dependencies: ["CaptureApp", "CaptureDeck", "CaptureConfig", "CaptureCore", "ConsoleUI", "CaptureLoudness"]),
         .testTarget(name: "CaptureConfigTests", dependencies: ["CaptureConfig", "CaptureCore"]),
-        .testTarget(name: "CaptureFilesTests", dependencies: ["CaptureCore", "CaptureFiles", "CSndfile"]),
+        .testTarget(name: "CaptureFilesTests", dependencies: ["CaptureCore", "CaptureFiles", "CSndfile", "CaptureTestSupport"]),
+        // The EBU Tech 3341 and 3342 cases, generated as the documents describe, through the meter.
+        .testTarget(name: "CaptureLoudnessTests", dependencies: ["CaptureLoudness", "CaptureCore", "CaptureTestSupport", "CEbur128", "CAllocCounter"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CAllocCounter", "CSndfile", "CaptureTestSupport"]
+            dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CAllocCounter", "CSndfile", "CaptureTestSupport", "CaptureLoudness"]
         ),
     ],
     swiftLanguageModes: [.v6]

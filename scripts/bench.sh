@@ -37,6 +37,9 @@ for i in $(seq "$RUNS"); do
   sync
   measure capdeck "$CAPDECK" record -q -D benchpcm -f S16_LE -r 48000 -c 2 -d "$SECONDS_OF_AUDIO" "$WORK/out-c.wav"
   sync
+  # The same without loudness metering (the take's meter and the file's own, for its bext).
+  measure capdeck_noloud "$CAPDECK" record -q --no-loudness -D benchpcm -f S16_LE -r 48000 -c 2 -d "$SECONDS_OF_AUDIO" "$WORK/out-n.wav"
+  sync
   measure arecord arecord -q -D benchpcm -f S16_LE -r 48000 -c 2 -d "$SECONDS_OF_AUDIO" -V stereo -t wav "$WORK/out-a.wav"
   sync
   # arecord leaves its data in the page cache; capdeck fdatasyncs (crash and power-loss safety).
@@ -95,6 +98,28 @@ ccpu=$(awk '{print $1 + $2}' "$CD/console.time")
 render_pct=$(awk -v c="$ccpu" -v h="$hcpu" 'BEGIN{printf "%.2f", (c - h) / 20 * 100}')
 rm -rf "$CD"
 
+# Loudness and true peak (EBU R128, libebur128), beside the headless takes above (on and
+# --no-loudness): one meter over noise (CPU per second of audio, allocations in process and per
+# reading, peak RSS), and an unpaced engine run whose writer meters or not, watching the capture
+# thread's allocations (capdeck-bench loudness).
+/usr/bin/time -f "%M" -o "$WORK/loud2.rss" "$BENCH" loudness 2 48000 60 > "$WORK/loud2.out"
+/usr/bin/time -f "%M" -o "$WORK/loud32.rss" "$BENCH" loudness 32 96000 20 > "$WORK/loud32.out"
+loud2=$(cat "$WORK/loud2.out"); loud32=$(cat "$WORK/loud32.out")
+kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+pct() { awk -v v="$(kv "$1" "$2")" 'BEGIN{printf "%.2f%%", v * 100}'; }
+r2() { awk -v v="$(kv "$1" "$2")" 'BEGIN{printf "%.2f", v}'; }
+nw=$(col capdeck_noloud 1); nc=$(col capdeck_noloud 2); nr=$(col capdeck_noloud 3)
+# Paced 20 s takes of 32 channels at 96 kHz (the built-in pink noise) to WAV, with loudness (the
+# take's meter and the file's) and without: CPU seconds and peak RSS.
+LD=$(mktemp -d)
+take32() {
+  /usr/bin/time -f "%U %S %M" -o "$LD/t" "$CAPDECK" record -q "$@" -D builtin:pink -f S32_LE -r 96000 -c 32 -d 20 "$LD/take.wav" >/dev/null 2>&1
+  rm -f "$LD/take.wav"
+  awk '{printf "%.2f CPU s, %d KiB", $1 + $2, $3}' "$LD/t"
+}
+t32on=$(take32); t32off=$(take32 --no-loudness)
+rm -rf "$LD"
+
 REPORT=$ROOT/.build/bench-report.md
 {
   echo "## capdeck record vs arecord -V stereo ($(date -u +%Y-%m-%d), $(nproc) cores, median of $RUNS)"
@@ -122,4 +147,19 @@ REPORT=$ROOT/.build/bench-report.md
   echo "## Console rendering cost (2 channels, 30 fps, 20 s, the same built-in pink noise)"
   echo
   echo "- headless capdeck record: $hcpu CPU s; console: $ccpu CPU s; rendering costs $render_pct% of one core (target < 2%)"
+  echo
+  echo "## Loudness and true peak (EBU R128)"
+  echo
+  echo "| | 2 ch, 48 kHz, S16_LE | 32 ch, 96 kHz, S32_LE |"
+  echo "|---|---|---|"
+  echo "| one meter: share of a core | $(pct "$loud2" core_fraction) | $(pct "$loud32" core_fraction) |"
+  echo "| allocations in process (after init) | $(kv "$loud2" process_allocations) | $(kv "$loud32" process_allocations) |"
+  echo "| allocations per reading (10 a second) | $(kv "$loud2" reading_allocations) in $(kv "$loud2" readings) | $(kv "$loud32" reading_allocations) in $(kv "$loud32" readings) |"
+  echo "| unpaced engine, writer off / on (s for $(kv "$loud2" audio_seconds) / $(kv "$loud32" audio_seconds) s of audio) | $(r2 "$loud2" engine_wall_off_s) / $(r2 "$loud2" engine_wall_on_s) | $(r2 "$loud32" engine_wall_off_s) / $(r2 "$loud32" engine_wall_on_s) |"
+  echo "| capture-thread allocations, loudness off / on | $(kv "$loud2" capture_allocations_off) / $(kv "$loud2" capture_allocations_on) | $(kv "$loud32" capture_allocations_off) / $(kv "$loud32" capture_allocations_on) |"
+  echo "| peak RSS of that process, KiB | $(cat "$WORK/loud2.rss") | $(cat "$WORK/loud32.rss") |"
+  echo
+  echo "Paced 20 s take, 32 ch at 96 kHz to WAV: loudness on $t32on; --no-loudness $t32off."
+  echo
+  echo "capdeck record of the ${SECONDS_OF_AUDIO} s above: loudness on $cw s wall, $cc CPU s, $cr KiB; --no-loudness $nw s wall, $nc CPU s, $nr KiB (median of $RUNS)."
 } | tee "$REPORT"

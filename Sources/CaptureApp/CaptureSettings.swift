@@ -38,6 +38,9 @@ public struct CaptureSettings: Sendable {
     public var triggerHold: Double? = nil
     /// `--description` (nil: the config file's `[input] description`, else none).
     public var bextDescription: String? = nil
+    /// `--no-loudness`: no loudness meters (the take's, the files'), e.g. for many channels at high
+    /// rates on a small machine (Docs/meters.md, the cost).
+    public var noLoudness = false
     /// `--max-file-time` (seconds) and `--max-file-size` (bytes); nil: the config file's; 0: none.
     public var maxFileTime: Double? = nil
     public var maxFileSize: Int? = nil
@@ -156,8 +159,10 @@ public struct CaptureSettings: Sendable {
     /// The bext chunk of a recording whose first sample is at `startedAt` (now, by default):
     /// --description, else the config file's; the input device in the coding history.
     public func broadcast(config: CapdeckConfig?, startedAt: timespec = BroadcastInfo.now) -> BroadcastInfo {
-        BroadcastInfo(startedAt: startedAt, description: bextDescription ?? config?.bextDescription ?? "",
-                      source: device ?? config?.inputDevice ?? "default")
+        var b = BroadcastInfo(startedAt: startedAt, description: bextDescription ?? config?.bextDescription ?? "",
+                              source: device ?? config?.inputDevice ?? "default")
+        b.measuresLoudness = !noLoudness
+        return b
     }
 
     /// Splits `output`'s recordings at the parts' limits: the flags, else the config file's.

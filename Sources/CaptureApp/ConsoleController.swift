@@ -29,6 +29,8 @@ public final class ConsoleController: @unchecked Sendable {
     let signals: SignalFlag
     let session: CaptureSession
     let output: CaptureAudioFileOutput
+    /// EBU R128 loudness of what is captured, for the loudness strip (`l`; `i` resets it).
+    let loudness = CaptureLoudnessOutput()
     /// Mix off interrupts other programs' audio (MPRIS players) while capturing; set in `run`.
     private let otherAudio = Mutex<OtherAudioCoordinator?>(nil)
     let format: StreamFormat
@@ -55,6 +57,8 @@ public final class ConsoleController: @unchecked Sendable {
         /// The input shown in the header; changed by the command queue when a picked device opens.
         var inputName: String
         var builtIn = false
+        /// The loudness strip's scale; nil: hidden.
+        var loudnessScale: LoudnessStrip.Scale?
     }
 
     /// Sets up the session on the input asked for (flags, then what the console remembers, then
@@ -94,6 +98,10 @@ public final class ConsoleController: @unchecked Sendable {
                                             periodMicros: capture.periodTime, bufferMicros: capture.bufferTime,
                                             channelSelection: capture.selection(config: config)))
         session.addOutput(output)
+        if !capture.noLoudness {
+            loudness.prepare(format: format)  // libebur128 allocates here, not on the writer
+            session.addOutput(loudness)
+        }
         session.setProperties(capture.properties(config: remembered))
         session.onEvent { [weak self] in self?.record($0) }
         let rate = format.sampleRate
@@ -253,6 +261,12 @@ public final class ConsoleController: @unchecked Sendable {
         case .resetMeters:
             session.meterBoard.requestReset()
             addEvent("peak holds and clip lights reset")
+        case .cycleLoudnessStrip:
+            if capture.noLoudness { return addEvent("no loudness metering (--no-loudness)", .warning) }
+            ui.withLock { $0.loudnessScale = LoudnessStrip.next(after: $0.loudnessScale) }
+        case .resetLoudness:
+            commands.async { self.loudness.reset() }
+            addEvent("loudness integration reset")
         case .cycleBallistics:
             let next = session.meterBoard.ballistics.next
             session.meterBoard.ballistics = next
@@ -529,6 +543,11 @@ public final class ConsoleController: @unchecked Sendable {
                                                      clips: 0, ballistics: m.ballistics), count: format.channels)
         }
         m.clipLatched = m.levels.map { $0.clips > 0 }
+        if let scale = u.loudnessScale {
+            let r = loudness.reading
+            m.loudness = LoudnessStrip(scale: scale, momentary: r?.momentary, shortTerm: r?.shortTerm, integrated: r?.integrated,
+                                       range: r?.range, maxTruePeak: r?.maxTruePeak)
+        }
         // Meters numbered by the device channel they show, named where the device names it.
         let selection = capture.selection(config: config)
         m.channelNumbers = selection?.numbers ?? []

@@ -14,11 +14,14 @@ public final class ControlInput: Sendable {
     let output: CaptureAudioFileOutput
     let onStop: @Sendable () -> Void
     let otherAudio: OtherAudioCoordinator?
+    /// The take's loudness (`status`, `reset-loudness`).
+    let loudness: CaptureLoudnessOutput?
 
     public init(session: CaptureSession, output: CaptureAudioFileOutput, otherAudio: OtherAudioCoordinator? = nil,
-                onStop: @escaping @Sendable () -> Void) {
+                loudness: CaptureLoudnessOutput? = nil, onStop: @escaping @Sendable () -> Void) {
         self.session = session
         self.output = output
+        self.loudness = loudness
         self.otherAudio = otherAudio
         self.onStop = onStop
     }
@@ -60,8 +63,10 @@ public final class ControlInput: Sendable {
             guard let m = MeterBallistics(name: words[1]) else { return complain("unknown meter '\(words[1])'; use \(MeterBallistics.names)") }
             session.meterBoard.ballistics = m
         case "status" where words.count == 1:
-            let json = StatusJSON.make(session: session, output: output, otherAudio: otherAudio) + "\n"
+            let json = StatusJSON.make(session: session, output: output, otherAudio: otherAudio, loudness: loudness) + "\n"
             _ = json.withCString { Glibc.write(1, $0, strlen($0)) }
+        case "reset-loudness" where words.count == 1:
+            loudness?.reset()
         case "split" where words.count == 1:
             if let e = ControlInput.split(output) { complain(e) }
         case "pause" where words.count == 1:

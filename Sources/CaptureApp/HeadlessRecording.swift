@@ -32,6 +32,8 @@ public final class HeadlessRecording {
     let maxFrames: Int?
     let events: SessionEvents
     private var session: CaptureSession?
+    /// The take's loudness (EBU R128), for `status` and the summary line at the end.
+    let loudness = CaptureLoudnessOutput()
     /// Mix off interrupts other programs' audio (MPRIS players) while the take runs.
     private var otherAudio: OtherAudioCoordinator?
 
@@ -158,7 +160,8 @@ public final class HeadlessRecording {
         let status = StatusLine(session: session, rate: format.sampleRate, enabled: !quiet && Terminal.stderrIsTerminal, output: output)
         events.statusLine = status
         let events = self.events
-        let control = isatty(0) == 1 ? nil : ControlInput(session: session, output: output, otherAudio: otherAudio, onStop: { events.requestStop() })
+        let control = isatty(0) == 1 ? nil : ControlInput(session: session, output: output, otherAudio: otherAudio, loudness: settings.noLoudness ? nil : loudness,
+                                                              onStop: { events.requestStop() })
         control?.start()
         status.start()
         let ending = events.waitForEnd(session, output: output, reconnectWait: reconnectWait)
@@ -222,7 +225,17 @@ public final class HeadlessRecording {
         if let error = ending.error ?? output.error.map({ CaptureSessionError.recording($0) }) {
             throw Failure("\(error); \(line)", code: .ioError)
         }
-        if !quiet { Terminal.write("capdeck: \(line)\n") }
+        if !quiet {
+            Terminal.write("capdeck: \(line)\n")
+            printLoudness()
+        }
+    }
+
+    /// The one-line loudness summary: the whole take's (a split take's parts each carry their
+    /// own figures in their bext chunks), or everything captured while armed for a trigger.
+    private func printLoudness() {
+        guard let r = loudness.reading else { return }
+        Terminal.write("capdeck: loudness\(trigger == nil ? "" : " (all captured audio)"): \(r.summary)\n")
     }
 
     /// Triggered: the take in progress ends; every take has been printed; one line sums up.
@@ -237,7 +250,10 @@ public final class HeadlessRecording {
             throw Failure("\(e); \(line)", code: .ioError)
         }
         if let error = end.error { throw Failure("\(error); \(line)", code: .ioError) }
-        if !quiet { Terminal.write("capdeck: \(line)\n") }
+        if !quiet {
+            Terminal.write("capdeck: \(line)\n")
+            printLoudness()
+        }
     }
 
     private func discardFile() {
@@ -280,6 +296,10 @@ public final class HeadlessRecording {
                                             periodMicros: settings.periodTime, bufferMicros: settings.bufferTime,
                                             channelSelection: settings.selection(config: config)))
         session.addOutput(output)
+        if !settings.noLoudness {
+            loudness.prepare(format: format)  // libebur128 allocates here, not on the writer
+            session.addOutput(loudness)
+        }
         session.setProperties(settings.properties(config: config))
         let events = self.events
         session.onEvent { events.handle($0) }

@@ -5,7 +5,8 @@ import CaptureDeck
 
 /// The `status` answer: session state, route, properties, app session, meters, as one JSON line.
 public enum StatusJSON {
-    public static func make(session: CaptureSession, output: CaptureAudioFileOutput, otherAudio: OtherAudioCoordinator? = nil) -> String {
+    public static func make(session: CaptureSession, output: CaptureAudioFileOutput, otherAudio: OtherAudioCoordinator? = nil,
+                            loudness: CaptureLoudnessOutput? = nil) -> String {
         var o = JSONObject()
         o["running"] = .bool(session.isRunning)
         let reason = session.interruptionReason
@@ -47,6 +48,7 @@ public enum StatusJSON {
             .object(["peak": .number($0.peakDB), "rms": .number($0.rmsDB), "hold": .number($0.holdDB), "clips": .number(Double($0.clips)),
                      "ballistic": .number($0.ballisticDB)])
         })
+        o["loudness"] = loudness.map { Self.loudness($0.reading) } ?? .null
         // Other programs' audio that mix off interrupted (MPRIS players paused by us).
         if let other = otherAudio?.state {
             o["otherAudio"] = .object(["interrupting": .bool(other.isInterrupting),
@@ -69,6 +71,15 @@ public enum StatusJSON {
 }
 
 extension StatusJSON {
+    /// `{"momentary", "shortTerm", "integrated", "range", "truePeak": [per channel], "maxMomentary",
+    /// "maxShortTerm"}`: LUFS, LU and dBTP; null where there is no value yet (or silence).
+    static func loudness(_ r: LoudnessReading?) -> JSONValue {
+        let r = r ?? LoudnessReading()
+        func n(_ v: Double?) -> JSONValue { v.map { .number($0) } ?? .null }
+        return .object(["momentary": n(r.momentary), "shortTerm": n(r.shortTerm), "integrated": n(r.integrated), "range": n(r.range),
+                        "truePeak": .array(r.truePeak.map(n)), "maxMomentary": n(r.maxMomentary), "maxShortTerm": n(r.maxShortTerm)])
+    }
+
     /// `{"seconds": N, "heldSeconds": held}`: the pre-roll and how far it has filled.
     static func preRoll(_ output: CaptureAudioFileOutput) -> JSONValue {
         .object(["seconds": .number(output.preRollSeconds),

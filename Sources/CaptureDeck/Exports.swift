@@ -6,3 +6,5 @@
 @_exported import enum CaptureALSA.DeviceCatalog
 @_exported import struct CaptureALSA.SoundCard
 @_exported import struct CaptureALSA.CapturePCM
+@_exported import struct CaptureLoudness.LoudnessReading
+@_exported import enum CaptureLoudness.LoudnessError

@@ -30,6 +30,11 @@ public struct BroadcastInfo: Sendable, Equatable {
     /// The coding history's lines after the first, one per route change (`routeLine`), oldest
     /// first, without their line ends. A later part of a split take carries those before it.
     public var routeHistory: [String] = []
+    /// The v2 loudness fields; nil: unknown (0x7FFF), as at creation. The recorder sets them at
+    /// `finish` from what it measured over the file's audio (`SndfileRecorder.loudness`).
+    public var loudness: BroadcastLoudness?
+    /// Whether the recorder measures the file's loudness for those fields (`--no-loudness`: no).
+    public var measuresLoudness = true
 
     public static let descriptionLimit = BroadcastDescription.limit
     /// Bytes the coding history's own lines (the capture's and the route changes', line ends
@@ -64,6 +69,7 @@ public struct BroadcastInfo: Sendable, Equatable {
             && a.description == b.description && a.source == b.source && a.software == b.software
             && a.originatorReference == b.originatorReference && a.sampleOffset == b.sampleOffset
             && a.routeHistory == b.routeHistory
+            && a.loudness == b.loudness && a.measuresLoudness == b.measuresLoudness
     }
 
     /// Local time of the file's first sample (`startedAt`, plus `sampleOffset` at `rate`).
@@ -174,9 +180,10 @@ public struct BroadcastInfo: Sendable, Equatable {
         info.time_reference_low = UInt32(truncatingIfNeeded: reference)
         info.time_reference_high = UInt32(truncatingIfNeeded: reference >> 32)
         info.version = 2
-        // Loudness fields unknown: Tech 3285 v2 says 0x7FFF.
-        info.loudness_value = 0x7FFF; info.loudness_range = 0x7FFF; info.max_true_peak_level = 0x7FFF
-        info.max_momentary_loudness = 0x7FFF; info.max_shortterm_loudness = 0x7FFF
+        // Loudness fields: unknown (0x7FFF, Tech 3285 v2) until the recorder measured them.
+        let l = (loudness ?? BroadcastLoudness()).fields
+        info.loudness_value = l[0]; info.loudness_range = l[1]; info.max_true_peak_level = l[2]
+        info.max_momentary_loudness = l[3]; info.max_shortterm_loudness = l[4]
         let history = Array(codingHistory(format: format, fileFormat: fileFormat).utf8)
         info.coding_history_size = UInt32(history.count)
         let fixed = MemoryLayout<SF_BROADCAST_INFO>.offset(of: \.coding_history)!

@@ -1,6 +1,7 @@
 // A recording file written through libsndfile: exclusive create, periodic header updates, fsync.
 import CSndfile
 import CaptureCore
+import CaptureLoudness
 import Dispatch
 import Glibc
 import Synchronization
@@ -35,6 +36,13 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// Bytes a frame takes in the file (in each file, when there is one per channel).
     public var fileBytesPerFrame: Int { fileFormat.bytesPerFrame(channels: splitsChannels ? 1 : format.channels) }
     public private(set) var framesWritten = 0
+    /// A file with a `bext` chunk measures its own audio's loudness as it is written (on the
+    /// writer queue), for the chunk's loudness fields at `finish`: each file its own, so each part
+    /// of a split take and each triggered take carries the figures of exactly the audio it holds.
+    private var loudnessMeter: LoudnessMeter?
+    /// The file's loudness so far (nil: no `bext` chunk, so not measured; one file per channel:
+    /// each channel's file has its own).
+    public var loudness: LoudnessReading? { loudnessMeter?.reading }
     /// One mono file per channel (`FileNaming.channelFile`): `path` names the take, not a file,
     /// and `channelFiles` are the files, each an ordinary recorder of its own (crash-safe,
     /// recoverable, with the markers and the bext chunk). Frames are handed to them a chunk at a
@@ -193,6 +201,12 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         if fileType == .caf && stores.sampleFormat == .floatLE {
             sf_command(f, Int32(SFC_SET_ADD_PEAK_CHUNK), nil, Int32(SF_FALSE))
         }
+        // The chunk is written again (route lines at checkpoints, the loudness at finish): the
+        // same OriginatorReference every time.
+        if fileType.holdsBroadcastInfo, var b = self.broadcast, b.originatorReference == nil {
+            b.originatorReference = b.reference(rate: format.sampleRate)
+            self.broadcast = b
+        }
         if fileType.holdsBroadcastInfo, let broadcast = self.broadcast {
             if let reason = broadcast.apply(to: f, format: stored, fileFormat: stores) {
                 sf_close(f); Glibc.close(fd); unlink(path)
@@ -239,6 +253,9 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         if stores.sampleFormat == .s24_3LE {
             scratch = .allocate(capacity: scratchFrames * format.channels)
         }
+        if fileType.holdsBroadcastInfo && self.broadcast?.measuresLoudness == true {
+            loudnessMeter = try? LoudnessMeter(channels: format.channels, sampleRate: format.sampleRate)
+        }
     }
 
     /// Frames an AIFF can still take: its FORM size (and libsndfile's pad byte) must fit 32 bits.
@@ -256,6 +273,9 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     public func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) {
         if splitsChannels { return try writeChannels(frames, count: count) }
         guard let file else { return }
+        // The frames that reached the file (all of them, unless a write failed) are measured.
+        let before = framesWritten
+        defer { loudnessMeter?.process(frames, count: framesWritten - before, encoding: format.sampleFormat) }
         if ixmlPending && count > 0 { try addIXML(file) }
         defer {
             if historyTidyPending && framesWritten > 0 {
@@ -372,6 +392,8 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
             return
         }
         guard framesWritten == 0, broadcast != nil, let file else { return }
+        var info = info
+        if info.originatorReference == nil { info.originatorReference = broadcast?.originatorReference }  // kept when written again
         if fileType == .caf {
             for (tag, value) in info.cafTags(rate: format.sampleRate) where tags[tag] == nil {
                 guard sf_set_string(file, tag.sndfileType, value) == 0 else { return }
@@ -395,6 +417,17 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         // Never a header of another size over the audio: libsndfile would write it before noticing.
         guard broadcast.codingHistory(format: stored, fileFormat: fileFormat).utf8.count == historyBytes else { return }
         _ = broadcast.apply(to: file, format: stored, fileFormat: fileFormat)  // a failure shows in sf_error
+    }
+
+    /// Writes the measured loudness into the `bext` chunk before the final header. libsndfile
+    /// takes SFC_SET_BROADCAST_INFO after audio when the file had a chunk from the start, and the
+    /// chunk keeps its size (same coding history), so nothing after it moves. A refusal leaves
+    /// the fields unknown (0x7FFF); the audio is not at stake.
+    private func updateLoudness(_ file: OpaquePointer) {
+        guard var info = broadcast, let meter = loudnessMeter, framesWritten > 0,
+              info.codingHistory(format: stored, fileFormat: fileFormat).utf8.count == historyBytes else { return }
+        info.loudness = BroadcastLoudness(meter.reading)
+        if info.apply(to: file, format: stored, fileFormat: fileFormat) == nil { broadcast = info }
     }
 
     public func checkpoint() throws(RecordingError) {
@@ -510,6 +543,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         guard let f = file else { return }
         file = nil
         syncQueue.sync {}  // let an in-flight checkpoint sync finish before the descriptor closes
+        updateLoudness(f)
         var markersInFile = markers.isEmpty
         refreshHistory(f)
         var r = sf_close(f)

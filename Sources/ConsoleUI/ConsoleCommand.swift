@@ -11,6 +11,10 @@ public enum ConsoleCommand: Hashable, Sendable {
     case chooseDevice
     case cycleCategory
     case resetMeters
+    /// The loudness strip: hidden, EBU +9, EBU +18.
+    case cycleLoudness
+    /// Start the loudness integration afresh (I, LRA, the maxima).
+    case resetLoudness
     case cycleBallistics
     case redraw
     /// The meter whose numbers the compact layout shows: the one before, the one after.

@@ -22,6 +22,9 @@ public enum ConsoleEffect: Equatable, Sendable {
     case choose(pcm: String)
     case cycleCategory
     case resetMeters
+    /// Show the loudness strip on the next scale, or hide it.
+    case cycleLoudnessStrip
+    case resetLoudness
     /// Switch the meters to the next ballistics (peak → PPM I → PPM II → VU).
     case cycleBallistics
     /// Quit, once the keys typed before it have taken effect; while recording, ask first
@@ -106,6 +109,8 @@ public struct ConsoleInteraction: Equatable, Sendable {
             case .chooseDevice: return [.listDevices]
             case .cycleCategory: return [.cycleCategory]
             case .resetMeters: return [.resetMeters]
+            case .cycleLoudness: return [.cycleLoudnessStrip]
+            case .resetLoudness: return [.resetLoudness]
             case .cycleBallistics: return [.cycleBallistics]
             case .help: mode = .help; return []
             case .quit: return [.requestQuit]

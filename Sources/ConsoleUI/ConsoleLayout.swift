@@ -16,9 +16,21 @@ public enum ConsoleLayout {
     public static func render(_ m: ConsoleModel, width: Int, height: Int) -> ScreenGrid {
         var g = ScreenGrid(width: width, height: height)
         let channels = max(1, m.levels.count)
-        guard width >= minWidth, let layout = MeterLayout.choose(channels: channels, width: width, rows: height - fixedRows) else {
+        guard width >= minWidth, var layout = MeterLayout.choose(channels: channels, width: width, rows: height - fixedRows) else {
             tooSmall(&g, m, needW: max(minWidth, min(channels, 2 * minWidth)), needH: minHeight(channels: channels, width: max(width, minWidth)))
             return g
+        }
+        // The loudness strip under the meters: all three rows where the meters still fit beside
+        // it, else one line of figures, else (at the minimum size) none.
+        var stripRows = 0
+        if m.loudness != nil {
+            for rows in [LoudnessStrip.fullRows, 1] {
+                if let l = MeterLayout.choose(channels: channels, width: width, rows: height - fixedRows - rows) {
+                    layout = l
+                    stripRows = rows
+                    break
+                }
+            }
         }
         var y = 0
         titleBar(&g, m, y: y); y += 1
@@ -29,6 +41,7 @@ public enum ConsoleLayout {
         case .vertical: verticalMeters(&g, m, y: y, layout: layout)
         }
         y += layout.rows(channels: channels)
+        if let l = m.loudness, stripRows > 0 { LoudnessStrip.draw(&g, l, y: y, rows: stripRows, unicode: m.unicode); y += stripRows }
         rule(&g, m, y: y); y += 1
         sessionPanel(&g, m, y: y); y += 5
         appSessionLine(&g, m, y: y); y += 1
@@ -488,15 +501,18 @@ public enum ConsoleLayout {
     static func helpOverlay(_ g: inout ScreenGrid, _ m: ConsoleModel) {
         let lines = KeyMap.bindings.map { b in (b.keys.joined(separator: " / "), b.help) }
         let w = min(g.width - 4, 92)
-        let h = min(g.height - 2, lines.count + 4)
+        // A row of margin above and below where the keys fit with it, else the whole height; the
+        // note on dimmed properties gives way to keys before any key is left out.
+        let h = min(lines.count + 4 <= g.height - 2 ? g.height - 2 : g.height, lines.count + 4)
+        let note = lines.count + 4 <= h
         let x = (g.width - w) / 2
         let y = max(0, (g.height - h) / 2)
         box(&g, x: x, y: y, w: w, h: h, title: "Keys", unicode: m.unicode)
-        for (i, l) in lines.prefix(h - 4).enumerated() {
+        for (i, l) in lines.prefix(h - (note ? 4 : 3)).enumerated() {
             g.put(l.0, x: x + 2, y: y + 1 + i, style: .key)
             g.put(l.1, x: x + 12, y: y + 1 + i, maxWidth: w - 13)
         }
-        g.put("Dimmed properties have no effect under the current combination.", x: x + 2, y: y + h - 3, style: .dim, maxWidth: w - 4)
+        if note { g.put("Dimmed properties have no effect under the current combination.", x: x + 2, y: y + h - 3, style: .dim, maxWidth: w - 4) }
         g.put("Esc, ? or q closes this help.", x: x + 2, y: y + h - 2, style: .dim, maxWidth: w - 4)
     }
 

@@ -34,6 +34,8 @@ public struct ConsoleModel: Sendable {
     public var levels: [ChannelLevel] = []
     /// Per channel: a clip was seen since the last reset (the light stays lit).
     public var clipLatched: [Bool] = []
+    /// The loudness strip under the meters (nil: hidden; `l` shows it).
+    public var loudness: LoudnessStrip?
     /// Per meter: the device channel it shows, counted from 1 (a `--select`ion's; empty: 1, 2, …),
     /// and the name the device gives it (ALSA's channel map: `FL`, `AUX3`; empty: none).
     public var channelNumbers: [Int] = []

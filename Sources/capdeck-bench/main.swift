@@ -4,6 +4,7 @@
 // late by more than the buffer loses audio, so xruns and dropped frames measure scheduling
 // (make soak's CPU-load runs; PulseAudio would buffer such lateness away).
 // Usage: capdeck-bench PCM|builtin|builtin-paced|builtin-hw [PERIODS] [PERIOD_US] [BUFFER_US]
+//        capdeck-bench loudness CHANNELS RATE SECONDS (LoudnessBench.swift)
 import CAllocCounter
 import CaptureALSA
 import CaptureCore
@@ -20,6 +21,11 @@ guard args.count >= 2 else {
     exit(64)
 }
 let name = args[1]
+if name == "loudness" {
+    loudnessBench(channels: args.count > 2 ? Int(args[2]) ?? 2 : 2, rate: args.count > 3 ? Int(args[3]) ?? 48_000 : 48_000,
+                  seconds: args.count > 4 ? Int(args[4]) ?? 60 : 60)
+    exit(0)
+}
 let periods = args.count > 2 ? Int(args[2]) ?? 20_000 : 20_000
 let periodMicros = args.count > 3 ? Int(args[3]) ?? 10_000 : 10_000
 let bufferMicros = args.count > 4 ? Int(args[4]) : nil

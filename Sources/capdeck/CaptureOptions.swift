@@ -63,6 +63,9 @@ struct CaptureOptions: ParsableArguments {
     @Flag(name: .customLong("no-realtime"), help: "Capture at normal priority (no SCHED_FIFO).")
     var noRealtime = false
 
+    @Flag(name: .customLong("no-loudness"), help: "No EBU R128 loudness metering (no strip, summary or bext loudness: they read unknown).")
+    var noLoudness = false
+
     // Route overrides: which PCM stands for each access kind of the input.
     @Option(name: .customLong("exclusive-device"), help: "PCM for the exclusive route (mix with others off).")
     var exclusiveDevice: String?
@@ -176,6 +179,7 @@ struct CaptureOptions: ParsableArguments {
                         bluetoothHQ: bluetoothHQ, configFile: configFile, muteOtherStreams: muteOtherStreams,
                         preRoll: preRoll, triggerLevel: triggerLevel, triggerStopLevel: triggerStopLevel, triggerHold: triggerHold)
         s.bextDescription = bextDescription
+        s.noLoudness = noLoudness
         s.maxFileTime = maxFileTime
         s.maxFileSize = maxFileSize
         s.channelSelection = select

@@ -202,6 +202,9 @@ private func wavinfoHistory(_ path: String) throws -> String {
         var info = BroadcastInfo(startedAt: fixedStart(), source: "toneA")
         let path = dir.file("part2.wav")
         let rec = try SndfileRecorder(path: path, format: format, fileType: .wav, broadcast: info)
+        // The file's OriginatorReference, made at creation, is kept when the chunk is written again.
+        #expect(rec.broadcast?.originatorReference?.count == 32)
+        info.originatorReference = rec.broadcast?.originatorReference
         let empty = try layout(path)
         let line = info.routeLine(toneB, atFrame: 100, rate: 48_000)
         let added = info.addRouteLine(line, format: format, fileFormat: FileSampleFormat(sampleFormat: .s16LE))

@@ -19,7 +19,8 @@ import Testing
             .toggle(.usesAppSession): [.toggle(.usesAppSession)], .toggle(.autoConfigure): [.toggle(.autoConfigure)],
             .toggle(.mixWithOthers): [.toggle(.mixWithOthers)], .toggle(.bluetoothHQ): [.toggle(.bluetoothHQ)],
             .recordStartStop: [.toggleRecording], .pauseResume: [.pauseResume], .armTrigger: [.toggleTrigger], .split: [.split], .mark: [.mark], .chooseDevice: [.listDevices],
-            .cycleCategory: [.cycleCategory], .resetMeters: [.resetMeters], .cycleBallistics: [.cycleBallistics], .redraw: [.repaint], .help: [], .quit: [.requestQuit],
+            .cycleCategory: [.cycleCategory], .resetMeters: [.resetMeters], .cycleBallistics: [.cycleBallistics],
+            .cycleLoudness: [.cycleLoudnessStrip], .resetLoudness: [.resetLoudness], .redraw: [.repaint], .help: [], .quit: [.requestQuit],
             .previousChannel: [], .nextChannel: [],
         ]
         for b in KeyMap.bindings {

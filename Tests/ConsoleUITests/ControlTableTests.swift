@@ -31,7 +31,7 @@ import Testing
     }
 
     @Test func stdinVerbsAndHelpComeFromTheTable() {
-        #expect(KeyMap.stdinVerbs == ["toggle", "set", "pause", "resume", "mark", "split", "category", "meter", "status", "help", "stop", "quit"])
+        #expect(KeyMap.stdinVerbs == ["toggle", "set", "pause", "resume", "mark", "split", "category", "reset-loudness", "meter", "status", "help", "stop", "quit"])
         for form in KeyMap.controls.flatMap(\.stdin) { #expect(KeyMap.stdinHelp.contains(form), "\(form)") }
         // Keys are unique across the table.
         let codes = KeyMap.bindings.flatMap { $0.keys.flatMap(KeyMap.codes(named:)) }
