@@ -226,8 +226,9 @@ public final class HeadlessRecording {
             throw Failure("\(error); \(line)", code: .ioError)
         }
         if !quiet {
-            Terminal.write("capdeck: \(line)\n")
+            // The saved line stays the last: scripts read it there.
             printLoudness()
+            Terminal.write("capdeck: \(line)\n")
         }
     }
 
@@ -251,8 +252,9 @@ public final class HeadlessRecording {
         }
         if let error = end.error { throw Failure("\(error); \(line)", code: .ioError) }
         if !quiet {
-            Terminal.write("capdeck: \(line)\n")
+            // The saved line stays the last: scripts read it there.
             printLoudness()
+            Terminal.write("capdeck: \(line)\n")
         }
     }
 

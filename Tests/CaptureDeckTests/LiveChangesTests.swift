@@ -54,15 +54,22 @@ final class CountingReceiver: StreamReceiver, Sendable {
         let dir = try tempDir("live-add")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (session, log) = session(input("a:pink", Self.pink))
+        // A file recording from the start shows where the writer is: the new output joins the
+        // writer's stream (which may lag the capture thread's count under load), not the
+        // capture thread's.
+        let whole = CaptureAudioFileOutput(format: liveFormat)
+        session.addOutput(whole)
+        try whole.startRecording(to: dir + "/whole.wav", fileType: .wav)
         session.startRunning()
         try waitUntil("200 ms captured") { session.framesCaptured >= 9600 }
         let out = CaptureAudioFileOutput(format: StreamFormat(sampleFormat: .s16LE, sampleRate: 44_100, channels: 1))
         try out.startRecording(to: dir + "/late.wav", fileType: .wav)
-        let before = session.framesCaptured
+        let before = whole.recordedFrames
         session.addOutput(out)
         let after = session.framesCaptured
         try waitUntil("300 ms recorded") { out.recordedFrames >= 14_400 }
         let saved = try #require(try out.stopRecording())
+        try whole.stopRecording()
         let total = session.framesCaptured
         session.stopRunning()
         #expect(errors(log).isEmpty, "\(log.events)")
@@ -71,7 +78,7 @@ final class CountingReceiver: StreamReceiver, Sendable {
         #expect(file.frames == saved.frames && saved.frames >= 14_400)
         let ref = reference(Self.pink, frames: total + 4800)
         let k = try #require(offset(of: file.samples, in: ref), "the file is one stretch of the source")
-        #expect(k >= before && k <= after + 4800, "joined at stream frame \(k): added between \(before) and \(after)")
+        #expect(k >= before && k <= after + 4800, "joined at stream frame \(k): added between the writer at \(before) and the capture at \(after)")
     }
 
     /// A file output, a data output and another stream receiver removed while running: once
