@@ -98,3 +98,59 @@ docs: deps
 
 clean:
 	rm -rf .build .build-*
+
+# The package (Docs/packaging.md). `make install` (PREFIX, default /usr/local; DESTDIR) installs the
+# binary, its man pages, its bash, zsh and fish completions and the docs, and writes a manifest that
+# `make uninstall` removes exactly; `make deb` builds .build-package/capdeck_VERSION_ARCH.deb with
+# dpkg-deb; `make deb-test` installs that with apt in a fresh Debian root (debootstrap) and records
+# there, and runs lintian (minutes: not part of `make test`, which checks the package's contents).
+# The binary is a release build with the Swift runtime and Foundation linked statically, in its own
+# scratch path (.build-static, so it never disturbs .build), and no RUNPATH: it needs no toolchain.
+PREFIX ?= /usr/local
+DESTDIR ?=
+STATIC_DIR := .build-static
+PACKAGE_DIR := .build-package
+# The pages' and completions' tests: groff and mandoc lint the pages, zsh and fish load the scripts,
+# bash-completion is what loads ours on Debian; dpkg-dev's dpkg-shlibdeps gives Depends.
+PACKAGE_DEBS := dpkg-dev groff mandoc man-db zsh fish bash-completion
+DEBS += $(PACKAGE_DEBS)
+# The package's own test: a clean Debian root, and Debian's package checker.
+DEB_TEST_DEBS := debootstrap lintian
+
+.PHONY: static stage man completions install uninstall deb deb-test
+
+static: deps
+	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath --scratch-path $(STATIC_DIR) --product capdeck
+
+stage: static
+	bash scripts/stage.sh $(STATIC_DIR)/release/capdeck $(PACKAGE_DIR)/stage
+
+# The pages and completion scripts alone, from the debug build (`man -l .build-package/man/capdeck.1`).
+man: deps
+	$(SWIFT) build --product capdeck
+	python3 scripts/manpages.py --binary .build/debug/capdeck --out $(PACKAGE_DIR)/man
+	@echo "make man: $(PACKAGE_DIR)/man (read one with man -l $(PACKAGE_DIR)/man/capdeck.1)"
+
+completions: deps
+	$(SWIFT) build --product capdeck
+	@mkdir -p $(PACKAGE_DIR)/completions
+	{ .build/debug/capdeck --generate-completion-script bash; cat packaging/completion/wordbreaks.bash; } > $(PACKAGE_DIR)/completions/capdeck.bash
+	.build/debug/capdeck --generate-completion-script zsh > $(PACKAGE_DIR)/completions/_capdeck
+	.build/debug/capdeck --generate-completion-script fish > $(PACKAGE_DIR)/completions/capdeck.fish
+
+install: stage
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) bash scripts/install.sh install $(PACKAGE_DIR)/stage
+
+uninstall:
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) bash scripts/install.sh uninstall
+
+deb: stage
+	bash scripts/deb.sh $(PACKAGE_DIR)/stage $(PACKAGE_DIR)
+
+deb-test: deb
+	@dpkg-query -W -f='$${Status}\n' $(DEB_TEST_DEBS) 2>/dev/null | grep -c '^install ok installed' | grep -qx 2 || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(DEB_TEST_DEBS) >/dev/null; }
+	bash scripts/deb-test.sh $(PACKAGE_DIR)/capdeck_*.deb
+
+# `make test` checks the package too (Tests/IntegrationTests/PackageTests.swift reads the .deb).
+test: deb
