@@ -10,7 +10,7 @@ import ConsoleUI
 
 enum Completion {
     /// -D and the route overrides: the catalog's names, then the built-in signals.
-    static let device = CompletionKind.custom { _, _, prefix in devices(matching: prefix) }
+    static let device = CompletionKind.custom { _, _, prefix in forShell(devices(matching: prefix)) }
     /// The sample formats `-f` takes, by their ALSA names.
     static let formats = CompletionKind.list(SampleFormat.allCases.map(\.rawValue))
     /// The file types `-t` takes.
@@ -40,6 +40,13 @@ enum Completion {
         names += ConsoleInteraction.builtInSignals + ["builtin:sine"]
         var seen = Set<String>()
         return names.filter { $0.hasPrefix(prefix) && seen.insert($0).inserted }
+    }
+
+    /// Candidates as the requesting shell's script takes them: zsh's `_describe` reads `value:description`,
+    /// so a colon in a value (`hw:CARD=PCH,DEV=0`, `builtin:pink`) is escaped; bash and fish take them as they are.
+    static func forShell(_ candidates: [String]) -> [String] {
+        guard CompletionShell.requesting == .zsh else { return candidates }
+        return candidates.map { String($0.flatMap { $0 == ":" ? ["\\", ":"] : [$0] }) }
     }
 
     /// Whether this run is the argument parser's introspection (a completion callback, a script or
