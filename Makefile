@@ -106,6 +106,8 @@ clean:
 # there, and runs lintian (minutes: not part of `make test`, which checks the package's contents).
 # The binary is a release build with the Swift runtime and Foundation linked statically, in its own
 # scratch path (.build-static, so it never disturbs .build), and no RUNPATH: it needs no toolchain.
+# Bound at load (-z now) and the C++ in it (toml++, which reads the config file) built with
+# _FORTIFY_SOURCE, as Debian's hardening asks.
 PREFIX ?= /usr/local
 DESTDIR ?=
 STATIC_DIR := .build-static
@@ -120,12 +122,14 @@ DEB_TEST_DEBS := debootstrap lintian
 .PHONY: static stage man completions install uninstall deb deb-test
 
 static: deps
-	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath --scratch-path $(STATIC_DIR) --product capdeck
+	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath -Xlinker -z -Xlinker now \
+	  -Xcxx -D_FORTIFY_SOURCE=2 --scratch-path $(STATIC_DIR) --product capdeck
 
 stage: static
 	bash scripts/stage.sh $(STATIC_DIR)/release/capdeck $(PACKAGE_DIR)/stage
 
-# The pages and completion scripts alone, from the debug build (`man -l .build-package/man/capdeck.1`).
+# The pages and completion scripts alone, from the debug build (`man -l .build-package/man/capdeck.1`,
+# `source .build-package/completions/capdeck`).
 man: deps
 	$(SWIFT) build --product capdeck
 	python3 scripts/manpages.py --binary .build/debug/capdeck --out $(PACKAGE_DIR)/man
@@ -133,10 +137,7 @@ man: deps
 
 completions: deps
 	$(SWIFT) build --product capdeck
-	@mkdir -p $(PACKAGE_DIR)/completions
-	{ .build/debug/capdeck --generate-completion-script bash; cat packaging/completion/wordbreaks.bash; } > $(PACKAGE_DIR)/completions/capdeck.bash
-	.build/debug/capdeck --generate-completion-script zsh > $(PACKAGE_DIR)/completions/_capdeck
-	.build/debug/capdeck --generate-completion-script fish > $(PACKAGE_DIR)/completions/capdeck.fish
+	bash scripts/completions.sh .build/debug/capdeck $(PACKAGE_DIR)/completions
 
 install: stage
 	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) bash scripts/install.sh install $(PACKAGE_DIR)/stage

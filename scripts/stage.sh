@@ -27,19 +27,17 @@ if readelf -d "$STAGE/bin/capdeck" | grep -qE '\((RPATH|RUNPATH)\)'; then
   exit 1
 fi
 
-# The scripts and pages come from the staged binary itself, so they match what is installed.
-# A bare environment: nothing of the builder's (HOME, XDG_*, a sound server) reaches them.
-run() { env -i PATH=/usr/bin:/bin "$STAGE/bin/capdeck" "$@"; }
-man=$(mktemp -d)
-trap 'rm -rf "$man"' EXIT
-python3 scripts/manpages.py --binary "$STAGE/bin/capdeck" --out "$man"
-for page in "$man"/*.1; do
+# The pages and scripts come from the staged binary itself, so they match what is installed.
+gen=$(mktemp -d)
+trap 'rm -rf "$gen"' EXIT
+python3 scripts/manpages.py --binary "$STAGE/bin/capdeck" --out "$gen/man"
+for page in "$gen"/man/*.1; do
   gzip -9n < "$page" > "$STAGE/share/man/man1/$(basename "$page").gz"
 done
-{ run --generate-completion-script bash; cat packaging/completion/wordbreaks.bash; } \
-  > "$STAGE/share/bash-completion/completions/capdeck"
-run --generate-completion-script zsh > "$STAGE/share/zsh/vendor-completions/_capdeck"
-run --generate-completion-script fish > "$STAGE/share/fish/vendor_completions.d/capdeck.fish"
+bash scripts/completions.sh "$STAGE/bin/capdeck" "$gen/completions"
+install -m 0644 "$gen/completions/capdeck" "$STAGE/share/bash-completion/completions/capdeck"
+install -m 0644 "$gen/completions/_capdeck" "$STAGE/share/zsh/vendor-completions/_capdeck"
+install -m 0644 "$gen/completions/capdeck.fish" "$STAGE/share/fish/vendor_completions.d/capdeck.fish"
 
 install -m 0644 README.md "$STAGE/share/doc/capdeck/README.md"
 install -m 0644 Docs/*.md "$STAGE/share/doc/capdeck/Docs/"
