@@ -75,11 +75,19 @@ extension Integration {
                 s = s.replacingOccurrences(of: from, with: to)
             }
             return s.split(separator: "\n").map { line in
-                // ".B x" / ".BR a , b" / ".IR a .b": the words, joined as the request shows them.
+                // ".B x y" shows its words; ".BR a \", \" b" and ".IR a .b" join theirs (quoted ones
+                // whole) without blanks, as the font-alternating requests print them.
                 guard line.hasPrefix(".") else { return String(line) }
-                let words = line.split(separator: " ", maxSplits: 1)
-                guard words.count == 2 else { return "" }
-                return words[1].replacingOccurrences(of: "\" \"", with: "").replacingOccurrences(of: "\"", with: "")
+                let parts = line.split(separator: " ", maxSplits: 1)
+                guard parts.count == 2 else { return "" }
+                var args: [String] = [], current = "", quoted = false
+                for ch in parts[1] {
+                    if ch == "\"" { quoted.toggle() } else if ch == " " && !quoted {
+                        if !current.isEmpty { args.append(current); current = "" }
+                    } else { current.append(ch) }
+                }
+                if !current.isEmpty { args.append(current) }
+                return args.joined(separator: parts[0].count == 3 ? "" : " ")
             }.joined(separator: "\n")
         }
 
@@ -129,7 +137,7 @@ extension Integration {
                     }
                     for n in arg["names"] as? [[String: String]] ?? [] {
                         let flag = (n["kind"] == "short" ? "-" : "--") + n["name"]!
-                        #expect(options.range(of: "(^|[ ,])\(NSRegularExpression.escapedPattern(for: flag))([ ,\n]|$)",
+                        #expect(options.range(of: "(^|[\\s,])\(NSRegularExpression.escapedPattern(for: flag))([\\s,]|$)",
                                               options: .regularExpression) != nil,
                                 "\(name): \(flag) is not in OPTIONS")
                         checked += 1
@@ -182,7 +190,7 @@ extension Integration {
             let helpText = help.stdout.replacingOccurrences(of: "\n", with: " ")
             for code in codes.sorted() {
                 #expect(status.contains("\n\(code)\n"), "capdeck(1) EXIT STATUS lacks \(code)")
-                #expect(helpText.range(of: "[ ,:]\(code) [a-z]", options: .regularExpression) != nil, "--help lacks exit code \(code)")
+                #expect(helpText.range(of: "[ ,:]\(code) [A-Za-z]", options: .regularExpression) != nil, "--help lacks exit code \(code)")
             }
         }
 
@@ -245,7 +253,8 @@ extension Integration {
             }
 
             func screen() async throws -> String {
-                try await runProgram(tmux, ["-L", socket, "capture-pane", "-p"],
+                // -N: with each line's trailing blanks (a completed word's space shows it was the only one).
+                try await runProgram(tmux, ["-L", socket, "capture-pane", "-p", "-N"],
                                      environment: ["PATH": "/usr/bin:/bin", "TMUX_TMPDIR": scratch.root], scratch: scratch).stdout
             }
 
@@ -332,7 +341,7 @@ extension Integration {
                 _ = try await pane.complete("capdeck console --shared-device capdeck_p", expect: "capdeck_probe") {
                     $0.contains("--shared-device capdeck_probe ")
                 }
-                _ = try await pane.complete("capdeck rec", expect: "record") { $0.contains("capdeck record ") }
+                _ = try await pane.complete("capdeck dev", expect: "devices") { $0.contains("capdeck devices ") }
             } catch { Issue.record(error) }
             await pane.stop()
             #expect(access(home.path("opened.raw"), F_OK) != 0, "completing opened the capture PCM")
