@@ -67,34 +67,37 @@ fuzz-build:
 	$(SWIFT) build -c release --scratch-path .build-fuzz --product capdeck-fuzz \
 	  -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING -Xcxx -fsanitize=fuzzer-no-link
 
-# The CaptureDeckAVFoundation documentation and its porting guide (DocC): the module's symbol graphs
-# from a build in its own scratch path (.build-docs, so it never disturbs .build), converted with the
-# toolchain's docc into .build-docs/CaptureDeckAVFoundation.doccarchive (a static site). Every warning
-# is printed and counted; one in the catalog (a broken link in the guide) fails, as any does with
-# DOCS_STRICT=1.
+# The library products' documentation (DocC): CaptureDeck (its landing page and an article on its
+# main types) and CaptureDeckAVFoundation (with its porting guide). The modules' symbol graphs come
+# from one build in its own scratch path (.build-docs, so it never disturbs .build; building
+# CaptureDeckAVFoundation builds CaptureDeck too), each converted with the toolchain's docc into
+# .build-docs/MODULE.doccarchive (a static site). Every warning is printed and counted; one in a
+# catalog (a broken link in a guide) fails, as any does with DOCS_STRICT=1.
 DOCC ?= $(or $(shell command -v docc 2>/dev/null),/opt/swift/usr/bin/docc)
 DOCS_DIR := .build-docs
-DOCS_CATALOG := Sources/CaptureDeckAVFoundation/CaptureDeckAVFoundation.docc
+DOCS_MODULES := CaptureDeck CaptureDeckAVFoundation
 docs: deps
 	@# A build whose graphs are gone would emit none (nothing to recompile): start it afresh.
-	@[ -f $(DOCS_DIR)/symbol-graphs/CaptureDeckAVFoundation.symbols.json ] || rm -rf $(DOCS_DIR)
+	@for m in $(DOCS_MODULES); do [ -f $(DOCS_DIR)/symbol-graphs/$$m.symbols.json ] || { rm -rf $(DOCS_DIR); break; }; done
 	$(SWIFT) build --scratch-path $(DOCS_DIR) --target CaptureDeckAVFoundation \
 	  -Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc $(CURDIR)/$(DOCS_DIR)/symbol-graphs
-	@rm -rf $(DOCS_DIR)/module-graphs && mkdir -p $(DOCS_DIR)/module-graphs && \
-	  cp $(DOCS_DIR)/symbol-graphs/CaptureDeckAVFoundation.symbols.json $(DOCS_DIR)/symbol-graphs/CaptureDeckAVFoundation@*.symbols.json \
-	    $(DOCS_DIR)/module-graphs/
-	@rm -rf $(DOCS_DIR)/CaptureDeckAVFoundation.doccarchive
-	@$(DOCC) convert $(DOCS_CATALOG) --additional-symbol-graph-dir $(DOCS_DIR)/module-graphs \
-	  --output-path $(DOCS_DIR)/CaptureDeckAVFoundation.doccarchive \
-	  --fallback-display-name CaptureDeckAVFoundation --fallback-bundle-identifier org.capdeck.CaptureDeckAVFoundation \
-	  --ide-console-output $(if $(DOCS_STRICT),--warnings-as-errors) > $(DOCS_DIR)/docc.log 2>&1; \
-	status=$$?; grep -E ': (warning|error):' $(DOCS_DIR)/docc.log; \
-	warnings=$$(grep -c ': warning:' $(DOCS_DIR)/docc.log); errors=$$(grep -c ': error:' $(DOCS_DIR)/docc.log); \
-	catalog=$$(grep -E ': (warning|error):' $(DOCS_DIR)/docc.log | grep -c '\.docc/'); \
-	echo "make docs: $$warnings warning(s), $$errors error(s), $$catalog of them in the catalog"; \
-	if [ $$status -ne 0 ]; then echo "make docs: docc failed (exit $$status); its log: $(DOCS_DIR)/docc.log"; exit $$status; fi; \
-	[ $$catalog -eq 0 ] || { echo "make docs: fix the catalog's warnings above"; exit 1; }; \
-	echo "make docs: $(DOCS_DIR)/CaptureDeckAVFoundation.doccarchive (serve it, open /documentation/capturedeckavfoundation)"
+	@failed=0; for m in $(DOCS_MODULES); do \
+	  graphs=$(DOCS_DIR)/module-graphs/$$m; log=$(DOCS_DIR)/docc-$$m.log; \
+	  rm -rf $$graphs $(DOCS_DIR)/$$m.doccarchive && mkdir -p $$graphs && \
+	  cp $(DOCS_DIR)/symbol-graphs/$$m.symbols.json $$graphs/ && \
+	  { cp $(DOCS_DIR)/symbol-graphs/$$m@*.symbols.json $$graphs/ 2>/dev/null || true; } && \
+	  $(DOCC) convert Sources/$$m/$$m.docc --additional-symbol-graph-dir $$graphs \
+	    --output-path $(DOCS_DIR)/$$m.doccarchive \
+	    --fallback-display-name $$m --fallback-bundle-identifier org.capdeck.$$m \
+	    --ide-console-output $(if $(DOCS_STRICT),--warnings-as-errors) > $$log 2>&1; \
+	  status=$$?; grep -E ': (warning|error):' $$log; \
+	  warnings=$$(grep -c ': warning:' $$log); errors=$$(grep -c ': error:' $$log); \
+	  catalog=$$(grep -E ': (warning|error):' $$log | grep -c '\.docc/'); \
+	  echo "make docs: $$m: $$warnings warning(s), $$errors error(s), $$catalog of them in the catalog"; \
+	  if [ $$status -ne 0 ]; then echo "make docs: $$m: docc failed (exit $$status); its log: $$log"; failed=1; \
+	  elif [ $$catalog -ne 0 ]; then echo "make docs: $$m: fix the catalog's warnings above"; failed=1; \
+	  else lower=$$(echo $$m | tr A-Z a-z); echo "make docs: $(DOCS_DIR)/$$m.doccarchive (serve it, open /documentation/$$lower)"; fi; \
+	done; exit $$failed
 
 clean:
 	rm -rf .build .build-*
