@@ -68,34 +68,94 @@ fuzz-build:
 	$(SWIFT) build -c release --scratch-path .build-fuzz --product capdeck-fuzz \
 	  -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING -Xcxx -fsanitize=fuzzer-no-link
 
-# The CaptureDeckAVFoundation documentation and its porting guide (DocC): the module's symbol graphs
-# from a build in its own scratch path (.build-docs, so it never disturbs .build), converted with the
-# toolchain's docc into .build-docs/CaptureDeckAVFoundation.doccarchive (a static site). Every warning
-# is printed and counted; one in the catalog (a broken link in the guide) fails, as any does with
-# DOCS_STRICT=1.
+# The library products' documentation (DocC): CaptureDeck (its landing page and an article on its
+# main types) and CaptureDeckAVFoundation (with its porting guide). The modules' symbol graphs come
+# from one build in its own scratch path (.build-docs, so it never disturbs .build; building
+# CaptureDeckAVFoundation builds CaptureDeck too), each converted with the toolchain's docc into
+# .build-docs/MODULE.doccarchive (a static site). Every warning is printed and counted; one in a
+# catalog (a broken link in a guide) fails, as any does with DOCS_STRICT=1.
 DOCC ?= $(or $(shell command -v docc 2>/dev/null),/opt/swift/usr/bin/docc)
 DOCS_DIR := .build-docs
-DOCS_CATALOG := Sources/CaptureDeckAVFoundation/CaptureDeckAVFoundation.docc
+DOCS_MODULES := CaptureDeck CaptureDeckAVFoundation
 docs: deps
 	@# A build whose graphs are gone would emit none (nothing to recompile): start it afresh.
-	@[ -f $(DOCS_DIR)/symbol-graphs/CaptureDeckAVFoundation.symbols.json ] || rm -rf $(DOCS_DIR)
+	@for m in $(DOCS_MODULES); do [ -f $(DOCS_DIR)/symbol-graphs/$$m.symbols.json ] || { rm -rf $(DOCS_DIR); break; }; done
 	$(SWIFT) build --scratch-path $(DOCS_DIR) --target CaptureDeckAVFoundation \
 	  -Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc $(CURDIR)/$(DOCS_DIR)/symbol-graphs
-	@rm -rf $(DOCS_DIR)/module-graphs && mkdir -p $(DOCS_DIR)/module-graphs && \
-	  cp $(DOCS_DIR)/symbol-graphs/CaptureDeckAVFoundation.symbols.json $(DOCS_DIR)/symbol-graphs/CaptureDeckAVFoundation@*.symbols.json \
-	    $(DOCS_DIR)/module-graphs/
-	@rm -rf $(DOCS_DIR)/CaptureDeckAVFoundation.doccarchive
-	@$(DOCC) convert $(DOCS_CATALOG) --additional-symbol-graph-dir $(DOCS_DIR)/module-graphs \
-	  --output-path $(DOCS_DIR)/CaptureDeckAVFoundation.doccarchive \
-	  --fallback-display-name CaptureDeckAVFoundation --fallback-bundle-identifier org.capdeck.CaptureDeckAVFoundation \
-	  --ide-console-output $(if $(DOCS_STRICT),--warnings-as-errors) > $(DOCS_DIR)/docc.log 2>&1; \
-	status=$$?; grep -E ': (warning|error):' $(DOCS_DIR)/docc.log; \
-	warnings=$$(grep -c ': warning:' $(DOCS_DIR)/docc.log); errors=$$(grep -c ': error:' $(DOCS_DIR)/docc.log); \
-	catalog=$$(grep -E ': (warning|error):' $(DOCS_DIR)/docc.log | grep -c '\.docc/'); \
-	echo "make docs: $$warnings warning(s), $$errors error(s), $$catalog of them in the catalog"; \
-	if [ $$status -ne 0 ]; then echo "make docs: docc failed (exit $$status); its log: $(DOCS_DIR)/docc.log"; exit $$status; fi; \
-	[ $$catalog -eq 0 ] || { echo "make docs: fix the catalog's warnings above"; exit 1; }; \
-	echo "make docs: $(DOCS_DIR)/CaptureDeckAVFoundation.doccarchive (serve it, open /documentation/capturedeckavfoundation)"
+	@failed=0; for m in $(DOCS_MODULES); do \
+	  graphs=$(DOCS_DIR)/module-graphs/$$m; log=$(DOCS_DIR)/docc-$$m.log; \
+	  rm -rf $$graphs $(DOCS_DIR)/$$m.doccarchive && mkdir -p $$graphs && \
+	  cp $(DOCS_DIR)/symbol-graphs/$$m.symbols.json $$graphs/ && \
+	  { cp $(DOCS_DIR)/symbol-graphs/$$m@*.symbols.json $$graphs/ 2>/dev/null || true; } && \
+	  $(DOCC) convert Sources/$$m/$$m.docc --additional-symbol-graph-dir $$graphs \
+	    --output-path $(DOCS_DIR)/$$m.doccarchive \
+	    --fallback-display-name $$m --fallback-bundle-identifier org.capdeck.$$m \
+	    --ide-console-output $(if $(DOCS_STRICT),--warnings-as-errors) > $$log 2>&1; \
+	  status=$$?; grep -E ': (warning|error):' $$log; \
+	  warnings=$$(grep -c ': warning:' $$log); errors=$$(grep -c ': error:' $$log); \
+	  catalog=$$(grep -E ': (warning|error):' $$log | grep -c '\.docc/'); \
+	  echo "make docs: $$m: $$warnings warning(s), $$errors error(s), $$catalog of them in the catalog"; \
+	  if [ $$status -ne 0 ]; then echo "make docs: $$m: docc failed (exit $$status); its log: $$log"; failed=1; \
+	  elif [ $$catalog -ne 0 ]; then echo "make docs: $$m: fix the catalog's warnings above"; failed=1; \
+	  else lower=$$(echo $$m | tr A-Z a-z); echo "make docs: $(DOCS_DIR)/$$m.doccarchive (serve it, open /documentation/$$lower)"; fi; \
+	done; exit $$failed
 
 clean:
 	rm -rf .build .build-*
+
+# The package (Docs/packaging.md). `make install` (PREFIX, default /usr/local; DESTDIR) installs the
+# binary, its man pages, its bash, zsh and fish completions and the docs, and writes a manifest that
+# `make uninstall` removes exactly; `make deb` builds .build-package/capdeck_VERSION_ARCH.deb with
+# dpkg-deb; `make deb-test` installs that with apt in a fresh Debian root (debootstrap) and records
+# there, and runs lintian (minutes: not part of `make test`, which checks the package's contents).
+# The binary is a release build with the Swift runtime and Foundation linked statically, in its own
+# scratch path (.build-static, so it never disturbs .build), and no RUNPATH: it needs no toolchain.
+# Bound at load (-z now) and the C++ in it (toml++, which reads the config file) built with
+# _FORTIFY_SOURCE, as Debian's hardening asks.
+PREFIX ?= /usr/local
+DESTDIR ?=
+STATIC_DIR := .build-static
+PACKAGE_DIR := .build-package
+# The pages' and completions' tests: groff and mandoc lint the pages, zsh and fish load the scripts,
+# bash-completion is what loads ours on Debian; dpkg-dev's dpkg-shlibdeps gives Depends.
+PACKAGE_DEBS := dpkg-dev groff mandoc man-db zsh fish bash-completion
+DEBS += $(PACKAGE_DEBS)
+# The package's own test: a clean Debian root, and Debian's package checker.
+DEB_TEST_DEBS := debootstrap lintian
+
+.PHONY: static stage man completions install uninstall deb deb-test
+
+static: deps
+	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath -Xlinker -z -Xlinker now \
+	  -Xcxx -D_FORTIFY_SOURCE=2 --scratch-path $(STATIC_DIR) --product capdeck
+
+stage: static
+	bash scripts/stage.sh $(STATIC_DIR)/release/capdeck $(PACKAGE_DIR)/stage
+
+# The pages and completion scripts alone, from the debug build (`man -l .build-package/man/capdeck.1`,
+# `source .build-package/completions/capdeck`).
+man: deps
+	$(SWIFT) build --product capdeck
+	python3 scripts/manpages.py --binary .build/debug/capdeck --out $(PACKAGE_DIR)/man
+	@echo "make man: $(PACKAGE_DIR)/man (read one with man -l $(PACKAGE_DIR)/man/capdeck.1)"
+
+completions: deps
+	$(SWIFT) build --product capdeck
+	bash scripts/completions.sh .build/debug/capdeck $(PACKAGE_DIR)/completions
+
+install: stage
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) bash scripts/install.sh install $(PACKAGE_DIR)/stage
+
+uninstall:
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) bash scripts/install.sh uninstall
+
+deb: stage
+	bash scripts/deb.sh $(PACKAGE_DIR)/stage $(PACKAGE_DIR)
+
+deb-test: deb
+	@dpkg-query -W -f='$${Status}\n' $(DEB_TEST_DEBS) 2>/dev/null | grep -c '^install ok installed' | grep -qx 2 || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(DEB_TEST_DEBS) >/dev/null; }
+	bash scripts/deb-test.sh $(PACKAGE_DIR)/capdeck_*.deb
+
+# `make test` checks the package too (Tests/IntegrationTests/PackageTests.swift reads the .deb).
+test: deb

@@ -366,6 +366,8 @@ public final class InputDeviceWatcher: @unchecked Sendable {
     /// - Parameters:
     ///   - interval: seconds between questions to the server (and card rescans where inotify
     ///     can't be had).
+    ///   - serverTimeoutMs: how long each question to the sound server may take.
+    ///   - deviceDirectory: where the ALSA device nodes are (watched for cards coming and going).
     ///   - queue: where `handler` runs (a serial queue of the watcher's own by default).
     ///   - handler: each refresh's changes, connected and disconnected devices, never empty.
     public init(interval: Double = 1, serverTimeoutMs: Int = 500, deviceDirectory: String = "/dev/snd",

@@ -20,10 +20,13 @@ public final class OtherAudioCoordinator: Sendable {
     private let timer: any RetryTimer
 
     /// - Parameters:
+    ///   - session: the session whose mix-with-others setting decides when others are interrupted.
     ///   - players: follow MPRIS players on the session bus.
     ///   - muteStreams: also mute other programs' playback streams on the sound server while
     ///     interrupting, and unmute exactly those after (off by default in capdeck: servers
     ///     remember mutes per application).
+    ///   - journalDirectory: where the crash journal goes (default `$XDG_STATE_HOME/capdeck`).
+    ///   - busAddress: the session bus (default `DBUS_SESSION_BUS_ADDRESS`, else the runtime directory's).
     ///   - onChange: what was interrupted or restored, or a failure (on an interrupter's queue; say
     ///     it, don't wait in it).
     public init(session: CaptureSession, players: Bool = true, muteStreams: Bool = false, journalDirectory: String? = nil,

@@ -10,8 +10,11 @@ struct Capdeck: ParsableCommand {
         commandName: "capdeck",
         abstract: "A recording console for Linux: capture audio from ALSA to crash-safe files.",
         discussion: """
-            Exit codes: 0 success, 64 usage error, 65 bad input file, 69 device unavailable, 71 out of file descriptors at start, \
-            73 cannot create the output file, 74 I/O error during recording.
+            Exit codes: 0 success, 64 usage error, 65 bad input file (recover: a file left \
+            untouched), 66 input file missing (recover), 69 device or sound server unavailable, \
+            71 out of file descriptors at start, 73 cannot create the output file or directory, \
+            74 I/O error during recording, 78 bad config file, 130 a second interrupt stopped \
+            without finishing the file.
             'capdeck' alone opens the console; 'capdeck record' records headless.
             """,
         version: BroadcastInfo.captureDeckVersion,
@@ -33,7 +36,9 @@ enum Main {
         SoundServerIdentity.announce()
         // A capdeck that died while mix off had other programs' players paused left a journal:
         // they play again now, whatever this command is (recover too), and one line says so.
-        if let restored = OtherAudioCoordinator.restoreOrphanedJournal() { Terminal.error(restored) }
+        // Not while a shell asks for completions: its line must not get a message.
+        if !Completion.isIntrospection(CommandLine.arguments),
+           let restored = OtherAudioCoordinator.restoreOrphanedJournal() { Terminal.error(restored) }
         do {
             var command = try Capdeck.parseAsRoot()
             try command.run()

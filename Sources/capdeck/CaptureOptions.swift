@@ -6,12 +6,13 @@ import CaptureFiles
 
 struct CaptureOptions: ParsableArguments {
     @Option(name: [.customShort("D"), .customLong("device")],
-            help: "Capture PCM (e.g. hw:0,0, plughw:1, dsnoop:0, default) or builtin[:sine[:HZ]|:sweep|:pink].")
+            help: "Capture PCM (e.g. hw:0,0, plughw:1, dsnoop:0, default) or builtin[:sine[:HZ]|:sweep|:pink].",
+            completion: Completion.device)
     var device: String?
 
     @Option(name: [.customShort("f"), .customLong("format")],
             help: "Sample format of the recording: S16_LE (default), S24_LE, S24_3LE, S32_LE, FLOAT_LE.",
-            transform: Parse.format)
+            completion: Completion.formats, transform: Parse.format)
     var format: SampleFormat?
 
     @Option(name: [.customShort("r"), .customLong("rate")], parsing: .unconditional, help: "Sample rate in Hz (8000-384000; default 48000).",
@@ -33,11 +34,12 @@ struct CaptureOptions: ParsableArguments {
 
     @Option(name: [.customShort("t"), .customLong("file-type")],
             help: "File type: wav (RF64 past 4 GiB), w64, caf, flac, aiff (at most 4 GiB). Default: from FILE's extension, else wav.",
-            transform: Parse.fileType)
+            completion: Completion.fileTypes, transform: Parse.fileType)
     var fileType: FileType?
 
     @Option(name: [.customShort("o"), .customLong("output-dir")],
-            help: "Directory for recordings (default: $XDG_DATA_HOME/capdeck/recordings, else ~/.local/share/capdeck/recordings).")
+            help: "Directory for recordings (default: $XDG_DATA_HOME/capdeck/recordings, else ~/.local/share/capdeck/recordings).",
+            completion: .directory)
     var outputDir: String?
 
     @Option(name: .customLong("name"), help: "strftime pattern for file names; the type's extension is added.")
@@ -67,13 +69,13 @@ struct CaptureOptions: ParsableArguments {
     var noLoudness = false
 
     // Route overrides: which PCM stands for each access kind of the input.
-    @Option(name: .customLong("exclusive-device"), help: "PCM for the exclusive route (mix with others off).")
+    @Option(name: .customLong("exclusive-device"), help: "PCM for the exclusive route (mix with others off).", completion: Completion.device)
     var exclusiveDevice: String?
-    @Option(name: .customLong("shared-device"), help: "PCM for the shared route (mix with others on).")
+    @Option(name: .customLong("shared-device"), help: "PCM for the shared route (mix with others on).", completion: Completion.device)
     var sharedDevice: String?
-    @Option(name: .customLong("bluetooth-hq-device"), help: "PCM for high-quality Bluetooth recording.")
+    @Option(name: .customLong("bluetooth-hq-device"), help: "PCM for high-quality Bluetooth recording.", completion: Completion.device)
     var bluetoothHQDevice: String?
-    @Option(name: .customLong("bluetooth-hfp-device"), help: "PCM for Bluetooth hands-free (HFP) recording.")
+    @Option(name: .customLong("bluetooth-hfp-device"), help: "PCM for Bluetooth hands-free (HFP) recording.", completion: Completion.device)
     var bluetoothHFPDevice: String?
 
     // The four AVCaptureSession properties (Apple's defaults: on, on, off, off).
@@ -127,7 +129,8 @@ struct CaptureOptions: ParsableArguments {
             transform: Parse.meter)
     var meter: MeterBallistics?
 
-    @Option(name: .customLong("config"), help: "Config file (default: $XDG_CONFIG_HOME/capdeck/config.toml, if it exists).")
+    @Option(name: .customLong("config"), help: "Config file (default: $XDG_CONFIG_HOME/capdeck/config.toml, if it exists).",
+            completion: Completion.config)
     var configFile: String?
 
     func validate() throws {

@@ -22,7 +22,8 @@ struct RecordCommand: ParsableCommand {
             split, and a take never split keeps its name); a taken name gets -1, -2 after the number.
             """)
 
-    @Argument(help: "Output file (must not exist). Default: a name from --name in --output-dir.")
+    @Argument(help: "Output file (must not exist). Default: a name from --name in --output-dir.",
+              completion: Completion.recordings)
     var file: String?
 
     @OptionGroup var capture: CaptureOptions

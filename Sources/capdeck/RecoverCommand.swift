@@ -15,7 +15,7 @@ struct RecoverCommand: ParsableCommand {
             untouched, 66 a file missing.
             """)
 
-    @Argument(help: "Recordings to repair.")
+    @Argument(help: "Recordings to repair.", completion: Completion.recordings)
     var files: [String]
 
     func validate() throws {
