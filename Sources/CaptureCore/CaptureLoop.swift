@@ -89,7 +89,7 @@ extension CaptureEngine {
             if r.added > 0 {
                 captured += r.added
                 capturedFrames.store(captured, ordering: .relaxed)
-                dataBell.ringIfWaiting()
+                publish(run.ring)
             }
             if case .frames(let n) = r.result, n > 0 { watch.delivered(); continue }
             if let end = handleNoFrames(r.result, device, captured: captured, watch: &watch) { return .ended(end) }
@@ -204,7 +204,7 @@ extension CaptureEngine {
             guard left > 0, let r = readIntoRing(run, b.device, b, left: left) else { return }
             if r.added > 0 {
                 capturedFrames.add(r.added, ordering: .relaxed)
-                dataBell.ringIfWaiting()
+                publish(run.ring)
             }
             guard case .frames(let n) = r.result, n > 0 else { return }
         }
@@ -226,7 +226,7 @@ extension CaptureEngine {
             let out = Swift.min(n, left)
             writeResampled(rs, frames: out, into: ring)
             capturedFrames.add(out, ordering: .relaxed)
-            dataBell.ringIfWaiting()
+            publish(run.ring)
         }
     }
 
@@ -247,9 +247,17 @@ extension CaptureEngine {
             writeSilence(frames: n, into: ring)
             capturedFrames.add(n, ordering: .relaxed)
             remaining -= n
-            dataBell.ringIfWaiting()
+            publish(run.ring)
         }
         return total - remaining
+    }
+
+    /// Wakes the writer if it sleeps and the ring now holds the batch it waits for
+    /// (`Configuration.writerBatchSeconds`): not at every period. Real-time path: an atomic load
+    /// or two, and a write(2) only when the writer is woken.
+    @inline(__always)
+    func publish(_ ring: FrameRing) {
+        dataBell.ringIfWaiting(level: ring.capacity - ring.writableFrames)
     }
 
     /// Writes `frames` of silence into the ring (which must have room) and publishes them.
