@@ -92,45 +92,12 @@ extension CaptureEngine {
         return failure
     }
 
-    /// Reads what `b` holds, then waits (at most two periods, or until a stop) for its next
-    /// delivery and reads that too. Capture queue, real-time: reads and polls only.
-    func awaitDelivery(_ run: EngineRun, _ b: DeviceBinding) {
-        let limit = configuration.maxFrames ?? Int.max
-        let rate = UInt64(Swift.max(1, b.granted.format.sampleRate))
-        let deadline = monotonicNanos() + 2 * UInt64(b.granted.periodFrames) * 1_000_000_000 / rate
-        var drained = false
-        while !stopRequested.load(ordering: .relaxed) {
-            let left = limit - capturedFrames.load(ordering: .relaxed)
-            guard left > 0, let r = readIntoRing(run, b.device, b, left: left) else { return }
-            if r.added > 0 {
-                capturedFrames.add(r.added, ordering: .relaxed)
-                publish(run.ring)
-            }
-            guard case .frames(let n) = r.result else { return }  // an overrun or a failure: switch now
-            if n > 0 {
-                if drained { return }  // the delivery waited for
-                continue
-            }
-            drained = true
-            let now = monotonicNanos()
-            guard now < deadline else { return }
-            switch b.device.waitForData(wakeFD: wake.fd, timeoutMs: Int32((deadline - now) / 1_000_000) + 1) {
-            case .woken: wake.drain()  // (the switch's own ring, or a stop: checked above)
-            case .ready, .timedOut: break
-            case .failed: return
-            }
-        }
-    }
-
     func switchBody(_ run: EngineRun, _ p: PendingSwitch) -> DeviceError? {
         let old = run.binding
         if let prepared = p.prepared {
             // 1. Opened beside: start the new device while the old one keeps capturing, then take
             // what the old one still holds (and its converter's tail). Their audio meets with no
-            // gap, so no silence is written. First wait for the old one's next period: a sound
-            // server's stream delivers whole periods, and what it holds at the close is lost, so
-            // the new one starts right after a delivery whatever the period's length.
-            awaitDelivery(run, old)
+            // gap, so no silence is written.
             do throws(DeviceError) {
                 try prepared.device.start()
             } catch {
