@@ -79,24 +79,10 @@ gmed=$(echo "$gaps" | median)
 gmax=$(echo "$gaps" | sort -g | tail -1)
 rm -rf "$PD"
 
-# Console rendering cost: the same 2-channel built-in source for 20 s, headless vs the console
-# (30 frames a second in a 100x30 tmux pane), both recording to a file, CPU seconds from /usr/bin/time.
-CD=$(mktemp -d)
-/usr/bin/time -f "%U %S" -o "$CD/headless.time" "$CAPDECK" record -q -D builtin:pink -d 20 "$CD/h.wav" >/dev/null 2>&1
-T="tmux -L capdeck-bench-$$"
-$T new-session -d -s b -x 100 -y 30 "env LANG=C.UTF-8 TERM=xterm-256color XDG_CONFIG_HOME=$CD/cfg /usr/bin/time -f '%U %S' -o $CD/console.time $CAPDECK -D builtin:pink -o $CD"
-sleep 0.5
-$T send-keys -t b r   # record too, as the headless run does
-sleep 19.5
-$T send-keys -t b r
-sleep 0.3
-$T send-keys -t b q
-for _ in $(seq 50); do [ -s "$CD/console.time" ] && break; sleep 0.1; done
-$T kill-server 2>/dev/null || true
-hcpu=$(awk '{print $1 + $2}' "$CD/headless.time")
-ccpu=$(awk '{print $1 + $2}' "$CD/console.time")
-render_pct=$(awk -v c="$ccpu" -v h="$hcpu" 'BEGIN{printf "%.2f", (c - h) / 20 * 100}')
-rm -rf "$CD"
+# Real-time CPU and the console's cost (issue 14): functions, so other sections merge apart.
+. "$ROOT/scripts/bench-realtime.sh"
+rt_cpu_measure
+console_cost_measure
 
 # Loudness and true peak (EBU R128, libebur128), beside the headless takes above (on and
 # --no-loudness): one meter over noise (CPU per second of audio, allocations in process and per
@@ -144,10 +130,8 @@ REPORT=$ROOT/.build/bench-report.md
   echo "- switches: $ngaps of 20; gap median $gmed ms, max $gmax ms (target: median < 20, max < 50)"
   echo "- gaps (ms): $(echo $gaps | tr '\n' ' ')"
   echo
-  echo "## Console rendering cost (2 channels, 30 fps, 20 s, the same built-in pink noise)"
-  echo
-  echo "- headless capdeck record: $hcpu CPU s; console: $ccpu CPU s; rendering costs $render_pct% of one core (target < 2%)"
-  echo
+  rt_cpu_report
+  console_cost_report
   echo "## Loudness and true peak (EBU R128)"
   echo
   echo "| | 2 ch, 48 kHz, S16_LE | 32 ch, 96 kHz, S32_LE |"

@@ -56,7 +56,9 @@ run() {  # run LABEL PROGRAM ARGS...: one recording of SECS s; prints a Markdown
   }'
 }
 
-CD=("$CAPDECK" record -D paced -f S16_LE -r 48000 -c 2 -F 5000 -d "$SECS")
+# STRESS_PERIOD="" runs capdeck at record's default period (100 ms) instead of 5 ms.
+STRESS_PERIOD=${STRESS_PERIOD-5000}
+CD=("$CAPDECK" record -D paced -f S16_LE -r 48000 -c 2 ${STRESS_PERIOD:+-F "$STRESS_PERIOD"} -d "$SECS")
 AR=(arecord -q -D paced -f S16_LE -r 48000 -c 2 --period-time=5000 -d "$SECS" -t wav)
 echo "| run ($SECS s of audio, 5 ms period) | xruns | audio (s) | wall - audio (s) | complete |"
 echo "|---|---|---|---|---|"

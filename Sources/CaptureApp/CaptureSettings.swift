@@ -8,6 +8,33 @@ import Glibc
 
 /// The shared options' values (nil: not given). The executable parses them; the library combines.
 public struct CaptureSettings: Sendable {
+    /// Who asks for the device: a headless `record`, or the console with its 30 fps meters.
+    public enum Use: Sendable { case record, console }
+
+    /// The device period each command asks for without -F, in µs. Each period is a wake-up of the
+    /// capture thread (and of the sound server's client thread behind a `pulse` PCM), so a
+    /// headless recorder takes big ones, as arecord does (it takes a quarter of a 500 ms buffer):
+    /// at 10 ms, 48 kHz stereo through PulseAudio cost 2.4% of a core, at 100 ms about 0.7%. Stop,
+    /// a switch and the stall watch don't wait for a period (they poll a wake-up descriptor); what
+    /// a period delays is the newest audio reaching the ring: a marker lags the device by at most
+    /// one period, and so does the meter. The console's meters redraw 30 times a second, so it
+    /// takes 20 ms periods (the writer then wakes per 20 ms batch as well).
+    public static func defaultPeriodMicros(for use: Use) -> Int {
+        switch use {
+        case .record: 100_000
+        case .console: 20_000
+        }
+    }
+
+    /// The period and buffer to ask for (µs; a nil buffer lets the device choose, which asks for
+    /// max(4 periods, 200 ms)): -F and -B as given; without -F, the command's default period, or
+    /// a quarter of -B when that is shorter (so -B alone always holds 4 periods).
+    public func devicePeriod(for use: Use) -> (period: Int, buffer: Int?) {
+        if let periodTime { return (periodTime, bufferTime) }
+        let period = Swift.min(CaptureSettings.defaultPeriodMicros(for: use), (bufferTime ?? .max) / 4)
+        return (period, bufferTime)
+    }
+
     public var device: String? = nil
     public var format: SampleFormat? = nil
     public var rate: Int? = nil
@@ -15,6 +42,7 @@ public struct CaptureSettings: Sendable {
     public var fileType: FileType? = nil
     public var outputDir: String? = nil
     public var namePattern: String = FileNaming.defaultPattern
+    /// -F and -B as given (nil: the command's default, `devicePeriod(for:)`).
     public var periodTime: Int? = nil
     public var bufferTime: Int? = nil
     public var rtPriority: Int = 70

@@ -95,7 +95,7 @@ public final class ConsoleController: @unchecked Sendable {
         var routes = capture.routes(config: config)
         if capture.device == nil, let savedDevice { routes = InputRoutes.forNamedPCM(savedDevice) }
         session.addInput(CaptureDeviceInput(name: inputName, routes: routes, format: format,
-                                            periodMicros: capture.periodTime, bufferMicros: capture.bufferTime,
+                                            periodMicros: capture.devicePeriod(for: .console).period, bufferMicros: capture.devicePeriod(for: .console).buffer,
                                             channelSelection: capture.selection(config: config)))
         session.addOutput(output)
         if !capture.noLoudness {
@@ -190,7 +190,7 @@ public final class ConsoleController: @unchecked Sendable {
         addEvent("no capture device could be opened (\(reason)): using the BUILT-IN TEST SIGNAL", .warning)
         session.removeInput(session.inputs[0])
         session.addInput(CaptureDeviceInput(name: "builtin", routes: InputRoutes.forNamedPCM("builtin"), format: format,
-                                            periodMicros: capture.periodTime, bufferMicros: capture.bufferTime,
+                                            periodMicros: capture.devicePeriod(for: .console).period, bufferMicros: capture.devicePeriod(for: .console).buffer,
                                             channelSelection: capture.selection(config: config)))
         session.startRunning()
     }
@@ -392,7 +392,7 @@ public final class ConsoleController: @unchecked Sendable {
     private func chooseDevice(_ pcm: String) {
         guard let old = session.inputs.first else { return }
         let new = CaptureDeviceInput(name: pcm, routes: InputRoutes.forNamedPCM(pcm), format: format,
-                                     periodMicros: capture.periodTime, bufferMicros: capture.bufferTime,
+                                     periodMicros: capture.devicePeriod(for: .console).period, bufferMicros: capture.devicePeriod(for: .console).buffer,
                                      channelSelection: capture.selection(config: config))
         let wasRecording = output.isRecording
         let oldRoute = session.currentRoute

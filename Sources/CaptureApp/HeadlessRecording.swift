@@ -295,7 +295,8 @@ public final class HeadlessRecording {
         session.maxFrames = maxFrames
         session.meterBoard.ballistics = settings.meterBallistics(config: config)
         session.addInput(CaptureDeviceInput(name: settings.device ?? "default input", routes: settings.routes(config: config), format: format,
-                                            periodMicros: settings.periodTime, bufferMicros: settings.bufferTime,
+                                            periodMicros: settings.devicePeriod(for: .record).period,
+                                            bufferMicros: settings.devicePeriod(for: .record).buffer,
                                             channelSelection: settings.selection(config: config)))
         session.addOutput(output)
         if !settings.noLoudness {

@@ -87,7 +87,8 @@ public struct DeviceSwitchReport: Sendable, Equatable {
 ///   SCHED_FIFO when allowed, and restores it on exit. After `start()` returns it does not
 ///   allocate, lock, log or touch files, except while switching devices (`switchDevice`).
 /// - The **writer queue** (serial, one long work item) is the only consumer of the ring; it owns
-///   the meter and the recording sink, and checkpoints the file about once a second.
+///   the meter and the recording sink, and checkpoints the file about once a second. It wakes
+///   per batch (`writerBatchSeconds`), not per device period.
 /// - Any thread may read the published state (`framesCaptured`, `xrunCount`, meters…) and call
 ///   `stop()`. `switchDevice` is called from one control thread (the session's queue).
 ///
@@ -110,10 +111,18 @@ public final class CaptureEngine: @unchecked Sendable {
         /// The device channels recorded, in order (nil: all of `recordingFormat`'s, by index). Its
         /// count is `recordingFormat.channels`; the device must give `deviceChannels` of them.
         public var channelSelection: ChannelSelection?
+        /// Audio the writer lets gather in the ring before it wakes (capped at a quarter of the
+        /// ring): it sleeps until the capture thread has published this much, the capture ends,
+        /// a marker arrives, or 250 ms pass. With periods shorter than this the writer wakes once
+        /// per batch instead of once per period (meters, files and data outputs get the same
+        /// frames, in bigger batches); with longer periods, once per period. 20 ms keeps a 30 fps
+        /// meter fresh. 0: every period.
+        public var writerBatchSeconds: Double
 
         public init(request: CaptureRequest, recordingFormat: StreamFormat? = nil,
                     realtimePriority: Int32? = 70, maxFrames: Int? = nil, ringSeconds: Double = 2,
-                    rateConverter: RateConverterFactory? = nil, channelSelection: ChannelSelection? = nil) {
+                    rateConverter: RateConverterFactory? = nil, channelSelection: ChannelSelection? = nil,
+                    writerBatchSeconds: Double = 0.02) {
             self.request = request
             self.recordingFormat = recordingFormat ?? request.format
             self.realtimePriority = realtimePriority
@@ -121,6 +130,7 @@ public final class CaptureEngine: @unchecked Sendable {
             self.ringSeconds = ringSeconds
             self.rateConverter = rateConverter
             self.channelSelection = channelSelection
+            self.writerBatchSeconds = writerBatchSeconds
         }
 
         /// What the capture thread puts into the ring: the recording's encoding and rate, with
@@ -249,8 +259,9 @@ public final class CaptureEngine: @unchecked Sendable {
         let ringFrames = Swift.max(Int(Double(target.sampleRate) * configuration.ringSeconds), g.bufferFrames * 2, 4096)
         let ring = FrameRing(minimumFrames: ringFrames, bytesPerFrame: target.bytesPerFrame)
         _ = mlock(ring.storageBytes.baseAddress, ring.storageBytes.count)  // best effort
+        let batch = Swift.min(ring.capacity / 4, Int((Double(target.sampleRate) * Swift.max(0, configuration.writerBatchSeconds)).rounded()))
         let run = EngineRun(ring: ring, meter: LevelMeter(format: configuration.recordingFormat, board: meterBoard), binding: b,
-                            selection: configuration.channelSelection.map { ($0, target) })
+                            selection: configuration.channelSelection.map { ($0, target) }, writerBatch: Swift.max(1, batch))
         state.withLock { $0.granted = g; $0.device = initialDevice }
 
         let started = DispatchSemaphore(value: 0)

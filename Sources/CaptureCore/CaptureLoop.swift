@@ -89,9 +89,14 @@ extension CaptureEngine {
             if r.added > 0 {
                 captured += r.added
                 capturedFrames.store(captured, ordering: .relaxed)
-                dataBell.ringIfWaiting()
+                publish(run.ring)
             }
-            if case .frames(let n) = r.result, n > 0 { watch.delivered(); continue }
+            if case .frames(let n) = r.result, n > 0 {
+                watch.delivered()
+                // A short read took all the device had: wait now rather than ask again for the
+                // nothing a second read would bring (one call through the plugins per period).
+                if !r.short { continue }
+            }
             if let end = handleNoFrames(r.result, device, captured: captured, watch: &watch) { return .ended(end) }
         }
     }
@@ -105,6 +110,8 @@ extension CaptureEngine {
     struct ReadOutcome {
         let result: DeviceRead
         let added: Int
+        /// The device gave fewer frames than asked for: it has no more now.
+        var short = false
     }
 
     @inline(__always)
@@ -138,7 +145,7 @@ extension CaptureEngine {
             }
             let out = Swift.min(c.produced, left)
             writeResampled(rs, frames: out, into: ring)
-            return ReadOutcome(result: result, added: out)
+            return ReadOutcome(result: result, added: out, short: n < want)
         }
         let want = Swift.min(space.first.frames, left, b.maxRead)
         guard want > 0, let target = space.first.pointer else { return nil }
@@ -151,7 +158,7 @@ extension CaptureEngine {
         }
         guard case .frames(let n) = result, n > 0 else { return ReadOutcome(result: result, added: 0) }
         ring.commitWrite(n)
-        return ReadOutcome(result: result, added: n)
+        return ReadOutcome(result: result, added: n, short: n < want)
     }
 
     /// A read that brought no frames: wait for the device, or count an overrun, or end on a
@@ -204,7 +211,7 @@ extension CaptureEngine {
             guard left > 0, let r = readIntoRing(run, b.device, b, left: left) else { return }
             if r.added > 0 {
                 capturedFrames.add(r.added, ordering: .relaxed)
-                dataBell.ringIfWaiting()
+                publish(run.ring)
             }
             guard case .frames(let n) = r.result, n > 0 else { return }
         }
@@ -226,7 +233,7 @@ extension CaptureEngine {
             let out = Swift.min(n, left)
             writeResampled(rs, frames: out, into: ring)
             capturedFrames.add(out, ordering: .relaxed)
-            dataBell.ringIfWaiting()
+            publish(run.ring)
         }
     }
 
@@ -247,9 +254,17 @@ extension CaptureEngine {
             writeSilence(frames: n, into: ring)
             capturedFrames.add(n, ordering: .relaxed)
             remaining -= n
-            dataBell.ringIfWaiting()
+            publish(run.ring)
         }
         return total - remaining
+    }
+
+    /// Wakes the writer if it sleeps and the ring now holds the batch it waits for
+    /// (`Configuration.writerBatchSeconds`): not at every period. Real-time path: an atomic load
+    /// or two, and a write(2) only when the writer is woken.
+    @inline(__always)
+    func publish(_ ring: FrameRing) {
+        dataBell.ringIfWaiting(level: ring.capacity - ring.writableFrames)
     }
 
     /// Writes `frames` of silence into the ring (which must have room) and publishes them.

@@ -123,9 +123,13 @@ final class EngineRun: @unchecked Sendable {
     let selection: (selection: ChannelSelection, ringFormat: StreamFormat)?
     let gathered: UnsafeMutableRawPointer?
     static let gatherFrames = 4096
+    /// The frames the writer waits for before it wakes (`Configuration.writerBatchSeconds`).
+    let writerBatch: Int
 
-    init(ring: FrameRing, meter: LevelMeter, binding: DeviceBinding, selection: (ChannelSelection, StreamFormat)? = nil) {
+    init(ring: FrameRing, meter: LevelMeter, binding: DeviceBinding, selection: (ChannelSelection, StreamFormat)? = nil,
+         writerBatch: Int = 1) {
         self.ring = ring
+        self.writerBatch = writerBatch
         self.meter = meter
         self.binding = binding
         self.selection = selection

@@ -24,8 +24,11 @@ extension CaptureEngine {
             let v = ring.readVector(limit: checkpointFrames)
             if v.frames == 0 {
                 if captureEnded.load(ordering: .acquiring) && ring.readableFrames == 0 { break }
-                dataBell.prepareToWait()
-                if ring.readableFrames == 0 && !captureEnded.load(ordering: .sequentiallyConsistent) {
+                // Sleep until a batch has gathered (the capture thread rings at that level, not
+                // at each period), the capture ends, a marker arrives, or 250 ms pass.
+                dataBell.prepareToWait(untilLevel: run.writerBatch)
+                if ring.readableFrames < run.writerBatch && !captureEnded.load(ordering: .sequentiallyConsistent)
+                    && (sink == nil || markersPending.load(ordering: .sequentiallyConsistent) == 0) {
                     _ = dataBell.wait(timeoutMs: 250)
                 }
                 dataBell.cancelWait()

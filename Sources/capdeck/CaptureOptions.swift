@@ -49,12 +49,12 @@ struct CaptureOptions: ParsableArguments {
     var bextDescription: String?
 
     @Option(name: [.customShort("F"), .customLong("period-time")], parsing: .unconditional,
-            help: "Device period in microseconds (1000-1000000; default 10000).",
+            help: "Device period in microseconds (1000-1000000; default: record 100000, console 20000; at most a quarter of -B).",
             transform: Parse.int("period-time", 1_000...1_000_000, unit: " µs"))
     var periodTime: Int?
 
     @Option(name: [.customShort("B"), .customLong("buffer-time")], parsing: .unconditional,
-            help: "Device buffer in microseconds (2000-4000000; default 200000).",
+            help: "Device buffer in microseconds (2000-4000000; default: max(4 periods, 200000)).",
             transform: Parse.int("buffer-time", 2_000...4_000_000, unit: " µs"))
     var bufferTime: Int?
 
@@ -134,8 +134,9 @@ struct CaptureOptions: ParsableArguments {
     var configFile: String?
 
     func validate() throws {
-        if let b = bufferTime, b < 2 * (periodTime ?? 10_000) {
-            throw ValidationError("-B/--buffer-time must be at least twice the period (\(periodTime ?? 10_000) µs; set -F/--period-time to change it)")
+        // (Without -F the period is at most a quarter of -B: CaptureSettings.devicePeriod.)
+        if let b = bufferTime, let p = periodTime, b < 2 * p {
+            throw ValidationError("-B/--buffer-time must be at least twice the period (\(p) µs; set -F/--period-time to change it)")
         }
         if let stop = triggerStopLevel, stop > (triggerLevel ?? -30) {
             throw ValidationError("--trigger-stop-level must be at most --trigger-level (\(Parse.number(triggerLevel ?? -30)) dBFS)")

@@ -1,0 +1,119 @@
+# Sourced by bench.sh (needs ROOT, CAPDECK, median): real-time CPU against arecord on a paced
+# source, and the console's cost above headless. Each measure_ function sets variables its
+# report_ function prints.
+
+# CPU of a process from /proc: the sum over its threads of schedstat's run time (ns, exact,
+# unlike the 10 ms ticks of stat) and of stat's utime+stime ticks.
+rt_proc_ns() { local s=0 t; for t in /proc/$1/task/*/schedstat; do s=$((s + $(cut -d' ' -f1 "$t" 2>/dev/null || echo 0))); done; echo $s; }
+rt_proc_ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
+# Per thread: "tid name/policy ns voluntary-switches" (the switches are its wake-ups; policy 1
+# is SCHED_FIFO: capdeck's capture thread).
+rt_threads() {
+  local t
+  for t in /proc/$1/task/*; do
+    echo "${t##*/} $(tr ' ' _ < "$t/comm")/$(awk '{print $41}' "$t/stat") $(cut -d' ' -f1 "$t/schedstat") $(awk '/^voluntary/{print $2}' "$t/status")"
+  done
+}
+
+# rt_run NAME SECONDS COMMAND...: starts it, skips 2 s of start-up, measures SECONDS, interrupts
+# it; appends "ns ticks" to $RTD/NAME.cpu and the per-thread deltas to $RTD/NAME.threads.
+rt_run() {
+  local name=$1 secs=$2; shift 2
+  HOME=$RTD/home "$@" </dev/null >/dev/null 2>"$RTD/$name.err" &
+  local p=$!
+  sleep 2
+  local a t0; a=$(rt_proc_ns $p); t0=$(rt_proc_ticks $p); rt_threads $p | sort > "$RTD/th0"
+  sleep "$secs"
+  local b t1; b=$(rt_proc_ns $p); t1=$(rt_proc_ticks $p); rt_threads $p | sort > "$RTD/th1"
+  kill -INT $p; wait $p || true
+  echo "$((b - a)) $((t1 - t0))" >> "$RTD/$name.cpu"
+  join -a2 "$RTD/th0" "$RTD/th1" 2>/dev/null | awk -v s="$secs" '
+    NF == 7 {printf "%s %.3f %.1f\n", $5, ($6 - $3) / 1e6 / s, ($7 - $4) / s}
+    NF == 4 {printf "%s %.3f %.1f\n", $2, $3 / 1e6 / s, $4 / s}' > "$RTD/$name.threads"
+  rm -f "$RTD"/out-*.wav
+}
+
+# Paced real time: capdeck record (default settings, and --no-loudness) and arecord -V stereo on
+# the same paced PCM (ALSA's file plugin over the pulse plugin, a private PulseAudio daemon),
+# 48 kHz stereo S16_LE, RT_RUNS interleaved runs of RT_SECONDS each.
+rt_cpu_measure() {
+  RT_RUNS=${RT_RUNS:-3}; RT_SECONDS=${RT_SECONDS:-20}
+  . "$ROOT/scripts/pulse-daemon.sh"
+  RTD=$(mktemp -d)
+  pulse_start "$RTD"
+  sox -n -r 48000 -c 2 -b 16 -e signed -t raw "$RTD/a.raw" synth $((RT_RUNS * 3 * (RT_SECONDS + 4) + 30)) sine 440 vol 0.25
+  cat > "$RTD/home/.asoundrc" <<CONF
+pcm.paced { type file slave.pcm "pulse" file "/dev/null" infile "$RTD/a.raw" format "raw" }
+CONF
+  local i
+  for i in $(seq "$RT_RUNS"); do
+    rt_run capdeck "$RT_SECONDS" "$CAPDECK" record -q -D paced -f S16_LE -r 48000 -c 2 "$RTD/out-c.wav"
+    rt_run capdeck_noloud "$RT_SECONDS" "$CAPDECK" record -q --no-loudness -D paced -f S16_LE -r 48000 -c 2 "$RTD/out-n.wav"
+    rt_run arecord "$RT_SECONDS" arecord -q -D paced -f S16_LE -r 48000 -c 2 -V stereo -t wav "$RTD/out-a.wav"
+  done
+  pulse_stop
+}
+
+rt_cpu_report() {
+  local n s
+  rt_ms() { awk '{print $1 / 1e6}' "$RTD/$1.cpu" | median | awk '{printf "%.1f", $1}'; }  # median CPU ms per run
+  rt_pct() { awk -v s="$RT_SECONDS" '{print $1 / 1e7 / s}' "$RTD/$1.cpu" | median | awk '{printf "%.2f", $1}'; }
+  local a c n2; a=$(rt_ms arecord); c=$(rt_ms capdeck); n2=$(rt_ms capdeck_noloud)
+  echo "## Real-time CPU: capdeck record vs arecord -V stereo, paced (median of $RT_RUNS interleaved runs of $RT_SECONDS s)"
+  echo
+  echo "48 kHz stereo S16_LE from a paced PCM (ALSA's file plugin over the pulse plugin, a private PulseAudio daemon), default settings. CPU: the sum of every thread's run time (/proc/PID/task/*/schedstat)."
+  echo
+  echo "| command | CPU ms in $RT_SECONDS s | share of a core | ratio to arecord |"
+  echo "|---|---|---|---|"
+  echo "| capdeck record (loudness on, the default) | $c | $(rt_pct capdeck)% | $(awk -v x="$c" -v y="$a" 'BEGIN{printf "%.2f", x/y}') |"
+  echo "| capdeck record --no-loudness | $n2 | $(rt_pct capdeck_noloud)% | $(awk -v x="$n2" -v y="$a" 'BEGIN{printf "%.2f", x/y}') |"
+  echo "| arecord -V stereo | $a | $(rt_pct arecord)% | 1.00 |"
+  echo
+  echo "Raw runs (schedstat ns, stat ticks): capdeck: $(tr '\n' ';' < "$RTD/capdeck.cpu") --no-loudness: $(tr '\n' ';' < "$RTD/capdeck_noloud.cpu") arecord: $(tr '\n' ';' < "$RTD/arecord.cpu")"
+  echo
+  echo "Per thread, last run (name/policy, 1 = SCHED_FIFO: CPU ms per second, wake-ups per second); capdeck's default period is 100 ms here, arecord's 125 ms:"
+  echo
+  for n in capdeck capdeck_noloud arecord; do
+    echo "- $n: $(awk '{printf "%s %s ms/s %s/s; ", $1, $2, $3}' "$RTD/$n.threads")"
+  done
+  echo
+  rm -rf "$RTD"
+}
+
+# The console's cost above headless: the built-in pink noise, recording to a file, 20 s each, in
+# a 120x40 tmux pane at 30 fps, 2 and 32 channels; --no-loudness on both sides (the meters'
+# cost is the same either way; it is the screen's cost that is measured).
+console_cost_measure() {
+  CCD=$(mktemp -d)
+  local ch
+  for ch in 2 32; do
+    /usr/bin/time -f "%U %S" -o "$CCD/headless$ch.time" "$CAPDECK" record -q --no-loudness -D builtin:pink -c $ch -d 20 "$CCD/h.wav" >/dev/null 2>&1
+    rm -f "$CCD/h.wav"
+    local T="tmux -L capdeck-bench-$$"
+    $T new-session -d -s b -x 120 -y 40 "env LANG=C.UTF-8 TERM=xterm-256color XDG_CONFIG_HOME=$CCD/cfg /usr/bin/time -f '%U %S' -o $CCD/console$ch.time $CAPDECK --no-loudness -D builtin:pink -c $ch -o $CCD"
+    sleep 0.5
+    $T send-keys -t b r   # record too, as the headless run does
+    sleep 19.5
+    $T send-keys -t b r
+    sleep 0.3
+    $T send-keys -t b q
+    local _
+    for _ in $(seq 50); do [ -s "$CCD/console$ch.time" ] && break; sleep 0.1; done
+    $T kill-server 2>/dev/null || true
+    rm -f "$CCD"/*.wav
+  done
+}
+
+console_cost_report() {
+  echo "## Console cost above headless (120x40, 30 fps, 20 s of the built-in pink noise, recording, --no-loudness)"
+  echo
+  echo "| channels | headless CPU s | console CPU s | console above headless, share of a core | target |"
+  echo "|---|---|---|---|---|"
+  local ch h c
+  for ch in 2 32; do
+    h=$(awk '{print $1 + $2}' "$CCD/headless$ch.time"); c=$(awk '{print $1 + $2}' "$CCD/console$ch.time")
+    echo "| $ch | $h | $c | $(awk -v c="$c" -v h="$h" 'BEGIN{printf "%.2f%%", (c - h) / 20 * 100}') | $([ $ch = 2 ] && echo '≤ 1%' || echo '≤ 2%') |"
+  done
+  echo
+  rm -rf "$CCD"
+}
