@@ -45,9 +45,11 @@ final class BatchSink: RecordingSink, @unchecked Sendable {
         let perPeriod = try run(batch: 0)
         #expect(batched.frames == 72_000 && batched.captured == 72_000)
         #expect(perPeriod.frames == 72_000)
-        // 1.5 s: ~30 passes batched, ~150 per period (each pass writes once or twice).
+        // 1.5 s: ~30 passes batched, ~150 per period (each pass writes once or twice). A loaded
+        // machine wakes a per-period writer late, so it takes several periods a pass (CI saw 97
+        // writes): the bound is relative to the batched run's.
         #expect(batched.writes <= 70, "batched writer: \(batched.writes) writes")
-        #expect(perPeriod.writes >= 120, "per-period writer: \(perPeriod.writes) writes")
+        #expect(perPeriod.writes >= Swift.max(60, 2 * batched.writes), "per-period writer: \(perPeriod.writes) writes, batched \(batched.writes)")
     }
 
     /// A marker wakes a writer waiting for its batch at once (it goes to the sink while its file

@@ -807,6 +807,9 @@ extension Integration {
                 return
             }
             #expect(s.prompt == "Recording in progress: stop it, save the file and quit? (y/n)", "\(s)")
+            // The take records while the prompt waits: give it audio (a take stopped before any
+            // arrived keeps no file, as in `record`; the console's first batch can take 40 ms).
+            try await Task.sleep(for: .milliseconds(300))
             try await console.press("y")
             #expect(try await console.waitForExit() == 0)
             let files = try FileManager.default.contentsOfDirectory(atPath: rec)
