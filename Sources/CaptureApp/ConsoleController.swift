@@ -72,7 +72,7 @@ public final class ConsoleController: @unchecked Sendable {
         self.state = state
         self.signals = signals
         format = capture.streamFormat(config: config)
-        fileType = capture.fileType ?? .wav
+        fileType = OutputTarget.fileType(given: capture.fileType, file: nil, pattern: capture.namePattern)
         try capture.validate(fileType, format, config: config)
         let target = try OutputTarget(file: nil, outputDir: capture.outputDirectory(config: config), pattern: capture.namePattern, fileType: fileType)
         guard case .pattern(let dir, _) = target.kind else { throw Failure("no recordings directory", code: .cannotCreate) }

@@ -49,7 +49,7 @@ public final class HeadlessRecording {
         let format = settings.streamFormat(config: config)
         self.format = format
         maxFrames = duration.flatMap { $0 > 0 ? max(1, Int(($0 * Double(format.sampleRate)).rounded())) : nil }
-        let type = settings.fileType ?? file.flatMap { FileType(name: String($0.split(separator: ".").last ?? "")) } ?? .wav
+        let type = OutputTarget.fileType(given: settings.fileType, file: file, pattern: settings.namePattern)
         try settings.validate(type, format, config: config)
         let target = try OutputTarget(file: file, outputDir: settings.outputDirectory(config: config), pattern: settings.namePattern, fileType: type)
         output = CaptureAudioFileOutput(format: format)

@@ -17,11 +17,9 @@ public struct OutputTarget: Sendable {
         let env = Environment.current
         self.pattern = pattern
         if let file {
-            if file.hasPrefix("/") || outputDir == nil {
-                kind = .explicit(file)
-            } else {
-                kind = .explicit(outputDir! + "/" + file)
-            }
+            // As cp and arecord take it: relative to the current directory (-o is where pattern
+            // names go). An extension-less name gets the type's (`-t wav take`: take.wav).
+            kind = .explicit(OutputTarget.extensionOf(file) == nil ? file + "." + fileType.fileExtension : file)
             return
         }
         let dir: String
@@ -47,7 +45,29 @@ public struct OutputTarget: Sendable {
         } catch {
             throw Failure("--name: \(error)", code: .usage)
         }
-        kind = .pattern(directory: dir, base: base)
+        kind = .pattern(directory: dir, base: OutputTarget.withoutExtension(base, of: fileType))
+    }
+
+    /// The extension of a path's last component (`take.wav`: `wav`), nil when it has none
+    /// (`take`, `.hidden`, `dir.d/take`).
+    public static func extensionOf(_ path: String) -> String? {
+        let last = path.split(separator: "/", omittingEmptySubsequences: false).last ?? Substring(path)
+        guard let dot = last.lastIndex(of: "."), dot != last.startIndex, last.index(after: dot) != last.endIndex else { return nil }
+        return String(last[last.index(after: dot)...])
+    }
+
+    /// A name without an extension that names `type` (`take.wav`, `take.WAV`, `take.rf64` for
+    /// wav), so the type's own isn't added twice (`--name take.wav`: take.wav, not take.wav.wav).
+    public static func withoutExtension(_ name: String, of type: FileType) -> String {
+        guard let ext = extensionOf(name), FileType(name: ext) == type else { return name }
+        return String(name.dropLast(ext.count + 1))
+    }
+
+    /// The file type: `-t`, else FILE's extension, else the name pattern's (`--name take.flac`),
+    /// else WAV. (A mismatch between them is refused by the command line first.)
+    public static func fileType(given: FileType?, file: String?, pattern: String) -> FileType {
+        given ?? file.flatMap(extensionOf).flatMap(FileType.init(name:))
+            ?? (file == nil ? extensionOf(pattern).flatMap(FileType.init(name:)) : nil) ?? .wav
     }
 
     /// Starts `output` recording into a new file, created exclusively. A pattern name that

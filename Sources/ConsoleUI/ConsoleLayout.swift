@@ -167,7 +167,8 @@ public enum ConsoleLayout {
         g.put(scale.unit, x: barX + barW + 1, y: sy, style: .dim, maxWidth: numbersW)
     }
 
-    static func channelLabel(_ i: Int, count: Int) -> String {
+    /// A meter's label: ` L  `, ` R  `, ` M  ` (mono), else the channel's number (also the status line's).
+    public static func channelLabel(_ i: Int, count: Int) -> String {
         if count == 2 { return i == 0 ? " L  " : " R  " }
         if count == 1 { return " M  " }
         return " \(i + 1)  "

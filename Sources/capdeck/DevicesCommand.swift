@@ -9,7 +9,8 @@ import ConsoleUI
 struct DevicesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "devices",
-        abstract: "List the sound server's sources, capture PCMs and sound cards, with the kind of access each gives.")
+        abstract: "List the sound server's sources, capture PCMs and sound cards, with the kind of access each gives.",
+        discussion: Capdeck.exitCodes)
 
     func run() throws {
         print("Without -D, capdeck uses: " + InputCatalog.defaultInput().summary)
