@@ -178,7 +178,12 @@ public final class ConsoleController: @unchecked Sendable {
         session.stopRunning()
         otherAudio.withLock { $0 }?.stop()  // what mix off paused plays again
         term.restore()
-        if let saved { Terminal.write("capdeck: saved \(saved.path): \(saved.frames) frames\n") }
+        if let saved, saved.frames == 0 {
+            HeadlessRecording.discardEmptyTake(takeFiles(saved.path))
+            Terminal.write("capdeck: \(HeadlessRecording.emptyTake)\n")
+        } else if let saved {
+            Terminal.write("capdeck: saved \(saved.path): \(saved.frames) frames\n")
+        }
         // After the screen is gone, so it stays readable (a deleted file's rescue says where).
         // The exit code stays 0, as for every take's problem during the session (the event log
         // showed those): quitting the console succeeded.
@@ -325,6 +330,7 @@ public final class ConsoleController: @unchecked Sendable {
         if output.isRecording {
             do throws(RecordingError) {
                 if let saved = try output.stopRecording() {
+                    if saved.frames == 0 { return discardEmptyTake(saved.path) }
                     addEvent("saved \(saved.path) (\(Readout.duration(Double(saved.frames) / Double(format.sampleRate))), \(saved.frames) frames)")
                 }
             } catch {
@@ -342,6 +348,17 @@ public final class ConsoleController: @unchecked Sendable {
         } catch {
             addEvent("\(error)", .error)
         }
+    }
+
+    /// r again before any audio arrived: no file is kept, as `record` does.
+    private func discardEmptyTake(_ path: String) {
+        HeadlessRecording.discardEmptyTake(takeFiles(path))
+        addEvent(HeadlessRecording.emptyTake, .warning)
+    }
+
+    /// The files a take at `path` is: itself, or one per channel.
+    private func takeFiles(_ path: String) -> [String] {
+        output.splitsChannels ? FileNaming.channelFiles(of: path, channels: format.channels) : [path]
     }
 
     /// v: arms the level trigger (each take a file from the name pattern, logged as it ends), or

@@ -208,9 +208,8 @@ public final class HeadlessRecording {
             }
         }
         if frames == 0 && ending.error == nil && output.error == nil {
-            // Stopped before any audio arrived: an empty file is no recording.
-            for p in files(path) { unlink(p) }
-            if !quiet { Terminal.write("capdeck: stopped before any audio was captured; no file kept\n") }
+            Self.discardEmptyTake(files(path))
+            if !quiet { Terminal.write("capdeck: \(Self.emptyTake)\n") }
             return
         }
         var line = "saved \(describeFiles(saved?.path ?? path)): \(frames) frames (\(Readout.duration(Double(frames) / Double(format.sampleRate), tenths: true))), \(ending.xruns) xrun\(ending.xruns == 1 ? "" : "s")"
@@ -272,6 +271,11 @@ public final class HeadlessRecording {
         if let selection { note += " (channels \(selection) recorded: \(selection.count) ch)" }
         return note
     }
+
+    /// A take stopped before any audio arrived keeps no file (an empty file is no recording),
+    /// in the console as in `record`; this line says so.
+    public static let emptyTake = "stopped before any audio was captured; no file kept"
+    static func discardEmptyTake(_ files: [String]) { for p in files { unlink(p) } }
 
     /// The files a take at `path` is: itself, or one per channel (`--split-channels`).
     private func files(_ path: String) -> [String] { Self.files(path, channels: output.splitsChannels ? format.channels : nil) }
