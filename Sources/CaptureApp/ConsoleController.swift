@@ -214,7 +214,7 @@ public final class ConsoleController: @unchecked Sendable {
                 var p = self.session.properties
                 p[key].toggle()
                 self.session.setProperties(p)
-                self.addEvent("\(key.appleName) \(p[key] ? "on" : "off")")
+                self.addEvent(PropertyWords.toggled(key, p[key]))
                 for note in self.session.resolution?.notes ?? [] { self.addEvent("note: \(note)", .warning) }
                 self.state.properties[key] = p[key]
                 self.saveState()

@@ -59,6 +59,8 @@ public struct ConsoleInteraction: Equatable, Sendable {
     public private(set) var mode: Mode = .normal
     /// The meter whose numbers are on the focus line (wraps around the channels when drawn).
     public private(set) var meterFocus = 0
+    /// The help overlay's scroll (↑/↓ where its keys don't all fit; the layout wraps it round).
+    public private(set) var helpScroll = 0
     /// A repair offer that came while another mode was up; it is shown on the way back to normal.
     private var pendingRepair: Mode?
 
@@ -95,7 +97,12 @@ public struct ConsoleInteraction: Equatable, Sendable {
             }
             return []
         case .help:
-            if KeyMap.modalCommand(for: key) == .cancel || KeyMap.command(for: key) == .help { backToNormal() }
+            switch KeyMap.modalCommand(for: key) {
+            case .up: helpScroll -= 1
+            case .down: helpScroll += 1
+            case .cancel: backToNormal()
+            default: if KeyMap.command(for: key) == .help { backToNormal() }
+            }
             return []
         case .normal:
             guard let command = KeyMap.command(for: key) else { return [] }
@@ -112,7 +119,7 @@ public struct ConsoleInteraction: Equatable, Sendable {
             case .cycleLoudness: return [.cycleLoudnessStrip]
             case .resetLoudness: return [.resetLoudness]
             case .cycleBallistics: return [.cycleBallistics]
-            case .help: mode = .help; return []
+            case .help: mode = .help; helpScroll = 0; return []
             case .quit: return [.requestQuit]
             case .redraw: return [.repaint]
             case .previousChannel: meterFocus -= 1; return []
@@ -153,6 +160,7 @@ public struct ConsoleInteraction: Equatable, Sendable {
     public func apply(to m: inout ConsoleModel) {
         m.showHelp = mode == .help
         m.meterFocus = meterFocus
+        m.helpScroll = helpScroll
         m.picker = nil
         m.prompt = nil
         switch mode {
