@@ -47,9 +47,10 @@ public enum PropertyWords {
         "\(name(key)): \(meaning(key, true)[0]) / \(meaning(key, false)[0])"
     }
 
-    /// The event line when a key toggles it: "mix with others on: shared device, other programs
-    /// record too (configuresApplicationAudioSessionToMixWithOthers)".
+    /// The event line when a key toggles it: "mix with others on: shared device
+    /// (configuresApplicationAudioSessionToMixWithOthers)"; Apple's name last, where the screen
+    /// edge cuts first.
     public static func toggled(_ key: AudioSessionProperties.Key, _ on: Bool) -> String {
-        "\(name(key)) \(on ? "on" : "off"): \(meaning(key, on)[0]) (\(key.appleName))"
+        "\(name(key)) \(on ? "on" : "off"): \(meaning(key, on)[min(1, meaning(key, on).count - 1)]) (\(key.appleName))"
     }
 }
