@@ -243,7 +243,7 @@ public final class ConsoleController: @unchecked Sendable {
             // The catalog is ALSA's hint API: never on the UI thread. The picker opens when it answers.
             commands.async {
                 let server = InputCatalog.serverSources()
-                let pcms = DevicePickerList.devices(server: server, pcms: DeviceCatalog.capturePCMs(), isUsable: DevicePickerList.isUsable(server: server))
+                let pcms = DevicePickerList.devices(server: server, pcms: DeviceCatalog.capturePCMs().map(\.name), isUsable: DevicePickerList.isUsable(server: server))
                 // The device being captured: the one picked or named, else the route the default opened.
                 let named = self.ui.withLock { $0.inputName }
                 let current = named == ConsoleController.defaultInputName ? self.session.currentRoute?.pcm : named
@@ -637,11 +637,11 @@ public final class ConsoleController: @unchecked Sendable {
 /// What the device picker (`d`) lists: the sound server's sources first (inputs, then monitors:
 /// what a desktop records from), then ALSA's capture PCMs that can capture here.
 public enum DevicePickerList {
-    public static func devices(server: SoundServerSnapshot?, pcms: [CapturePCM], isUsable: (String) -> Bool) -> [String] {
+    public static func devices(server: SoundServerSnapshot?, pcms: [String], isUsable: (String) -> Bool) -> [String] {
         let all = server?.sources ?? []
         let sources = (all.filter { !$0.isMonitor } + all.filter(\.isMonitor)).map(InputCatalog.pcmName(forSource:))
         var seen = Set(sources)
-        return sources + pcms.map(\.name).filter { isUsable($0) && seen.insert($0).inserted }
+        return sources + pcms.filter { isUsable($0) && seen.insert($0).inserted }
     }
 
     /// Whether a catalog PCM can capture on this machine, judged without opening it (opening

@@ -151,3 +151,52 @@ extension StringProtocol {
         return String(s)
     }
 }
+
+@Suite struct DevicePickerTests {
+    func opened(_ pcms: [String], current: String?) -> (ConsoleInteraction, ConsoleModel.Picker, [String]) {
+        var i = ConsoleInteraction()
+        #expect(i.handle(key: Int32(UInt8(ascii: "d"))) == [.listDevices])
+        i.devicesListed(pcms, current: current)
+        guard case .picker(let p, let all) = i.mode else { Issue.record("no picker: \(i.mode)"); return (i, ConsoleModel.Picker(title: "", items: [], selected: 0), []) }
+        return (i, p, all)
+    }
+
+    @Test("the picker starts on the current device and marks it; a current device the catalog doesn't list comes first")
+    func startsOnTheCurrentDevice() {
+        let (_, p, all) = opened(["pulse:mic", "hw:CARD=USB,DEV=0", "dsnoop:CARD=USB,DEV=0"], current: "hw:CARD=USB,DEV=0")
+        #expect(p.selected == 1 && p.items[1] == "hw:CARD=USB,DEV=0  (current)", "\(p)")
+        #expect(p.items.filter { $0.contains("(current)") }.count == 1)
+        #expect(all.last == ConsoleInteraction.typeAName && all.contains("builtin:pink"))
+        let (_, q, qall) = opened(["pulse:mic"], current: "toneA")
+        #expect(q.selected == 0 && qall[0] == "toneA" && q.items[0] == "toneA  (current)", "\(q)")
+        let (_, b, _) = opened(["pulse:mic"], current: "builtin:pink")
+        #expect(b.items[b.selected] == "builtin:pink  (built-in test signal)  (current)", "\(b)")
+    }
+
+    @Test("the last item takes a typed PCM name: letters (q, j, k too) are text, Backspace edits, Enter opens it, Esc cancels")
+    func takesATypedName() {
+        var (i, p, all) = opened(["pulse:mic"], current: "pulse:mic")
+        for _ in p.selected..<(all.count - 1) { _ = i.handle(key: KeyMap.down) }
+        #expect(i.handle(key: KeyMap.enter) == [])
+        #expect(i.mode == .typeName(""))
+        for c in "hw:jqk,0x" { _ = i.handle(key: Int32(c.asciiValue!)) }
+        _ = i.handle(key: 127)
+        var m = ConsoleModel()
+        i.apply(to: &m)
+        #expect(m.prompt == ConsoleInteraction.typeNamePrompt + "hw:jqk,0_" && m.picker == nil)
+        #expect(i.handle(key: KeyMap.enter) == [.choose(pcm: "hw:jqk,0")])
+        #expect(i.mode == .normal)
+        // Esc leaves it; an empty name chooses nothing.
+        (i, p, all) = opened(["pulse:mic"], current: nil)
+        for _ in 0..<all.count { _ = i.handle(key: KeyMap.down) }
+        _ = i.handle(key: KeyMap.enter)
+        _ = i.handle(key: Int32(UInt8(ascii: "x")))
+        _ = i.handle(key: KeyMap.escape)
+        #expect(i.mode == .normal)
+        (i, p, all) = opened(["pulse:mic"], current: nil)
+        for _ in 0..<all.count { _ = i.handle(key: KeyMap.down) }
+        _ = i.handle(key: KeyMap.enter)
+        #expect(i.handle(key: KeyMap.enter) == [])
+        #expect(i.mode == .normal)
+    }
+}
