@@ -117,6 +117,12 @@ public final class HeadlessRecording {
                 Terminal.write("capdeck: saving to \(describeFiles(path))\n")
             }
         }
+        // A duration the disk can't hold: said now, once (-q too: it is a warning), and the take goes on.
+        if let frames = maxFrames, let warning = OutputTarget.spaceWarning(frames: frames, format: format, fileType: fileType,
+                                                                             free: OutputTarget.freeBytes(at: target.directory),
+                                                                             directory: target.directory) {
+            Terminal.write("capdeck: \(warning)\n")
+        }
     }
 
     /// Prints each file as it is finished behind the take's back: a split take's parts, and a

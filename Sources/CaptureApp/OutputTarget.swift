@@ -2,6 +2,7 @@
 import CaptureCore
 import CaptureDeck
 import CaptureFiles
+import ConsoleUI
 import Glibc
 
 public struct OutputTarget: Sendable {
@@ -122,6 +123,32 @@ public struct OutputTarget: Sendable {
         case .explicit(let path): path
         case .pattern(let dir, _): dir + "/" + pattern
         }
+    }
+
+    /// The directory the takes go in (`.` for a bare relative FILE).
+    public var directory: String {
+        switch kind {
+        case .explicit(let path):
+            guard let slash = path.lastIndex(of: "/") else { return "." }
+            return slash == path.startIndex ? "/" : String(path[..<slash])
+        case .pattern(let dir, _): return dir
+        }
+    }
+
+    /// Bytes free to an unprivileged writer on the file system holding `directory` (nil: unknown).
+    public static func freeBytes(at directory: String) -> Int64? {
+        var vfs = statvfs()
+        return statvfs(directory, &vfs) == 0 ? Int64(vfs.f_bavail) * Int64(vfs.f_frsize) : nil
+    }
+
+    /// The warning for a recording of `frames` at `format` that can't fit in `free` bytes, or nil
+    /// when it fits (or the type compresses, so its size can't be told up front).
+    public static func spaceWarning(frames: Int, format: StreamFormat, fileType: FileType, free: Int64?, directory: String) -> String? {
+        guard fileType != .flac, let free else { return nil }
+        let needed = Int64(frames) * Int64(format.bytesPerFrame)
+        guard needed > free else { return nil }
+        let seconds = Double(frames) / Double(format.sampleRate)
+        return "warning: \(Readout.duration(seconds)) at \(format) needs about \(Readout.bytes(needed)); \(directory) has \(Readout.bytes(free)) free, so the recording will stop when the disk is full (it goes on until then)"
     }
 
     /// mkdir -p with owner-only permissions for directories we create.
