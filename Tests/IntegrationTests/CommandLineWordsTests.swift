@@ -96,7 +96,7 @@ extension Integration {
             #expect(firstDifference(file.ints, Array(audio.leftJustified.prefix(frames * 2)), channels: 2) == nil, "sample-exact")
         }
 
-        @Test("-d 2h at 48 kHz stereo S16 (1.4 GB) on a 1 MiB tmpfs: one warning at the start, before the device line; 1 s that fits: none")
+        @Test("-d 2h at 48 kHz stereo S16 (1.4 GB) on a 1 MiB tmpfs: one warning with the start lines, and the take goes on; 1 s that fits: none")
         func durationThatCannotFit() async throws {
             let home = try TempDir()
             defer { home.remove() }
@@ -111,7 +111,9 @@ extension Integration {
             let warnings = lines.filter { $0.hasPrefix("capdeck: warning:") }
             #expect(warnings == ["capdeck: warning: 02:00:00 at S16_LE 48000 Hz 2 ch needs about 1.4 GB; \(mnt) has 1.0 MB free, so the recording will stop when the disk is full (it goes on until then)"],
                     "\(r.stderr)")
-            #expect(lines.firstIndex { $0.hasPrefix("capdeck: warning:") }.map { $0 <= 2 } == true, "at the start: \(lines)")
+            // With the start lines: right after "saving to", before any audio is written.
+            let saving = try #require(lines.firstIndex { $0.hasPrefix("capdeck: saving to ") }, "\(lines)")
+            #expect(lines.firstIndex { $0.hasPrefix("capdeck: warning:") } == saving + 1, "at the start: \(lines)")
             #expect(r.exitCode == 74 && r.stderr.contains("disk full"), "it went on until the disk was full: \(r)")
             let ok = try await run(in: home.root, ["record", "-D", "builtin", "-d", "0.2", mnt + "/short.wav"], home: home)
             #expect(ok.exitCode == 74 || !ok.stderr.contains("warning"), "\(ok)")
@@ -128,7 +130,7 @@ extension Integration {
             defer { console.shutdown() }
             let s = try await console.waitFor("the status line", timeout: 10) { $0.lines.contains { $0.contains(" pk ") && $0.contains(" rms") } }
             let line = try #require(s.lines.first { $0.contains(" pk ") })
-            let re = try NSRegularExpression(pattern: #"^(● REC|\* REC) 00:00:\d\d\.\d  L -12\.0 pk -15\.0 rms  R -12\.0 pk -15\.0 rms \(dBFS\)  xruns 0  builtin \[built-in\]$"#)
+            let re = try NSRegularExpression(pattern: #"^(● REC|\* REC) 00:00:\d\d\.\d  L -12\.0 pk -15\.0 rms  R -12\.0 pk -15\.0 rms \(dBFS\)  xruns 0  builtin \[exclusive\]$"#)
             #expect(re.firstMatch(in: line, range: NSRange(line.startIndex..., in: line)) != nil, "\(line.debugDescription)")
             #expect(line.hasPrefix(lang == "C" ? "* REC" : "● REC"), "\(line)")
             if lang == "C" { #expect(s.text.unicodeScalars.allSatisfy { $0.isASCII }, "\(s.text)") }
