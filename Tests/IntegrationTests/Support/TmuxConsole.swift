@@ -220,6 +220,12 @@ struct ConsoleScreen: CustomStringConvertible {
 
     func contains(_ s: String) -> Bool { text.contains(s) }
 
+    /// The screen's words as one line: each row trimmed, the non-empty ones joined by a space
+    /// (a notice wrapped to a narrow terminal reads as it was written).
+    var joinedText: String {
+        lines.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
+    }
+
     /// The exit code the pane's shell printed ("EXIT=N"), if capdeck has ended.
     var exitCode: Int32? {
         for l in lines where l.hasPrefix("EXIT=") { return Int32(l.dropFirst(5)) }
