@@ -70,5 +70,19 @@ extension Integration {
             try await console.press("q")
             #expect(try await console.waitForExit() == 0)
         }
+
+        @Test("capdeck devices with a sound server answering: its default first, no claim of no capture hardware, jack and oss marked as unable to capture here")
+        func devicesWithAServer() async throws {
+            let r = try await Capdeck.run(["devices"], home: routes.home, extraEnvironment: routes.environment, timeout: 20)
+            #expect(r.exitCode == 0, "\(r)")
+            let lines = r.stdout.split(separator: "\n").map(String.init)
+            #expect(lines.first?.hasPrefix("Without -D, capdeck uses: pulse: the sound server's default source") == true, "\(r.stdout)")
+            #expect(!r.stdout.contains("no capture hardware") && !r.stdout.contains("nothing:"), "a working default, and no fallback claimed:\n\(r.stdout)")
+            #expect(lines.contains("  (none that ALSA sees directly; the sound server's sources above capture)"), "\(r.stdout)")
+            if access("/dev/shm/jack_default_\(getuid())_0", F_OK) != 0 {
+                #expect(lines.contains { $0.hasPrefix("  jack ") && $0.hasSuffix("(can't capture here: no JACK server runs)") }, "\(r.stdout)")
+            }
+            #expect(lines.contains { $0.hasPrefix("  pulse ") && !$0.contains("can't capture") }, "\(r.stdout)")
+        }
     }
 }
