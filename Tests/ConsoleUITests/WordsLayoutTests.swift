@@ -82,16 +82,17 @@ import Testing
                 #expect(mine.first?.keys == b.keys.joined(separator: " / "))
             }
             for h in [ConsoleLayout.minHeight(channels: 2, width: w), 24, 40, 60] {
-                var seen = Set<String>()
-                for scroll in 0...lines.count {
-                    m.helpScroll = scroll
-                    for r in Self.helpRows(m, width: w, height: h) { seen.insert(r.trimmingTrailingSpaces) }
-                }
+                // Scrolled down one line at a time until every line has been seen whole, in place.
                 let x = (w - min(w - 4, 92)) / 2
-                for l in lines {
-                    #expect(seen.contains { $0.count > x + 12 && $0.dropFirst(x + 12).hasPrefix(l.text) && $0.dropFirst(x + 2).hasPrefix(l.keys) },
-                            "\(w)×\(h): the line \(l.text.debugDescription) is never shown")
+                var unseen = Array(lines.indices)
+                for scroll in 0...lines.count where !unseen.isEmpty {
+                    m.helpScroll = scroll
+                    let rows = Self.helpRows(m, width: w, height: h)
+                    unseen.removeAll { i in
+                        rows.contains { $0.count > x + 12 && $0.dropFirst(x + 12).hasPrefix(lines[i].text) && $0.dropFirst(x + 2).hasPrefix(lines[i].keys) }
+                    }
                 }
+                #expect(unseen.isEmpty, "\(w)×\(h): never shown: \(unseen.map { lines[$0].text })")
             }
         }
     }
