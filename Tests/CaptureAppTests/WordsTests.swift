@@ -77,3 +77,16 @@ import Testing
         #expect(DevicePickerList.devices(server: nil, pcms: pcms + pcms, isUsable: { _ in true }) == pcms)
     }
 }
+
+@Suite struct DurationWordsTests {
+    @Test("one duration parser: seconds, units and clock times; bad clock fields refused")
+    func durations() throws {
+        for (text, seconds) in [("90", 90.0), ("1.5", 1.5), ("90s", 90), ("10m", 600), ("2h", 7200), ("1:30", 90), ("90:00", 5400),
+                                ("1:02:03", 3723), ("0:00:02.5", 2.5), ("0", 0)] {
+            #expect(try SplitLimits.duration(text).get() == seconds, "\(text)")
+        }
+        for bad in ["1:75", "1:60:00", "1::3", ":30", "1:2:3:4", "1:-3", "0x10", "1e3", "inf", "", "9000h", "a:30"] {
+            #expect(throws: SplitLimitError.self, "\(bad)") { try SplitLimits.duration(bad).get() }
+        }
+    }
+}
