@@ -7,6 +7,7 @@ import CaptureConsole
 import CaptureCore
 import CaptureDeck
 import CaptureFiles
+import CapturePulse
 import ConsoleUI
 import Dispatch
 import Glibc
@@ -72,7 +73,7 @@ public final class ConsoleController: @unchecked Sendable {
         self.state = state
         self.signals = signals
         format = capture.streamFormat(config: config)
-        fileType = capture.fileType ?? .wav
+        fileType = OutputTarget.fileType(given: capture.fileType, file: nil, pattern: capture.namePattern)
         try capture.validate(fileType, format, config: config)
         let target = try OutputTarget(file: nil, outputDir: capture.outputDirectory(config: config), pattern: capture.namePattern, fileType: fileType)
         guard case .pattern(let dir, _) = target.kind else { throw Failure("no recordings directory", code: .cannotCreate) }
@@ -90,7 +91,7 @@ public final class ConsoleController: @unchecked Sendable {
         capture.applySplitLimits(to: output, rate: format.sampleRate, config: config)
         // (An [input] device in config.toml is what an earlier capdeck saved there: still honoured.)
         let savedDevice = state.device ?? config?.inputDevice
-        let inputName = capture.device ?? savedDevice ?? "default input"
+        let inputName = capture.device ?? savedDevice ?? ConsoleController.defaultInputName
         ui = Mutex(UIState(inputName: inputName))
         var routes = capture.routes(config: config)
         if capture.device == nil, let savedDevice { routes = InputRoutes.forNamedPCM(savedDevice) }
@@ -178,12 +179,20 @@ public final class ConsoleController: @unchecked Sendable {
         session.stopRunning()
         otherAudio.withLock { $0 }?.stop()  // what mix off paused plays again
         term.restore()
-        if let saved { Terminal.write("capdeck: saved \(saved.path): \(saved.frames) frames\n") }
+        if let saved, saved.frames == 0 {
+            HeadlessRecording.discardEmptyTake(takeFiles(saved.path))
+            Terminal.write("capdeck: \(HeadlessRecording.emptyTake)\n")
+        } else if let saved {
+            Terminal.write("capdeck: saved \(saved.path): \(saved.frames) frames\n")
+        }
         // After the screen is gone, so it stays readable (a deleted file's rescue says where).
         // The exit code stays 0, as for every take's problem during the session (the event log
         // showed those): quitting the console succeeded.
         if let finishError { Terminal.error("\(finishError)") }
     }
+
+    /// The input's name when none was named or remembered (the system's default input).
+    static let defaultInputName = "default input"
 
     private func useBuiltIn(reason: String) {
         ui.withLock { $0.builtIn = true; $0.inputName = "builtin" }
@@ -209,7 +218,7 @@ public final class ConsoleController: @unchecked Sendable {
                 var p = self.session.properties
                 p[key].toggle()
                 self.session.setProperties(p)
-                self.addEvent("\(key.appleName) \(p[key] ? "on" : "off")")
+                self.addEvent(PropertyWords.toggled(key, p[key]))
                 for note in self.session.resolution?.notes ?? [] { self.addEvent("note: \(note)", .warning) }
                 self.state.properties[key] = p[key]
                 self.saveState()
@@ -233,11 +242,12 @@ public final class ConsoleController: @unchecked Sendable {
         case .listDevices:
             // The catalog is ALSA's hint API: never on the UI thread. The picker opens when it answers.
             commands.async {
-                // The sound server's sources first (what a desktop records from), then ALSA's PCMs.
-                let all = InputCatalog.serverSources()?.sources ?? []
-                let sources = (all.filter { !$0.isMonitor } + all.filter(\.isMonitor)).map(InputCatalog.pcmName(forSource:))
-                let pcms = sources + DeviceCatalog.capturePCMs().map(\.name)
-                self.ui.withLock { $0.interaction.devicesListed(pcms) }
+                let server = InputCatalog.serverSources()
+                let pcms = DevicePickerList.devices(server: server, pcms: DeviceCatalog.capturePCMs().map(\.name), isUsable: DevicePickerList.isUsable(server: server))
+                // The device being captured: the one picked or named, else the route the default opened.
+                let named = self.ui.withLock { $0.inputName }
+                let current = named == ConsoleController.defaultInputName ? self.session.currentRoute?.pcm : named
+                self.ui.withLock { $0.interaction.devicesListed(pcms, current: current) }
             }
         case .choose(let pcm):
             commands.async { self.chooseDevice(pcm) }
@@ -325,6 +335,7 @@ public final class ConsoleController: @unchecked Sendable {
         if output.isRecording {
             do throws(RecordingError) {
                 if let saved = try output.stopRecording() {
+                    if saved.frames == 0 { return discardEmptyTake(saved.path) }
                     addEvent("saved \(saved.path) (\(Readout.duration(Double(saved.frames) / Double(format.sampleRate))), \(saved.frames) frames)")
                 }
             } catch {
@@ -342,6 +353,17 @@ public final class ConsoleController: @unchecked Sendable {
         } catch {
             addEvent("\(error)", .error)
         }
+    }
+
+    /// r again before any audio arrived: no file is kept, as `record` does.
+    private func discardEmptyTake(_ path: String) {
+        HeadlessRecording.discardEmptyTake(takeFiles(path))
+        addEvent(HeadlessRecording.emptyTake, .warning)
+    }
+
+    /// The files a take at `path` is: itself, or one per channel.
+    private func takeFiles(_ path: String) -> [String] {
+        output.splitsChannels ? FileNaming.channelFiles(of: path, channels: format.channels) : [path]
     }
 
     /// v: arms the level trigger (each take a file from the name pattern, logged as it ends), or
@@ -609,5 +631,50 @@ public final class ConsoleController: @unchecked Sendable {
         var vfs = statvfs()
         let freeBytes = statvfs(directory, &vfs) == 0 ? Int64(vfs.f_bavail) * Int64(vfs.f_frsize) : nil
         ui.withLock { $0.fileBytes = fileBytes; $0.freeBytes = freeBytes }
+    }
+}
+
+/// What the device picker (`d`) lists: the sound server's sources first (inputs, then monitors:
+/// what a desktop records from), then ALSA's capture PCMs that can capture here.
+public enum DevicePickerList {
+    public static func devices(server: SoundServerSnapshot?, pcms: [String], isUsable: (String) -> Bool) -> [String] {
+        let all = server?.sources ?? []
+        let sources = (all.filter { !$0.isMonitor } + all.filter(\.isMonitor)).map(InputCatalog.pcmName(forSource:))
+        var seen = Set(sources)
+        return sources + pcms.filter { isUsable($0) && seen.insert($0).inserted }
+    }
+
+    /// Whether a catalog PCM can capture on this machine, judged without opening it (opening
+    /// `jack` or `pulse` with no server to answer can block, print or start a daemon).
+    public static func isUsable(server: SoundServerSnapshot?) -> (String) -> Bool {
+        let why = unusable(server: server)
+        return { why($0) == nil }
+    }
+
+    /// Why a catalog PCM can't capture here, or nil: a sound server's PCM only while that server
+    /// answers (`pulse`, `pipewire`; `jack` with a JACK or PipeWire server), OSS only with
+    /// /dev/dsp, `default` only when the default input can be had.
+    public static func unusable(server: SoundServerSnapshot?) -> (String) -> String? {
+        let answers = server != nil
+        let jack = server?.info.isPipeWire == true || jackServerRuns()
+        let oss = access("/dev/dsp", F_OK) == 0
+        let defaultProblem = DefaultInput.problem()
+        return { name in
+            switch name.split(separator: ":", maxSplits: 1).first.map(String.init) ?? name {
+            case "pulse", "pipewire": answers ? nil : "no sound server answers"
+            case "jack": jack ? nil : "no JACK server runs"
+            case "oss": oss ? nil : "no /dev/dsp"
+            case "default": defaultProblem == nil ? nil : "no default input"
+            default: nil
+            }
+        }
+    }
+
+    /// A JACK server's request socket: /dev/shm/jack_SERVER_UID_0 (SERVER from
+    /// JACK_DEFAULT_SERVER, else `default`). Clients leave other entries (`jack_db-0`), so only
+    /// that name counts.
+    static func jackServerRuns() -> Bool {
+        let server = getenv("JACK_DEFAULT_SERVER").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+        return access("/dev/shm/jack_\(server)_\(getuid())_0", F_OK) == 0
     }
 }

@@ -49,7 +49,7 @@ public final class HeadlessRecording {
         let format = settings.streamFormat(config: config)
         self.format = format
         maxFrames = duration.flatMap { $0 > 0 ? max(1, Int(($0 * Double(format.sampleRate)).rounded())) : nil }
-        let type = settings.fileType ?? file.flatMap { FileType(name: String($0.split(separator: ".").last ?? "")) } ?? .wav
+        let type = OutputTarget.fileType(given: settings.fileType, file: file, pattern: settings.namePattern)
         try settings.validate(type, format, config: config)
         let target = try OutputTarget(file: file, outputDir: settings.outputDirectory(config: config), pattern: settings.namePattern, fileType: type)
         output = CaptureAudioFileOutput(format: format)
@@ -116,6 +116,12 @@ public final class HeadlessRecording {
             } else {
                 Terminal.write("capdeck: saving to \(describeFiles(path))\n")
             }
+        }
+        // A duration the disk can't hold: said now, once (-q too: it is a warning), and the take goes on.
+        if let frames = maxFrames, let warning = OutputTarget.spaceWarning(frames: frames, format: format, fileType: fileType,
+                                                                             free: OutputTarget.freeBytes(at: target.directory),
+                                                                             directory: target.directory) {
+            Terminal.write("capdeck: \(warning)\n")
         }
     }
 
@@ -208,9 +214,8 @@ public final class HeadlessRecording {
             }
         }
         if frames == 0 && ending.error == nil && output.error == nil {
-            // Stopped before any audio arrived: an empty file is no recording.
-            for p in files(path) { unlink(p) }
-            if !quiet { Terminal.write("capdeck: stopped before any audio was captured; no file kept\n") }
+            Self.discardEmptyTake(files(path))
+            if !quiet { Terminal.write("capdeck: \(Self.emptyTake)\n") }
             return
         }
         var line = "saved \(describeFiles(saved?.path ?? path)): \(frames) frames (\(Readout.duration(Double(frames) / Double(format.sampleRate), tenths: true))), \(ending.xruns) xrun\(ending.xruns == 1 ? "" : "s")"
@@ -272,6 +277,11 @@ public final class HeadlessRecording {
         if let selection { note += " (channels \(selection) recorded: \(selection.count) ch)" }
         return note
     }
+
+    /// A take stopped before any audio arrived keeps no file (an empty file is no recording),
+    /// in the console as in `record`; this line says so.
+    public static let emptyTake = "stopped before any audio was captured; no file kept"
+    static func discardEmptyTake(_ files: [String]) { for p in files { unlink(p) } }
 
     /// The files a take at `path` is: itself, or one per channel (`--split-channels`).
     private func files(_ path: String) -> [String] { Self.files(path, channels: output.splitsChannels ? format.channels : nil) }

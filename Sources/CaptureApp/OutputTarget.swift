@@ -2,6 +2,7 @@
 import CaptureCore
 import CaptureDeck
 import CaptureFiles
+import ConsoleUI
 import Glibc
 
 public struct OutputTarget: Sendable {
@@ -17,11 +18,9 @@ public struct OutputTarget: Sendable {
         let env = Environment.current
         self.pattern = pattern
         if let file {
-            if file.hasPrefix("/") || outputDir == nil {
-                kind = .explicit(file)
-            } else {
-                kind = .explicit(outputDir! + "/" + file)
-            }
+            // As cp and arecord take it: relative to the current directory (-o is where pattern
+            // names go). An extension-less name gets the type's (`-t wav take`: take.wav).
+            kind = .explicit(OutputTarget.extensionOf(file) == nil ? file + "." + fileType.fileExtension : file)
             return
         }
         let dir: String
@@ -47,7 +46,29 @@ public struct OutputTarget: Sendable {
         } catch {
             throw Failure("--name: \(error)", code: .usage)
         }
-        kind = .pattern(directory: dir, base: base)
+        kind = .pattern(directory: dir, base: OutputTarget.withoutExtension(base, of: fileType))
+    }
+
+    /// The extension of a path's last component (`take.wav`: `wav`), nil when it has none
+    /// (`take`, `.hidden`, `dir.d/take`).
+    public static func extensionOf(_ path: String) -> String? {
+        let last = path.split(separator: "/", omittingEmptySubsequences: false).last ?? Substring(path)
+        guard let dot = last.lastIndex(of: "."), dot != last.startIndex, last.index(after: dot) != last.endIndex else { return nil }
+        return String(last[last.index(after: dot)...])
+    }
+
+    /// A name without an extension that names `type` (`take.wav`, `take.WAV`, `take.rf64` for
+    /// wav), so the type's own isn't added twice (`--name take.wav`: take.wav, not take.wav.wav).
+    public static func withoutExtension(_ name: String, of type: FileType) -> String {
+        guard let ext = extensionOf(name), FileType(name: ext) == type else { return name }
+        return String(name.dropLast(ext.count + 1))
+    }
+
+    /// The file type: `-t`, else FILE's extension, else the name pattern's (`--name take.flac`),
+    /// else WAV. (A mismatch between them is refused by the command line first.)
+    public static func fileType(given: FileType?, file: String?, pattern: String) -> FileType {
+        given ?? file.flatMap(extensionOf).flatMap(FileType.init(name:))
+            ?? (file == nil ? extensionOf(pattern).flatMap(FileType.init(name:)) : nil) ?? .wav
     }
 
     /// Starts `output` recording into a new file, created exclusively. A pattern name that
@@ -102,6 +123,32 @@ public struct OutputTarget: Sendable {
         case .explicit(let path): path
         case .pattern(let dir, _): dir + "/" + pattern
         }
+    }
+
+    /// The directory the takes go in (`.` for a bare relative FILE).
+    public var directory: String {
+        switch kind {
+        case .explicit(let path):
+            guard let slash = path.lastIndex(of: "/") else { return "." }
+            return slash == path.startIndex ? "/" : String(path[..<slash])
+        case .pattern(let dir, _): return dir
+        }
+    }
+
+    /// Bytes free to an unprivileged writer on the file system holding `directory` (nil: unknown).
+    public static func freeBytes(at directory: String) -> Int64? {
+        var vfs = statvfs()
+        return statvfs(directory, &vfs) == 0 ? Int64(vfs.f_bavail) * Int64(vfs.f_frsize) : nil
+    }
+
+    /// The warning for a recording of `frames` at `format` that can't fit in `free` bytes, or nil
+    /// when it fits (or the type compresses, so its size can't be told up front).
+    public static func spaceWarning(frames: Int, format: StreamFormat, fileType: FileType, free: Int64?, directory: String) -> String? {
+        guard fileType != .flac, let free else { return nil }
+        let needed = Int64(frames) * Int64(format.bytesPerFrame)
+        guard needed > free else { return nil }
+        let seconds = Double(frames) / Double(format.sampleRate)
+        return "warning: \(Readout.duration(seconds)) at \(format) needs about \(Readout.bytes(needed)); \(directory) has \(Readout.bytes(free)) free, so the recording will stop when the disk is full (it goes on until then)"
     }
 
     /// mkdir -p with owner-only permissions for directories we create.

@@ -2,18 +2,38 @@
 // seconds or bytes, as in arecord; or with a unit.
 
 public enum SplitLimits {
-    /// Seconds from `90`, `1.5`, `90s`, `10m`, `2h`. 0 means no limit; at most a year.
+    /// Seconds from `90`, `1.5`, `90s`, `10m`, `2h`, or a clock time `1:30`, `1:02:03.5`
+    /// (`[[H:]M:]S`, minutes and seconds below 60 after the first field). 0 means no limit; at most a
+    /// year. One parser for every duration capdeck takes (`-d`, `--max-file-time`, the config).
     public static func duration(_ text: String) -> Result<Double, SplitLimitError> {
         let s = text.lowercased()
-        var scale = 1.0
-        var number = Substring(s)
-        if let u = number.last, let f = ["s": 1.0, "m": 60.0, "h": 3600.0][u] { scale = f; number = number.dropLast() }
+        let bad = SplitLimitError("'\(text)' is not a duration; use seconds (90), a unit (90s, 10m, 2h) or minutes:seconds (1:30)")
         // Plain decimals only (Double() would also take "0x10", "1e3", "inf").
-        guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
-              number.filter({ $0 == "." }).count <= 1, let v = Double(number) else {
-            return .failure(SplitLimitError("'\(text)' is not a duration; use seconds (90) or a unit: 90s, 10m, 2h"))
+        func plain(_ n: Substring) -> Double? {
+            guard !n.isEmpty, n.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }), n.filter({ $0 == "." }).count <= 1 else { return nil }
+            return Double(n)
         }
-        let seconds = v * scale
+        var seconds: Double
+        if s.contains(":") {
+            let fields = s.split(separator: ":", omittingEmptySubsequences: false)
+            guard fields.count <= 3, let last = plain(fields[fields.count - 1]) else { return .failure(bad) }
+            // The earlier fields are whole numbers; each after the first is below 60.
+            var whole: [Double] = []
+            for f in fields.dropLast() {
+                guard !f.isEmpty, f.allSatisfy({ $0.isASCII && $0.isNumber }), let v = Double(f) else { return .failure(bad) }
+                whole.append(v)
+            }
+            guard last < 60, whole.dropFirst().allSatisfy({ $0 < 60 }) else {
+                return .failure(SplitLimitError("'\(text)' is not a time; minutes and seconds after the first field are 0-59"))
+            }
+            seconds = whole.reduce(0) { $0 * 60 + $1 } * 60 + last
+        } else {
+            var scale = 1.0
+            var number = Substring(s)
+            if let u = number.last, let f = ["s": 1.0, "m": 60.0, "h": 3600.0][u] { scale = f; number = number.dropLast() }
+            guard let v = plain(number) else { return .failure(bad) }
+            seconds = v * scale
+        }
         guard seconds <= 31_536_000 else { return .failure(SplitLimitError("'\(text)' is out of range; at most a year (8760h)")) }
         return .success(seconds)
     }

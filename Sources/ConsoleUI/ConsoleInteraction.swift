@@ -52,19 +52,28 @@ public struct ConsoleInteraction: Equatable, Sendable {
         case confirmQuit
         /// Unfinished recordings found in `directory` at start-up.
         case offerRepair([String], directory: String)
-        /// The device picker; `pcms[i]` is what `picker.items[i]` names.
+        /// The device picker; `pcms[i]` is what `picker.items[i]` names (`typeAName`: the item that
+        /// asks for a name).
         case picker(ConsoleModel.Picker, pcms: [String])
+        /// A PCM name being typed (from the picker's last item); Enter chooses it.
+        case typeName(String)
     }
 
     public private(set) var mode: Mode = .normal
     /// The meter whose numbers are on the focus line (wraps around the channels when drawn).
     public private(set) var meterFocus = 0
+    /// The help overlay's scroll (↑/↓ where its keys don't all fit; the layout wraps it round).
+    public private(set) var helpScroll = 0
     /// A repair offer that came while another mode was up; it is shown on the way back to normal.
     private var pendingRepair: Mode?
 
     public static let quitPrompt = "Recording in progress: stop it, save the file and quit? (y/n)"
     /// Offered in the picker after the catalog's PCMs.
     public static let builtInSignals = ["builtin", "builtin:sweep", "builtin:pink"]
+    /// The picker's last item: type any PCM name (`hw:2,0`, a name from ~/.asoundrc).
+    public static let typeAName = "type a PCM name…"
+    /// The prompt while a name is typed.
+    public static let typeNamePrompt = "PCM name (Enter opens it, Esc cancels): "
 
     public init() {}
 
@@ -85,17 +94,37 @@ public struct ConsoleInteraction: Equatable, Sendable {
             case .no, .cancel: backToNormal(); return []
             default: return []
             }
+        case .typeName(let text):
+            switch key {
+            case KeyMap.escape: backToNormal()
+            case KeyMap.enter, 13, 0o527:
+                let name = text.trimmingSpaces
+                backToNormal()
+                if !name.isEmpty { return [.choose(pcm: name)] }
+            case 127, 8, 0o407: mode = .typeName(String(text.dropLast()))
+            default:
+                // Printable ASCII (PCM names are), up to the length -D takes.
+                if key >= 0x20, key < 0x7F, text.utf8.count < 512 { mode = .typeName(text + String(UnicodeScalar(UInt8(key)))) }
+            }
+            return []
         case .picker(var p, let pcms):
             switch KeyMap.modalCommand(for: key) {
             case .up: p.selected = max(0, p.selected - 1); mode = .picker(p, pcms: pcms)
             case .down: p.selected = min(p.items.count - 1, p.selected + 1); mode = .picker(p, pcms: pcms)
-            case .accept: backToNormal(); return [.choose(pcm: pcms[p.selected])]
+            case .accept:
+                if pcms[p.selected] == Self.typeAName { mode = .typeName(""); return [] }
+                backToNormal(); return [.choose(pcm: pcms[p.selected])]
             case .cancel: backToNormal()
             default: break
             }
             return []
         case .help:
-            if KeyMap.modalCommand(for: key) == .cancel || KeyMap.command(for: key) == .help { backToNormal() }
+            switch KeyMap.modalCommand(for: key) {
+            case .up: helpScroll -= 1
+            case .down: helpScroll += 1
+            case .cancel: backToNormal()
+            default: if KeyMap.command(for: key) == .help { backToNormal() }
+            }
             return []
         case .normal:
             guard let command = KeyMap.command(for: key) else { return [] }
@@ -112,7 +141,7 @@ public struct ConsoleInteraction: Equatable, Sendable {
             case .cycleLoudness: return [.cycleLoudnessStrip]
             case .resetLoudness: return [.resetLoudness]
             case .cycleBallistics: return [.cycleBallistics]
-            case .help: mode = .help; return []
+            case .help: mode = .help; helpScroll = 0; return []
             case .quit: return [.requestQuit]
             case .redraw: return [.repaint]
             case .previousChannel: meterFocus -= 1; return []
@@ -122,13 +151,20 @@ public struct ConsoleInteraction: Equatable, Sendable {
         }
     }
 
-    /// The catalog's capture PCMs arrived (`listDevices`): opens the picker on them and the
-    /// built-in signals, unless another mode came up meanwhile.
-    public mutating func devicesListed(_ pcms: [String]) {
+    /// The devices that can capture arrived (`listDevices`): opens the picker on them, the
+    /// built-in signals and a typed name, on the `current` device (marked; listed first when the
+    /// catalog doesn't name it), unless another mode came up meanwhile.
+    public mutating func devicesListed(_ pcms: [String], current: String? = nil) {
         guard mode == .normal else { return }
-        let all = pcms + Self.builtInSignals
-        let labels = all.map { $0.hasPrefix("builtin") ? "\($0)  (built-in test signal)" : $0 }
-        mode = .picker(ConsoleModel.Picker(title: "Input device", items: labels, selected: 0), pcms: all)
+        var all = pcms + Self.builtInSignals.filter { !pcms.contains($0) }
+        if let current, !current.isEmpty, !all.contains(current) { all.insert(current, at: 0) }
+        all.append(Self.typeAName)
+        let labels = all.map { pcm in
+            pcm == Self.typeAName ? pcm
+                : pcm + (pcm.hasPrefix("builtin") ? "  (built-in test signal)" : "") + (pcm == current ? "  (current)" : "")
+        }
+        let selected = current.flatMap { all.firstIndex(of: $0) } ?? 0
+        mode = .picker(ConsoleModel.Picker(title: "Input device", items: labels, selected: selected), pcms: all)
     }
 
     /// `requestQuit` found a recording in progress: ask before quitting.
@@ -153,6 +189,7 @@ public struct ConsoleInteraction: Equatable, Sendable {
     public func apply(to m: inout ConsoleModel) {
         m.showHelp = mode == .help
         m.meterFocus = meterFocus
+        m.helpScroll = helpScroll
         m.picker = nil
         m.prompt = nil
         switch mode {
@@ -162,6 +199,12 @@ public struct ConsoleInteraction: Equatable, Sendable {
             let n = files.count
             m.prompt = "\(n) unfinished recording\(n == 1 ? "" : "s") in \(dir) (cut short by a crash). Repair now? (y/n)"
         case .picker(let p, _): m.picker = p
+        case .typeName(let text): m.prompt = Self.typeNamePrompt + text + "_"
         }
     }
+}
+
+extension String {
+    /// Without the spaces around it.
+    fileprivate var trimmingSpaces: String { String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()) }
 }

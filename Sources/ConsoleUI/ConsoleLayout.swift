@@ -62,14 +62,17 @@ public enum ConsoleLayout {
 
     // MARK: Pieces
 
+    /// Says how big the terminal must be, wrapped to whatever width it has (down to one column)
+    /// and centred; the size line first where not every line fits.
     static func tooSmall(_ g: inout ScreenGrid, _ m: ConsoleModel, needW: Int, needH: Int) {
         let x = m.unicode ? "×" : "x"
-        let lines = ["capdeck needs a terminal of at least \(needW)\(x)\(needH)",
-                     "(this one is \(g.width)\(x)\(g.height)); please enlarge it.",
-                     m.recording == .stopped ? "q quits." : "Recording continues; q asks before quitting."]
-        for (i, l) in lines.enumerated() {
-            let y = g.height / 2 - 1 + i
-            g.put(l, x: max(0, (g.width - l.count) / 2), y: y, style: i == 0 ? .warning : .normal)
+        let sentences = [("capdeck needs a terminal of at least \(needW)\(x)\(needH) (this one is \(g.width)\(x)\(g.height)); please enlarge it.", CellStyle.warning),
+                         (m.recording == .stopped ? "q quits." : "Recording continues; q asks before quitting.", .normal)]
+        let lines = sentences.flatMap { text, style in Readout.wrap(text, width: g.width).map { ($0, style) } }
+        let shown = lines.prefix(g.height)
+        let top = max(0, (g.height - shown.count) / 2)
+        for (i, (l, style)) in shown.enumerated() {
+            g.put(l, x: max(0, (g.width - l.count) / 2), y: top + i, style: style)
         }
     }
 
@@ -167,7 +170,8 @@ public enum ConsoleLayout {
         g.put(scale.unit, x: barX + barW + 1, y: sy, style: .dim, maxWidth: numbersW)
     }
 
-    static func channelLabel(_ i: Int, count: Int) -> String {
+    /// A meter's label: ` L  `, ` R  `, ` M  ` (mono), else the channel's number (also the status line's).
+    public static func channelLabel(_ i: Int, count: Int) -> String {
         if count == 2 { return i == 0 ? " L  " : " R  " }
         if count == 1 { return " M  " }
         return " \(i + 1)  "
@@ -269,64 +273,33 @@ public enum ConsoleLayout {
 
     // MARK: Panels
 
-    static let shortNames: [AudioSessionProperties.Key: String] = [
-        .usesAppSession: "uses app audio session",
-        .autoConfigure: "auto-configures app session",
-        .mixWithOthers: "mixes with others",
-        .bluetoothHQ: "Bluetooth HQ recording",
-    ]
+    /// The session panel's columns: key, name, state, default, effect (fixed, so every width from
+    /// the minimum shows them; the effect text takes the longest wording that fits).
+    static let sessionColumns = (name: 4, state: 20, defaultValue: 25, effect: 31)
 
     static func sessionPanel(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int) {
+        let c = sessionColumns
         g.put("Capture session", x: 0, y: y, style: .title)
-        g.put("key property", x: 17, y: y, style: .dim)
-        let wide = g.width >= 118
-        let narrow = g.width < 90
-        let nameW = wide ? 66 : (narrow ? 16 : 29)
-        // Narrow terminals pack the columns tighter so the effect text keeps its words.
-        let sx = narrow ? 4 + nameW + 1 : 19 + nameW
-        let (defX, effX) = narrow ? (6, 13) : (7, 16)
-        g.put(narrow ? "state default effect" : "state  default  effect", x: sx, y: y, style: .dim)
+        g.put("state", x: c.state - 1, y: y, style: .dim)
+        g.put("dflt", x: c.defaultValue, y: y, style: .dim)
+        g.put("effect", x: c.effect, y: y, style: .dim)
         for (i, key) in AudioSessionProperties.Key.allCases.enumerated() {
             let row = y + 1 + i
             let on = m.properties[key]
             let eff = m.effective[key] ?? .applies(on)
             let dim = !eff.isInEffect
-            let base: CellStyle = dim ? .dim : .normal
             g.put(" \(i + 1) ", x: 0, y: row, style: .key)
-            let name = wide ? key.appleName : (narrow ? (tinyNames[key] ?? key.rawValue) : (shortNames[key] ?? key.rawValue))
-            g.put(name, x: 4, y: row, style: base, maxWidth: nameW + 14)
-            g.put(on ? "ON " : "off", x: sx, y: row, style: dim ? .dim : (on ? .good : .bold))
-            g.put(key.appleDefault ? "on " : "off", x: sx + defX, y: row, style: .dim)
-            if on == key.appleDefault { g.put("*", x: sx + defX + 3, y: row, style: .dim) }
-            let text = effectText(eff)
-            let fits = text.count <= g.width - sx - effX
-            g.put(fits ? text : shortEffectText(eff), x: sx + effX, y: row,
-                  style: dim ? .dim : (isAppDecides(eff) ? .warning : .normal), maxWidth: g.width - sx - effX)
-        }
-    }
-
-    static let tinyNames: [AudioSessionProperties.Key: String] = [
-        .usesAppSession: "uses app session", .autoConfigure: "auto-configure",
-        .mixWithOthers: "mix with others", .bluetoothHQ: "Bluetooth HQ",
-    ]
-
-    static func shortEffectText(_ e: EffectiveState) -> String {
-        switch e {
-        case .applies(let v): v ? "in effect: on" : "in effect: off"
-        case .noEffect(let r): r == "uses app session is off" ? "no effect: app session off" : "no effect"
-        case .appSessionDecides(let v): "app session decides (\(v ? "on" : "off"))"
+            g.put(PropertyWords.name(key), x: c.name, y: row, style: dim ? .dim : .normal, maxWidth: c.state - c.name - 1)
+            g.put(on ? "ON " : "off", x: c.state, y: row, style: dim ? .dim : (on ? .good : .bold))
+            g.put(key.appleDefault ? "on " : "off", x: c.defaultValue, y: row, style: .dim)
+            if on == key.appleDefault { g.put("*", x: c.defaultValue + 3, y: row, style: .dim) }
+            let room = g.width - c.effect
+            let text = PropertyWords.effect(key, eff).first { $0.count <= room } ?? PropertyWords.effect(key, eff).last ?? ""
+            g.put(text, x: c.effect, y: row, style: dim ? .dim : (isAppDecides(eff) ? .warning : .normal), maxWidth: room)
         }
     }
 
     static func isAppDecides(_ e: EffectiveState) -> Bool { if case .appSessionDecides = e { true } else { false } }
-
-    static func effectText(_ e: EffectiveState) -> String {
-        switch e {
-        case .applies(let v): v ? "in effect: on" : "in effect: off"
-        case .noEffect(let r): "no effect: \(r)"
-        case .appSessionDecides(let v): "app session decides (\(v ? "on" : "off"))"
-        }
-    }
 
     static func appSessionLine(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int) {
         var x = g.put("App session ", x: 0, y: y, style: .title)
@@ -498,22 +471,49 @@ public enum ConsoleLayout {
         g.put(" \(title) ", x: x + 2, y: y, style: .title)
     }
 
+    /// The help overlay's width on a terminal `width` wide, and the text column's.
+    static func helpWidths(_ width: Int) -> (box: Int, text: Int) {
+        let w = min(width - 4, 92)
+        return (w, w - 13)
+    }
+
+    /// The help's lines at `width`: each key's text (and Apple's name for it) wrapped into the
+    /// text column, the keys on the first line of each.
+    public static func helpLines(width: Int) -> [(keys: String, text: String, binding: Int)] {
+        let textW = helpWidths(width).text
+        var out: [(String, String, Int)] = []
+        for (i, b) in KeyMap.bindings.enumerated() {
+            let full = b.help + (b.apple.map { " (Apple: \($0))" } ?? "")
+            for (j, l) in Readout.wrap(full, width: textW).enumerated() { out.append((j == 0 ? b.keys.joined(separator: " / ") : "", l, i)) }
+        }
+        return out
+    }
+
+    /// Every key with its words, wrapped; where they don't all fit the height, a window of them
+    /// that ↑/↓ scrolls (wrapping round at either end, as `[`/`]` do the meters).
     static func helpOverlay(_ g: inout ScreenGrid, _ m: ConsoleModel) {
-        let lines = KeyMap.bindings.map { b in (b.keys.joined(separator: " / "), b.help) }
-        let w = min(g.width - 4, 92)
-        // A row of margin above and below where the keys fit with it, else the whole height; the
-        // note on dimmed properties gives way to keys before any key is left out.
-        let h = min(lines.count + 4 <= g.height - 2 ? g.height - 2 : g.height, lines.count + 4)
-        let note = lines.count + 4 <= h
+        let lines = helpLines(width: g.width)
+        let w = helpWidths(g.width).box
+        // A row of margin above and below where it all fits with it; the note on dimmed
+        // properties gives way to keys first.
+        let all = lines.count + 4
+        let h = min(all <= g.height - 2 ? all : g.height, all)
+        let note = all <= h
+        let rows = h - (note ? 4 : 3)
+        let scrolls = lines.count > rows
+        let positions = max(1, lines.count - rows + 1)
+        let first = scrolls ? ((m.helpScroll % positions) + positions) % positions : 0
         let x = (g.width - w) / 2
         let y = max(0, (g.height - h) / 2)
         box(&g, x: x, y: y, w: w, h: h, title: "Keys", unicode: m.unicode)
-        for (i, l) in lines.prefix(h - (note ? 4 : 3)).enumerated() {
-            g.put(l.0, x: x + 2, y: y + 1 + i, style: .key)
-            g.put(l.1, x: x + 12, y: y + 1 + i, maxWidth: w - 13)
+        for (i, l) in lines.dropFirst(first).prefix(rows).enumerated() {
+            g.put(l.keys, x: x + 2, y: y + 1 + i, style: .key, maxWidth: 9)
+            g.put(l.text, x: x + 12, y: y + 1 + i, maxWidth: w - 13)
         }
         if note { g.put("Dimmed properties have no effect under the current combination.", x: x + 2, y: y + h - 3, style: .dim, maxWidth: w - 4) }
-        g.put("Esc, ? or q closes this help.", x: x + 2, y: y + h - 2, style: .dim, maxWidth: w - 4)
+        let close = scrolls ? (m.unicode ? "↑↓ more (\(first + rows)/\(lines.count)) · Esc, ? or q closes" : "up/down more (\(first + rows)/\(lines.count)), Esc ? q close")
+                            : "Esc, ? or q closes this help."
+        g.put(close, x: x + 2, y: y + h - 2, style: .dim, maxWidth: w - 4)
     }
 
     static func pickerOverlay(_ g: inout ScreenGrid, _ m: ConsoleModel, _ p: ConsoleModel.Picker) {

@@ -90,6 +90,8 @@ public struct ConsoleModel: Sendable {
 
     // Overlays and prompts.
     public var showHelp = false
+    /// How far the help is scrolled (wraps round: the layout takes it modulo its positions).
+    public var helpScroll = 0
     public var prompt: String?
     public var picker: Picker?
     public var unicode = true

@@ -19,15 +19,19 @@ public struct KeyBinding: Sendable {
     public var signals: [String]
     /// The docs table's longer text (nil: `help`).
     public var doc: String?
+    /// Apple's name for what it controls (the four `AVCaptureSession` properties), shown after
+    /// the Linux words in the help overlay.
+    public var apple: String?
 
     public init(keys: [String], command: ConsoleCommand?, help: String, stdin: [String] = [], signals: [String] = [],
-                doc: String? = nil) {
+                doc: String? = nil, apple: String? = nil) {
         self.keys = keys
         self.command = command
         self.help = help
         self.stdin = stdin
         self.signals = signals
         self.doc = doc
+        self.apple = apple
     }
 }
 
@@ -44,17 +48,22 @@ public enum KeyMap {
     /// control, add a row here (and its `ConsoleCommand` and/or a `case` for its verb in
     /// `ControlInput.handle`); the help overlay, `help` on stdin and the docs table follow.
     public static let controls: [KeyBinding] = [
-        KeyBinding(keys: ["1"], command: .toggle(.usesAppSession), help: "toggle usesApplicationAudioSession",
-                   stdin: ["toggle uses-app-session", "set uses-app-session on|off"], doc: "toggle `usesApplicationAudioSession`"),
-        KeyBinding(keys: ["2"], command: .toggle(.autoConfigure), help: "toggle automaticallyConfiguresApplicationAudioSession",
+        KeyBinding(keys: ["1"], command: .toggle(.usesAppSession), help: PropertyWords.help(.usesAppSession),
+                   stdin: ["toggle uses-app-session", "set uses-app-session on|off"],
+                   doc: "toggle use app session: on, 2-4 set up the app session; off, a private record-only session on the exclusive device, and 2-4 have no effect (`usesApplicationAudioSession`)",
+                   apple: AudioSessionProperties.Key.usesAppSession.appleName),
+        KeyBinding(keys: ["2"], command: .toggle(.autoConfigure), help: PropertyWords.help(.autoConfigure),
                    stdin: ["toggle auto-configure", "set auto-configure on|off"],
-                   doc: "toggle `automaticallyConfiguresApplicationAudioSession`"),
-        KeyBinding(keys: ["3"], command: .toggle(.mixWithOthers), help: "toggle configuresApplicationAudioSessionToMixWithOthers",
+                   doc: "toggle auto-configure: on, capdeck sets the app session up for recording (category, mix and Bluetooth options); off, the app session is yours (`c` cycles its category) and its options decide 3 and 4 (`automaticallyConfiguresApplicationAudioSession`)",
+                   apple: AudioSessionProperties.Key.autoConfigure.appleName),
+        KeyBinding(keys: ["3"], command: .toggle(.mixWithOthers), help: PropertyWords.help(.mixWithOthers),
                    stdin: ["toggle mix", "set mix on|off"],
-                   doc: "toggle `configuresApplicationAudioSessionToMixWithOthers`: while capturing, this re-negotiates the ALSA device (exclusive ↔ shared route) without interrupting the recording"),
-        KeyBinding(keys: ["4"], command: .toggle(.bluetoothHQ), help: "toggle configuresApplicationAudioSessionForBluetoothHighQualityRecording",
+                   doc: "toggle mix with others: on, the shared device (`dsnoop:`, or the sound server), other programs record too; off, the exclusive device (`hw:`), other programs' audio paused. While capturing, this re-negotiates the ALSA device (exclusive ↔ shared route) without interrupting the recording (`configuresApplicationAudioSessionToMixWithOthers`)",
+                   apple: AudioSessionProperties.Key.mixWithOthers.appleName),
+        KeyBinding(keys: ["4"], command: .toggle(.bluetoothHQ), help: PropertyWords.help(.bluetoothHQ),
                    stdin: ["toggle bluetooth-hq", "set bluetooth-hq on|off"],
-                   doc: "toggle `configuresApplicationAudioSessionForBluetoothHighQualityRecording`"),
+                   doc: "toggle Bluetooth HQ: on, a Bluetooth input's high-quality route, else its hands-free (HFP) profile; off, the ordinary route (`configuresApplicationAudioSessionForBluetoothHighQualityRecording`)",
+                   apple: AudioSessionProperties.Key.bluetoothHQ.appleName),
         KeyBinding(keys: ["r"], command: .recordStartStop, help: "start / stop recording",
                    doc: "start / stop recording. The file name comes from `--name` in the `-o` directory; existing files are never overwritten"),
         KeyBinding(keys: ["p"], command: .pauseResume, help: "pause / resume recording (a marker at each)", stdin: ["pause", "resume"],

@@ -5,6 +5,23 @@ import CaptureCore
 public enum Readout {
     /// A level in dBFS, right-aligned in 6 columns with one decimal (`" -18.8"`); `"  -inf"` at the
     /// meter's floor.
+    /// `text` in lines of at most `width` columns, broken at spaces; a word longer than a line
+    /// is broken where the line ends.
+    public static func wrap(_ text: String, width: Int) -> [String] {
+        let w = max(1, width)
+        var lines: [String] = []
+        var line = ""
+        for word in text.split(separator: " ") {
+            var rest = Substring(word)
+            if !line.isEmpty, line.count + 1 + rest.count <= w { line += " " + rest; continue }
+            if !line.isEmpty { lines.append(line); line = "" }
+            while rest.count > w { lines.append(String(rest.prefix(w))); rest = rest.dropFirst(w) }
+            line = String(rest)
+        }
+        if !line.isEmpty || lines.isEmpty { lines.append(line) }
+        return lines
+    }
+
     public static func db(_ v: Double) -> String {
         if v <= ChannelLevel.floorDB { return "  -inf" }
         let t = Int((v * 10).rounded())

@@ -6,15 +6,20 @@ import CaptureFiles
 import Glibc
 
 struct Capdeck: ParsableCommand {
+    /// Every exit code, in every command's --help (an error points to its command's --help).
+    static let exitCodes = """
+        Exit codes: 0 success, 64 usage error, 65 bad input file (recover: a file left \
+        untouched), 66 input file missing (recover), 69 device or sound server unavailable, \
+        71 out of file descriptors at start, 73 cannot create the output file or directory, \
+        74 I/O error during recording, 78 bad config file, 130 a second interrupt stopped \
+        without finishing the file.
+        """
+
     static let configuration = CommandConfiguration(
         commandName: "capdeck",
         abstract: "A recording console for Linux: capture audio from ALSA to crash-safe files.",
-        discussion: """
-            Exit codes: 0 success, 64 usage error, 65 bad input file (recover: a file left \
-            untouched), 66 input file missing (recover), 69 device or sound server unavailable, \
-            71 out of file descriptors at start, 73 cannot create the output file or directory, \
-            74 I/O error during recording, 78 bad config file, 130 a second interrupt stopped \
-            without finishing the file.
+        discussion: exitCodes + """
+
             'capdeck' alone opens the console; 'capdeck record' records headless.
             """,
         version: BroadcastInfo.captureDeckVersion,
@@ -39,6 +44,15 @@ enum Main {
         // Not while a shell asks for completions: its line must not get a message.
         if !Completion.isIntrospection(CommandLine.arguments),
            let restored = OtherAudioCoordinator.restoreOrphanedJournal() { Terminal.error(restored) }
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        // What to read after a mistake: the subcommand's own --help.
+        let help = "see '\(CommandNames.root.helpHint(for: arguments))'"
+        // A mistyped subcommand or long option, named with the closest the parser knows, before
+        // the parser (which would judge the words after it first: `--duraton 3` makes '3' a FILE).
+        if !Completion.isIntrospection(CommandLine.arguments), let wrong = CommandNames.root.misspelling(in: arguments) {
+            Terminal.error("\(wrong.message) (see '\(wrong.help)')")
+            exit(ExitStatus.usage.rawValue)
+        }
         do {
             var command = try Capdeck.parseAsRoot()
             try command.run()
@@ -53,7 +67,7 @@ enum Main {
             }
             let message = Capdeck.message(for: error)
             if message.isEmpty { exit(code.rawValue) }
-            Terminal.error("\(message) (see 'capdeck --help')")
+            Terminal.error("\(message) (\(help))")
             exit(code.rawValue)
         }
     }

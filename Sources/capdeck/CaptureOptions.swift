@@ -15,8 +15,8 @@ struct CaptureOptions: ParsableArguments {
             completion: Completion.formats, transform: Parse.format)
     var format: SampleFormat?
 
-    @Option(name: [.customShort("r"), .customLong("rate")], parsing: .unconditional, help: "Sample rate in Hz (8000-384000; default 48000).",
-            transform: Parse.int("rate", StreamFormat.rateRange, unit: " Hz"))
+    @Option(name: [.customShort("r"), .customLong("rate")], parsing: .unconditional, help: "Sample rate in Hz (8000-384000, or 8k-384k: 48k, 44.1k; default 48000).",
+            transform: Parse.rate)
     var rate: Int?
 
     @Option(name: [.customShort("c"), .customLong("channels")], parsing: .unconditional, help: "Channels (1-64, FLAC at most 8; default 2).",
@@ -42,7 +42,7 @@ struct CaptureOptions: ParsableArguments {
             completion: .directory)
     var outputDir: String?
 
-    @Option(name: .customLong("name"), help: "strftime pattern for file names; the type's extension is added.")
+    @Option(name: .customLong("name"), help: "strftime pattern for file names in --output-dir; the type's extension is added unless the pattern ends with it (take.wav).")
     var namePattern: String = FileNaming.defaultPattern
 
     @Option(name: .customLong("description"), help: "WAV/RF64 bext Description (at most 256 bytes; UTF-8 kept as is).")
@@ -145,6 +145,9 @@ struct CaptureOptions: ParsableArguments {
             throw ValidationError("-c/--channels \(c) and --select \(select) disagree: --select records \(select.count) channel\(select.count == 1 ? "" : "s"); drop -c")
         }
         if namePattern.isEmpty { throw ValidationError("--name: the pattern is empty") }
+        if let t = fileType, let ext = OutputTarget.extensionOf(namePattern), let named = FileType(name: ext), named != t {
+            throw ValidationError("-t \(t.rawValue) does not match --name's extension '.\(ext)'")
+        }
         if namePattern.contains("/") { throw ValidationError("--name: the pattern must not contain '/' (use -o/--output-dir for the directory)") }
         if let o = outputDir, o.isEmpty { throw ValidationError("-o/--output-dir: the directory name is empty") }
         if let c = configFile, c.isEmpty { throw ValidationError("--config: the file name is empty") }

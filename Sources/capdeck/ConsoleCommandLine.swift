@@ -14,7 +14,7 @@ struct ConsoleCommandLine: ParsableCommand {
             $XDG_STATE_HOME/capdeck/console.toml (default ~/.local/state/capdeck/console.toml) for the \
             next console; flags are never saved, the config file is never written, and 'capdeck record' \
             ignores what the console remembers. --reset-settings forgets it.
-            """)
+            """ + "\n\n" + Capdeck.exitCodes)
 
     @OptionGroup var capture: CaptureOptions
 

@@ -2,6 +2,7 @@
 // without -D uses.
 import ArgumentParser
 import CaptureALSA
+import CaptureApp
 import CaptureCore
 import CaptureDeck
 import ConsoleUI
@@ -9,13 +10,15 @@ import ConsoleUI
 struct DevicesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "devices",
-        abstract: "List the sound server's sources, capture PCMs and sound cards, with the kind of access each gives.")
+        abstract: "List the sound server's sources, capture PCMs and sound cards, with the kind of access each gives.",
+        discussion: Capdeck.exitCodes)
 
     func run() throws {
         print("Without -D, capdeck uses: " + InputCatalog.defaultInput().summary)
         print("")
         print("Sound server sources (name them with -D pulse:SOURCE):")
-        if let server = InputCatalog.serverSources() {
+        let server = InputCatalog.serverSources()
+        if let server {
             let width = max(24, (server.sources.map { InputCatalog.pcmName(forSource: $0).count }.max() ?? 0) + 2)
             for s in server.sources {
                 let kind = s.isMonitor ? "monitor" : "input"
@@ -31,17 +34,23 @@ struct DevicesCommand: ParsableCommand {
         }
         let pcms = DeviceCatalog.capturePCMs()
         let cards = DeviceCatalog.cards()
+        let unusable = DevicePickerList.unusable(server: server)
         print("")
         print("Capture PCMs (name them with -D):")
         if pcms.isEmpty { print("  (none listed by ALSA)") }
         let width = max(24, (pcms.map(\.name.count).max() ?? 0) + 2)
         for p in pcms {
             print("  " + Readout.pad(p.name, width)
-                  + Readout.pad(p.access.rawValue, 14) + p.description)
+                  + Readout.pad(p.access.rawValue, 14) + p.description + (unusable(p.name).map { "  (can't capture here: \($0))" } ?? ""))
         }
         print("")
         print("Sound cards:")
-        if cards.isEmpty { print("  (none: this machine has no capture hardware)") }
+        if cards.isEmpty {
+            // Only where nothing else captures is that the whole story: a sound server's sources
+            // (or a PCM of the user's ALSA configuration) may well be real microphones.
+            print(server?.sources.isEmpty == false ? "  (none that ALSA sees directly; the sound server's sources above capture)"
+                                                   : "  (none: this machine has no sound card with a capture device)")
+        }
         for c in cards {
             print("  card \(c.index) [\(c.id)]: \(c.name) — \(c.longName)")
             for d in c.captureDevices {

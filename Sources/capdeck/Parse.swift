@@ -46,14 +46,27 @@ enum Parse {
     static func splitSize(_ s: String) throws -> Int {
         do throws(SplitLimitError) { return try SplitLimits.size(s).get() } catch { throw ValidationError(error.description) }
     }
+    /// A duration: seconds (`90`, `1.5`), a unit (`90s`, `10m`, `2h`) or a clock time (`1:30`,
+    /// `1:02:03`); the same parser as `--max-file-time` and the config file's.
     static func seconds(_ s: String) throws -> Double {
-        // Plain decimals only (Double() would also take "0x10", "1e3", "inf").
+        do throws(SplitLimitError) { return try SplitLimits.duration(trimmed(s)).get() } catch { throw ValidationError(error.description) }
+    }
+
+    /// A sample rate in Hz: `48000`, or in kHz as people say it, `48k`, `44.1k` (a whole number of Hz).
+    static func rate(_ raw: String) throws -> Int {
+        let r = StreamFormat.rateRange
+        let bounds = "rate takes \(r.lowerBound)-\(r.upperBound) Hz, or 8k-384k"
+        var s = Substring(trimmed(raw).lowercased())
+        var scale = 1.0
+        if s.hasSuffix("khz") { s = s.dropLast(3); scale = 1000 } else if s.hasSuffix("k") { s = s.dropLast(); scale = 1000 } else if s.hasSuffix("hz") { s = s.dropLast(2) }
         let plain = !s.isEmpty && s.allSatisfy { $0.isASCII && ($0.isNumber || $0 == ".") } && s.filter { $0 == "." }.count <= 1
-        guard plain, let v = Double(s), v.isFinite else {
-            throw ValidationError("not a number of seconds; duration takes 0-31536000")
+            && (scale > 1 || !s.contains("."))
+        guard plain, let v = Double(s) else { throw ValidationError("not a sample rate; \(bounds)") }
+        let hz = v * scale
+        guard hz == hz.rounded(), hz >= Double(r.lowerBound), hz <= Double(r.upperBound) else {
+            throw ValidationError("out of range; \(bounds)")
         }
-        guard v >= 0, v <= 31_536_000 else { throw ValidationError("out of range; duration takes 0-31536000 seconds") }
-        return v
+        return Int(hz)
     }
 
     /// A plain decimal (an optional '-' before it) from `range`, for `flag` in `unit`.

@@ -20,21 +20,21 @@ struct RecordCommand: ParsableCommand {
             part at once, sample-contiguous. A split take's parts are numbered before the extension \
             (take.wav: take-001.wav, take-002.wav, ...; the first part takes its number at the first \
             split, and a take never split keeps its name); a taken name gets -1, -2 after the number.
-            """)
+            """ + "\n\n" + Capdeck.exitCodes)
 
-    @Argument(help: "Output file (must not exist). Default: a name from --name in --output-dir.",
+    @Argument(help: "Output file (must not exist), relative to the current directory; without an extension, -t gives it one. Default: a name from --name in --output-dir.",
               completion: Completion.recordings)
     var file: String?
 
     @OptionGroup var capture: CaptureOptions
 
     @Option(name: [.customShort("d"), .customLong("duration")], parsing: .unconditional,
-            help: "Stop after this many seconds of captured audio (0 or absent: until stopped).",
+            help: "Stop after this much captured audio: seconds (90), 90s, 10m, 2h or 1:30 (0 or absent: until stopped).",
             transform: Parse.seconds)
     var duration: Double?
 
     @Option(name: .customLong("reconnect-wait"), parsing: .unconditional,
-            help: "If the device is lost (unplugged), wait this many seconds for it to come back and go on recording into the same file; 0: stop at once. (default: 10)",
+            help: "If the device is lost (unplugged), wait this long (seconds, or 30s, 2m) for it to come back and go on recording into the same file; 0: stop at once. (default: 10)",
             transform: Parse.seconds)
     var reconnectWait: Double?
 
@@ -45,12 +45,15 @@ struct RecordCommand: ParsableCommand {
         guard let file else { return }
         if file.isEmpty { throw ValidationError("FILE is empty") }
         if file == "-" { throw ValidationError("writing to standard output is not supported; name a file") }
-        let last = file.split(separator: "/").last.map(String.init) ?? file
-        guard let dot = last.lastIndex(of: "."), dot != last.startIndex else {
-            // Also what a mistyped command looks like ('capdeck devcies'): never record into it.
-            throw ValidationError("'\(file)' is neither a command (record, devices, recover) nor a file name with an extension (.wav, .w64, .caf, .flac, .aiff)")
+        guard let ext = OutputTarget.extensionOf(file) else {
+            // With -t the type is known: the name gets its extension (`-t wav take`: take.wav).
+            if capture.fileType != nil { return }
+            // Also what a mistyped command looks like ('capdeck record devcies'): never record into it.
+            let commands = CommandNames.root.subcommands.map(\.name)
+            let near = file.contains("/") ? nil : CommandNames.closest(to: file, among: commands)
+            throw ValidationError("FILE '\(file)' has no extension; add one (.wav, .w64, .caf, .flac, .aiff) or choose the type with -t"
+                                  + (near.map { "; or did you mean 'capdeck \($0)'?" } ?? ""))
         }
-        let ext = String(last[last.index(after: dot)...])
         guard let inferred = FileType(name: ext) else {
             if capture.fileType == nil {
                 throw ValidationError("FILE: '.\(ext)' is not a type capdeck writes; use .wav, .w64, .caf, .flac or .aiff, or choose one with -t")
@@ -68,6 +71,9 @@ struct RecordCommand: ParsableCommand {
         let signals = SignalHandlers { events.requestStop() }
         defer { signals.cancel() }
         let config = try ConfigFile.load(capture.configFile)
+        if let file, !file.hasPrefix("/"), capture.outputDir != nil, !quiet {
+            Terminal.write("capdeck: note: \(file) is relative to the current directory; -o/--output-dir is where names from --name go\n")
+        }
         let take = try HeadlessRecording(capture.settings, config: config, file: file, duration: duration,
                                          reconnectWait: reconnectWait ?? 10, quiet: quiet, events: events)
         try take.start()

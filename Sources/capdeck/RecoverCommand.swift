@@ -13,7 +13,7 @@ struct RecoverCommand: ParsableCommand {
             partial frame (FLAC: the torn last frame). A file it does not fully understand, or one a running recording still \
             holds, is left untouched. Exit codes: 0 all complete or repaired, 65 a file left \
             untouched, 66 a file missing.
-            """)
+            """ + "\n\n" + Capdeck.exitCodes)
 
     @Argument(help: "Recordings to repair.", completion: Completion.recordings)
     var files: [String]

@@ -62,16 +62,18 @@ import Testing
         m.effective = RouteResolver.resolve(m.properties, appSession: AudioSessionState(), routes: InputRoutes(exclusive: "hw")).effective
         let g = ConsoleLayout.render(m, width: 100, height: 30)
         let rows = (0..<30).map { g.row($0) }
-        let uses = rows.first { $0.contains("uses app audio session") }!
-        #expect(uses.contains("off") && uses.contains("on ") && uses.contains("in effect: off"))
-        let mix = rows.first { $0.contains("mixes with others") }!
-        #expect(mix.contains("no effect: uses app session is off"))
+        let uses = rows.first { $0.contains("use app session") }!
+        #expect(uses.contains("off") && uses.contains("on ") && uses.contains("private session: record-only, exclusive device"))
+        let mix = rows.first { $0.contains("mix with others") }!
+        #expect(mix.contains("no effect: 1 is off (private session)"))
         // Dimmed when it has no effect.
         let y = rows.firstIndex(of: mix)!
         #expect(g[6, y].style == .dim)
-        // Wide terminals show Apple's property names.
-        let wide = ConsoleLayout.render(m, width: 140, height: 30).text
-        #expect(wide.contains("configuresApplicationAudioSessionForBluetoothHighQualityRecording"))
+        // Apple's property names are in the help overlay, after the Linux words.
+        m.showHelp = true
+        let help = ConsoleLayout.render(m, width: 140, height: 40).text
+        #expect(help.contains("mix with others: shared device, other programs record too /"))
+        #expect(help.contains("configuresApplicationAudioSessionToMixWithOthers)"))
     }
 
     @Test func meterBarHasSubCellResolutionZonesPeakAndHold() {
@@ -128,8 +130,8 @@ import Testing
     @Test func overlays() {
         var m = model()
         m.showHelp = true
-        let help = ConsoleLayout.render(m, width: 100, height: 30).text
-        for b in KeyMap.bindings { #expect(help.contains(b.help), "\(b.help)") }
+        let help = ConsoleLayout.render(m, width: 100, height: 50).text
+        for b in KeyMap.bindings { #expect(help.contains(String(b.help.prefix(70))), "\(b.help)") }
         m.showHelp = false
         m.picker = ConsoleModel.Picker(title: "Input device", items: ["hw:0", "dsnoop:0", "builtin"], selected: 1)
         let pick = ConsoleLayout.render(m, width: 100, height: 30).text

@@ -106,7 +106,7 @@ extension Integration {
             #expect(routeLine.hasPrefix("route toneA -> toneB (shared), gap "), "\(routeLine)")
             let gapMs = RouteRenegotiation.gapMs(in: routeLine)
             #expect(gapMs.map { $0 >= 0 && $0 < 1000 } == true, "gap in \(routeLine.debugDescription)")
-            #expect(switched.properties[3]?.state == "ON" && switched.properties[3]?.effect == "in effect: on", "\(switched.properties)")
+            #expect(switched.properties[3]?.state == "ON" && switched.properties[3]?.effect == "shared device, other programs record too", "\(switched.properties)")
             #expect(switched.titleBar.contains("REC") && switched.recordingFile == path, "still recording to the same file:\n\(switched)")
             #expect(!switched.events.contains { $0.contains("error") || $0.contains("interrupted") }, "events: \(switched.events)")
 
@@ -205,8 +205,11 @@ extension Integration {
 
         typealias Rows = [Int: (state: String, effect: String)]
 
-        static let defaults: Rows = [1: ("ON", "in effect: on"), 2: ("ON", "in effect: on"),
-                                     3: ("off", "in effect: off"), 4: ("off", "in effect: off")]
+        static let defaults: Rows = [1: ("ON", "2-4 set up the app session"), 2: ("ON", "capdeck sets the app session up for recording"),
+                                     3: ("off", "exclusive device, other audio paused"), 4: ("off", "ordinary route, no Bluetooth HQ")]
+        /// At the minimum width each takes its shorter wording, whole.
+        static let narrowDefaults: Rows = [1: ("ON", "2-4 set up the app session"), 2: ("ON", "capdeck sets it up"),
+                                           3: ("off", "exclusive, others paused"), 4: ("off", "ordinary route, no Bluetooth HQ")]
         static let appleDefaults = [1: "on", 2: "on", 3: "off", 4: "off"]
 
         static func matches(_ s: ConsoleScreen, _ rows: Rows) -> Bool {
@@ -215,15 +218,15 @@ extension Integration {
         }
 
         /// Presses `key`, waits for the session panel to show `rows` and the event log to gain
-        /// `event`, and checks every row.
+        /// an event starting with `event`, and checks every row.
         func pressAndExpect(_ console: TmuxConsole, _ key: String, _ rows: Rows, _ what: String,
                             event: String) async throws -> ConsoleScreen {
-            let before = ConsoleScreen(try await console.screen()).events.filter { $0 == event }.count
+            let before = ConsoleScreen(try await console.screen()).events.filter { $0.hasPrefix(event) }.count
             try await console.press(key)
             var s: ConsoleScreen
             do {
                 s = try await console.waitFor(what, timeout: 3) { s in
-                    Self.matches(s, rows) && s.events.filter { $0 == event }.count > before
+                    Self.matches(s, rows) && s.events.filter { $0.hasPrefix(event) }.count > before
                 }
             } catch {
                 s = ConsoleScreen(try await console.screen())
@@ -236,7 +239,7 @@ extension Integration {
                 #expect(row?.defaultValue == Self.appleDefaults[k], "row \(k) default column: \(String(describing: row))")
                 #expect(row?.isDefault == (row?.state.lowercased() == Self.appleDefaults[k]), "row \(k) default marker: \(String(describing: row))")
             }
-            #expect(s.events.filter { $0 == event }.count == before + 1, "after \(what): the event log should gain \(event.debugDescription): \(s.events)")
+            #expect(s.events.filter { $0.hasPrefix(event) }.count == before + 1, "after \(what): the event log should gain \(event.debugDescription): \(s.events)")
             return s
         }
 
@@ -254,36 +257,35 @@ extension Integration {
             }
             let p0 = s0.properties
             #expect(p0.count == 4, "session panel rows: \(p0)\n\(s0)")
-            #expect(p0[1]?.name == "uses app audio session" && p0[2]?.name == "auto-configures app session"
-                    && p0[3]?.name == "mixes with others" && p0[4]?.name == "Bluetooth HQ recording", "\(p0)")
+            #expect(p0[1]?.name == "use app session" && p0[2]?.name == "auto-configure"
+                    && p0[3]?.name == "mix with others" && p0[4]?.name == "Bluetooth HQ", "\(p0)")
             #expect(Self.matches(s0, Self.defaults), "defaults: \(p0)")
 
-            let off = "no effect: uses app session is off"
-            let uses = "usesApplicationAudioSession", auto = "automaticallyConfiguresApplicationAudioSession"
-            let mix = "configuresApplicationAudioSessionToMixWithOthers"
-            let bt = "configuresApplicationAudioSessionForBluetoothHighQualityRecording"
-            var s = try await pressAndExpect(console, "1", [1: ("off", "in effect: off"), 2: ("ON", off), 3: ("off", off), 4: ("off", off)],
-                                             "1 (uses app session off)", event: "\(uses) off")
+            // Linux words first, Apple's property name after them.
+            let off = "no effect: 1 is off (private session)"
+            var s = try await pressAndExpect(console, "1", [1: ("off", "private session: record-only, exclusive device"), 2: ("ON", off), 3: ("off", off), 4: ("off", off)],
+                                             "1 (uses app session off)", event: "use app session off: private, exclusive (usesApplicationAudioSession)")
             #expect(s.lines.contains { $0.hasPrefix("App session") && $0.hasSuffix("(not used)") }, "\(s)")
-            s = try await pressAndExpect(console, "1", Self.defaults, "1 again", event: "\(uses) on")
+            s = try await pressAndExpect(console, "1", Self.defaults, "1 again", event: "use app session on: 2-4 apply (usesApplicationAudioSession)")
 
-            s = try await pressAndExpect(console, "2", [1: ("ON", "in effect: on"), 2: ("off", "in effect: off"),
-                                                        3: ("off", "app session decides (off)"), 4: ("off", "app session decides (off)")],
-                                         "2 (auto-configure off)", event: "\(auto) off")
+            s = try await pressAndExpect(console, "2", [1: ("ON", "2-4 set up the app session"), 2: ("off", "you set the app session (c: category)"),
+                                                        3: ("off", "app session decides: exclusive device, other audio paused"),
+                                                        4: ("off", "app session decides: ordinary route, no Bluetooth HQ")],
+                                         "2 (auto-configure off)", event: "auto-configure off: yours (c: category) (automaticallyConfiguresApplicationAudioSession)")
             #expect(s.lines.contains { $0.hasPrefix("App session") && $0.contains("(yours: c cycles the category)") }, "\(s)")
-            s = try await pressAndExpect(console, "2", Self.defaults, "2 again", event: "\(auto) on")
+            s = try await pressAndExpect(console, "2", Self.defaults, "2 again", event: "auto-configure on: capdeck sets it up")
             #expect(s.lines.contains { $0.hasPrefix("App session") && $0.contains("(set by the capture session)") }, "\(s)")
 
             var rows = Self.defaults
-            rows[3] = ("ON", "in effect: on")
-            s = try await pressAndExpect(console, "3", rows, "3 (mix on)", event: "\(mix) on")
+            rows[3] = ("ON", "shared device, other programs record too")
+            s = try await pressAndExpect(console, "3", rows, "3 (mix on)", event: "mix with others on: shared device (configuresApplicationAudioSession")
             #expect(s.lines.contains { $0.hasPrefix("App session") && $0.contains("options mixWithOthers") }, "\(s)")
-            s = try await pressAndExpect(console, "3", Self.defaults, "3 again", event: "\(mix) off")
+            s = try await pressAndExpect(console, "3", Self.defaults, "3 again", event: "mix with others off: exclusive, others paused (configuresApplication")
 
             rows = Self.defaults
-            rows[4] = ("ON", "in effect: on")
-            s = try await pressAndExpect(console, "4", rows, "4 (Bluetooth HQ on)", event: "\(bt) on")
-            s = try await pressAndExpect(console, "4", Self.defaults, "4 again", event: "\(bt) off")
+            rows[4] = ("ON", "Bluetooth high quality, else hands-free (HFP)")
+            s = try await pressAndExpect(console, "4", rows, "4 (Bluetooth HQ on)", event: "Bluetooth HQ on: Bluetooth HQ, else HFP (configuresApplication")
+            s = try await pressAndExpect(console, "4", Self.defaults, "4 again", event: "Bluetooth HQ off: ordinary route (configuresApplication")
             #expect(!s.events.contains { $0.contains("error") }, "events: \(s.events)")
 
             try await console.press("q")
@@ -298,10 +300,11 @@ extension Integration {
 
             for (w, h) in [(50, 12), (63, 20), (64, 19)] {
                 try await console.resize(width: w, height: h)
+                // (Wrapped to the width: read as one text.)
                 let s = try await console.waitFor("the too-small notice for \(w)x\(h)", timeout: 3) {
-                    $0.contains("(this one is \(w)×\(h)); please enlarge it.")
+                    $0.joinedText.contains("(this one is \(w)×\(h)); please enlarge it.")
                 }
-                #expect(s.contains("capdeck needs a terminal of at least 64×20"), "\(s)")
+                #expect(s.joinedText.contains("capdeck needs a terminal of at least 64×20"), "\(s)")
                 #expect(!s.contains("CaptureDeck") && s.meters.isEmpty, "no layout drawn at \(w)x\(h):\n\(s)")
                 #expect(s.lines.allSatisfy { $0.count <= w }, "lines wider than \(w):\n\(s)")
             }
@@ -315,7 +318,7 @@ extension Integration {
                 #expect(!s.contains("needs a terminal"), "\(s)")
                 // Every panel keeps its meaning at the minimum size: the four property rows with
                 // their state and their effect text.
-                #expect(s.properties.count == 4 && Self.matches(s, Self.defaults),
+                #expect(s.properties.count == 4 && Self.matches(s, w < 80 ? Self.narrowDefaults : Self.defaults),
                         "at \(w)x\(h) the session panel must show each property's state and effect:\n\(s.lines.filter { $0.range(of: #"^ [1-4]  "#, options: .regularExpression) != nil }.joined(separator: "\n"))")
                 #expect(s.lines.count <= h && s.lines.allSatisfy { $0.count <= w }, "drawn within \(w)x\(h):\n\(s)")
             }
@@ -428,10 +431,10 @@ extension Integration {
                 #expect(s.titleBar.contains("- NOT RECORDING"), "\(s.titleBar)")
                 // The too-small notice under LANG=C: its numbers must still read as W x H.
                 try await console.resize(width: 50, height: 12)
-                let small = try await console.waitFor("the too-small notice under LANG=C", timeout: 3) { $0.contains("needs a terminal") }
-                #expect(small.text.range(of: #"at least 64\D+20"#, options: .regularExpression) != nil,
+                let small = try await console.waitFor("the too-small notice under LANG=C", timeout: 3) { $0.joinedText.contains("needs a terminal") }
+                #expect(small.joinedText.range(of: #"at least 64\D+20"#, options: .regularExpression) != nil,
                         "LANG=C: the minimum size must read as 64 by 20:\n\(small)")
-                #expect(small.text.range(of: #"this one is 50\D+12"#, options: .regularExpression) != nil,
+                #expect(small.joinedText.range(of: #"this one is 50\D+12"#, options: .regularExpression) != nil,
                         "LANG=C: the current size must read as 50 by 12:\n\(small)")
                 try await console.resize(width: 100, height: 32)
                 try await console.press("q")
@@ -763,7 +766,7 @@ extension Integration {
                 let console = try await start()
                 defer { console.shutdown() }
                 let s = try await ready(console)
-                #expect(s.properties[3]?.state == "ON" && s.properties[3]?.effect == "in effect: on", "after a restart: \(s.properties)")
+                #expect(s.properties[3]?.state == "ON" && s.properties[3]?.effect == "shared device, other programs record too", "after a restart: \(s.properties)")
                 #expect(s.properties[3]?.isDefault == false, "mix on is not the default: \(String(describing: s.properties[3]))")
                 try await console.press("q")
                 #expect(try await console.waitForExit() == 0)

@@ -22,8 +22,11 @@ extension Integration {
             let out = mnt + "/take.wav"
             let r = try await Capdeck.run(["record", "-q", "-D", "fast", "-d", "10", out], home: home, timeout: 30)
             #expect(r.exitCode == 74, "\(r)")
+            // 10 s can't fit in 1 MiB: one warning at the start (-q keeps warnings), then the error.
             let lines = r.stderr.split(separator: "\n")
-            #expect(lines.count == 1 && lines.first?.hasPrefix("capdeck: ") == true && r.stderr.contains("disk full"), "\(r.stderr)")
+            #expect(lines.count == 2 && lines.first?.hasPrefix("capdeck: warning: 00:00:10 at ") == true
+                    && lines.first?.contains("needs about 1.9 MB; \(mnt) has") == true, "\(r.stderr)")
+            #expect(lines.last?.hasPrefix("capdeck: ") == true && lines.last?.contains("disk full") == true, "\(r.stderr)")
             let file = try SoundFile.read(out, samples: .int)
             #expect(file.frames > 200_000, "1 MiB holds ~262,000 stereo S16 frames; got \(file.frames)")
             #expect(r.stderr.contains("saved with \(file.frames) frames"), "the message names what was kept: \(r.stderr)")

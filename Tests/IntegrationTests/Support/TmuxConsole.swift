@@ -158,19 +158,35 @@ final class TmuxConsole: @unchecked Sendable {
 }
 
 extension TmuxConsole {
-    /// Opens the device picker (d), moves to `pcm` and selects it (Enter).
+    /// Opens the device picker (d), moves to `pcm` and selects it (Enter). A PCM the picker
+    /// doesn't list (one that can't capture here, like `jack` with no JACK server) is typed into
+    /// its last item, "type a PCM name…".
     func pick(_ pcm: String) async throws {
         try await press("d")
         let s = try await waitFor("the device picker", timeout: 3) { $0.contains("Enter select") }
         let items = Self.pickerItems(s)
-        guard let want = items.firstIndex(where: { $0.pcm == pcm }), let at = items.firstIndex(where: { $0.selected }) else {
+        let typed = !items.contains { $0.pcm == pcm }
+        let target = typed ? "type" : pcm
+        guard let want = items.firstIndex(where: { $0.pcm == target }), let at = items.firstIndex(where: { $0.selected }) else {
             throw Failure(description: "\(pcm) is not in the device picker: \(items)\n\(s)")
         }
-        for _ in 0..<max(0, want - at) { try await press("Down") }
-        try await waitFor("\(pcm) selected in the picker", timeout: 3) { s in
-            Self.pickerItems(s).first { $0.selected }?.pcm == pcm
+        for _ in 0..<abs(want - at) { try await press(want > at ? "Down" : "Up") }
+        try await waitFor("\(target) selected in the picker", timeout: 3) { s in
+            Self.pickerItems(s).first { $0.selected }?.pcm == target
         }
         try await press("Enter")
+        if typed {
+            try await waitFor("the PCM name prompt", timeout: 3) { $0.contains("PCM name (Enter opens it") }
+            try await type(pcm)
+            try await waitFor("\(pcm) typed", timeout: 3) { $0.contains("Esc cancels): \(pcm)_") }
+            try await press("Enter")
+        }
+    }
+
+    /// Types `text` as it is (send-keys -l: no key names).
+    func type(_ text: String) async throws {
+        let r = try await runTmux(["send-keys", "-t", target, "-l", text])
+        if r.exitCode != 0 { throw Failure(description: "send-keys -l \(text): \(r)") }
     }
 
     /// The picker's rows: the PCM name each starts with, and which one is selected ("> ").
@@ -203,6 +219,12 @@ struct ConsoleScreen: CustomStringConvertible {
     var description: String { text }
 
     func contains(_ s: String) -> Bool { text.contains(s) }
+
+    /// The screen's words as one line: each row trimmed, the non-empty ones joined by a space
+    /// (a notice wrapped to a narrow terminal reads as it was written).
+    var joinedText: String {
+        lines.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
+    }
 
     /// The exit code the pane's shell printed ("EXIT=N"), if capdeck has ended.
     var exitCode: Int32? {
