@@ -44,7 +44,7 @@ import Testing
         #expect(i.mode == .normal, "nothing on screen until the list arrives")
         i.devicesListed(["hw:CARD=USB,DEV=0", "dsnoop:CARD=USB,DEV=0"])
         guard case .picker(let p, let pcms) = i.mode else { Issue.record("no picker: \(i.mode)"); return }
-        #expect(pcms == ["hw:CARD=USB,DEV=0", "dsnoop:CARD=USB,DEV=0", "builtin", "builtin:sweep", "builtin:pink"])
+        #expect(pcms == ["hw:CARD=USB,DEV=0", "dsnoop:CARD=USB,DEV=0", "builtin", "builtin:sweep", "builtin:pink", "type a PCM name…"])
         #expect(p.title == "Input device" && p.selected == 0 && p.items[2] == "builtin  (built-in test signal)")
         var m = ConsoleModel()
         i.apply(to: &m)
@@ -63,10 +63,10 @@ import Testing
         #expect(i.handle(key: KeyMap.down) == [] && i.handle(key: key("j")) == [] && i.handle(key: key("j")) == [])
         for _ in 0..<10 { _ = i.handle(key: KeyMap.down) }
         guard case .picker(let p, _) = i.mode else { Issue.record("closed"); return }
-        #expect(p.selected == 4, "stops at the last item")
+        #expect(p.selected == 5, "stops at the last item (type a PCM name…)")
         _ = i.handle(key: key("k"))
         #expect(i.handle(key: key("1")) == [] && i.handle(key: key("r")) == [], "normal keys do nothing in the picker")
-        #expect(i.handle(key: KeyMap.enter) == [.choose(pcm: "builtin:sweep")])
+        #expect(i.handle(key: KeyMap.enter) == [.choose(pcm: "builtin:pink")])
         #expect(i.mode == .normal)
         for enter: Int32 in [13, 0o527] {
             var e = picking()
