@@ -117,3 +117,51 @@ console_cost_report() {
   echo
   rm -rf "$CCD"
 }
+
+# Loudness and true peak on vs off (issue 13's cost), headless and in the console: 2 channels at
+# 48 kHz and 32 at 96 kHz of the built-in pink noise for 20 s, recording to WAV (whose file meters
+# its own bext figures too), CPU seconds from /usr/bin/time. LOUD_SECONDS shortens it.
+loudness_cost_measure() {
+  LCD=$(mktemp -d)
+  local secs=${LOUD_SECONDS:-20} spec ch rate mode flag
+  for spec in 2:48000 32:96000; do
+    ch=${spec%%:*}; rate=${spec##*:}
+    for mode in on off; do
+      flag=""; [ $mode = off ] && flag="--no-loudness"
+      /usr/bin/time -f "%U %S" -o "$LCD/headless-$ch-$mode.time" "$CAPDECK" record -q $flag -D builtin:pink -c $ch -r $rate \
+        -d "$secs" "$LCD/h.wav" >/dev/null 2>&1
+      rm -f "$LCD/h.wav"
+      local T="tmux -L capdeck-loud-$$"
+      $T new-session -d -s b -x 120 -y 40 "env LANG=C.UTF-8 TERM=xterm-256color XDG_CONFIG_HOME=$LCD/cfg XDG_STATE_HOME=$LCD/state /usr/bin/time -f '%U %S' -o $LCD/console-$ch-$mode.time $CAPDECK $flag -D builtin:pink -c $ch -r $rate -o $LCD"
+      sleep 0.5
+      $T send-keys -t b r
+      sleep "$(awk -v s="$secs" 'BEGIN{print s - 0.5}')"
+      $T send-keys -t b r
+      sleep 0.3
+      $T send-keys -t b q
+      local _
+      for _ in $(seq 50); do [ -s "$LCD/console-$ch-$mode.time" ] && break; sleep 0.1; done
+      $T kill-server 2>/dev/null || true
+      rm -f "$LCD"/*.wav
+    done
+  done
+  LOUD_SECS=$secs
+}
+
+loudness_cost_report() {
+  echo "## Loudness and true peak on vs off, headless and in the console (${LOUD_SECS} s, built-in pink noise, recording to WAV)"
+  echo
+  echo "| channels, rate | where | CPU s, loudness on | CPU s, off | loudness's share of a core |"
+  echo "|---|---|---|---|---|"
+  local spec ch rate where on off
+  for spec in 2:48000 32:96000; do
+    ch=${spec%%:*}; rate=${spec##*:}
+    for where in headless console; do
+      on=$(awk '{print $1 + $2}' "$LCD/$where-$ch-on.time" 2>/dev/null || echo "?")
+      off=$(awk '{print $1 + $2}' "$LCD/$where-$ch-off.time" 2>/dev/null || echo "?")
+      echo "| $ch ch, $((rate / 1000)) kHz | $where | $on | $off | $(awk -v a="$on" -v b="$off" -v s="$LOUD_SECS" 'BEGIN{ if (a == "?" || b == "?") print "?"; else printf "%.2f%%", (a - b) / s * 100 }') |"
+    done
+  done
+  echo
+  rm -rf "$LCD"
+}

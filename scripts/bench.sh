@@ -83,6 +83,7 @@ rm -rf "$PD"
 . "$ROOT/scripts/bench-realtime.sh"
 rt_cpu_measure
 console_cost_measure
+loudness_cost_measure
 
 # Loudness and true peak (EBU R128, libebur128), beside the headless takes above (on and
 # --no-loudness): one meter over noise (CPU per second of audio, allocations in process and per
@@ -132,6 +133,7 @@ REPORT=$ROOT/.build/bench-report.md
   echo
   rt_cpu_report
   console_cost_report
+  loudness_cost_report
   echo "## Loudness and true peak (EBU R128)"
   echo
   echo "| | 2 ch, 48 kHz, S16_LE | 32 ch, 96 kHz, S32_LE |"
