@@ -248,33 +248,16 @@ enum BextHistory {
     /// before the audio). Returns the errno of a read or write that failed (`.none` when done; a
     /// short write, which sets no errno, is EIO).
     static func tidy(fd: Int32) -> Errno {
-        var head = [UInt8](repeating: 0, count: 12)
-        let got = retryingInterrupts { pread(fd, &head, 12, 0) }
-        if got.failed { return got.error }
-        guard got.value == 12, head[0..<4] == ArraySlice("RIFF".utf8) || head[0..<4] == ArraySlice("RF64".utf8) else { return .none }
-        var pos = 12
-        for _ in 0..<32 {
-            var h = [UInt8](repeating: 0, count: 8)
-            let r = retryingInterrupts { pread(fd, &h, 8, off_t(pos)) }
-            if r.failed { return r.error }
-            guard r.value == 8 else { return .none }
-            let size = Int(CueWriter.le32(h, 4))
-            if h[0..<4] == ArraySlice("data".utf8) { return .none }
-            if h[0..<4] == ArraySlice("bext".utf8) {
-                let fixed = 602
-                guard size > fixed, size - fixed <= 1 << 16 else { return .none }
-                var old = [UInt8](repeating: 0, count: size - fixed)
-                let o = retryingInterrupts { pread(fd, &old, old.count, off_t(pos + 8 + fixed)) }
-                if o.failed { return o.error }
-                guard o.value == old.count else { return .none }
-                let new = tidy(old)
-                guard new != old else { return .none }
-                let w = retryingInterrupts { pwrite(fd, new, new.count, off_t(pos + 8 + fixed)) }
-                if w.failed { return w.error }
-                return w.value == new.count ? .none : Errno(EIO)
-            }
-            pos += 8 + size + (size & 1)
-        }
-        return .none
+        let found = RIFFHeader.chunk("bext", fd: fd, within: 32)
+        guard case .success(let (pos, size)?) = found else { if case .failure(let e) = found { return e }; return .none }
+        let fixed = 602
+        guard size > fixed, size - fixed <= 1 << 16 else { return .none }
+        var old = [UInt8](repeating: 0, count: size - fixed)
+        let o = retryingInterrupts { pread(fd, &old, old.count, off_t(pos + 8 + fixed)) }
+        if o.failed { return o.error }
+        guard o.value == old.count else { return .none }
+        let new = tidy(old)
+        guard new != old else { return .none }
+        return RIFFHeader.write(new, fd: fd, at: pos + 8 + fixed)
     }
 }

@@ -47,29 +47,45 @@ enum WAVFormatChunk {
     /// Returns the errno of a read or write that failed (`.none` when done or nothing to do; a
     /// short write, which sets no errno, is EIO).
     static func applying(fd: Int32, format: StreamFormat) -> Errno {
+        let found = RIFFHeader.chunk("fmt ", fd: fd, within: 16)
+        guard case .success(let (pos, size)?) = found else { if case .failure(let e) = found { return e }; return .none }
+        var old = [UInt8](repeating: 0, count: 48)
+        let o = retryingInterrupts { pread(fd, &old, 48, off_t(pos)) }
+        if o.failed { return o.error }
+        guard size == 40, o.value == 48, let new = replacement(for: old, format: format) else { return .none }
+        return RIFFHeader.write(new, fd: fd, at: pos)
+    }
+}
+
+/// The chunks of a WAV/RF64 header, before its audio, read straight from the file (libsndfile
+/// keeps no handle on them): found, then patched in place.
+enum RIFFHeader {
+    /// The offset (of its 8-byte header) and size of the first chunk `id` among the first `limit`
+    /// chunks before `data`; nil if it isn't there or the file isn't RIFF/RF64. A read that fails
+    /// gives its errno.
+    static func chunk(_ id: String, fd: Int32, within limit: Int) -> Result<(offset: Int, size: Int)?, Errno> {
         var head = [UInt8](repeating: 0, count: 12)
         let got = retryingInterrupts { pread(fd, &head, 12, 0) }
-        if got.failed { return got.error }
-        guard got.value == 12, head[0..<4] == ArraySlice("RIFF".utf8) || head[0..<4] == ArraySlice("RF64".utf8) else { return .none }
+        if got.failed { return .failure(got.error) }
+        guard got.value == 12, head[0..<4] == ArraySlice("RIFF".utf8) || head[0..<4] == ArraySlice("RF64".utf8) else { return .success(nil) }
         var pos = 12
-        for _ in 0..<16 {
+        for _ in 0..<limit {
             var h = [UInt8](repeating: 0, count: 8)
             let r = retryingInterrupts { pread(fd, &h, 8, off_t(pos)) }
-            if r.failed { return r.error }
-            guard r.value == 8 else { return .none }
+            if r.failed { return .failure(r.error) }
+            guard r.value == 8 else { return .success(nil) }
             let size = Int(CueWriter.le32(h, 4))
-            if h[0..<4] == ArraySlice("data".utf8) { return .none }
-            if h[0..<4] == ArraySlice("fmt ".utf8) {
-                var old = [UInt8](repeating: 0, count: 48)
-                let o = retryingInterrupts { pread(fd, &old, 48, off_t(pos)) }
-                if o.failed { return o.error }
-                guard size == 40, o.value == 48, let new = replacement(for: old, format: format) else { return .none }
-                let w = retryingInterrupts { pwrite(fd, new, new.count, off_t(pos)) }
-                if w.failed { return w.error }
-                return w.value == new.count ? .none : Errno(EIO)
-            }
+            if h[0..<4] == ArraySlice("data".utf8) { return .success(nil) }
+            if h[0..<4] == ArraySlice(id.utf8) { return .success((pos, size)) }
             pos += 8 + size + (size & 1)
         }
-        return .none
+        return .success(nil)
+    }
+
+    /// Writes `bytes` at `offset`: `.none`, the errno, or EIO for a short write (which sets none).
+    static func write(_ bytes: [UInt8], fd: Int32, at offset: Int) -> Errno {
+        let w = retryingInterrupts { pwrite(fd, bytes, bytes.count, off_t(offset)) }
+        if w.failed { return w.error }
+        return w.value == bytes.count ? .none : Errno(EIO)
     }
 }
