@@ -83,24 +83,31 @@ rt_cpu_report() {
 # The console's cost above headless: the built-in pink noise, recording to a file, 20 s each, in
 # a 120x40 tmux pane at 30 fps, 2 and 32 channels; --no-loudness on both sides (the meters'
 # cost is the same either way; it is the screen's cost that is measured).
+# console_timed_take DIR TIMEFILE SECONDS ARGS...: the console at 120x40 in a private tmux server,
+# recording for SECONDS (r ... r), then quit; its CPU seconds (user, system) go to TIMEFILE.
+console_timed_take() {
+  local dir=$1 timefile=$2 secs=$3; shift 3
+  local T="tmux -L capdeck-bench-$$"
+  $T new-session -d -s b -x 120 -y 40 "env LANG=C.UTF-8 TERM=xterm-256color XDG_CONFIG_HOME=$dir/cfg XDG_STATE_HOME=$dir/state /usr/bin/time -f '%U %S' -o $timefile $CAPDECK $* -o $dir"
+  sleep 0.5
+  $T send-keys -t b r   # record too, as the headless run does
+  sleep "$(awk -v s="$secs" 'BEGIN{print s - 0.5}')"
+  $T send-keys -t b r
+  sleep 0.3
+  $T send-keys -t b q
+  local _
+  for _ in $(seq 50); do [ -s "$timefile" ] && break; sleep 0.1; done
+  $T kill-server 2>/dev/null || true
+  rm -f "$dir"/*.wav
+}
+
 console_cost_measure() {
   CCD=$(mktemp -d)
   local ch
   for ch in 2 32; do
     /usr/bin/time -f "%U %S" -o "$CCD/headless$ch.time" "$CAPDECK" record -q --no-loudness -D builtin:pink -c $ch -d 20 "$CCD/h.wav" >/dev/null 2>&1
     rm -f "$CCD/h.wav"
-    local T="tmux -L capdeck-bench-$$"
-    $T new-session -d -s b -x 120 -y 40 "env LANG=C.UTF-8 TERM=xterm-256color XDG_CONFIG_HOME=$CCD/cfg /usr/bin/time -f '%U %S' -o $CCD/console$ch.time $CAPDECK --no-loudness -D builtin:pink -c $ch -o $CCD"
-    sleep 0.5
-    $T send-keys -t b r   # record too, as the headless run does
-    sleep 19.5
-    $T send-keys -t b r
-    sleep 0.3
-    $T send-keys -t b q
-    local _
-    for _ in $(seq 50); do [ -s "$CCD/console$ch.time" ] && break; sleep 0.1; done
-    $T kill-server 2>/dev/null || true
-    rm -f "$CCD"/*.wav
+    console_timed_take "$CCD" "$CCD/console$ch.time" 20 --no-loudness -D builtin:pink -c $ch
   done
 }
 
@@ -131,18 +138,7 @@ loudness_cost_measure() {
       /usr/bin/time -f "%U %S" -o "$LCD/headless-$ch-$mode.time" "$CAPDECK" record -q $flag -D builtin:pink -c $ch -r $rate \
         -d "$secs" "$LCD/h.wav" >/dev/null 2>&1
       rm -f "$LCD/h.wav"
-      local T="tmux -L capdeck-loud-$$"
-      $T new-session -d -s b -x 120 -y 40 "env LANG=C.UTF-8 TERM=xterm-256color XDG_CONFIG_HOME=$LCD/cfg XDG_STATE_HOME=$LCD/state /usr/bin/time -f '%U %S' -o $LCD/console-$ch-$mode.time $CAPDECK $flag -D builtin:pink -c $ch -r $rate -o $LCD"
-      sleep 0.5
-      $T send-keys -t b r
-      sleep "$(awk -v s="$secs" 'BEGIN{print s - 0.5}')"
-      $T send-keys -t b r
-      sleep 0.3
-      $T send-keys -t b q
-      local _
-      for _ in $(seq 50); do [ -s "$LCD/console-$ch-$mode.time" ] && break; sleep 0.1; done
-      $T kill-server 2>/dev/null || true
-      rm -f "$LCD"/*.wav
+      console_timed_take "$LCD" "$LCD/console-$ch-$mode.time" "$secs" $flag -D builtin:pink -c $ch -r $rate
     done
   done
   LOUD_SECS=$secs
