@@ -88,12 +88,33 @@ public enum LoudnessLayout: Sendable, Equatable {
 /// at most 0.05 LU of precision; the EBU cases in Docs/meters.md pass with it.) Mono is one
 /// channel of weight 1 as BS.1770 defines it (not dual mono, +3 dB); three or more channels are
 /// CaptureDeck's discrete channels, each weighted 1 (no surround weights, no LFE left out).
+///
+/// True peak is libebur128's too, in a second state of its own, which is fed only the chunks that
+/// could raise it (`TruePeakSkip`): its 4× interpolator is three quarters of the meter's cost, and
+/// in programme material most chunks lie too far below the peak so far to matter. The figures are
+/// exactly those of one libebur128 state fed everything (`LoudnessMeterTests.truePeakSkipIsExact`).
 public final class LoudnessMeter {
     public let channels: Int
     public let sampleRate: Int
+    /// Loudness (M, S, I, LRA) and each chunk's sample peak.
     private var state: UnsafeMutablePointer<ebur128_state>?
+    /// True peak only (nil at 192 kHz and above, where libebur128 doesn't oversample: the true
+    /// peak is the sample peak).
+    private var peakState: UnsafeMutablePointer<ebur128_state>?
+    private let skip: TruePeakSkip?
+    /// Per channel, the highest true peak so far (linear).
+    private var truePeak: UnsafeMutablePointer<Double>
+    /// The last `skip.history` frames as the interpolator holds them (Float, -1…1), to prime it
+    /// after skipped chunks and to bound what they contribute to the next chunk's output.
+    private var history: UnsafeMutablePointer<Float>
+    /// Whether the interpolator's memory is the stream's last frames (the last chunk was fed).
+    private var primed = true
+    /// Chunks fed to and skipped from the true-peak state (for the bench and the tests).
+    private(set) public var truePeakChunks = (fed: 0, skipped: 0)
     /// Integer formats libebur128 can't take as they are (24-bit): left-justified Int32, a chunk at a time.
     private var scratch: UnsafeMutablePointer<Int32>
+    /// A chunk as Float for the true-peak state, after `history`'s frames.
+    private var floats: UnsafeMutablePointer<Float>
     private let scratchFrames = 4096
     /// Frames since the last 100 ms step, where the momentary and short-term maxima are sampled.
     private var sinceStep = 0
@@ -115,15 +136,30 @@ public final class LoudnessMeter {
     public init(channels: Int, sampleRate: Int, layout: LoudnessLayout = .discrete) throws(LoudnessError) {
         guard channels >= 1, channels <= 64, sampleRate >= 1, layout == .discrete || channels == 5 else { throw .unsupported(channels: channels, sampleRate: sampleRate) }
         let mode = Int32(EBUR128_MODE_S.rawValue | EBUR128_MODE_I.rawValue | EBUR128_MODE_LRA.rawValue
-                         | EBUR128_MODE_TRUE_PEAK.rawValue | EBUR128_MODE_HISTOGRAM.rawValue)
+                         | EBUR128_MODE_SAMPLE_PEAK.rawValue | EBUR128_MODE_HISTOGRAM.rawValue)
         guard let st = ebur128_init(UInt32(channels), UInt(sampleRate), mode) else {
             throw .unsupported(channels: channels, sampleRate: sampleRate)
+        }
+        skip = TruePeakSkip(sampleRate: sampleRate)
+        if skip != nil {
+            guard let tp = ebur128_init(UInt32(channels), UInt(sampleRate), Int32(EBUR128_MODE_TRUE_PEAK.rawValue)) else {
+                var s: UnsafeMutablePointer<ebur128_state>? = st
+                ebur128_destroy(&s)
+                throw .unsupported(channels: channels, sampleRate: sampleRate)
+            }
+            peakState = tp
         }
         state = st
         self.channels = channels
         self.sampleRate = sampleRate
         stepFrames = max(1, sampleRate / 10)
         scratch = .allocate(capacity: scratchFrames * channels)
+        let held = skip?.history ?? 0
+        history = .allocate(capacity: max(1, held * channels))
+        history.initialize(repeating: 0, count: max(1, held * channels))
+        floats = .allocate(capacity: (held + scratchFrames) * channels)
+        truePeak = .allocate(capacity: channels)
+        truePeak.initialize(repeating: 0, count: channels)
         steps = .allocate(capacity: 30)
         steps.initialize(repeating: 0, count: 30)
         let surround = [EBUR128_LEFT, EBUR128_RIGHT, EBUR128_CENTER, EBUR128_LEFT_SURROUND, EBUR128_RIGHT_SURROUND]
@@ -138,7 +174,11 @@ public final class LoudnessMeter {
 
     deinit {
         ebur128_destroy(&state)
+        if peakState != nil { ebur128_destroy(&peakState) }
         scratch.deallocate()
+        history.deallocate()
+        floats.deallocate()
+        truePeak.deallocate()
         steps.deallocate()
     }
 
@@ -190,6 +230,72 @@ public final class LoudnessMeter {
             for i in 0..<(n * channels) { scratch[i] = SampleCodec.loadInt32(p + i * step, encoding) }
             ebur128_add_frames_int(state, scratch, n)
         }
+        addTruePeak(p, n, encoding)
+    }
+
+    /// The chunk just measured for loudness, for the true peak: fed to libebur128's true-peak
+    /// state when it could raise a channel's peak, skipped otherwise (`TruePeakSkip`).
+    private func addTruePeak(_ p: UnsafeRawPointer, _ n: Int, _ encoding: SampleFormat) {
+        guard let skip else {
+            // No oversampling at this rate: the true peak is the sample peak, as in libebur128.
+            for c in 0..<channels {
+                var peak = 0.0
+                ebur128_prev_sample_peak(state, UInt32(c), &peak)
+                truePeak[c] = max(truePeak[c], peak)
+            }
+            return
+        }
+        let held = skip.history
+        var feed = false
+        for c in 0..<channels {
+            var peak = 0.0
+            ebur128_prev_sample_peak(state, UInt32(c), &peak)
+            for i in 0..<held { peak = max(peak, Double(abs(history[i * channels + c]))) }
+            if skip.mayRaise(truePeak[c], windowPeak: peak) { feed = true; break }
+        }
+        // `floats`: the held frames, then the chunk as the interpolator takes it (libebur128
+        // divides by the format's full scale in double, then rounds to Float).
+        floats.update(from: history, count: held * channels)
+        let chunk = floats + held * channels
+        if feed {
+            convert(p, from: 0, to: n, encoding, into: chunk)
+            if !primed {
+                // The interpolator's memory is from before the skipped chunks: refill it with the
+                // frames just before this chunk; what it outputs meanwhile is not the stream's.
+                ebur128_add_frames_float(peakState, floats, held)
+            }
+            ebur128_add_frames_float(peakState, chunk, n)
+            for c in 0..<channels {
+                var peak = 0.0
+                ebur128_prev_true_peak(peakState, UInt32(c), &peak)
+                truePeak[c] = max(truePeak[c], peak)
+            }
+            truePeakChunks.fed += 1
+        } else {
+            convert(p, from: max(0, n - held), to: n, encoding, into: chunk)  // only what the history keeps
+            truePeakChunks.skipped += 1
+        }
+        primed = feed
+        // The last `held` frames of the history and this chunk become the history.
+        history.update(from: floats + n * channels, count: held * channels)
+    }
+
+    /// Frames `from..<to` of the chunk at `p` into `out` (at the same offsets), as Float.
+    private func convert(_ p: UnsafeRawPointer, from: Int, to: Int, _ encoding: SampleFormat, into out: UnsafeMutablePointer<Float>) {
+        let range = (from * channels)..<(to * channels)
+        switch encoding {
+        case .s16LE:
+            let s = p.assumingMemoryBound(to: Int16.self)
+            for i in range { out[i] = Float(Double(s[i]) / 32768) }
+        case .s32LE:
+            let s = p.assumingMemoryBound(to: Int32.self)
+            for i in range { out[i] = Float(Double(s[i]) / 2_147_483_648) }
+        case .floatLE:
+            (out + range.lowerBound).update(from: p.assumingMemoryBound(to: Float.self) + range.lowerBound, count: range.count)
+        case .s24LE, .s24_3LE:
+            // `add` left the chunk in `scratch` as left-justified Int32.
+            for i in range { out[i] = Float(Double(scratch[i]) / 2_147_483_648) }
+        }
     }
 
     /// The figures now: momentary and short-term as of the last 100 ms step; integrated and range
@@ -208,11 +314,58 @@ public final class LoudnessMeter {
         r.range = ebur128_loudness_range(state, &lra) == 0 && lra.isFinite ? lra : nil
         r.maxMomentary = maxMomentary.isFinite ? maxMomentary : nil
         r.maxShortTerm = maxShortTerm.isFinite ? maxShortTerm : nil
-        r.truePeak = (0..<channels).map { ch in
-            var peak = 0.0
-            guard ebur128_true_peak(state, UInt32(ch), &peak) == 0, peak > 0 else { return nil }
-            return 20 * log10(peak)
-        }
+        r.truePeak = (0..<channels).map { ch in truePeak[ch] > 0 ? 20 * log10(truePeak[ch]) : nil }
         return r
+    }
+}
+
+/// When a chunk can be left out of the true peak without changing it (exactly).
+///
+/// libebur128's true peak is the largest |y| of its interpolator (49-tap windowed sinc, 4× below
+/// 96 kHz, 2× below 192 kHz; `interp_create` in ebur128.c, 1.2.6), where each output is
+/// y = Σ h_f[t]·x[n − t] over one of the polyphase sub-filters h_f and the last `history` inputs.
+/// So |y| ≤ (Σ_t |h_f[t]|)·max|x| ≤ G·max|x| with G the largest sub-filter's sum of magnitudes
+/// (1.86 at 4×, 2.31 at 2×). Every output made while a chunk is fed depends on the chunk and on
+/// the `history − 1` frames before it; when G times their peak is at most the channel's true peak
+/// so far, no output can raise it, and the chunk is skipped. The coefficients are computed here
+/// as libebur128 computes them; `LoudnessMeterTests.boundIsLibebur128s` feeds libebur128 the
+/// input that reaches G and checks it reports G, so a library with another interpolator fails a
+/// test instead of reading low.
+public struct TruePeakSkip: Sendable {
+    /// libebur128's oversampling factor.
+    public let factor: Int
+    /// The interpolator's memory in input frames (libebur128's `delay`).
+    public let history: Int
+    /// The largest sum of |coefficients| over the sub-filters.
+    public let gain: Double
+    /// The sub-filter reaching `gain`, its coefficients by input delay (for the test).
+    public let worstPhase: [Double]
+
+    static let taps = 49
+
+    /// nil at 192 kHz and above (no oversampling).
+    public init?(sampleRate: Int) {
+        guard sampleRate < 192_000 else { return nil }
+        factor = sampleRate < 96_000 ? 4 : 2
+        history = (Self.taps + factor - 1) / factor
+        var phases = [[Double]](repeating: [Double](repeating: 0, count: history), count: factor)
+        for j in 0..<Self.taps {
+            let m = Double(j) - Double(Self.taps - 1) / 2
+            var c = 1.0
+            if abs(m) > 0.000001 { c = sin(m * .pi / Double(factor)) / (m * .pi / Double(factor)) }
+            c *= 0.5 * (1 - cos(2 * .pi * Double(j) / Double(Self.taps - 1)))
+            if abs(c) > 0.000001 { phases[j % factor][j / factor] = c }
+        }
+        let sums = phases.map { $0.reduce(0) { $0 + abs($1) } }
+        let worst = sums.indices.max { sums[$0] < sums[$1] }!
+        gain = sums[worst]
+        worstPhase = phases[worst]
+    }
+
+    /// Whether a chunk whose window (the chunk and the `history` frames before it) peaks at
+    /// `windowPeak` could produce an output above `truePeak`. The margin covers the Float
+    /// rounding of the inputs and of each output (a few parts in 10⁷).
+    public func mayRaise(_ truePeak: Double, windowPeak: Double) -> Bool {
+        gain * windowPeak * (1 + 1e-6) > truePeak
     }
 }

@@ -1,0 +1,106 @@
+// The true peak left to libebur128 but fed only the chunks that can raise it: the figures are
+// exactly those of one libebur128 state fed everything, on signals made to catch a skip that
+// shouldn't be (inter-sample peaks at fs/4, bursts after quiet, steps in level), in every sample
+// format, at each oversampling factor, in uneven chunks; and the bound it skips by is libebur128's.
+import CEbur128
+import CaptureCore
+import CaptureLoudness
+import CaptureTestSupport
+import Glibc
+import Testing
+
+@Suite struct TruePeakSkipTests {
+    /// Programme-like: quiet noise, then a loud burst, then level steps down and up again; and a
+    /// tone at a quarter of the rate, 45° off the samples, whose true peak is √2 times its
+    /// samples' (the interpolator's hardest case), arriving after the peak is already set high.
+    static func signal(channels: Int, rate: Int, seconds: Double) -> [Float] {
+        var x: UInt32 = 0x9E37_79B9
+        let n = Int(seconds * Double(rate))
+        var out = [Float](repeating: 0, count: n * channels)
+        for i in 0..<n {
+            let t = Double(i) / Double(rate)
+            for c in 0..<channels {
+                x ^= x << 13; x ^= x >> 17; x ^= x << 5
+                let noise = Double(Int32(bitPattern: x)) / 2_147_483_648
+                let v: Double = switch t {
+                case ..<0.5: 0.01 * noise
+                case ..<0.8: (c == 0 ? 0.6 : 0.3) * noise
+                case ..<1.6: 0.05 * noise
+                case ..<2.0: 0.2 * noise
+                // fs/4 at 45°: samples at ±0.45·(√2/2), true peak 0.45 (above the burst's samples on channel 1).
+                case ..<2.4: 0.45 * sin(2 * .pi * Double(i) / 4 + .pi / 4)
+                default: 0.001 * noise
+                }
+                out[i * channels + c] = Float(v)
+            }
+        }
+        return out
+    }
+
+    static let chunks = [480, 1, 4800, 97, 2048, 13, 5000, 24, 331]
+
+    @Test("the true peak with skipping equals one libebur128 state fed everything, bit for bit",
+          arguments: [(2, 48_000, SampleFormat.s16LE), (2, 44_100, .floatLE), (3, 48_000, .s24_3LE),
+                      (2, 96_000, .s32LE), (1, 88_200, .s16LE), (2, 192_000, .floatLE)])
+    func truePeakSkipIsExact(channels: Int, rate: Int, encoding: SampleFormat) throws {
+        let samples = Self.signal(channels: channels, rate: rate, seconds: 3)
+        let bytes = encoding == .floatLE ? samples.withUnsafeBytes { Array($0) } : samples.rawBytes(encoding)
+        let meter = try LoudnessMeter(channels: channels, sampleRate: rate)
+        let reference = try #require(ebur128_init(UInt32(channels), UInt(rate), Int32(EBUR128_MODE_TRUE_PEAK.rawValue)))
+        var st: UnsafeMutablePointer<ebur128_state>? = reference
+        defer { ebur128_destroy(&st) }
+        let frames = samples.count / channels
+        let bpf = encoding.bytesPerSample * channels
+        // The reference takes what libebur128 takes of each format (24-bit as left-justified Int32).
+        let ints: [Int32] = (encoding == .s24_3LE || encoding == .s24LE)
+            ? bytes.withUnsafeBytes { b in (0..<samples.count).map { SampleCodec.loadInt32(b.baseAddress! + $0 * encoding.bytesPerSample, encoding) } } : []
+        bytes.withUnsafeBytes { b in
+            var at = 0, k = 0
+            while at < frames {
+                let n = min(Self.chunks[k % Self.chunks.count], frames - at)
+                meter.process(b.baseAddress! + at * bpf, count: n, encoding: encoding)
+                at += n; k += 1
+            }
+            switch encoding {
+            case .s16LE: ebur128_add_frames_short(reference, b.baseAddress!.assumingMemoryBound(to: Int16.self), frames)
+            case .s32LE: ebur128_add_frames_int(reference, b.baseAddress!.assumingMemoryBound(to: Int32.self), frames)
+            case .floatLE: ebur128_add_frames_float(reference, b.baseAddress!.assumingMemoryBound(to: Float.self), frames)
+            case .s24LE, .s24_3LE: _ = ints.withUnsafeBufferPointer { ebur128_add_frames_int(reference, $0.baseAddress!, frames) }
+            }
+        }
+        let expected: [Double?] = (0..<channels).map { c in
+            var v = 0.0
+            ebur128_true_peak(reference, UInt32(c), &v)
+            return v > 0 ? 20 * log10(v) : nil
+        }
+        #expect(meter.reading.truePeak == expected)
+        if rate < 192_000 {
+            // Most chunks after the burst lie far below it: skipped; the fs/4 tone's must be fed.
+            #expect(meter.truePeakChunks.skipped > meter.truePeakChunks.fed, "\(meter.truePeakChunks)")
+            #expect(meter.truePeakChunks.fed > 0)
+        }
+        // The fs/4 tone at 45° set channel 1's true peak above its samples (so it was not skipped).
+        if channels >= 2, rate < 96_000, let tp = meter.reading.truePeak[1] {
+            #expect(tp > 20 * log10(0.45 * 0.7072), "true peak \(tp) dBTP")
+        }
+    }
+
+    @Test("the skip's bound is libebur128's: the input that reaches it makes libebur128 report it", arguments: [48_000, 96_000])
+    func boundIsLibebur128s(rate: Int) throws {
+        let skip = try #require(TruePeakSkip(sampleRate: rate))
+        #expect(skip.factor == (rate < 96_000 ? 4 : 2))
+        let state = try #require(ebur128_init(1, UInt(rate), Int32(EBUR128_MODE_TRUE_PEAK.rawValue)))
+        var st: UnsafeMutablePointer<ebur128_state>? = state
+        defer { ebur128_destroy(&st) }
+        // x[n − d] = A·sign(h[d]) for the worst sub-filter h: its output at frame n is G·A.
+        let a: Float = 0.25
+        var x = [Float](repeating: 0, count: skip.history + 64)
+        for d in 0..<skip.history { x[skip.history - 1 - d] = skip.worstPhase[d] < 0 ? -a : a }
+        _ = x.withUnsafeBufferPointer { ebur128_add_frames_float(state, $0.baseAddress!, x.count) }
+        var peak = 0.0
+        ebur128_true_peak(state, 0, &peak)
+        #expect(abs(peak - skip.gain * Double(a)) < 1e-6, "libebur128 \(peak), G·A \(skip.gain * Double(a))")
+        #expect(peak <= skip.gain * Double(a) * (1 + 1e-6), "the bound with its margin holds")
+        #expect(TruePeakSkip(sampleRate: 192_000) == nil)
+    }
+}
