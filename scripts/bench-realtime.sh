@@ -33,6 +33,33 @@ rt_run() {
   rm -f "$RTD"/out-*.wav
 }
 
+# rt_signal RAW SECONDS: the paced source's audio, 48 kHz stereo S16_LE, by RT_SIGNAL:
+# - sine: a steady 440 Hz tone at -12 dBFS, every chunk as loud as the last: the true-peak
+#   meter can never skip one (its worst case);
+# - speech: alsa-utils' own recorded voice prompts ("Front center", …), one after another with
+#   half a second of quiet room noise between them, the right channel in the other order: a
+#   voice recording's pauses and level changes.
+rt_signal() {
+  local out=$1 secs=$2
+  case ${RT_SIGNAL:-sine} in
+    sine) sox -n -r 48000 -c 2 -b 16 -e signed -t raw "$out" synth "$secs" sine 440 vol 0.25 ;;
+    speech)
+      local d f i=0; d=$(mktemp -d)
+      for f in Front_Center Front_Left Front_Right Rear_Center Rear_Left Rear_Right Side_Left Side_Right; do
+        sox "/usr/share/sounds/alsa/$f.wav" -r 48000 -c 1 -b 16 "$d/$(printf %02d $i).wav" pad 0 0.5; i=$((i + 1))
+      done
+      sox "$d"/0*.wav "$d/left.wav"
+      sox $(ls "$d"/0*.wav | sort -r) "$d/right.wav"
+      sox -M "$d/left.wav" "$d/right.wav" "$d/voice.wav"
+      local len; len=$(soxi -D "$d/voice.wav")
+      sox -n -r 48000 -c 2 -b 16 "$d/room.wav" synth "$len" pinknoise vol 0.002
+      sox -m "$d/voice.wav" "$d/room.wav" "$d/take.wav"
+      sox "$d/take.wav" -t raw -e signed -b 16 "$out" repeat "$(awk -v s="$secs" -v l="$len" 'BEGIN{print int(s / l) + 1}')"
+      rm -rf "$d" ;;
+    *) echo "RT_SIGNAL: sine or speech" >&2; return 64 ;;
+  esac
+}
+
 # Paced real time: capdeck record (default settings, and --no-loudness) and arecord -V stereo on
 # the same paced PCM (ALSA's file plugin over the pulse plugin, a private PulseAudio daemon),
 # 48 kHz stereo S16_LE, RT_RUNS interleaved runs of RT_SECONDS each.
@@ -41,7 +68,7 @@ rt_cpu_measure() {
   . "$ROOT/scripts/pulse-daemon.sh"
   RTD=$(mktemp -d)
   pulse_start "$RTD"
-  sox -n -r 48000 -c 2 -b 16 -e signed -t raw "$RTD/a.raw" synth $((RT_RUNS * 3 * (RT_SECONDS + 4) + 30)) sine 440 vol 0.25
+  rt_signal "$RTD/a.raw" $((RT_RUNS * 3 * (RT_SECONDS + 4) + 30))
   cat > "$RTD/home/.asoundrc" <<CONF
 pcm.paced { type file slave.pcm "pulse" file "/dev/null" infile "$RTD/a.raw" format "raw" }
 CONF

@@ -109,8 +109,9 @@ public final class LoudnessMeter {
     private var history: UnsafeMutablePointer<Float>
     /// Whether the interpolator's memory is the stream's last frames (the last chunk was fed).
     private var primed = true
-    /// Chunks fed to and skipped from the true-peak state (for the bench and the tests).
-    private(set) public var truePeakChunks = (fed: 0, skipped: 0)
+    /// Blocks (`TruePeakSkip.blockFrames`) fed to and skipped from the true-peak state (for the
+    /// bench and the tests).
+    private(set) public var truePeakBlocks = (fed: 0, skipped: 0)
     /// Integer formats libebur128 can't take as they are (24-bit): left-justified Int32, a chunk at a time.
     private var scratch: UnsafeMutablePointer<Int32>
     /// A chunk as Float for the true-peak state, after `history`'s frames.
@@ -135,12 +136,14 @@ public final class LoudnessMeter {
     /// A meter for `channels` at `sampleRate` (allocates libebur128's state).
     public init(channels: Int, sampleRate: Int, layout: LoudnessLayout = .discrete) throws(LoudnessError) {
         guard channels >= 1, channels <= 64, sampleRate >= 1, layout == .discrete || channels == 5 else { throw .unsupported(channels: channels, sampleRate: sampleRate) }
+        // At 192 kHz and above libebur128 doesn't oversample: its true peak is the sample peak,
+        // which the loudness state keeps then.
+        skip = TruePeakSkip(sampleRate: sampleRate)
         let mode = Int32(EBUR128_MODE_S.rawValue | EBUR128_MODE_I.rawValue | EBUR128_MODE_LRA.rawValue
-                         | EBUR128_MODE_SAMPLE_PEAK.rawValue | EBUR128_MODE_HISTOGRAM.rawValue)
+                         | (skip == nil ? EBUR128_MODE_SAMPLE_PEAK.rawValue : 0) | EBUR128_MODE_HISTOGRAM.rawValue)
         guard let st = ebur128_init(UInt32(channels), UInt(sampleRate), mode) else {
             throw .unsupported(channels: channels, sampleRate: sampleRate)
         }
-        skip = TruePeakSkip(sampleRate: sampleRate)
         if skip != nil {
             guard let tp = ebur128_init(UInt32(channels), UInt(sampleRate), Int32(EBUR128_MODE_TRUE_PEAK.rawValue)) else {
                 var s: UnsafeMutablePointer<ebur128_state>? = st
@@ -246,38 +249,57 @@ public final class LoudnessMeter {
             return
         }
         let held = skip.history
-        var feed = false
-        for c in 0..<channels {
-            var peak = 0.0
-            ebur128_prev_sample_peak(state, UInt32(c), &peak)
-            for i in 0..<held { peak = max(peak, Double(abs(history[i * channels + c]))) }
-            if skip.mayRaise(truePeak[c], windowPeak: peak) { feed = true; break }
-        }
         // `floats`: the held frames, then the chunk as the interpolator takes it (libebur128
         // divides by the format's full scale in double, then rounds to Float).
         floats.update(from: history, count: held * channels)
-        let chunk = floats + held * channels
-        if feed {
-            convert(p, from: 0, to: n, encoding, into: chunk)
-            if !primed {
-                // The interpolator's memory is from before the skipped chunks: refill it with the
-                // frames just before this chunk; what it outputs meanwhile is not the stream's.
-                ebur128_add_frames_float(peakState, floats, held)
+        convert(p, from: 0, to: n, encoding, into: floats + held * channels)
+        // Block by block (a few ms: a voice's peaks come and go within a batch), each fed when
+        // the window its outputs depend on could raise a channel's peak; consecutive fed blocks
+        // go to libebur128 in one call.
+        var block = 0, run: Int?
+        while block < n {
+            let len = min(TruePeakSkip.blockFrames, n - block)
+            if mayRaise(window: floats + block * channels, frames: held + len, skip) {
+                if run == nil { run = block }
+            } else if let r = run {
+                feed(from: r, to: block, held)
+                run = nil
             }
-            ebur128_add_frames_float(peakState, chunk, n)
-            for c in 0..<channels {
-                var peak = 0.0
-                ebur128_prev_true_peak(peakState, UInt32(c), &peak)
-                truePeak[c] = max(truePeak[c], peak)
-            }
-            truePeakChunks.fed += 1
-        } else {
-            convert(p, from: max(0, n - held), to: n, encoding, into: chunk)  // only what the history keeps
-            truePeakChunks.skipped += 1
+            if run == nil { truePeakBlocks.skipped += 1; primed = false }
+            block += len
         }
-        primed = feed
+        if let r = run { feed(from: r, to: n, held) }
         // The last `held` frames of the history and this chunk become the history.
         history.update(from: floats + n * channels, count: held * channels)
+    }
+
+    /// Whether G times the window's peak, per channel, exceeds the channel's true peak so far.
+    private func mayRaise(window: UnsafeMutablePointer<Float>, frames: Int, _ skip: TruePeakSkip) -> Bool {
+        for c in 0..<channels {
+            var peak: Float = 0
+            var i = c
+            for _ in 0..<frames { peak = max(peak, abs(window[i])); i += channels }
+            if skip.mayRaise(truePeak[c], windowPeak: Double(peak)) { return true }
+        }
+        return false
+    }
+
+    /// Chunk frames `from..<to` (in `floats` after the held ones) into libebur128's true-peak
+    /// state, primed first if the frames before them were skipped.
+    private func feed(from: Int, to: Int, _ held: Int) {
+        if !primed {
+            // The interpolator's memory is from before the skipped frames: refill it with the
+            // `held` frames just before these; what it outputs meanwhile is not the stream's.
+            ebur128_add_frames_float(peakState, floats + from * channels, held)
+        }
+        ebur128_add_frames_float(peakState, floats + (held + from) * channels, to - from)
+        for c in 0..<channels {
+            var peak = 0.0
+            ebur128_prev_true_peak(peakState, UInt32(c), &peak)
+            truePeak[c] = max(truePeak[c], peak)
+        }
+        primed = true
+        truePeakBlocks.fed += (to - from + TruePeakSkip.blockFrames - 1) / TruePeakSkip.blockFrames
     }
 
     /// Frames `from..<to` of the chunk at `p` into `out` (at the same offsets), as Float.
@@ -342,6 +364,9 @@ public struct TruePeakSkip: Sendable {
     public let worstPhase: [Double]
 
     static let taps = 49
+    /// Frames decided on at a time: 256 (5.3 ms at 48 kHz), a few cycles of a voice's pitch;
+    /// each fed block after a skipped one costs `history` frames of priming.
+    public static let blockFrames = 256
 
     /// nil at 192 kHz and above (no oversampling).
     public init?(sampleRate: Int) {

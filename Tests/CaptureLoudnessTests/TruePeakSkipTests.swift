@@ -76,8 +76,8 @@ import Testing
         #expect(meter.reading.truePeak == expected)
         if rate < 192_000 {
             // Most chunks after the burst lie far below it: skipped; the fs/4 tone's must be fed.
-            #expect(meter.truePeakChunks.skipped > meter.truePeakChunks.fed, "\(meter.truePeakChunks)")
-            #expect(meter.truePeakChunks.fed > 0)
+            #expect(meter.truePeakBlocks.skipped > meter.truePeakBlocks.fed, "\(meter.truePeakBlocks)")
+            #expect(meter.truePeakBlocks.fed > 0)
         }
         // The fs/4 tone at 45° set channel 1's true peak above its samples (so it was not skipped).
         if channels >= 2, rate < 96_000, let tp = meter.reading.truePeak[1] {
