@@ -104,3 +104,74 @@ import Testing
         #expect(TruePeakSkip(sampleRate: 192_000) == nil)
     }
 }
+
+/// A finished file's meter kept for its take's figures: retired, it keeps them in kilobytes; the
+/// take's parts combine as libebur128 combines tracks.
+@Suite struct RetiredMeterTests {
+    @Test("retire keeps every figure, frees libebur128's windows, and measures nothing more")
+    func retireKeepsTheFigures() throws {
+        let meter = try LoudnessMeter(channels: 32, sampleRate: 96_000)
+        let samples = LoudnessMeterTests.noise(channels: 32, rate: 96_000, seconds: 4)
+        samples.withUnsafeBytes { meter.process($0.baseAddress!, count: 4 * 96_000, encoding: .floatLE) }
+        let before = meter.reading
+        let resident = Self.residentBytes()
+        meter.retire()
+        let freed = resident - Self.residentBytes()
+        #expect(meter.reading == before)
+        #expect(before.integrated != nil && before.range != nil && before.truePeak.allSatisfy { $0 != nil })
+        // libebur128's window, 3 s × 96 kHz × 32 channels of doubles, is 74 MB; other tests
+        // running beside this one move the resident size by far less.
+        #expect(freed >= 60_000_000, "freed \(freed) bytes")
+        samples.withUnsafeBytes { meter.process($0.baseAddress!, count: 96_000, encoding: .floatLE) }
+        #expect(meter.reading == before)
+    }
+
+    /// The second field of /proc/self/statm (resident pages), in bytes.
+    static func residentBytes() -> Int {
+        let fd = open("/proc/self/statm", O_RDONLY)
+        guard fd >= 0 else { return 0 }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 128)
+        let n = read(fd, &buf, buf.count)
+        let fields = buf[..<max(0, n)].split(separator: UInt8(ascii: " "))
+        guard fields.count > 1, let pages = Int(String(decoding: fields[1], as: UTF8.self)) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    @Test("a take split into parts: the parts' combined figures are the whole take's, within the EBU's tolerances")
+    func partsCombine() throws {
+        let rate = 48_000
+        // Tech 3342 case 1's idea: 20 s at -20 dBFS then 20 s at -30 dBFS (LRA 10 LU), split at odd frames.
+        var samples = [Float](repeating: 0, count: 40 * rate * 2)
+        for i in 0..<(40 * rate) {
+            let a = (i < 20 * rate ? 0.1 : 0.0316) * sin(2 * Double.pi * 1000 * Double(i) / Double(rate))
+            samples[2 * i] = Float(a); samples[2 * i + 1] = Float(a)
+        }
+        let whole = try LoudnessMeter(channels: 2, sampleRate: rate)
+        var parts: [LoudnessMeter] = []
+        let seams = [0, 7 * rate + 123, 19 * rate + 4_001, 31 * rate + 17, 40 * rate]
+        samples.withUnsafeBytes { b in
+            whole.process(b.baseAddress!, count: 40 * rate, encoding: .floatLE)
+            for (from, to) in zip(seams, seams.dropFirst()) {
+                let m = try! LoudnessMeter(channels: 2, sampleRate: rate)
+                m.process(b.baseAddress! + from * 8, count: to - from, encoding: .floatLE)
+                m.retire()
+                parts.append(m)
+            }
+        }
+        let w = whole.reading, c = try #require(LoudnessMeter.combined(parts))
+        let wi = try #require(w.integrated), ci = try #require(c.integrated)
+        let wr = try #require(w.range), cr = try #require(c.range)
+        #expect(abs(wi - ci) < 0.1, "I whole \(wi), parts \(ci)")
+        #expect(abs(wr - cr) < 1, "LRA whole \(wr), parts \(cr)")
+        #expect(abs(cr - 10) < 1, "LRA \(cr)")
+        // A part's interpolator starts from silence, as a file's does: its first outputs differ
+        // from the whole stream's by a little ringing.
+        for (a, b) in zip(c.truePeak, w.truePeak) { #expect(abs(a! - b!) < 0.2, "TP parts \(a!), whole \(b!)") }
+        #expect(abs(c.maxMomentary! - w.maxMomentary!) < 0.1 && abs(c.maxShortTerm! - w.maxShortTerm!) < 0.1)
+        #expect(c.frames == w.frames)
+        // One part alone is not the take.
+        let first = try #require(parts.first?.reading.integrated)
+        #expect(abs(first - ci) > 1)
+    }
+}
