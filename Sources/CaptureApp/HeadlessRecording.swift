@@ -33,7 +33,7 @@ public final class HeadlessRecording {
     let events: SessionEvents
     private var session: CaptureSession?
     /// The take's loudness (EBU R128), for `status` and the summary line at the end.
-    let loudness = CaptureLoudnessOutput()
+    let loudness: CaptureLoudnessOutput
     /// Mix off interrupts other programs' audio (MPRIS players) while the take runs.
     private var otherAudio: OtherAudioCoordinator?
 
@@ -57,6 +57,16 @@ public final class HeadlessRecording {
         self.target = target
         fileType = type
         trigger = settings.levelTrigger()
+        // The take measured once: a WAV or RF64 take's files measure themselves for their bext
+        // chunks, and their figures are the take's (split parts pooled). Not so where the take
+        // isn't its files' audio: a trigger's summary covers all captured audio, and files of
+        // one channel each have no figure for the take.
+        if !settings.noLoudness, type.holdsBroadcastInfo, trigger == nil, !output.splitsChannels {
+            let files = output
+            loudness = CaptureLoudnessOutput(borrowing: { files.takeLoudness })
+        } else {
+            loudness = CaptureLoudnessOutput()
+        }
         settings.applySplitLimits(to: output, rate: format.sampleRate, config: config)
         // SIGUSR1 before the file: its dispatch source is made while descriptors are surely left
         // (a process at its descriptor limit gets one clean error line, not a crash in libdispatch).

@@ -2,6 +2,7 @@
 // Apple's limits (duration, size, free disk space) and a callback for every finished recording.
 import CaptureCore
 import CaptureFiles
+import CaptureLoudness
 import Dispatch
 import Glibc
 import Synchronization
@@ -87,6 +88,8 @@ public struct FinishedRecording: Sendable, Equatable {
 public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchecked Sendable {
     private struct Current {
         var recorder: SndfileRecorder
+        /// The take's files' loudness meters (its parts share it; a new take gets its own).
+        let loudness = TakeLoudness()
         /// The stream frame this recording received first: the base of its markers. nil until
         /// that frame arrives (markers added before it wait in `pending`).
         var startFrame: Int?
@@ -256,6 +259,8 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     private let spare = Mutex<(take: Int, part: Int, recorder: SndfileRecorder)?>(nil)
     private let spareAskedFor = Atomic<Int>(0)
     private let take = Atomic<Int>(0)
+    /// The latest take's meters, for `takeLoudness` after it ended.
+    private let latestTake = Mutex<TakeLoudness?>(nil)
     /// What names and makes a recording's next part.
     private struct PartRequest: Sendable {
         var take: Int
@@ -335,7 +340,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             tookOut(cur)
             let e = RecordingError.formatMismatch(path: rec.path, recorded: rec.format.description, delivered: format.description,
                                                   framesSaved: rec.framesWritten)
-            finishAside(rec, .failed, e, triggered: cur.triggered)
+            finishAside(rec, .failed, e, triggered: cur.triggered, take: cur.loudness)
             return e
         }
         if let failure { throw failure }
@@ -358,12 +363,12 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         lastError.withLock { $0 = nil }
         let measure = limits.withLock { $0.minFree != nil }
         let made: Result<Void, RecordingError> = finishing.sync {
-            let swapped: Result<(SndfileRecorder, RecordingPart, Bool)?, RecordingError> = current.withLock { c in
+            let swapped: Result<(SndfileRecorder, RecordingPart, Bool, TakeLoudness)?, RecordingError> = current.withLock { c in
                 do throws(RecordingError) {
                     let rec = try SndfileRecorder(path: path, format: streamFormat.withLock { $0 }, fileType: fileType,
                                                   fileFormat: fileFormat, tags: tags, broadcast: broadcast,
                                                   splitChannels: splitsChannels)
-                    let old = c.map { ($0.recorder, $0.part, $0.triggered) }
+                    let old = c.map { ($0.recorder, $0.part, $0.triggered, $0.loudness) }
                     take.add(1, ordering: .relaxed)
                     var new = Current(recorder: rec)
                     new.preRollLimit = side.withLock { s in
@@ -372,6 +377,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
                     }
                     if measure { new.measureFree() }
                     c = new
+                    latestTake.withLock { $0 = new.loudness }
                     shown.withLock { $0 = (path, 0) }
                     shownTake.withLock { $0 = nil }
                     shownPart.withLock { $0 = new.part }
@@ -384,9 +390,9 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             }
             switch swapped {
             case .failure(let e): return .failure(e)
-            case .success(let (old, part, triggered)?):
+            case .success(let (old, part, triggered, loudness)?):
                 discardSpare()
-                _ = finishNow(old, .stopped, nil, part: part.index > 1 ? part : nil, triggered: triggered)
+                _ = finishNow(old, .stopped, nil, part: part.index > 1 ? part : nil, triggered: triggered, take: loudness)
             case .success(nil): break
             }
             return .success(())
@@ -413,7 +419,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             var last = c
             last.streamEnd = .max  // markers past the last frame go in as before
             last.placePending()
-            let error = finishNow(c.recorder, .stopped, nil, part: c.part.index > 1 ? c.part : nil, triggered: c.triggered)
+            let error = finishNow(c.recorder, .stopped, nil, part: c.part.index > 1 ? c.part : nil, triggered: c.triggered, take: c.loudness)
             return (c.recorder.path, c.recorder.framesWritten, error)
         }
         guard let result else { return nil }
@@ -430,6 +436,16 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     }
 
     public var isRecording: Bool { shown.withLock { $0.path != nil } }
+
+    /// The take's loudness as its files measure it for their `bext` chunks (WAV and RF64, with
+    /// loudness on): every part so far and the one being written, pooled (`TakeLoudness`); the
+    /// latest take's once it ended. nil: its files don't measure (another type, no audio yet,
+    /// one file per channel). What the files hold: paused audio is not in it.
+    public var takeLoudness: LoudnessReading? {
+        current.withLock { c in
+            (c?.loudness ?? latestTake.withLock { $0 })?.reading(writing: c?.recorder.loudnessMeter)
+        }
+    }
     /// While paused, captured audio is not written (the file stays open; resume continues it).
     public var isPaused: Bool { paused.load(ordering: .relaxed) }
     /// Pauses the recording in progress. Returns true if that changed anything (recording, and
@@ -696,9 +712,10 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         c.writtenSinceMeasure = 0
         shown.withLock { $0 = (next.path, 0) }
         shownPart.withLock { $0 = part }
-        let first = c.firstPath, triggered = c.triggered
+        let first = c.firstPath, triggered = c.triggered, take = c.loudness
+        take.left(old)  // in the take's figures while it is finished
         finishing.async { [self] in
-            _ = finishNow(old, .split, nil, part: oldPart, numbering: oldPart.index == 1 ? first : nil, triggered: triggered)
+            _ = finishNow(old, .split, nil, part: oldPart, numbering: oldPart.index == 1 ? first : nil, triggered: triggered, take: take)
         }
     }
 
@@ -881,7 +898,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
             tookOut(cur)
             cur.streamEnd = .max  // markers past the last frame go in as before
             cur.placePending()
-            finishAside(cur.recorder, .stopped, nil, part: cur.part.index > 1 ? cur.part : nil, triggered: true)
+            finishAside(cur.recorder, .stopped, nil, part: cur.part.index > 1 ? cur.part : nil, triggered: true, take: cur.loudness)
         }
         triggerCode.store(Self.code(s.machine?.state ?? .off), ordering: .relaxed)
     }
@@ -906,6 +923,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
                 if limits.withLock({ $0.minFree != nil }) { new.measureFree() }
                 take.add(1, ordering: .relaxed)
                 c = new
+                latestTake.withLock { $0 = new.loudness }
                 shown.withLock { $0 = (path, 0) }
                 shownPart.withLock { $0 = new.part }
                 placedMarkers.withLock { $0 = ([], 0) }
@@ -985,7 +1003,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         guard let (reason, error) = ended else { c = cur; return }
         c = nil
         tookOut(cur)
-        finishAside(cur.recorder, reason, error, part: cur.part.index > 1 ? cur.part : nil, triggered: cur.triggered)
+        finishAside(cur.recorder, reason, error, part: cur.part.index > 1 ? cur.part : nil, triggered: cur.triggered, take: cur.loudness)
     }
 
     /// Under `current`'s lock: the recording `cur` has just been taken out of it, behind its
@@ -1002,8 +1020,9 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     /// frame it holds on `finishing`, then report it. Called under `current`'s lock, so a later
     /// recording's finish queues after this one.
     private func finishAside(_ rec: SndfileRecorder, _ reason: RecordingEndReason, _ error: RecordingError?,
-                             part: RecordingPart? = nil, triggered: Bool = false) {
-        finishing.async { [self] in _ = finishNow(rec, reason, error, part: part, triggered: triggered) }
+                             part: RecordingPart? = nil, triggered: Bool = false, take: TakeLoudness) {
+        take.left(rec)  // in the take's figures while it is finished
+        finishing.async { [self] in _ = finishNow(rec, reason, error, part: part, triggered: triggered, take: take) }
     }
 
     /// On `finishing`: finishes `rec`, publishes a failure's error (the first one, unless
@@ -1011,13 +1030,16 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     /// recording to the handler, and returns the error finishing it met (or the failure's).
     /// A split recording's first part (`numbering`: its path) takes its number once finished.
     private func finishNow(_ rec: SndfileRecorder, _ reason: RecordingEndReason, _ failure: RecordingError?,
-                           part: RecordingPart? = nil, numbering first: String? = nil, triggered: Bool = false) -> RecordingError? {
+                           part: RecordingPart? = nil, numbering first: String? = nil, triggered: Bool = false,
+                           take: TakeLoudness) -> RecordingError? {
         var final = failure
+        take.left(rec)
         do throws(RecordingError) {
             try rec.finish()
         } catch {
             if failure == nil { final = error } else if case .vanished = error { final = error }
         }
+        take.finished(rec)
         if reason == .failed { lastError.withLock { $0 = final } }
         var path = rec.path
         if let first, final == nil { path = Self.number(first, files: rec.splitsChannels ? rec.format.channels : nil) }

@@ -16,12 +16,18 @@ import Synchronization
 /// audio behind its own lock, so the console reading it 30 times a second never waits on a batch.
 ///
 /// Integration goes on across runs (a device lost and back, a route switch) until `reset()`.
+///
+/// Made `borrowing` another measurement of the same audio (`CaptureAudioFileOutput.takeLoudness`:
+/// the take's WAV or RF64 files measure themselves for their bext), it measures nothing and
+/// gives that one's figures, until `reset()` asks for figures of its own from then on.
 /// Threading: `receive` on the writer queue; everything else from any thread.
 public final class CaptureLoudnessOutput: StreamReceiver, Sendable {
     private struct Meter {
         var meter: LoudnessMeter?
         var format: StreamFormat?
         var sincePublish = 0
+        /// Whose figures are given instead of measuring (until `reset()`).
+        var borrowed: (@Sendable () -> LoudnessReading?)?
     }
     // `LoudnessMeter` is one thread's; the lock makes each use one thread's at a time.
     private struct Locked: @unchecked Sendable { var m = Meter() }
@@ -31,14 +37,30 @@ public final class CaptureLoudnessOutput: StreamReceiver, Sendable {
 
     public init() {}
 
+    /// Gives `source`'s figures, measuring nothing, until `reset()`.
+    public init(borrowing source: @escaping @Sendable () -> LoudnessReading?) {
+        meter.withLock { $0.m.borrowed = source }
+    }
+
     /// The latest figures (nil before any audio since the start or the last reset).
-    public var reading: LoudnessReading? { published.withLock { $0 } }
+    public var reading: LoudnessReading? {
+        if let source = meter.withLock({ $0.m.borrowed }) { return source() }
+        return published.withLock { $0 }
+    }
+
+    /// Whether it measures (not borrowing).
+    public var measures: Bool { meter.withLock { $0.m.borrowed == nil } }
 
     /// Why nothing is measured (libebur128 refused the format: more than 64 channels).
     public var error: LoudnessError? { failure.withLock { $0 } }
 
     /// Makes the meter for `format` now (libebur128 allocates here), so the writer doesn't.
     public func prepare(format: StreamFormat) {
+        if meter.withLock({ l in
+            guard l.m.borrowed != nil else { return false }
+            l.m.format = format
+            return true
+        }) { return }
         let made = make(format)
         let old = meter.withLock { l -> LoudnessMeter? in
             defer { l.m = Meter(meter: made, format: format) }
@@ -47,9 +69,13 @@ public final class CaptureLoudnessOutput: StreamReceiver, Sendable {
         _ = old  // freed here, on the caller's thread
     }
 
-    /// Starts the integration, the range and the maxima afresh (the console's key, `reset-loudness`).
+    /// Starts the integration, the range and the maxima afresh (the console's key, `reset-loudness`);
+    /// a borrowing output measures for itself from now on.
     public func reset() {
-        guard let format = meter.withLock({ $0.m.format }) else { return }
+        guard let format = meter.withLock({ l -> StreamFormat? in
+            l.m.borrowed = nil
+            return l.m.format
+        }) else { return }
         prepare(format: format)
         published.withLock { $0 = nil }
     }
@@ -68,6 +94,7 @@ public final class CaptureLoudnessOutput: StreamReceiver, Sendable {
     // StreamReceiver (writer queue).
     public func receive(_ frames: UnsafeRawPointer, count: Int, format: StreamFormat) {
         let reading = meter.withLock { l -> LoudnessReading? in
+            guard l.m.borrowed == nil else { return nil }
             if l.m.format != format {
                 l.m = Meter(meter: make(format), format: format)
             }

@@ -39,7 +39,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// A file with a `bext` chunk measures its own audio's loudness as it is written (on the
     /// writer queue), for the chunk's loudness fields at `finish`: each file its own, so each part
     /// of a split take and each triggered take carries the figures of exactly the audio it holds.
-    private var loudnessMeter: LoudnessMeter?
+    public private(set) var loudnessMeter: LoudnessMeter?
     /// The file's loudness so far (nil: no `bext` chunk, so not measured; one file per channel:
     /// each channel's file has its own).
     public var loudness: LoudnessReading? { loudnessMeter?.reading }

@@ -116,6 +116,9 @@ public final class LoudnessMeter {
     private var scratch: UnsafeMutablePointer<Int32>
     /// A chunk as Float for the true-peak state, after `history`'s frames.
     private var floats: UnsafeMutablePointer<Float>
+    /// Per channel, the peaks of the block before and of this one (fractions of full scale).
+    private var before: UnsafeMutablePointer<Double>
+    private var now: UnsafeMutablePointer<Double>
     private let scratchFrames = 4096
     /// Frames since the last 100 ms step, where the momentary and short-term maxima are sampled.
     private var sinceStep = 0
@@ -163,6 +166,10 @@ public final class LoudnessMeter {
         floats = .allocate(capacity: (held + scratchFrames) * channels)
         truePeak = .allocate(capacity: channels)
         truePeak.initialize(repeating: 0, count: channels)
+        before = .allocate(capacity: channels)
+        before.initialize(repeating: 0, count: channels)
+        now = .allocate(capacity: channels)
+        now.initialize(repeating: 0, count: channels)
         steps = .allocate(capacity: 30)
         steps.initialize(repeating: 0, count: 30)
         let surround = [EBUR128_LEFT, EBUR128_RIGHT, EBUR128_CENTER, EBUR128_LEFT_SURROUND, EBUR128_RIGHT_SURROUND]
@@ -182,6 +189,8 @@ public final class LoudnessMeter {
         history.deallocate()
         floats.deallocate()
         truePeak.deallocate()
+        before.deallocate()
+        now.deallocate()
         steps.deallocate()
     }
 
@@ -250,50 +259,77 @@ public final class LoudnessMeter {
             return
         }
         let held = skip.history
-        // `floats`: the held frames, then the chunk as the interpolator takes it (libebur128
-        // divides by the format's full scale in double, then rounds to Float).
+        // `floats`: the held frames, then (where needed) the chunk as the interpolator takes it:
+        // libebur128 divides by the format's full scale in double, then rounds to Float.
         floats.update(from: history, count: held * channels)
-        convert(p, from: 0, to: n, encoding, into: floats + held * channels)
         // Block by block (a few ms: a voice's peaks come and go within a batch), each fed when
-        // the window its outputs depend on could raise a channel's peak; consecutive fed blocks
-        // go to libebur128 in one call.
+        // the window its outputs depend on (the block and the `held` frames before it, which lie
+        // in the block before) could raise a channel's peak; fed blocks go to libebur128 in runs.
+        for c in 0..<channels {
+            var peak: Float = 0
+            for i in 0..<held { peak = max(peak, abs(history[i * channels + c])) }
+            before[c] = Double(peak)
+        }
         var block = 0, run: Int?
         while block < n {
             let len = min(TruePeakSkip.blockFrames, n - block)
-            if mayRaise(window: floats + block * channels, frames: held + len, skip) {
+            peaks(p, from: block, count: len, encoding, into: now)
+            var raise = false
+            for c in 0..<channels where skip.mayRaise(truePeak[c], windowPeak: max(now[c], before[c])) { raise = true; break }
+            if raise {
                 if run == nil { run = block }
-            } else if let r = run {
-                feed(from: r, to: block, held)
+            } else {
+                if let r = run { feed(p, from: r, to: block, encoding, held) }
                 run = nil
+                truePeakBlocks.skipped += 1
+                primed = false
             }
-            if run == nil { truePeakBlocks.skipped += 1; primed = false }
+            swap(&before, &now)
             block += len
         }
-        if let r = run { feed(from: r, to: n, held) }
+        if let r = run { feed(p, from: r, to: n, encoding, held) }
         // The last `held` frames of the history and this chunk become the history.
+        convert(p, from: max(0, n - held), to: n, encoding, into: floats + held * channels)
         history.update(from: floats + n * channels, count: held * channels)
     }
 
-    /// Whether G times the window's peak, per channel, exceeds the channel's true peak so far.
-    private func mayRaise(window: UnsafeMutablePointer<Float>, frames: Int, _ skip: TruePeakSkip) -> Bool {
-        for c in 0..<channels {
-            var peak: Float = 0
-            var i = c
-            for _ in 0..<frames { peak = max(peak, abs(window[i])); i += channels }
-            if skip.mayRaise(truePeak[c], windowPeak: Double(peak)) { return true }
+    /// Per channel, the largest |sample| of chunk frames `from..<from + count`, as a fraction
+    /// of full scale.
+    private func peaks(_ p: UnsafeRawPointer, from: Int, count: Int, _ encoding: SampleFormat, into out: UnsafeMutablePointer<Double>) {
+        func scan<T: FixedWidthInteger & SignedInteger>(_ s: UnsafePointer<T>, _ scale: Double) {
+            for c in 0..<channels {
+                var m: T.Magnitude = 0
+                var i = from * channels + c
+                for _ in 0..<count { m = max(m, s[i].magnitude); i += channels }
+                out[c] = Double(m) / scale
+            }
         }
-        return false
+        switch encoding {
+        case .s16LE: scan(p.assumingMemoryBound(to: Int16.self), 32768)
+        case .s32LE: scan(p.assumingMemoryBound(to: Int32.self), 2_147_483_648)
+        case .s24LE, .s24_3LE: scan(UnsafePointer(scratch), 2_147_483_648)
+        case .floatLE:
+            let s = p.assumingMemoryBound(to: Float.self)
+            for c in 0..<channels {
+                var m: Float = 0
+                var i = from * channels + c
+                for _ in 0..<count { m = max(m, abs(s[i])); i += channels }
+                out[c] = Double(m)
+            }
+        }
     }
 
-    /// Chunk frames `from..<to` (in `floats` after the held ones) into libebur128's true-peak
-    /// state, primed first if the frames before them were skipped.
-    private func feed(from: Int, to: Int, _ held: Int) {
+    /// Chunk frames `from..<to` into libebur128's true-peak state, primed first with the `held`
+    /// frames before them if those were skipped.
+    private func feed(_ p: UnsafeRawPointer, from: Int, to: Int, _ encoding: SampleFormat, _ held: Int) {
+        let chunk = floats + held * channels
+        convert(p, from: max(0, from - (primed ? 0 : held)), to: to, encoding, into: chunk)
         if !primed {
             // The interpolator's memory is from before the skipped frames: refill it with the
-            // `held` frames just before these; what it outputs meanwhile is not the stream's.
-            ebur128_add_frames_float(peakState, floats + from * channels, held)
+            // frames just before these; what it outputs meanwhile is not the stream's.
+            ebur128_add_frames_float(peakState, chunk + (from - held) * channels, held)
         }
-        ebur128_add_frames_float(peakState, floats + (held + from) * channels, to - from)
+        ebur128_add_frames_float(peakState, chunk + from * channels, to - from)
         for c in 0..<channels {
             var peak = 0.0
             ebur128_prev_true_peak(peakState, UInt32(c), &peak)

@@ -85,6 +85,32 @@ import Testing
         }
     }
 
+    @Test("a burst in a block's last frames: its true peak comes out of the interpolator while the silent block after it goes in")
+    func burstAtABlocksEnd() throws {
+        let rate = 48_000, block = TruePeakSkip.blockFrames
+        // Silence, with 8-frame bursts of fs/4 at 45° (true peak √2 × the samples) ending exactly
+        // at block boundaries, each louder than the last, so each must raise the peak.
+        var samples = [Float](repeating: 0, count: 64 * block)
+        for (k, end) in stride(from: 4 * block, to: 64 * block, by: 6 * block).enumerated() {
+            let a = 0.05 * Double(k + 1)
+            for i in (end - 8)..<end { samples[i] = Float(a * sin(2 * .pi * Double(i) / 4 + .pi / 4)) }
+        }
+        let meter = try LoudnessMeter(channels: 1, sampleRate: rate)
+        let reference = try #require(ebur128_init(1, UInt(rate), Int32(EBUR128_MODE_TRUE_PEAK.rawValue)))
+        var st: UnsafeMutablePointer<ebur128_state>? = reference
+        defer { ebur128_destroy(&st) }
+        samples.withUnsafeBufferPointer { b in
+            for at in stride(from: 0, to: samples.count, by: 2 * block) {
+                meter.process(UnsafeRawPointer(b.baseAddress! + at), count: 2 * block, encoding: .floatLE)
+            }
+            ebur128_add_frames_float(reference, b.baseAddress!, samples.count)
+        }
+        var expected = 0.0
+        ebur128_true_peak(reference, 0, &expected)
+        #expect(meter.reading.truePeak == [20 * log10(expected)])
+        #expect(meter.truePeakBlocks.skipped > meter.truePeakBlocks.fed)
+    }
+
     @Test("the skip's bound is libebur128's: the input that reaches it makes libebur128 report it", arguments: [48_000, 96_000])
     func boundIsLibebur128s(rate: Int) throws {
         let skip = try #require(TruePeakSkip(sampleRate: rate))
