@@ -98,27 +98,30 @@ public final class LoudnessMeter {
     public let sampleRate: Int
     /// Loudness (M, S, I, LRA) and each chunk's sample peak.
     private var state: UnsafeMutablePointer<ebur128_state>?
-    /// True peak only (nil at 192 kHz and above, where libebur128 doesn't oversample: the true
+    /// True peak only, one mono state per channel, so each channel is fed only what could raise
+    /// its own peak (empty at 192 kHz and above, where libebur128 doesn't oversample: the true
     /// peak is the sample peak).
-    private var peakState: UnsafeMutablePointer<ebur128_state>?
+    private var peakStates: [UnsafeMutablePointer<ebur128_state>?] = []
     private let skip: TruePeakSkip?
     /// Per channel, the highest true peak so far (linear).
     private var truePeak: UnsafeMutablePointer<Double>
-    /// The last `skip.history` frames as the interpolator holds them (Float, -1…1), to prime it
-    /// after skipped chunks and to bound what they contribute to the next chunk's output.
-    private var history: UnsafeMutablePointer<Float>
-    /// Whether the interpolator's memory is the stream's last frames (the last chunk was fed).
-    private var primed = true
-    /// Blocks (`TruePeakSkip.blockFrames`) fed to and skipped from the true-peak state (for the
-    /// bench and the tests).
-    private(set) public var truePeakBlocks = (fed: 0, skipped: 0)
-    /// Integer formats libebur128 can't take as they are (24-bit): left-justified Int32, a chunk at a time.
-    private var scratch: UnsafeMutablePointer<Int32>
-    /// A chunk as Float for the true-peak state, after `history`'s frames.
-    private var floats: UnsafeMutablePointer<Float>
+    /// Per channel a lane of `lane` Floats (-1…1, as the interpolator takes them): the last
+    /// `skip.history` frames before the chunk (to prime the interpolator after skipped frames),
+    /// then the chunk's frames where they are needed.
+    private var lanes: UnsafeMutablePointer<Float>
+    private let lane: Int
+    /// Per channel: whether its interpolator's memory is the stream's last frames (the frames
+    /// before were fed), and the first frame of the run being fed (-1: none).
+    private var primed: UnsafeMutablePointer<Bool>
+    private var runStart: UnsafeMutablePointer<Int>
     /// Per channel, the peaks of the block before and of this one (fractions of full scale).
     private var before: UnsafeMutablePointer<Double>
     private var now: UnsafeMutablePointer<Double>
+    /// Blocks (`TruePeakSkip.blockFrames`, per channel) fed to and skipped from the true-peak
+    /// states (for the bench and the tests).
+    private(set) public var truePeakBlocks = (fed: 0, skipped: 0)
+    /// Integer formats libebur128 can't take as they are (24-bit): left-justified Int32, a chunk at a time.
+    private var scratch: UnsafeMutablePointer<Int32>
     private let scratchFrames = 4096
     /// Frames since the last 100 ms step, where the momentary and short-term maxima are sampled.
     private var sinceStep = 0
@@ -148,22 +151,28 @@ public final class LoudnessMeter {
             throw .unsupported(channels: channels, sampleRate: sampleRate)
         }
         if skip != nil {
-            guard let tp = ebur128_init(UInt32(channels), UInt(sampleRate), Int32(EBUR128_MODE_TRUE_PEAK.rawValue)) else {
-                var s: UnsafeMutablePointer<ebur128_state>? = st
-                ebur128_destroy(&s)
-                throw .unsupported(channels: channels, sampleRate: sampleRate)
+            for _ in 0..<channels {
+                guard let tp = ebur128_init(1, UInt(sampleRate), Int32(EBUR128_MODE_TRUE_PEAK.rawValue)) else {
+                    var s: UnsafeMutablePointer<ebur128_state>? = st
+                    ebur128_destroy(&s)
+                    for var t in peakStates { ebur128_destroy(&t) }
+                    throw .unsupported(channels: channels, sampleRate: sampleRate)
+                }
+                peakStates.append(tp)
             }
-            peakState = tp
         }
         state = st
         self.channels = channels
         self.sampleRate = sampleRate
         stepFrames = max(1, sampleRate / 10)
         scratch = .allocate(capacity: scratchFrames * channels)
-        let held = skip?.history ?? 0
-        history = .allocate(capacity: max(1, held * channels))
-        history.initialize(repeating: 0, count: max(1, held * channels))
-        floats = .allocate(capacity: (held + scratchFrames) * channels)
+        lane = (skip?.history ?? 0) + scratchFrames
+        lanes = .allocate(capacity: lane * channels)
+        lanes.initialize(repeating: 0, count: lane * channels)
+        primed = .allocate(capacity: channels)
+        primed.initialize(repeating: true, count: channels)
+        runStart = .allocate(capacity: channels)
+        runStart.initialize(repeating: -1, count: channels)
         truePeak = .allocate(capacity: channels)
         truePeak.initialize(repeating: 0, count: channels)
         before = .allocate(capacity: channels)
@@ -184,10 +193,11 @@ public final class LoudnessMeter {
 
     deinit {
         ebur128_destroy(&state)
-        if peakState != nil { ebur128_destroy(&peakState) }
+        for i in peakStates.indices { ebur128_destroy(&peakStates[i]) }
         scratch.deallocate()
-        history.deallocate()
-        floats.deallocate()
+        lanes.deallocate()
+        primed.deallocate()
+        runStart.deallocate()
         truePeak.deallocate()
         before.deallocate()
         now.deallocate()
@@ -259,38 +269,43 @@ public final class LoudnessMeter {
             return
         }
         let held = skip.history
-        // `floats`: the held frames, then (where needed) the chunk as the interpolator takes it:
-        // libebur128 divides by the format's full scale in double, then rounds to Float.
-        floats.update(from: history, count: held * channels)
-        // Block by block (a few ms: a voice's peaks come and go within a batch), each fed when
-        // the window its outputs depend on (the block and the `held` frames before it, which lie
-        // in the block before) could raise a channel's peak; fed blocks go to libebur128 in runs.
+        // Block by block (a few ms: a voice's peaks come and go within a batch), each channel
+        // fed a block when the window its outputs depend on (the block and the `held` frames
+        // before it, which lie in the block before) could raise the channel's peak; fed blocks
+        // go to libebur128 in runs.
         for c in 0..<channels {
             var peak: Float = 0
-            for i in 0..<held { peak = max(peak, abs(history[i * channels + c])) }
+            let h = lanes + c * lane
+            for i in 0..<held { peak = max(peak, abs(h[i])) }
             before[c] = Double(peak)
         }
-        var block = 0, run: Int?
+        var block = 0
         while block < n {
             let len = min(TruePeakSkip.blockFrames, n - block)
             peaks(p, from: block, count: len, encoding, into: now)
-            var raise = false
-            for c in 0..<channels where skip.mayRaise(truePeak[c], windowPeak: max(now[c], before[c])) { raise = true; break }
-            if raise {
-                if run == nil { run = block }
-            } else {
-                if let r = run { feed(p, from: r, to: block, encoding, held) }
-                run = nil
-                truePeakBlocks.skipped += 1
-                primed = false
+            for c in 0..<channels {
+                if skip.mayRaise(truePeak[c], windowPeak: max(now[c], before[c])) {
+                    if runStart[c] < 0 { runStart[c] = block }
+                } else {
+                    if runStart[c] >= 0 { feed(c, p, from: runStart[c], to: block, encoding, held) }
+                    runStart[c] = -1
+                    primed[c] = false
+                    truePeakBlocks.skipped += 1
+                }
             }
             swap(&before, &now)
             block += len
         }
-        if let r = run { feed(p, from: r, to: n, encoding, held) }
-        // The last `held` frames of the history and this chunk become the history.
-        convert(p, from: max(0, n - held), to: n, encoding, into: floats + held * channels)
-        history.update(from: floats + n * channels, count: held * channels)
+        for c in 0..<channels where runStart[c] >= 0 {
+            feed(c, p, from: runStart[c], to: n, encoding, held)
+            runStart[c] = -1
+        }
+        // The last `held` frames of each lane (its history and this chunk) become its history.
+        for c in 0..<channels {
+            let l = lanes + c * lane
+            convert(p, channel: c, from: max(0, n - held), to: n, encoding, into: l + held)
+            memmove(l, l + n, held * MemoryLayout<Float>.stride)  // may overlap (n < held)
+        }
     }
 
     /// Per channel, the largest |sample| of chunk frames `from..<from + count`, as a fraction
@@ -319,41 +334,40 @@ public final class LoudnessMeter {
         }
     }
 
-    /// Chunk frames `from..<to` into libebur128's true-peak state, primed first with the `held`
-    /// frames before them if those were skipped.
-    private func feed(_ p: UnsafeRawPointer, from: Int, to: Int, _ encoding: SampleFormat, _ held: Int) {
-        let chunk = floats + held * channels
-        convert(p, from: max(0, from - (primed ? 0 : held)), to: to, encoding, into: chunk)
-        if !primed {
+    /// Channel `c`'s chunk frames `from..<to` into its true-peak state, primed first with the
+    /// `held` frames before them if those were skipped.
+    private func feed(_ c: Int, _ p: UnsafeRawPointer, from: Int, to: Int, _ encoding: SampleFormat, _ held: Int) {
+        let chunk = lanes + c * lane + held
+        convert(p, channel: c, from: max(0, from - (primed[c] ? 0 : held)), to: to, encoding, into: chunk)
+        if !primed[c] {
             // The interpolator's memory is from before the skipped frames: refill it with the
             // frames just before these; what it outputs meanwhile is not the stream's.
-            ebur128_add_frames_float(peakState, chunk + (from - held) * channels, held)
+            ebur128_add_frames_float(peakStates[c], chunk + from - held, held)
         }
-        ebur128_add_frames_float(peakState, chunk + from * channels, to - from)
-        for c in 0..<channels {
-            var peak = 0.0
-            ebur128_prev_true_peak(peakState, UInt32(c), &peak)
-            truePeak[c] = max(truePeak[c], peak)
-        }
-        primed = true
+        ebur128_add_frames_float(peakStates[c], chunk + from, to - from)
+        var peak = 0.0
+        ebur128_prev_true_peak(peakStates[c], 0, &peak)
+        truePeak[c] = max(truePeak[c], peak)
+        primed[c] = true
         truePeakBlocks.fed += (to - from + TruePeakSkip.blockFrames - 1) / TruePeakSkip.blockFrames
     }
 
-    /// Frames `from..<to` of the chunk at `p` into `out` (at the same offsets), as Float.
-    private func convert(_ p: UnsafeRawPointer, from: Int, to: Int, _ encoding: SampleFormat, into out: UnsafeMutablePointer<Float>) {
-        let range = (from * channels)..<(to * channels)
+    /// Channel `c` of chunk frames `from..<to` into `out` (at the same offsets), as Float.
+    private func convert(_ p: UnsafeRawPointer, channel c: Int, from: Int, to: Int, _ encoding: SampleFormat, into out: UnsafeMutablePointer<Float>) {
+        guard from < to else { return }
         switch encoding {
         case .s16LE:
             let s = p.assumingMemoryBound(to: Int16.self)
-            for i in range { out[i] = Float(Double(s[i]) / 32768) }
+            for i in from..<to { out[i] = Float(Double(s[i * channels + c]) / 32768) }
         case .s32LE:
             let s = p.assumingMemoryBound(to: Int32.self)
-            for i in range { out[i] = Float(Double(s[i]) / 2_147_483_648) }
+            for i in from..<to { out[i] = Float(Double(s[i * channels + c]) / 2_147_483_648) }
         case .floatLE:
-            (out + range.lowerBound).update(from: p.assumingMemoryBound(to: Float.self) + range.lowerBound, count: range.count)
+            let s = p.assumingMemoryBound(to: Float.self)
+            for i in from..<to { out[i] = s[i * channels + c] }
         case .s24LE, .s24_3LE:
             // `add` left the chunk in `scratch` as left-justified Int32.
-            for i in range { out[i] = Float(Double(scratch[i]) / 2_147_483_648) }
+            for i in from..<to { out[i] = Float(Double(scratch[i * channels + c]) / 2_147_483_648) }
         }
     }
 
@@ -370,7 +384,8 @@ public final class LoudnessMeter {
         guard !isRetired else { return }
         isRetired = true
         if channels != 1 || sampleRate != 16 { _ = ebur128_change_parameters(state, 1, 16) }
-        if peakState != nil { ebur128_destroy(&peakState) }
+        for i in peakStates.indices { ebur128_destroy(&peakStates[i]) }
+        peakStates = []
     }
 
     /// One stream's figures from meters of its consecutive parts (a take split into files), as
