@@ -62,46 +62,55 @@ rt_signal() {
 
 # Paced real time: capdeck record (default settings, and --no-loudness) and arecord -V stereo on
 # the same paced PCM (ALSA's file plugin over the pulse plugin, a private PulseAudio daemon),
-# 48 kHz stereo S16_LE, RT_RUNS interleaved runs of RT_SECONDS each.
+# 48 kHz stereo S16_LE, RT_RUNS interleaved runs of RT_SECONDS each, for each of RT_SIGNALS
+# ("sine speech": see rt_signal).
 rt_cpu_measure() {
-  RT_RUNS=${RT_RUNS:-3}; RT_SECONDS=${RT_SECONDS:-20}
+  RT_RUNS=${RT_RUNS:-3}; RT_SECONDS=${RT_SECONDS:-20}; RT_SIGNALS=${RT_SIGNALS:-"sine speech"}
   . "$ROOT/scripts/pulse-daemon.sh"
   RTD=$(mktemp -d)
   pulse_start "$RTD"
-  rt_signal "$RTD/a.raw" $((RT_RUNS * 3 * (RT_SECONDS + 4) + 30))
   cat > "$RTD/home/.asoundrc" <<CONF
 pcm.paced { type file slave.pcm "pulse" file "/dev/null" infile "$RTD/a.raw" format "raw" }
 CONF
-  local i
-  for i in $(seq "$RT_RUNS"); do
-    rt_run capdeck "$RT_SECONDS" "$CAPDECK" record -q -D paced -f S16_LE -r 48000 -c 2 "$RTD/out-c.wav"
-    rt_run capdeck_noloud "$RT_SECONDS" "$CAPDECK" record -q --no-loudness -D paced -f S16_LE -r 48000 -c 2 "$RTD/out-n.wav"
-    rt_run arecord "$RT_SECONDS" arecord -q -D paced -f S16_LE -r 48000 -c 2 -V stereo -t wav "$RTD/out-a.wav"
+  local i sig
+  for sig in $RT_SIGNALS; do
+    RT_SIGNAL=$sig rt_signal "$RTD/a.raw" $((RT_RUNS * 3 * (RT_SECONDS + 4) + 30))
+    for i in $(seq "$RT_RUNS"); do
+      rt_run "$sig-capdeck" "$RT_SECONDS" "$CAPDECK" record -q -D paced -f S16_LE -r 48000 -c 2 "$RTD/out-c.wav"
+      rt_run "$sig-capdeck_noloud" "$RT_SECONDS" "$CAPDECK" record -q --no-loudness -D paced -f S16_LE -r 48000 -c 2 "$RTD/out-n.wav"
+      rt_run "$sig-arecord" "$RT_SECONDS" arecord -q -D paced -f S16_LE -r 48000 -c 2 -V stereo -t wav "$RTD/out-a.wav"
+    done
   done
   pulse_stop
 }
 
 rt_cpu_report() {
-  local n s
+  local n sig a c n2
   rt_ms() { awk '{print $1 / 1e6}' "$RTD/$1.cpu" | median | awk '{printf "%.1f", $1}'; }  # median CPU ms per run
   rt_pct() { awk -v s="$RT_SECONDS" '{print $1 / 1e7 / s}' "$RTD/$1.cpu" | median | awk '{printf "%.2f", $1}'; }
-  local a c n2; a=$(rt_ms arecord); c=$(rt_ms capdeck); n2=$(rt_ms capdeck_noloud)
   echo "## Real-time CPU: capdeck record vs arecord -V stereo, paced (median of $RT_RUNS interleaved runs of $RT_SECONDS s)"
   echo
-  echo "48 kHz stereo S16_LE from a paced PCM (ALSA's file plugin over the pulse plugin, a private PulseAudio daemon), default settings. CPU: the sum of every thread's run time (/proc/PID/task/*/schedstat)."
+  echo "48 kHz stereo S16_LE from a paced PCM (ALSA's file plugin over the pulse plugin, a private PulseAudio daemon), default settings. CPU: the sum of every thread's run time (/proc/PID/task/*/schedstat). Signals: a steady 440 Hz tone (the true-peak meter's worst case: no block can be skipped) and speech (alsa-utils' voice prompts with room noise between them)."
   echo
-  echo "| command | CPU ms in $RT_SECONDS s | share of a core | ratio to arecord |"
-  echo "|---|---|---|---|"
-  echo "| capdeck record (loudness on, the default) | $c | $(rt_pct capdeck)% | $(awk -v x="$c" -v y="$a" 'BEGIN{printf "%.2f", x/y}') |"
-  echo "| capdeck record --no-loudness | $n2 | $(rt_pct capdeck_noloud)% | $(awk -v x="$n2" -v y="$a" 'BEGIN{printf "%.2f", x/y}') |"
-  echo "| arecord -V stereo | $a | $(rt_pct arecord)% | 1.00 |"
+  echo "| signal | command | CPU ms in $RT_SECONDS s | share of a core | ratio to arecord |"
+  echo "|---|---|---|---|---|"
+  for sig in $RT_SIGNALS; do
+    a=$(rt_ms "$sig-arecord"); c=$(rt_ms "$sig-capdeck"); n2=$(rt_ms "$sig-capdeck_noloud")
+    echo "| $sig | capdeck record (loudness on, the default) | $c | $(rt_pct "$sig-capdeck")% | $(awk -v x="$c" -v y="$a" 'BEGIN{printf "%.2f", x/y}') |"
+    echo "| $sig | capdeck record --no-loudness | $n2 | $(rt_pct "$sig-capdeck_noloud")% | $(awk -v x="$n2" -v y="$a" 'BEGIN{printf "%.2f", x/y}') |"
+    echo "| $sig | arecord -V stereo | $a | $(rt_pct "$sig-arecord")% | 1.00 |"
+  done
   echo
-  echo "Raw runs (schedstat ns, stat ticks): capdeck: $(tr '\n' ';' < "$RTD/capdeck.cpu") --no-loudness: $(tr '\n' ';' < "$RTD/capdeck_noloud.cpu") arecord: $(tr '\n' ';' < "$RTD/arecord.cpu")"
-  echo
+  for sig in $RT_SIGNALS; do
+    echo "Raw runs, $sig (schedstat ns, stat ticks): capdeck: $(tr '\n' ';' < "$RTD/$sig-capdeck.cpu") --no-loudness: $(tr '\n' ';' < "$RTD/$sig-capdeck_noloud.cpu") arecord: $(tr '\n' ';' < "$RTD/$sig-arecord.cpu")"
+    echo
+  done
   echo "Per thread, last run (name/policy, 1 = SCHED_FIFO: CPU ms per second, wake-ups per second); capdeck's default period is 100 ms here, arecord's 125 ms:"
   echo
-  for n in capdeck capdeck_noloud arecord; do
-    echo "- $n: $(awk '{printf "%s %s ms/s %s/s; ", $1, $2, $3}' "$RTD/$n.threads")"
+  for sig in $RT_SIGNALS; do
+    for n in capdeck capdeck_noloud arecord; do
+      echo "- $sig, $n: $(awk '{printf "%s %s ms/s %s/s; ", $1, $2, $3}' "$RTD/$sig-$n.threads")"
+    done
   done
   echo
   rm -rf "$RTD"
