@@ -15,7 +15,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // Layer 1: thin C shims, one per system library (only what Swift can't import).
@@ -62,8 +61,11 @@ let package = Package(
             dependencies: ["CaptureDeck", "CaptureCore", "CaptureALSA", "CaptureFiles", "CapturePulse"]
         ),
 
-        // The config file (TOML via TOMLKit), with errors that name the file, line and key.
-        .target(name: "CaptureConfig", dependencies: ["CaptureCore", .product(name: "TOMLKit", package: "TOMLKit")]),
+        // The config file (TOML), with errors that name the file, line and key. The parser is
+        // Debian's toml++ (libtomlplusplus-dev, header-only) behind one C function in CTOMLParse:
+        // no Foundation in capdeck (Sources/CaptureConfig/TOMLDocument.swift says why).
+        .target(name: "CTOMLParse"),
+        .target(name: "CaptureConfig", dependencies: ["CaptureCore", "CTOMLParse"]),
 
         // Layer 4: the console: widgets and layout on a plain grid (pure), and its ncurses terminal.
         .target(name: "ConsoleUI", dependencies: ["CaptureCore"]),
@@ -128,5 +130,6 @@ let package = Package(
             dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CAllocCounter", "CSndfile", "CaptureTestSupport", "CaptureLoudness"]
         ),
     ],
-    swiftLanguageModes: [.v6]
+    swiftLanguageModes: [.v6],
+    cxxLanguageStandard: .cxx17
 )

@@ -1,6 +1,7 @@
 // The capdeck executable: argument parsing and wiring. Reads like a table of contents.
 import ArgumentParser
 import CaptureApp
+import CaptureCore
 import CaptureDeck
 import CaptureFiles
 import Glibc
@@ -31,6 +32,7 @@ struct Capdeck: ParsableCommand {
 @main
 enum Main {
     static func main() {
+        StartupTrace.mark("main")
         signal(SIGPIPE, SIG_IGN)
         // Before anything can make a dispatch source: libdispatch traps if it can't make its
         // event loop later (EventLoopWarmUp says why).
@@ -55,6 +57,7 @@ enum Main {
         }
         do {
             var command = try Capdeck.parseAsRoot()
+            StartupTrace.mark("args-parsed")
             try command.run()
         } catch let failure as Failure {
             failure.report()
