@@ -9,11 +9,12 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # libdbus headers to build; a private session bus (dbus-daemon), a real MPRIS player (mpv with
 # mpv-mpris) and playerctl for the other-audio interruption tests; dbus-python with GLib for the
 # stand-in card holders of the device reservation tests (Tests/Support/reserve-holder.py); libebur128
-# headers for the loudness meters (EBU R128).
+# headers for the loudness meters (EBU R128); toml++ (header-only) for the config file; strace for
+# make bench's start-up figures (the first read, timed alike for capdeck and arecord).
 DEBS := pkg-config libasound2-dev libncursesw5-dev libsndfile1-dev libsamplerate0-dev libpulse-dev \
         alsa-utils libasound2-plugins pulseaudio pulseaudio-utils sox tmux procps time \
         ffmpeg python3 flac pipewire wireplumber libdbus-1-dev dbus mpv mpv-mpris playerctl \
-        python3-dbus python3-gi mediainfo libebur128-dev
+        python3-dbus python3-gi mediainfo libebur128-dev libtomlplusplus-dev strace
 
 .PHONY: deps build test run bench soak sanitize fuzz fuzz-build docs clean
 
@@ -40,7 +41,8 @@ run: deps
 	$(SWIFT) build -c release --product capdeck
 	.build/release/capdeck $(ARGS)
 
-bench: deps
+# The packaged binary too (stage): its memory and start-up are what users get.
+bench: deps stage
 	$(SWIFT) build -c release
 	bash scripts/bench.sh
 
@@ -127,6 +129,7 @@ DEB_TEST_DEBS := debootstrap lintian
 
 static: deps
 	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath -Xlinker -z -Xlinker now \
+	  -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs \
 	  -Xcxx -D_FORTIFY_SOURCE=2 --scratch-path $(STATIC_DIR) --product capdeck
 
 stage: static
