@@ -110,10 +110,12 @@ clean:
 # `make uninstall` removes exactly; `make deb` builds .build-package/capdeck_VERSION_ARCH.deb with
 # dpkg-deb; `make deb-test` installs that with apt in a fresh Debian root (debootstrap) and records
 # there, and runs lintian (minutes: not part of `make test`, which checks the package's contents).
-# The binary is a release build with the Swift runtime and Foundation linked statically, in its own
-# scratch path (.build-static, so it never disturbs .build), and no RUNPATH: it needs no toolchain.
-# Bound at load (-z now) and the C++ in it (toml++, which reads the config file) built with
-# _FORTIFY_SOURCE, as Debian's hardening asks.
+# The binary is a release build with the Swift runtime linked statically, in its own scratch path
+# (.build-static, so it never disturbs .build), and no RUNPATH: it needs no toolchain. Bound at
+# load (-z now) and the C++ in it (toml++, which reads the config file) built with _FORTIFY_SOURCE,
+# as Debian's hardening asks. Linked by lld, for less resident memory (Docs/packaging.md): packed
+# relative relocations (RELR, which bookworm's glibc reads), and the functions a take runs first and
+# together (packaging/capdeck.order, made by scripts/order-file.sh).
 PREFIX ?= /usr/local
 DESTDIR ?=
 STATIC_DIR := .build-static
@@ -130,6 +132,7 @@ DEB_TEST_DEBS := debootstrap lintian
 static: deps
 	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath -Xlinker -z -Xlinker now \
 	  -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs \
+	  -Xlinker --symbol-ordering-file=$(CURDIR)/packaging/capdeck.order -Xlinker --no-warn-symbol-ordering \
 	  -Xcxx -D_FORTIFY_SOURCE=2 --scratch-path $(STATIC_DIR) --product capdeck
 
 stage: static

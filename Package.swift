@@ -24,8 +24,9 @@ let package = Package(
         .systemLibrary(name: "CNcursesW", providers: [.apt(["libncursesw5-dev"])]),
         .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CSamplerate", providers: [.apt(["libsamplerate0-dev"])]),
-        // No pkgConfig: libpulse's .pc carries -D_REENTRANT, which SwiftPM rejects.
-        .systemLibrary(name: "CPulse", providers: [.apt(["libpulse-dev"])]),
+        // libpulse's headers, and a loader that opens it on first use (not linked: see
+        // Sources/CPulse/include/CPulse.h).
+        .target(name: "CPulse"),
         // libdbus-1: its headers live in /usr/include/dbus-1.0 and the arch's dbus-1.0/include, which
         // only pkg-config knows (its .pc carries -I flags alone, which SwiftPM takes).
         .systemLibrary(name: "CDBus", pkgConfig: "dbus-1", providers: [.apt(["libdbus-1-dev"])]),
