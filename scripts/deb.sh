@@ -62,6 +62,14 @@ for lib in $(readelf -d "$pkg/usr/bin/capdeck" | sed -n 's/.*(NEEDED).*\[\(.*\)\
     { echo "deb.sh: $lib comes from $owner, which Depends ($depends) lacks" >&2; exit 1; }
 done
 
+# Packed relative relocations (the Makefile's -z pack-relative-relocs) need glibc 2.36's loader; the
+# binary's GLIBC_ABI_DT_RELR version need says so, but libc6's symbols file doesn't list it.
+if readelf -d "$pkg/usr/bin/capdeck" | grep -q '(RELR)'; then
+  libc_min=$(sed -n 's/.*libc6 (>= \([^)]*\)).*/\1/p' <<< "$depends")
+  if [ -z "$libc_min" ] || dpkg --compare-versions "$libc_min" lt 2.36; then
+    depends=$(sed 's/libc6 ([^)]*)/libc6 (>= 2.36)/' <<< "$depends")
+  fi
+fi
 # libpulse is opened at run time (dlopen, Sources/CPulse/include/CPulse.h), so shlibdeps can't see
 # it: its package joins Depends at the version its symbols file gives the newest function capdeck
 # resolves.
