@@ -26,7 +26,7 @@ let package = Package(
         .systemLibrary(name: "CSamplerate", providers: [.apt(["libsamplerate0-dev"])]),
         // libpulse's headers, and a loader that opens it on first use (not linked: see
         // Sources/CPulse/include/CPulse.h).
-        .target(name: "CPulse"),
+        .target(name: "CPulse", cSettings: [.define("_FORTIFY_SOURCE", to: "2", .when(configuration: .release))]),
         // libdbus-1: its headers live in /usr/include/dbus-1.0 and the arch's dbus-1.0/include, which
         // only pkg-config knows (its .pc carries -I flags alone, which SwiftPM takes).
         .systemLibrary(name: "CDBus", pkgConfig: "dbus-1", providers: [.apt(["libdbus-1-dev"])]),

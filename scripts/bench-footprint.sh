@@ -33,9 +33,9 @@ DEV_CAPDECK=$ROOT/.build/release/capdeck
 PKG_CAPDECK=$ROOT/.build-package/stage/bin/capdeck
 PKG_SYMBOLS=$ROOT/.build-static/release/capdeck
 
-footprint_binaries() {  # "label path" lines for the binaries there are
-  [ -x "$DEV_CAPDECK" ] && echo "dev $DEV_CAPDECK"
-  [ -x "$PKG_CAPDECK" ] && echo "packaged $PKG_CAPDECK"
+footprint_binaries() {  # "label path" lines for the binaries there are (FOOTPRINT_BUILDS: which)
+  case " ${FOOTPRINT_BUILDS:-dev packaged} " in *" dev "*) [ -x "$DEV_CAPDECK" ] && echo "dev $DEV_CAPDECK" ;; esac
+  case " ${FOOTPRINT_BUILDS:-dev packaged} " in *" packaged "*) [ -x "$PKG_CAPDECK" ] && echo "packaged $PKG_CAPDECK" ;; esac
   return 0
 }
 
@@ -50,7 +50,7 @@ CONF
 # footprint_peak BINARY DEVICE SECONDS: peak RSS in KiB of one take
 footprint_peak() {
   rm -f "$WORK/fp-take.wav"
-  /usr/bin/time -f "%M" -o "$WORK/fp.peak" "$1" record -q -D "$2" -f S16_LE -r 48000 -c 2 -d "$3" "$WORK/fp-take.wav" >/dev/null 2>&1 || true
+  /usr/bin/time -f "%M" -o "$WORK/fp.peak" "$1" record -q -D "$2" -f S16_LE -r 48000 -c 2 -d "$3" "$WORK/fp-take.wav" </dev/null >/dev/null 2>&1 || true
   rm -f "$WORK/fp-take.wav"
   cat "$WORK/fp.peak"
 }
@@ -68,7 +68,7 @@ footprint_median() {
 # footprint_pages BINARY [UNSTRIPPED]: the breakdown 2.5 s into a 4 s built-in take
 footprint_pages() {
   rm -f "$WORK/fp-pages.wav"
-  "$1" record -q -D builtin:pink -f S16_LE -r 48000 -c 2 -d 4 "$WORK/fp-pages.wav" >/dev/null 2>&1 &
+  "$1" record -q -D builtin:pink -f S16_LE -r 48000 -c 2 -d 4 "$WORK/fp-pages.wav" </dev/null >/dev/null 2>&1 &
   local pid=$!
   sleep 2.5
   python3 "$ROOT/scripts/footprint-breakdown.py" "$pid" ${2:+"$2"}
@@ -91,17 +91,17 @@ footprint_memory() {
   ab=—
   ap=$(HOME=$FD/home footprint_median footprint_peak_arecord fp_paced 3)
   af=$(HOME=$FD/home footprint_median footprint_peak_arecord fp_file 30)
-  while read -r label bin; do
+  while read -r label bin <&3; do
     b=$(HOME=$FD/home footprint_median footprint_peak "$bin" builtin:pink 3)
     p=$(HOME=$FD/home footprint_median footprint_peak "$bin" fp_paced 3)
     f=$(HOME=$FD/home footprint_median footprint_peak "$bin" fp_file 30)
     echo "| capdeck, $label build | $b | $p ($(awk -v a="$p" -v b="$ap" 'BEGIN{printf "%.2f", a/b}') × arecord) | $f ($(awk -v a="$f" -v b="$af" 'BEGIN{printf "%.2f", a/b}') × arecord) |"
-  done < <(footprint_binaries)
+  done 3< <(footprint_binaries)
   echo "| arecord -V stereo | $ab | $ap | $af |"
   echo
   pulse_stop
   rm -rf "$FD"
-  while read -r label bin; do
+  while read -r label bin <&3; do
     local symbols=""
     [ "$label" = packaged ] && [ -x "$PKG_SYMBOLS" ] && symbols=$PKG_SYMBOLS
     footprint_pages "$bin" "$symbols" > "$WORK/fp-$label.groups"
@@ -112,7 +112,7 @@ footprint_memory() {
     awk -F'\t' '{printf "| %s | %s |\n", $2, $1}' "$WORK/fp-$label.groups"
     echo "| **total resident** | $(awk -F'\t' '{s+=$1} END{print s}' "$WORK/fp-$label.groups") |"
     echo
-  done < <(footprint_binaries)
+  done 3< <(footprint_binaries)
 }
 
 # startup_runs CMD...: FOOTPRINT_RUNS runs with CAPDECK_TRACE_STARTUP=1; the median ms from the
@@ -127,7 +127,7 @@ out = cmd[-1]
 for i in range(runs):
     if os.path.exists(out): os.remove(out)
     t0 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-    p = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     t1 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
     for line in p.stderr.decode(errors="replace").splitlines():
         if line.startswith("capdeck-trace: "):
@@ -146,7 +146,7 @@ first_read_runs() {
   local i log=$WORK/fp-strace.log out=${!#}
   for i in $(seq "$FOOTPRINT_RUNS"); do
     rm -f "$out"
-    strace -f --seccomp-bpf -ttt -y -e trace=execve,write -o "$log" "$@" >/dev/null 2>&1 || true
+    strace -f --seccomp-bpf -ttt -y -e trace=execve,write -o "$log" "$@" </dev/null >/dev/null 2>&1 || true
     awk '/execve\(/ && !t0 {t0=$2} /write\([0-9]+<\/dev\/null>/ {printf "%.1f\n", ($2 - t0) * 1000; exit}' "$log"
     rm -f "$out"
   done | median
@@ -186,21 +186,21 @@ footprint_startup() {
   echo
   echo "| binary, PCM | main | args parsed | device open | first frame (writer) | exit | arecord exit | capdeck/arecord | first read, strace | arecord first read | capdeck/arecord |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|"
-  while read -r label bin; do
+  while read -r label bin <&3; do
     cf=$(HOME=$FD/home startup_runs "$bin" record -q -D fp_file -f S16_LE -r 48000 -c 2 -d 0.1 "$FD/s.wav")
     cp=$(HOME=$FD/home startup_runs "$bin" record -q -D fp_paced -f S16_LE -r 48000 -c 2 -d 0.1 "$FD/s.wav")
     crf=$(HOME=$FD/home first_read_runs "$bin" record -q -D fp_file -f S16_LE -r 48000 -c 2 -d 0.1 "$FD/s.wav")
     echo "| $label, unpaced file PCM | $(ms "$cf" main) | $(ms "$cf" args-parsed) | $(ms "$cf" device-open) | $(ms "$cf" first-frame) | $(ms "$cf" exit) | $(ms "$af" exit) | $(ratio "$(ms "$cf" exit)" "$(ms "$af" exit)") | $crf | $arf | $(ratio "$crf" "$arf") |"
     echo "| $label, paced over PulseAudio | $(ms "$cp" main) | $(ms "$cp" args-parsed) | $(ms "$cp" device-open) | $(ms "$cp" first-frame) | $(ms "$cp" exit) | $(ms "$ap" exit) | $(ratio "$(ms "$cp" exit)" "$(ms "$ap" exit)") | | | |"
-  done < <(footprint_binaries)
+  done 3< <(footprint_binaries)
   echo
   pulse_stop
   rm -rf "$FD"
-  while read -r label bin; do
+  while read -r label bin <&3; do
     ver=$(startup_runs "$bin" --version)
     meters=$(console_first_meters "$bin")
     echo "- $label build: \`capdeck --version\` (loading, the Swift runtime, argument parsing) main $(ms "$ver" main) ms, exit $(ms "$ver" exit) ms; the console (100x30 tmux pane, built-in pink noise): first meters $meters ms after launch"
-  done < <(footprint_binaries)
+  done 3< <(footprint_binaries)
   echo
 }
 

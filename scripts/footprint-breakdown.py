@@ -39,8 +39,8 @@ LIBS = [
     ("Swift runtime and libraries (libswift*, libdispatch, Foundation*)", r"libswift|libdispatch|libBlocksRuntime|Foundation|ICU"),
     ("C and C++ runtime (libc, libm, libstdc++, libgcc_s, ld.so)", r"libc\.so|libm\.so|libstdc\+\+|libgcc_s|ld-linux"),
     ("ALSA (libasound, its plugins)", r"libasound|alsa-lib/"),
-    ("libpulse and what it links (X11, xcb, systemd, gcrypt…)",
-     r"libpulse|libX11|libxcb|libXau|libXdmcp|libsystemd|libgcrypt|libgpg-error|liblz4|libzstd|liblzma|libasyncns|libcap\.|libbsd|libmd\."),
+    ("libpulse and what it alone links (X11, xcb…), when it is loaded", r"libpulse|libX11|libxcb|libXau|libXdmcp|libasyncns|libbsd|libmd\."),
+    ("libsystemd and what it links (gcrypt, lz4, zstd…), for libdbus", r"libsystemd|libgcrypt|libgpg-error|liblz4|libzstd|liblzma|libcap\."),
     ("libsndfile and its codecs (FLAC, Vorbis, Opus, MP3)", r"libsndfile|libFLAC|libvorbis|libogg|libopus|libmpg123|libmp3lame"),
     ("other libraries (libebur128, libsamplerate, libdbus, ncurses)", r"\.so"),
 ]
