@@ -51,3 +51,8 @@ for path in sys.argv[2:]:
 print("\n".join(order))
 PY
 echo "order-file.sh: packaging/capdeck.order: $(wc -l < packaging/capdeck.order) functions"
+# SwiftPM doesn't see a linker flag's file change: without the binary, the next `make static` relinks.
+if [ "$BINARY" = .build-static/release/capdeck ]; then
+  rm -f "$BINARY"
+  echo "order-file.sh: removed $BINARY, so make static links it again with the list"
+fi
