@@ -9,11 +9,12 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # libdbus headers to build; a private session bus (dbus-daemon), a real MPRIS player (mpv with
 # mpv-mpris) and playerctl for the other-audio interruption tests; dbus-python with GLib for the
 # stand-in card holders of the device reservation tests (Tests/Support/reserve-holder.py); libebur128
-# headers for the loudness meters (EBU R128).
+# headers for the loudness meters (EBU R128); toml++ (header-only) for the config file; strace for
+# make bench's start-up figures (the first read, timed alike for capdeck and arecord).
 DEBS := pkg-config libasound2-dev libncursesw5-dev libsndfile1-dev libsamplerate0-dev libpulse-dev \
         alsa-utils libasound2-plugins pulseaudio pulseaudio-utils sox tmux procps time \
         ffmpeg python3 flac pipewire wireplumber libdbus-1-dev dbus mpv mpv-mpris playerctl \
-        python3-dbus python3-gi mediainfo libebur128-dev
+        python3-dbus python3-gi mediainfo libebur128-dev libtomlplusplus-dev strace
 
 .PHONY: deps build test run bench soak sanitize fuzz fuzz-build docs clean
 
@@ -40,7 +41,8 @@ run: deps
 	$(SWIFT) build -c release --product capdeck
 	.build/release/capdeck $(ARGS)
 
-bench: deps
+# The packaged binary too (stage): its memory and start-up are what users get.
+bench: deps stage
 	$(SWIFT) build -c release
 	bash scripts/bench.sh
 
@@ -108,10 +110,12 @@ clean:
 # `make uninstall` removes exactly; `make deb` builds .build-package/capdeck_VERSION_ARCH.deb with
 # dpkg-deb; `make deb-test` installs that with apt in a fresh Debian root (debootstrap) and records
 # there, and runs lintian (minutes: not part of `make test`, which checks the package's contents).
-# The binary is a release build with the Swift runtime and Foundation linked statically, in its own
-# scratch path (.build-static, so it never disturbs .build), and no RUNPATH: it needs no toolchain.
-# Bound at load (-z now) and the C++ in it (toml++, which reads the config file) built with
-# _FORTIFY_SOURCE, as Debian's hardening asks.
+# The binary is a release build with the Swift runtime linked statically, in its own scratch path
+# (.build-static, so it never disturbs .build), and no RUNPATH: it needs no toolchain. Bound at
+# load (-z now) and the C++ in it (toml++, which reads the config file) built with _FORTIFY_SOURCE,
+# as Debian's hardening asks. Linked by lld, for less resident memory (Docs/packaging.md): packed
+# relative relocations (RELR, which bookworm's glibc reads), and the functions a take runs first and
+# together (packaging/capdeck.order, made by scripts/order-file.sh).
 PREFIX ?= /usr/local
 DESTDIR ?=
 STATIC_DIR := .build-static
@@ -127,6 +131,8 @@ DEB_TEST_DEBS := debootstrap lintian
 
 static: deps
 	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath -Xlinker -z -Xlinker now \
+	  -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs \
+	  -Xlinker --symbol-ordering-file=$(CURDIR)/packaging/capdeck.order -Xlinker --no-warn-symbol-ordering \
 	  -Xcxx -D_FORTIFY_SOURCE=2 --scratch-path $(STATIC_DIR) --product capdeck
 
 stage: static

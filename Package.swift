@@ -15,7 +15,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // Layer 1: thin C shims, one per system library (only what Swift can't import).
@@ -25,8 +24,9 @@ let package = Package(
         .systemLibrary(name: "CNcursesW", providers: [.apt(["libncursesw5-dev"])]),
         .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CSamplerate", providers: [.apt(["libsamplerate0-dev"])]),
-        // No pkgConfig: libpulse's .pc carries -D_REENTRANT, which SwiftPM rejects.
-        .systemLibrary(name: "CPulse", providers: [.apt(["libpulse-dev"])]),
+        // libpulse's headers, and a loader that opens it on first use (not linked: see
+        // Sources/CPulse/include/CPulse.h).
+        .target(name: "CPulse", cSettings: [.define("_FORTIFY_SOURCE", to: "2", .when(configuration: .release))]),
         // libdbus-1: its headers live in /usr/include/dbus-1.0 and the arch's dbus-1.0/include, which
         // only pkg-config knows (its .pc carries -I flags alone, which SwiftPM takes).
         .systemLibrary(name: "CDBus", pkgConfig: "dbus-1", providers: [.apt(["libdbus-1-dev"])]),
@@ -62,8 +62,11 @@ let package = Package(
             dependencies: ["CaptureDeck", "CaptureCore", "CaptureALSA", "CaptureFiles", "CapturePulse"]
         ),
 
-        // The config file (TOML via TOMLKit), with errors that name the file, line and key.
-        .target(name: "CaptureConfig", dependencies: ["CaptureCore", .product(name: "TOMLKit", package: "TOMLKit")]),
+        // The config file (TOML), with errors that name the file, line and key. The parser is
+        // Debian's toml++ (libtomlplusplus-dev, header-only) behind one C function in CTOMLParse:
+        // no Foundation in capdeck (Sources/CaptureConfig/TOMLDocument.swift says why).
+        .target(name: "CTOMLParse"),
+        .target(name: "CaptureConfig", dependencies: ["CaptureCore", "CTOMLParse"]),
 
         // Layer 4: the console: widgets and layout on a plain grid (pure), and its ncurses terminal.
         .target(name: "ConsoleUI", dependencies: ["CaptureCore"]),
@@ -128,5 +131,6 @@ let package = Package(
             dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CAllocCounter", "CSndfile", "CaptureTestSupport", "CaptureLoudness"]
         ),
     ],
-    swiftLanguageModes: [.v6]
+    swiftLanguageModes: [.v6],
+    cxxLanguageStandard: .cxx17
 )

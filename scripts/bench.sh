@@ -149,3 +149,7 @@ REPORT=$ROOT/.build/bench-report.md
   echo
   echo "capdeck record of the ${SECONDS_OF_AUDIO} s above: loudness on $cw s wall, $cc CPU s, $cr KiB; --no-loudness $nw s wall, $nc CPU s, $nr KiB (median of $RUNS)."
 } | tee "$REPORT"
+
+# Memory and start-up against arecord, the dev and the packaged build (scripts/bench-footprint.sh).
+. "$ROOT/scripts/bench-footprint.sh"
+{ footprint_memory; footprint_startup; } | tee -a "$REPORT"

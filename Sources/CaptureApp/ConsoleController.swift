@@ -170,6 +170,7 @@ public final class ConsoleController: @unchecked Sendable {
             var model = snapshot()
             model.unicode = term.unicode
             term.draw(ConsoleLayout.render(model, width: w, height: h))
+            if StartupTrace.enabled, model.levels.contains(where: { $0.peakDB > -90 }) { StartupTrace.mark("first-meters") }
         }
         // Finish: queued commands, the file (nothing lost), then the device, then the terminal.
         commands.sync {}

@@ -103,6 +103,7 @@ public final class HeadlessRecording {
             if let m = state.lastEvent?.message { Terminal.write("capdeck: \(m)\n") }
         }
         session.startRunning()
+        StartupTrace.mark("running")
         if case .failed(let error) = events.startOutcome(session) {
             otherAudio?.stop()
             discardFile()  // nothing was captured into it

@@ -13,7 +13,6 @@
 //
 // Every error names the file, the line and the key.
 import CaptureCore
-import TOMLKit
 
 public struct RouteOverrides: Equatable, Sendable {
     public var exclusive: String?
@@ -107,13 +106,11 @@ public enum ConfigLoader {
             throw ConfigError(path: path, line: f.line, key: nil, message: "TOML syntax: \(f.message)")
         }
         let locate = KeyLocator(text)
-        let root: TOMLTable
-        do {
-            root = try TOMLTable(string: text)
-        } catch let e as TOMLParseError {
-            throw ConfigError(path: path, line: e.source.begin.line, key: nil, message: "TOML syntax: \(oneLine(e.description))")
+        let root: TOMLNodeTable
+        do throws(TOMLSyntaxError) {
+            root = try TOMLDocument.parse(text)
         } catch {
-            throw ConfigError(path: path, line: nil, key: nil, message: "TOML syntax: \(oneLine("\(error)"))")
+            throw ConfigError(path: path, line: error.line, key: nil, message: "TOML syntax: \(oneLine(error.message))")
         }
         var config = CapdeckConfig(path: path)
         for tableName in root.keys {
@@ -266,12 +263,12 @@ public enum ConfigLoader {
         return config
     }
 
-    /// Folds a multi-line message (TOMLKit quotes the offending text, newlines and all) into one line.
+    /// Folds a multi-line message (toml++ quotes the offending text, newlines and all) into one line.
     static func oneLine(_ s: String) -> String {
         String(s.unicodeScalars.map { $0 == "\n" || $0 == "\r" ? " " : Character($0) })
     }
 
-    static func describe(_ v: (any TOMLValueConvertible)?) -> String {
+    static func describe(_ v: TOMLNode?) -> String {
         guard let v else { return "nothing" }
         switch v.type {
         case .string: return "the string \"\(v.string ?? "")\""
@@ -285,7 +282,7 @@ public enum ConfigLoader {
     }
 }
 
-/// Finds the line of `key` in `[table]` (TOMLKit reports positions only for syntax errors).
+/// Finds the line of `key` in `[table]` (toml++ reports positions only for syntax errors).
 /// Understands `[table]` sections, `[table.key]` sub-tables, dotted keys (`table.key = …`) and
 /// inline tables (`table = { key = … }`), CRLF line ends and a UTF-8 byte-order mark.
 struct KeyLocator {

@@ -6,7 +6,6 @@
 //   [app-session]  category, if cycled with c
 //   [input]        device, if picked with d (and it opened)
 import CaptureCore
-import TOMLKit
 
 public struct ConsoleState: Equatable, Sendable {
     /// Only the properties toggled in the console; the others come from config and defaults.
@@ -33,7 +32,7 @@ public struct ConsoleState: Equatable, Sendable {
         let checked = try ConfigLoader.parse(text, path: path)
         let locate = KeyLocator(text)
         var state = ConsoleState()
-        guard let root = try? TOMLTable(string: text) else { return state }  // parse() accepted it
+        guard let root = try? TOMLDocument.parse(text) else { return state }  // parse() accepted it
         for tableName in root.keys {
             let table = root[tableName]?.table
             let allowed: [String] = switch tableName {

@@ -1,8 +1,8 @@
 // Inputs that crash the TOML parser underneath, caught before it sees them.
 //
-// TOMLKit 0.6.0 (the version this machine's package mirror holds) bundles toml++ 3.x with its
-// assertions on, and toml++ asserts (SIGABRT) on two kinds of input, both found by the config
-// fuzz target (make fuzz):
+// toml++ 3.x (Debian's 3.3.0, compiled into capdeck by Sources/CTOMLParse with its assertions on,
+// as TOMLKit 0.6.0 did before it) asserts (SIGABRT) on these inputs, found by the config fuzz
+// target (make fuzz):
 //  - a table header whose name starts with anything other than a key character or a quote:
 //    "[#", "[!", "[[=", a "[" at the end of a line…;
 //  - a "}" where an array expects a value: "a = [}", "a = [1, }", "a = {b = [}";

@@ -255,6 +255,7 @@ public final class CaptureEngine: @unchecked Sendable {
         let target = configuration.ringFormat
         let b = try DeviceBinding(device: initialDevice, request: configuration.request, target: target, rateConverter: configuration.rateConverter,
                                   exactChannels: configuration.channelSelection != nil)
+        StartupTrace.mark("device-open")
         let g = b.granted
         let ringFrames = Swift.max(Int(Double(target.sampleRate) * configuration.ringSeconds), g.bufferFrames * 2, 4096)
         let ring = FrameRing(minimumFrames: ringFrames, bytesPerFrame: target.bytesPerFrame)

@@ -726,6 +726,7 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
 
     public func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) {
         let at = position.add(count, ordering: .releasing).newValue - count
+        if at == 0 && count > 0 { StartupTrace.mark("first-frame") }
         defer { reportPlaced() }
         current.withLock { c in
             side.withLock { s in

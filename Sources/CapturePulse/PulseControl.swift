@@ -73,34 +73,34 @@ public enum PulseControl {
 
     /// Mutes or unmutes a playback stream (sink input `index`), within `timeoutMs`.
     public static func setMute(sinkInput index: UInt32, _ muted: Bool, timeoutMs: Int = 500) -> Result<Void, PulseControlError> {
-        connected(timeoutMs: timeoutMs) { ml, ctx, deadline in
+        connected(timeoutMs: timeoutMs) { pa, ml, ctx, deadline in
             let box = AnswerBox()
-            guard let op = pa_context_set_sink_input_mute(ctx, index, muted ? 1 : 0, { _, success, userdata in
+            guard let op = pa.pa_context_set_sink_input_mute(ctx, index, muted ? 1 : 0, { _, success, userdata in
                 guard let userdata else { return }
                 Unmanaged<AnswerBox>.fromOpaque(userdata).takeUnretainedValue().answer = success != 0
             }, Unmanaged.passUnretained(box).toOpaque()) else { return .failure(.failed("no such stream")) }
-            defer { pa_operation_unref(op) }
+            defer { pa.pa_operation_unref(op) }
             while box.answer == nil {
-                guard iterate(ml, until: deadline) else { return .failure(.timedOut(milliseconds: timeoutMs)) }
+                guard iterate(pa, ml, until: deadline) else { return .failure(.timedOut(milliseconds: timeoutMs)) }
             }
             return box.answer == true ? .success(()) : .failure(.failed("the server refused (no such stream?)"))
         }
     }
 
     private static func snapshot(timeoutMs: Int, lists: Bool) -> Result<SoundServerSnapshot, PulseControlError> {
-        connected(timeoutMs: timeoutMs) { ml, ctx, deadline in
-            let box = InfoBox()
+        connected(timeoutMs: timeoutMs) { pa, ml, ctx, deadline in
+            let box = InfoBox(pa)
             let me = Unmanaged.passUnretained(box).toOpaque()
             var ops: [OpaquePointer] = []
-            defer { for op in ops { pa_operation_unref(op) } }
-            if let op = pa_context_get_server_info(ctx, { _, info, userdata in
+            defer { for op in ops { pa.pa_operation_unref(op) } }
+            if let op = pa.pa_context_get_server_info(ctx, { _, info, userdata in
                 guard let info, let userdata else { return }
                 let box = Unmanaged<InfoBox>.fromOpaque(userdata).takeUnretainedValue()
                 box.info = SoundServerInfo(serverName: text(info.pointee.server_name), serverVersion: text(info.pointee.server_version),
                                            defaultSource: text(info.pointee.default_source_name), defaultSink: text(info.pointee.default_sink_name))
             }, me) { ops.append(op) }
             if lists {
-                if let op = pa_context_get_source_info_list(ctx, { _, info, eol, userdata in
+                if let op = pa.pa_context_get_source_info_list(ctx, { _, info, eol, userdata in
                     guard let userdata else { return }
                     let box = Unmanaged<InfoBox>.fromOpaque(userdata).takeUnretainedValue()
                     guard eol == 0, let info else { box.sourcesDone = true; return }
@@ -108,13 +108,13 @@ public enum PulseControl {
                                                          isMonitor: info.pointee.monitor_of_sink != UInt32.max /* PA_INVALID_INDEX */,
                                                          sampleRate: Int(info.pointee.sample_spec.rate),
                                                          channels: Int(info.pointee.sample_spec.channels),
-                                                         properties: strings(info.pointee.proplist)))
+                                                         properties: strings(info.pointee.proplist, box.pa)))
                 }, me) { ops.append(op) }
-                if let op = pa_context_get_sink_input_info_list(ctx, { _, info, eol, userdata in
+                if let op = pa.pa_context_get_sink_input_info_list(ctx, { _, info, eol, userdata in
                     guard let userdata else { return }
                     let box = Unmanaged<InfoBox>.fromOpaque(userdata).takeUnretainedValue()
                     guard eol == 0, let info else { box.playbackDone = true; return }
-                    let app = pa_proplist_gets(info.pointee.proplist, PA_PROP_APPLICATION_NAME)
+                    let app = box.pa.pa_proplist_gets(info.pointee.proplist, PA_PROP_APPLICATION_NAME)
                     box.playback.append(PlaybackStream(index: info.pointee.index, application: text(app ?? info.pointee.name),
                                                        muted: info.pointee.mute != 0))
                 }, me) { ops.append(op) }
@@ -123,47 +123,60 @@ public enum PulseControl {
                 box.playbackDone = true
             }
             while box.info == nil || !box.sourcesDone || !box.playbackDone {
-                if ops.allSatisfy({ pa_operation_get_state($0) != PA_OPERATION_RUNNING }) { break }
-                guard iterate(ml, until: deadline) else { return .failure(.timedOut(milliseconds: timeoutMs)) }
+                if ops.allSatisfy({ pa.pa_operation_get_state($0) != PA_OPERATION_RUNNING }) { break }
+                guard iterate(pa, ml, until: deadline) else { return .failure(.timedOut(milliseconds: timeoutMs)) }
             }
             guard let info = box.info else { return .failure(.failed("no server information")) }
             return .success(SoundServerSnapshot(info: info, sources: box.sources, playback: box.playback))
         }
     }
 
+    /// libpulse, opened the first time the server is asked something (CPulse.h says why it isn't
+    /// linked); a machine without it gets the loader's one line, as a server that can't be reached.
+    private static let library: Result<capdeck_pulse, PulseControlError> = {
+        var why: UnsafePointer<CChar>?
+        guard let table = capdeck_pulse_load(&why) else { return .failure(.failed(why.map { String(cString: $0) } ?? "libpulse.so.0 could not be loaded")) }
+        return .success(table.pointee)
+    }()
+
     /// Connects a context on a fresh main loop, waits (by our own deadline, without callbacks:
-    /// the state is read after each pass) until it is ready, runs `body` with the loop, the
-    /// context and the deadline, then disconnects and frees both.
+    /// the state is read after each pass) until it is ready, runs `body` with libpulse, the loop,
+    /// the context and the deadline, then disconnects and frees both.
     private static func connected<T>(timeoutMs: Int,
-                                     _ body: (OpaquePointer, OpaquePointer, UInt64) -> Result<T, PulseControlError>) -> Result<T, PulseControlError> {
-        guard let ml = pa_mainloop_new() else { return .failure(.failed("out of memory")) }
-        defer { pa_mainloop_free(ml) }
-        guard let ctx = pa_context_new(pa_mainloop_get_api(ml), "CaptureDeck") else { return .failure(.failed("out of memory")) }
-        defer { pa_context_unref(ctx) }
-        let deadline = nowMicros() + UInt64(timeoutMs) * 1000
-        if pa_context_connect(ctx, nil, PA_CONTEXT_NOAUTOSPAWN, nil) < 0 {
-            return .failure(.failed(String(cString: pa_strerror(pa_context_errno(ctx)))))
+                                     _ body: (capdeck_pulse, OpaquePointer, OpaquePointer, UInt64) -> Result<T, PulseControlError>) -> Result<T, PulseControlError> {
+        let pa: capdeck_pulse
+        switch library {
+        case .success(let table): pa = table
+        case .failure(let e): return .failure(e)
         }
-        defer { pa_context_disconnect(ctx) }
+        guard let ml = pa.pa_mainloop_new() else { return .failure(.failed("out of memory")) }
+        defer { pa.pa_mainloop_free(ml) }
+        guard let ctx = pa.pa_context_new(pa.pa_mainloop_get_api(ml), "CaptureDeck") else { return .failure(.failed("out of memory")) }
+        defer { pa.pa_context_unref(ctx) }
+        let deadline = nowMicros() + UInt64(timeoutMs) * 1000
+        if pa.pa_context_connect(ctx, nil, PA_CONTEXT_NOAUTOSPAWN, nil) < 0 {
+            return .failure(.failed(text(pa.pa_strerror(pa.pa_context_errno(ctx)))))
+        }
+        defer { pa.pa_context_disconnect(ctx) }
         while true {
-            let state = pa_context_get_state(ctx)
+            let state = pa.pa_context_get_state(ctx)
             if state == PA_CONTEXT_READY { break }
             if state == PA_CONTEXT_FAILED || state == PA_CONTEXT_TERMINATED {
-                return .failure(.failed(String(cString: pa_strerror(pa_context_errno(ctx)))))
+                return .failure(.failed(text(pa.pa_strerror(pa.pa_context_errno(ctx)))))
             }
-            guard iterate(ml, until: deadline) else { return .failure(.timedOut(milliseconds: timeoutMs)) }
+            guard iterate(pa, ml, until: deadline) else { return .failure(.timedOut(milliseconds: timeoutMs)) }
         }
-        return body(ml, ctx, deadline)
+        return body(pa, ml, ctx, deadline)
     }
 
 
     /// One pass of the main loop, waiting at most until `deadline`. False when the deadline passed.
-    private static func iterate(_ ml: OpaquePointer, until deadline: UInt64) -> Bool {
+    private static func iterate(_ pa: capdeck_pulse, _ ml: OpaquePointer, until deadline: UInt64) -> Bool {
         let now = nowMicros()
         guard now < deadline else { return false }
-        if pa_mainloop_prepare(ml, Int32(clamping: deadline - now)) < 0 { return false }
-        if pa_mainloop_poll(ml) < 0 { return false }
-        return pa_mainloop_dispatch(ml) >= 0
+        if pa.pa_mainloop_prepare(ml, Int32(clamping: deadline - now)) < 0 { return false }
+        if pa.pa_mainloop_poll(ml) < 0 { return false }
+        return pa.pa_mainloop_dispatch(ml) >= 0
     }
 
     private static func nowMicros() -> UInt64 {
@@ -177,12 +190,12 @@ public enum PulseControl {
 private func text(_ p: UnsafePointer<CChar>?) -> String { p.map { String(cString: $0) } ?? "" }
 
 /// A property list's string values (binary ones are left out).
-private func strings(_ list: OpaquePointer?) -> [String: String] {
+private func strings(_ list: OpaquePointer?, _ pa: capdeck_pulse) -> [String: String] {
     guard let list else { return [:] }
     var out: [String: String] = [:]
     var state: UnsafeMutableRawPointer?
-    while let key = pa_proplist_iterate(list, &state) {
-        if let value = pa_proplist_gets(list, key) { out[String(cString: key)] = String(cString: value) }
+    while let key = pa.pa_proplist_iterate(list, &state) {
+        if let value = pa.pa_proplist_gets(list, key) { out[String(cString: key)] = String(cString: value) }
     }
     return out
 }
@@ -195,6 +208,8 @@ private final class AnswerBox {
 /// Carries the server-info callback's answer back (the callback runs on this thread, inside
 /// pa_mainloop_dispatch).
 private final class InfoBox {
+    let pa: capdeck_pulse
+    init(_ pa: capdeck_pulse) { self.pa = pa }
     var info: SoundServerInfo?
     var sources: [SoundServerSource] = []
     var playback: [PlaybackStream] = []

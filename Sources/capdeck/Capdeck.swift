@@ -1,6 +1,7 @@
 // The capdeck executable: argument parsing and wiring. Reads like a table of contents.
 import ArgumentParser
 import CaptureApp
+import CaptureCore
 import CaptureDeck
 import CaptureFiles
 import Glibc
@@ -31,6 +32,7 @@ struct Capdeck: ParsableCommand {
 @main
 enum Main {
     static func main() {
+        StartupTrace.mark("main")
         signal(SIGPIPE, SIG_IGN)
         // Before anything can make a dispatch source: libdispatch traps if it can't make its
         // event loop later (EventLoopWarmUp says why).
@@ -45,16 +47,23 @@ enum Main {
         if !Completion.isIntrospection(CommandLine.arguments),
            let restored = OtherAudioCoordinator.restoreOrphanedJournal() { Terminal.error(restored) }
         let arguments = Array(CommandLine.arguments.dropFirst())
-        // What to read after a mistake: the subcommand's own --help.
-        let help = "see '\(CommandNames.root.helpHint(for: arguments))'"
-        // A mistyped subcommand or long option, named with the closest the parser knows, before
-        // the parser (which would judge the words after it first: `--duraton 3` makes '3' a FILE).
-        if !Completion.isIntrospection(CommandLine.arguments), let wrong = CommandNames.root.misspelling(in: arguments) {
-            Terminal.error("\(wrong.message) (see '\(wrong.help)')")
-            exit(ExitStatus.usage.rawValue)
-        }
         do {
-            var command = try Capdeck.parseAsRoot()
+            var command: any ParsableCommand
+            do {
+                command = try Capdeck.parseAsRoot()
+            } catch {
+                // A mistyped subcommand or long option, named with the closest the parser knows,
+                // before the parser's own message (which judges the words after it first:
+                // `--duraton 3` makes '3' a FILE). Only when parsing failed, as a mistyped word
+                // always makes it fail: reading the parser's names (CommandNames.root, from its
+                // help dump) took most of the 20 ms from main to parsed arguments at every start.
+                if !Completion.isIntrospection(CommandLine.arguments), let wrong = CommandNames.root.misspelling(in: arguments) {
+                    Terminal.error("\(wrong.message) (see '\(wrong.help)')")
+                    exit(ExitStatus.usage.rawValue)
+                }
+                throw error
+            }
+            StartupTrace.mark("args-parsed")
             try command.run()
         } catch let failure as Failure {
             failure.report()
@@ -67,7 +76,8 @@ enum Main {
             }
             let message = Capdeck.message(for: error)
             if message.isEmpty { exit(code.rawValue) }
-            Terminal.error("\(message) (\(help))")
+            // What to read after a mistake: the subcommand's own --help.
+            Terminal.error("\(message) (see '\(CommandNames.root.helpHint(for: arguments))')")
             exit(code.rawValue)
         }
     }
