@@ -7,12 +7,23 @@ public enum CellStyle: UInt8, Sendable, CaseIterable {
     case recording, warning, error, good
 }
 
+/// One column of the screen. Held as the character's first scalar, all a terminal cell draws, so
+/// a grid is plain data: a frame is built, copied and compared without touching String storage.
 public struct Cell: Equatable, Sendable {
-    public var char: Character
+    public var scalar: Unicode.Scalar
     public var style: CellStyle
     public init(_ char: Character = " ", _ style: CellStyle = .normal) {
-        self.char = char
+        scalar = char.unicodeScalars.first ?? " "
         self.style = style
+    }
+    public init(scalar: Unicode.Scalar, _ style: CellStyle = .normal) {
+        self.scalar = scalar
+        self.style = style
+    }
+
+    public var char: Character {
+        get { Character(scalar) }
+        set { scalar = newValue.unicodeScalars.first ?? " " }
     }
 }
 
@@ -39,6 +50,14 @@ public struct ScreenGrid: Equatable, Sendable {
         guard y >= 0, y < height else { return 0 }
         let limit = min(width - x, maxWidth ?? Int.max)
         var col = 0
+        // Most text is ASCII: a byte is then a column, without walking grapheme clusters.
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            for b in text.utf8 where col < limit {
+                if x + col >= 0 { self[x + col, y] = Cell(scalar: Unicode.Scalar(b), style) }
+                col += 1
+            }
+            return max(0, col)
+        }
         for ch in text where col < limit {
             if x + col >= 0 { self[x + col, y] = Cell(ch, style) }
             col += 1
@@ -47,7 +66,14 @@ public struct ScreenGrid: Equatable, Sendable {
     }
 
     public mutating func fill(_ char: Character, x: Int, y: Int, width w: Int, style: CellStyle = .normal) {
-        for i in 0..<max(0, w) { self[x + i, y] = Cell(char, style) }
+        let cell = Cell(char, style)
+        for i in 0..<max(0, w) { self[x + i, y] = cell }
+    }
+
+    /// Blanks whole rows (clipped to the grid).
+    public mutating func clear(rows: Range<Int>) {
+        let r = rows.clamped(to: 0..<height)
+        cells.replaceSubrange(r.lowerBound * width..<r.upperBound * width, with: repeatElement(Cell(), count: r.count * width))
     }
 
     /// The grid as text, one line per row, trailing spaces removed (for tests and docs).
