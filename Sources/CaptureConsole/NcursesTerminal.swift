@@ -125,8 +125,8 @@ public final class NcursesTerminal {
     @discardableResult
     public func draw(_ grid: ScreenGrid) -> Bool {
         let full = previous == nil || previous!.width != grid.width || previous!.height != grid.height
-        if !full, previous!.cells == grid.cells { return false }
         if full { erase() }
+        var wrote = full
         let w = grid.width
         let last = previous?.cells ?? []
         last.withUnsafeBufferPointer { old in
@@ -150,13 +150,15 @@ public final class NcursesTerminal {
                         attr_set(attributes(style), color ? Int16(style.rawValue) + 1 : 0, nil)
                         run.append(0)
                         _ = mvaddwstr(Int32(y), Int32(start), run)
+                        wrote = true
                     }
                 }
             }
         }
+        previous = grid
+        guard wrote else { return false }
         attr_set(0, 0, nil)
         refresh()
-        previous = grid
         return true
     }
 

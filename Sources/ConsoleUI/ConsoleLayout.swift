@@ -280,7 +280,9 @@ public enum ConsoleLayout {
             let latched = i < m.clipLatched.count && m.clipLatched[i]
             let style: CellStyle = latched ? .clip : (i == focus ? .reverse : .dim)
             let label = String(number(m, i))
-            if cw >= 3 || (cw == 2 && label.count == 1) {
+            // (Two-cell columns have one label row, `MeterLayout.labelRows`: a second would be
+            // the rule's, which hid the units of 10 and up.)
+            if cw >= 2 {
                 g.put(label, x: x, y: top + barRows, style: style)
             } else {
                 // One-cell columns: the tens over the units.
