@@ -42,6 +42,8 @@ public final class ConsoleController: @unchecked Sendable {
     private let directory: String
     /// The config file's settings for each take's bext chunk (`CaptureSettings.broadcast`).
     private let config: CapdeckConfig?
+    /// The device channels recorded (`--select` or the config file's; nil: all).
+    private let selection: ChannelSelection?
     /// What the console remembers for next time: only what was changed with keys (toggles, the
     /// category, a device picked with d that opened); never a flag. Command queue only, after init.
     private var state: ConsoleState
@@ -70,6 +72,7 @@ public final class ConsoleController: @unchecked Sendable {
         mutesOtherStreams = capture.mutesOtherStreams(config: config)
         self.statePath = statePath
         self.config = config
+        selection = capture.selection(config: config)
         self.state = state
         self.signals = signals
         format = capture.streamFormat(config: config)
@@ -97,7 +100,7 @@ public final class ConsoleController: @unchecked Sendable {
         if capture.device == nil, let savedDevice { routes = InputRoutes.forNamedPCM(savedDevice) }
         session.addInput(CaptureDeviceInput(name: inputName, routes: routes, format: format,
                                             periodMicros: capture.devicePeriod(for: .console).period, bufferMicros: capture.devicePeriod(for: .console).buffer,
-                                            channelSelection: capture.selection(config: config)))
+                                            channelSelection: selection))
         session.addOutput(output)
         if !capture.noLoudness {
             loudness.prepare(format: format)  // libebur128 allocates here, not on the writer
@@ -204,7 +207,7 @@ public final class ConsoleController: @unchecked Sendable {
         session.removeInput(session.inputs[0])
         session.addInput(CaptureDeviceInput(name: "builtin", routes: InputRoutes.forNamedPCM("builtin"), format: format,
                                             periodMicros: capture.devicePeriod(for: .console).period, bufferMicros: capture.devicePeriod(for: .console).buffer,
-                                            channelSelection: capture.selection(config: config)))
+                                            channelSelection: selection))
         session.startRunning()
     }
 
@@ -419,7 +422,7 @@ public final class ConsoleController: @unchecked Sendable {
         guard let old = session.inputs.first else { return }
         let new = CaptureDeviceInput(name: pcm, routes: InputRoutes.forNamedPCM(pcm), format: format,
                                      periodMicros: capture.devicePeriod(for: .console).period, bufferMicros: capture.devicePeriod(for: .console).buffer,
-                                     channelSelection: capture.selection(config: config))
+                                     channelSelection: selection)
         let wasRecording = output.isRecording
         let oldRoute = session.currentRoute
         let wasRunning = session.isRunning && oldRoute != nil
@@ -575,7 +578,6 @@ public final class ConsoleController: @unchecked Sendable {
                                        range: r?.range, maxTruePeak: r?.maxTruePeak)
         }
         // Meters numbered by the device channel they show, named where the device names it.
-        let selection = capture.selection(config: config)
         m.channelNumbers = selection?.numbers ?? []
         if let names = m.granted?.channelNames {
             m.channelNames = (selection?.indices ?? Array(0..<m.levels.count)).map { $0 < names.count ? names[$0] : "" }
