@@ -25,7 +25,10 @@ extension Integration {
 
         deinit { routes.shutdown() }
 
-        static func silent(_ s: ConsoleScreen) -> Bool { s.meters.count == 2 && s.meters.allSatisfy { $0.peak == nil && $0.rms == nil } }
+        /// Both meters read `-inf` (parsed as -infinity).
+        static func silent(_ s: ConsoleScreen) -> Bool {
+            s.meters.count == 2 && s.meters.allSatisfy { ($0.peak ?? -.infinity) == -.infinity && ($0.rms ?? -.infinity) == -.infinity }
+        }
 
         static func bytes(_ path: String) -> Int {
             var st = stat()
