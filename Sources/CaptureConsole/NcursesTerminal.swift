@@ -133,8 +133,8 @@ public final class NcursesTerminal {
             grid.cells.withUnsafeBufferPointer { cells in
                 for y in 0..<grid.height {
                     let row = y * w
-                    // A row as it was: skipped whole.
-                    if !full, old[row..<row + w].elementsEqual(cells[row..<row + w]) { continue }
+                    // A row as it was: skipped whole (a cell is 32 bits, no padding).
+                    if !full, w > 0, memcmp(old.baseAddress! + row, cells.baseAddress! + row, w * MemoryLayout<Cell>.stride) == 0 { continue }
                     var x = 0
                     while x < w {
                         if !full, old[row + x] == cells[row + x] { x += 1; continue }

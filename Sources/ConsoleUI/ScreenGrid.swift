@@ -7,20 +7,28 @@ public enum CellStyle: UInt8, Sendable, CaseIterable {
     case recording, warning, error, good
 }
 
-/// One column of the screen. Held as the character's first scalar, all a terminal cell draws, so
-/// a grid is plain data: a frame is built, copied and compared without touching String storage.
+/// One column of the screen: the character's first scalar (all a terminal cell draws) and the
+/// style, packed in 32 bits. A grid is then plain data without padding: a frame is built, copied
+/// and compared row by row (`memcmp`) without touching String storage.
 public struct Cell: Equatable, Sendable {
-    public var scalar: Unicode.Scalar
-    public var style: CellStyle
+    /// The scalar in the low 21 bits, the style's raw value in the top 8.
+    private var bits: UInt32
+
     public init(_ char: Character = " ", _ style: CellStyle = .normal) {
-        scalar = char.unicodeScalars.first ?? " "
-        self.style = style
+        self.init(scalar: char.unicodeScalars.first ?? " ", style)
     }
     public init(scalar: Unicode.Scalar, _ style: CellStyle = .normal) {
-        self.scalar = scalar
-        self.style = style
+        bits = scalar.value | UInt32(style.rawValue) << 24
     }
 
+    public var scalar: Unicode.Scalar {
+        get { Unicode.Scalar(bits & 0x1F_FFFF)! }  // (stored from a scalar: always valid)
+        set { bits = newValue.value | bits & 0xFF00_0000 }
+    }
+    public var style: CellStyle {
+        get { CellStyle(rawValue: UInt8(bits >> 24))! }
+        set { bits = bits & 0x1F_FFFF | UInt32(newValue.rawValue) << 24 }
+    }
     public var char: Character {
         get { Character(scalar) }
         set { scalar = newValue.unicodeScalars.first ?? " " }

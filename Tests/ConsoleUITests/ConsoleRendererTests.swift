@@ -121,6 +121,17 @@ import Testing
         #expect(frame(&r, m))
     }
 
+    @Test func aCellIsThirtyTwoBitsWithoutPadding() {
+        // The terminal compares rows with memcmp: that needs cells without padding bytes.
+        #expect(MemoryLayout<Cell>.size == 4 && MemoryLayout<Cell>.stride == 4)
+        var c = Cell("▌", .peakTip)
+        #expect(c.char == "▌" && c.style == .peakTip)
+        c.style = .good
+        c.char = "\u{10FFFF}"
+        #expect(c.scalar.value == 0x10FFFF && c.style == .good, "the highest scalar and style side by side")
+        #expect(Cell("é") == Cell(scalar: "é") && Cell("x", .dim) != Cell("x", .bold))
+    }
+
     @Test func invalidateLaysTheNextFrameOutWhole() {
         var r = ConsoleRenderer()
         let m = model()
