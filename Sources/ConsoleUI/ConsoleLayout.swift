@@ -244,11 +244,13 @@ public enum ConsoleLayout {
         let x0 = scale ? 5 : 0
         let meter = MeterScale.of(m.ballistics)
         if scale {
-            // The scale's ticks, top down, each on its row unless one is there already.
-            var used = Set<Int>()
+            // The scale's ticks, top down, each on its row unless one is there already (the ticks
+            // ascend, so top down their rows only grow: only the last one drawn can share one).
+            var used = Int.min
             for t in meter.ticks.reversed() {
                 let row = top + barRows - 1 - MeterBar.column(for: t.dBFS, width: barRows, scale: meter)
-                guard used.insert(row).inserted else { continue }
+                guard row > used else { continue }
+                used = row
                 g.put(String(t.label.prefix(4)).padding(4, left: true), x: 0, y: row, style: .dim)
             }
         }
