@@ -18,11 +18,12 @@ public struct CaptureSettings: Sendable {
     /// a switch and the stall watch don't wait for a period (they poll a wake-up descriptor); what
     /// a period delays is the newest audio reaching the ring: a marker lags the device by at most
     /// one period, and so does the meter. The console's meters redraw 30 times a second, so it
-    /// takes 20 ms periods (the writer then wakes per 20 ms batch as well).
+    /// takes a period of one frame, 33.3 ms: a fresh reading for every frame, and 30 wake-ups a
+    /// second rather than 20 ms's 50 (the writer wakes per period then too).
     public static func defaultPeriodMicros(for use: Use) -> Int {
         switch use {
         case .record: 100_000
-        case .console: 20_000
+        case .console: 33_333
         }
     }
 

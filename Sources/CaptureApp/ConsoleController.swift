@@ -20,7 +20,7 @@ import Synchronization
 /// files). Session calls, the device catalog, `stat`/`statvfs` and the repair scan run on
 /// `capdeck.console-commands`; what they find is published under `ui`'s lock.
 /// `@unchecked Sendable`: the `let`s are immutable; `ui` and `log` are mutexes; `state` is touched
-/// by the command queue only after init.
+/// by the command queue only after init, the snapshot's label caches by the UI thread only.
 public final class ConsoleController: @unchecked Sendable {
     let capture: CaptureSettings
     /// `--mute-other-streams` or `[other-audio] mute-streams`.
@@ -42,6 +42,8 @@ public final class ConsoleController: @unchecked Sendable {
     private let directory: String
     /// The config file's settings for each take's bext chunk (`CaptureSettings.broadcast`).
     private let config: CapdeckConfig?
+    /// The device channels recorded (`--select` or the config file's; nil: all).
+    private let selection: ChannelSelection?
     /// What the console remembers for next time: only what was changed with keys (toggles, the
     /// category, a device picked with d that opened); never a flag. Command queue only, after init.
     private var state: ConsoleState
@@ -70,6 +72,7 @@ public final class ConsoleController: @unchecked Sendable {
         mutesOtherStreams = capture.mutesOtherStreams(config: config)
         self.statePath = statePath
         self.config = config
+        selection = capture.selection(config: config)
         self.state = state
         self.signals = signals
         format = capture.streamFormat(config: config)
@@ -97,7 +100,7 @@ public final class ConsoleController: @unchecked Sendable {
         if capture.device == nil, let savedDevice { routes = InputRoutes.forNamedPCM(savedDevice) }
         session.addInput(CaptureDeviceInput(name: inputName, routes: routes, format: format,
                                             periodMicros: capture.devicePeriod(for: .console).period, bufferMicros: capture.devicePeriod(for: .console).buffer,
-                                            channelSelection: capture.selection(config: config)))
+                                            channelSelection: selection))
         session.addOutput(output)
         if !capture.noLoudness {
             loudness.prepare(format: format)  // libebur128 allocates here, not on the writer
@@ -154,14 +157,17 @@ public final class ConsoleController: @unchecked Sendable {
         }
         defer { term.restore() }
         commands.async { self.offerRepairs() }
+        // Lays out only what changed since the last frame; an unchanged frame draws nothing.
+        var renderer = ConsoleRenderer()
         while true {
             if signals.isRaised { break }
             if let key = term.readKey() {
                 if key == NcursesTerminal.resizeKey {
                     term.invalidate()
+                    renderer.invalidate()
                 } else {
                     for effect in ui.withLock({ $0.interaction.handle(key: key) }) {
-                        if effect == .repaint { term.repaintAll() } else { perform(effect) }
+                        if effect == .repaint { term.repaintAll(); renderer.invalidate() } else { perform(effect) }
                     }
                 }
             }
@@ -169,7 +175,8 @@ public final class ConsoleController: @unchecked Sendable {
             let (w, h) = term.size
             var model = snapshot()
             model.unicode = term.unicode
-            term.draw(ConsoleLayout.render(model, width: w, height: h))
+            let frame = renderer.render(model, width: w, height: h)
+            if frame.changed { term.draw(frame.grid) }
             if StartupTrace.enabled, model.levels.contains(where: { $0.peakDB > -90 }) { StartupTrace.mark("first-meters") }
         }
         // Finish: queued commands, the file (nothing lost), then the device, then the terminal.
@@ -201,7 +208,7 @@ public final class ConsoleController: @unchecked Sendable {
         session.removeInput(session.inputs[0])
         session.addInput(CaptureDeviceInput(name: "builtin", routes: InputRoutes.forNamedPCM("builtin"), format: format,
                                             periodMicros: capture.devicePeriod(for: .console).period, bufferMicros: capture.devicePeriod(for: .console).buffer,
-                                            channelSelection: capture.selection(config: config)))
+                                            channelSelection: selection))
         session.startRunning()
     }
 
@@ -416,7 +423,7 @@ public final class ConsoleController: @unchecked Sendable {
         guard let old = session.inputs.first else { return }
         let new = CaptureDeviceInput(name: pcm, routes: InputRoutes.forNamedPCM(pcm), format: format,
                                      periodMicros: capture.devicePeriod(for: .console).period, bufferMicros: capture.devicePeriod(for: .console).buffer,
-                                     channelSelection: capture.selection(config: config))
+                                     channelSelection: selection)
         let wasRecording = output.isRecording
         let oldRoute = session.currentRoute
         let wasRunning = session.isRunning && oldRoute != nil
@@ -547,9 +554,9 @@ public final class ConsoleController: @unchecked Sendable {
         m.inputName = u.inputName
         m.builtIn = u.builtIn || (session.currentRoute?.pcm.hasPrefix("builtin") ?? false)
         m.route = session.currentRoute
-        m.accessLabel = engine?.device.accessKind.rawValue ?? ""
+        m.accessLabel = engine.map { accessLabel($0, route: m.route) } ?? ""
         m.granted = engine?.granted
-        m.realtime = engine?.realtimeStatus.description ?? "not capturing"
+        m.realtime = engine.map { realtimeLabel($0.realtimeStatus) } ?? "not capturing"
         m.xruns = session.xrunCount
         m.running = session.isRunning
         let interruption = session.interruptionReason  // one read: the flag and its reason agree
@@ -572,7 +579,6 @@ public final class ConsoleController: @unchecked Sendable {
                                        range: r?.range, maxTruePeak: r?.maxTruePeak)
         }
         // Meters numbered by the device channel they show, named where the device names it.
-        let selection = capture.selection(config: config)
         m.channelNumbers = selection?.numbers ?? []
         if let names = m.granted?.channelNames {
             m.channelNames = (selection?.indices ?? Array(0..<m.levels.count)).map { $0 < names.count ? names[$0] : "" }
@@ -621,6 +627,24 @@ public final class ConsoleController: @unchecked Sendable {
         m.events = log.withLock { $0 }
         u.interaction.apply(to: &m)
         return m
+    }
+
+    /// Labels the snapshot reads every frame, built again only when what they say changes: the
+    /// engine's `device` describes the device afresh (its display name) on each read. UI thread only.
+    private var accessLabels: (engine: ObjectIdentifier, route: Route?, label: String)?
+    private var realtimeLabels: (status: RealtimeStatus, label: String)?
+
+    private func accessLabel(_ engine: CaptureEngine, route: Route?) -> String {
+        if let c = accessLabels, c.engine == ObjectIdentifier(engine), c.route == route { return c.label }
+        let label = engine.device.accessKind.rawValue
+        accessLabels = (ObjectIdentifier(engine), route, label)
+        return label
+    }
+
+    private func realtimeLabel(_ status: RealtimeStatus) -> String {
+        if let c = realtimeLabels, c.status == status { return c.label }
+        realtimeLabels = (status, status.description)
+        return status.description
     }
 
     /// The recording's size and the free space in the recordings directory (command queue).

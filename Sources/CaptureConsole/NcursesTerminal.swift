@@ -9,6 +9,8 @@ public final class NcursesTerminal {
     public let color: Bool
     public let unicode: Bool
     private var previous: ScreenGrid?
+    /// A run of changed cells for mvaddwstr, kept between frames (no allocation per run).
+    private var run: [wchar_t] = []
     private var active = false
     private var screen: OpaquePointer?
     private var stderrCapture: StderrCapture?
@@ -44,9 +46,10 @@ public final class NcursesTerminal {
         if color {
             start_color()
             use_default_colors()
-            for (i, style) in CellStyle.allCases.enumerated() {
+            // Pair n + 1 is the style whose raw value is n (`draw`).
+            for style in CellStyle.allCases {
                 let (fg, bg) = NcursesTerminal.colors(style)
-                init_pair(Int16(i + 1), fg, bg)
+                init_pair(Int16(style.rawValue) + 1, fg, bg)
             }
         }
     }
@@ -116,32 +119,47 @@ public final class NcursesTerminal {
         return a
     }
 
-    /// Draws `grid`, writing only the runs of cells that changed since the last frame.
-    public func draw(_ grid: ScreenGrid) {
+    /// Draws `grid`, writing only the runs of cells that changed since the last frame; a frame
+    /// like the last one costs no ncurses call and no terminal output at all. Returns whether
+    /// anything was written.
+    @discardableResult
+    public func draw(_ grid: ScreenGrid) -> Bool {
         let full = previous == nil || previous!.width != grid.width || previous!.height != grid.height
         if full { erase() }
-        for y in 0..<grid.height {
-            var x = 0
-            while x < grid.width {
-                if !full, let p = previous, p[x, y] == grid[x, y] { x += 1; continue }
-                let style = grid[x, y].style
-                var run: [wchar_t] = []
-                let start = x
-                while x < grid.width && grid[x, y].style == style && (full || previous![x, y] != grid[x, y]) {
-                    run.append(wchar_t(bitPattern: grid[x, y].char.unicodeScalars.first?.value ?? 32))
-                    x += 1
+        var wrote = full
+        let w = grid.width
+        let last = previous?.cells ?? []
+        last.withUnsafeBufferPointer { old in
+            grid.cells.withUnsafeBufferPointer { cells in
+                for y in 0..<grid.height {
+                    let row = y * w
+                    // A row as it was: skipped whole (a cell is 32 bits, no padding).
+                    if !full, w > 0, memcmp(old.baseAddress! + row, cells.baseAddress! + row, w * MemoryLayout<Cell>.stride) == 0 { continue }
+                    var x = 0
+                    while x < w {
+                        if !full, old[row + x] == cells[row + x] { x += 1; continue }
+                        let style = cells[row + x].style
+                        run.removeAll(keepingCapacity: true)
+                        let start = x
+                        while x < w && cells[row + x].style == style && (full || old[row + x] != cells[row + x]) {
+                            run.append(wchar_t(bitPattern: cells[row + x].scalar.value))
+                            x += 1
+                        }
+                        // The bottom-right cell can't take a character without scrolling in some terminals.
+                        if y == grid.height - 1 && x == w { run.removeLast(); if run.isEmpty { continue } }
+                        attr_set(attributes(style), color ? Int16(style.rawValue) + 1 : 0, nil)
+                        run.append(0)
+                        _ = mvaddwstr(Int32(y), Int32(start), run)
+                        wrote = true
+                    }
                 }
-                // The bottom-right cell can't take a character without scrolling in some terminals.
-                if y == grid.height - 1 && x == grid.width { run.removeLast(); if run.isEmpty { continue } }
-                let pair = color ? Int16((CellStyle.allCases.firstIndex(of: style) ?? 0) + 1) : 0
-                attr_set(attributes(style), pair, nil)
-                run.append(0)
-                _ = mvaddwstr(Int32(y), Int32(start), run)
             }
         }
+        previous = grid
+        guard wrote else { return false }
         attr_set(0, 0, nil)
         refresh()
-        previous = grid
+        return true
     }
 
     /// Forgets the last frame (after a resize), so the next draw repaints everything.

@@ -15,10 +15,25 @@ public enum ConsoleLayout {
 
     public static func render(_ m: ConsoleModel, width: Int, height: Int) -> ScreenGrid {
         var g = ScreenGrid(width: width, height: height)
+        draw(&g, m)
+        return g
+    }
+
+    /// Where the meters went: their first row and layout (`ConsoleRenderer` redraws just them).
+    struct MeterPlace: Equatable {
+        var y: Int
+        var layout: MeterLayout
+        var rows: Range<Int>
+    }
+
+    /// Draws the whole screen on a blank grid; returns where the meters are (nil: too small).
+    @discardableResult
+    static func draw(_ g: inout ScreenGrid, _ m: ConsoleModel) -> MeterPlace? {
+        let width = g.width, height = g.height
         let channels = max(1, m.levels.count)
         guard width >= minWidth, var layout = MeterLayout.choose(channels: channels, width: width, rows: height - fixedRows) else {
             tooSmall(&g, m, needW: max(minWidth, min(channels, 2 * minWidth)), needH: minHeight(channels: channels, width: max(width, minWidth)))
-            return g
+            return nil
         }
         // The loudness strip under the meters: all three rows where the meters still fit beside
         // it, else one line of figures, else (at the minimum size) none.
@@ -36,11 +51,9 @@ public enum ConsoleLayout {
         titleBar(&g, m, y: y); y += 1
         header(&g, m, y: y); y += 2
         rule(&g, m, y: y); y += 1
-        switch layout {
-        case .rows: meters(&g, m, y: y)
-        case .vertical: verticalMeters(&g, m, y: y, layout: layout)
-        }
-        y += layout.rows(channels: channels)
+        let place = MeterPlace(y: y, layout: layout, rows: y..<(y + layout.rows(channels: channels)))
+        drawMeters(&g, m, place)
+        y = place.rows.upperBound
         if let l = m.loudness, stripRows > 0 { LoudnessStrip.draw(&g, l, y: y, rows: stripRows, unicode: m.unicode); y += stripRows }
         rule(&g, m, y: y); y += 1
         sessionPanel(&g, m, y: y); y += 5
@@ -57,7 +70,15 @@ public enum ConsoleLayout {
         if let p = m.prompt { promptLine(&g, p, y: height - 2) }
         if let picker = m.picker { pickerOverlay(&g, m, picker) }
         if m.showHelp { helpOverlay(&g, m) }
-        return g
+        return place
+    }
+
+    /// The meters (and their scale or labels) on their rows, which nothing else draws on.
+    static func drawMeters(_ g: inout ScreenGrid, _ m: ConsoleModel, _ place: MeterPlace) {
+        switch place.layout {
+        case .rows: meters(&g, m, y: place.y)
+        case .vertical: verticalMeters(&g, m, y: place.y, layout: place.layout)
+        }
     }
 
     // MARK: Pieces
@@ -140,7 +161,7 @@ public enum ConsoleLayout {
         let barX = labelW
         let barW = g.width - labelW - numbersW - 1
         let levels = m.levels.isEmpty ? [ChannelLevel.silent] : m.levels
-        let scale = MeterScale(m.ballistics)
+        let scale = MeterScale.of(m.ballistics)
         for (i, l) in levels.enumerated() {
             let row = y + i
             g.put(rowLabel(m, i, count: levels.count), x: 0, y: row, style: .dim)
@@ -200,7 +221,7 @@ public enum ConsoleLayout {
         x += 1
         x += g.put(Readout.db(l.peakDB) + " pk", x: x, y: y, style: .bold)
         // Sample peak: the RMS beside it; a ballistic mode: its reading, in its scale's units.
-        x += g.put(" " + (m.ballistics == .peak ? Readout.db(l.rmsDB) + " rms" : MeterScale(m.ballistics).readout(l.ballisticDB)), x: x, y: y)
+        x += g.put(" " + (m.ballistics == .peak ? Readout.db(l.rmsDB) + " rms" : MeterScale.of(m.ballistics).readout(l.ballisticDB)), x: x, y: y)
         x += g.put("  hold" + Readout.db(l.holdDB), x: x, y: y, style: .dim)
         let latched = i < m.clipLatched.count && m.clipLatched[i]
         x += g.put(latched ? "  CLIP" : "      ", x: x, y: y, style: latched ? .clip : .dim)
@@ -221,17 +242,19 @@ public enum ConsoleLayout {
         let focus = ((m.meterFocus % n) + n) % n
         let top = y + 1
         let x0 = scale ? 5 : 0
-        let meter = MeterScale(m.ballistics)
+        let meter = MeterScale.of(m.ballistics)
         if scale {
-            // The scale's ticks, top down, each on its row unless one is there already.
-            var used = Set<Int>()
+            // The scale's ticks, top down, each on its row unless one is there already (the ticks
+            // ascend, so top down their rows only grow: only the last one drawn can share one).
+            var used = Int.min
             for t in meter.ticks.reversed() {
                 let row = top + barRows - 1 - MeterBar.column(for: t.dBFS, width: barRows, scale: meter)
-                guard used.insert(row).inserted else { continue }
+                guard row > used else { continue }
+                used = row
                 g.put(String(t.label.prefix(4)).padding(4, left: true), x: 0, y: row, style: .dim)
             }
         }
-        let blocks: [Character] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
+        let blocks: [Unicode.Scalar] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
         let wide = n * cw + x0 + 4 <= g.width
         for (i, l) in levels.enumerated() {
             let x = x0 + i * cw
@@ -242,24 +265,26 @@ public enum ConsoleLayout {
             for r in 0..<barRows {
                 let row = top + barRows - 1 - r
                 let style = MeterBar.zone(r, width: barRows, scale: meter)
-                var cell = Cell(m.unicode ? " " : ".", .dim)
+                var cell = Cell(scalar: m.unicode ? " " : ".", .dim)
                 if r < fill / 8 {
-                    cell = Cell(m.unicode ? "█" : "#", style)
+                    cell = Cell(scalar: m.unicode ? "█" : "#", style)
                 } else if r == fill / 8 && fill % 8 > 0 {
-                    cell = Cell(m.unicode ? blocks[fill % 8 - 1] : (fill % 8 >= 4 ? "=" : "-"), style)
+                    cell = Cell(scalar: m.unicode ? blocks[fill % 8 - 1] : (fill % 8 >= 4 ? "=" : "-"), style)
                 } else if r == peak {
-                    cell = Cell(m.unicode ? "▄" : "|", .peakTip)
+                    cell = Cell(scalar: m.unicode ? "▄" : "|", .peakTip)
                 } else if r == hold && hold > peak {
-                    cell = Cell(m.unicode ? "▔" : "^", .hold)
+                    cell = Cell(scalar: m.unicode ? "▔" : "^", .hold)
                 } else if !m.unicode {
-                    cell = Cell(" ", .dim)
+                    cell = Cell(scalar: " ", .dim)
                 }
                 for k in 0..<bw { g[x + k, row] = cell }
             }
             let latched = i < m.clipLatched.count && m.clipLatched[i]
             let style: CellStyle = latched ? .clip : (i == focus ? .reverse : .dim)
             let label = String(number(m, i))
-            if cw >= 3 || (cw == 2 && label.count == 1) {
+            // (Two-cell columns have one label row, `MeterLayout.labelRows`: a second would be
+            // the rule's, which hid the units of 10 and up.)
+            if cw >= 2 {
                 g.put(label, x: x, y: top + barRows, style: style)
             } else {
                 // One-cell columns: the tens over the units.
@@ -556,6 +581,18 @@ public struct MeterScale: Sendable {
     /// from 1 to 2; 6 is the BBC's maximum.
     public static let bbcMarks: [(mark: Int, dBFS: Double)] = [(1, -32), (2, -26), (3, -22), (4, -18), (5, -14), (6, -10), (7, -6)]
 
+    /// Each mode's scale, built once: a frame places every meter's bar, peak and hold on one.
+    public static let peak = MeterScale(.peak)
+    static let ppm1 = MeterScale(.ppm1), ppm2 = MeterScale(.ppm2), vu = MeterScale(.vu)
+    public static func of(_ b: MeterBallistics) -> MeterScale {
+        switch b {
+        case .peak: peak
+        case .ppm1: ppm1
+        case .ppm2: ppm2
+        case .vu: vu
+        }
+    }
+
     public init(_ b: MeterBallistics) {
         ballistics = b
         switch b {
@@ -618,17 +655,17 @@ public struct MeterScale: Sendable {
 /// peak-hold marker. A ballistic mode: the mode's reading as the bar on its own scale (the
 /// sample peak stays in the numbers beside it).
 public enum MeterBar {
-    static let partials: [Character] = ["▏", "▎", "▍", "▌", "▋", "▊", "▉"]
+    static let partials: [Unicode.Scalar] = ["▏", "▎", "▍", "▌", "▋", "▊", "▉"]
 
     /// The column (0..<width) where `db` falls on the scale (-60…0 dBFS unless given).
-    public static func column(for db: Double, width: Int, scale: MeterScale = MeterScale(.peak)) -> Int {
+    public static func column(for db: Double, width: Int, scale: MeterScale = .peak) -> Int {
         let span = scale.topDB - scale.floorDB
         let f = (min(scale.topDB, max(scale.floorDB, db)) - scale.floorDB) / span
         return min(width - 1, max(0, Int((f * Double(width)).rounded(.down))))
     }
 
     /// Fill of the bar in eighths of a cell.
-    public static func eighths(for db: Double, width: Int, scale: MeterScale = MeterScale(.peak)) -> Int {
+    public static func eighths(for db: Double, width: Int, scale: MeterScale = .peak) -> Int {
         guard db > scale.floorDB else { return 0 }
         let f = (min(scale.topDB, db) - scale.floorDB) / (scale.topDB - scale.floorDB)
         return Int((f * Double(width * 8)).rounded())
@@ -640,13 +677,13 @@ public enum MeterBar {
     }
 
     public static func draw(_ g: inout ScreenGrid, level: ChannelLevel, x: Int, y: Int, width: Int, unicode: Bool,
-                            scale: MeterScale = MeterScale(.peak)) {
+                            scale: MeterScale = .peak) {
         let ballistic = scale.ballistics != .peak
         let fill = eighths(for: ballistic ? level.ballisticDB : level.rmsDB, width: width, scale: scale)
         let full = fill / 8
         let part = fill % 8
         for c in 0..<width {
-            var ch: Character = unicode ? " " : "."
+            var ch: Unicode.Scalar = unicode ? " " : "."
             var style = CellStyle.dim
             if c < full {
                 ch = unicode ? "█" : "#"
@@ -657,7 +694,7 @@ public enum MeterBar {
             } else if !unicode {
                 ch = " "
             }
-            g[x + c, y] = Cell(ch, style)
+            g[x + c, y] = Cell(scalar: ch, style)
         }
         if ballistic { return }
         if level.peakDB > ConsoleLayout.floorDB {

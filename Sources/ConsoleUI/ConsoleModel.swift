@@ -1,8 +1,9 @@
 // Everything the console shows, as one value: the render loop takes a snapshot, draws it, and
-// never touches the session, the engine or a file itself.
+// never touches the session, the engine or a file itself. Equatable: a snapshot equal to the one
+// on screen is neither laid out nor drawn.
 import CaptureCore
 
-public struct ConsoleModel: Sendable {
+public struct ConsoleModel: Sendable, Equatable {
     public enum RecordingState: String, Sendable { case stopped, recording, paused }
 
     public struct Event: Sendable, Equatable {

@@ -115,7 +115,7 @@ public struct LoudnessStrip: Sendable, Equatable {
             if c < full {
                 cell = Cell(unicode ? "█" : "#", zone)
             } else if c == full && part > 0 {
-                cell = Cell(unicode ? MeterBar.partials[part - 1] : (part >= 4 ? "=" : "-"), zone)
+                cell = Cell(scalar: unicode ? MeterBar.partials[part - 1] : (part >= 4 ? "=" : "-"), zone)
             } else if lu.magnitude < (s.scale.range.high - s.scale.range.low) / Double(width) / 2 {
                 cell = Cell(unicode ? "┊" : ":", .dim)  // the 0 LU target, where the bar doesn't reach
             }

@@ -7,12 +7,31 @@ public enum CellStyle: UInt8, Sendable, CaseIterable {
     case recording, warning, error, good
 }
 
+/// One column of the screen: the character's first scalar (all a terminal cell draws) and the
+/// style, packed in 32 bits. A grid is then plain data without padding: a frame is built, copied
+/// and compared row by row (`memcmp`) without touching String storage.
 public struct Cell: Equatable, Sendable {
-    public var char: Character
-    public var style: CellStyle
+    /// The scalar in the low 21 bits, the style's raw value in the top 8.
+    private var bits: UInt32
+
     public init(_ char: Character = " ", _ style: CellStyle = .normal) {
-        self.char = char
-        self.style = style
+        self.init(scalar: char.unicodeScalars.first ?? " ", style)
+    }
+    public init(scalar: Unicode.Scalar, _ style: CellStyle = .normal) {
+        bits = scalar.value | UInt32(style.rawValue) << 24
+    }
+
+    public var scalar: Unicode.Scalar {
+        get { Unicode.Scalar(bits & 0x1F_FFFF)! }  // (stored from a scalar: always valid)
+        set { bits = newValue.value | bits & 0xFF00_0000 }
+    }
+    public var style: CellStyle {
+        get { CellStyle(rawValue: UInt8(bits >> 24))! }
+        set { bits = bits & 0x1F_FFFF | UInt32(newValue.rawValue) << 24 }
+    }
+    public var char: Character {
+        get { Character(scalar) }
+        set { scalar = newValue.unicodeScalars.first ?? " " }
     }
 }
 
@@ -39,6 +58,14 @@ public struct ScreenGrid: Equatable, Sendable {
         guard y >= 0, y < height else { return 0 }
         let limit = min(width - x, maxWidth ?? Int.max)
         var col = 0
+        // Most text is ASCII: a byte is then a column, without walking grapheme clusters.
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            for b in text.utf8 where col < limit {
+                if x + col >= 0 { self[x + col, y] = Cell(scalar: Unicode.Scalar(b), style) }
+                col += 1
+            }
+            return max(0, col)
+        }
         for ch in text where col < limit {
             if x + col >= 0 { self[x + col, y] = Cell(ch, style) }
             col += 1
@@ -47,7 +74,14 @@ public struct ScreenGrid: Equatable, Sendable {
     }
 
     public mutating func fill(_ char: Character, x: Int, y: Int, width w: Int, style: CellStyle = .normal) {
-        for i in 0..<max(0, w) { self[x + i, y] = Cell(char, style) }
+        let cell = Cell(char, style)
+        for i in 0..<max(0, w) { self[x + i, y] = cell }
+    }
+
+    /// Blanks whole rows (clipped to the grid).
+    public mutating func clear(rows: Range<Int>) {
+        let r = rows.clamped(to: 0..<height)
+        cells.replaceSubrange(r.lowerBound * width..<r.upperBound * width, with: repeatElement(Cell(), count: r.count * width))
     }
 
     /// The grid as text, one line per row, trailing spaces removed (for tests and docs).

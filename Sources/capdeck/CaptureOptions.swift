@@ -49,7 +49,7 @@ struct CaptureOptions: ParsableArguments {
     var bextDescription: String?
 
     @Option(name: [.customShort("F"), .customLong("period-time")], parsing: .unconditional,
-            help: "Device period in microseconds (1000-1000000; default: record 100000, console 20000; at most a quarter of -B).",
+            help: "Device period in microseconds (1000-1000000; default: record 100000, console 33333; at most a quarter of -B).",
             transform: Parse.int("period-time", 1_000...1_000_000, unit: " µs"))
     var periodTime: Int?
 

@@ -7,7 +7,7 @@ import Testing
     @Test func eachCommandHasItsDefaultAndFlagsWin() {
         var s = CaptureSettings()
         #expect(s.devicePeriod(for: .record) == (100_000, nil))
-        #expect(s.devicePeriod(for: .console) == (20_000, nil))
+        #expect(s.devicePeriod(for: .console) == (33_333, nil))
         s.periodTime = 5_000
         #expect(s.devicePeriod(for: .record) == (5_000, nil))
         s.bufferTime = 50_000
@@ -20,7 +20,7 @@ import Testing
         var s = CaptureSettings()
         s.bufferTime = 200_000
         #expect(s.devicePeriod(for: .record) == (50_000, 200_000))
-        #expect(s.devicePeriod(for: .console) == (20_000, 200_000))
+        #expect(s.devicePeriod(for: .console) == (33_333, 200_000))
         s.bufferTime = 1_000_000
         #expect(s.devicePeriod(for: .record) == (100_000, 1_000_000))
     }

@@ -122,6 +122,13 @@ final class TmuxConsole: @unchecked Sendable {
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// From now on, appends every byte capdeck writes to the pane to `path` (tmux pipe-pane -o):
+    /// what the terminal is sent, counted exactly, whatever the screen shows.
+    func copyOutput(to path: String) async throws {
+        let r = try await runTmux(["pipe-pane", "-o", "-t", target, "cat >> " + TmuxConsole.quote(path)])
+        if r.exitCode != 0 { throw Failure(description: "pipe-pane: \(r)") }
+    }
+
     /// Writes `text` straight to the pane's terminal, as another program sharing it would (a
     /// background job, `wall`): capdeck doesn't know it is there.
     func writeToTerminal(_ text: String) async throws {
