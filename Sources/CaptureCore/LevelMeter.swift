@@ -237,66 +237,123 @@ public final class LevelMeter {
     }
 
     /// Accumulates squares, peaks and clips of `frames` frames into the current sub-block.
-    /// The format (and, for S16, the common channel counts) is chosen outside the loops, so each
-    /// loop is a tight scan over contiguous memory.
+    /// The format is chosen outside the loops, and the samples go through them four at a time
+    /// (one SSE register): the scan is the writer's largest per-sample cost.
     @inline(__always)
     private func scanBlock(_ base: UnsafeRawPointer, frames n: Int) {
-        let sf = format.sampleFormat
-        if sf == .s16LE && channels <= 2 {
-            // Integer arithmetic: exact, and it vectorises.
-            let p = base.assumingMemoryBound(to: Int16.self)
-            let c = channels
-            for ch in 0..<c {
-                var sq: Int64 = 0
-                var peak: Int32 = 0
-                var clip = 0
-                var i = ch
-                for _ in 0..<n {
-                    let x = Int32(Int16(littleEndian: p[i]))
-                    sq += Int64(x * x)
-                    let a = x < 0 ? -x : x
-                    peak = Swift.max(peak, a)
-                    clip += a >= 32767 ? 1 : 0
-                    i += c
-                }
-                sumSq[ch] += Double(sq) * (1.0 / (32768.0 * 32768.0))
-                maxAbs[ch] = Swift.max(maxAbs[ch], Float(peak) * (1.0 / 32768.0))
-                clips[ch] += clip
+        switch format.sampleFormat {
+        case .s16LE: scanLanes(S16Lanes.self, base, frames: n)
+        case .s24LE: scanLanes(S24Lanes.self, base, frames: n)
+        case .s32LE: scanLanes(S32Lanes.self, base, frames: n)
+        case .floatLE: scanLanes(FloatLanes.self, base, frames: n)
+        case .s24_3LE: scanScalar(base, frames: n, channels: 0..<channels)
+        }
+    }
+
+    /// 1, 2 or 4 channels: the block as one run of samples, each lane of a vector always the
+    /// same channel (lane % channels). More: four channels at a time (the last four overlap the
+    /// others when the count isn't a multiple of four), over chunks of frames that stay in the
+    /// L1 cache while each group reads its part of them. Three: one channel at a time.
+    @inline(__always)
+    private func scanLanes<L: LaneLoader>(_: L.Type, _ base: UnsafeRawPointer, frames n: Int) {
+        let c = channels
+        let bps = L.bytesPerSample
+        let threshold = SIMD4<Float>(repeating: clipThreshold)
+        if c == 1 || c == 2 || c == 4 {
+            let vectors = n * c / 4
+            var sum = SIMD4<Float>.zero, peak = SIMD4<Float>.zero
+            var p = base
+            for _ in 0..<vectors {
+                let a = vabs(L.load(p))
+                sum += a * a
+                peak = vmax(peak, a)
+                p += 4 * bps
             }
+            let counted = vectors * 4 / c
+            for lane in 0..<4 {
+                sumSq[lane % c] += Double(sum[lane])
+                maxAbs[lane % c] = Swift.max(maxAbs[lane % c], peak[lane])
+            }
+            if any(peak .>= threshold) { countClips(base, frames: counted, channels: 0..<c) }
+            if n > counted { scanScalar(p, frames: n - counted, channels: 0..<c) }
             return
         }
+        guard c > 4 else { return scanScalar(base, frames: n, channels: 0..<c) }
+        let frameBytes = format.bytesPerFrame
+        let chunk = Swift.max(16, 16_384 / frameBytes)
+        var done = 0
+        while done < n {
+            let m = Swift.min(chunk, n - done)
+            let chunkBase = base + done * frameBytes
+            var g = 0
+            while g < c {
+                // The last group ends at the last channel; its lanes before `g` were counted.
+                let first = Swift.min(g, c - 4)
+                var sum = SIMD4<Float>.zero, peak = SIMD4<Float>.zero
+                var p = chunkBase + first * bps
+                for _ in 0..<m {
+                    let a = vabs(L.load(p))
+                    sum += a * a
+                    peak = vmax(peak, a)
+                    p += frameBytes
+                }
+                for lane in (g - first)..<4 {
+                    let ch = first + lane
+                    sumSq[ch] += Double(sum[lane])
+                    maxAbs[ch] = Swift.max(maxAbs[ch], peak[lane])
+                }
+                if any(peak .>= threshold) { countClips(chunkBase, frames: m, channels: g..<(first + 4)) }
+                g = first + 4
+            }
+            done += m
+        }
+    }
+
+    /// Full-scale samples are rare: the vector scans count them only where a peak reached the
+    /// threshold, by looking again at those frames.
+    private func countClips(_ base: UnsafeRawPointer, frames n: Int, channels range: Range<Int>) {
+        let sf = format.sampleFormat
+        for ch in range {
+            var p = base + ch * sf.bytesPerSample
+            var c = 0
+            for _ in 0..<n {
+                c += Swift.abs(SampleCodec.loadFloat(p, sf)) >= clipThreshold ? 1 : 0
+                p += format.bytesPerFrame
+            }
+            clips[ch] += c
+        }
+    }
+
+    /// The scan one sample at a time: `channels` of `frames` frames from `base`.
+    private func scanScalar(_ base: UnsafeRawPointer, frames n: Int, channels range: Range<Int>) {
+        let sf = format.sampleFormat
         let step = sf.bytesPerSample
         let frameBytes = format.bytesPerFrame
-        for ch in 0..<channels {
+        for ch in range {
             var s: Float = 0
             var m: Float = 0
             var c = 0
             var p = base + ch * step
-            switch sf {
-            case .floatLE:
-                for _ in 0..<n {
-                    let x = Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
-                    s += x * x
-                    let a = Swift.abs(x)
-                    m = Swift.max(m, a)
-                    c += a >= clipThreshold ? 1 : 0
-                    p += frameBytes
-                }
-            default:
-                for _ in 0..<n {
-                    let x = SampleCodec.loadFloat(p, sf)
-                    s += x * x
-                    let a = Swift.abs(x)
-                    m = Swift.max(m, a)
-                    c += a >= clipThreshold ? 1 : 0
-                    p += frameBytes
-                }
+            for _ in 0..<n {
+                let x = SampleCodec.loadFloat(p, sf)
+                s += x * x
+                let a = Swift.abs(x)
+                m = Swift.max(m, a)
+                c += a >= clipThreshold ? 1 : 0
+                p += frameBytes
             }
             // Float accumulation is exact enough within one 10 ms block (≤ 1,920 samples).
             sumSq[ch] += Double(s)
             maxAbs[ch] = Swift.max(maxAbs[ch], m)
             clips[ch] += c
         }
+    }
+
+    // The standard library's pointwiseMax is a generic call (not inlined): these compile to a
+    // compare and a blend.
+    @inline(__always) private func vmax(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> { a.replacing(with: b, where: a .< b) }
+    @inline(__always) private func vabs(_ a: SIMD4<Float>) -> SIMD4<Float> {
+        unsafeBitCast(unsafeBitCast(a, to: SIMD4<UInt32>.self) & 0x7FFF_FFFF, to: SIMD4<Float>.self)  // the sign bit cleared
     }
 
     /// Feeds `frames` frames to each channel's ballistic filter: a second pass, only when a
@@ -381,5 +438,48 @@ public final class LevelMeter {
         windowPos = (windowPos + 1) % windowBlocks
         blockFill = 0
         board.publish(UnsafeBufferPointer(start: levels, count: channels))
+    }
+}
+
+/// Four consecutive samples of one format as Float in [-1, 1] (`SampleCodec.loadFloat`'s scaling).
+protocol LaneLoader {
+    static var bytesPerSample: Int { get }
+    static func load(_ p: UnsafeRawPointer) -> SIMD4<Float>
+}
+
+enum S16Lanes: LaneLoader {
+    static var bytesPerSample: Int { 2 }
+    @inline(__always) static func load(_ p: UnsafeRawPointer) -> SIMD4<Float> {
+        let v = p.loadUnaligned(as: SIMD4<Int16>.self)
+        return SIMD4(Float(Int16(littleEndian: v[0])), Float(Int16(littleEndian: v[1])),
+                     Float(Int16(littleEndian: v[2])), Float(Int16(littleEndian: v[3]))) * (1.0 / 32768.0)
+    }
+}
+
+enum S32Lanes: LaneLoader {
+    static var bytesPerSample: Int { 4 }
+    @inline(__always) static func load(_ p: UnsafeRawPointer) -> SIMD4<Float> {
+        let v = p.loadUnaligned(as: SIMD4<Int32>.self)
+        return SIMD4(Float(Int32(littleEndian: v[0])), Float(Int32(littleEndian: v[1])),
+                     Float(Int32(littleEndian: v[2])), Float(Int32(littleEndian: v[3]))) * (1.0 / 2_147_483_648.0)
+    }
+}
+
+/// The low 24 bits of each 4-byte container, moved to the top (as `SampleCodec.loadInt32`).
+enum S24Lanes: LaneLoader {
+    static var bytesPerSample: Int { 4 }
+    @inline(__always) static func load(_ p: UnsafeRawPointer) -> SIMD4<Float> {
+        let v = p.loadUnaligned(as: SIMD4<Int32>.self)
+        return SIMD4(Float(Int32(littleEndian: v[0]) << 8), Float(Int32(littleEndian: v[1]) << 8),
+                     Float(Int32(littleEndian: v[2]) << 8), Float(Int32(littleEndian: v[3]) << 8)) * (1.0 / 2_147_483_648.0)
+    }
+}
+
+enum FloatLanes: LaneLoader {
+    static var bytesPerSample: Int { 4 }
+    @inline(__always) static func load(_ p: UnsafeRawPointer) -> SIMD4<Float> {
+        let v = p.loadUnaligned(as: SIMD4<UInt32>.self)
+        return SIMD4(Float(bitPattern: UInt32(littleEndian: v[0])), Float(bitPattern: UInt32(littleEndian: v[1])),
+                     Float(bitPattern: UInt32(littleEndian: v[2])), Float(bitPattern: UInt32(littleEndian: v[3])))
     }
 }

@@ -224,24 +224,33 @@ enum BextHistory {
     /// `history` (the bytes after the chunk's 602 fixed ones) without trailing spaces on its
     /// lines and NUL-filled to its length; text after a NUL is left out.
     static func tidy(_ history: [UInt8]) -> [UInt8] {
-        let text = history.prefix { $0 != 0 }
-        var out: [UInt8] = []
-        out.reserveCapacity(history.count)
-        var line: [UInt8] = []
-        var i = text.startIndex
-        while i < text.endIndex {
-            if text[i] == 0x0D && i + 1 < text.endIndex && text[i + 1] == 0x0A {
-                while line.last == 0x20 { line.removeLast() }
-                if !line.isEmpty { out += line + [0x0D, 0x0A] }
-                line = []
-                i += 2
-            } else {
-                line.append(text[i])
-                i += 1
+        // One pass over buffers (it runs after every checkpoint's header write): lines are
+        // copied, never appended byte by byte.
+        var out = [UInt8](repeating: 0, count: history.count)
+        history.withUnsafeBufferPointer { h in
+            out.withUnsafeMutableBufferPointer { o in
+                let end = h.firstIndex(of: 0) ?? h.count
+                var w = 0, line = 0, i = 0
+                func copy(_ from: Int, _ to: Int) {
+                    for k in from..<to { o[w + k - from] = h[k] }
+                    w += to - from
+                }
+                while i < end {
+                    guard h[i] == 0x0D && i + 1 < end && h[i + 1] == 0x0A else { i += 1; continue }
+                    var e = i
+                    while e > line && h[e - 1] == 0x20 { e -= 1 }
+                    if e > line {
+                        copy(line, e)
+                        o[w] = 0x0D; o[w + 1] = 0x0A
+                        w += 2
+                    }
+                    i += 2
+                    line = i
+                }
+                copy(line, end)  // an unterminated end stays as it is
             }
         }
-        out += line  // an unterminated end stays as it is
-        return out + [UInt8](repeating: 0, count: Swift.max(0, history.count - out.count))
+        return out
     }
 
     /// Tidies the coding history of the WAV/RF64 file on `fd` (nothing to do without a bext chunk
