@@ -184,6 +184,10 @@ public final class LevelMeter {
     private let maxAbs: UnsafeMutablePointer<Float>        // current sub-block
     private let windowSumSq: UnsafeMutablePointer<Double>  // channels × windowBlocks
     private let windowPeak: UnsafeMutablePointer<Float>    // channels × windowBlocks
+    private let windowTotal: UnsafeMutablePointer<Double>  // the window's sum of squares
+    private let windowMax: UnsafeMutablePointer<Float>     // the window's peak
+    private let shownPeak: UnsafeMutablePointer<Float>     // the peak and hold `levels` show
+    private let shownHold: UnsafeMutablePointer<Float>
     private let hold: UnsafeMutablePointer<Float>
     private let holdAge: UnsafeMutablePointer<Int>
     private let clips: UnsafeMutablePointer<Int>
@@ -206,6 +210,10 @@ public final class LevelMeter {
         maxAbs = zeroed(channels, 0)
         windowSumSq = zeroed(channels * windowBlocks, 0)
         windowPeak = zeroed(channels * windowBlocks, 0)
+        windowTotal = zeroed(channels, 0)
+        windowMax = zeroed(channels, 0)
+        shownPeak = zeroed(channels, 0)
+        shownHold = zeroed(channels, 0)
         hold = zeroed(channels, 0)
         holdAge = zeroed(channels, 0)
         clips = zeroed(channels, 0)
@@ -218,6 +226,7 @@ public final class LevelMeter {
 
     deinit {
         sumSq.deallocate(); maxAbs.deallocate(); windowSumSq.deallocate(); windowPeak.deallocate()
+        windowTotal.deallocate(); windowMax.deallocate(); shownPeak.deallocate(); shownHold.deallocate()
         hold.deallocate(); holdAge.deallocate(); clips.deallocate(); levels.deallocate()
         detectors.deallocate()
     }
@@ -398,18 +407,30 @@ public final class LevelMeter {
         blockPeak = loudest
         finishedBlocks &+= 1
         for ch in 0..<channels {
-            let slot = ch * windowBlocks + windowPos
+            // The window's sum and peak run along: the block replaces the one leaving. The sum is
+            // summed afresh once a window (no drift); the peak when the loudest block leaves.
+            let row = ch * windowBlocks
+            let slot = row + windowPos
+            let leavingPeak = windowPeak[slot]
+            windowTotal[ch] += sumSq[ch] - windowSumSq[slot]
             windowSumSq[slot] = sumSq[ch]
             windowPeak[slot] = maxAbs[ch]
+            var peak = windowMax[ch]
+            if maxAbs[ch] >= peak {
+                peak = maxAbs[ch]
+            } else if leavingPeak >= peak {
+                peak = 0
+                for b in 0..<windowFilled { peak = Swift.max(peak, windowPeak[row + b]) }
+            }
+            windowMax[ch] = peak
+            if windowPos == 0 {
+                var total = 0.0
+                for b in 0..<windowFilled { total += windowSumSq[row + b] }
+                windowTotal[ch] = total
+            }
             sumSq[ch] = 0
             maxAbs[ch] = 0
-            var total = 0.0
-            var peak: Float = 0
-            for b in 0..<windowFilled {
-                total += windowSumSq[ch * windowBlocks + b]
-                peak = Swift.max(peak, windowPeak[ch * windowBlocks + b])
-            }
-            let rms = (total / Double(windowFilled * blockFrames)).squareRoot()
+            let rms = (Swift.max(0, windowTotal[ch]) / Double(windowFilled * blockFrames)).squareRoot()
             if doReset { hold[ch] = 0; clips[ch] = 0; holdAge[ch] = 0 }
             if peak >= hold[ch] {
                 hold[ch] = peak
@@ -418,11 +439,16 @@ public final class LevelMeter {
                 holdAge[ch] += 1
                 if holdAge[ch] > holdBlocks { hold[ch] = peak; holdAge[ch] = 0 }
             }
-            let peakDB = ChannelLevel.decibels(Double(peak))
+            // A logarithm only for a level that changed (the peak and the hold mostly don't).
+            let last = levels[ch]
+            let peakDB = peak == shownPeak[ch] ? last.peakDB : ChannelLevel.decibels(Double(peak))
+            let holdDB = hold[ch] == shownHold[ch] ? last.holdDB : ChannelLevel.decibels(Double(hold[ch]))
+            shownPeak[ch] = peak
+            shownHold[ch] = hold[ch]
             levels[ch] = ChannelLevel(
                 peakDB: peakDB,
                 rmsDB: ChannelLevel.decibels(rms),
-                holdDB: ChannelLevel.decibels(Double(hold[ch])),
+                holdDB: holdDB,
                 clips: clips[ch],
                 ballisticDB: ballistics == .peak ? peakDB : ChannelLevel.decibels(detectors[ch].takeMax()),
                 ballistics: ballistics)

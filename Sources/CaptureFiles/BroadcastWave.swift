@@ -224,30 +224,31 @@ enum BextHistory {
     /// `history` (the bytes after the chunk's 602 fixed ones) without trailing spaces on its
     /// lines and NUL-filled to its length; text after a NUL is left out.
     static func tidy(_ history: [UInt8]) -> [UInt8] {
-        // One pass over buffers (it runs after every checkpoint's header write): lines are
-        // copied, never appended byte by byte.
+        // One pass with memchr and memcpy (it runs after every checkpoint's header write).
         var out = [UInt8](repeating: 0, count: history.count)
-        history.withUnsafeBufferPointer { h in
-            out.withUnsafeMutableBufferPointer { o in
-                let end = h.firstIndex(of: 0) ?? h.count
-                var w = 0, line = 0, i = 0
-                func copy(_ from: Int, _ to: Int) {
-                    for k in from..<to { o[w + k - from] = h[k] }
-                    w += to - from
+        guard !history.isEmpty else { return out }
+        history.withUnsafeBytes { h in
+            out.withUnsafeMutableBytes { o in
+                let src = h.baseAddress!, dst = o.baseAddress!
+                func find(_ byte: Int32, from: Int, to: Int) -> Int? {
+                    memchr(src + from, byte, to - from).map { UnsafeRawPointer($0) - src }
                 }
-                while i < end {
-                    guard h[i] == 0x0D && i + 1 < end && h[i + 1] == 0x0A else { i += 1; continue }
-                    var e = i
+                let end = find(0, from: 0, to: h.count) ?? h.count
+                var w = 0, line = 0, i = 0
+                while i < end, let cr = find(0x0D, from: i, to: end) {
+                    guard cr + 1 < end && h[cr + 1] == 0x0A else { i = cr + 1; continue }  // a lone CR is text
+                    var e = cr
                     while e > line && h[e - 1] == 0x20 { e -= 1 }
                     if e > line {
-                        copy(line, e)
+                        memcpy(dst + w, src + line, e - line)
+                        w += e - line
                         o[w] = 0x0D; o[w + 1] = 0x0A
                         w += 2
                     }
-                    i += 2
-                    line = i
+                    line = cr + 2
+                    i = line
                 }
-                copy(line, end)  // an unterminated end stays as it is
+                memcpy(dst + w, src + line, end - line)  // an unterminated end stays as it is
             }
         }
         return out
