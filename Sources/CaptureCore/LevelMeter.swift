@@ -484,21 +484,26 @@ enum S16Lanes: LaneLoader {
 
 enum S32Lanes: LaneLoader {
     static var bytesPerSample: Int { 4 }
-    @inline(__always) static func load(_ p: UnsafeRawPointer) -> SIMD4<Float> {
+    @inline(__always) static func load(_ p: UnsafeRawPointer) -> SIMD4<Float> { scaled(words(p)) }
+    /// Four little-endian 32-bit words in the host's order.
+    @inline(__always) static func words(_ p: UnsafeRawPointer) -> SIMD4<Int32> {
         let v = p.loadUnaligned(as: SIMD4<Int32>.self)
-        return SIMD4(Float(Int32(littleEndian: v[0])), Float(Int32(littleEndian: v[1])),
-                     Float(Int32(littleEndian: v[2])), Float(Int32(littleEndian: v[3]))) * (1.0 / 2_147_483_648.0)
+        #if _endian(big)
+        return SIMD4(v[0].byteSwapped, v[1].byteSwapped, v[2].byteSwapped, v[3].byteSwapped)
+        #else
+        return v
+        #endif
+    }
+    /// Left-justified samples as Float.
+    @inline(__always) static func scaled(_ v: SIMD4<Int32>) -> SIMD4<Float> {
+        SIMD4(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3])) * (1.0 / 2_147_483_648.0)
     }
 }
 
 /// The low 24 bits of each 4-byte container, moved to the top (as `SampleCodec.loadInt32`).
 enum S24Lanes: LaneLoader {
     static var bytesPerSample: Int { 4 }
-    @inline(__always) static func load(_ p: UnsafeRawPointer) -> SIMD4<Float> {
-        let v = p.loadUnaligned(as: SIMD4<Int32>.self)
-        return SIMD4(Float(Int32(littleEndian: v[0]) << 8), Float(Int32(littleEndian: v[1]) << 8),
-                     Float(Int32(littleEndian: v[2]) << 8), Float(Int32(littleEndian: v[3]) << 8)) * (1.0 / 2_147_483_648.0)
-    }
+    @inline(__always) static func load(_ p: UnsafeRawPointer) -> SIMD4<Float> { S32Lanes.scaled(S32Lanes.words(p) &<< 8) }
 }
 
 enum FloatLanes: LaneLoader {
