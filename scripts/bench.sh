@@ -11,45 +11,18 @@ WORK=${BENCH_DIR:-/var/tmp/capdeck-bench}
 CAPDECK=$ROOT/.build/release/capdeck
 BENCH=$ROOT/.build/release/capdeck-bench
 mkdir -p "$WORK"
-trap 'rm -f "$WORK"/out-*.wav' EXIT
-
-# The unpaced test PCM: ALSA's file plugin over null, reading a raw infile longer than the run.
-RAW=$WORK/infile-s16-48k-2ch.raw
-need=$(( (SECONDS_OF_AUDIO + 5) * 48000 * 4 ))
-if [ ! -f "$RAW" ] || [ "$(stat -c %s "$RAW")" -lt "$need" ]; then
-  sox -n -r 48000 -c 2 -b 16 -e signed -t raw "$RAW" synth $((SECONDS_OF_AUDIO + 5)) sine 440 sine 660 vol 0.5
-fi
-cat > "$WORK/.asoundrc" <<CONF
-pcm.benchpcm { type file slave.pcm null file "/dev/null" infile "$RAW" format "raw" }
-CONF
-export HOME=$WORK
+trap 'rm -f "$WORK"/up-out-*' EXIT
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-measure() {  # measure NAME COMMAND...: appends "wall cpu rss" to $WORK/NAME.times
-  local name=$1; shift
-  /usr/bin/time -f "%e %U %S %M" -o "$WORK/time.tmp" "$@" >/dev/null 2>&1
-  awk '{printf "%s %.2f %s\n", $1, $2 + $3, $4}' "$WORK/time.tmp" >> "$WORK/$name.times"
-  rm -f "$WORK"/out-*.wav
-}
 
-rm -f "$WORK"/*.times
-for i in $(seq "$RUNS"); do
-  sync
-  measure capdeck "$CAPDECK" record -q -D benchpcm -f S16_LE -r 48000 -c 2 -d "$SECONDS_OF_AUDIO" "$WORK/out-c.wav"
-  sync
-  # The same without loudness metering (the take's meter and the file's own, for its bext).
-  measure capdeck_noloud "$CAPDECK" record -q --no-loudness -D benchpcm -f S16_LE -r 48000 -c 2 -d "$SECONDS_OF_AUDIO" "$WORK/out-n.wav"
-  sync
-  measure arecord arecord -q -D benchpcm -f S16_LE -r 48000 -c 2 -d "$SECONDS_OF_AUDIO" -V stereo -t wav "$WORK/out-a.wav"
-  sync
-  # arecord leaves its data in the page cache; capdeck fdatasyncs (crash and power-loss safety).
-  measure arecord_sync sh -c "arecord -q -D benchpcm -f S16_LE -r 48000 -c 2 -d $SECONDS_OF_AUDIO -V stereo -t wav $WORK/out-s.wav && sync -d $WORK/out-s.wav"
-done
-
-col() { awk -v c="$2" '{print $c}' "$WORK/$1.times" | median; }
-cw=$(col capdeck 1); cc=$(col capdeck 2); cr=$(col capdeck 3)
-aw=$(col arecord 1); ac=$(col arecord 2); ar=$(col arecord 3)
-sw=$(col arecord_sync 1); sc=$(col arecord_sync 2)
+# Throughput and scale, unpaced (scripts/bench-unpaced.sh): the test PCMs are ALSA's file plugin
+# over null, reading raw infiles longer than the runs. SCALE_SECONDS (600), SCALE_CHANNELS
+# ("2 8 32 64") and SCALE_RUNS (1) size the scale runs; SKIP_SCALE=1 leaves them out.
+. "$ROOT/scripts/bench-unpaced.sh"
+export HOME=$WORK
+up_pcms
+unpaced_measure
+[ -n "${SKIP_SCALE:-}" ] || scale_measure
 alloc=$("$BENCH" benchpcm 20000 10000)
 alloc_small=$("$BENCH" benchpcm 20000 1000)
 
@@ -95,7 +68,6 @@ loud2=$(cat "$WORK/loud2.out"); loud32=$(cat "$WORK/loud32.out")
 kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 pct() { awk -v v="$(kv "$1" "$2")" 'BEGIN{printf "%.2f%%", v * 100}'; }
 r2() { awk -v v="$(kv "$1" "$2")" 'BEGIN{printf "%.2f", v}'; }
-nw=$(col capdeck_noloud 1); nc=$(col capdeck_noloud 2); nr=$(col capdeck_noloud 3)
 # Paced 20 s takes of 32 channels at 96 kHz (the built-in pink noise) to WAV, with loudness (the
 # take's meter and the file's) and without: CPU seconds and peak RSS.
 LD=$(mktemp -d)
@@ -109,18 +81,8 @@ rm -rf "$LD"
 
 REPORT=$ROOT/.build/bench-report.md
 {
-  echo "## capdeck record vs arecord -V stereo ($(date -u +%Y-%m-%d), $(nproc) cores, median of $RUNS)"
-  echo
-  echo "One ${SECONDS_OF_AUDIO} s recording of 48 kHz stereo S16_LE from the unpaced file-over-null PCM to a WAV in $WORK."
-  echo
-  echo "| command | wall s | CPU s (user+sys) | peak RSS KiB | wall ratio capdeck/this |"
-  echo "|---|---|---|---|---|"
-  echo "| capdeck record (fdatasync each second) | $cw | $cc | $cr | 1.00 |"
-  echo "| arecord -V stereo | $aw | $ac | $ar | $(awk -v a="$cw" -v b="$aw" 'BEGIN{printf "%.2f", a/b}') |"
-  echo "| arecord -V stereo, then sync -d | $sw | $sc | | $(awk -v a="$cw" -v b="$sw" 'BEGIN{printf "%.2f", a/b}') |"
-  echo
-  echo "Raw runs (wall, CPU, RSS): capdeck: $(tr '\n' ';' < "$WORK/capdeck.times") arecord: $(tr '\n' ';' < "$WORK/arecord.times")"
-  echo
+  unpaced_report
+  [ -n "${SKIP_SCALE:-}" ] || scale_report
   echo "## Heap allocations on the capture thread (after start)"
   echo
   echo "- 10 ms periods: $alloc"

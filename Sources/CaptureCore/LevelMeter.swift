@@ -184,6 +184,10 @@ public final class LevelMeter {
     private let maxAbs: UnsafeMutablePointer<Float>        // current sub-block
     private let windowSumSq: UnsafeMutablePointer<Double>  // channels × windowBlocks
     private let windowPeak: UnsafeMutablePointer<Float>    // channels × windowBlocks
+    private let windowTotal: UnsafeMutablePointer<Double>  // the window's sum of squares
+    private let windowMax: UnsafeMutablePointer<Float>     // the window's peak
+    private let shownPeak: UnsafeMutablePointer<Float>     // the peak and hold `levels` show
+    private let shownHold: UnsafeMutablePointer<Float>
     private let hold: UnsafeMutablePointer<Float>
     private let holdAge: UnsafeMutablePointer<Int>
     private let clips: UnsafeMutablePointer<Int>
@@ -206,6 +210,10 @@ public final class LevelMeter {
         maxAbs = zeroed(channels, 0)
         windowSumSq = zeroed(channels * windowBlocks, 0)
         windowPeak = zeroed(channels * windowBlocks, 0)
+        windowTotal = zeroed(channels, 0)
+        windowMax = zeroed(channels, 0)
+        shownPeak = zeroed(channels, 0)
+        shownHold = zeroed(channels, 0)
         hold = zeroed(channels, 0)
         holdAge = zeroed(channels, 0)
         clips = zeroed(channels, 0)
@@ -218,6 +226,7 @@ public final class LevelMeter {
 
     deinit {
         sumSq.deallocate(); maxAbs.deallocate(); windowSumSq.deallocate(); windowPeak.deallocate()
+        windowTotal.deallocate(); windowMax.deallocate(); shownPeak.deallocate(); shownHold.deallocate()
         hold.deallocate(); holdAge.deallocate(); clips.deallocate(); levels.deallocate()
         detectors.deallocate()
     }
@@ -237,66 +246,123 @@ public final class LevelMeter {
     }
 
     /// Accumulates squares, peaks and clips of `frames` frames into the current sub-block.
-    /// The format (and, for S16, the common channel counts) is chosen outside the loops, so each
-    /// loop is a tight scan over contiguous memory.
+    /// The format is chosen outside the loops, and the samples go through them four at a time
+    /// (one SSE register): the scan is the writer's largest per-sample cost.
     @inline(__always)
     private func scanBlock(_ base: UnsafeRawPointer, frames n: Int) {
-        let sf = format.sampleFormat
-        if sf == .s16LE && channels <= 2 {
-            // Integer arithmetic: exact, and it vectorises.
-            let p = base.assumingMemoryBound(to: Int16.self)
-            let c = channels
-            for ch in 0..<c {
-                var sq: Int64 = 0
-                var peak: Int32 = 0
-                var clip = 0
-                var i = ch
-                for _ in 0..<n {
-                    let x = Int32(Int16(littleEndian: p[i]))
-                    sq += Int64(x * x)
-                    let a = x < 0 ? -x : x
-                    peak = Swift.max(peak, a)
-                    clip += a >= 32767 ? 1 : 0
-                    i += c
-                }
-                sumSq[ch] += Double(sq) * (1.0 / (32768.0 * 32768.0))
-                maxAbs[ch] = Swift.max(maxAbs[ch], Float(peak) * (1.0 / 32768.0))
-                clips[ch] += clip
+        switch format.sampleFormat {
+        case .s16LE: scanLanes(S16Lanes.self, base, frames: n)
+        case .s24LE: scanLanes(S24Lanes.self, base, frames: n)
+        case .s32LE: scanLanes(S32Lanes.self, base, frames: n)
+        case .floatLE: scanLanes(FloatLanes.self, base, frames: n)
+        case .s24_3LE: scanScalar(base, frames: n, channels: 0..<channels)
+        }
+    }
+
+    /// 1, 2 or 4 channels: the block as one run of samples, each lane of a vector always the
+    /// same channel (lane % channels). More: four channels at a time (the last four overlap the
+    /// others when the count isn't a multiple of four), over chunks of frames that stay in the
+    /// L1 cache while each group reads its part of them. Three: one channel at a time.
+    @inline(__always)
+    private func scanLanes<L: LaneLoader>(_: L.Type, _ base: UnsafeRawPointer, frames n: Int) {
+        let c = channels
+        let bps = L.bytesPerSample
+        let threshold = SIMD4<Float>(repeating: clipThreshold)
+        if c == 1 || c == 2 || c == 4 {
+            let vectors = n * c / 4
+            var sum = SIMD4<Float>.zero, peak = SIMD4<Float>.zero
+            var p = base
+            for _ in 0..<vectors {
+                let a = vabs(L.load(p))
+                sum += a * a
+                peak = vmax(peak, a)
+                p += 4 * bps
             }
+            let counted = vectors * 4 / c
+            for lane in 0..<4 {
+                sumSq[lane % c] += Double(sum[lane])
+                maxAbs[lane % c] = Swift.max(maxAbs[lane % c], peak[lane])
+            }
+            if any(peak .>= threshold) { countClips(base, frames: counted, channels: 0..<c) }
+            if n > counted { scanScalar(p, frames: n - counted, channels: 0..<c) }
             return
         }
+        guard c > 4 else { return scanScalar(base, frames: n, channels: 0..<c) }
+        let frameBytes = format.bytesPerFrame
+        let chunk = Swift.max(16, 16_384 / frameBytes)
+        var done = 0
+        while done < n {
+            let m = Swift.min(chunk, n - done)
+            let chunkBase = base + done * frameBytes
+            var g = 0
+            while g < c {
+                // The last group ends at the last channel; its lanes before `g` were counted.
+                let first = Swift.min(g, c - 4)
+                var sum = SIMD4<Float>.zero, peak = SIMD4<Float>.zero
+                var p = chunkBase + first * bps
+                for _ in 0..<m {
+                    let a = vabs(L.load(p))
+                    sum += a * a
+                    peak = vmax(peak, a)
+                    p += frameBytes
+                }
+                for lane in (g - first)..<4 {
+                    let ch = first + lane
+                    sumSq[ch] += Double(sum[lane])
+                    maxAbs[ch] = Swift.max(maxAbs[ch], peak[lane])
+                }
+                if any(peak .>= threshold) { countClips(chunkBase, frames: m, channels: g..<(first + 4)) }
+                g = first + 4
+            }
+            done += m
+        }
+    }
+
+    /// Full-scale samples are rare: the vector scans count them only where a peak reached the
+    /// threshold, by looking again at those frames.
+    private func countClips(_ base: UnsafeRawPointer, frames n: Int, channels range: Range<Int>) {
+        let sf = format.sampleFormat
+        for ch in range {
+            var p = base + ch * sf.bytesPerSample
+            var c = 0
+            for _ in 0..<n {
+                c += Swift.abs(SampleCodec.loadFloat(p, sf)) >= clipThreshold ? 1 : 0
+                p += format.bytesPerFrame
+            }
+            clips[ch] += c
+        }
+    }
+
+    /// The scan one sample at a time: `channels` of `frames` frames from `base`.
+    private func scanScalar(_ base: UnsafeRawPointer, frames n: Int, channels range: Range<Int>) {
+        let sf = format.sampleFormat
         let step = sf.bytesPerSample
         let frameBytes = format.bytesPerFrame
-        for ch in 0..<channels {
+        for ch in range {
             var s: Float = 0
             var m: Float = 0
             var c = 0
             var p = base + ch * step
-            switch sf {
-            case .floatLE:
-                for _ in 0..<n {
-                    let x = Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
-                    s += x * x
-                    let a = Swift.abs(x)
-                    m = Swift.max(m, a)
-                    c += a >= clipThreshold ? 1 : 0
-                    p += frameBytes
-                }
-            default:
-                for _ in 0..<n {
-                    let x = SampleCodec.loadFloat(p, sf)
-                    s += x * x
-                    let a = Swift.abs(x)
-                    m = Swift.max(m, a)
-                    c += a >= clipThreshold ? 1 : 0
-                    p += frameBytes
-                }
+            for _ in 0..<n {
+                let x = SampleCodec.loadFloat(p, sf)
+                s += x * x
+                let a = Swift.abs(x)
+                m = Swift.max(m, a)
+                c += a >= clipThreshold ? 1 : 0
+                p += frameBytes
             }
             // Float accumulation is exact enough within one 10 ms block (≤ 1,920 samples).
             sumSq[ch] += Double(s)
             maxAbs[ch] = Swift.max(maxAbs[ch], m)
             clips[ch] += c
         }
+    }
+
+    // The standard library's pointwiseMax is a generic call (not inlined): these compile to a
+    // compare and a blend.
+    @inline(__always) private func vmax(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> { a.replacing(with: b, where: a .< b) }
+    @inline(__always) private func vabs(_ a: SIMD4<Float>) -> SIMD4<Float> {
+        unsafeBitCast(unsafeBitCast(a, to: SIMD4<UInt32>.self) & 0x7FFF_FFFF, to: SIMD4<Float>.self)  // the sign bit cleared
     }
 
     /// Feeds `frames` frames to each channel's ballistic filter: a second pass, only when a
@@ -341,18 +407,30 @@ public final class LevelMeter {
         blockPeak = loudest
         finishedBlocks &+= 1
         for ch in 0..<channels {
-            let slot = ch * windowBlocks + windowPos
+            // The window's sum and peak run along: the block replaces the one leaving. The sum is
+            // summed afresh once a window (no drift); the peak when the loudest block leaves.
+            let row = ch * windowBlocks
+            let slot = row + windowPos
+            let leavingPeak = windowPeak[slot]
+            windowTotal[ch] += sumSq[ch] - windowSumSq[slot]
             windowSumSq[slot] = sumSq[ch]
             windowPeak[slot] = maxAbs[ch]
+            var peak = windowMax[ch]
+            if maxAbs[ch] >= peak {
+                peak = maxAbs[ch]
+            } else if leavingPeak >= peak {
+                peak = 0
+                for b in 0..<windowFilled { peak = Swift.max(peak, windowPeak[row + b]) }
+            }
+            windowMax[ch] = peak
+            if windowPos == 0 {
+                var total = 0.0
+                for b in 0..<windowFilled { total += windowSumSq[row + b] }
+                windowTotal[ch] = total
+            }
             sumSq[ch] = 0
             maxAbs[ch] = 0
-            var total = 0.0
-            var peak: Float = 0
-            for b in 0..<windowFilled {
-                total += windowSumSq[ch * windowBlocks + b]
-                peak = Swift.max(peak, windowPeak[ch * windowBlocks + b])
-            }
-            let rms = (total / Double(windowFilled * blockFrames)).squareRoot()
+            let rms = (Swift.max(0, windowTotal[ch]) / Double(windowFilled * blockFrames)).squareRoot()
             if doReset { hold[ch] = 0; clips[ch] = 0; holdAge[ch] = 0 }
             if peak >= hold[ch] {
                 hold[ch] = peak
@@ -361,11 +439,16 @@ public final class LevelMeter {
                 holdAge[ch] += 1
                 if holdAge[ch] > holdBlocks { hold[ch] = peak; holdAge[ch] = 0 }
             }
-            let peakDB = ChannelLevel.decibels(Double(peak))
+            // A logarithm only for a level that changed (the peak and the hold mostly don't).
+            let last = levels[ch]
+            let peakDB = peak == shownPeak[ch] ? last.peakDB : ChannelLevel.decibels(Double(peak))
+            let holdDB = hold[ch] == shownHold[ch] ? last.holdDB : ChannelLevel.decibels(Double(hold[ch]))
+            shownPeak[ch] = peak
+            shownHold[ch] = hold[ch]
             levels[ch] = ChannelLevel(
                 peakDB: peakDB,
                 rmsDB: ChannelLevel.decibels(rms),
-                holdDB: ChannelLevel.decibels(Double(hold[ch])),
+                holdDB: holdDB,
                 clips: clips[ch],
                 ballisticDB: ballistics == .peak ? peakDB : ChannelLevel.decibels(detectors[ch].takeMax()),
                 ballistics: ballistics)
@@ -381,5 +464,53 @@ public final class LevelMeter {
         windowPos = (windowPos + 1) % windowBlocks
         blockFill = 0
         board.publish(UnsafeBufferPointer(start: levels, count: channels))
+    }
+}
+
+/// Four consecutive samples of one format as Float in [-1, 1] (`SampleCodec.loadFloat`'s scaling).
+protocol LaneLoader {
+    static var bytesPerSample: Int { get }
+    static func load(_ p: UnsafeRawPointer) -> SIMD4<Float>
+}
+
+enum S16Lanes: LaneLoader {
+    static var bytesPerSample: Int { 2 }
+    @inline(__always) static func load(_ p: UnsafeRawPointer) -> SIMD4<Float> {
+        let v = p.loadUnaligned(as: SIMD4<Int16>.self)
+        return SIMD4(Float(Int16(littleEndian: v[0])), Float(Int16(littleEndian: v[1])),
+                     Float(Int16(littleEndian: v[2])), Float(Int16(littleEndian: v[3]))) * (1.0 / 32768.0)
+    }
+}
+
+enum S32Lanes: LaneLoader {
+    static var bytesPerSample: Int { 4 }
+    @inline(__always) static func load(_ p: UnsafeRawPointer) -> SIMD4<Float> { scaled(words(p)) }
+    /// Four little-endian 32-bit words in the host's order.
+    @inline(__always) static func words(_ p: UnsafeRawPointer) -> SIMD4<Int32> {
+        let v = p.loadUnaligned(as: SIMD4<Int32>.self)
+        #if _endian(big)
+        return SIMD4(v[0].byteSwapped, v[1].byteSwapped, v[2].byteSwapped, v[3].byteSwapped)
+        #else
+        return v
+        #endif
+    }
+    /// Left-justified samples as Float.
+    @inline(__always) static func scaled(_ v: SIMD4<Int32>) -> SIMD4<Float> {
+        SIMD4(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3])) * (1.0 / 2_147_483_648.0)
+    }
+}
+
+/// The low 24 bits of each 4-byte container, moved to the top (as `SampleCodec.loadInt32`).
+enum S24Lanes: LaneLoader {
+    static var bytesPerSample: Int { 4 }
+    @inline(__always) static func load(_ p: UnsafeRawPointer) -> SIMD4<Float> { S32Lanes.scaled(S32Lanes.words(p) &<< 8) }
+}
+
+enum FloatLanes: LaneLoader {
+    static var bytesPerSample: Int { 4 }
+    @inline(__always) static func load(_ p: UnsafeRawPointer) -> SIMD4<Float> {
+        let v = p.loadUnaligned(as: SIMD4<UInt32>.self)
+        return SIMD4(Float(bitPattern: UInt32(littleEndian: v[0])), Float(bitPattern: UInt32(littleEndian: v[1])),
+                     Float(bitPattern: UInt32(littleEndian: v[2])), Float(bitPattern: UInt32(littleEndian: v[3])))
     }
 }

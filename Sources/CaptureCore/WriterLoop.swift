@@ -36,8 +36,10 @@ extension CaptureEngine {
                 for region in 0..<2 {
                     let r = region == 0 ? v.first : v.second
                     guard r.frames > 0, let p = r.pointer.map(UnsafeRawPointer.init) else { continue }
-                    // A channel selection: the selected channels, gathered a chunk at a time.
-                    let chunk = run.selection == nil ? r.frames : EngineRun.gatherFrames
+                    // A channel selection: the selected channels, gathered a chunk at a time. Else
+                    // pieces that stay in the cache from the meter's read to the sink's copy (a
+                    // second of 64 channels is 24 MB: written whole, write(2) copied it from RAM).
+                    let chunk = run.selection == nil ? Swift.max(1, EngineRun.cachedBytes / ring.bytesPerFrame) : EngineRun.gatherFrames
                     var done = 0
                     while done < r.frames {
                         let n = Swift.min(chunk, r.frames - done)
@@ -99,4 +101,9 @@ extension CaptureEngine {
         }
         finished.leave()
     }
+}
+
+extension EngineRun {
+    /// The writer's piece of the ring (bytes): metered, then handed to the sink while in the cache.
+    static let cachedBytes = 128 * 1024
 }

@@ -224,24 +224,34 @@ enum BextHistory {
     /// `history` (the bytes after the chunk's 602 fixed ones) without trailing spaces on its
     /// lines and NUL-filled to its length; text after a NUL is left out.
     static func tidy(_ history: [UInt8]) -> [UInt8] {
-        let text = history.prefix { $0 != 0 }
-        var out: [UInt8] = []
-        out.reserveCapacity(history.count)
-        var line: [UInt8] = []
-        var i = text.startIndex
-        while i < text.endIndex {
-            if text[i] == 0x0D && i + 1 < text.endIndex && text[i + 1] == 0x0A {
-                while line.last == 0x20 { line.removeLast() }
-                if !line.isEmpty { out += line + [0x0D, 0x0A] }
-                line = []
-                i += 2
-            } else {
-                line.append(text[i])
-                i += 1
+        // One pass with memchr and memcpy (it runs after every checkpoint's header write).
+        var out = [UInt8](repeating: 0, count: history.count)
+        guard !history.isEmpty else { return out }
+        history.withUnsafeBytes { h in
+            out.withUnsafeMutableBytes { o in
+                let src = h.baseAddress!, dst = o.baseAddress!
+                func find(_ byte: Int32, from: Int, to: Int) -> Int? {
+                    memchr(src + from, byte, to - from).map { UnsafeRawPointer($0) - src }
+                }
+                let end = find(0, from: 0, to: h.count) ?? h.count
+                var w = 0, line = 0, i = 0
+                while i < end, let cr = find(0x0D, from: i, to: end) {
+                    guard cr + 1 < end && h[cr + 1] == 0x0A else { i = cr + 1; continue }  // a lone CR is text
+                    var e = cr
+                    while e > line && h[e - 1] == 0x20 { e -= 1 }
+                    if e > line {
+                        memcpy(dst + w, src + line, e - line)
+                        w += e - line
+                        o[w] = 0x0D; o[w + 1] = 0x0A
+                        w += 2
+                    }
+                    line = cr + 2
+                    i = line
+                }
+                memcpy(dst + w, src + line, end - line)  // an unterminated end stays as it is
             }
         }
-        out += line  // an unterminated end stays as it is
-        return out + [UInt8](repeating: 0, count: Swift.max(0, history.count - out.count))
+        return out
     }
 
     /// Tidies the coding history of the WAV/RF64 file on `fd` (nothing to do without a bext chunk

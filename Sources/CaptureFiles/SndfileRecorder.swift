@@ -83,6 +83,9 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
     /// change size once audio follows), whether `broadcast` has lines the file doesn't have yet
     /// (written at the next checkpoint), and whether the iXML chunk is still to be added.
     private var historyBytes = 0
+    /// The container is little-endian PCM (WAV, RF64, W64): frames already in the file's
+    /// encoding go to it as bytes (`writeAsIs`).
+    private let writesRaw: Bool
     private var historyStale = false
     private var ixmlPending = false
 
@@ -139,6 +142,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
             var stored = format
             stored.sampleFormat = stores.sampleFormat
             self.stored = stored
+            writesRaw = false  // each channel's file decides
             fd = -1
             return
         }
@@ -155,6 +159,11 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         var stored = format
         stored.sampleFormat = stores.sampleFormat
         self.stored = stored
+        #if _endian(little)
+        writesRaw = fileType == .wav || fileType == .w64
+        #else
+        writesRaw = false
+        #endif
         let fd: Int32
         do throws(Errno) {
             fd = try valueOrErrno { Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
@@ -337,6 +346,12 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
             let written: sf_count_t
             let src = frames + done * bytesPerFrame
             switch encoding {
+            case _ where writesRaw && encoding == stored.sampleFormat:
+                // The bytes are the file's already: one write(2) for the batch, where sf_writef
+                // copies into an 8 KiB buffer and writes each.
+                n = count - done
+                let bytes = sf_write_raw(file, src, sf_count_t(n * bytesPerFrame))
+                written = bytes / sf_count_t(bytesPerFrame)
             case .s16LE:
                 n = count - done
                 written = sf_writef_short(file, src.assumingMemoryBound(to: Int16.self), sf_count_t(n))

@@ -113,4 +113,77 @@ import Testing
         }
     }
     #endif
+
+    /// Every format and channel count the scan treats apart (one run of lanes for 1, 2 and 4
+    /// channels; groups of four, the last overlapping, from 5; one channel at a time for 3 and
+    /// for 3-byte samples), fed in uneven pieces: each channel's peak and RMS over the last
+    /// 300 ms window (of 0.95 s getting quieter, so the loudest blocks leave it and the running
+    /// sums slide) and its clips equal a plain Double computation over the same bytes, decoded
+    /// here.
+    @Test(arguments: [SampleFormat.s16LE, .s24LE, .s24_3LE, .s32LE, .floatLE])
+    func everyChannelMatchesAPlainComputation(format: SampleFormat) {
+        for channels in [1, 2, 3, 4, 5, 6, 8, 12, 32, 33, 64] {
+            let fmt = StreamFormat(sampleFormat: format, sampleRate: 48000, channels: channels)
+            let frames = 48000 * 95 / 100, window = 48000 * 3 / 10
+            let bps = format.bytesPerSample
+            var bytes = [UInt8](repeating: 0, count: frames * channels * bps)
+            var rng = SystemRandomNumberGenerator()
+            bytes.withUnsafeMutableBytes { raw in
+                for f in 0..<frames {
+                    for ch in 0..<channels {
+                        let p = raw.baseAddress! + (f * channels + ch) * bps
+                        let amplitude = 0.9 / Double(1 + ch % 7) * (1 - 0.7 * Double(f) / Double(frames))
+                        let v = Double.random(in: -amplitude...amplitude, using: &rng)
+                        // Full scale now and then on every fifth channel: clips.
+                        let full = ch % 5 == 0 && f % 997 == 0
+                        if format == .floatLE {
+                            SampleCodec.storeFloat(full ? (f % 2 == 0 ? 1 : -1) : Float(v), p, format)
+                        } else {
+                            SampleCodec.storeInt32(full ? (f % 2 == 0 ? .max : .min) : Int32(v * 2_147_483_647), p, format)
+                        }
+                    }
+                }
+            }
+            // The reference: each sample decoded from its bytes, in Double.
+            let bits = format == .floatLE ? 0 : format.bitDepth
+            func sample(_ i: Int) -> Double {
+                let o = i * bps
+                let b = [UInt32(bytes[o]), UInt32(bytes[o + 1]), bps > 2 ? UInt32(bytes[o + 2]) : 0, bps > 3 ? UInt32(bytes[o + 3]) : 0]
+                switch format {
+                case .floatLE: return Double(Float(bitPattern: b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24))
+                case .s16LE: return Double(Int16(bitPattern: UInt16(b[0] | b[1] << 8))) / 32768
+                case .s24LE, .s24_3LE: return Double(Int32(bitPattern: (b[0] | b[1] << 8 | b[2] << 16) << 8) >> 8) / 8_388_608
+                case .s32LE: return Double(Int32(bitPattern: b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24)) / 2_147_483_648
+                }
+            }
+            let clipAt = bits == 0 ? 1.0 : 1.0 - 1.0 / Double(1 << (bits - 1))
+            let m = LevelMeter(format: fmt)
+            bytes.withUnsafeBytes { raw in
+                var done = 0, piece = 7
+                while done < frames {
+                    let n = Swift.min(piece, frames - done)
+                    m.process(raw.baseAddress! + done * fmt.bytesPerFrame, frames: n)
+                    done += n
+                    piece = piece * 3 % 1_001 + 1
+                }
+            }
+            let levels = m.board.snapshot()
+            #expect(levels.count == channels)
+            for ch in 0..<Swift.min(channels, levels.count) {
+                var peak = 0.0, sum = 0.0, clips = 0
+                for f in 0..<frames {
+                    let x = sample(f * channels + ch)
+                    if Swift.abs(x) >= clipAt { clips += 1 }
+                    guard f >= frames - window else { continue }
+                    peak = Swift.max(peak, Swift.abs(x))
+                    sum += x * x
+                }
+                let rmsDB = ChannelLevel.decibels((sum / Double(window)).squareRoot())
+                #expect(abs(levels[ch].peakDB - ChannelLevel.decibels(peak)) < 1e-4, "\(format) \(channels) ch, channel \(ch): peak \(levels[ch].peakDB)")
+                #expect(abs(levels[ch].rmsDB - rmsDB) < 1e-3, "\(format) \(channels) ch, channel \(ch): rms \(levels[ch].rmsDB) against \(rmsDB)")
+                #expect(levels[ch].clips == clips, "\(format) \(channels) ch, channel \(ch): clips")
+                if ch % 5 == 0 { #expect(clips > 0) }
+            }
+        }
+    }
 }

@@ -28,4 +28,23 @@ import Testing
         #expect(Array(tidy.prefix(text.count)) == text && tidy.dropFirst(text.count).allSatisfy { $0 == 0 })
         #expect(BextHistory.tidy(tidy) == tidy)
     }
+
+    /// The edges, each spelled out: a line of spaces only goes, a lone CR stays inside its line,
+    /// an unterminated end keeps its spaces, text after a NUL is dropped, and the length stays.
+    @Test func edgesOfTheTidying() {
+        func tidy(_ s: String, padTo n: Int) -> String {
+            let out = BextHistory.tidy(Array(s.utf8) + [UInt8](repeating: 0, count: n - s.utf8.count))
+            #expect(out.count == n)
+            let text = out.prefix { $0 != 0 }
+            #expect(out.dropFirst(text.count).allSatisfy { $0 == 0 }, "NUL-filled after the text")
+            return String(decoding: text, as: UTF8.self)
+        }
+        #expect(tidy("a  \r\n   \r\nb\r\n", padTo: 32) == "a\r\nb\r\n")
+        #expect(tidy("a\rb \r\n", padTo: 16) == "a\rb\r\n")
+        #expect(tidy("x\r\ntail  ", padTo: 16) == "x\r\ntail  ")
+        #expect(tidy("x \r\n\0y \r\n", padTo: 16) == "x\r\n")
+        #expect(tidy("\r\n\r\n", padTo: 8) == "")
+        #expect(tidy("ends with CR\r", padTo: 16) == "ends with CR\r")
+        #expect(tidy("", padTo: 4) == "")
+    }
 }
