@@ -64,7 +64,10 @@ loudness_cost_measure
 # thread's allocations (capdeck-bench loudness).
 /usr/bin/time -f "%M" -o "$WORK/loud2.rss" "$BENCH" loudness 2 48000 60 > "$WORK/loud2.out"
 /usr/bin/time -f "%M" -o "$WORK/loud32.rss" "$BENCH" loudness 32 96000 20 > "$WORK/loud32.out"
-loud2=$(cat "$WORK/loud2.out"); loud32=$(cat "$WORK/loud32.out")
+# The same stereo meter over speech (rt_signal's), where most blocks can't raise the true peak.
+RT_SIGNAL=speech rt_signal "$WORK/speech.raw" 60
+"$BENCH" loudness 2 48000 60 "$WORK/speech.raw" > "$WORK/loud2s.out"
+loud2=$(cat "$WORK/loud2.out"); loud32=$(cat "$WORK/loud32.out"); loud2s=$(cat "$WORK/loud2s.out")
 kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 pct() { awk -v v="$(kv "$1" "$2")" 'BEGIN{printf "%.2f%%", v * 100}'; }
 r2() { awk -v v="$(kv "$1" "$2")" 'BEGIN{printf "%.2f", v}'; }
@@ -101,6 +104,8 @@ REPORT=$ROOT/.build/bench-report.md
   echo "| | 2 ch, 48 kHz, S16_LE | 32 ch, 96 kHz, S32_LE |"
   echo "|---|---|---|"
   echo "| one meter: share of a core | $(pct "$loud2" core_fraction) | $(pct "$loud32" core_fraction) |"
+  echo "| one meter over speech instead of noise | $(pct "$loud2s" core_fraction) | |"
+  echo "| true-peak blocks fed / skipped (noise; speech) | $(kv "$loud2" true_peak_blocks_fed) / $(kv "$loud2" skipped); $(kv "$loud2s" true_peak_blocks_fed) / $(kv "$loud2s" skipped) | $(kv "$loud32" true_peak_blocks_fed) / $(kv "$loud32" skipped) |"
   echo "| allocations in process (after init) | $(kv "$loud2" process_allocations) | $(kv "$loud32" process_allocations) |"
   echo "| allocations per reading (10 a second) | $(kv "$loud2" reading_allocations) in $(kv "$loud2" readings) | $(kv "$loud32" reading_allocations) in $(kv "$loud32" readings) |"
   echo "| unpaced engine, writer off / on (s for $(kv "$loud2" audio_seconds) / $(kv "$loud32" audio_seconds) s of audio) | $(r2 "$loud2" engine_wall_off_s) / $(r2 "$loud2" engine_wall_on_s) | $(r2 "$loud32" engine_wall_off_s) / $(r2 "$loud32" engine_wall_on_s) |"

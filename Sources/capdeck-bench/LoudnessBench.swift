@@ -40,19 +40,33 @@ final class MeteringSink: RecordingSink {
     func addMarker(_ marker: RecordingMarker) {}
 }
 
-func loudnessBench(channels: Int, rate: Int, seconds: Int) {
-    let encoding: SampleFormat = channels <= 2 ? .s16LE : .s32LE
+/// `infile`: raw S16_LE of `channels` at `rate` to measure instead of noise (the meter over
+/// SECONDS of it, or all of it if shorter): programme material, where the true peak can rest.
+func loudnessBench(channels: Int, rate: Int, seconds requested: Int, infile: String? = nil) {
+    let encoding: SampleFormat = channels <= 2 || infile != nil ? .s16LE : .s32LE
     let format = StreamFormat(sampleFormat: encoding, sampleRate: rate, channels: channels)
     let batch = rate / 10
-    // One second of white noise at about -20 dBFS, repeated.
-    var x: UInt32 = 0x2545_F491
-    var second = [UInt8](repeating: 0, count: rate * format.bytesPerFrame)
-    second.withUnsafeMutableBytes { b in
-        for i in 0..<(rate * channels) {
-            x ^= x << 13; x ^= x >> 17; x ^= x << 5
-            SampleCodec.storeFloat(Float(Int32(bitPattern: x)) / 2_147_483_648 * 0.17, b.baseAddress! + i * encoding.bytesPerSample, encoding)
+    var seconds = requested
+    // One second of white noise at about -20 dBFS, repeated: the true peak never rests (the
+    // meter's worst case). Or the infile, second after second.
+    var audio = [UInt8](repeating: 0, count: rate * format.bytesPerFrame)
+    if let infile {
+        guard let f = fopen(infile, "rb") else { complain("capdeck-bench: can't open \(infile)"); exit(66) }
+        audio = [UInt8](repeating: 0, count: requested * rate * format.bytesPerFrame)
+        let got = fread(&audio, rate * format.bytesPerFrame, requested, f)
+        fclose(f)
+        guard got > 0 else { complain("capdeck-bench: \(infile) holds less than a second"); exit(65) }
+        seconds = got
+    } else {
+        var x: UInt32 = 0x2545_F491
+        audio.withUnsafeMutableBytes { b in
+            for i in 0..<(rate * channels) {
+                x ^= x << 13; x ^= x >> 17; x ^= x << 5
+                SampleCodec.storeFloat(Float(Int32(bitPattern: x)) / 2_147_483_648 * 0.17, b.baseAddress! + i * encoding.bytesPerSample, encoding)
+            }
         }
     }
+    let secondBytes = rate * format.bytesPerFrame
     let meter: LoudnessMeter
     do throws(LoudnessError) { meter = try LoudnessMeter(channels: channels, sampleRate: rate) } catch {
         complain("capdeck-bench: \(error)")
@@ -61,8 +75,9 @@ func loudnessBench(channels: Int, rate: Int, seconds: Int) {
     let tid = CAllocCounter_currentThreadID()
     var processAllocations: UInt64 = 0, readingAllocations: UInt64 = 0
     let cpu0 = threadCPUSeconds()
-    for _ in 0..<seconds {
-        second.withUnsafeBytes { b in
+    for s in 0..<seconds {
+        audio.withUnsafeBytes { all in
+            let b = UnsafeRawBufferPointer(rebasing: all[(infile == nil ? 0 : s * secondBytes)...])
             for start in stride(from: 0, to: rate, by: batch) {
                 CAllocCounter_watch(tid)
                 meter.process(b.baseAddress! + start * format.bytesPerFrame, count: min(batch, rate - start), encoding: encoding)
@@ -104,6 +119,7 @@ func loudnessBench(channels: Int, rate: Int, seconds: Int) {
     let counted = CAllocCounter_isActive() != 0
     func n(_ v: UInt64) -> String { counted ? "\(v)" : "unmeasured" }
     print("channels=\(channels) rate=\(rate) format=\(encoding.rawValue) audio_seconds=\(seconds)"
+          + " true_peak_blocks_fed=\(meter.truePeakBlocks.fed) skipped=\(meter.truePeakBlocks.skipped)"
           + " meter_cpu_s=\(cpu) core_fraction=\(cpu / Double(seconds)) process_allocations=\(n(processAllocations))"
           + " readings=\(seconds * 10) reading_allocations=\(n(readingAllocations))"
           + " engine_wall_off_s=\(off.wall) engine_wall_on_s=\(on.wall)"

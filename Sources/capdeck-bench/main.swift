@@ -23,7 +23,7 @@ guard args.count >= 2 else {
 let name = args[1]
 if name == "loudness" {
     loudnessBench(channels: args.count > 2 ? Int(args[2]) ?? 2 : 2, rate: args.count > 3 ? Int(args[3]) ?? 48_000 : 48_000,
-                  seconds: args.count > 4 ? Int(args[4]) ?? 60 : 60)
+                  seconds: args.count > 4 ? Int(args[4]) ?? 60 : 60, infile: args.count > 5 ? args[5] : nil)
     exit(0)
 }
 let periods = args.count > 2 ? Int(args[2]) ?? 20_000 : 20_000
