@@ -282,12 +282,11 @@ public enum ConsoleLayout {
             let latched = i < m.clipLatched.count && m.clipLatched[i]
             let style: CellStyle = latched ? .clip : (i == focus ? .reverse : .dim)
             let label = String(number(m, i))
-            // (Two-cell columns have one label row, `MeterLayout.labelRows`: a second would be
-            // the rule's, which hid the units of 10 and up.)
-            if cw >= 2 {
+            if MeterLayout.labelRows(channels: n, columnWidth: cw) == 1 {
                 g.put(label, x: x, y: top + barRows, style: style)
             } else {
-                // One-cell columns: the tens over the units.
+                // Columns too narrow for two digits and a space between numbers (one or two
+                // cells; side by side, 10 11 12 would read 101112): the tens over the units.
                 let digits = Array(label.count == 1 ? " " + label : label)
                 g[x, top + barRows] = Cell(digits[digits.count - 2], style)
                 g[x, top + barRows + 1] = Cell(digits[digits.count - 1], style)
@@ -717,8 +716,9 @@ public enum MeterLayout: Equatable, Sendable {
     /// one cell narrower from 2 on, a gap between), the dBFS scale at the left when `scale`.
     case vertical(barRows: Int, columnWidth: Int, scale: Bool)
 
-    /// Rows of labels under one-cell vertical bars: two for two-digit channel numbers.
-    static func labelRows(channels: Int, columnWidth: Int) -> Int { channels >= 10 && columnWidth < 3 ? (columnWidth == 1 ? 2 : 1) : 1 }
+    /// Rows of labels under vertical bars: two for two-digit channel numbers in columns of one
+    /// or two cells (tens over units), else one.
+    static func labelRows(channels: Int, columnWidth: Int) -> Int { channels >= 10 && columnWidth < 3 ? 2 : 1 }
 
     /// The fewest rows vertical bars can use: the focus line, two rows of bar, the labels.
     static func verticalMinimum(channels: Int) -> Int { 1 + 2 + labelRows(channels: channels, columnWidth: 1) }

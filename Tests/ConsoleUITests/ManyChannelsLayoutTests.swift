@@ -61,6 +61,26 @@ import Testing
         #expect(rows[23].contains("quit"))
     }
 
+    @Test("two-cell columns: 10 and up tens over units, not run together (101112)")
+    func twoCellColumnsLabelTensOverUnits() throws {
+        let m = model(channels: 32)
+        guard case .vertical(let bars, let cw, let scale)? = MeterLayout.choose(channels: 32, width: 100, rows: 30 - 17) else {
+            Issue.record("32 channels at 100×30 should be vertical bars"); return
+        }
+        #expect(cw == 2 && scale)
+        let g = ConsoleLayout.render(m, width: 100, height: 30)
+        let rows = (0..<30).map { Array(g.row($0)) }
+        let top = try #require(rows.firstIndex { String($0).hasPrefix("ch 1/32") }) + 1
+        let tens = rows[top + bars], units = rows[top + bars + 1]
+        let shownTens = String((0..<32).map { (c: Int) -> Character in tens[5 + 2 * c] })
+        let shownUnits = String((0..<32).map { (c: Int) -> Character in units[5 + 2 * c] })
+        let wantTens = String((1...32).map { (c: Int) -> Character in c < 10 ? " " : Character(String(c / 10)) })
+        let wantUnits = String((1...32).map { (c: Int) -> Character in Character(String(c % 10)) })
+        #expect(shownTens == wantTens, "\(String(tens))")
+        #expect(shownUnits == wantUnits, "\(String(units))")
+        #expect(!String(units).contains("1011"))
+    }
+
     @Test func focusWrapsAndSelectionNumbersAndNamesLabelTheMeters() {
         var m = model(channels: 10)
         m.channelNumbers = [3, 1, 5, 6, 7, 8, 9, 10, 11, 12]
