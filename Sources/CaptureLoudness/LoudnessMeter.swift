@@ -383,7 +383,7 @@ public final class LoudnessMeter {
     public func retire() {
         guard !isRetired else { return }
         isRetired = true
-        if channels != 1 || sampleRate != 16 { _ = ebur128_change_parameters(state, 1, 16) }
+        _ = ebur128_change_parameters(state, 1, 16)  // NO_CHANGE for a meter already that small
         for i in peakStates.indices { ebur128_destroy(&peakStates[i]) }
         peakStates = []
     }
