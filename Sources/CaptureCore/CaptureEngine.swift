@@ -113,10 +113,11 @@ public final class CaptureEngine: @unchecked Sendable {
         public var channelSelection: ChannelSelection?
         /// Audio the writer lets gather in the ring before it wakes (capped at a quarter of the
         /// ring): it sleeps until the capture thread has published this much, the capture ends,
-        /// a marker arrives, or 250 ms pass. With periods shorter than this the writer wakes once
-        /// per batch instead of once per period (meters, files and data outputs get the same
-        /// frames, in bigger batches); with longer periods, once per period. 20 ms keeps a 30 fps
-        /// meter fresh. 0: every period.
+        /// a marker arrives, or 250 ms (two batches, when that is longer) pass. With periods
+        /// shorter than this the writer wakes once per batch instead of once per period (meters,
+        /// files and data outputs get the same frames, in bigger batches); with longer periods,
+        /// once per period. 20 ms keeps a 30 fps meter fresh; a headless recorder takes 250 ms
+        /// (`CaptureSession.outputBatchSeconds`). 0: every period.
         public var writerBatchSeconds: Double
 
         public init(request: CaptureRequest, recordingFormat: StreamFormat? = nil,
@@ -262,7 +263,7 @@ public final class CaptureEngine: @unchecked Sendable {
         _ = mlock(ring.storageBytes.baseAddress, ring.storageBytes.count)  // best effort
         let batch = Swift.min(ring.capacity / 4, Int((Double(target.sampleRate) * Swift.max(0, configuration.writerBatchSeconds)).rounded()))
         let run = EngineRun(ring: ring, meter: LevelMeter(format: configuration.recordingFormat, board: meterBoard), binding: b,
-                            selection: configuration.channelSelection.map { ($0, target) }, writerBatch: Swift.max(1, batch))
+                            selection: configuration.channelSelection.map { ($0, target) }, writerBatch: Swift.max(1, batch), sampleRate: target.sampleRate)
         state.withLock { $0.granted = g; $0.device = initialDevice }
 
         let started = DispatchSemaphore(value: 0)

@@ -125,11 +125,17 @@ final class EngineRun: @unchecked Sendable {
     static let gatherFrames = 4096
     /// The frames the writer waits for before it wakes (`Configuration.writerBatchSeconds`).
     let writerBatch: Int
+    /// How long the writer sleeps at most when less than a batch has gathered (a device that
+    /// delivers a trickle, or none): 250 ms, or two batches when they are longer, so a batch that
+    /// gathers at the device's pace is one wake-up, and what a trickle brings still reaches the
+    /// file and the checkpoint well within a second.
+    let writerIdleTimeoutMs: Int32
 
     init(ring: FrameRing, meter: LevelMeter, binding: DeviceBinding, selection: (ChannelSelection, StreamFormat)? = nil,
-         writerBatch: Int = 1) {
+         writerBatch: Int = 1, sampleRate: Int = 48_000) {
         self.ring = ring
         self.writerBatch = writerBatch
+        writerIdleTimeoutMs = Int32(Swift.max(250, 2 * writerBatch * 1000 / Swift.max(1, sampleRate)))
         self.meter = meter
         self.binding = binding
         self.selection = selection

@@ -20,18 +20,28 @@ extension CaptureEngine {
         // unpaced capture also never has more than ~1 s of audio beyond its last header.
         let checkpointFrames = configuration.recordingFormat.sampleRate
         var framesSinceCheckpoint = 0
+        // One past the newest marker's frame handed to the sink: a marker at a frame not yet
+        // captured waits in its file for that frame, so until the ring's reader passes it the
+        // writer wakes as soon as it has arrived, not a whole batch later.
+        var markerHorizon = 0
         while true {
             let v = ring.readVector(limit: checkpointFrames)
             if v.frames == 0 {
                 if captureEnded.load(ordering: .acquiring) && ring.readableFrames == 0 { break }
                 // Sleep until a batch has gathered (the capture thread rings at that level, not
-                // at each period), the capture ends, a marker arrives, or 250 ms pass.
-                dataBell.prepareToWait(untilLevel: run.writerBatch)
-                if ring.readableFrames < run.writerBatch && !captureEnded.load(ordering: .sequentiallyConsistent)
+                // at each period), the capture ends, a marker arrives, or the idle timeout passes
+                // (`EngineRun.writerIdleTimeoutMs`).
+                let level = markerHorizon > ring.totalRead ? Swift.min(run.writerBatch, markerHorizon - ring.totalRead) : run.writerBatch
+                dataBell.prepareToWait(untilLevel: level)
+                if ring.readableFrames < level && !captureEnded.load(ordering: .sequentiallyConsistent)
                     && (sink == nil || markersPending.load(ordering: .sequentiallyConsistent) == 0) {
-                    _ = dataBell.wait(timeoutMs: 250)
+                    _ = dataBell.wait(timeoutMs: run.writerIdleTimeoutMs)
                 }
                 dataBell.cancelWait()
+                // Woken with audio to write: write it before the markers and the checkpoint below,
+                // so a marker finds its frames in the file and a checkpoint covers them (one that
+                // finds the file deleted stops the recording: it would drop the batch that woke us).
+                if ring.readableFrames > 0 { continue }
             } else {
                 for region in 0..<2 {
                     let r = region == 0 ? v.first : v.second
@@ -70,7 +80,10 @@ extension CaptureEngine {
             // one relaxed load per pass, the lock only when there are some.
             if let sink, markersPending.load(ordering: .acquiring) > 0 {
                 markersPending.store(0, ordering: .relaxed)
-                for m in markers.withLock({ m -> [RecordingMarker] in defer { m.removeAll() }; return m }) { sink.addMarker(m) }
+                for m in markers.withLock({ m -> [RecordingMarker] in defer { m.removeAll() }; return m }) {
+                    markerHorizon = Swift.max(markerHorizon, m.frame + 1)
+                    sink.addMarker(m)
+                }
             }
             let now = monotonicNanos()
             if now - lastCheckpoint >= checkpointInterval || framesSinceCheckpoint >= checkpointFrames {

@@ -155,6 +155,17 @@ public final class CaptureSession: @unchecked Sendable {
         get { config.withLock { $0.maxFrames } }
         set { config.withLock { $0.maxFrames = newValue } }
     }
+    /// CaptureDeck extension: how much audio gathers before the outputs (files, data outputs,
+    /// loudness) and the level meters get it, in seconds (at most a quarter of the engine's 2 s
+    /// ring; 0: every device period). Each batch is one wake-up of the writer thread, so a
+    /// headless recorder takes big ones (`capdeck record`: 250 ms, 4 wake-ups a second instead of
+    /// one per period); 20 ms, the default, keeps a 30 fps meter and a data output's delegate fresh.
+    /// What a batch delays is the audio's hand-over, not its capture: a marker and the end of capture
+    /// still wake the writer at once. Taken at each start.
+    public var outputBatchSeconds: Double {
+        get { config.withLock { $0.outputBatchSeconds } }
+        set { config.withLock { $0.outputBatchSeconds = newValue } }
+    }
     /// How often an interrupted session retries the device (from the next interruption on).
     public var interruptionRetryInterval: DispatchTimeInterval {
         get { config.withLock { $0.interruptionRetryInterval } }
@@ -176,6 +187,7 @@ public final class CaptureSession: @unchecked Sendable {
         var depth = 0
         var realtimePriority: Int32? = 70
         var maxFrames: Int?
+        var outputBatchSeconds = 0.02
         var interruptionRetryInterval: DispatchTimeInterval = .milliseconds(250)
         var reconnectsLostDevices = true
     }
@@ -465,7 +477,8 @@ public final class CaptureSession: @unchecked Sendable {
                                                             realtimePriority: self.realtimePriority,
                                                             maxFrames: self.maxFrames.map { max(1, $0 - endedFrames) },
                                                             rateConverter: LibsamplerateConverter.factory,
-                                                            channelSelection: input.channelSelection),
+                                                            channelSelection: input.channelSelection,
+                                                            writerBatchSeconds: self.outputBatchSeconds),
                                        sink: fan, meterBoard: meterBoard)
             fan.clock.bind { [weak engine] in engine?.startedAtNanos ?? 0 }
         } catch {

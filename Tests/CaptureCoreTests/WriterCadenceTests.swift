@@ -68,7 +68,7 @@ final class BatchSink: RecordingSink, @unchecked Sendable {
         }
         let sink = MarkerSink(format: format)
         // A 10 s batch is capped at a quarter of the 2 s ring (0.5 s): within 200 ms only the
-        // marker's own ring can wake the writer (its fallback wait is 250 ms).
+        // marker's own ring can wake the writer (its fallback wait is two batches, 1 s).
         let engine = try CaptureEngine(device: BuiltInSource(paced: true),
                                        configuration: .init(request: CaptureRequest(format: format, periodMicros: 10_000),
                                                             realtimePriority: nil, writerBatchSeconds: 10),

@@ -106,6 +106,47 @@ final class EventLog: @unchecked Sendable {
         #expect(bytes.range(of: Data("route: builtin:sine:440 -> builtin:sine:1000".utf8)) != nil)
     }
 
+    /// `outputBatchSeconds` (issue 14: a headless recorder's writer wakes per 250 ms, not per
+    /// period): with 100 ms periods from the clock-paced built-in source, a 250 ms batch reaches
+    /// the outputs in pieces of at least two periods, the 20 ms default in pieces of one; every
+    /// frame arrives either way, in the file and at the data output.
+    @Test func outputBatchSecondsSetsHowMuchAudioTheOutputsGetAtOnce() throws {
+        func run(batch: Double?) throws -> (pieces: [Int], saved: Int, received: Int) {
+            let session = CaptureSession()
+            session.realtimePriority = nil
+            if let batch { session.outputBatchSeconds = batch }
+            session.addInput(CaptureDeviceInput(name: "test", routes: InputRoutes(exclusive: "builtin:sine:440", shared: "builtin:sine:440"),
+                                                format: format, periodMicros: 100_000))
+            let dir = NSTemporaryDirectory() + "capdeck-batch-" + UUID().uuidString
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let out = CaptureAudioFileOutput(format: format)
+            session.addOutput(out)
+            let data = CaptureAudioDataOutput()
+            let pieces = Mutex<[Int]>([])
+            data.setSampleBufferHandler(queue: DispatchQueue(label: "client")) { b in pieces.withLock { $0.append(b.frameCount) } }
+            session.addOutput(data)
+            try out.startRecording(to: dir + "/take.wav", fileType: .wav)
+            session.startRunning()
+            usleep(1_600_000)
+            session.stopRunning()
+            let saved = try #require(try out.stopRecording())
+            usleep(100_000)  // the client queue's last buffers
+            let all = pieces.withLock { $0 }
+            return (all, saved.frames, all.reduce(0, +))
+        }
+        let batched = try run(batch: 0.25)
+        let perPeriod = try run(batch: nil)
+        for r in [batched, perPeriod] {
+            #expect(r.saved > 48_000 && r.received == r.saved, "every frame reaches the file and the data output")
+        }
+        // The median piece: the first and last of a run, and those split at the ring's wrap, are shorter.
+        func median(_ a: [Int]) -> Int { a.sorted()[a.count / 2] }
+        #expect(median(batched.pieces) >= 9_600, "250 ms batches: \(batched.pieces)")
+        #expect(median(perPeriod.pieces) <= 4_800, "the default, 20 ms: a period at a time: \(perPeriod.pieces)")
+        #expect(batched.pieces.count * 2 <= perPeriod.pieces.count, "batched \(batched.pieces.count) pieces, per period \(perPeriod.pieces.count)")
+    }
+
     /// Markers land where their audio is in the file, even after a pause: frames captured while
     /// paused are not in the file, so the markers after them move back by the paused length.
     @Test func markersAfterAPauseLandOnTheirAudio() throws {
