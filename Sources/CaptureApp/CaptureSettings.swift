@@ -27,16 +27,6 @@ public struct CaptureSettings: Sendable {
         }
     }
 
-    /// How much audio a headless `record` lets gather before its writer wakes
-    /// (`CaptureSession.outputBatchSeconds`): 250 ms, about 4 wake-ups a second at 100 ms
-    /// periods instead of 10. Each of the writer's wake-ups cost about 85 µs of CPU here whatever
-    /// it carried (issue 14's measurement: 1.2 ms a second at 10 a second, 0.4 at 2), and nothing
-    /// headless needs fresher audio: the status line redraws every 250 ms, markers and the end
-    /// still wake the writer at once, the checkpoint and `fdatasync` stay once a second of audio.
-    /// What it costs: a process killed outright loses what its ring held, up to a batch and a
-    /// period (350 ms) instead of a period. The console keeps the session's 20 ms.
-    public static let recordOutputBatchSeconds = 0.25
-
     /// The period and buffer to ask for (µs; a nil buffer lets the device choose, which asks for
     /// max(4 periods, 200 ms)): -F and -B as given; without -F, the command's default period, or
     /// a quarter of -B when that is shorter (so -B alone always holds 4 periods).

@@ -314,7 +314,6 @@ public final class HeadlessRecording {
         session.realtimePriority = settings.noRealtime ? nil : Int32(settings.rtPriority)
         session.reconnectsLostDevices = reconnectWait > 0
         session.maxFrames = maxFrames
-        session.outputBatchSeconds = CaptureSettings.recordOutputBatchSeconds
         session.meterBoard.ballistics = settings.meterBallistics(config: config)
         session.addInput(CaptureDeviceInput(name: settings.device ?? "default input", routes: settings.routes(config: config), format: format,
                                             periodMicros: settings.devicePeriod(for: .record).period,

@@ -116,8 +116,8 @@ public final class CaptureEngine: @unchecked Sendable {
         /// a marker arrives, or 250 ms (two batches, when that is longer) pass. With periods
         /// shorter than this the writer wakes once per batch instead of once per period (meters,
         /// files and data outputs get the same frames, in bigger batches); with longer periods,
-        /// once per period. 20 ms keeps a 30 fps meter fresh; a headless recorder takes 250 ms
-        /// (`CaptureSession.outputBatchSeconds`). 0: every period.
+        /// once per period. 20 ms keeps a 30 fps meter fresh; longer batches save wake-ups and
+        /// lose more to a crash (`CaptureSession.outputBatchSeconds`). 0: every period.
         public var writerBatchSeconds: Double
 
         public init(request: CaptureRequest, recordingFormat: StreamFormat? = nil,

@@ -82,6 +82,105 @@ final class BatchSink: RecordingSink, @unchecked Sendable {
         #expect(monotonicNanos() - t0 < 200_000_000)
     }
 
+    /// A marker at the frame being captured waits in its file for that frame (a file output
+    /// places a marker once its frame has arrived): the writer brings it within a period or so,
+    /// not a whole batch later (here 0.5 s; status listed such markers late).
+    @Test func aMarkersFrameReachesTheSinkWithinAPeriodNotABatch() throws {
+        final class WaitingSink: RecordingSink, @unchecked Sendable {
+            let path = "memory"
+            let format: StreamFormat
+            var framesWritten = 0
+            var marker: (frame: Int, at: UInt64)?
+            /// Nanoseconds from the marker to the write that brought its frame.
+            var delay: UInt64?
+            let arrived = DispatchSemaphore(value: 0)
+            init(format: StreamFormat) { self.format = format }
+            func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) {
+                framesWritten += count
+                if let m = marker, delay == nil, framesWritten > m.frame {
+                    delay = monotonicNanos() - m.at
+                    arrived.signal()
+                }
+            }
+            func checkpoint() throws(RecordingError) {}
+            func finish() throws(RecordingError) {}
+            func addMarker(_ m: RecordingMarker) { marker = (m.frame, monotonicNanos()) }
+        }
+        let sink = WaitingSink(format: format)
+        let engine = try CaptureEngine(device: BuiltInSource(paced: true),
+                                       configuration: .init(request: CaptureRequest(format: format, periodMicros: 10_000),
+                                                            realtimePriority: nil, writerBatchSeconds: 10),
+                                       sink: sink)
+        try engine.start()
+        defer { engine.stop(); _ = engine.waitUntilFinished() }
+        try waitUntil("engine.framesCaptured >= 30000") { engine.framesCaptured >= 30_000 }
+        engine.addMarker(atFrame: engine.framesCaptured, label: "m")
+        #expect(sink.arrived.wait(timeout: .now() + .seconds(2)) == .success)
+        let ms = Double(sink.delay ?? .max) / 1e6
+        #expect(ms < 200, "the marker's frame came \(ms) ms after it (batches are 500 ms)")
+    }
+
+    /// A writer woken by a batch writes it before it checkpoints: a checkpoint due while it
+    /// slept (a second of wall time passed) covers the batch that woke it. (It checkpointed first,
+    /// so the header trailed the audio by a batch, and a checkpoint that found the file deleted
+    /// stopped the recording without that batch: `VanishedFileTests` lost 14,400 of 57,600 frames
+    /// with 250 ms batches.) The source gives nothing for 1.1 s, then 0.5 s of audio at once;
+    /// the writer's 0.4 s batch makes its idle wait 0.8 s, so it sleeps through the second.
+    @Test func aCheckpointDueWhileTheWriterSleptCoversTheBatchThatWokeIt() throws {
+        /// Nothing until `opensAt`, then `burst` frames at once, then nothing.
+        final class BurstSource: CaptureSource, @unchecked Sendable {
+            let name = "burst", displayName = "burst"
+            let accessKind = AccessKind.exclusive
+            var opensAt: UInt64 = .max
+            var left = 24_000
+            var format = StreamFormat(sampleFormat: .s16LE, sampleRate: 48_000, channels: 2)
+            func open(_ r: CaptureRequest) throws(DeviceError) -> GrantedParameters {
+                format = r.format
+                return GrantedParameters(format: r.format, periodFrames: 4_800, bufferFrames: 48_000, access: "test")
+            }
+            func start() throws(DeviceError) { opensAt = monotonicNanos() + 1_100_000_000 }
+            func read(into buffer: UnsafeMutableRawPointer, frames: Int) -> DeviceRead {
+                guard monotonicNanos() >= opensAt, left > 0 else { return .frames(0) }
+                let n = Swift.min(frames, left)
+                buffer.initializeMemory(as: UInt8.self, repeating: 0, count: n * format.bytesPerFrame)
+                left -= n
+                return .frames(n)
+            }
+            func waitForData(wakeFD: Int32, timeoutMs: Int32) -> DeviceWait {
+                var p = pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)
+                if poll(&p, 1, 10) > 0 { return .woken }
+                return monotonicNanos() >= opensAt && left > 0 ? .ready : .timedOut
+            }
+            func close() {}
+        }
+        final class CheckpointSink: RecordingSink, @unchecked Sendable {
+            let path = "memory"
+            let format: StreamFormat
+            var framesWritten = 0
+            /// framesWritten at each checkpoint.
+            var checkpoints: [Int] = []
+            init(format: StreamFormat) { self.format = format }
+            func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) { framesWritten += count }
+            func checkpoint() throws(RecordingError) { checkpoints.append(framesWritten) }
+            func finish() throws(RecordingError) {}
+        }
+        let sink = CheckpointSink(format: format)
+        let engine = try CaptureEngine(device: BurstSource(),
+                                       configuration: .init(request: CaptureRequest(format: format, periodMicros: 100_000),
+                                                            realtimePriority: nil, writerBatchSeconds: 0.4),
+                                       sink: sink)
+        try engine.start()
+        try waitUntil("engine.framesCaptured >= 24000") { engine.framesCaptured >= 24_000 }
+        usleep(200_000)
+        engine.stop()
+        _ = engine.waitUntilFinished()
+        // The checkpoints before the finish: the first one the wall clock asked for came with the
+        // burst (1.1 s > 1 s), and must hold it.
+        let first = try #require(sink.checkpoints.first, "no checkpoint")
+        #expect(first == 24_000, "checkpoints saw \(sink.checkpoints) frames written")
+        #expect(sink.framesWritten == 24_000)
+    }
+
     /// The doorbell's levels: a waiter for level 3 isn't woken by a ringer at 2, is at 3, and is
     /// woken once (a second ring finds nobody waiting); a plain ring wakes any waiter.
     @Test func doorbellRingsAtTheLevelAsked() throws {

@@ -1,6 +1,5 @@
 // A headless take's threads sleep until there is work (issue 14): every wake-up of a thread costs
-// CPU whatever it carries, so `record`'s main thread waits for events instead of polling, and its
-// writer wakes per 250 ms batch (CaptureSettings.recordOutputBatchSeconds) rather than per period.
+// CPU whatever it carries, so `record`'s main thread waits for events instead of polling.
 import CaptureCore
 import Foundation
 import Glibc
