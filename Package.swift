@@ -44,12 +44,14 @@ let package = Package(
         .systemLibrary(name: "CNcursesW", providers: [.apt(["libncursesw5-dev"])]),
         .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CSamplerate", providers: [.apt(["libsamplerate0-dev"])]),
+        // Both loaders' one routine: dlopen on first use, every function resolved into a table.
+        .target(name: "CLoader", cSettings: [.define("_FORTIFY_SOURCE", to: "2", .when(configuration: .release))]),
         // libpulse's headers, and a loader that opens it on first use (not linked: see
         // Sources/CPulse/include/CPulse.h).
-        .target(name: "CPulse", cSettings: [.define("_FORTIFY_SOURCE", to: "2", .when(configuration: .release))]),
+        .target(name: "CPulse", dependencies: ["CLoader"], cSettings: [.define("_FORTIFY_SOURCE", to: "2", .when(configuration: .release))]),
         // libdbus-1's headers (libdbus-1-dev), and a loader that opens it on first use (not linked:
         // see Sources/CDBus/include/CDBus.h).
-        .target(name: "CDBus", cSettings: [.unsafeFlags(dbusIncludes), .define("_FORTIFY_SOURCE", to: "2", .when(configuration: .release))]),
+        .target(name: "CDBus", dependencies: ["CLoader"], cSettings: [.unsafeFlags(dbusIncludes), .define("_FORTIFY_SOURCE", to: "2", .when(configuration: .release))]),
         // libebur128: EBU R128 loudness and true peak.
         .systemLibrary(name: "CEbur128", pkgConfig: "libebur128", providers: [.apt(["libebur128-dev"])]),
 

@@ -1,35 +1,18 @@
-// capdeck_dbus_load (include/CDBus.h): dlopen libdbus-1.so.3 once, resolve every function.
+// capdeck_dbus_load (include/CDBus.h): libdbus-1.so.3 opened once, every function resolved; and the
+// two helpers, through that table.
 #include "CDBus.h"
-
-#include <dlfcn.h>
-#include <pthread.h>
-#include <stdio.h>
+#include "CLoader.h"
 
 static struct capdeck_dbus table;
-static const struct capdeck_dbus *loaded;
-static char why[512];
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-static void load(void) {
-    void *lib = dlopen("libdbus-1.so.3", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        snprintf(why, sizeof why, "%s", dlerror());
-        return;
-    }
-#define CAPDECK_DBUS_RESOLVE(name)                                                          \
-    if (!(*(void **)&table.name = dlsym(lib, #name))) {                                     \
-        snprintf(why, sizeof why, "libdbus-1.so.3 has no %s (too old a libdbus)", #name);   \
-        return;                                                                             \
-    }
-    CAPDECK_DBUS_FUNCTIONS(CAPDECK_DBUS_RESOLVE)
-#undef CAPDECK_DBUS_RESOLVE
-    loaded = &table;
-}
+#define CAPDECK_DBUS_NAME(name) #name,
+static const char *const names[] = {CAPDECK_DBUS_FUNCTIONS(CAPDECK_DBUS_NAME)};
+_Static_assert(sizeof table == sizeof names / sizeof *names * sizeof(void *), "a table of function pointers, one per name");
+static struct capdeck_library lib = {PTHREAD_MUTEX_INITIALIZER, "libdbus-1.so.3", names, sizeof names / sizeof *names, &table};
 
 const struct capdeck_dbus *capdeck_dbus_load(const char **error) {
-    pthread_once(&once, load);
-    if (!loaded) *error = why;
-    return loaded;
+    if (capdeck_library_load(&lib)) return &table;
+    *error = lib.why;
+    return NULL;
 }
 
 dbus_bool_t cdbus_append_string(DBusMessageIter *iter, const char *value) {
