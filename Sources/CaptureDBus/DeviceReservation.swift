@@ -51,7 +51,6 @@ public final class DeviceReservation: @unchecked Sendable {  // the connection i
     public let serviceName: String
     /// True when a holder had to be asked (it granted): it got the card back at our release.
     public let tookOver: Bool
-    private let lib: capdeck_dbus
     private let connection: OpaquePointer
     private let served: Served
     private let loopDone = DispatchSemaphore(value: 0)
@@ -183,7 +182,6 @@ public final class DeviceReservation: @unchecked Sendable {  // the connection i
 
     private init(lib: capdeck_dbus, connection: OpaquePointer, card: Int, serviceName: String, path: String, applicationName: String,
                  deviceName: String, priority: Int32, tookOver: Bool, timeoutMs: Int32) {
-        self.lib = lib
         self.connection = connection
         self.card = card
         self.serviceName = serviceName
@@ -221,6 +219,7 @@ public final class DeviceReservation: @unchecked Sendable {  // the connection i
         guard first else { return }
         served.stop.store(true, ordering: .releasing)
         loopDone.wait()
+        let lib = served.lib
         let bus = BusCalls(lib: lib, connection: connection, timeoutMs: timeoutMs)
         if lib.dbus_connection_get_is_connected(connection) != 0 {
             if let m = try? bus.call(BusCalls.daemon, BusCalls.daemonPath, BusCalls.daemon, "ReleaseName", [.string(serviceName)]) {
@@ -239,6 +238,7 @@ private struct UncheckedConnection: @unchecked Sendable {
 
 /// What the filter serves: our properties, and what happened to the name.
 private final class Served: Sendable {
+    /// libdbus, for the filter (a C callback: it has only this object) and the connection's owner.
     let lib: capdeck_dbus
     let serviceName: String
     let path: String
