@@ -1,26 +1,6 @@
 // swift-tools-version: 6.0
 // CaptureDeck: a terminal recording console and an AVCaptureSession-shaped capture library for Linux.
-import Foundation
 import PackageDescription
-
-/// libdbus-1's include directories (/usr/include/dbus-1.0 and the arch's dbus-1.0/include), which
-/// only pkg-config knows, without its -ldbus-1: a systemLibrary target's pkgConfig would link the
-/// library, and capdeck opens it at run time (Sources/CDBus/include/CDBus.h). Empty without
-/// pkg-config or libdbus-1-dev: the build then stops at dbus/dbus.h, not found.
-let dbusIncludes: [String] = {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["pkg-config", "--cflags-only-I", "dbus-1"]
-    let out = Pipe()
-    p.standardOutput = out
-    guard (try? p.run()) != nil else { return [] }
-    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.waitUntilExit()
-    return p.terminationStatus == 0 ? text.split(whereSeparator: \.isWhitespace).map(String.init) : []
-}()
-/// The same for Swift: CaptureDBus imports CDBus `internal`ly, so Swift 6 clients never load it,
-/// but a Swift 5 client loads every module its dependencies import (AVFoundationPortTests).
-let dbusHeaders = SwiftSetting.unsafeFlags(dbusIncludes.flatMap { ["-Xcc", $0] })
 
 let package = Package(
     name: "capdeck",
@@ -49,9 +29,10 @@ let package = Package(
         // libpulse's headers, and a loader that opens it on first use (not linked: see
         // Sources/CPulse/include/CPulse.h).
         .target(name: "CPulse", dependencies: ["CLoader"], cSettings: [.define("_FORTIFY_SOURCE", to: "2", .when(configuration: .release))]),
-        // libdbus-1's headers (libdbus-1-dev), and a loader that opens it on first use (not linked:
-        // see Sources/CDBus/include/CDBus.h).
-        .target(name: "CDBus", dependencies: ["CLoader"], cSettings: [.unsafeFlags(dbusIncludes), .define("_FORTIFY_SOURCE", to: "2", .when(configuration: .release))]),
+        // libdbus-1's interface as capdeck uses it, declared in its own header (no -I: libdbus's
+        // headers are where only pkg-config knows), and a loader that opens it on first use (not
+        // linked: see Sources/CDBus/include/CDBus.h).
+        .target(name: "CDBus", dependencies: ["CLoader"], cSettings: [.define("_FORTIFY_SOURCE", to: "2", .when(configuration: .release))]),
         // libebur128: EBU R128 loudness and true peak.
         .systemLibrary(name: "CEbur128", pkgConfig: "libebur128", providers: [.apt(["libebur128-dev"])]),
 
@@ -70,7 +51,7 @@ let package = Package(
         .target(name: "CapturePulse", dependencies: ["CaptureCore", "CPulse"]),
         // The session D-Bus (libdbus): media players (MPRIS) paused while mix is off and restored
         // after, with a crash journal; on its own serial queue, never the capture thread.
-        .target(name: "CaptureDBus", dependencies: ["CaptureCore", "CDBus"], swiftSettings: [dbusHeaders]),
+        .target(name: "CaptureDBus", dependencies: ["CaptureCore", "CDBus"]),
 
         // Layer 4: the AVCaptureSession-shaped library API over the engine and adapters.
         .target(name: "CaptureDeck", dependencies: ["CaptureCore", "CaptureALSA", "CaptureFiles", "CaptureLoudness", "CaptureResample", "CapturePulse", "CaptureDBus"]),
@@ -138,7 +119,7 @@ let package = Package(
             name: "AVFoundationPortTests",
             // CaptureTestSupport only for the scaffolding (a PulseAudio daemon, child processes).
             dependencies: ["CaptureDeckAVFoundation", "CaptureTestSupport"],
-            swiftSettings: [.swiftLanguageMode(.v5), dbusHeaders]
+            swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(name: "CaptureDBusTests", dependencies: ["CaptureDBus", "CaptureCore", "CaptureTestSupport"]),
         .testTarget(name: "CaptureALSATests", dependencies: ["CaptureALSA", "CaptureCore"]),

@@ -73,14 +73,14 @@ fi
 # libpulse and libdbus are opened at run time (dlopen: Sources/CPulse/include/CPulse.h,
 # Sources/CDBus/include/CDBus.h), so shlibdeps can't see them: each one's package joins Depends at
 # the version its symbols file gives the newest function capdeck resolves (the header's list).
-opened_at_run_time() {  # SONAME HEADER PREFIX (the functions' names: X(PREFIX_...))
+opened_at_run_time() {  # SONAME HEADER PREFIX (the functions' names: X(PREFIX_...) or X(PREFIX_..., ...))
   local lib pkg symbols min=0 f v
   lib=$(ldconfig -p | awk -v l="$1" '$1 == l { print $NF; exit }')
   [ -n "$lib" ] || { echo "deb.sh: $1 not found (install its package)" >&2; exit 1; }
   pkg=$(package_of "$lib")
   symbols=/var/lib/dpkg/info/$pkg:$arch.symbols
   [ -f "$symbols" ] || symbols=/var/lib/dpkg/info/$pkg.symbols
-  for f in $(grep -o "X($3_[a-z0-9_]*)" "$2" | sed 's/X(\(.*\))/\1/'); do
+  for f in $(grep -o "X($3_[a-z0-9_]*[,)]" "$2" | sed 's/X(\(.*\).$/\1/'); do
     v=$(awk -v f="$f" '$1 ~ "^"f"@" { print $2; exit }' "$symbols")
     [ -n "$v" ] || { echo "deb.sh: $f is not in $symbols" >&2; exit 1; }
     dpkg --compare-versions "$v" gt "$min" && min=$v

@@ -4,7 +4,7 @@
 #include "CLoader.h"
 
 static struct capdeck_dbus table;
-#define CAPDECK_DBUS_NAME(name) #name,
+#define CAPDECK_DBUS_NAME(name, result, parameters) #name,
 static const char *const names[] = {CAPDECK_DBUS_FUNCTIONS(CAPDECK_DBUS_NAME)};
 _Static_assert(sizeof table == sizeof names / sizeof *names * sizeof(void *), "a table of function pointers, one per name");
 static struct capdeck_library lib = {PTHREAD_MUTEX_INITIALIZER, "libdbus-1.so.3", names, sizeof names / sizeof *names, &table};

@@ -9,7 +9,7 @@
 // user gives it back by turning mix on or stopping, not another program), and the three
 // properties through `org.freedesktop.DBus.Properties`. Acquire and release are blocking calls
 // with a deadline on the caller's thread (the session's), never the capture thread.
-internal import CDBus
+import CDBus
 import Dispatch
 import Glibc
 import Synchronization

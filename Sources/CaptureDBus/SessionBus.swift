@@ -2,7 +2,7 @@
 // status and name, pause and play them. Plain blocking libdbus calls, each with its own timeout
 // (500 ms by default), so a hung player or bus costs at most that; never on the capture thread
 // (OtherAudioInterrupter runs it on its own serial queue).
-internal import CDBus
+import CDBus
 import Glibc
 
 /// Why a bus call failed: the bus's error name (`org.freedesktop.DBus.Error.NoReply` for a
