@@ -6,8 +6,9 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # real PulseAudio daemon for real-time pacing, sox to read files back, tmux for the console;
 # readers we didn't write check the files: ffprobe (ffmpeg), Python's wave (python3), flac -t, metaflac, mediainfo;
 # PipeWire (with WirePlumber and a private session bus) beside PulseAudio, for the desktop tests;
-# libdbus headers to build; a private session bus (dbus-daemon), a real MPRIS player (mpv with
-# mpv-mpris) and playerctl for the other-audio interruption tests; dbus-python with GLib for the
+# libdbus headers, which the build doesn't need, to check CDBus's own declarations against; a
+# private session bus (dbus-daemon), a real MPRIS player (mpv with mpv-mpris) and playerctl for
+# the other-audio interruption tests; dbus-python with GLib for the
 # stand-in card holders of the device reservation tests (Tests/Support/reserve-holder.py); libebur128
 # headers for the loudness meters (EBU R128); toml++ (header-only) for the config file; strace for
 # make bench's start-up figures (the first read, timed alike for capdeck and arecord).

@@ -24,12 +24,15 @@ let package = Package(
         .systemLibrary(name: "CNcursesW", providers: [.apt(["libncursesw5-dev"])]),
         .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CSamplerate", providers: [.apt(["libsamplerate0-dev"])]),
+        // Both loaders' one routine: dlopen on first use, every function resolved into a table.
+        .target(name: "CLoader", cSettings: [.define("_FORTIFY_SOURCE", to: "2", .when(configuration: .release))]),
         // libpulse's headers, and a loader that opens it on first use (not linked: see
         // Sources/CPulse/include/CPulse.h).
-        .target(name: "CPulse", cSettings: [.define("_FORTIFY_SOURCE", to: "2", .when(configuration: .release))]),
-        // libdbus-1: its headers live in /usr/include/dbus-1.0 and the arch's dbus-1.0/include, which
-        // only pkg-config knows (its .pc carries -I flags alone, which SwiftPM takes).
-        .systemLibrary(name: "CDBus", pkgConfig: "dbus-1", providers: [.apt(["libdbus-1-dev"])]),
+        .target(name: "CPulse", dependencies: ["CLoader"], cSettings: [.define("_FORTIFY_SOURCE", to: "2", .when(configuration: .release))]),
+        // libdbus-1's interface as capdeck uses it, declared in its own header (no -I: libdbus's
+        // headers are where only pkg-config knows), and a loader that opens it on first use (not
+        // linked: see Sources/CDBus/include/CDBus.h).
+        .target(name: "CDBus", dependencies: ["CLoader"], cSettings: [.define("_FORTIFY_SOURCE", to: "2", .when(configuration: .release))]),
         // libebur128: EBU R128 loudness and true peak.
         .systemLibrary(name: "CEbur128", pkgConfig: "libebur128", providers: [.apt(["libebur128-dev"])]),
 

@@ -5,8 +5,8 @@
 # The control file is generated: Version from the binary's --version and packaging/debian/changelog
 # (which must have an entry for it), Architecture from dpkg, Depends from what the binary links
 # (dpkg-shlibdeps, with the symbols files' minimum versions; each NEEDED library's package is
-# checked against it with dpkg -S) and libpulse's package (opened at run time), Installed-Size from
-# the tree. Prints the .deb's path last.
+# checked against it with dpkg -S) and libpulse's and libdbus's packages (opened at run time),
+# Installed-Size from the tree. Prints the .deb's path last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=${1:?usage: deb.sh STAGE OUTDIR}
@@ -70,21 +70,25 @@ if readelf -d "$pkg/usr/bin/capdeck" | grep -q '(RELR)'; then
     depends=$(sed 's/libc6 ([^)]*)/libc6 (>= 2.36)/' <<< "$depends")
   fi
 fi
-# libpulse is opened at run time (dlopen, Sources/CPulse/include/CPulse.h), so shlibdeps can't see
-# it: its package joins Depends at the version its symbols file gives the newest function capdeck
-# resolves.
-pulse_lib=$(ldconfig -p | awk '$1 == "libpulse.so.0" { print $NF; exit }')
-[ -n "$pulse_lib" ] || { echo "deb.sh: libpulse.so.0 not found (install libpulse0)" >&2; exit 1; }
-pulse_pkg=$(package_of "$pulse_lib")
-symbols=/var/lib/dpkg/info/$pulse_pkg:$arch.symbols
-[ -f "$symbols" ] || symbols=/var/lib/dpkg/info/$pulse_pkg.symbols
-pulse_min=0
-for f in $(sed -n 's/.*CAPDECK_PULSE_FUNCTIONS(X)//; /X(/!d; s/\\//; p' Sources/CPulse/include/CPulse.h | grep -o 'X(pa_[a-z_]*)' | sed 's/X(\(.*\))/\1/'); do
-  v=$(awk -v f="$f" '$1 ~ "^"f"@" { print $2; exit }' "$symbols")
-  [ -n "$v" ] || { echo "deb.sh: $f is not in $symbols" >&2; exit 1; }
-  dpkg --compare-versions "$v" gt "$pulse_min" && pulse_min=$v
-done
-depends="$depends, $pulse_pkg (>= $pulse_min)"
+# libpulse and libdbus are opened at run time (dlopen: Sources/CPulse/include/CPulse.h,
+# Sources/CDBus/include/CDBus.h), so shlibdeps can't see them: each one's package joins Depends at
+# the version its symbols file gives the newest function capdeck resolves (the header's list).
+opened_at_run_time() {  # SONAME HEADER PREFIX (the functions' names: X(PREFIX_...) or X(PREFIX_..., ...))
+  local lib pkg symbols min=0 f v
+  lib=$(ldconfig -p | awk -v l="$1" '$1 == l { print $NF; exit }')
+  [ -n "$lib" ] || { echo "deb.sh: $1 not found (install its package)" >&2; exit 1; }
+  pkg=$(package_of "$lib")
+  symbols=/var/lib/dpkg/info/$pkg:$arch.symbols
+  [ -f "$symbols" ] || symbols=/var/lib/dpkg/info/$pkg.symbols
+  for f in $(grep -o "X($3_[a-z0-9_]*[,)]" "$2" | sed 's/X(\(.*\).$/\1/'); do
+    v=$(awk -v f="$f" '$1 ~ "^"f"@" { print $2; exit }' "$symbols")
+    [ -n "$v" ] || { echo "deb.sh: $f is not in $symbols" >&2; exit 1; }
+    dpkg --compare-versions "$v" gt "$min" && min=$v
+  done
+  depends="$depends, $pkg (>= $min)"
+}
+opened_at_run_time libpulse.so.0 Sources/CPulse/include/CPulse.h pa
+opened_at_run_time libdbus-1.so.3 Sources/CDBus/include/CDBus.h dbus
 
 (cd "$pkg" && find usr -type f -print0 | sort -z | xargs -0 md5sum) > "$pkg/DEBIAN/md5sums"
 chmod 0644 "$pkg/DEBIAN/md5sums"

@@ -66,23 +66,23 @@ public final class DeviceReservation: @unchecked Sendable {  // the connection i
             throw .noBus("no session bus (DBUS_SESSION_BUS_ADDRESS is unset and $XDG_RUNTIME_DIR/bus does not exist)")
         }
         let timeout = Int32(clamping: timeoutMs)
-        _ = dbus_threads_init_default()
+        let lib = try library()
         var err = DBusError()
-        dbus_error_init(&err)
-        guard let c = dbus_connection_open_private(address, &err) else {
-            throw .noBus("no session bus at \(address): \(SessionBus.take(&err, fallback: "cannot connect"))")
+        lib.dbus_error_init(&err)
+        guard let c = lib.dbus_connection_open_private(address, &err) else {
+            throw .noBus("no session bus at \(address): \(SessionBus.take(lib, &err, fallback: "cannot connect"))")
         }
-        dbus_connection_set_exit_on_disconnect(c, 0)
+        lib.dbus_connection_set_exit_on_disconnect(c, 0)
         var keep = false
         defer {
             if !keep {
-                dbus_connection_close(c)
-                dbus_connection_unref(c)
+                lib.dbus_connection_close(c)
+                lib.dbus_connection_unref(c)
             }
         }
-        let bus = BusCalls(connection: c, timeoutMs: timeout)
+        let bus = BusCalls(lib: lib, connection: c, timeoutMs: timeout)
         do throws(BusError) {
-            dbus_message_unref(try bus.call(BusCalls.daemon, BusCalls.daemonPath, BusCalls.daemon, "Hello", []))
+            lib.dbus_message_unref(try bus.call(BusCalls.daemon, BusCalls.daemonPath, BusCalls.daemon, "Hello", []))
         } catch {
             throw .noBus("the session bus at \(address) does not answer: \(error)")
         }
@@ -91,7 +91,7 @@ public final class DeviceReservation: @unchecked Sendable {  // the connection i
         let path = objectPath(card: card)
         let flags = UInt32(DBUS_NAME_FLAG_DO_NOT_QUEUE) | (priority < Int32.max ? UInt32(DBUS_NAME_FLAG_ALLOW_REPLACEMENT) : 0)
         let tookOver = try takeName(bus, name: name, path: path, flags: flags, priority: priority)
-        let r = DeviceReservation(connection: c, card: card, serviceName: name, path: path,
+        let r = DeviceReservation(lib: lib, connection: c, card: card, serviceName: name, path: path,
                                   applicationName: applicationName, deviceName: deviceName,
                                   priority: priority, tookOver: tookOver, timeoutMs: timeout)
         keep = true
@@ -103,28 +103,36 @@ public final class DeviceReservation: @unchecked Sendable {  // the connection i
     /// or the holder does not answer within `timeoutMs`.
     public static func holder(card: Int, timeoutMs: Int = 500, busAddress: String? = nil) throws(ReservationError) -> String? {
         guard let address = busAddress ?? SessionBus.defaultAddress() else { throw .noBus("no session bus") }
-        _ = dbus_threads_init_default()
+        let lib = try library()
         var err = DBusError()
-        dbus_error_init(&err)
-        guard let c = dbus_connection_open_private(address, &err) else {
-            throw .noBus("no session bus at \(address): \(SessionBus.take(&err, fallback: "cannot connect"))")
+        lib.dbus_error_init(&err)
+        guard let c = lib.dbus_connection_open_private(address, &err) else {
+            throw .noBus("no session bus at \(address): \(SessionBus.take(lib, &err, fallback: "cannot connect"))")
         }
-        dbus_connection_set_exit_on_disconnect(c, 0)
+        lib.dbus_connection_set_exit_on_disconnect(c, 0)
         defer {
-            dbus_connection_close(c)
-            dbus_connection_unref(c)
+            lib.dbus_connection_close(c)
+            lib.dbus_connection_unref(c)
         }
-        let bus = BusCalls(connection: c, timeoutMs: Int32(clamping: timeoutMs))
+        let bus = BusCalls(lib: lib, connection: c, timeoutMs: Int32(clamping: timeoutMs))
         guard let hello = try? bus.call(BusCalls.daemon, BusCalls.daemonPath, BusCalls.daemon, "Hello", []) else {
             throw .noBus("the session bus at \(address) does not answer")
         }
-        dbus_message_unref(hello)
+        lib.dbus_message_unref(hello)
         let name = serviceName(card: card)
         guard let owner = try? bus.owner(of: name) else { return nil }
         switch Result(catching: { () throws(BusError) -> String in try bus.stringProperty(name, path: objectPath(card: card), "ApplicationName") }) {
         case .success(let app): return app.isEmpty ? owner : app
         case .failure(let e) where e.isTimeout: throw .notAnswering(holder: bus.describe(uniqueName: owner), timeoutMs: timeoutMs)
         case .failure: return owner
+        }
+    }
+
+    /// libdbus; without it there is no bus to reserve on, as when the bus can't be reached.
+    private static func library() throws(ReservationError) -> capdeck_dbus {
+        switch libdbus {
+        case .success(let lib): return lib
+        case .failure(let e): throw .noBus("no session bus: \(e)")
         }
     }
 
@@ -172,17 +180,17 @@ public final class DeviceReservation: @unchecked Sendable {  // the connection i
         return tookOver
     }
 
-    private init(connection: OpaquePointer, card: Int, serviceName: String, path: String, applicationName: String,
+    private init(lib: capdeck_dbus, connection: OpaquePointer, card: Int, serviceName: String, path: String, applicationName: String,
                  deviceName: String, priority: Int32, tookOver: Bool, timeoutMs: Int32) {
         self.connection = connection
         self.card = card
         self.serviceName = serviceName
         self.tookOver = tookOver
         self.timeoutMs = timeoutMs
-        served = Served(serviceName: serviceName, path: path, applicationName: applicationName,
+        served = Served(lib: lib, serviceName: serviceName, path: path, applicationName: applicationName,
                         deviceName: deviceName, priority: priority)
         let box = Unmanaged.passRetained(served).toOpaque()
-        _ = dbus_connection_add_filter(connection, reservationFilter, box, { p in
+        _ = lib.dbus_connection_add_filter(connection, reservationFilter, box, { p in
             if let p { Unmanaged<Served>.fromOpaque(p).release() }
         })
         // One long work item: read, write and dispatch with a short timeout, until release.
@@ -190,7 +198,7 @@ public final class DeviceReservation: @unchecked Sendable {  // the connection i
         let queue = DispatchQueue(label: "capdeck.reservation.Audio\(card)")
         queue.async { [served, loopDone] in
             while !served.stop.load(ordering: .acquiring) {
-                if dbus_connection_read_write_dispatch(c.pointer, 50) == 0 { break }  // disconnected
+                if served.lib.dbus_connection_read_write_dispatch(c.pointer, 50) == 0 { break }  // disconnected
             }
             loopDone.signal()
         }
@@ -211,14 +219,15 @@ public final class DeviceReservation: @unchecked Sendable {  // the connection i
         guard first else { return }
         served.stop.store(true, ordering: .releasing)
         loopDone.wait()
-        let bus = BusCalls(connection: connection, timeoutMs: timeoutMs)
-        if dbus_connection_get_is_connected(connection) != 0 {
+        let lib = served.lib
+        let bus = BusCalls(lib: lib, connection: connection, timeoutMs: timeoutMs)
+        if lib.dbus_connection_get_is_connected(connection) != 0 {
             if let m = try? bus.call(BusCalls.daemon, BusCalls.daemonPath, BusCalls.daemon, "ReleaseName", [.string(serviceName)]) {
-                dbus_message_unref(m)
+                lib.dbus_message_unref(m)
             }
         }
-        dbus_connection_close(connection)
-        dbus_connection_unref(connection)
+        lib.dbus_connection_close(connection)
+        lib.dbus_connection_unref(connection)
     }
 }
 
@@ -229,6 +238,8 @@ private struct UncheckedConnection: @unchecked Sendable {
 
 /// What the filter serves: our properties, and what happened to the name.
 private final class Served: Sendable {
+    /// libdbus, for the filter (a C callback: it has only this object) and the connection's owner.
+    let lib: capdeck_dbus
     let serviceName: String
     let path: String
     let applicationName: String
@@ -238,7 +249,8 @@ private final class Served: Sendable {
     let lost = Atomic<Bool>(false)
     /// Set by release: the loop ends.
     let stop = Atomic<Bool>(false)
-    init(serviceName: String, path: String, applicationName: String, deviceName: String, priority: Int32) {
+    init(lib: capdeck_dbus, serviceName: String, path: String, applicationName: String, deviceName: String, priority: Int32) {
+        self.lib = lib
         self.serviceName = serviceName
         self.path = path
         self.applicationName = applicationName
@@ -251,106 +263,108 @@ private final class Served: Sendable {
 private func reservationFilter(_ c: OpaquePointer?, _ m: OpaquePointer?, _ data: UnsafeMutableRawPointer?) -> DBusHandlerResult {
     guard let c, let m, let data else { return DBUS_HANDLER_RESULT_NOT_YET_HANDLED }
     let s = Unmanaged<Served>.fromOpaque(data).takeUnretainedValue()
+    let lib = s.lib
     let iface = DeviceReservation.interface
-    if dbus_message_is_signal(m, "org.freedesktop.DBus", "NameLost") != 0 {
+    if lib.dbus_message_is_signal(m, "org.freedesktop.DBus", "NameLost") != 0 {
         var it = DBusMessageIter()
-        if dbus_message_iter_init(m, &it) != 0, dbus_message_iter_get_arg_type(&it) == cdbus_type_string,
+        if lib.dbus_message_iter_init(m, &it) != 0, lib.dbus_message_iter_get_arg_type(&it) == cdbus_type_string,
            let p = cdbus_get_string(&it), String(cString: p) == s.serviceName {
             s.lost.store(true, ordering: .relaxed)
         }
         return DBUS_HANDLER_RESULT_NOT_YET_HANDLED
     }
-    guard dbus_message_get_type(m) == DBUS_MESSAGE_TYPE_METHOD_CALL, dbus_message_has_path(m, s.path) != 0 else {
+    guard lib.dbus_message_get_type(m) == DBUS_MESSAGE_TYPE_METHOD_CALL, lib.dbus_message_has_path(m, s.path) != 0 else {
         return DBUS_HANDLER_RESULT_NOT_YET_HANDLED
     }
     var reply: OpaquePointer?
-    if dbus_message_is_method_call(m, iface, "RequestRelease") != 0 {
+    if lib.dbus_message_is_method_call(m, iface, "RequestRelease") != 0 {
         var it = DBusMessageIter()
-        guard dbus_message_iter_init(m, &it) != 0, dbus_message_iter_get_arg_type(&it) == cdbus_type_int32 else {
-            reply = dbus_message_new_error(m, "org.freedesktop.DBus.Error.InvalidArgs", "RequestRelease takes one int32 (the priority)")
-            return send(c, reply)
+        guard lib.dbus_message_iter_init(m, &it) != 0, lib.dbus_message_iter_get_arg_type(&it) == cdbus_type_int32 else {
+            reply = lib.dbus_message_new_error(m, "org.freedesktop.DBus.Error.InvalidArgs", "RequestRelease takes one int32 (the priority)")
+            return send(lib, c, reply)
         }
         // Refused whatever the priority: we hold the card only while capturing from it, because
         // the user asked for exclusive access.
         s.refused.add(1, ordering: .relaxed)
-        reply = dbus_message_new_method_return(m)
+        reply = lib.dbus_message_new_method_return(m)
         if let reply {
             var out = DBusMessageIter()
-            dbus_message_iter_init_append(reply, &out)
+            lib.dbus_message_iter_init_append(reply, &out)
             var no: dbus_bool_t = 0
-            _ = dbus_message_iter_append_basic(&out, cdbus_type_boolean, &no)
+            _ = lib.dbus_message_iter_append_basic(&out, cdbus_type_boolean, &no)
         }
-        return send(c, reply)
+        return send(lib, c, reply)
     }
-    if dbus_message_is_method_call(m, "org.freedesktop.DBus.Properties", "Get") != 0 {
-        let args = stringArguments(m)
+    if lib.dbus_message_is_method_call(m, "org.freedesktop.DBus.Properties", "Get") != 0 {
+        let args = stringArguments(lib, m)
         guard args.count == 2 else {
-            return send(c, dbus_message_new_error(m, "org.freedesktop.DBus.Error.InvalidArgs", "Get takes two strings"))
+            return send(lib, c, lib.dbus_message_new_error(m, "org.freedesktop.DBus.Error.InvalidArgs", "Get takes two strings"))
         }
         guard args[0] == iface || args[0].isEmpty, ["ApplicationName", "ApplicationDeviceName", "Priority"].contains(args[1]) else {
-            return send(c, dbus_message_new_error(m, "org.freedesktop.DBus.Error.UnknownProperty", "no property \(args[0]).\(args[1])"))
+            return send(lib, c, lib.dbus_message_new_error(m, "org.freedesktop.DBus.Error.UnknownProperty", "no property \(args[0]).\(args[1])"))
         }
-        reply = dbus_message_new_method_return(m)
+        reply = lib.dbus_message_new_method_return(m)
         if let reply {
             var out = DBusMessageIter()
-            dbus_message_iter_init_append(reply, &out)
+            lib.dbus_message_iter_init_append(reply, &out)
             appendVariant(&out, property: args[1], s)
         }
-        return send(c, reply)
+        return send(lib, c, reply)
     }
-    if dbus_message_is_method_call(m, "org.freedesktop.DBus.Properties", "GetAll") != 0 {
-        let args = stringArguments(m)
-        reply = dbus_message_new_method_return(m)
+    if lib.dbus_message_is_method_call(m, "org.freedesktop.DBus.Properties", "GetAll") != 0 {
+        let args = stringArguments(lib, m)
+        reply = lib.dbus_message_new_method_return(m)
         if let reply {
             var out = DBusMessageIter()
-            dbus_message_iter_init_append(reply, &out)
+            lib.dbus_message_iter_init_append(reply, &out)
             var dict = DBusMessageIter()
-            _ = dbus_message_iter_open_container(&out, cdbus_type_array, "{sv}", &dict)
+            _ = lib.dbus_message_iter_open_container(&out, cdbus_type_array, "{sv}", &dict)
             if args.first.map({ $0 == iface || $0.isEmpty }) ?? true {
                 for p in ["ApplicationName", "ApplicationDeviceName", "Priority"] {
                     var entry = DBusMessageIter()
-                    _ = dbus_message_iter_open_container(&dict, cdbus_type_dict_entry, nil, &entry)
+                    _ = lib.dbus_message_iter_open_container(&dict, cdbus_type_dict_entry, nil, &entry)
                     _ = cdbus_append_string(&entry, p)
                     appendVariant(&entry, property: p, s)
-                    _ = dbus_message_iter_close_container(&dict, &entry)
+                    _ = lib.dbus_message_iter_close_container(&dict, &entry)
                 }
             }
-            _ = dbus_message_iter_close_container(&out, &dict)
+            _ = lib.dbus_message_iter_close_container(&out, &dict)
         }
-        return send(c, reply)
+        return send(lib, c, reply)
     }
     return DBUS_HANDLER_RESULT_NOT_YET_HANDLED
 }
 
-private func send(_ c: OpaquePointer, _ reply: OpaquePointer?) -> DBusHandlerResult {
+private func send(_ lib: capdeck_dbus, _ c: OpaquePointer, _ reply: OpaquePointer?) -> DBusHandlerResult {
     guard let reply else { return DBUS_HANDLER_RESULT_NEED_MEMORY }
-    _ = dbus_connection_send(c, reply, nil)
-    dbus_message_unref(reply)
+    _ = lib.dbus_connection_send(c, reply, nil)
+    lib.dbus_message_unref(reply)
     return DBUS_HANDLER_RESULT_HANDLED
 }
 
-private func stringArguments(_ m: OpaquePointer) -> [String] {
+private func stringArguments(_ lib: capdeck_dbus, _ m: OpaquePointer) -> [String] {
     var it = DBusMessageIter()
     var out: [String] = []
-    guard dbus_message_iter_init(m, &it) != 0 else { return out }
-    while dbus_message_iter_get_arg_type(&it) == cdbus_type_string {
+    guard lib.dbus_message_iter_init(m, &it) != 0 else { return out }
+    while lib.dbus_message_iter_get_arg_type(&it) == cdbus_type_string {
         if let p = cdbus_get_string(&it) { out.append(String(cString: p)) }
-        dbus_message_iter_next(&it)
+        _ = lib.dbus_message_iter_next(&it)
     }
     return out
 }
 
 private func appendVariant(_ it: inout DBusMessageIter, property: String, _ s: Served) {
+    let lib = s.lib
     var v = DBusMessageIter()
     if property == "Priority" {
-        _ = dbus_message_iter_open_container(&it, cdbus_type_variant, "i", &v)
+        _ = lib.dbus_message_iter_open_container(&it, cdbus_type_variant, "i", &v)
         var p = s.priority
-        _ = dbus_message_iter_append_basic(&v, cdbus_type_int32, &p)
+        _ = lib.dbus_message_iter_append_basic(&v, cdbus_type_int32, &p)
     } else {
-        _ = dbus_message_iter_open_container(&it, cdbus_type_variant, "s", &v)
+        _ = lib.dbus_message_iter_open_container(&it, cdbus_type_variant, "s", &v)
         _ = cdbus_append_string(&v, property == "ApplicationName" ? s.applicationName : s.deviceName)
     }
-    _ = dbus_message_iter_close_container(&it, &v)
+    _ = lib.dbus_message_iter_close_container(&it, &v)
 }
 
 /// Blocking calls with a deadline on one connection (the acquiring or releasing thread's).
@@ -359,31 +373,32 @@ struct BusCalls {
     static let daemonPath = "/org/freedesktop/DBus"
     enum Argument { case string(String), uint32(UInt32), int32(Int32) }
 
+    let lib: capdeck_dbus
     let connection: OpaquePointer
     let timeoutMs: Int32
 
     /// The caller unrefs the reply.
     func call(_ destination: String, _ path: String, _ interface: String, _ method: String,
               _ arguments: [Argument]) throws(BusError) -> OpaquePointer {
-        guard let msg = dbus_message_new_method_call(destination, path, interface, method) else {
+        guard let msg = lib.dbus_message_new_method_call(destination, path, interface, method) else {
             throw BusError(name: "org.freedesktop.DBus.Error.NoMemory", message: "out of memory")
         }
-        defer { dbus_message_unref(msg) }
+        defer { lib.dbus_message_unref(msg) }
         var it = DBusMessageIter()
-        dbus_message_iter_init_append(msg, &it)
+        lib.dbus_message_iter_init_append(msg, &it)
         for a in arguments {
             let ok: dbus_bool_t
             switch a {
             case .string(let s): ok = cdbus_append_string(&it, s)
-            case .uint32(var u): ok = dbus_message_iter_append_basic(&it, cdbus_type_uint32, &u)
-            case .int32(var i): ok = dbus_message_iter_append_basic(&it, cdbus_type_int32, &i)
+            case .uint32(var u): ok = lib.dbus_message_iter_append_basic(&it, cdbus_type_uint32, &u)
+            case .int32(var i): ok = lib.dbus_message_iter_append_basic(&it, cdbus_type_int32, &i)
             }
             if ok == 0 { throw BusError(name: "org.freedesktop.DBus.Error.NoMemory", message: "out of memory") }
         }
         var err = DBusError()
-        dbus_error_init(&err)
-        guard let reply = dbus_connection_send_with_reply_and_block(connection, msg, timeoutMs, &err) else {
-            throw SessionBus.take(&err, fallback: "\(method) failed")
+        lib.dbus_error_init(&err)
+        guard let reply = lib.dbus_connection_send_with_reply_and_block(connection, msg, timeoutMs, &err) else {
+            throw SessionBus.take(lib, &err, fallback: "\(method) failed")
         }
         return reply
     }
@@ -391,33 +406,33 @@ struct BusCalls {
     /// The first argument of `reply`, a uint32 or boolean.
     func firstUInt32(_ reply: OpaquePointer, _ what: String) throws(BusError) -> UInt32 {
         var it = DBusMessageIter()
-        guard dbus_message_iter_init(reply, &it) != 0 else { throw BusError(name: "capdeck.BadReply", message: "\(what): no reply argument") }
-        let t = dbus_message_iter_get_arg_type(&it)
+        guard lib.dbus_message_iter_init(reply, &it) != 0 else { throw BusError(name: "capdeck.BadReply", message: "\(what): no reply argument") }
+        let t = lib.dbus_message_iter_get_arg_type(&it)
         guard t == cdbus_type_uint32 || t == cdbus_type_boolean else {
             throw BusError(name: "capdeck.BadReply", message: "\(what): unexpected reply type")
         }
         var v: UInt32 = 0
-        dbus_message_iter_get_basic(&it, &v)
+        lib.dbus_message_iter_get_basic(&it, &v)
         return v
     }
 
     func requestName(_ name: String, flags: UInt32) throws(BusError) -> UInt32 {
         let r = try call(Self.daemon, Self.daemonPath, Self.daemon, "RequestName", [.string(name), .uint32(flags)])
-        defer { dbus_message_unref(r) }
+        defer { lib.dbus_message_unref(r) }
         return try firstUInt32(r, "RequestName")
     }
 
     func requestRelease(_ name: String, path: String, priority: Int32) throws(BusError) -> Bool {
         let r = try call(name, path, DeviceReservation.interface, "RequestRelease", [.int32(priority)])
-        defer { dbus_message_unref(r) }
+        defer { lib.dbus_message_unref(r) }
         return try firstUInt32(r, "RequestRelease") != 0
     }
 
     func owner(of name: String) throws(BusError) -> String {
         let r = try call(Self.daemon, Self.daemonPath, Self.daemon, "GetNameOwner", [.string(name)])
-        defer { dbus_message_unref(r) }
+        defer { lib.dbus_message_unref(r) }
         var it = DBusMessageIter()
-        guard dbus_message_iter_init(r, &it) != 0, dbus_message_iter_get_arg_type(&it) == cdbus_type_string,
+        guard lib.dbus_message_iter_init(r, &it) != 0, lib.dbus_message_iter_get_arg_type(&it) == cdbus_type_string,
               let p = cdbus_get_string(&it) else { throw BusError(name: "capdeck.BadReply", message: "GetNameOwner: not a string") }
         return String(cString: p)
     }
@@ -425,14 +440,14 @@ struct BusCalls {
     /// A string property of the reservation interface.
     func stringProperty(_ name: String, path: String, _ property: String) throws(BusError) -> String {
         let r = try call(name, path, "org.freedesktop.DBus.Properties", "Get", [.string(DeviceReservation.interface), .string(property)])
-        defer { dbus_message_unref(r) }
+        defer { lib.dbus_message_unref(r) }
         var it = DBusMessageIter()
-        guard dbus_message_iter_init(r, &it) != 0, dbus_message_iter_get_arg_type(&it) == cdbus_type_variant else {
+        guard lib.dbus_message_iter_init(r, &it) != 0, lib.dbus_message_iter_get_arg_type(&it) == cdbus_type_variant else {
             throw BusError(name: "capdeck.BadReply", message: "\(property): not a variant")
         }
         var sub = DBusMessageIter()
-        dbus_message_iter_recurse(&it, &sub)
-        guard dbus_message_iter_get_arg_type(&sub) == cdbus_type_string, let p = cdbus_get_string(&sub) else {
+        lib.dbus_message_iter_recurse(&it, &sub)
+        guard lib.dbus_message_iter_get_arg_type(&sub) == cdbus_type_string, let p = cdbus_get_string(&sub) else {
             throw BusError(name: "capdeck.BadReply", message: "\(property): not a string")
         }
         return String(cString: p)
@@ -444,7 +459,7 @@ struct BusCalls {
         guard let r = try? call(Self.daemon, Self.daemonPath, Self.daemon, "GetConnectionUnixProcessID", [.string(uniqueName)]) else {
             return uniqueName
         }
-        defer { dbus_message_unref(r) }
+        defer { lib.dbus_message_unref(r) }
         guard let pid = try? firstUInt32(r, "GetConnectionUnixProcessID") else { return uniqueName }
         var comm = ""
         if let f = fopen("/proc/\(pid)/comm", "r") {

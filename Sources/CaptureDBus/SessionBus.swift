@@ -19,6 +19,18 @@ public struct BusError: Error, Equatable, Sendable, CustomStringConvertible {
     public var isNoOwner: Bool { name == "org.freedesktop.DBus.Error.NameHasNoOwner" || name == "org.freedesktop.DBus.Error.ServiceUnknown" }
 }
 
+/// libdbus, opened the first time the bus is used (CDBus.h says why it isn't linked), its threads
+/// initialised (a reservation's loop and the interrupter's queue each use a connection); a
+/// machine without it gets the loader's one line, as a bus that can't be reached.
+let libdbus: Result<capdeck_dbus, BusError> = {
+    var why: UnsafePointer<CChar>?
+    guard let table = capdeck_dbus_load(&why) else {
+        return .failure(BusError(name: "capdeck.NoLibdbus", message: why.map { String(cString: $0) } ?? "libdbus-1.so.3 could not be loaded"))
+    }
+    _ = table.pointee.dbus_threads_init_default()
+    return .success(table.pointee)
+}()
+
 /// An MPRIS player's `PlaybackStatus`.
 public enum PlaybackStatus: String, Sendable, Equatable {
     case playing = "Playing", paused = "Paused", stopped = "Stopped"
@@ -44,6 +56,7 @@ public final class SessionBus: MediaPlayerBus {
     public static let playerPrefix = "org.mpris.MediaPlayer2."
     static let objectPath = "/org/mpris/MediaPlayer2"
 
+    private let lib: capdeck_dbus
     private let connection: OpaquePointer
     public let timeoutMs: Int32
 
@@ -65,50 +78,51 @@ public final class SessionBus: MediaPlayerBus {
         guard let address = address ?? SessionBus.defaultAddress() else {
             throw BusError(name: "capdeck.NoSessionBus", message: "no session bus (DBUS_SESSION_BUS_ADDRESS is unset and $XDG_RUNTIME_DIR/bus does not exist)")
         }
-        _ = dbus_threads_init_default()
+        let lib = try libdbus.get()
+        self.lib = lib
         self.timeoutMs = Int32(clamping: timeoutMs)
         var err = DBusError()
-        dbus_error_init(&err)
-        guard let c = dbus_connection_open_private(address, &err) else {
-            throw SessionBus.take(&err, fallback: "could not connect to the session bus at \(address)")
+        lib.dbus_error_init(&err)
+        guard let c = lib.dbus_connection_open_private(address, &err) else {
+            throw SessionBus.take(lib, &err, fallback: "could not connect to the session bus at \(address)")
         }
         connection = c
-        dbus_connection_set_exit_on_disconnect(c, 0)
+        lib.dbus_connection_set_exit_on_disconnect(c, 0)
         // Hello by hand (dbus_bus_register waits up to libdbus's default 25 s).
         do throws(BusError) {
             _ = try call(destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus",
                          interface: "org.freedesktop.DBus", method: "Hello", arguments: [])
         } catch {
-            dbus_connection_close(c)
-            dbus_connection_unref(c)
+            lib.dbus_connection_close(c)
+            lib.dbus_connection_unref(c)
             throw error
         }
     }
 
     deinit {
-        dbus_connection_close(connection)
-        dbus_connection_unref(connection)
+        lib.dbus_connection_close(connection)
+        lib.dbus_connection_unref(connection)
     }
 
-    public var isConnected: Bool { dbus_connection_get_is_connected(connection) != 0 }
+    public var isConnected: Bool { lib.dbus_connection_get_is_connected(connection) != 0 }
 
     public func playerNames() throws(BusError) -> [String] {
         let reply = try call(destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus",
                              interface: "org.freedesktop.DBus", method: "ListNames", arguments: [])
-        defer { dbus_message_unref(reply) }
+        defer { lib.dbus_message_unref(reply) }
         var it = DBusMessageIter()
-        guard dbus_message_iter_init(reply, &it) != 0, dbus_message_iter_get_arg_type(&it) == cdbus_type_array else {
+        guard lib.dbus_message_iter_init(reply, &it) != 0, lib.dbus_message_iter_get_arg_type(&it) == cdbus_type_array else {
             throw BusError(name: "capdeck.BadReply", message: "ListNames: not an array")
         }
         var sub = DBusMessageIter()
-        dbus_message_iter_recurse(&it, &sub)
+        lib.dbus_message_iter_recurse(&it, &sub)
         var names: [String] = []
-        while dbus_message_iter_get_arg_type(&sub) == cdbus_type_string {
+        while lib.dbus_message_iter_get_arg_type(&sub) == cdbus_type_string {
             if let s = cdbus_get_string(&sub) {
                 let name = String(cString: s)
                 if name.hasPrefix(SessionBus.playerPrefix) { names.append(name) }
             }
-            dbus_message_iter_next(&sub)
+            _ = lib.dbus_message_iter_next(&sub)
         }
         return names.sorted()
     }
@@ -117,7 +131,7 @@ public final class SessionBus: MediaPlayerBus {
         do throws(BusError) {
             let reply = try call(destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus",
                                  interface: "org.freedesktop.DBus", method: "GetNameOwner", arguments: [name])
-            defer { dbus_message_unref(reply) }
+            defer { lib.dbus_message_unref(reply) }
             return try firstString(reply, what: "GetNameOwner")
         } catch where error.isNoOwner {
             return nil
@@ -137,12 +151,12 @@ public final class SessionBus: MediaPlayerBus {
     }
 
     public func pause(_ destination: String) throws(BusError) {
-        dbus_message_unref(try call(destination: destination, path: SessionBus.objectPath,
+        lib.dbus_message_unref(try call(destination: destination, path: SessionBus.objectPath,
                                     interface: "org.mpris.MediaPlayer2.Player", method: "Pause", arguments: []))
     }
 
     public func play(_ destination: String) throws(BusError) {
-        dbus_message_unref(try call(destination: destination, path: SessionBus.objectPath,
+        lib.dbus_message_unref(try call(destination: destination, path: SessionBus.objectPath,
                                     interface: "org.mpris.MediaPlayer2.Player", method: "Play", arguments: []))
     }
 
@@ -150,14 +164,14 @@ public final class SessionBus: MediaPlayerBus {
     private func property(_ destination: String, interface: String, name: String) throws(BusError) -> String {
         let reply = try call(destination: destination, path: SessionBus.objectPath,
                              interface: "org.freedesktop.DBus.Properties", method: "Get", arguments: [interface, name])
-        defer { dbus_message_unref(reply) }
+        defer { lib.dbus_message_unref(reply) }
         var it = DBusMessageIter()
-        guard dbus_message_iter_init(reply, &it) != 0, dbus_message_iter_get_arg_type(&it) == cdbus_type_variant else {
+        guard lib.dbus_message_iter_init(reply, &it) != 0, lib.dbus_message_iter_get_arg_type(&it) == cdbus_type_variant else {
             throw BusError(name: "capdeck.BadReply", message: "\(name): not a variant")
         }
         var sub = DBusMessageIter()
-        dbus_message_iter_recurse(&it, &sub)
-        guard dbus_message_iter_get_arg_type(&sub) == cdbus_type_string, let s = cdbus_get_string(&sub) else {
+        lib.dbus_message_iter_recurse(&it, &sub)
+        guard lib.dbus_message_iter_get_arg_type(&sub) == cdbus_type_string, let s = cdbus_get_string(&sub) else {
             throw BusError(name: "capdeck.BadReply", message: "\(name): not a string")
         }
         return String(cString: s)
@@ -165,7 +179,7 @@ public final class SessionBus: MediaPlayerBus {
 
     private func firstString(_ reply: OpaquePointer, what: String) throws(BusError) -> String {
         var it = DBusMessageIter()
-        guard dbus_message_iter_init(reply, &it) != 0, dbus_message_iter_get_arg_type(&it) == cdbus_type_string,
+        guard lib.dbus_message_iter_init(reply, &it) != 0, lib.dbus_message_iter_get_arg_type(&it) == cdbus_type_string,
               let s = cdbus_get_string(&it) else {
             throw BusError(name: "capdeck.BadReply", message: "\(what): not a string")
         }
@@ -177,26 +191,26 @@ public final class SessionBus: MediaPlayerBus {
     private func call(destination: String, path: String, interface: String, method: String,
                       arguments: [String]) throws(BusError) -> OpaquePointer {
         guard isConnected else { throw BusError(name: "org.freedesktop.DBus.Error.Disconnected", message: "the session bus connection is closed") }
-        guard let msg = dbus_message_new_method_call(destination, path, interface, method) else {
+        guard let msg = lib.dbus_message_new_method_call(destination, path, interface, method) else {
             throw BusError(name: "org.freedesktop.DBus.Error.NoMemory", message: "out of memory")
         }
-        defer { dbus_message_unref(msg) }
+        defer { lib.dbus_message_unref(msg) }
         var it = DBusMessageIter()
-        dbus_message_iter_init_append(msg, &it)
+        lib.dbus_message_iter_init_append(msg, &it)
         for a in arguments where cdbus_append_string(&it, a) == 0 {
             throw BusError(name: "org.freedesktop.DBus.Error.NoMemory", message: "out of memory")
         }
         var err = DBusError()
-        dbus_error_init(&err)
-        guard let reply = dbus_connection_send_with_reply_and_block(connection, msg, timeoutMs, &err) else {
-            throw SessionBus.take(&err, fallback: "\(method) failed")
+        lib.dbus_error_init(&err)
+        guard let reply = lib.dbus_connection_send_with_reply_and_block(connection, msg, timeoutMs, &err) else {
+            throw SessionBus.take(lib, &err, fallback: "\(method) failed")
         }
         return reply
     }
 
-    static func take(_ err: inout DBusError, fallback: String) -> BusError {
-        defer { dbus_error_free(&err) }
-        guard dbus_error_is_set(&err) != 0 else { return BusError(name: "capdeck.Unknown", message: fallback) }
+    static func take(_ lib: capdeck_dbus, _ err: inout DBusError, fallback: String) -> BusError {
+        defer { lib.dbus_error_free(&err) }
+        guard lib.dbus_error_is_set(&err) != 0 else { return BusError(name: "capdeck.Unknown", message: fallback) }
         return BusError(name: err.name.map { String(cString: $0) } ?? "", message: err.message.map { String(cString: $0) } ?? fallback)
     }
 }

@@ -1,6 +1,7 @@
 // What `capdeck record` loads and when (issue 14): no Foundation or ICU at all (the config file is
-// read by toml++, compiled in), libpulse only when the sound server is asked something (it is
-// opened then, not linked), and a libpulse that won't load is one line, never a trap;
+// read by toml++, compiled in), libpulse only when the sound server is asked something and
+// libdbus only when the session bus is (both opened then, not linked), and a libpulse or libdbus
+// that won't load is one line, never a trap;
 // CAPDECK_TRACE_STARTUP prints the start-up milestones `make bench` times, in order.
 import Foundation
 import Glibc
@@ -38,7 +39,7 @@ extension Integration {
             defer { home.remove() }
             let plain = try await Self.mappedFiles([], home: home, name: "plain")
             #expect(plain.contains("libasound.so") && plain.contains("libsndfile.so"), "the maps were read: \(plain.prefix(400))")
-            for lib in Self.foundation + ["libpulse.so", "libpulsecommon"] {
+            for lib in Self.foundation + ["libpulse.so", "libpulsecommon", "libdbus-1.so", "libsystemd.so"] {
                 #expect(!plain.contains(lib), "\(lib) mapped by a record of the built-in source")
             }
             try home.write("c.toml", "[input]\nrate = 44100\n")
@@ -82,6 +83,81 @@ extension Integration {
             let ok = try await Capdeck.run(["record", "-q", "-D", "builtin:pink", "-d", "0.2", out], home: home, extraEnvironment: env, timeout: 20)
             #expect(ok.exitCode == 0, "\(ok)")
             #expect(try SoundFile.read(out, samples: .none).frames == 9_600)
+        }
+
+        /// The files the dynamic linker loaded over a whole run, linked or opened later, each with
+        /// what loaded it (LD_DEBUG=files names each as it loads it: "file=libdbus-1.so.3 [0];
+        /// dynamically loaded by …/capdeck [0]"), and the run's other stderr lines.
+        static func loads(_ r: RunResult) -> (files: [String: String], lines: [String]) {
+            var files: [String: String] = [:]
+            var lines: [String] = []
+            for line in r.stderrLines {
+                if let f = line.range(of: "\tfile=") {
+                    let rest = line[f.upperBound...]
+                    let name = String(rest.prefix { $0 != " " })
+                    if let by = rest.range(of: "  ")?.upperBound, rest[by...].contains(" by "), files[name] == nil {
+                        files[name] = String(rest[by...])
+                    }
+                } else if line.range(of: #"^ *[0-9]+:\s"#, options: .regularExpression) == nil {
+                    lines.append(String(line))
+                }
+            }
+            return (files, lines)
+        }
+
+        @Test("record never loads libdbus itself for the built-in source or a file PCM (ALSA's pulse hook may, as libpulse's), without a session bus nor with one and mix on; mix off on one opens it, to ask the players")
+        func libdbusOnlyForTheBus() async throws {
+            let home = try Self.home()
+            defer { home.remove() }
+            let trace = ["LD_DEBUG": "files"]
+            var n = 0
+            func take(_ args: [String], _ env: [String: String]) async throws -> [String: String] {
+                n += 1
+                let out = home.path("take\(n).wav")
+                let r = try await Capdeck.run(["record", "-q"] + args + [out], home: home, extraEnvironment: env, timeout: 20)
+                let (files, lines) = Self.loads(r)
+                #expect(r.exitCode == 0, "\(args): \(r.termination), \(lines)")
+                #expect(files["libasound.so.2"]?.contains("needed by") == true, "the loads were read: \(files)")
+                return files
+            }
+            let builtin = try await take(["-D", "builtin:pink", "-d", "0.5"], trace)
+            #expect(builtin["libdbus-1.so.3"] == nil && builtin["libsystemd.so.0"] == nil, "\(builtin)")
+            // Every ALSA PCM reads ALSA's configuration, whose pulse hook (alsa-plugins') links
+            // libpulse, which links libdbus (and marks itself NODELETE): then it's theirs, not ours.
+            let file = try await take(["-D", "t16", "-d", "0.5"], trace)
+            if let by = file["libdbus-1.so.3"] {
+                #expect(by.contains("needed by") && by.contains("/libpulse.so.0"), "a file PCM: libdbus \(by)")
+            }
+            let bus = try await DesktopBus.start()
+            defer { bus.shutdown() }
+            let env = trace.merging(bus.environment) { $1 }
+            let mixOn = try await take(["-D", "builtin:pink", "-d", "1", "--mix-with-others"], env)
+            #expect(mixOn["libdbus-1.so.3"] == nil, "mix on: \(mixOn)")
+            let mixOff = try await take(["-D", "builtin:pink", "-d", "1"], env)
+            let by = mixOff["libdbus-1.so.3"] ?? "not loaded"
+            #expect(by.contains("dynamically loaded by") && by.contains("capdeck"), "mix off looks for players on the bus: libdbus \(by)")
+        }
+
+        @Test("a libdbus-1.so.3 that won't load (corrupt): record with mix off on a session bus says other audio is not paused and why, as for a bus it can't reach; records the whole take, no trap; the player plays on")
+        func corruptLibdbus() async throws {
+            let home = try Self.home()
+            defer { home.remove() }
+            let libs = home.makeDirectory("lib", mode: 0o755)
+            try home.write("lib/libdbus-1.so.3", "not a shared object\n")
+            let bus = try await DesktopBus.start()
+            defer { bus.shutdown() }
+            try await bus.startPlayer()
+            var env = bus.environment
+            env["LD_LIBRARY_PATH"] = libs
+            let out = home.path("take.wav")
+            let r = try await Capdeck.run(["record", "-D", "builtin:pink", "-d", "1.5", out], home: home, extraEnvironment: env, timeout: 20)
+            #expect(r.exitCode == 0, "\(r)")
+            // The line an unreachable bus gets (each pass that finds it so says it again), with the loader's words.
+            let why = Set(r.stderrLines.filter { $0.contains("libdbus-1.so.3") })
+            #expect(why.count == 1 && why.first.map { $0.hasPrefix("capdeck: other audio: other programs' audio is not paused: ") && $0.hasSuffix("libdbus-1.so.3: file too short") } == true, "\(r.stderr)")
+            for bad in ["Fatal error", "Stack dump", "backtrace", "Segmentation"] { #expect(!r.stderr.contains(bad), "\(r.stderr)") }
+            #expect(try SoundFile.read(out, samples: .none).frames == 72_000)
+            #expect(try await bus.status() == "Playing")
         }
 
         @Test("CAPDECK_TRACE_STARTUP=1: main, args-parsed, device-open, then running and first-frame, once each, after the launch; unset: none")

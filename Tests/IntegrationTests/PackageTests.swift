@@ -480,10 +480,11 @@ extension Integration {
             let needed = Self.matches(#"\(NEEDED\)\s+Shared library: \[([^\]]+)\]"#, in: readelf)
             #expect(needed.contains("libasound.so.2") && needed.contains("libsndfile.so.1") && needed.contains("libncursesw.so.6"))
             #expect(!needed.contains { $0.hasPrefix("libswift") || $0.hasPrefix("libFoundation") || $0.hasPrefix("lib_Foundation") }, "\(needed)")
-            // libpulse is opened at run time, not linked (Sources/CPulse): Depends names its package
-            // itself; packed relative relocations need glibc 2.36's loader.
-            #expect(!needed.contains { $0.hasPrefix("libpulse") }, "\(needed)")
+            // libpulse and libdbus are opened at run time, not linked (Sources/CPulse, Sources/CDBus):
+            // Depends names their packages itself; packed relative relocations need glibc 2.36's loader.
+            #expect(!needed.contains { $0.hasPrefix("libpulse") || $0.hasPrefix("libdbus") || $0.hasPrefix("libsystemd") }, "\(needed)")
             #expect(depends.range(of: #"(^|, )libpulse0 \(>= [0-9.]+\)"#, options: .regularExpression) != nil, "\(depends)")
+            #expect(depends.range(of: #"(^|, )libdbus-1-3 \(>= [0-9.]+\)"#, options: .regularExpression) != nil, "\(depends)")
             if readelf.contains("(RELR)") { #expect(depends.contains("libc6 (>= 2.36)"), "\(depends)") }
             #expect(!readelf.contains("(RUNPATH)") && !readelf.contains("(RPATH)"))
             #expect(readelf.contains("BIND_NOW") || readelf.contains("Flags: NOW"))
