@@ -36,7 +36,7 @@ public enum Recovery {
         do throws(Errno) { fd = try valueOrErrno { open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC) } } catch {
             return "can't open it to add the markers: \(error)"
         }
-        defer { close(fd) }
+        defer { closeReleasingLock(fd) }
         if let e = failure({ flock(fd, LOCK_EX | LOCK_NB) }) { return lockRefusal(e) }
         var head = [UInt8](repeating: 0, count: 4)
         guard pread(fd, &head, 4, 0) == 4 else { return nil }
@@ -91,7 +91,7 @@ public enum Recovery {
         do throws(Errno) { rfd = try valueOrErrno { open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) } } catch {
             return .untouched(reason: error.description)
         }
-        defer { close(rfd) }
+        defer { closeReleasingLock(rfd) }
         if let e = failure({ lock(rfd, LOCK_SH | LOCK_NB) }) { return .untouched(reason: lockRefusal(e)) }
         var st = stat()
         if let e = failure({ fstat(rfd, &st) }) { return .untouched(reason: e.description) }
@@ -135,6 +135,16 @@ public enum Recovery {
             return .repaired(container: plan.container, headerFrames: plausible, frames: plan.diskFrames,
                              droppedBytes: plan.truncateTo.map { size - $0 } ?? 0)
         }
+    }
+
+    /// Closes a descriptor this process holds a flock on, releasing the lock first. A lock belongs
+    /// to the open file description, which a child forked at that moment shares until its exec
+    /// closes it (O_CLOEXEC or not): a plain close would leave the file locked for that while, and
+    /// a `recover` right after (the test suite's, which spawns processes all the time) found its
+    /// own just-repaired file "in use by a running recording". LOCK_UN frees it for every holder.
+    static func closeReleasingLock(_ fd: Int32) {
+        _ = flock(fd, LOCK_UN)
+        _ = close(fd)
     }
 
     /// Why a file whose lock failed (`e` from flock) is left alone. EWOULDBLOCK: a recording holds
@@ -209,7 +219,7 @@ public enum Recovery {
     static func needsRepair(path: String, lock: (Int32, Int32) -> Int32) -> Bool {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 { return false }
-        defer { close(fd) }
+        defer { closeReleasingLock(fd) }
         if lock(fd, LOCK_SH | LOCK_NB) != 0 { return false }  // a recording in progress
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return false }

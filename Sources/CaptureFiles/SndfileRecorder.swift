@@ -546,7 +546,7 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
         if fstat(fd, &mine) == 0 && lstat(path, &named) == 0 && mine.st_dev == named.st_dev && mine.st_ino == named.st_ino {
             unlink(path)
         }
-        Glibc.close(fd)
+        Recovery.closeReleasingLock(fd)
         return true
     }
 
@@ -611,14 +611,14 @@ public final class SndfileRecorder: RecordingSink, @unchecked Sendable {
                 : r != 0 ? String(cString: sf_error_number(r))
                 : synced != 0 ? "fdatasync: \(syncError)" : nil
             let rescue = FileRescue.copy(from: fd, originalPath: path)
-            Glibc.close(fd)
+            Recovery.closeReleasingLock(fd)
             switch rescue {
             case .success(let to): throw .vanished(path: path, framesSaved: framesWritten, rescuedTo: to, reason: problem)
             case .failure(let f):
                 throw .vanished(path: path, framesSaved: framesWritten, rescuedTo: nil, reason: [problem, f.reason].compactMap { $0 }.joined(separator: "; "))
             }
         }
-        Glibc.close(fd)
+        Recovery.closeReleasingLock(fd)
         if r == -1 {
             throw .writeFailed(path: path, reason: "\(step): \(stepError)", framesSaved: framesWritten)
         }

@@ -136,6 +136,10 @@ public final class LoudnessMeter {
     /// the 100 ms from the stream's start, the windows whole steps.
     private var steps: UnsafeMutablePointer<Double>
     private var stepIndex = 0
+    /// The first 29 steps' energies, and how many steps there have been: with the ring's last 30
+    /// they hold every window of a take's parts that straddles a seam (`combined`).
+    private var head: UnsafeMutablePointer<Double>
+    private var stepCount = 0
     private var lastMomentary = -Double.infinity
     private var lastShortTerm = -Double.infinity
 
@@ -181,6 +185,8 @@ public final class LoudnessMeter {
         now.initialize(repeating: 0, count: channels)
         steps = .allocate(capacity: 30)
         steps.initialize(repeating: 0, count: 30)
+        head = .allocate(capacity: 29)
+        head.initialize(repeating: 0, count: 29)
         let surround = [EBUR128_LEFT, EBUR128_RIGHT, EBUR128_CENTER, EBUR128_LEFT_SURROUND, EBUR128_RIGHT_SURROUND]
         if layout == .surround50 {
             for (ch, c) in surround.enumerated() { ebur128_set_channel(st, UInt32(ch), Int32(c.rawValue)) }
@@ -202,6 +208,7 @@ public final class LoudnessMeter {
         before.deallocate()
         now.deallocate()
         steps.deallocate()
+        head.deallocate()
     }
 
     /// Measures `count` interleaved frames of `channels` channels in `encoding`. Allocation-free.
@@ -229,6 +236,8 @@ public final class LoudnessMeter {
         var l = -Double.infinity
         ebur128_loudness_window(state, 100, &l)
         steps[stepIndex] = l.isFinite ? pow(10, (l + 0.691) / 10) : 0
+        if stepCount < 29 { head[stepCount] = steps[stepIndex] }
+        stepCount += 1
         var m = 0.0, s = 0.0
         for i in 0..<30 {
             let e = steps[(stepIndex + 30 - i) % 30]
@@ -392,8 +401,12 @@ public final class LoudnessMeter {
     /// libebur128 combines them (`ebur128_loudness_global_multiple`, `_range_multiple`: the
     /// parts' gating blocks pooled). The blocks that would have straddled a seam are not in any
     /// part: 3 of the 400 ms blocks and 2 of the 3 s ones per seam, against 10 and 1 a second
-    /// of audio. Maxima and true peaks are the parts' highest; momentary and short-term the last
-    /// part's. All of one channel count (else the last part's figures alone).
+    /// of audio. True peaks are the parts' highest. Momentary and short-term windows run on
+    /// across the seams, from the parts' 100 ms steps (`seamSteps`): the maxima are the highest
+    /// of every whole window of the take (a take of parts shorter than 3 s has short-term values
+    /// too), the current values the take's last windows; each part's last partial step (under
+    /// 100 ms) is left out, so a window across a seam is up to that much off the whole stream's.
+    /// All of one channel count (else the last part's figures alone).
     public static func combined(_ parts: [LoudnessMeter]) -> LoudnessReading? {
         guard let last = parts.last else { return nil }
         guard parts.count > 1, parts.allSatisfy({ $0.channels == last.channels }) else { return last.reading }
@@ -406,14 +419,43 @@ public final class LoudnessMeter {
         r.range = states.withUnsafeMutableBufferPointer { ebur128_loudness_range_multiple($0.baseAddress, $0.count, &lra) } == 0
             && lra.isFinite ? lra : nil
         let finite = { (x: Double) in x.isFinite ? x : nil }
-        r.maxMomentary = parts.map(\.maxMomentary).max().flatMap(finite)
-        r.maxShortTerm = parts.map(\.maxShortTerm).max().flatMap(finite)
+        // The take's steps in order, nil where a long part's middle (its own maxima have it) is left out.
+        let sequence = parts.flatMap { $0.seamSteps }
+        func windows(_ n: Int) -> (max: Double?, last: Double?) {
+            var best = -Double.infinity, sum = 0.0, run = 0, last: Double?
+            for (i, e) in sequence.enumerated() {
+                guard let e else { sum = 0; run = 0; last = nil; continue }
+                sum += e
+                run += 1
+                if run > n { sum -= sequence[i - n]! }
+                last = nil
+                if run >= n, sum > 0 {
+                    let level = 10 * log10(sum / Double(n)) - 0.691
+                    best = max(best, level)
+                    last = level
+                }
+            }
+            return (best > -200 ? best : nil, last.flatMap { $0 > -200 ? $0 : nil })
+        }
+        let m = windows(4), st = windows(30)
+        r.maxMomentary = ([m.max] + parts.map { finite($0.maxMomentary) }).compactMap { $0 }.max()
+        r.maxShortTerm = ([st.max] + parts.map { finite($0.maxShortTerm) }).compactMap { $0 }.max()
+        r.momentary = m.last
+        r.shortTerm = st.last
         r.truePeak = (0..<last.channels).map { c in
             let peak = parts.map { $0.truePeak[c] }.max() ?? 0
             return peak > 0 ? 20 * log10(peak) : nil
         }
         r.frames = parts.reduce(0) { $0 + $1.frames }
         return r
+    }
+
+    /// This meter's 100 ms steps that a window across a seam can reach, in order: all of them
+    /// when there are at most 59, else the first 29, nil (the middle, left out), the last 30.
+    var seamSteps: [Double?] {
+        let ring = { (i: Int) -> Double in self.steps[i % 30] }
+        if stepCount <= 59 { return (0..<stepCount).map { $0 < 29 ? head[$0] : ring($0) } }
+        return (0..<29).map { head[$0] } + [nil] + ((stepCount - 30)..<stepCount).map(ring)
     }
 
     /// The figures now: momentary and short-term as of the last 100 ms step; integrated and range

@@ -200,4 +200,38 @@ import Testing
         let first = try #require(parts.first?.reading.integrated)
         #expect(abs(first - ci) > 1)
     }
+
+    @Test("parts shorter than 3 s: short-term and momentary run across the seams, as in the whole take")
+    func shortPartsHaveShortTerm() throws {
+        let rate = 48_000, seconds = 9
+        // 1 kHz, 1.3 s at -20 dBFS then 1.3 s at -34 dBFS, over and over: the loudest 3 s window
+        // lies across seams wherever they fall.
+        var samples = [Float](repeating: 0, count: seconds * rate * 2)
+        for i in 0..<(seconds * rate) {
+            let loud = (i / (13 * rate / 10)) % 2 == 0
+            let a = (loud ? 0.1 : 0.02) * sin(2 * Double.pi * 1000 * Double(i) / Double(rate))
+            samples[2 * i] = Float(a); samples[2 * i + 1] = Float(a)
+        }
+        let whole = try LoudnessMeter(channels: 2, sampleRate: rate)
+        var parts: [LoudnessMeter] = []
+        let seams = [0, 2 * rate + 17, 4 * rate + 4_001, 6 * rate + 123, 8 * rate + 5, seconds * rate]
+        samples.withUnsafeBytes { b in
+            whole.process(b.baseAddress!, count: seconds * rate, encoding: .floatLE)
+            for (from, to) in zip(seams, seams.dropFirst()) {
+                let m = try! LoudnessMeter(channels: 2, sampleRate: rate)
+                m.process(b.baseAddress! + from * 8, count: to - from, encoding: .floatLE)
+                m.retire()
+                parts.append(m)
+            }
+        }
+        #expect(parts.allSatisfy { $0.reading.maxShortTerm == nil }, "each part alone is under 3 s")
+        let w = whole.reading, c = try #require(LoudnessMeter.combined(parts))
+        let ws = try #require(w.maxShortTerm), cs = try #require(c.maxShortTerm, "the take has short-term values")
+        let wm = try #require(w.maxMomentary), cm = try #require(c.maxMomentary)
+        // Each seam leaves out its part's last partial step (under 100 ms of a 3 s window).
+        #expect(abs(ws - cs) < 0.3, "max S whole \(ws), parts \(cs)")
+        #expect(abs(wm - cm) < 0.1, "max M whole \(wm), parts \(cm)")
+        let wst = try #require(w.shortTerm), cst = try #require(c.shortTerm)
+        #expect(abs(wst - cst) < 0.5, "S now: whole \(wst), parts \(cst)")
+    }
 }

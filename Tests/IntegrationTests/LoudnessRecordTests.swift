@@ -78,6 +78,23 @@ extension Integration {
             }
         }
 
+        @Test("a take split into parts shorter than 3 s: the summary's short-term maximum is the take's, across the seams")
+        func shortPartsShortTerm() async throws {
+            let home = try TempDir()
+            defer { home.remove() }
+            let signal = EBUSignal.tech3342[0]  // -20 dBFS for its first 20 s
+            try home.write("tone.raw", bytes: signal.render(rate: 48000).rawBytes(.s24_3LE))
+            try home.write(".asoundrc", ALSAConfig.filePCM("ebu", infile: home.path("tone.raw")))
+            let out = home.path("take.wav")
+            let r = try await Capdeck.run(["record", "-D", "ebu", "-f", "S24_3LE", "-r", "48000", "-c", "2", "-d", "5", "--max-file-time", "2", out],
+                                          home: home, timeout: 60)
+            #expect(r.exitCode == 0, "\(r)")
+            #expect(FileManager.default.fileExists(atPath: home.path("take-003.wav")), "three parts: \(r.stderr)")
+            let line = try #require(r.stderr.split(separator: "\n").first { $0.hasPrefix("capdeck: loudness: ") }, "\(r.stderr)")
+            // Each part alone is under 3 s and has no short-term value; the take's 5 s have.
+            #expect(line.contains("max M -20.0 LUFS") && line.contains("max S -20.0 LUFS"), "\(line)")
+        }
+
         /// The generated EBU cases as 24-bit stereo (case 6 is 5.0 surround, which CaptureDeck's
         /// discrete channels don't weigh as such: the meter's own test covers it).
         static let recordedCases = (EBUSignal.tech3341 + EBUSignal.tech3342).filter { !$0.surround50 }
