@@ -13,6 +13,26 @@ func crashCopy(of rec: SndfileRecorder, to path: String) throws {
 }
 
 @Suite struct RecoveryTests {
+    /// A finished recording is free for `recover` at once, even while a child forked during the
+    /// recording still lives: the flock belongs to the open file description, which the child
+    /// shares until it execs or exits, so closing the descriptor alone left the file locked, and
+    /// `recover` called it "in use by a running recording" (CI saw it: other tests spawn processes
+    /// all the time). The recorder releases the lock before it closes.
+    @Test func aFinishedRecordingIsUnlockedWhileAForkedChildLives() throws {
+        let dir = TempDir()
+        let format = StreamFormat(sampleFormat: .s16LE, sampleRate: 48000, channels: 2)
+        let rec = try SndfileRecorder(path: dir.file("take.wav"), format: format, fileType: .wav)
+        let data = patternFrames(format, frames: 4_800)
+        try data.withUnsafeBytes { try rec.write($0.baseAddress!, count: 4_800) }
+        // A child that holds the process's descriptors for 2 s and does nothing else.
+        let child = fork()
+        if child == 0 { usleep(2_000_000); _exit(0) }
+        #expect(child > 0)
+        defer { var status: Int32 = 0; kill(child, SIGKILL); waitpid(child, &status, 0) }
+        try rec.finish()
+        #expect(Recovery.recover(path: dir.file("take.wav")) == .alreadyComplete(container: "WAV", frames: 4_800))
+    }
+
     /// Item 10: a WAV that passed 4 GiB before its next checkpoint. The header is libsndfile's own
     /// (RIFF, a 24-byte JUNK, fmt, fact, data); the data is extended sparsely past 4 GiB, as a
     /// crash before the checkpoint leaves it. `recover` rebuilds it as RF64 the way libsndfile
