@@ -303,12 +303,21 @@ extension CaptureEngine {
 /// `DeviceError.stalled`, and the session reopens the route. It adds no system call to the steady
 /// state: the device's poll timeout is half that limit, and the clock is read only when a poll
 /// times out (or after 256 wake-ups in a row that brought nothing).
+///
+/// Before its first frame a device gets longer (`startLimitNanos`, 5 s): starting can take
+/// seconds where running never does (a Bluetooth headset switching to its headset profile, a
+/// sound server resuming a suspended card, a PulseAudio source whose latency was its maximum
+/// until a client asked: `module-sine-source`'s first 2 s came in one piece). A stall called
+/// there cost the audio of those seconds: the stream was reopened and its late first delivery
+/// lost, the gap filled with silence.
 struct StallWatch {
     let limitNanos: UInt64
+    static let startLimitNanos: UInt64 = 5_000_000_000
     let pollMs: Int32
     /// When the silence began (0: data arrived since the last look at the clock).
     private var quietSince: UInt64 = 0
     private var emptyWakes = 0
+    private var started = false
 
     init(granted: GrantedParameters) {
         let buffer = UInt64(granted.bufferFrames) * 1_000_000_000 / UInt64(Swift.max(1, granted.format.sampleRate))
@@ -320,6 +329,7 @@ struct StallWatch {
     mutating func delivered() {
         quietSince = 0
         emptyWakes = 0
+        started = true
     }
 
     /// A wait brought nothing (it timed out, or woke with no data): the silence's length once it
@@ -337,7 +347,7 @@ struct StallWatch {
             return nil
         }
         let quiet = now - quietSince
-        return quiet >= limitNanos ? quiet : nil
+        return quiet >= (started ? limitNanos : Swift.max(limitNanos, StallWatch.startLimitNanos)) ? quiet : nil
     }
 }
 
