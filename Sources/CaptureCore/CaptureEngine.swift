@@ -263,7 +263,8 @@ public final class CaptureEngine: @unchecked Sendable {
         _ = mlock(ring.storageBytes.baseAddress, ring.storageBytes.count)  // best effort
         let batch = Swift.min(ring.capacity / 4, Int((Double(target.sampleRate) * Swift.max(0, configuration.writerBatchSeconds)).rounded()))
         let run = EngineRun(ring: ring, meter: LevelMeter(format: configuration.recordingFormat, board: meterBoard), binding: b,
-                            selection: configuration.channelSelection.map { ($0, target) }, writerBatch: Swift.max(1, batch), sampleRate: target.sampleRate)
+                            selection: configuration.channelSelection.map { ($0, target) }, writerBatch: Swift.max(1, batch),
+                            writerIdleTimeoutMs: Int32(Swift.max(250, 2 * batch * 1000 / Swift.max(1, target.sampleRate))))
         state.withLock { $0.granted = g; $0.device = initialDevice }
 
         let started = DispatchSemaphore(value: 0)

@@ -132,10 +132,10 @@ final class EngineRun: @unchecked Sendable {
     let writerIdleTimeoutMs: Int32
 
     init(ring: FrameRing, meter: LevelMeter, binding: DeviceBinding, selection: (ChannelSelection, StreamFormat)? = nil,
-         writerBatch: Int = 1, sampleRate: Int = 48_000) {
+         writerBatch: Int = 1, writerIdleTimeoutMs: Int32) {
         self.ring = ring
         self.writerBatch = writerBatch
-        writerIdleTimeoutMs = Int32(Swift.max(250, 2 * writerBatch * 1000 / Swift.max(1, sampleRate)))
+        self.writerIdleTimeoutMs = writerIdleTimeoutMs
         self.meter = meter
         self.binding = binding
         self.selection = selection

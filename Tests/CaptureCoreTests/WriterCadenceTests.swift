@@ -6,21 +6,38 @@ import Foundation
 import Glibc
 import Testing
 
-/// Counts the writer's passes (each pass hands its batch to the sink in one or two writes, one
-/// per ring region): how often the writer woke.
-final class BatchSink: RecordingSink, @unchecked Sendable {
+/// What the writer did, as its sink saw it: its passes (each hands its batch over in one or two
+/// writes, one per ring region: how often the writer woke), the frames written at each
+/// checkpoint, and when a marker came and when the write that brought its frame did.
+/// Writer queue only while the engine runs; the tests read it after `waitUntilFinished` or a
+/// semaphore.
+final class ProbeSink: RecordingSink, @unchecked Sendable {
     let path = "memory"
     let format: StreamFormat
     var writes = 0
     var framesWritten = 0
-    var checkpoints = 0
+    /// framesWritten at each checkpoint.
+    var checkpoints: [Int] = []
+    var marker: (frame: Int, at: UInt64)?
+    /// Nanoseconds from the marker to the write that brought its frame.
+    var markerFrameDelay: UInt64?
+    let markerCame = DispatchSemaphore(value: 0)
+    let markerFrameCame = DispatchSemaphore(value: 0)
     init(format: StreamFormat) { self.format = format }
     func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) {
         writes += 1
         framesWritten += count
+        if let m = marker, markerFrameDelay == nil, framesWritten > m.frame {
+            markerFrameDelay = monotonicNanos() - m.at
+            markerFrameCame.signal()
+        }
     }
-    func checkpoint() throws(RecordingError) { checkpoints += 1 }
+    func checkpoint() throws(RecordingError) { checkpoints.append(framesWritten) }
     func finish() throws(RecordingError) {}
+    func addMarker(_ m: RecordingMarker) {
+        marker = (m.frame, monotonicNanos())
+        markerCame.signal()
+    }
 }
 
 @Suite struct WriterCadenceTests {
@@ -31,7 +48,7 @@ final class BatchSink: RecordingSink, @unchecked Sendable {
     /// not 100; with batching off (0), about once a period. Every frame arrives either way.
     @Test func theWriterWakesPerBatchNotPerPeriod() throws {
         func run(batch: Double) throws -> (writes: Int, frames: Int, captured: Int) {
-            let sink = BatchSink(format: format)
+            let sink = ProbeSink(format: format)
             let engine = try CaptureEngine(device: BuiltInSource(paced: true),
                                            configuration: .init(request: CaptureRequest(format: format, periodMicros: 10_000),
                                                                 realtimePriority: nil, maxFrames: 72_000,
@@ -55,18 +72,7 @@ final class BatchSink: RecordingSink, @unchecked Sendable {
     /// A marker wakes a writer waiting for its batch at once (it goes to the sink while its file
     /// is open), even with a batch far longer than the wait.
     @Test func aMarkerWakesABatchingWriter() throws {
-        final class MarkerSink: RecordingSink, @unchecked Sendable {
-            let path = "memory"
-            let format: StreamFormat
-            var framesWritten = 0
-            let got = DispatchSemaphore(value: 0)
-            init(format: StreamFormat) { self.format = format }
-            func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) { framesWritten += count }
-            func checkpoint() throws(RecordingError) {}
-            func finish() throws(RecordingError) {}
-            func addMarker(_ m: RecordingMarker) { got.signal() }
-        }
-        let sink = MarkerSink(format: format)
+        let sink = ProbeSink(format: format)
         // A 10 s batch is capped at a quarter of the 2 s ring (0.5 s): within 200 ms only the
         // marker's own ring can wake the writer (its fallback wait is two batches, 1 s).
         let engine = try CaptureEngine(device: BuiltInSource(paced: true),
@@ -78,7 +84,7 @@ final class BatchSink: RecordingSink, @unchecked Sendable {
         try waitUntil("engine.framesCaptured >= 4800") { engine.framesCaptured >= 4800 }
         let t0 = monotonicNanos()
         engine.addMarker(atFrame: engine.framesCaptured, label: "m")
-        #expect(sink.got.wait(timeout: .now() + .milliseconds(200)) == .success)
+        #expect(sink.markerCame.wait(timeout: .now() + .milliseconds(200)) == .success)
         #expect(monotonicNanos() - t0 < 200_000_000)
     }
 
@@ -86,27 +92,7 @@ final class BatchSink: RecordingSink, @unchecked Sendable {
     /// places a marker once its frame has arrived): the writer brings it within a period or so,
     /// not a whole batch later (here 0.5 s; status listed such markers late).
     @Test func aMarkersFrameReachesTheSinkWithinAPeriodNotABatch() throws {
-        final class WaitingSink: RecordingSink, @unchecked Sendable {
-            let path = "memory"
-            let format: StreamFormat
-            var framesWritten = 0
-            var marker: (frame: Int, at: UInt64)?
-            /// Nanoseconds from the marker to the write that brought its frame.
-            var delay: UInt64?
-            let arrived = DispatchSemaphore(value: 0)
-            init(format: StreamFormat) { self.format = format }
-            func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) {
-                framesWritten += count
-                if let m = marker, delay == nil, framesWritten > m.frame {
-                    delay = monotonicNanos() - m.at
-                    arrived.signal()
-                }
-            }
-            func checkpoint() throws(RecordingError) {}
-            func finish() throws(RecordingError) {}
-            func addMarker(_ m: RecordingMarker) { marker = (m.frame, monotonicNanos()) }
-        }
-        let sink = WaitingSink(format: format)
+        let sink = ProbeSink(format: format)
         let engine = try CaptureEngine(device: BuiltInSource(paced: true),
                                        configuration: .init(request: CaptureRequest(format: format, periodMicros: 10_000),
                                                             realtimePriority: nil, writerBatchSeconds: 10),
@@ -115,8 +101,8 @@ final class BatchSink: RecordingSink, @unchecked Sendable {
         defer { engine.stop(); _ = engine.waitUntilFinished() }
         try waitUntil("engine.framesCaptured >= 30000") { engine.framesCaptured >= 30_000 }
         engine.addMarker(atFrame: engine.framesCaptured, label: "m")
-        #expect(sink.arrived.wait(timeout: .now() + .seconds(2)) == .success)
-        let ms = Double(sink.delay ?? .max) / 1e6
+        #expect(sink.markerFrameCame.wait(timeout: .now() + .seconds(2)) == .success)
+        let ms = Double(sink.markerFrameDelay ?? .max) / 1e6
         #expect(ms < 200, "the marker's frame came \(ms) ms after it (batches are 500 ms)")
     }
 
@@ -153,18 +139,7 @@ final class BatchSink: RecordingSink, @unchecked Sendable {
             }
             func close() {}
         }
-        final class CheckpointSink: RecordingSink, @unchecked Sendable {
-            let path = "memory"
-            let format: StreamFormat
-            var framesWritten = 0
-            /// framesWritten at each checkpoint.
-            var checkpoints: [Int] = []
-            init(format: StreamFormat) { self.format = format }
-            func write(_ frames: UnsafeRawPointer, count: Int) throws(RecordingError) { framesWritten += count }
-            func checkpoint() throws(RecordingError) { checkpoints.append(framesWritten) }
-            func finish() throws(RecordingError) {}
-        }
-        let sink = CheckpointSink(format: format)
+        let sink = ProbeSink(format: format)
         let engine = try CaptureEngine(device: BurstSource(),
                                        configuration: .init(request: CaptureRequest(format: format, periodMicros: 100_000),
                                                             realtimePriority: nil, writerBatchSeconds: 0.4),

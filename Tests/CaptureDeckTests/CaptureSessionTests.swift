@@ -2,6 +2,7 @@
 // live route changes, data output, and the failure when the category can't record.
 import CaptureCore
 import CaptureDeck
+import CaptureTestSupport
 import Dispatch
 import Foundation
 import Synchronization
@@ -117,16 +118,14 @@ final class EventLog: @unchecked Sendable {
             if let batch { session.outputBatchSeconds = batch }
             session.addInput(CaptureDeviceInput(name: "test", routes: InputRoutes(exclusive: "builtin:sine:440", shared: "builtin:sine:440"),
                                                 format: format, periodMicros: 100_000))
-            let dir = NSTemporaryDirectory() + "capdeck-batch-" + UUID().uuidString
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let dir = try TempDir("capdeck-batch")
             let out = CaptureAudioFileOutput(format: format)
             session.addOutput(out)
             let data = CaptureAudioDataOutput()
             let pieces = Mutex<[Int]>([])
             data.setSampleBufferHandler(queue: DispatchQueue(label: "client")) { b in pieces.withLock { $0.append(b.frameCount) } }
             session.addOutput(data)
-            try out.startRecording(to: dir + "/take.wav", fileType: .wav)
+            try out.startRecording(to: dir.path("take.wav"), fileType: .wav)
             session.startRunning()
             usleep(1_600_000)
             session.stopRunning()

@@ -17,6 +17,13 @@ extension Integration {
             return home
         }
 
+        /// A directory in `home` holding a `soname` that is no shared object, for LD_LIBRARY_PATH.
+        static func corruptLibrary(_ soname: String, in home: TempDir) throws -> String {
+            let libs = home.makeDirectory("lib", mode: 0o755)
+            try home.write("lib/" + soname, "not a shared object\n")
+            return libs
+        }
+
         /// The files mapped by a running `capdeck record` of the built-in (clock-paced) source
         /// (/proc/PID/maps, read while it records), with the given extra arguments.
         static func mappedFiles(_ extra: [String], home: TempDir, name: String) async throws -> String {
@@ -58,8 +65,7 @@ extension Integration {
         func corruptLibpulse() async throws {
             let home = try Self.home()
             defer { home.remove() }
-            let libs = home.makeDirectory("lib", mode: 0o755)
-            try home.write("lib/libpulse.so.0", "not a shared object\n")
+            let libs = try Self.corruptLibrary("libpulse.so.0", in: home)
             let daemon = try await PulseDaemon.start()
             defer { daemon.shutdown() }
             var env = daemon.clientEnvironment
@@ -142,8 +148,7 @@ extension Integration {
         func corruptLibdbus() async throws {
             let home = try Self.home()
             defer { home.remove() }
-            let libs = home.makeDirectory("lib", mode: 0o755)
-            try home.write("lib/libdbus-1.so.3", "not a shared object\n")
+            let libs = try Self.corruptLibrary("libdbus-1.so.3", in: home)
             let bus = try await DesktopBus.start()
             defer { bus.shutdown() }
             try await bus.startPlayer()

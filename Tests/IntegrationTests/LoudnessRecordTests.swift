@@ -33,6 +33,15 @@ extension Integration {
             return (try #require(value("I:"), "\(summary)"), try #require(value("LRA:"), "\(summary)"), try #require(value("Peak:"), "\(summary)"))
         }
 
+        /// `samples` (48 kHz stereo) as the infile of an ALSA file PCM named "ebu" in `home`'s
+        /// .asoundrc, recorded as 24-bit stereo into `home`/take.wav with `options` added.
+        static func recordEBU(_ samples: [Float], home: TempDir, _ options: [String]) async throws -> RunResult {
+            try home.write("ebu.raw", bytes: samples.rawBytes(.s24_3LE))
+            try home.write(".asoundrc", ALSAConfig.filePCM("ebu", infile: home.path("ebu.raw")))
+            return try await Capdeck.run(["record", "-D", "ebu", "-f", "S24_3LE", "-r", "48000", "-c", "2"] + options + [home.path("take.wav")],
+                                         home: home, timeout: 60)
+        }
+
         static func runTool(_ exe: String, _ args: [String]) throws -> (status: Int32, out: String, err: String) {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: exe)
@@ -52,11 +61,7 @@ extension Integration {
             let home = try TempDir()
             defer { home.remove() }
             let signal = EBUSignal.tech3342[0]  // -20 dBFS 20 s, then -30 dBFS 20 s
-            try home.write("lra.raw", bytes: signal.render(rate: 48000).rawBytes(.s24_3LE))
-            try home.write(".asoundrc", ALSAConfig.filePCM("ebu", infile: home.path("lra.raw")))
-            let out = home.path("take.wav")
-            let r = try await Capdeck.run(["record", "-D", "ebu", "-f", "S24_3LE", "-r", "48000", "-c", "2", "-d", "40", "--max-file-time", "20", out],
-                                          home: home, timeout: 60)
+            let r = try await Self.recordEBU(signal.render(rate: 48000), home: home, ["-d", "40", "--max-file-time", "20"])
             #expect(r.exitCode == 0, "\(r)")
             // The take's summary: its integrated level (the -30 dBFS half is inside the relative
             // gate: I is the energy mean of both, -22.6, ±0.1 and the line's rounding), its range 10 LU, its peaks the -20 half's.
@@ -83,11 +88,7 @@ extension Integration {
             let home = try TempDir()
             defer { home.remove() }
             let signal = EBUSignal.tech3342[0]  // -20 dBFS for its first 20 s
-            try home.write("tone.raw", bytes: signal.render(rate: 48000).rawBytes(.s24_3LE))
-            try home.write(".asoundrc", ALSAConfig.filePCM("ebu", infile: home.path("tone.raw")))
-            let out = home.path("take.wav")
-            let r = try await Capdeck.run(["record", "-D", "ebu", "-f", "S24_3LE", "-r", "48000", "-c", "2", "-d", "5", "--max-file-time", "2", out],
-                                          home: home, timeout: 60)
+            let r = try await Self.recordEBU(signal.render(rate: 48000), home: home, ["-d", "5", "--max-file-time", "2"])
             #expect(r.exitCode == 0, "\(r)")
             #expect(FileManager.default.fileExists(atPath: home.path("take-003.wav")), "three parts: \(r.stderr)")
             let line = try #require(r.stderr.split(separator: "\n").first { $0.hasPrefix("capdeck: loudness: ") }, "\(r.stderr)")
@@ -104,12 +105,8 @@ extension Integration {
             let home = try TempDir()
             defer { home.remove() }
             let samples = signal.render(rate: 48000)
-            try home.write("case.raw", bytes: samples.rawBytes(.s24_3LE))
-            try home.write(".asoundrc", ALSAConfig.filePCM("ebu", infile: home.path("case.raw")))
-            let out = home.path("case.wav")
-            let seconds = Double(samples.count / 2) / 48000
-            let r = try await Capdeck.run(["record", "-q", "-D", "ebu", "-f", "S24_3LE", "-r", "48000", "-c", "2", "-d", "\(seconds)", out],
-                                          home: home, timeout: 60)
+            let out = home.path("take.wav")
+            let r = try await Self.recordEBU(samples, home: home, ["-q", "-d", "\(Double(samples.count / 2) / 48000)"])
             #expect(r.exitCode == 0, "\(r)")
             let b = try Self.bextLoudness(out)
             func near(_ key: String, _ v: Double, _ lo: Double, _ hi: Double) -> Bool { b[key].map { $0 >= v - lo && $0 <= v + hi } ?? false }
