@@ -92,7 +92,7 @@ extension CaptureEngine {
                 publish(run.ring)
             }
             if case .frames(let n) = r.result, n > 0 {
-                watch.delivered()
+                watch.delivered(frames: n)
                 // A short read took all the device had: wait now rather than ask again for the
                 // nothing a second read would bring (one call through the plugins per period).
                 if !r.short { continue }
@@ -179,7 +179,7 @@ extension CaptureEngine {
             case .failed(let e): return .deviceLost(e)
             }
         case .overrun, .suspended:
-            watch.delivered()
+            watch.delivered(frames: 0)
             let now = monotonicNanos() - startNanos.load(ordering: .relaxed)
             xrunLog.append(XrunEvent(atNanos: now, atFrame: captured, kind: result == .suspended ? .suspend : .overrun))
             xruns.add(1, ordering: .relaxed)
@@ -301,35 +301,54 @@ extension CaptureEngine {
 /// Notices a running device that delivers nothing without an error (a sound server stopped, a
 /// stream unlinked): nothing for longer than max(1 s, 4 device buffers) ends capture with
 /// `DeviceError.stalled`, and the session reopens the route. It adds no system call to the steady
-/// state: the device's poll timeout is half that limit, and the clock is read only when a poll
-/// times out (or after 256 wake-ups in a row that brought nothing).
+/// state: the device's poll timeout is a quarter of that limit (a timeout happens only in a
+/// silence, so the notice comes within 1.25 limits), and the clock (the vDSO's, no system call)
+/// is read at a delivery and when a poll times out (or after 256 wake-ups in a row that brought
+/// nothing).
+///
+/// The silence is counted from when the audio delivered runs out, not from the last delivery:
+/// a delivery of n frames covers n / rate seconds from the later of now and the end of what came
+/// before. A source that delivers 2 s at once and then nothing for 2 s (PulseAudio's
+/// `module-sine-source`, whose latency is a fixed 2 s; a network source; any source with a latency
+/// longer than the limit) is on time, not stalled: counted from its last delivery it looked
+/// stalled at 1.6 s, the stream was reopened, and the ~1.9 s the old stream would have delivered
+/// next were lost (the take got a cue and a `gap` line at each such seam). The lead is capped at `maxLeadNanos`, so a device whose clock
+/// runs fast against the system's doesn't build up a lead that would delay a real stall's notice.
 ///
 /// Before its first frame a device gets longer (`startLimitNanos`, 5 s): starting can take
 /// seconds where running never does (a Bluetooth headset switching to its headset profile, a
-/// sound server resuming a suspended card, a PulseAudio source whose latency was its maximum
-/// until a client asked: `module-sine-source`'s first 2 s came in one piece). A stall called
-/// there cost the audio of those seconds: the stream was reopened and its late first delivery
-/// lost, the gap filled with silence.
+/// sound server resuming a suspended card).
 struct StallWatch {
     let limitNanos: UInt64
     static let startLimitNanos: UInt64 = 5_000_000_000
+    /// The most a run of deliveries may cover beyond now (twice PulseAudio's maximum latency).
+    static let maxLeadNanos: UInt64 = 4_000_000_000
     let pollMs: Int32
-    /// When the silence began (0: data arrived since the last look at the clock).
-    private var quietSince: UInt64 = 0
+    private let nanosPerFrame: Double
+    /// When the audio delivered so far runs out (its end on the monotonic clock); 0 before the
+    /// first delivery.
+    private var coveredUntil: UInt64 = 0
+    /// When the watch began (the device's start): the silence before a first delivery counts from here.
+    private let since: UInt64
     private var emptyWakes = 0
-    private var started = false
 
     init(granted: GrantedParameters) {
-        let buffer = UInt64(granted.bufferFrames) * 1_000_000_000 / UInt64(Swift.max(1, granted.format.sampleRate))
+        let rate = UInt64(Swift.max(1, granted.format.sampleRate))
+        let buffer = UInt64(granted.bufferFrames) * 1_000_000_000 / rate
         limitNanos = Swift.max(1_000_000_000, 4 * buffer)
-        pollMs = Int32(limitNanos / 2 / 1_000_000)
+        pollMs = Int32(limitNanos / 4 / 1_000_000)
+        nanosPerFrame = 1e9 / Double(rate)
+        since = monotonicNanos()
     }
 
+    /// The device delivered `frames` (an overrun or a resume counts as alive, with 0).
     @inline(__always)
-    mutating func delivered() {
-        quietSince = 0
+    mutating func delivered(frames: Int) {
+        let now = monotonicNanos()
+        let from = Swift.max(coveredUntil, now)
+        let covered = from &+ UInt64(Double(Swift.max(0, frames)) * nanosPerFrame)
+        coveredUntil = Swift.min(covered, now &+ StallWatch.maxLeadNanos)
         emptyWakes = 0
-        started = true
     }
 
     /// A wait brought nothing (it timed out, or woke with no data): the silence's length once it
@@ -341,12 +360,10 @@ struct StallWatch {
             guard emptyWakes & 255 == 0 else { return nil }
         }
         let now = monotonicNanos()
-        if quietSince == 0 {
-            // A timed-out poll waited pollMs with nothing: the silence began that long ago.
-            quietSince = timedOut ? now - UInt64(pollMs) * 1_000_000 : now
-            return nil
-        }
-        let quiet = now - quietSince
+        let started = coveredUntil != 0
+        let from = started ? coveredUntil : since
+        guard now > from else { return nil }
+        let quiet = now - from
         return quiet >= (started ? limitNanos : Swift.max(limitNanos, StallWatch.startLimitNanos)) ? quiet : nil
     }
 }

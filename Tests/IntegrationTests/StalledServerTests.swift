@@ -88,6 +88,33 @@ extension Integration {
             #expect(cues.count == 1, "one cue at the gap: \(cues.map(\.position))")
         }
 
+        /// PulseAudio's `module-sine-source` has a fixed 2 s latency: it delivers 2 s at once,
+        /// then nothing for 2 s. That is on time, not a stall. Before the stall watch counted the
+        /// silence from when the delivered audio runs out, each 2 s pause looked stalled at
+        /// 1.6 s: the stream was reopened, the ~1.9 s the old stream would have delivered next
+        /// were lost, and a 5 s take had two such seams, each with a cue and a `gap` line.
+        @Test("record from a source that delivers 2 s at a time (module-sine-source): no stall, no gap, no cue, the sine unbroken")
+        func aSourceWithALongFixedLatencyIsNotStalled() async throws {
+            let rate = ToneRoutes.rate
+            _ = try await routes.pulse.pactl(["load-module", "module-sine-source", "rate=\(rate)", "frequency=440", "source_name=sine"])
+            let rc = try String(contentsOfFile: routes.home.path(".asoundrc"), encoding: .utf8)
+            try routes.home.write(".asoundrc", rc + "\npcm.sine { type pulse device \"sine\" }\n")
+            let out = routes.home.path("sine.wav")
+            let p = try routes.capdeck(["record", "-D", "sine", "-d", "5", out])
+            #expect(await p.finish(timeout: 20) == .exited(0), "\(p.stderr)")
+            #expect(!p.stderr.contains("stopped delivering") && !p.stderr.contains("gap"), "\(p.stderr)")
+            let file = try SoundFile.read(out, samples: .int)
+            #expect(file.frames == 5 * rate)
+            // The source's blocks repeat its sine exactly, so a lost block leaves the sine whole
+            // (and a reopened stream gets 2 s at once, so the take's length doesn't show it
+            // either): the loss shows as the cue each reopen put at its seam.
+            #expect(try WAVChunks(path: out).cuePoints.isEmpty)
+            let x = file.channel(0)
+            #expect(ToneAnalysis.zeroRuns(x, minimum: rate / 100).isEmpty, "silence in the take: \(ToneAnalysis.zeroRuns(x, minimum: rate / 100))")
+            let breaks = ToneAnalysis.recurrenceBreaks(x, frequencies: [440], rate: Double(rate))
+            #expect(breaks.isEmpty, "\(breaks.count) breaks in the sine, first at \(breaks.prefix(5))")
+        }
+
         @Test("the capture stream tells the server who it is: application name, media.role production, icon (pactl list source-outputs)")
         func streamIdentity() async throws {
             let out = routes.home.path("who.wav")
