@@ -44,10 +44,16 @@ public struct SignalGenerator: Sendable {
     private var phase: Double = 0
     private var rng: UInt64 = 0x9E37_79B9_7F4A_7C15
     private var pink: (Double, Double, Double, Double, Double, Double, Double) = (0, 0, 0, 0, 0, 0, 0)
+    /// The level as a gain, worked out once (a `pow` a sample was a fifth of the capture thread's
+    /// instructions with the built-in source).
+    private let gain: Double
 
     public init(signal: TestSignal, sampleRate: Int) {
         self.signal = signal
         self.sampleRate = Double(sampleRate)
+        switch signal {
+        case .sine(_, let l), .sweep(let l), .pink(let l): gain = SignalGenerator.amplitude(l)
+        }
     }
 
     private static func amplitude(_ db: Double) -> Double { pow(10, db / 20) }
@@ -56,12 +62,12 @@ public struct SignalGenerator: Sendable {
     public mutating func next() -> Float {
         defer { frame += 1 }
         switch signal {
-        case .sine(let f, let l):
-            let v = SignalGenerator.amplitude(l) * sin(phase)
+        case .sine(let f, _):
+            let v = gain * sin(phase)
             phase += 2 * Double.pi * f / sampleRate
             if phase > 2 * Double.pi { phase -= 2 * Double.pi }
             return Float(v)
-        case .sweep(let l):
+        case .sweep:
             let period = 10.0
             let t = Double(frame) / sampleRate
             let tm = t.truncatingRemainder(dividingBy: period)
@@ -69,8 +75,8 @@ public struct SignalGenerator: Sendable {
             let f = Swift.min(20.0 * exp(k * tm), sampleRate * 0.45)
             phase += 2 * Double.pi * f / sampleRate
             if phase > 2 * Double.pi { phase -= 2 * Double.pi }
-            return Float(SignalGenerator.amplitude(l) * sin(phase))
-        case .pink(let l):
+            return Float(gain * sin(phase))
+        case .pink:
             // xorshift64* white noise through Paul Kellet's economy pink filter.
             rng ^= rng >> 12; rng ^= rng << 25; rng ^= rng >> 27
             let r = rng &* 2_685_821_657_736_338_717
@@ -85,7 +91,7 @@ public struct SignalGenerator: Sendable {
             pink.6 = white * 0.115926
             // For uniform white noise in [-1, 1] the filter's output RMS is 1.745 (measured over
             // 2 million samples), so this scaling gives `level` dBFS RMS.
-            return Float(Swift.max(-1, Swift.min(1, v * SignalGenerator.amplitude(l) / 1.745)))
+            return Float(Swift.max(-1, Swift.min(1, v * gain / 1.745)))
         }
     }
 }
@@ -147,6 +153,11 @@ public final class BuiltInSource: CaptureSource, @unchecked Sendable {
 
     public func read(into buffer: UnsafeMutableRawPointer, frames: Int) -> DeviceRead {
         guard let g = granted else { return .failed(.lost(device: name, reason: "not open")) }
+        // The generator as a local for the loop: a class's stored property, mutated once a
+        // sample, costs a dynamic exclusivity check (a runtime call and a thread-local lookup)
+        // each time, on the capture thread.
+        var generator = self.generator
+        defer { self.generator = generator }
         var n = frames
         if paced {
             let available = framesDue() - delivered

@@ -64,7 +64,8 @@ public struct OtherAudioState: Sendable, Equatable {
     public var isInterrupting = false
     /// The players CaptureDeck paused and will resume, in the order it paused them.
     public var paused: [OtherPlayer] = []
-    /// The last thing that happened.
+    /// The last thing that happened. In a call of the `onChange` handler: the event it reports,
+    /// nil when only the state changed (`isInterrupting`, `paused`).
     public var lastEvent: OtherAudioEvent?
 
     /// "mpv, Firefox" (empty when none).
@@ -136,7 +137,13 @@ public final class OtherAudioInterrupter: Sendable {
                 s.lastEvent = e
                 onChange(s)
             }
-            if events.isEmpty && changed { onChange(s) }
+            // A change of state alone carries no event: the last one was reported when it
+            // happened (both of capdeck's handlers print or list each event they are given, and
+            // `record` printed an unreachable bus's line again when the session's wish changed).
+            if events.isEmpty && changed {
+                s.lastEvent = nil
+                onChange(s)
+            }
         }
     }
 
@@ -299,7 +306,8 @@ private final class Worker: @unchecked Sendable {
     /// until the interruption ends.
     var released: Set<String> = []
     var interrupting = false
-    /// The last failure reported, so a steady failure (no bus) is reported once, not every second.
+    /// The last failure reported, so a steady failure (no bus) is reported once, not every second
+    /// nor each time the session's wish changes; cleared by a pass that reached the bus.
     var lastFailure: String?
 
     init(journalPath: String, writer: ProcessIdentity, connect: @escaping @Sendable () throws(BusError) -> any MediaPlayerBus) {
@@ -316,15 +324,20 @@ private final class Worker: @unchecked Sendable {
         let before = (interrupting, paused)
         var events: [OtherAudioEvent] = []
         var failures: [String] = []
+        // Whether this pass went to the bus (or tried): only then does a pass without failures
+        // say the last one is over.
+        var triedBus = false
         if interrupt {
             interrupting = true
+            triedBus = true
             if let e = interruptPass(&failures) { events.append(e) }
         } else if interrupting || !paused.isEmpty {
             interrupting = false
+            triedBus = !paused.isEmpty
             if let e = restorePass(&failures) { events.append(e) }
         }
         if failures.isEmpty {
-            lastFailure = nil
+            if triedBus { lastFailure = nil }
         } else {
             let f = failures.joined(separator: "; ")
             if f != lastFailure {

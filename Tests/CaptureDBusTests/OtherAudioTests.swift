@@ -243,7 +243,11 @@ struct OtherAudioTests {
         let interrupter = OtherAudioInterrupter(journalDirectory: scratch.path + "/state",
                                                 busAddress: "unix:path=\(scratch.path)/no-such-bus", onChange: log.add)
         for _ in 0..<3 { interrupter.reconcile(interrupt: true); interrupter.waitUntilIdle() }
-        #expect(log.all.count == 1)
+        // Passes that don't go to the bus (nothing to restore: the session stopped wanting the
+        // interruption for a moment, as `record` does between configuring and starting) don't
+        // make the same failure news again (`record` printed the line twice).
+        for want in [false, true, false, true] { interrupter.reconcile(interrupt: want); interrupter.waitUntilIdle() }
+        #expect(log.all.count == 1, "\(log.all.map(\.message))")
         #expect(log.all.first?.message.hasPrefix("other audio: other programs' audio is not paused: ") == true)
         #expect(journalFiles(scratch.path + "/state").isEmpty)
         #expect(interrupter.restoreAndWait(timeout: 3))
