@@ -42,8 +42,12 @@ run: deps
 	$(SWIFT) build -c release --product capdeck
 	.build/release/capdeck $(ARGS)
 
+# valgrind: instruction counts (scripts/bench-instructions.sh), steadier than CPU time here.
+BENCH_DEBS := valgrind
 # The packaged binary too (stage): its memory and start-up are what users get.
 bench: deps stage
+	@dpkg-query -W -f='$${Status}\n' $(BENCH_DEBS) 2>/dev/null | grep -q '^install ok installed' || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(BENCH_DEBS) >/dev/null; }
 	$(SWIFT) build -c release
 	bash scripts/bench.sh
 

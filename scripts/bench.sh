@@ -57,6 +57,9 @@ rm -rf "$PD"
 rt_cpu_measure
 console_cost_measure
 loudness_cost_measure
+# Instructions per second of audio under callgrind, the steady figure beside those CPU times.
+. "$ROOT/scripts/bench-instructions.sh"
+instr_measure
 
 # Loudness and true peak (EBU R128, libebur128), beside the headless takes above (on and
 # --no-loudness): one meter over noise (CPU per second of audio, allocations in process and per
@@ -97,6 +100,7 @@ REPORT=$ROOT/.build/bench-report.md
   echo "- gaps (ms): $(echo $gaps | tr '\n' ' ')"
   echo
   rt_cpu_report
+  instr_report
   console_cost_report
   loudness_cost_report
   echo "## Loudness and true peak (EBU R128)"
