@@ -587,8 +587,10 @@ public enum FLACFrames {
         return (blockSize, v, b[1] & 1 == 1)
     }
 
-    /// Scans the frames from just after the metadata blocks.
-    public static func scan(fileSize: Int, read: HeaderRepair.Reader) -> Scan? {
+    /// Scans the frames from just after the metadata blocks. With `total` (a finished stream's
+    /// STREAMINFO count), a frame whose CRC-16 checks out and which completes that count ends
+    /// the stream even when other bytes follow it (a tag someone appended).
+    public static func scan(fileSize: Int, read: HeaderRepair.Reader, total: Int? = nil) -> Scan? {
         guard read(0, 4) == Array("fLaC".utf8) else { return nil }
         var pos = 4
         while true {  // metadata blocks
@@ -626,11 +628,12 @@ public enum FLACFrames {
             guard crc == 0, p - frameStart >= 8 else { continue }
             let expected = current.variable ? UInt64(samples + current.blockSize) : index + 1
             let nextHeader = p < fileSize ? header(bytes(p, 16)) : nil
-            if p == fileSize || (nextHeader.map { $0.number == expected && $0.variable == current.variable } ?? false) {
+            let completes = total == samples + current.blockSize
+            if p == fileSize || completes || (nextHeader.map { $0.number == expected && $0.variable == current.variable } ?? false) {
                 samples += current.blockSize
                 index += 1
                 end = p
-                guard let next = nextHeader else { break }
+                guard !completes, let next = nextHeader else { break }
                 current = next
                 frameStart = p
                 crc = 0

@@ -172,6 +172,12 @@ public enum Recovery {
 
     /// FLAC: a crashed encoder leaves STREAMINFO's total-samples field at 0 ("unknown"). Decode
     /// to count the whole frames, then write the count there (MD5 stays "unset").
+    ///
+    /// A finished file's total is checked against its frames too: a finished FLAC cut short
+    /// afterwards (a copy that stopped, a truncated download) still says its old total, and
+    /// "complete" for it would be a lie every reader finds out at the cut. It is repaired the
+    /// same way, its MD5 signature cleared (it was the whole stream's: readers would call the
+    /// whole frames corrupt).
     static func recoverFLAC(path: String, lockFD: Int32, size: Int, read: HeaderRepair.Reader) -> RecoveryOutcome {
         let head = read(0, 42)
         // "fLaC", a STREAMINFO block header (type 0, 34 bytes), then STREAMINFO.
@@ -183,14 +189,15 @@ public enum Recovery {
         guard let f = sf_open(path, Int32(SFM_READ), &info) else {
             return .untouched(reason: "libsndfile can't decode it: \(String(cString: sf_strerror(nil)))")
         }
-        if total != 0 {
-            sf_close(f)
-            return .alreadyComplete(container: "FLAC", frames: Int(total))
-        }
         sf_close(f)
         // Count the whole frames (header and CRC-16 intact), and cut a torn final one.
-        guard let scan = FLACFrames.scan(fileSize: size, read: read), scan.samples > 0, UInt64(scan.samples) < (1 << 36) else {
-            return .untouched(reason: "no decodable FLAC frames")
+        let scan = FLACFrames.scan(fileSize: size, read: read, total: total != 0 ? Int(total) : nil)
+        // (Bytes after the last whole frame of a complete stream are someone's tag: left alone.)
+        if total != 0, let scan, UInt64(scan.samples) == total {
+            return .alreadyComplete(container: "FLAC", frames: Int(total))
+        }
+        guard let scan, scan.samples > 0, UInt64(scan.samples) < (1 << 36) else {
+            return .untouched(reason: total != 0 ? "its header says \(total) frames, and no whole FLAC frame can be decoded" : "no decodable FLAC frames")
         }
         if let e = failure({ flock(lockFD, LOCK_EX | LOCK_NB) }) { return .untouched(reason: lockRefusal(e)) }
         let wfd: Int32
@@ -201,7 +208,10 @@ public enum Recovery {
         defer { close(wfd) }
         let decoded = scan.samples
         let v = UInt64(decoded)
-        let patch: [UInt8] = [(head[8 + 13] & 0xF0) | UInt8(v >> 32)] + HeaderRepair.beBytes(v & 0xFFFF_FFFF, 4)
+        // STREAMINFO: the total at byte 13, then the 16-byte MD5 (cleared: "unset", when the
+        // frames it covered are no longer all there).
+        var patch: [UInt8] = [(head[8 + 13] & 0xF0) | UInt8(v >> 32)] + HeaderRepair.beBytes(v & 0xFFFF_FFFF, 4)
+        if total != 0 { patch += [UInt8](repeating: 0, count: 16) }
         if let e = writeAll(wfd, patch, at: 8 + 13) { return .untouched(reason: "write failed: \(e)") }
         if scan.end < size, let e = failure({ ftruncate(wfd, off_t(scan.end)) }) {
             return .untouched(reason: "truncate failed: \(e)")
@@ -209,7 +219,7 @@ public enum Recovery {
         if let e = failure({ fsync(wfd) }) {
             return .untouched(reason: "repaired, but fsync failed (\(e)): the new length may not be on disk; run recover again")
         }
-        return .repaired(container: "FLAC", headerFrames: nil, frames: decoded, droppedBytes: size - scan.end)
+        return .repaired(container: "FLAC", headerFrames: total != 0 ? Int(total) : nil, frames: decoded, droppedBytes: size - scan.end)
     }
 
     /// Whether `path` looks like a recording cut short (its header is stale), without changing

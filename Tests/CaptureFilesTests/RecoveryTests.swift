@@ -209,4 +209,48 @@ func crashCopy(of rec: SndfileRecorder, to path: String) throws {
         #expect(back.samples == Array(expectedSamples(data, format)[0..<(frames * 2)]))
         #expect(Recovery.recover(path: crashed) == .alreadyComplete(container: "FLAC", frames: frames))
     }
+
+    /// A finished FLAC cut short afterwards (a copy that stopped, a truncated download) still
+    /// says its old total in STREAMINFO. `recover` said "complete" for it, exit 0; `flac -t`
+    /// and ffmpeg failed at the cut. Now its frames are counted against the total: cut at the
+    /// last whole frame, the count written and the MD5 (the whole stream's) cleared, so `flac -t`
+    /// passes and the samples are the recorded ones. A complete file stays complete, a tag after
+    /// its frames untouched.
+    @Test func aFinishedFLACCutShortIsRepairedNotCalledComplete() throws {
+        let dir = TempDir()
+        let format = StreamFormat(sampleFormat: .s16LE, sampleRate: 48000, channels: 2)
+        let path = dir.file("done.flac")
+        let (_, data) = try recordPattern(path, format, .flac, frames: 144_000)
+        #expect(Recovery.recover(path: path) == .alreadyComplete(container: "FLAC", frames: 144_000))
+        var st = stat()
+        stat(path, &st)
+        let whole = Int(st.st_size)
+        // A tag after the frames (ID3v1's 128 bytes) leaves a complete stream complete, untouched.
+        let tagged = dir.file("tagged.flac")
+        var bytes = try #require(FileManager.default.contents(atPath: path))
+        bytes.append(Data("TAG".utf8 + [UInt8](repeating: 0x20, count: 125)))
+        try bytes.write(to: URL(fileURLWithPath: tagged))
+        #expect(Recovery.recover(path: tagged) == .alreadyComplete(container: "FLAC", frames: 144_000))
+        stat(tagged, &st)
+        #expect(Int(st.st_size) == whole + 128)
+
+        let cut = whole * 2 / 3 + 1
+        try #require(truncate(path, off_t(cut)) == 0)
+        let torn = try #require(runTool("/usr/bin/flac", ["-t", "-s", path]), "flac missing")
+        #expect(torn.status != 0, "the cut file should fail flac -t: \(torn)")
+
+        let outcome = Recovery.recover(path: path)
+        guard case .repaired(let container, let said, let frames, let dropped) = outcome else { Issue.record("\(outcome)"); return }
+        #expect(container == "FLAC" && said == 144_000 && frames > 0 && frames < 144_000 && dropped >= 0)
+        stat(path, &st)
+        #expect(Int(st.st_size) == cut - dropped)
+        let test = try #require(runTool("/usr/bin/flac", ["-t", "-s", path]))
+        #expect(test.status == 0, "flac -t: \(test)")
+        let ff = try #require(runTool("/usr/bin/ffmpeg", ["-v", "error", "-i", path, "-f", "null", "-"]))
+        #expect(ff.status == 0 && ff.err.isEmpty, "ffmpeg: \(ff)")
+        let back = try #require(readBack(path, float: false))
+        #expect(back.frames == frames)
+        #expect(back.samples == Array(expectedSamples(data, format)[0..<(frames * 2)]))
+        #expect(Recovery.recover(path: path) == .alreadyComplete(container: "FLAC", frames: frames))
+    }
 }
