@@ -44,10 +44,13 @@ public enum Readout {
 
     /// `hh:mm:ss`, or `hh:mm:ss.t` with `tenths` (the headless status and saved lines).
     public static func duration(_ s: Double, tenths: Bool = false) -> String {
-        let total = Int(s)
+        // Cut to the tenth (a clock doesn't round up), in whole tenths, with a margin for the
+        // binary fraction a length such as 115200 / 48000 (2.4 s, a hair under in binary) is.
+        let t = Int((Swift.max(0, s) * 10 * (1 + 1e-12)).rounded(.down))
+        let total = t / 10
         func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
         let hms = "\(two(total / 3600)):\(two((total / 60) % 60)):\(two(total % 60))"
-        return tenths ? hms + ".\(Int((s - Double(total)) * 10))" : hms
+        return tenths ? hms + ".\(t % 10)" : hms
     }
 
     /// Decimal units with one decimal: `"480.2 KB"`, `"80.4 GB"`; plain bytes below 1000.
