@@ -130,7 +130,9 @@ public final class BuiltInSource: CaptureSource, @unchecked Sendable {
     public func open(_ request: CaptureRequest) throws(DeviceError) -> GrantedParameters {
         let rate = request.format.sampleRate
         let period = Swift.max(16, (request.periodMicros ?? 10_000) * rate / 1_000_000)
-        let buffer = Swift.max(period * 2, (request.bufferMicros ?? 0) * rate / 1_000_000, period * 4)
+        // The buffer asked for (at least two periods, as ALSA grants it), else four periods.
+        let asked = (request.bufferMicros ?? 0) * rate / 1_000_000
+        let buffer = asked > 0 ? Swift.max(period * 2, asked) : period * 4
         let g = GrantedParameters(format: request.format, periodFrames: period, bufferFrames: buffer,
                                   access: paced ? "synthesized, clock-paced" : "synthesized, unpaced")
         granted = g

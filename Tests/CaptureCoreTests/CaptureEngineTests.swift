@@ -349,6 +349,20 @@ func allocationSites(_ count: Int) -> String {
     }
 }
 
+/// The built-in source grants the buffer asked for, as an ALSA PCM does: `-F 100000 -B 200000`
+/// reported "buffer 400.0 ms" (it took at least four periods whatever was asked).
+@Suite struct BuiltInGrantTests {
+    @Test func theBufferAskedForIsGranted() throws {
+        let format = StreamFormat(sampleFormat: .s16LE, sampleRate: 48_000, channels: 2)
+        let d = BuiltInSource(paced: true)
+        #expect(try d.open(CaptureRequest(format: format, periodMicros: 100_000, bufferMicros: 200_000)).bufferFrames == 9_600)
+        #expect(try d.open(CaptureRequest(format: format, periodMicros: 100_000, bufferMicros: 1_000_000)).bufferFrames == 48_000)
+        // Less than two periods can't be: two, as ALSA rounds it; none asked for: four.
+        #expect(try d.open(CaptureRequest(format: format, periodMicros: 100_000, bufferMicros: 50_000)).bufferFrames == 9_600)
+        #expect(try d.open(CaptureRequest(format: format, periodMicros: 100_000)).bufferFrames == 19_200)
+    }
+}
+
 /// capdeck-bench's hardware-like source: a reader late by more than the buffer gets one overrun
 /// and loses what the ring held, as from ALSA; the default source never loses anything.
 @Suite struct HardwareModelTests {
