@@ -7,7 +7,8 @@ import CaptureFiles
 import Glibc
 
 struct Capdeck: ParsableCommand {
-    /// Every exit code, in every command's --help (an error points to its command's --help).
+    /// Every exit code, in the help of the commands that record (an error points to its
+    /// command's --help); `devices` and `recover` list their own.
     static let exitCodes = """
         Exit codes: 0 success, 64 usage error, 65 bad input file (recover: a file left \
         untouched), 66 input file missing (recover), 69 device or sound server unavailable, \

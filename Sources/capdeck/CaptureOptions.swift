@@ -49,7 +49,7 @@ struct CaptureOptions: ParsableArguments {
     var bextDescription: String?
 
     @Option(name: [.customShort("F"), .customLong("period-time")], parsing: .unconditional,
-            help: "Device period in microseconds (1000-1000000; default: record 100000, console 33333; at most a quarter of -B).",
+            help: "Device period in microseconds (1000-1000000; default: record 100000, console 33333, at most a quarter of -B; given, at most half of -B).",
             transform: Parse.int("period-time", 1_000...1_000_000, unit: " µs"))
     var periodTime: Int?
 
@@ -116,7 +116,7 @@ struct CaptureOptions: ParsableArguments {
             transform: Parse.decimal("--trigger-hold", 0...3600, unit: "seconds"))
     var triggerHold: Double?
     @Option(name: .customLong("max-file-time"), parsing: .unconditional,
-            help: "Split the recording into parts of at most this long: seconds (as arecord), or 90s, 10m, 2h; 0: no limit (config: [input] max-file-time).",
+            help: "Split the recording into parts of at most this long: seconds (as arecord), 90s, 10m, 2h, or 1:30, 1:02:03; 0: no limit (config: [input] max-file-time).",
             transform: Parse.splitDuration)
     var maxFileTime: Double?
     @Option(name: .customLong("max-file-size"), parsing: .unconditional,

@@ -7,9 +7,14 @@ struct ConsoleCommandLine: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "console",
         abstract: "The recording console (the default): live meters, session rules, recording.",
+        // (The parser's own synopsis said `<options>`, as if some were required: none is.)
+        usage: "capdeck [console] [<options>]",
         discussion: """
-            Keys: 1-4 toggle the four audio-session properties, r record/stop, p pause, d device, \
-            c app session category, x reset peaks and clips, Ctrl-L repaint, ? help, q quit. What you \
+            Keys: 1-4 toggle the four audio-session properties, r record/stop, p pause/resume, m \
+            marker, s split the take, v arm/disarm the level trigger, d device, c app session \
+            category, x reset peaks and clips, l loudness strip, i reset the loudness, b meter \
+            ballistics, [ ] previous/next channel's numbers (many channels), Ctrl-L repaint, ? help \
+            (every key), q quit. What you \
             change with keys (1-4, c, the device picked with d) is remembered in \
             $XDG_STATE_HOME/capdeck/console.toml (default ~/.local/state/capdeck/console.toml) for the \
             next console; flags are never saved, the config file is never written, and 'capdeck record' \

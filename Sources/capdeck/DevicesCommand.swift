@@ -11,7 +11,7 @@ struct DevicesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "devices",
         abstract: "List the sound server's sources, capture PCMs and sound cards, with the kind of access each gives.",
-        discussion: Capdeck.exitCodes)
+        discussion: "Exit codes: 0 success, 64 usage error, 71 out of file descriptors at start.")
 
     func run() throws {
         print("Without -D, capdeck uses: " + InputCatalog.defaultInput().summary)

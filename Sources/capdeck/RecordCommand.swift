@@ -2,6 +2,7 @@
 import ArgumentParser
 import CaptureApp
 import CaptureFiles
+import ConsoleUI
 
 struct RecordCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,8 +15,9 @@ struct RecordCommand: ParsableCommand {
             the card); if there is none, record says why and exits 69: it never records a stand-in. \
             The built-in test signal is recorded only when named (-D builtin).
             When standard input is not a terminal, capdeck reads control commands from it, one per \
-            line: 'set mix on', 'toggle uses-app-session', 'split', 'status' (one JSON line on stdout), \
-            'stop'. Properties: uses-app-session, auto-configure, mix, bluetooth-hq.
+            line ('status' prints one JSON line on stdout; 'help' lists them on stderr):
+            """ + " " + KeyMap.stdinHelp.dropFirst("commands: ".count) + """
+            .
             Splitting: --max-file-time, --max-file-size, 'split' on stdin and SIGUSR1 start the next \
             part at once, sample-contiguous. A split take's parts are numbered before the extension \
             (take.wav: take-001.wav, take-002.wav, ...; the first part takes its number at the first \

@@ -9,11 +9,13 @@ struct RecoverCommand: ParsableCommand {
         abstract: "Repair recordings cut short by a crash, keeping every whole frame on disk.",
         discussion: """
             Rewrites only the header fields that give the audio's length (WAV, RF64, W64, CAF, AIFF; for \
-            FLAC the total-samples field, after counting the whole frames) and drops a trailing \
-            partial frame (FLAC: the torn last frame). A file it does not fully understand, or one a running recording still \
-            holds, is left untouched. Exit codes: 0 all complete or repaired, 65 a file left \
-            untouched, 66 a file missing.
-            """ + "\n\n" + Capdeck.exitCodes)
+            FLAC the total-samples field, after counting the whole frames, also in a finished file cut \
+            short afterwards) and drops a trailing partial frame (FLAC: the torn last frame). A file it \
+            does not fully understand, or one a running recording still holds, is left untouched.
+
+            Exit codes: 0 all complete or repaired, 64 usage error, 65 a file left untouched, 66 a \
+            file missing, 71 out of file descriptors at start.
+            """)
 
     @Argument(help: "Recordings to repair.", completion: Completion.recordings)
     var files: [String]
