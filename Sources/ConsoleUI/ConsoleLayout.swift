@@ -377,15 +377,17 @@ public enum ConsoleLayout {
         }
         x += g.put("  \(Readout.duration(m.recordedSeconds))", x: x, y: y, style: .bold)
         x += g.put("  \(Readout.bytes(m.fileBytes))", x: x, y: y)
+        var estimateEnd = x
         if let free = m.freeBytes {
             x += g.put("  free ", x: x, y: y, style: .dim)
             x += g.put(Readout.bytes(free), x: x, y: y)
+            estimateEnd = x
             if m.bytesPerSecond > 0 {
                 let secs = Double(free) / Double(m.bytesPerSecond)
-                g.put(" (\(m.unicode ? "≈" : "~") \(Readout.hours(secs)) at this format)", x: x, y: y, style: secs < 600 ? .warning : .dim)
+                estimateEnd += g.put(" (\(m.unicode ? "≈" : "~") \(Readout.hours(secs)) at this format)", x: x, y: y, style: secs < 600 ? .warning : .dim)
             }
         }
-        preRollAndTrigger(&g, m, y: y, after: x)
+        preRollAndTrigger(&g, m, y: y, after: x, estimateEnd: estimateEnd)
         x = g.put("File ", x: 0, y: y + 1, style: .dim)
         if let part = m.filePart, part > 1, m.filePath != nil { x += g.put("part \(part) ", x: x, y: y + 1, style: .bold) }
         let path = m.filePath ?? "next file goes in \(m.directory)"
@@ -393,8 +395,9 @@ public enum ConsoleLayout {
     }
 
     /// `Pre-roll 1.2/5.0 s  Trigger armed`, when set, at the right of the recording row: after
-    /// what is there if it fits, else over the end of the free-space estimate.
-    static func preRollAndTrigger(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int, after end: Int) {
+    /// the free-space estimate (which ends at `estimateEnd`) if it fits, else over the estimate,
+    /// whose rest is cleared (a tail such as "rmat)" was left beside it).
+    static func preRollAndTrigger(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int, after end: Int, estimateEnd: Int) {
         var parts: [(String, CellStyle)] = []
         if m.preRollSeconds > 0 {
             parts += [("Pre-roll ", .dim), ("\(Readout.seconds(m.preRollHeldSeconds))/\(Readout.seconds(m.preRollSeconds)) s", .normal)]
@@ -405,8 +408,14 @@ public enum ConsoleLayout {
         }
         guard !parts.isEmpty else { return }
         let width = parts.reduce(0) { $0 + $1.0.count }
-        var x = Swift.max(0, Swift.min(end + 2, g.width - width))
-        if x > 0 { g.fill(" ", x: x - 1, y: y, width: 1, style: .normal) }
+        var x: Int
+        if estimateEnd + 2 + width <= g.width {
+            x = estimateEnd + 2
+        } else {
+            x = Swift.max(0, Swift.min(end + 2, g.width - width))
+            // Over the estimate: none of it stays beside the parts.
+            if x > 0 { g.fill(" ", x: x - 1, y: y, width: g.width - x + 1, style: .normal) }
+        }
         for (text, style) in parts { x += g.put(text, x: x, y: y, style: style) }
     }
 

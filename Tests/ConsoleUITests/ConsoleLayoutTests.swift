@@ -127,6 +127,28 @@ import Testing
         #expect(rows[0].contains("● REC"))
     }
 
+    /// The trigger's state beside the free-space estimate: after it where the row has room, else
+    /// over it with none of the estimate left beside (at 110 columns the row read
+    /// "free 52.3 GB  Trigger triggeredrmat)": the tail of "(≈ 75 h at this format)").
+    @Test func theTriggerNeverLeavesPartOfTheEstimateBesideIt() {
+        var m = model()
+        m.recording = .recording
+        m.filePath = "/home/u/rec/capdeck-20261124-120000.wav"
+        m.recordedSeconds = 83
+        m.fileBytes = 15_936_044
+        m.freeBytes = 52_300_000_000
+        m.bytesPerSecond = 192_000
+        m.trigger = "triggered"
+        for width in [64, 80, 90, 100, 110, 120, 140, 200] {
+            let rec = (0..<30).map { ConsoleLayout.render(m, width: width, height: 30).row($0) }.first { $0.hasPrefix("Recording") }!
+            let trimmed = rec.replacingOccurrences(of: " +$", with: "", options: .regularExpression)
+            #expect(trimmed.hasSuffix("Trigger triggered"), "\(width) columns: \(rec)")
+            // The estimate is whole or gone.
+            #expect(rec.contains("(≈ 75 h at this format)") || !rec.contains("(≈"), "\(width) columns: \(rec)")
+            #expect(!rec.contains("format)") || rec.contains("(≈ 75 h at this format)"), "\(width) columns: \(rec)")
+        }
+    }
+
     @Test func overlays() {
         var m = model()
         m.showHelp = true
