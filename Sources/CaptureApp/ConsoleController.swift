@@ -437,6 +437,13 @@ public final class ConsoleController: @unchecked Sendable {
         func failed(_ reason: String, _ gap: String = "") {
             let now = session.currentRoute?.pcm ?? oldRoute?.pcm ?? ui.withLock { $0.inputName }
             let still = session.isRunning ? "still capturing \(now)" : session.isInterrupted ? "still waiting for \(now)" : "capture stays stopped"
+            // The session's rules, not the device, said no: the device was never tried, and
+            // "could not be opened" would send the user to the wrong place.
+            if case .failure(.categoryCannotRecord(let c)) = wanted {
+                addEvent("\(pcm) not tried: category '\(c.rawValue)' can't record (c: a category that can, or 2: auto-configure on); \(still)"
+                         + (wasRecording ? ", the recording goes on" : ""), .error)
+                return
+            }
             // What happens first, the reason after: the screen edge clips the end of a long line.
             addEvent("\(pcm) could not be opened; \(still)" + (wasRecording ? ", the recording goes on" : "") + gap + " (\(reason))", .error)
         }

@@ -45,17 +45,26 @@ public final class SessionEvents: Sendable {
             // A device error while capture goes on is a route switch that failed (a sound server
             // that won't release its card, a PCM that won't open): said now, and the take goes
             // on; it is not how the take ends.
+            // So is a rule that forbids a new start (a category that can't record, set while
+            // automatic configuration is off): it applies at the next start, not to this capture.
             let switchFailed = lock.withLock { s -> Bool in
-                if s.capturing, case .device(let d) = err {
-                    switch d {
-                    case .lost, .stalled: break
-                    default: return true
+                if s.capturing {
+                    switch err {
+                    case .device(.lost), .device(.stalled): break
+                    case .device, .cannotStart: return true
+                    default: break
                     }
                 }
                 s.lastError = err
                 return false
             }
-            if switchFailed { say("\(err); still capturing on the current route, the recording goes on", always: true) }
+            if switchFailed {
+                if case .cannotStart(let why) = err {
+                    say("\(why): the capture running goes on with its route, the recording goes on; a new start would fail", always: true)
+                } else {
+                    say("\(err); still capturing on the current route, the recording goes on", always: true)
+                }
+            }
         case .didStopRunning:
             lock.withLock { $0.stopped = true; $0.capturing = false }
         case .wasInterrupted(let reason, _) where reason == .audioDeviceDisconnected || reason == .audioDeviceStalled:

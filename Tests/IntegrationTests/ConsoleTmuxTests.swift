@@ -473,6 +473,33 @@ extension Integration {
 
         func pick(_ console: TmuxConsole, _ pcm: String) async throws { try await console.pick(pcm) }
 
+        /// With auto-configure off and the category `ambient`, no device can be switched to: the
+        /// rules say no before any device is tried. The line said "builtin:pink could not be
+        /// opened; …" (cut at the screen's edge before the reason), sending the user to the device.
+        @Test("d with auto-configure off and category ambient: the event line names the category, not the device, and says what to press")
+        func pickUnderACategoryThatCantRecord() async throws {
+            let console = try await start()
+            defer { console.shutdown() }
+            try await ready(console)
+            try await console.press("2")  // auto-configure off: the category is the app's
+            _ = try await console.waitFor("auto-configure off", timeout: 5) { $0.lines.contains { $0.hasPrefix(" 2  auto-configure  off") } }
+            var s = ConsoleScreen(try await console.screen())
+            for _ in 0..<5 where !s.lines.contains(where: { $0.hasPrefix("App session category ambient") }) {
+                try await console.press("c")
+                try await Task.sleep(for: .milliseconds(300))
+                s = ConsoleScreen(try await console.screen())
+            }
+            #expect(s.lines.contains { $0.hasPrefix("App session category ambient") }, "\(s.lines)")
+            let before = s.events.count
+            try await pick(console, "builtin:pink")
+            let said = try await console.waitFor("the refused pick", timeout: 8) { s in s.events.dropFirst(before).contains { $0.hasPrefix("builtin:pink") } }
+            let line = said.events.dropFirst(before).first { $0.hasPrefix("builtin:pink") } ?? ""
+            #expect(line.hasPrefix("builtin:pink not tried: category 'ambient' can't record"), "\(line)")
+            #expect(!line.contains("could not be opened"), "\(line)")
+            try await console.press("q")
+            _ = try await console.waitForExit()
+        }
+
         @Test("d picking a device that does not open while recording (jack, no server): capture and the file go on untouched, one event line says so, nothing remembered")
         func pickDeviceThatFails() async throws {
             let console = try await start()

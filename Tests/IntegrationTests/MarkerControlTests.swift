@@ -73,6 +73,30 @@ extension Integration {
             #expect(marks.allSatisfy { $0.frame <= file.frames })
         }
 
+        /// With automatic configuration off, a category that can't record stops a start
+        /// (exit 69). Set while capture runs, it takes effect at the next start: the take goes
+        /// on, one line says so, and the take ends as any other (exit 0). It used to be kept as
+        /// the take's failure: "cannot start: …" printed at the stop, with exit 74, after a
+        /// whole take that `status` had shown running.
+        @Test("category ambient on stdin while recording with auto-configure off: one warning now, the take goes on and saves, exit 0")
+        func aCategoryThatCantRecordSetWhileRunning() async throws {
+            let out = routes.home.path("ambient.wav")
+            let c = try routes.capdeck(["record", "-D", ToneRoutes.toneA.name, out])
+            _ = try await c.waitForFile(out)
+            try c.send("set auto-configure off")
+            try c.send("category ambient")
+            let said = await c.waitForStderrLine { $0.contains("'ambient'") }
+            #expect(said?.contains("does not permit recording") == true && said?.contains("the recording goes on") == true, "\(c.stderr)")
+            let s = try await c.status()
+            #expect(s.bool("running") == true && s.bool("interrupted") == false, "\(s)")
+            try await Task.sleep(for: .milliseconds(500))
+            try c.send("stop")
+            #expect(await c.child.wait(timeout: 15)?.exitCode == 0, "\(c.stderr)")
+            #expect(!c.stderr.contains("cannot start"), "\(c.stderr)")
+            #expect(c.stderrLines.last?.contains("saved") == true, "\(c.stderr)")
+            #expect(try SoundFile.read(out, samples: .none).frames > 24_000, "\(c.stderr)")
+        }
+
         @Test("mark while not recording, and unknown commands, say so on one line")
         func markRefusals() async throws {
             let out = routes.home.path("refuse.wav")
