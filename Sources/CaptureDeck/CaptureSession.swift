@@ -630,8 +630,12 @@ public final class CaptureSession: @unchecked Sendable {
             // nothing to re-open.
             _ = runState.withLock { $0.switched(to: wanted) }
             if let g = engine.granted {
-                emit(.routeChanged(RouteChange(old: current, new: wanted, granted: g, gapMs: 0, gapFrames: 0,
-                                               atFrame: engine.framesCaptured)))
+                // Marked as a switch between PCMs is: a cue, and the take's coding history names
+                // the new kind of route from here (for the parts after a split too).
+                let at = engine.framesCaptured
+                engine.addMarker(atFrame: at, label: "route: \(current.pcm) -> \(wanted.pcm) (gap 0 ms)",
+                                 route: RouteNote(route: wanted, format: g.format))
+                emit(.routeChanged(RouteChange(old: current, new: wanted, granted: g, gapMs: 0, gapFrames: 0, atFrame: at)))
             }
             return
         }

@@ -142,6 +142,32 @@ extension Integration {
             return String(format: "%02d:%02d:%02d.%03d", s / 3600, s / 60 % 60, s % 60, ms)
         }
 
+        /// The built-in source is one device with both kinds of route: toggling mix changes the
+        /// kind, not the PCM. That change got a `route changed` line but no cue and no history
+        /// line, unlike a switch between two PCMs (and unlike Docs/console.md's screen).
+        @Test("record -D builtin, mix toggled: a cue and a coding-history line for the new kind of route, as for a switch between PCMs")
+        func aRouteKindChangeOnOneDeviceIsMarked() async throws {
+            let out = routes.home.path("kind.wav")
+            let p = try routes.capdeck(["record", "-D", "builtin", out])
+            let t0 = try await p.waitForFile(out)
+            try await sleepUntil(t0 + 1.0)
+            try p.send("set mix on")
+            #expect(await p.waitForStderrLine { $0.contains("route changed") } != nil, "\(p.stderr)")
+            try await sleepUntil(t0 + 2.0)
+            let s = try await p.status()
+            try p.send("stop")
+            #expect(await p.finish(timeout: 15) == .exited(0), "\(p.stderr)")
+            #expect("\(s)".contains("route: builtin -> builtin (gap 0 ms)"), "status lists the marker: \(s)")
+            let riff = try WAVChunks(path: out)
+            let cues = riff.cuePoints.map { Int($0.position) }
+            try #require(cues.count == 1, "a cue at the change: \(cues)")
+            let b = try Self.bext(out)
+            let tr = try #require(b["timeReference"] as? Int)
+            let lines = try #require(b["history"] as? String).components(separatedBy: "\r\n")
+            #expect(lines.count == 4 && lines[0].hasSuffix("; builtin (exclusive route)")
+                    && lines[1].hasSuffix("; builtin (shared route) at \(Self.time(tr + cues[0]))"), "\(lines)")
+        }
+
         @Test("a take through two route switches: its coding history names each route at its cue's time; the audio stays put")
         func historyListsTheRoutes() async throws {
             let out = routes.home.path("routes.wav")
