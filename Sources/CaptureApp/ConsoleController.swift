@@ -204,7 +204,8 @@ public final class ConsoleController: @unchecked Sendable {
 
     private func useBuiltIn(reason: String) {
         ui.withLock { $0.builtIn = true; $0.inputName = "builtin" }
-        addEvent("no capture device could be opened (\(reason)): using the BUILT-IN TEST SIGNAL", .warning)
+        // What it means first: the screen's edge clips the end of a long line.
+        addEvent("using the BUILT-IN TEST SIGNAL: no capture device could be opened (\(reason))", .warning)
         session.removeInput(session.inputs[0])
         session.addInput(CaptureDeviceInput(name: "builtin", routes: InputRoutes.forNamedPCM("builtin"), format: format,
                                             periodMicros: capture.devicePeriod(for: .console).period, bufferMicros: capture.devicePeriod(for: .console).buffer,

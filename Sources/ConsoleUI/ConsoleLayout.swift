@@ -107,9 +107,16 @@ public enum ConsoleLayout {
         }
         g.put(state.0, x: 14, y: y, style: state.1)
         var status = m.interrupted ? "INTERRUPTED: " + m.interruption : (m.running ? "capturing" : "not capturing")
-        if m.builtIn { status += (m.unicode ? " · " : " - ") + "BUILT-IN TEST SIGNAL" }
+        // Up to one column before "? help".
+        let room = g.width - 23 - state.0.count
+        if m.builtIn {
+            // The stand-in source's label must stay readable however narrow: the state's word
+            // goes first, then the label shortens (it was cut to "BUILT-IN TEST S" at 64 columns).
+            let full = status + (m.unicode ? " · " : " - ") + "BUILT-IN TEST SIGNAL"
+            status = [full, "BUILT-IN TEST SIGNAL", "BUILT-IN SIGNAL", "BUILT-IN"].first { $0.count <= room } ?? "BUILT-IN"
+        }
         g.put(status, x: 15 + state.0.count, y: y, style: m.interrupted || m.builtIn ? .warning : .reverse,
-              maxWidth: g.width - 30 - state.0.count)
+              maxWidth: room)
         let help = "? help "
         g.put(help, x: g.width - help.count, y: y, style: .reverse)
     }

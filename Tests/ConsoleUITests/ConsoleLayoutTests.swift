@@ -149,6 +149,22 @@ import Testing
         }
     }
 
+    /// The stand-in source's label in the title bar stays whole at every width down to the
+    /// console's minimum (64×20): it was cut to "capturing · BUILT-IN TEST S".
+    @Test func theBuiltInLabelStaysReadableInTheTitle() {
+        var m = model()
+        m.builtIn = true
+        m.running = true
+        for recording in [ConsoleModel.RecordingState.stopped, .recording, .paused] {
+            m.recording = recording
+            for width in [64, 70, 80, 100, 120] {
+                let title = ConsoleLayout.render(m, width: width, height: 24).row(0)
+                #expect(title.contains("BUILT-IN TEST SIGNAL") && title.hasSuffix("? help "), "\(width) columns, \(recording): \(title)")
+                if width >= 100 { #expect(title.contains("capturing · BUILT-IN TEST SIGNAL"), "\(width): \(title)") }
+            }
+        }
+    }
+
     @Test func overlays() {
         var m = model()
         m.showHelp = true

@@ -473,6 +473,23 @@ extension Integration {
 
         func pick(_ console: TmuxConsole, _ pcm: String) async throws { try await console.pick(pcm) }
 
+        /// No -D and no capture device (the default PCM a card that isn't there, no sound server):
+        /// the console stands in the built-in signal, and its event line says so first, so the
+        /// screen's edge can only cut the reason (it read "…: using the BUIL" at 120 columns).
+        @Test("no device at all: the event line leads with the built-in stand-in, and the title names it")
+        func theStandInSaysSoFirst() async throws {
+            try home.write(".asoundrc", "pcm.!default { type hw card 99 }\nctl.!default { type hw card 99 }\n")
+            let env = ["PULSE_SERVER": "", "PIPEWIRE_REMOTE": "", "XDG_RUNTIME_DIR": home.makeDirectory("run")]
+            let console = try await TmuxConsole(["-o", rec], home: home, environment: env, width: 120, height: 36)
+            defer { console.shutdown() }
+            let s = try await console.waitFor("the stand-in", timeout: 10) { s in s.isConsole && s.events.contains { $0.contains("BUILT-IN") } }
+            let line = s.events.first { $0.contains("BUILT-IN") } ?? ""
+            #expect(line.hasPrefix("using the BUILT-IN TEST SIGNAL: no capture device could be opened"), "\(line)")
+            #expect(s.titleBar.contains("BUILT-IN TEST SIGNAL"), "\(s.titleBar)")
+            try await console.press("q")
+            _ = try await console.waitForExit()
+        }
+
         /// With auto-configure off and the category `ambient`, no device can be switched to: the
         /// rules say no before any device is tried. The line said "builtin:pink could not be
         /// opened; …" (cut at the screen's edge before the reason), sending the user to the device.
