@@ -27,6 +27,13 @@ public enum DefaultInput {
         if pcms.contains(where: { DeviceCatalog.accessKind(forPCM: $0) == .soundServer }), let server = SoundServerProbe.diagnosis() {
             return server
         }
+        // A PCM that isn't there or won't open (a card number or a name mistyped): where to find
+        // what is.
+        switch error {
+        case .device(.notFound), .device(.unavailable):
+            return error.description + " ('capdeck devices' lists what can be captured from)"
+        default: break
+        }
         return error.description
     }
 }

@@ -1,5 +1,6 @@
 // `capdeck record`: headless recording through a CaptureSession, scriptable from standard input.
 import ArgumentParser
+import Glibc
 import CaptureApp
 import CaptureFiles
 import ConsoleUI
@@ -47,6 +48,10 @@ struct RecordCommand: ParsableCommand {
         guard let file else { return }
         if file.isEmpty { throw ValidationError("FILE is empty") }
         if file == "-" { throw ValidationError("writing to standard output is not supported; name a file") }
+        var st = stat()
+        if file.hasSuffix("/") || (stat(file, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR) {
+            throw ValidationError("FILE '\(file)' is a directory; name a file in it, or give it as -o/--output-dir for a name from --name")
+        }
         guard let ext = OutputTarget.extensionOf(file) else {
             // With -t the type is known: the name gets its extension (`-t wav take`: take.wav).
             if capture.fileType != nil { return }

@@ -35,7 +35,7 @@ struct RecoverCommand: ParsableCommand {
                 let check = Recovery.readableFrames(path: path)
                 let was = headerFrames.map { "header said \($0) frames" } ?? "header gave no length"
                 var line = "\(path): \(container), repaired: \(was), now \(frames) (every whole frame on disk)"
-                if dropped > 0 { line += "; dropped \(dropped) bytes of a partial frame" }
+                if dropped > 0 { line += "; dropped \(dropped) byte\(dropped == 1 ? "" : "s") of a partial frame" }
                 if let f = check.frames { line += "; opens with \(f) frames" } else {
                     line += "; but libsndfile still can't open it: \(check.error ?? "?")"
                     failures += 1

@@ -122,10 +122,15 @@ extension Integration {
             defer { home.remove() }
             try home.write(".asoundrc", "")
             let dir = home.makeDirectory("recordings")
-            let r = try await Capdeck.run(["record", "-D", "nosuchpcm", "-d", "1", "-o", dir], home: home, timeout: 20)
-            #expect(r.exitCode == 69, "\(r)")
-            #expect(!r.stderr.contains("BUILT-IN"), "\(r.stderr)")
-            #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty, "no file left behind")
+            for pcm in ["nosuchpcm", "hw:99"] {
+                let r = try await Capdeck.run(["record", "-D", pcm, "-d", "1", "-o", dir], home: home, timeout: 20)
+                #expect(r.exitCode == 69, "\(r)")
+                #expect(!r.stderr.contains("BUILT-IN"), "\(r.stderr)")
+                // A PCM that isn't there: where to look (the line named only the errno's words).
+                let last = r.stderrLines.last.map(String.init) ?? ""
+                #expect(last.hasPrefix("capdeck: \(pcm): cannot open for capture: ") && last.hasSuffix(" ('capdeck devices' lists what can be captured from)"), "\(r.stderr)")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty, "no file left behind")
+            }
         }
 
         @Test("capdeck devices lists the test PCM and the built-in source")

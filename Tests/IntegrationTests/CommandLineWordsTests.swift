@@ -25,6 +25,9 @@ extension Integration {
                 (["record", "--no-loudnes", "x.wav"], "capdeck: unknown option '--no-loudnes'; did you mean '--no-loudness'? (see 'capdeck record --help')"),
                 (["record", "--frobnicate", "x.wav"], "capdeck: unknown option '--frobnicate' (see 'capdeck record --help')"),
                 (["record", "devcies"], "capdeck: FILE 'devcies' has no extension; add one (.wav, .w64, .caf, .flac, .aiff) or choose the type with -t; or did you mean 'capdeck devices'? (see 'capdeck record --help')"),
+                // A directory is named as one (it said "has no extension"), with or without its slash.
+                (["record", "/tmp/"], "capdeck: FILE '/tmp/' is a directory; name a file in it, or give it as -o/--output-dir for a name from --name (see 'capdeck record --help')"),
+                (["record", "-t", "wav", "/tmp"], "capdeck: FILE '/tmp' is a directory; name a file in it, or give it as -o/--output-dir for a name from --name (see 'capdeck record --help')"),
                 (["record", "-r", "48q", "x.wav"], "capdeck: The value '48q' is invalid for '-r <rate>': not a sample rate; rate takes 8000-384000 Hz, or 8k-384k (see 'capdeck record --help')"),
                 (["record", "-d", "1:75", "x.wav"], "capdeck: The value '1:75' is invalid for '-d <duration>': '1:75' is not a time; minutes and seconds after the first field are 0-59 (see 'capdeck record --help')"),
                 (["recover"], "capdeck: Missing expected argument '<files> ...' (see 'capdeck recover --help')"),
