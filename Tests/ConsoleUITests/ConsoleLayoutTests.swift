@@ -108,15 +108,21 @@ import Testing
         #expect(text.contains("* REC"))
     }
 
-    @Test func clipLightStaysLitAndRecordingPanelShowsTheFile() {
+    /// Recording for 83 s into a 15.9 MB file, `free` bytes left at 48 kHz stereo S16.
+    func recordingModel(free: Int64) -> ConsoleModel {
         var m = model()
-        m.clipLatched = [true, false]
         m.recording = .recording
         m.filePath = "/home/u/rec/capdeck-20261124-120000.wav"
         m.recordedSeconds = 83
         m.fileBytes = 15_936_044
-        m.freeBytes = 50_000_000_000
+        m.freeBytes = free
         m.bytesPerSecond = 192_000
+        return m
+    }
+
+    @Test func clipLightStaysLitAndRecordingPanelShowsTheFile() {
+        var m = recordingModel(free: 50_000_000_000)
+        m.clipLatched = [true, false]
         let g = ConsoleLayout.render(m, width: 100, height: 30)
         let rows = (0..<30).map { g.row($0) }
         #expect(rows[4].contains("CLIP") && !rows[5].contains("CLIP"))
@@ -131,13 +137,7 @@ import Testing
     /// over it with none of the estimate left beside (at 110 columns the row read
     /// "free 52.3 GB  Trigger triggeredrmat)": the tail of "(≈ 75 h at this format)").
     @Test func theTriggerNeverLeavesPartOfTheEstimateBesideIt() {
-        var m = model()
-        m.recording = .recording
-        m.filePath = "/home/u/rec/capdeck-20261124-120000.wav"
-        m.recordedSeconds = 83
-        m.fileBytes = 15_936_044
-        m.freeBytes = 52_300_000_000
-        m.bytesPerSecond = 192_000
+        var m = recordingModel(free: 52_300_000_000)
         m.trigger = "triggered"
         for width in [64, 80, 90, 100, 110, 120, 140, 200] {
             let rec = (0..<30).map { ConsoleLayout.render(m, width: width, height: 30).row($0) }.first { $0.hasPrefix("Recording") }!

@@ -56,7 +56,7 @@ extension Integration {
             defer { console.shutdown() }
             _ = try await console.waitFor("the console", timeout: 10) { $0.isConsole && $0.route?.pcm == "toneA" }
             try await console.press("d")
-            let s = try await console.waitFor("the device picker", timeout: 5) { $0.contains("Enter select") }
+            let s = try await console.waitFor("the device picker", timeout: 5) { $0.contains("Enter select") && !TmuxConsole.pickerItems($0).isEmpty }
             let items = TmuxConsole.pickerItems(s)
             #expect(items.first { $0.selected }?.pcm == "toneA", "\(items)")
             #expect(s.lines.contains { $0.contains("> toneA  (current)") }, "\(s)")

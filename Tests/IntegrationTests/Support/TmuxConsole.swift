@@ -170,7 +170,9 @@ extension TmuxConsole {
     /// its last item, "type a PCM name…".
     func pick(_ pcm: String) async throws {
         try await press("d")
-        let s = try await waitFor("the device picker", timeout: 3) { $0.contains("Enter select") }
+        // Its rows too: capture-pane can catch the screen mid-redraw (under load, the footer
+        // already there and the rows not yet: CI once read an empty picker).
+        let s = try await waitFor("the device picker", timeout: 3) { $0.contains("Enter select") && !Self.pickerItems($0).isEmpty }
         let items = Self.pickerItems(s)
         let typed = !items.contains { $0.pcm == pcm }
         let target = typed ? "type" : pcm
