@@ -68,7 +68,8 @@ public struct CaptureSettings: Sendable {
     /// `--description` (nil: the config file's `[input] description`, else none).
     public var bextDescription: String? = nil
     /// `--no-loudness`: no loudness meters (the take's, the files'), e.g. for many channels at high
-    /// rates on a small machine (Docs/meters.md, the cost).
+    /// rates on a small machine (Docs/meters.md, the cost). The config file's `[meters] loudness =
+    /// false` sets it too (`adopting`).
     public var noLoudness = false
     /// `--max-file-time` (seconds) and `--max-file-size` (bytes); nil: the config file's; 0: none.
     public var maxFileTime: Double? = nil
@@ -202,6 +203,14 @@ public struct CaptureSettings: Sendable {
 
     /// What the meters read: --meter, else the config file's, else sample peak.
     public func meterBallistics(config: CapdeckConfig?) -> MeterBallistics { meter ?? config?.meterBallistics ?? .peak }
+
+    /// These settings with what the config file sets that is read as a flag everywhere after
+    /// (`[meters] loudness = false`: `--no-loudness`; there is no flag to turn it back on).
+    public func adopting(_ config: CapdeckConfig?) -> CaptureSettings {
+        var s = self
+        if config?.loudness == false { s.noLoudness = true }
+        return s
+    }
 
     /// The recordings directory: -o, else the config file's [input] output-dir.
     public func outputDirectory(config: CapdeckConfig?) -> String? { outputDir ?? config?.outputDir }

@@ -68,6 +68,7 @@ public final class ConsoleController: @unchecked Sendable {
     /// the config file); opens nothing yet. Throws `Failure` for a file type that can't hold the
     /// format (64) or no recordings directory (73).
     public init(_ capture: CaptureSettings, config: CapdeckConfig?, state: ConsoleState, statePath: String, signals: SignalFlag) throws {
+        let capture = capture.adopting(config)
         self.capture = capture
         mutesOtherStreams = capture.mutesOtherStreams(config: config)
         self.statePath = statePath
@@ -281,7 +282,7 @@ public final class ConsoleController: @unchecked Sendable {
             session.meterBoard.requestReset()
             addEvent("peak holds and clip lights reset")
         case .cycleLoudnessStrip:
-            if capture.noLoudness { return addEvent("no loudness metering (--no-loudness)", .warning) }
+            if capture.noLoudness { return addEvent("no loudness metering (--no-loudness, or the config file's [meters] loudness = false)", .warning) }
             ui.withLock { $0.loudnessScale = LoudnessStrip.next(after: $0.loudnessScale) }
         case .resetLoudness:
             commands.async { self.loudness.reset() }

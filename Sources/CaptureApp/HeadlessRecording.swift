@@ -41,6 +41,7 @@ public final class HeadlessRecording {
     /// hold the format, 73 for a file that can't be created).
     public init(_ settings: CaptureSettings, config: CapdeckConfig?, file: String?, duration: Double?,
                 reconnectWait: Double, quiet: Bool, events: SessionEvents) throws {
+        let settings = settings.adopting(config)
         self.settings = settings
         self.config = config
         self.quiet = quiet

@@ -7,7 +7,8 @@
 //                  (yours; earlier capdecks' consoles wrote them here, and such a file is still
 //                  read as configuration), max-file-time, max-file-size (a number of seconds or
 //                  bytes, or "10m", "2G")
-//   [meters]       ballistics ("peak", "ppm1", "ppm2" or "vu")
+//   [meters]       ballistics ("peak", "ppm1", "ppm2" or "vu"), loudness (boolean: false is
+//                  --no-loudness)
 //
 // capdeck never writes this file: the console's own memory is `ConsoleState` (console.toml).
 //
@@ -51,6 +52,9 @@ public struct CapdeckConfig: Equatable, Sendable {
     public var muteOtherStreams: Bool?
     /// `[meters] ballistics`: what the meters read (`--meter` overrides it; nil: not set).
     public var meterBallistics: MeterBallistics?
+    /// `[meters] loudness`: false turns the EBU R128 meters off, as `--no-loudness` does (for a
+    /// recorder on a tight CPU budget; nil: not set, on).
+    public var loudness: Bool?
 
     public init(path: String) {
         self.path = path
@@ -142,11 +146,19 @@ public enum ConfigLoader {
                 }
             case "meters":
                 for key in table.keys {
-                    guard key == "ballistics" else { throw fail(key, "unknown key; use ballistics") }
-                    guard table[key]?.type == .string, let m = table[key]?.string.flatMap(MeterBallistics.init(name:)) else {
-                        throw fail(key, "expected \"peak\", \"ppm1\", \"ppm2\" or \"vu\", got \(describe(table[key]))")
+                    switch key {
+                    case "ballistics":
+                        guard table[key]?.type == .string, let m = table[key]?.string.flatMap(MeterBallistics.init(name:)) else {
+                            throw fail(key, "expected \"peak\", \"ppm1\", \"ppm2\" or \"vu\", got \(describe(table[key]))")
+                        }
+                        config.meterBallistics = m
+                    case "loudness":
+                        guard let v = table[key]?.bool, table[key]?.type == .bool else {
+                            throw fail(key, "expected true or false, got \(describe(table[key]))")
+                        }
+                        config.loudness = v
+                    default: throw fail(key, "unknown key; use ballistics or loudness")
                     }
-                    config.meterBallistics = m
                 }
             case "app-session":
                 for key in table.keys {

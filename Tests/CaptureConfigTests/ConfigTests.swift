@@ -75,6 +75,13 @@ import Testing
         #expect(try ConfigLoader.parse("", path: "c.toml").meterBallistics == nil)
     }
 
+    /// `[meters] loudness`: false is `--no-loudness`; unset, the meters run.
+    @Test func meterLoudness() throws {
+        #expect(try ConfigLoader.parse("[meters]\nloudness = false\n", path: "c.toml").loudness == false)
+        #expect(try ConfigLoader.parse("[meters]\nloudness = true\nballistics = \"vu\"\n", path: "c.toml").loudness == true)
+        #expect(try ConfigLoader.parse("", path: "c.toml").loudness == nil)
+    }
+
     @Test func emptyFileIsDefaults() throws {
         let c = try ConfigLoader.parse("", path: "c.toml")
         #expect(c.properties == AudioSessionProperties() && c.routes.isEmpty)
@@ -88,7 +95,8 @@ import Testing
         ("[other-audio]\nduck = true\n", "c.toml:2: [other-audio] duck: unknown key; use mute-streams"),
         ("[meters]\nballistics = \"ppm\"\n", "c.toml:2: [meters] ballistics: expected \"peak\", \"ppm1\", \"ppm2\" or \"vu\", got the string \"ppm\""),
         ("[meters]\nballistics = 2\n", "c.toml:2: [meters] ballistics: expected \"peak\", \"ppm1\", \"ppm2\" or \"vu\", got the number 2"),
-        ("[meters]\nmode = \"vu\"\n", "c.toml:2: [meters] mode: unknown key; use ballistics"),
+        ("[meters]\nmode = \"vu\"\n", "c.toml:2: [meters] mode: unknown key; use ballistics or loudness"),
+        ("[meters]\nloudness = \"off\"\n", "c.toml:2: [meters] loudness: expected true or false, got the string \"off\""),
         ("[app-session]\ncategory = \"loud\"\n", "c.toml:2: [app-session] category: expected one of \"ambient\", \"soloAmbient\", \"playback\", \"record\", \"playAndRecord\", got the string \"loud\""),
         ("[app-session]\npreferred-sample-rate = 7\n", "c.toml:2: [app-session] preferred-sample-rate: expected a whole number of Hz from 8000 to 384000, got the number 7"),
         ("[app-session]\noptions = [\"fast\"]\n", "c.toml:2: [app-session] options: unknown option \"fast\"; use mixWithOthers, allowBluetoothHFP or bluetoothHighQualityRecording"),

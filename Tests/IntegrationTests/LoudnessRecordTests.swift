@@ -121,14 +121,19 @@ extension Integration {
             }
         }
 
-        @Test("--no-loudness: no summary line, the bext loudness unknown (0x7FFF)")
-        func noLoudness() async throws {
+        /// And the config file's `[meters] loudness = false`, for a recorder on a tight CPU budget
+        /// that should never meter (Docs/benchmarks.md: libebur128 is most of a take's cost).
+        @Test("--no-loudness, or [meters] loudness = false in the config file: no summary line, the bext loudness unknown (0x7FFF)",
+              arguments: [["--no-loudness"], ["--config", "quiet.toml"]])
+        func noLoudness(_ how: [String]) async throws {
             let home = try TempDir()
             defer { home.remove() }
             try home.write("tone.raw", bytes: EBUSignal.tech3341[0].render(rate: 48000).rawBytes(.s16LE))
             try home.write(".asoundrc", ALSAConfig.filePCM("ebu", infile: home.path("tone.raw")))
+            try home.write("quiet.toml", "[meters]\nloudness = false\n")
             let out = home.path("quiet.wav")
-            let r = try await Capdeck.run(["record", "--no-loudness", "-D", "ebu", "-f", "S16_LE", "-r", "48000", "-c", "2", "-d", "5", out],
+            let args = how.map { $0 == "quiet.toml" ? home.path($0) : $0 }
+            let r = try await Capdeck.run(["record"] + args + ["-D", "ebu", "-f", "S16_LE", "-r", "48000", "-c", "2", "-d", "5", out],
                                           home: home, timeout: 30)
             #expect(r.exitCode == 0, "\(r)")
             #expect(r.stderr.contains("capdeck: saved ") && !r.stderr.contains("loudness"), "\(r.stderr)")
