@@ -337,12 +337,32 @@ public enum ConsoleLayout {
         x += g.put("category ", x: x, y: y, style: .dim)
         x += g.put(m.appSession.category.rawValue, x: x, y: y, style: m.appSession.category.permitsRecording ? .bold : .warning)
         x += g.put("  options ", x: x, y: y, style: .dim)
-        x += g.put(m.appSession.options.description, x: x, y: y, maxWidth: 52)
+        let rate = m.appSession.preferredSampleRate.map { "\($0) Hz" } ?? "any"
+        // Whole option names only (the row was cut to "bluetoothHighQuali"): those that don't fit
+        // are counted, "+1"; the rate keeps its room.
+        let options = m.appSession.options.description.split(separator: ", ").map(String.init)
+        x += g.put(Self.fitList(options, width: g.width - x - 7 - rate.count), x: x, y: y)
         x += g.put("  rate ", x: x, y: y, style: .dim)
-        x += g.put(m.appSession.preferredSampleRate.map { "\($0) Hz" } ?? "any", x: x, y: y)
-        let who = m.properties.usesApplicationAudioSession && m.properties.automaticallyConfiguresApplicationAudioSession
-            ? "  (set by the capture session)" : (m.properties.usesApplicationAudioSession ? "  (yours: c cycles the category)" : "  (not used)")
-        g.put(who, x: x, y: y, style: .dim, maxWidth: g.width - x)
+        x += g.put(rate, x: x, y: y)
+        let who: [String] = m.properties.usesApplicationAudioSession && m.properties.automaticallyConfiguresApplicationAudioSession
+            ? ["  (set by the capture session)", "  (capture session's)"]
+            : (m.properties.usesApplicationAudioSession ? ["  (yours: c cycles the category)", "  (yours: c)"] : ["  (not used)"])
+        if let fits = who.first(where: { $0.count <= g.width - x }) { g.put(fits, x: x, y: y, style: .dim) }
+    }
+
+    /// `items` joined with ", ", as many whole ones as fit in `width`, the rest counted: "a, b +2".
+    public static func fitList(_ items: [String], width: Int) -> String {
+        let all = items.joined(separator: ", ")
+        if all.count <= width { return all }
+        var shown: [String] = []
+        for item in items {
+            let left = items.count - shown.count - 1
+            let candidate = (shown + [item]).joined(separator: ", ") + (left > 0 ? " +\(left)" : "")
+            guard candidate.count <= width else { break }
+            shown.append(item)
+        }
+        let left = items.count - shown.count
+        return shown.joined(separator: ", ") + (left > 0 ? (shown.isEmpty ? "+\(left)" : " +\(left)") : "")
     }
 
     /// What mix off does to other programs' audio right now, and what `3` would change, in plain

@@ -165,6 +165,31 @@ import Testing
         }
     }
 
+    /// The app session's options are shown as whole names at every width, the rest counted
+    /// ("+1"), and the line's note whole or not at all: at 120 columns it read
+    /// "options mixWithOthers, allowBluetoothHFP, bluetoothHighQuali  rate any".
+    @Test func theAppSessionLineCutsNoWord() {
+        var m = model()
+        m.appSession.options = [.mixWithOthers, .allowBluetoothHFP, .bluetoothHighQualityRecording]
+        let names = ["mixWithOthers", "allowBluetoothHFP", "bluetoothHighQualityRecording"]
+        for width in [64, 80, 100, 120, 140, 200] {
+            let row = (0..<40).map { ConsoleLayout.render(m, width: width, height: 40).row($0) }.first { $0.hasPrefix("App session") } ?? ""
+            let found: Range<String.Index>? = row.range(of: "options (.*)  rate", options: .regularExpression)
+            #expect(found != nil, "\(width): \(row)")
+            let options = found.map { String(row[$0]) } ?? ""
+            let words = options.dropFirst("options ".count).dropLast("  rate".count)
+                .components(separatedBy: ", ").flatMap { $0.components(separatedBy: " ") }.filter { !$0.isEmpty }
+            for w in words { #expect(names.contains(w) || w.hasPrefix("+"), "\(width) columns: '\(w)' in \(row)") }
+            #expect(row.contains("rate any"), "\(width): \(row)")
+            let trimmed = row.replacingOccurrences(of: " +$", with: "", options: .regularExpression)
+            #expect(trimmed.hasSuffix(")") || trimmed.hasSuffix("rate any"), "\(width): \(row)")
+            if width >= 140 { #expect(row.contains(names.joined(separator: ", ")), "\(width): \(row)") }
+        }
+        #expect(ConsoleLayout.fitList(["ab", "cd", "ef"], width: 10) == "ab, cd, ef")
+        #expect(ConsoleLayout.fitList(["ab", "cd", "ef"], width: 9) == "ab, cd +1")
+        #expect(ConsoleLayout.fitList(["ab", "cd", "ef"], width: 2) == "+3")
+    }
+
     @Test func overlays() {
         var m = model()
         m.showHelp = true
