@@ -47,24 +47,20 @@ public final class SessionEvents: Sendable {
             // on; it is not how the take ends.
             // So is a rule that forbids a new start (a category that can't record, set while
             // automatic configuration is off): it applies at the next start, not to this capture.
-            let switchFailed = lock.withLock { s -> Bool in
+            let goesOn = lock.withLock { s -> String? in
                 if s.capturing {
                     switch err {
                     case .device(.lost), .device(.stalled): break
-                    case .device, .cannotStart: return true
+                    case .cannotStart(let why):
+                        return "\(why): the capture running goes on with its route, the recording goes on; a new start would fail"
+                    case .device: return "\(err); still capturing on the current route, the recording goes on"
                     default: break
                     }
                 }
                 s.lastError = err
-                return false
+                return nil
             }
-            if switchFailed {
-                if case .cannotStart(let why) = err {
-                    say("\(why): the capture running goes on with its route, the recording goes on; a new start would fail", always: true)
-                } else {
-                    say("\(err); still capturing on the current route, the recording goes on", always: true)
-                }
-            }
+            if let goesOn { say(goesOn, always: true) }
         case .didStopRunning:
             lock.withLock { $0.stopped = true; $0.capturing = false }
         case .wasInterrupted(let reason, _) where reason == .audioDeviceDisconnected || reason == .audioDeviceStalled:

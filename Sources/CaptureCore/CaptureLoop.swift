@@ -312,8 +312,9 @@ extension CaptureEngine {
 /// `module-sine-source`, whose latency is a fixed 2 s; a network source; any source with a latency
 /// longer than the limit) is on time, not stalled: counted from its last delivery it looked
 /// stalled at 1.6 s, the stream was reopened, and the ~1.9 s the old stream would have delivered
-/// next were lost (the take got a cue and a `gap` line at each such seam). The lead is capped at `maxLeadNanos`, so a device whose clock
-/// runs fast against the system's doesn't build up a lead that would delay a real stall's notice.
+/// next were lost (the take got a cue and a `gap` line at each such seam). The lead is capped at
+/// `maxLeadNanos`, so a device whose clock runs fast against the system's doesn't build up a lead
+/// that would delay a real stall's notice.
 ///
 /// Before its first frame a device gets longer (`startLimitNanos`, 5 s): starting can take
 /// seconds where running never does (a Bluetooth headset switching to its headset profile, a

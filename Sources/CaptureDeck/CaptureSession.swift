@@ -630,11 +630,10 @@ public final class CaptureSession: @unchecked Sendable {
             // nothing to re-open.
             _ = runState.withLock { $0.switched(to: wanted) }
             if let g = engine.granted {
-                // Marked as a switch between PCMs is: a cue, and the take's coding history names
-                // the new kind of route from here (for the parts after a split too).
+                // Marked as a switch between PCMs is (the coding history names the new kind of
+                // route from here, for the parts after a split too).
                 let at = engine.framesCaptured
-                engine.addMarker(atFrame: at, label: "route: \(current.pcm) -> \(wanted.pcm) (gap 0 ms)",
-                                 route: RouteNote(route: wanted, format: g.format))
+                markRouteChange(engine, from: current, to: wanted, atFrame: at, gapMs: 0, format: g.format)
                 emit(.routeChanged(RouteChange(old: current, new: wanted, granted: g, gapMs: 0, gapFrames: 0, atFrame: at)))
             }
             return
@@ -658,8 +657,7 @@ public final class CaptureSession: @unchecked Sendable {
             let wasInterrupted = runState.withLock { $0.switched(to: wanted) }
             if let r = run.value { run.value = (r.fan, input) }
             cancelRetry()
-            engine.addMarker(atFrame: report.atFrame, label: "route: \(current.pcm) -> \(wanted.pcm) (gap \(Int(report.gapMs.rounded())) ms)",
-                             route: RouteNote(route: wanted, format: report.granted.format))
+            markRouteChange(engine, from: current, to: wanted, atFrame: report.atFrame, gapMs: report.gapMs, format: report.granted.format)
             if wasInterrupted { emit(.interruptionEnded) }
             emit(.routeChanged(RouteChange(old: current, new: wanted, granted: report.granted, gapMs: report.gapMs,
                                            gapFrames: report.gapFrames, atFrame: report.atFrame)))
@@ -674,6 +672,13 @@ public final class CaptureSession: @unchecked Sendable {
                 emit(.runtimeError(.device(error)))
             }
         }
+    }
+
+    /// A route change's cue in the take, and the coding-history line for the new route from
+    /// `atFrame` on (for a switch between PCMs, and a change of kind on one).
+    private func markRouteChange(_ engine: CaptureEngine, from old: Route, to new: Route, atFrame: Int, gapMs: Double, format: StreamFormat) {
+        engine.addMarker(atFrame: atFrame, label: "route: \(old.pcm) -> \(new.pcm) (gap \(Int(gapMs.rounded())) ms)",
+                         route: RouteNote(route: new, format: format))
     }
 
     /// The running engine's writer is done: its receivers hear it (data outputs call their

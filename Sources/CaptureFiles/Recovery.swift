@@ -185,19 +185,21 @@ public enum Recovery {
             return .untouched(reason: "FLAC without a STREAMINFO block first")
         }
         let total = (UInt64(head[8 + 13] & 0x0F) << 32) | HeaderRepair.be(head, 8 + 14, 4)
+        // A finished stream's count (0: a crashed encoder's "unknown").
+        let declared: Int? = total != 0 ? Int(total) : nil
         var info = SF_INFO()
         guard let f = sf_open(path, Int32(SFM_READ), &info) else {
             return .untouched(reason: "libsndfile can't decode it: \(String(cString: sf_strerror(nil)))")
         }
         sf_close(f)
         // Count the whole frames (header and CRC-16 intact), and cut a torn final one.
-        let scan = FLACFrames.scan(fileSize: size, read: read, total: total != 0 ? Int(total) : nil)
+        let scan = FLACFrames.scan(fileSize: size, read: read, total: declared)
         // (Bytes after the last whole frame of a complete stream are someone's tag: left alone.)
-        if total != 0, let scan, UInt64(scan.samples) == total {
-            return .alreadyComplete(container: "FLAC", frames: Int(total))
+        if let declared, let scan, scan.samples == declared {
+            return .alreadyComplete(container: "FLAC", frames: declared)
         }
         guard let scan, scan.samples > 0, UInt64(scan.samples) < (1 << 36) else {
-            return .untouched(reason: total != 0 ? "its header says \(total) frames, and no whole FLAC frame can be decoded" : "no decodable FLAC frames")
+            return .untouched(reason: declared.map { "its header says \($0) frames, and no whole FLAC frame can be decoded" } ?? "no decodable FLAC frames")
         }
         if let e = failure({ flock(lockFD, LOCK_EX | LOCK_NB) }) { return .untouched(reason: lockRefusal(e)) }
         let wfd: Int32
@@ -211,7 +213,7 @@ public enum Recovery {
         // STREAMINFO: the total at byte 13, then the 16-byte MD5 (cleared: "unset", when the
         // frames it covered are no longer all there).
         var patch: [UInt8] = [(head[8 + 13] & 0xF0) | UInt8(v >> 32)] + HeaderRepair.beBytes(v & 0xFFFF_FFFF, 4)
-        if total != 0 { patch += [UInt8](repeating: 0, count: 16) }
+        if declared != nil { patch += [UInt8](repeating: 0, count: 16) }
         if let e = writeAll(wfd, patch, at: 8 + 13) { return .untouched(reason: "write failed: \(e)") }
         if scan.end < size, let e = failure({ ftruncate(wfd, off_t(scan.end)) }) {
             return .untouched(reason: "truncate failed: \(e)")
@@ -219,7 +221,7 @@ public enum Recovery {
         if let e = failure({ fsync(wfd) }) {
             return .untouched(reason: "repaired, but fsync failed (\(e)): the new length may not be on disk; run recover again")
         }
-        return .repaired(container: "FLAC", headerFrames: total != 0 ? Int(total) : nil, frames: decoded, droppedBytes: size - scan.end)
+        return .repaired(container: "FLAC", headerFrames: declared, frames: decoded, droppedBytes: size - scan.end)
     }
 
     /// Whether `path` looks like a recording cut short (its header is stale), without changing

@@ -113,6 +113,14 @@ public enum KeyMap {
             + " (properties: uses-app-session, auto-configure, mix, bluetooth-hq)"
     }
 
+    /// The console's keys in one paragraph (`capdeck console --help`), from the table: the four
+    /// property toggles in one phrase, then each other key with its help-overlay words.
+    public static var keysHelp: String {
+        let others = bindings.filter { if case .toggle = $0.command { false } else { true } }
+            .map { "\($0.keys.joined(separator: " or ")) \($0.help)" }
+        return "Keys: " + (["1-4 toggle the four audio-session properties"] + others).joined(separator: "; ") + "."
+    }
+
     /// The table in Docs/console.md ("## Controls"), made from `controls`.
     public static var markdownTable: String {
         // A `|` inside a cell is written `\|`.

@@ -1,6 +1,7 @@
 // `capdeck` (no subcommand): the console's command line; the console itself is CaptureApp's
 // ConsoleController.
 import ArgumentParser
+import ConsoleUI
 import CaptureApp
 
 struct ConsoleCommandLine: ParsableCommand {
@@ -9,13 +10,9 @@ struct ConsoleCommandLine: ParsableCommand {
         abstract: "The recording console (the default): live meters, session rules, recording.",
         // (The parser's own synopsis said `<options>`, as if some were required: none is.)
         usage: "capdeck [console] [<options>]",
-        discussion: """
-            Keys: 1-4 toggle the four audio-session properties, r record/stop, p pause/resume, m \
-            marker, s split the take, v arm/disarm the level trigger, d device, c app session \
-            category, x reset peaks and clips, l loudness strip, i reset the loudness, b meter \
-            ballistics, [ ] previous/next channel's numbers (many channels), Ctrl-L repaint, ? help \
-            (every key), q quit. What you \
-            change with keys (1-4, c, the device picked with d) is remembered in \
+        // The keys from the console's own table (every key, in its help overlay's words).
+        discussion: KeyMap.keysHelp + " " + """
+            What you change with keys (1-4, c, the device picked with d) is remembered in \
             $XDG_STATE_HOME/capdeck/console.toml (default ~/.local/state/capdeck/console.toml) for the \
             next console; flags are never saved, the config file is never written, and 'capdeck record' \
             ignores what the console remembers. --reset-settings forgets it.
