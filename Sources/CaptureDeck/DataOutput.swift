@@ -75,7 +75,9 @@ final class RunClock: Sendable {
 /// No handler call starts after `stopRunning()` returns, after `removeOutput` of this output
 /// returns, or after the handler is changed or set to nil: buffers queued before are dropped
 /// (not counted: they were not late). A call that has already started may finish; the session
-/// never waits for it (the handler may itself call `stopRunning`).
+/// never waits for it (the handler may itself call `stopRunning`). To have the last buffers
+/// delivered, end capture first: `removeInput` ends the run and lets what is queued reach the
+/// handler; `queue.sync {}` on the handler's queue waits for it; then `stopRunning()`.
 ///
 /// Threading: `receive` on the session's writer queue; everything else from any thread.
 public final class CaptureAudioDataOutput: CaptureOutput, StreamReceiver, Sendable {
