@@ -27,8 +27,20 @@ extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
 
-static _Atomic pid_t watched_tid = 0;
-static _Atomic uint64_t watched_count = 0;
+// Up to WATCH_SLOTS threads are watched at once, each with its own count: tests run in
+// parallel, and one test's watch must not reset or read another's (a single global watch did:
+// a test read the count of a thread another test had started to watch).
+#define WATCH_SLOTS 8
+// Where the first watched allocations came from (callers of malloc & co), to name the culprit.
+#define TRACE_SLOTS 8
+#define TRACE_DEPTH 12
+struct watch {
+    _Atomic pid_t tid;  // 0: free; -1: being claimed
+    _Atomic uint64_t count;
+    void *traces[TRACE_SLOTS][TRACE_DEPTH];
+    int trace_depths[TRACE_SLOTS];
+};
+static struct watch watches[WATCH_SLOTS];
 static _Atomic uint64_t total_count = 0;
 static __thread pid_t my_tid = 0;
 
@@ -37,46 +49,67 @@ pid_t CAllocCounter_currentThreadID(void) {
     return my_tid;
 }
 
-// Where the first watched allocations came from (callers of malloc & co), to name the culprit.
-#define TRACE_SLOTS 8
-#define TRACE_DEPTH 12
-static void *traces[TRACE_SLOTS][TRACE_DEPTH];
-static int trace_depths[TRACE_SLOTS];
+static struct watch *find(pid_t tid) {
+    if (tid <= 0) return NULL;
+    for (int i = 0; i < WATCH_SLOTS; i++)
+        if (atomic_load_explicit(&watches[i].tid, memory_order_acquire) == tid) return &watches[i];
+    return NULL;
+}
 
 static inline void count_one(void) {
     atomic_fetch_add_explicit(&total_count, 1, memory_order_relaxed);
-    pid_t w = atomic_load_explicit(&watched_tid, memory_order_relaxed);
-    if (w != 0 && CAllocCounter_currentThreadID() == w) {
-        uint64_t n = atomic_fetch_add_explicit(&watched_count, 1, memory_order_relaxed);
-        if (n < TRACE_SLOTS) {
-            // Frame pointers are kept in these builds (-fno-omit-frame-pointer): walk them.
-            void **fp = (void **)__builtin_frame_address(0);
-            int d = 0;
-            while (fp && d < TRACE_DEPTH) {
-                void *ret = fp[1];
-                if (!ret) break;
-                traces[n][d++] = ret;
-                void **next = (void **)fp[0];
-                if (next <= fp) break;
-                fp = next;
-            }
-            trace_depths[n] = d;
+    struct watch *w = NULL;
+    for (int i = 0; i < WATCH_SLOTS; i++) {
+        if (atomic_load_explicit(&watches[i].tid, memory_order_relaxed) > 0) { w = find(CAllocCounter_currentThreadID()); break; }
+    }
+    if (w == NULL) return;
+    uint64_t n = atomic_fetch_add_explicit(&w->count, 1, memory_order_relaxed);
+    if (n < TRACE_SLOTS) {
+        // Frame pointers are kept in these builds (-fno-omit-frame-pointer): walk them.
+        void **fp = (void **)__builtin_frame_address(0);
+        int d = 0;
+        while (fp && d < TRACE_DEPTH) {
+            void *ret = fp[1];
+            if (!ret) break;
+            w->traces[n][d++] = ret;
+            void **next = (void **)fp[0];
+            if (next <= fp) break;
+            fp = next;
         }
+        w->trace_depths[n] = d;
     }
 }
 
-int CAllocCounter_trace(int slot, void **out, int max) {
-    if (slot < 0 || slot >= TRACE_SLOTS || slot >= (int)atomic_load(&watched_count)) return 0;
-    int d = trace_depths[slot] < max ? trace_depths[slot] : max;
-    for (int i = 0; i < d; i++) out[i] = traces[slot][i];
+int CAllocCounter_trace(pid_t tid, int slot, void **out, int max) {
+    struct watch *w = find(tid);
+    if (w == NULL || slot < 0 || slot >= TRACE_SLOTS || slot >= (int)atomic_load(&w->count)) return 0;
+    int d = w->trace_depths[slot] < max ? w->trace_depths[slot] : max;
+    for (int i = 0; i < d; i++) out[i] = w->traces[slot][i];
     return d;
 }
 
-void CAllocCounter_watch(pid_t tid) {
-    atomic_store(&watched_count, 0);
-    atomic_store(&watched_tid, tid);
+int CAllocCounter_watch(pid_t tid) {
+    if (tid <= 0) return 0;
+    struct watch *w = find(tid);
+    if (w != NULL) { atomic_store(&w->count, 0); return 1; }
+    for (int i = 0; i < WATCH_SLOTS; i++) {
+        pid_t free_slot = 0;
+        if (atomic_compare_exchange_strong(&watches[i].tid, &free_slot, -1)) {
+            atomic_store(&watches[i].count, 0);
+            atomic_store_explicit(&watches[i].tid, tid, memory_order_release);
+            return 1;
+        }
+    }
+    return 0;
 }
-uint64_t CAllocCounter_count(void) { return atomic_load(&watched_count); }
+void CAllocCounter_unwatch(pid_t tid) {
+    struct watch *w = find(tid);
+    if (w != NULL) atomic_store(&w->tid, 0);
+}
+uint64_t CAllocCounter_count(pid_t tid) {
+    struct watch *w = find(tid);
+    return w ? atomic_load(&w->count) : 0;
+}
 uint64_t CAllocCounter_totalCount(void) { return atomic_load(&total_count); }
 
 #ifdef CAPDECK_NO_ALLOC_COUNTER
@@ -98,9 +131,9 @@ int posix_memalign(void **out, size_t a, size_t n) {
 }
 #endif
 
-int CAllocCounter_describe(int slot, char *buf, int len) {
+int CAllocCounter_describe(pid_t tid, int slot, char *buf, int len) {
     void *frames[TRACE_DEPTH];
-    int n = CAllocCounter_trace(slot, frames, TRACE_DEPTH);
+    int n = CAllocCounter_trace(tid, slot, frames, TRACE_DEPTH);
     int used = 0;
     buf[0] = 0;
     for (int i = 0; i < n && used < len - 1; i++) {

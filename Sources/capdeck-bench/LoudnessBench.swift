@@ -81,14 +81,14 @@ func loudnessBench(channels: Int, rate: Int, seconds requested: Int, infile: Str
             for start in stride(from: 0, to: rate, by: batch) {
                 CAllocCounter_watch(tid)
                 meter.process(b.baseAddress! + start * format.bytesPerFrame, count: min(batch, rate - start), encoding: encoding)
-                processAllocations += CAllocCounter_count()
+                processAllocations += CAllocCounter_count(tid)
                 CAllocCounter_watch(tid)
                 _ = meter.reading
-                readingAllocations += CAllocCounter_count()
+                readingAllocations += CAllocCounter_count(tid)
             }
         }
     }
-    CAllocCounter_watch(0)
+    CAllocCounter_unwatch(tid)
     let cpu = threadCPUSeconds() - cpu0
 
     // The engine, unpaced: the same audio length with and without metering on its writer.
@@ -103,8 +103,8 @@ func loudnessBench(channels: Int, rate: Int, seconds requested: Int, infile: Str
             while engine.framesCaptured < rate / 10 && !engine.isFinished { usleep(100) }
             CAllocCounter_watch(engine.captureThreadID)
             while sink.framesWritten < rate * seconds && !engine.isFinished { usleep(500) }
-            let n = CAllocCounter_count()
-            CAllocCounter_watch(0)
+            let n = CAllocCounter_count(engine.captureThreadID)
+            CAllocCounter_unwatch(engine.captureThreadID)
             let wall = monotonicSeconds() - t0
             engine.stop()
             _ = engine.waitUntilFinished()

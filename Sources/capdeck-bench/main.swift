@@ -50,9 +50,9 @@ do {
     CAllocCounter_watch(engine.captureThreadID)
     let from = engine.framesCaptured
     while engine.framesCaptured - from < granted.periodFrames * periods && !engine.isFinished { usleep(200) }
-    let allocations = CAllocCounter_count()
+    let allocations = CAllocCounter_count(engine.captureThreadID)
     let covered = (engine.framesCaptured - from) / granted.periodFrames
-    CAllocCounter_watch(0)
+    CAllocCounter_unwatch(engine.captureThreadID)
     engine.stop()
     _ = engine.waitUntilFinished()
     let perPeriod = Double(allocations) / Double(max(1, covered))

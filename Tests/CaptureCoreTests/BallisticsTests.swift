@@ -211,16 +211,17 @@ import Testing
         bytes.withUnsafeBytes { raw in
             m.process(raw.baseAddress!, frames: 4_800)  // warm-up
             let modes = MeterBallistics.allCases + [.ppm1]
-            CAllocCounter_watch(CAllocCounter_currentThreadID())
+            let me = CAllocCounter_currentThreadID()
+            CAllocCounter_watch(me)
             var i = 0
             while i < modes.count {  // (a debug build's for-in over an array allocates its iterator)
                 board.ballistics = modes[i]
                 m.process(raw.baseAddress!, frames: 48_000)
                 i += 1
             }
-            let allocations = CAllocCounter_count()
-            let sites = allocationSites(Int(allocations))
-            CAllocCounter_watch(0)
+            let allocations = CAllocCounter_count(me)
+            let sites = allocationSites(Int(allocations), thread: me)
+            CAllocCounter_unwatch(me)
             #expect(allocations == 0, "allocated from: \(sites)")
         }
     }

@@ -31,11 +31,11 @@ final class MemorySink: RecordingSink, @unchecked Sendable {
 
 /// Wraps a device and injects faults at chosen reads (ALSA can't be made to fail on demand).
 /// Symbol names of the code behind the first watched allocations.
-func allocationSites(_ count: Int) -> String {
+func allocationSites(_ count: Int, thread: pid_t) -> String {
     var out: [String] = []
     for slot in 0..<min(count, 8) {
         var buf = [CChar](repeating: 0, count: 4096)
-        _ = CAllocCounter_describe(Int32(slot), &buf, 4096)
+        _ = CAllocCounter_describe(thread, Int32(slot), &buf, 4096)
         out.append(String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
     return out.joined(separator: " | ")
@@ -340,9 +340,9 @@ func allocationSites(_ count: Int) -> String {
         CAllocCounter_watch(tid)
         let from = engine.framesCaptured
         try waitUntil("engine.framesCaptured - from >= 96 * 5_000") { engine.framesCaptured - from >= 96 * 5_000 }  // ≥ 5,000 periods of 96 frames
-        let allocations = CAllocCounter_count()
-        let sites = allocationSites(Int(allocations))
-        CAllocCounter_watch(0)
+        let allocations = CAllocCounter_count(tid)
+        let sites = allocationSites(Int(allocations), thread: tid)
+        CAllocCounter_unwatch(tid)
         engine.stop()
         _ = engine.waitUntilFinished()
         #expect(allocations == 0, "allocated from: \(sites)")

@@ -30,8 +30,8 @@ import Testing
         let watching = CAllocCounter_isActive() != 0
         if watching { CAllocCounter_watch(engine.captureThreadID) }
         try waitUntil("3.5 s measured", timeout: 15) { (loudness.reading?.frames ?? 0) >= 48_000 * 35 / 10 }
-        let allocations = CAllocCounter_count()
-        if watching { CAllocCounter_watch(0) }
+        let allocations = CAllocCounter_count(engine.captureThreadID)
+        if watching { CAllocCounter_unwatch(engine.captureThreadID) }
         let r = try #require(loudness.reading)
         for (name, v) in [("M", r.momentary), ("S", r.shortTerm), ("I", r.integrated)] {
             #expect(abs((v ?? 0) + 12) <= 0.1, "\(name): \(r)")

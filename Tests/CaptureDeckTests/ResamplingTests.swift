@@ -68,8 +68,8 @@ final class CollectingSink: RecordingSink, @unchecked Sendable {
         CAllocCounter_watch(engine.captureThreadID)
         let from = engine.framesCaptured
         try waitUntil("engine.framesCaptured - from >= 96 * 5_000") { engine.framesCaptured - from >= 96 * 5_000 }
-        let allocations = CAllocCounter_count()
-        CAllocCounter_watch(0)
+        let allocations = CAllocCounter_count(engine.captureThreadID)
+        CAllocCounter_unwatch(engine.captureThreadID)
         engine.stop()
         _ = engine.waitUntilFinished()
         #expect(allocations == 0)

@@ -55,12 +55,24 @@ import Testing
         let meter = try LoudnessMeter(channels: 8, sampleRate: 48_000)
         let samples = Self.noise(channels: 8, rate: 48_000, seconds: 4)
         let ints = samples.rawBytes(.s24_3LE)
-        CAllocCounter_watch(CAllocCounter_currentThreadID())
+        // Warm-up on another meter: the Swift runtime instantiates some type metadata on first
+        // use (swift_getTypeByMangledName allocates), once per process, on whichever thread gets
+        // there first: it was this one, or not, as other tests ran beside it.
+        let warm = try LoudnessMeter(channels: 8, sampleRate: 48_000)
+        samples.withUnsafeBytes { warm.process($0.baseAddress!, count: 48_000, encoding: .floatLE) }
+        ints.withUnsafeBytes { warm.process($0.baseAddress!, count: 48_000, encoding: .s24_3LE) }
+        let me = CAllocCounter_currentThreadID()
+        CAllocCounter_watch(me)
         samples.withUnsafeBytes { meter.process($0.baseAddress!, count: 4 * 48_000, encoding: .floatLE) }
         ints.withUnsafeBytes { meter.process($0.baseAddress!, count: 4 * 48_000, encoding: .s24_3LE) }
-        let n = CAllocCounter_count()
-        CAllocCounter_watch(0)
-        #expect(n == 0, "\(n) allocations in process")
+        let n = CAllocCounter_count(me)
+        let sites = (0..<min(Int(n), 8)).map { slot in
+            var buf = [CChar](repeating: 0, count: 4096)
+            _ = CAllocCounter_describe(me, Int32(slot), &buf, 4096)
+            return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        CAllocCounter_unwatch(me)
+        #expect(n == 0, "\(n) allocations in process: \(sites.joined(separator: " | "))")
         #expect(meter.frames == 8 * 48_000)
     }
 
