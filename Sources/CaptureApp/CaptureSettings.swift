@@ -195,10 +195,34 @@ public struct CaptureSettings: Sendable {
         return b
     }
 
-    /// Splits `output`'s recordings at the parts' limits: the flags, else the config file's.
-    public func applySplitLimits(to output: CaptureAudioFileOutput, rate: Int, config: CapdeckConfig?) {
-        output.splitFrames = (maxFileTime ?? config?.maxFileTime).flatMap { SplitLimits.frames($0, rate: rate) }
-        output.splitFileSize = maxFileSize ?? config?.maxFileSize
+    /// The least audio a part may hold, in seconds: a shorter limit is a mistake (`--max-file-size
+    /// 10` is 10 bytes, two frames: thousands of files a second), refused before anything opens.
+    public static let shortestPart = 0.1
+
+    /// Splits `output`'s recordings of `format` at the parts' limits: the flags, else the config
+    /// file's. Throws `Failure` (64 for a flag, 78 for the config file's) for a limit under
+    /// `shortestPart` of audio.
+    public func applySplitLimits(to output: CaptureAudioFileOutput, format: StreamFormat, config: CapdeckConfig?) throws {
+        let time = maxFileTime ?? config?.maxFileTime, size = maxFileSize ?? config?.maxFileSize
+        let least = Int((Self.shortestPart * Double(format.sampleRate)).rounded(.up))
+        let shortest = "a part holds at least \(Self.shortestPart) s of audio"
+        func secs(_ t: Double) -> String { t == t.rounded() && t < 1e15 ? "\(Int(t)) s" : "\(t) s" }
+        func refuse(_ what: String, fromFlag: Bool, _ problem: String) -> Failure {
+            let name = fromFlag ? "--\(what)" : "\(config?.path ?? "the config file"): [input] \(what)"
+            return Failure("\(name) \(problem)", code: fromFlag ? .usage : .config)
+        }
+        if let t = time, t > 0, let frames = SplitLimits.frames(t, rate: format.sampleRate), frames < least {
+            throw refuse("max-file-time", fromFlag: maxFileTime != nil,
+                         "\(secs(t)) is \(frames) frame\(frames == 1 ? "" : "s") at \(format.sampleRate) Hz; \(shortest)")
+        }
+        if let b = size, b > 0, b / max(1, format.bytesPerFrame) < least {
+            let frames = b / max(1, format.bytesPerFrame)
+            throw refuse("max-file-size", fromFlag: maxFileSize != nil,
+                         "\(b) is \(b) byte\(b == 1 ? "" : "s"), \(frames) frame\(frames == 1 ? "" : "s") of \(format); \(shortest) "
+                         + "(\(least * format.bytesPerFrame) bytes here); for mebibytes write \(b)M")
+        }
+        output.splitFrames = time.flatMap { SplitLimits.frames($0, rate: format.sampleRate) }
+        output.splitFileSize = size
     }
 
     /// What the meters read: --meter, else the config file's, else sample peak.

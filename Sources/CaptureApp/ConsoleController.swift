@@ -92,7 +92,7 @@ public final class ConsoleController: @unchecked Sendable {
         output = CaptureAudioFileOutput(format: format)
         output.splitsChannels = capture.splitsChannels(config: config)
         output.preRollSeconds = capture.preRollSeconds(config: config)
-        capture.applySplitLimits(to: output, rate: format.sampleRate, config: config)
+        try capture.applySplitLimits(to: output, format: format, config: config)
         // (An [input] device in config.toml is what an earlier capdeck saved there: still honoured.)
         let savedDevice = state.device ?? config?.inputDevice
         let inputName = capture.device ?? savedDevice ?? ConsoleController.defaultInputName

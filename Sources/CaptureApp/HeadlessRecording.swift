@@ -68,7 +68,7 @@ public final class HeadlessRecording {
         } else {
             loudness = CaptureLoudnessOutput()
         }
-        settings.applySplitLimits(to: output, rate: format.sampleRate, config: config)
+        try settings.applySplitLimits(to: output, format: format, config: config)
         // SIGUSR1 before the file: its dispatch source is made while descriptors are surely left
         // (a process at its descriptor limit gets one clean error line, not a crash in libdispatch).
         let output = self.output

@@ -128,6 +128,30 @@ extension Integration {
             #expect(r.stderr.contains(flags[0]) && r.stderr.split(separator: "\n").count <= 2, "\(r.stderr)")
         }
 
+        /// `--max-file-size 10` is ten bytes: two frames a part, 24,000 files a second (a new user
+        /// meant 10M). A part under 0.1 s of audio is refused before anything opens, saying the
+        /// least and the unit; from the config file with its own code and name.
+        @Test("limits under 0.1 s of audio: refused in one line saying the least (flag 64, config 78), no file made")
+        func partsTooShort() async throws {
+            let home = try TempDir()
+            defer { home.remove() }
+            for (flags, says) in [(["--max-file-size", "10"], ["--max-file-size 10 is 10 bytes, 2 frames of", "at least 0.1 s", "19200 bytes here", "10M"]),
+                                  (["--max-file-size", "19199"], ["4799 frames", "19200 bytes here"]),
+                                  (["--max-file-time", "0.05"], ["--max-file-time 0.05 s is 2400 frames at 48000 Hz", "at least 0.1 s"])] {
+                let r = try await Capdeck.run(["record", "-D", "builtin", "-f", "S16_LE", "-c", "2", "-r", "48000"] + flags + [home.path("x.wav")], home: home)
+                #expect(r.exitCode == 64 && r.stderr.split(separator: "\n").count == 1, "\(r)")
+                for s in says { #expect(r.stderr.contains(s), "\(flags): \(r.stderr)") }
+                #expect(access(home.path("x.wav"), F_OK) != 0, "no file for a refused take")
+            }
+            // The least itself is a limit like any other.
+            let ok = try await Capdeck.run(["record", "-q", "-D", "builtin", "-f", "S16_LE", "-c", "2", "-r", "48000", "-d", "0.3", "--max-file-size", "19200", home.path("ok.wav")], home: home)
+            #expect(ok.exitCode == 0, "\(ok)")
+            try home.write("tiny.toml", "[input]\nmax-file-size = 1000\n")
+            let c = try await Capdeck.run(["record", "--config", home.path("tiny.toml"), "-D", "builtin", home.path("y.wav")], home: home)
+            #expect(c.exitCode == 78 && c.stderr.contains("tiny.toml: [input] max-file-size 1000 is 1000 bytes"), "\(c)")
+            #expect(access(home.path("y.wav"), F_OK) != 0)
+        }
+
         @Test("config keys [input] max-file-time and max-file-size split; a flag overrides them")
         func configKeys() async throws {
             let home = try TempDir()
