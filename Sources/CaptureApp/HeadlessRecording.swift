@@ -206,6 +206,8 @@ public final class HeadlessRecording {
         } catch {
             fileError = error  // finishing failed, or found the file deleted
         }
+        // Every earlier part's line is out before the saved line, which scripts read as the last.
+        output.waitForFinishedNotifications()
         // Or the file failed on its own (disk full, or deleted: found by a checkpoint, perhaps
         // the one as the session stopped). A deletion's message says where the audio went, so it
         // wins over an earlier error, which it then carries along.
@@ -262,6 +264,7 @@ public final class HeadlessRecording {
         do throws(RecordingError) { try output.disarmTrigger() } catch { fileError = error }
         // Every take started is reported (the handler runs on the output's queue).
         for _ in 0..<200 where takes.count < output.triggeredTakeCount { usleep(10_000) }
+        output.waitForFinishedNotifications()
         let n = takes.saved
         let line = "\(n) take\(n == 1 ? "" : "s") saved, \(end.xruns) xrun\(end.xruns == 1 ? "" : "s")"
         if let e = fileError ?? takes.firstError {

@@ -435,6 +435,14 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         finishedHandler.withLock { $0 = handler }
     }
 
+    /// Returns once every recording reported so far has reached the finished handler and the
+    /// handler has returned: after `stopRecording()`, every part and take of it. (The handler
+    /// runs on a queue of its own, so a part finished just before the stop may still be on its
+    /// way.) Not from inside the handler: it would wait for itself.
+    public func waitForFinishedNotifications() {
+        notifications.sync {}
+    }
+
     public var isRecording: Bool { shown.withLock { $0.path != nil } }
 
     /// The take's loudness as its files measure it for their `bext` chunks (WAV and RF64, with

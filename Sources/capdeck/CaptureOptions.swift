@@ -116,11 +116,11 @@ struct CaptureOptions: ParsableArguments {
             transform: Parse.decimal("--trigger-hold", 0...3600, unit: "seconds"))
     var triggerHold: Double?
     @Option(name: .customLong("max-file-time"), parsing: .unconditional,
-            help: "Split the recording into parts of at most this long: seconds (as arecord), 90s, 10m, 2h, or 1:30, 1:02:03; 0: no limit (config: [input] max-file-time).",
+            help: "Split the recording into parts of at most this long: seconds (as arecord), 90s, 10m, 2h, or 1:30, 1:02:03; at least 0.1 s; 0: no limit (config: [input] max-file-time).",
             transform: Parse.splitDuration)
     var maxFileTime: Double?
     @Option(name: .customLong("max-file-size"), parsing: .unconditional,
-            help: "Split the recording into parts of at most this much audio: bytes, or 500k, 500M, 2G (1024-based); 0: no limit (config: [input] max-file-size).",
+            help: "Split the recording into parts of at most this much audio: bytes, or 500k, 500M, 2G (1024-based); at least 0.1 s of audio; 0: no limit (config: [input] max-file-size).",
             transform: Parse.splitSize)
     var maxFileSize: Int?
 

@@ -52,6 +52,23 @@ import Testing
         return (dir, finished.all, out.slowestSeamCreateNanos)
     }
 
+    /// `record` prints its saved line as the last after every part's: a handler slower than the
+    /// parts come (1 ms each, 300 parts in a few ms) has them all once the wait returns.
+    @Test func waitForFinishedNotificationsReturnsAfterEveryPartReachedTheHandler() throws {
+        let dir = try tempDir("split-wait")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = CaptureAudioFileOutput(format: liveFormat)
+        out.splitFrames = 10
+        let finished = FinishedLog()
+        out.setRecordingFinishedHandler { usleep(1_000); finished.add($0) }
+        try out.startRecording(to: dir + "/take.wav", fileType: .wav)
+        try feed(out, total: 3_000, batches: [10])
+        try out.stopRecording()
+        out.waitForFinishedNotifications()
+        #expect(finished.all.count == 300, "\(finished.all.count) of 300 reported")
+        #expect(finished.all.last?.reason != .split)
+    }
+
     @Test(arguments: [(1, [441]), (997, [480, 1, 4096]), (4800, [4800]), (12_345, [1024, 333])])
     func splitsByFramesConcatenateToTheSource(length: Int, batches: [Int]) throws {
         let total = 3 * length + length / 2 + 7
