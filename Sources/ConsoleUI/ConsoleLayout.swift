@@ -473,19 +473,43 @@ public enum ConsoleLayout {
         }
     }
 
+    /// The newest events, each whole: wrapped at spaces under its text (not cut at the screen's
+    /// edge, where a device's name or a file's path was lost), as many as fit from the newest
+    /// back. Only the newest, when it alone is longer than the log, is cut: its first rows, the
+    /// last ending in "…" ("..." without Unicode).
     static func eventLog(_ g: inout ScreenGrid, _ m: ConsoleModel, y: Int, rows: Int) {
         guard rows > 0 else { return }
         g.put("Events", x: 0, y: y, style: .title)
-        let shown = m.events.suffix(max(0, rows - 1))
-        for (i, e) in shown.enumerated() {
-            let row = y + 1 + i
+        let room = rows - 1
+        var shown: [(event: ConsoleModel.Event, lines: [String])] = []
+        var used = 0
+        for e in m.events.reversed() {
+            let width = g.width - e.time.count - 1
+            var lines = Readout.wrap(e.text, width: width)
+            if used + lines.count > room {
+                if shown.isEmpty, room > 0 {
+                    lines = Array(lines.prefix(room))
+                    let more = m.unicode ? "…" : "..."
+                    lines[room - 1] = String(lines[room - 1].prefix(max(0, width - more.count))) + more
+                    shown.append((e, lines))
+                }
+                break
+            }
+            shown.append((e, lines))
+            used += lines.count
+        }
+        var row = y + 1
+        for (e, lines) in shown.reversed() {
             g.put(e.time, x: 0, y: row, style: .dim)
             let style: CellStyle = switch e.severity {
             case .info: .normal
             case .warning: .warning
             case .error: .error
             }
-            g.put(e.text, x: e.time.count + 1, y: row, style: style, maxWidth: g.width - e.time.count - 1)
+            for line in lines {
+                g.put(line, x: e.time.count + 1, y: row, style: style, maxWidth: g.width - e.time.count - 1)
+                row += 1
+            }
         }
     }
 

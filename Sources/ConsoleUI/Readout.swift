@@ -3,8 +3,6 @@
 import CaptureCore
 
 public enum Readout {
-    /// A level in dBFS, right-aligned in 6 columns with one decimal (`" -18.8"`); `"  -inf"` at the
-    /// meter's floor.
     /// `text` in lines of at most `width` columns, broken at spaces; a word longer than a line
     /// is broken where the line ends.
     public static func wrap(_ text: String, width: Int) -> [String] {
@@ -22,6 +20,8 @@ public enum Readout {
         return lines
     }
 
+    /// A level in dBFS, right-aligned in 6 columns with one decimal (`" -18.8"`); `"  -inf"` at the
+    /// meter's floor.
     public static func db(_ v: Double) -> String {
         if v <= ChannelLevel.floorDB { return "  -inf" }
         let t = Int((v * 10).rounded())

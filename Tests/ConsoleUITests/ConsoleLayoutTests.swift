@@ -43,6 +43,38 @@ import Testing
         #expect(g.text.split(separator: "\n").allSatisfy { $0.count <= w })
     }
 
+    /// A long event is wrapped under its text, not cut at the screen's edge (a new user could
+    /// not read where the built-in signal's reason or a rescued file's path went); the newest
+    /// events are whole, the oldest give way; one longer than the log shows its start and "…".
+    @Test func longEventsWrapUnderTheirTextAndTheNewestStayWhole() {
+        var m = model()
+        let long = "using the BUILT-IN TEST SIGNAL: no capture device could be opened (default: ALSA lib pcm.c: Unknown PCM default; hw:0: No such file or directory) ('capdeck devices' lists what can be captured from)"
+        m.events = (1...6).map { ConsoleModel.Event(time: "12:00:0\($0)", text: "event \($0)") } + (1...6).map { ConsoleModel.Event(time: "12:00:06", text: "event 6.\($0)") }
+            + [ConsoleModel.Event(time: "12:00:07", text: long, severity: .warning)]
+        let (w, h) = (80, 34)
+        let g = ConsoleLayout.render(m, width: w, height: h)
+        let rows = (0..<h).map { g.row($0) }
+        let first = try! #require(rows.firstIndex { $0.hasPrefix("12:00:07 using the BUILT-IN TEST SIGNAL") })
+        // Its rows, joined, are the whole text; continuation rows start under the text.
+        var text: [String] = []
+        var i = first
+        while i < h - 1, i == first || rows[i].hasPrefix(String(repeating: " ", count: 9)) && !rows[i].trimmingCharacters(in: .whitespaces).isEmpty {
+            text.append(String(rows[i].dropFirst(9)).trimmingCharacters(in: .whitespaces))
+            i += 1
+        }
+        #expect(text.count >= 3 && text.joined(separator: " ") == long, "\(text)")
+        #expect(rows.allSatisfy { $0.count <= w })
+        #expect(g[9, first + 1].style == .warning, "continuation rows keep the event's style")
+        // The events above it are the newest that fit, in order, ending just above it.
+        #expect(rows[first - 1].hasPrefix("12:00:06 event 6.6"))
+        #expect(!rows.contains { $0.hasPrefix("12:00:01") }, "the oldest give way")
+        // At the smallest log the newest shows its start, marked cut.
+        let tiny = ConsoleLayout.render(m, width: ConsoleLayout.minWidth, height: ConsoleLayout.minHeight(channels: 2))
+        let tinyRows = (0..<tiny.height).map { tiny.row($0) }
+        let cut = tinyRows.filter { $0.contains("…") || $0.contains("...") }
+        #expect(tinyRows.contains { $0.hasPrefix("12:00:07 using the") } && cut.count == 1, "\(tinyRows)")
+    }
+
     @Test func belowTheMinimumSaysHowBigItNeedsToBe() {
         let w = ConsoleLayout.minWidth - 1, h = ConsoleLayout.minHeight(channels: 2)
         let text = ConsoleLayout.render(model(), width: w, height: h).text
