@@ -46,7 +46,7 @@ package_of() {
   local real candidate
   real=$(readlink -f "$1")
   for candidate in "$1" "$real" "${1#/usr}" "/usr$1" "${real#/usr}" "/usr$real"; do
-    dpkg -S "$candidate" 2>/dev/null | head -1 | cut -d: -f1 | grep . && return 0
+    dpkg -S "$candidate" 2>/dev/null | awk -F: 'NR == 1 { print $1 }' | grep . && return 0
   done
   return 0
 }
@@ -75,7 +75,9 @@ fi
 # the version its symbols file gives the newest function capdeck resolves (the header's list).
 opened_at_run_time() {  # SONAME HEADER PREFIX (the functions' names: X(PREFIX_...) or X(PREFIX_..., ...))
   local lib pkg symbols min=0 f v
-  lib=$(ldconfig -p | awk -v l="$1" '$1 == l { print $NF; exit }')
+  # (awk reads to the end: an early exit left ldconfig writing into a closed pipe, and
+  # pipefail made its SIGPIPE the script's exit, 141, in one CI run.)
+  lib=$(ldconfig -p | awk -v l="$1" '$1 == l && !found { print $NF; found = 1 }')
   [ -n "$lib" ] || { echo "deb.sh: $1 not found (install its package)" >&2; exit 1; }
   pkg=$(package_of "$lib")
   symbols=/var/lib/dpkg/info/$pkg:$arch.symbols

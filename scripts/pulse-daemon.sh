@@ -16,7 +16,7 @@ pulse_start() {
     >/dev/null 2>&1 &
   FEEDER_PID=$!
   for _ in $(seq 100); do
-    lat=$(pactl list sinks 2>/dev/null | sed -n 's/.*Latency: \([0-9]*\) usec.*/\1/p' | head -1)
+    lat=$(pactl list sinks 2>/dev/null | sed -n 's/.*Latency: \([0-9]*\) usec.*/\1/p' | sed -n 1p)  # (not head: a SIGPIPE under pipefail)
     [ -n "$lat" ] && [ "$lat" -lt 100000 ] && break
     sleep 0.05
   done

@@ -33,13 +33,13 @@ for _ in $(seq 100); do [ -f "$WORK/rec/soak.wav" ] && break; sleep 0.05; done
 [ -f "$WORK/rec/soak.wav" ] || fail "r did not start a recording"
 start=$(date +%s.%N)
 sleep "$SECONDS_WANTED"
-xruns=$(screen | sed -n 's/.*xruns \([0-9]*\).*/\1/p' | head -1)
+xruns=$(screen | sed -n 's/.*xruns \([0-9]*\).*/\1/p' | sed -n 1p)
 $T send-keys -t ui r
 stop=$(date +%s.%N)
 sleep 2
 $T send-keys -t ui q
 for _ in $(seq 100); do screen | grep -q "EXIT=" && break; sleep 0.1; done
-code=$(screen | sed -n 's/.*EXIT=\([0-9]*\).*/\1/p' | head -1)
+code=$(screen | sed -n 's/.*EXIT=\([0-9]*\).*/\1/p' | sed -n 1p)
 frames=$(soxi -s "$WORK/rec/soak.wav")
 sox "$WORK/rec/soak.wav" -n stat >/dev/null 2>&1 && valid=yes || valid=no
 awk -v s="$start" -v e="$stop" -v f="$frames" -v x="${xruns:-?}" -v c="${code:-?}" -v v="$valid" \
