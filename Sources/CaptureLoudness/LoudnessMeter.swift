@@ -26,6 +26,9 @@ public struct LoudnessReading: Sendable, Equatable {
     public var truePeak: [Double?]
     /// Frames measured since the start or the last reset.
     public var frames: Int
+    /// Their rate (0: unknown), which tells a value not there yet (too little audio for its
+    /// window) from silence.
+    public var sampleRate: Int = 0
 
     public init(momentary: Double? = nil, shortTerm: Double? = nil, integrated: Double? = nil, range: Double? = nil,
                 maxMomentary: Double? = nil, maxShortTerm: Double? = nil, truePeak: [Double?] = [], frames: Int = 0) {
@@ -42,11 +45,20 @@ public struct LoudnessReading: Sendable, Equatable {
     /// The highest true peak over all channels.
     public var maxTruePeak: Double? { truePeak.compactMap { $0 }.max() }
 
+    /// Whether fewer than `seconds` of audio were measured (false when the rate is unknown).
+    func shorterThan(_ seconds: Double) -> Bool { sampleRate > 0 && Double(frames) < seconds * Double(sampleRate) }
+
     /// One line: `I -23.0 LUFS, LRA 0.0 LU, max M -23.0 LUFS, max S -23.0 LUFS, max TP -20.0 dBTP`.
+    /// `-inf` is silence (nothing above the gate); `--` a value that needs more audio than there
+    /// was (400 ms for M and I, 3 s for S and LRA), said at the end: a 2 s take is not silent.
     public var summary: String {
-        func v(_ x: Double?) -> String { x.map { LoudnessReading.format($0) } ?? "-inf" }
-        return "I \(v(integrated)) LUFS, LRA \(range.map { LoudnessReading.format($0) } ?? "0.0") LU, max M \(v(maxMomentary)) LUFS, "
-            + "max S \(v(maxShortTerm)) LUFS, max TP \(v(maxTruePeak)) dBTP"
+        func v(_ x: Double?, _ window: Double) -> String { x.map { LoudnessReading.format($0) } ?? (shorterThan(window) ? "--" : "-inf") }
+        // (libebur128 gives a range of 0 before its first 3 s block.)
+        let lra = shorterThan(3) ? "--" : range.map { LoudnessReading.format($0) } ?? "0.0"
+        let note = shorterThan(0.4) ? " (under 0.4 s: too short to measure loudness)"
+            : shorterThan(3) ? " (under 3 s: no short-term loudness or range)" : ""
+        return "I \(v(integrated, 0.4)) LUFS, LRA \(lra) LU, max M \(v(maxMomentary, 0.4)) LUFS, "
+            + "max S \(v(maxShortTerm, 3)) LUFS, max TP \(v(maxTruePeak, 0)) dBTP" + note
     }
 
     /// One decimal, as meters show loudness: `-23.0`, `1.5`.
@@ -447,6 +459,7 @@ public final class LoudnessMeter {
             return peak > 0 ? 20 * log10(peak) : nil
         }
         r.frames = parts.reduce(0) { $0 + $1.frames }
+        r.sampleRate = last.sampleRate
         return r
     }
 
@@ -466,6 +479,7 @@ public final class LoudnessMeter {
             return f(state, &v) == 0 && v.isFinite && v > -200 ? v : nil
         }
         var r = LoudnessReading(frames: frames)
+        r.sampleRate = sampleRate
         // As of the last 100 ms step (at most 100 ms ago; the output reads at each step).
         if frames >= sampleRate * 4 / 10, lastMomentary > -200 { r.momentary = lastMomentary }
         if frames >= sampleRate * 3, lastShortTerm > -200 { r.shortTerm = lastShortTerm }

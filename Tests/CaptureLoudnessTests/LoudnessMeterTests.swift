@@ -90,4 +90,21 @@ import Testing
         #expect(r.momentary == nil && r.shortTerm == nil && r.integrated == nil && r.truePeak == [nil, nil] && r.maxTruePeak == nil)
         #expect(r.summary == "I -inf LUFS, LRA 0.0 LU, max M -inf LUFS, max S -inf LUFS, max TP -inf dBTP")
     }
+
+    /// A take too short for a window is not silent: the summary says `--` for what needs more
+    /// audio, and why, where it said `-inf` (a new user read a 2 s take's `max S -inf` as silence).
+    @Test("a take under 3 s: max S and LRA '--' with the reason; under 0.4 s: I and max M too")
+    func shortTakesSayWhatIsNotMeasuredYet() throws {
+        let noise = Self.noise(channels: 2, rate: 48_000, seconds: 2)
+        let two = try LoudnessMeter(channels: 2, sampleRate: 48_000)
+        noise.withUnsafeBytes { two.process($0.baseAddress!, count: 2 * 48_000, encoding: .floatLE) }
+        let s = two.reading.summary
+        #expect(s.contains("LRA -- LU") && s.contains("max S -- LUFS") && s.hasSuffix("(under 3 s: no short-term loudness or range)"), "\(s)")
+        #expect(!s.contains("-inf") && !s.contains("I --") && !s.contains("max M --"), "\(s)")
+        let brief = try LoudnessMeter(channels: 2, sampleRate: 48_000)
+        noise.withUnsafeBytes { brief.process($0.baseAddress!, count: 9_600, encoding: .floatLE) }
+        let b = brief.reading.summary
+        #expect(b.hasPrefix("I -- LUFS, LRA -- LU, max M -- LUFS, max S -- LUFS, max TP ") && b.hasSuffix("(under 0.4 s: too short to measure loudness)"), "\(b)")
+        #expect(!b.contains("max TP --") && !b.contains("-inf"), "the true peak is there at once: \(b)")
+    }
 }
