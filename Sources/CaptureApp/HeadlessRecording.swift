@@ -4,6 +4,7 @@
 import CaptureConfig
 import CaptureCore
 import CaptureDeck
+import CapturePulse
 import CaptureFiles
 import ConsoleUI
 import Glibc
@@ -118,7 +119,7 @@ public final class HeadlessRecording {
         let engine = session.engine
         if !quiet, let (route, g) = engine.flatMap({ e in session.currentRoute.flatMap { r in e.granted.map { (r, $0) } } }) ?? events.start {
             let realtime = engine.map { ", \($0.realtimeStatus)" } ?? ""
-            Terminal.write("capdeck: recording \(engine?.device.displayName ?? route.pcm) [\(route.kind.rawValue) route]: \(g.format), period \(Readout.ms(g.periodMs)), buffer \(Readout.ms(g.bufferMs))"
+            Terminal.write("capdeck: recording \(engine?.device.displayName ?? route.pcm)\(Self.serverSource(engine?.device.accessKind)) [\(route.kind.rawValue) route]: \(g.format), period \(Readout.ms(g.periodMs)), buffer \(Readout.ms(g.bufferMs))"
                            + Self.conversionNote(granted: g.format, recorded: format, selection: settings.selection(config: config)) + realtime + "\n")
             for note in session.resolution?.notes ?? [] { Terminal.write("capdeck: note: \(note)\n") }
             if let t = trigger {
@@ -281,6 +282,15 @@ public final class HeadlessRecording {
     private func discardFile() {
         _ = try? output.stopRecording()
         if trigger == nil { for p in files(path) { unlink(p) } }
+    }
+
+    /// Through the sound server, which of its sources the stream takes from (the server is
+    /// asked: ALSA's `pulse` or `default` PCM says nothing of it): ` from "Built-in Audio Analog
+    /// Stereo" (alsa_input.pci-0000_00_1f.3.analog-stereo)`; a monitor is called one. Nothing
+    /// for other routes, or when the server doesn't say within 300 ms.
+    static func serverSource(_ kind: AccessKind?) -> String {
+        guard kind == .soundServer, case .success(let s?) = PulseControl.sourceRecorded(byProcess: getpid()) else { return "" }
+        return " from \"\(s.description)\" (\(s.isMonitor ? "monitor " : "")\(s.name))"
     }
 
     /// What the start line says after the granted format: the conversion into the recorded one,

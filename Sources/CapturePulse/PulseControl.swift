@@ -71,6 +71,40 @@ public enum PulseControl {
         snapshot(timeoutMs: timeoutMs, lists: true)
     }
 
+    /// The source a recording stream of process `pid` takes from (a source output whose
+    /// `application.process.id` is it: what ALSA's pulse plugin opened for us), within
+    /// `timeoutMs`; nil when that process records nothing from this server.
+    public static func sourceRecorded(byProcess pid: Int32, timeoutMs: Int = 300) -> Result<SoundServerSource?, PulseControlError> {
+        connected(timeoutMs: timeoutMs) { pa, ml, ctx, deadline in
+            let box = StreamsBox(pa, pid: "\(pid)")
+            let me = Unmanaged.passUnretained(box).toOpaque()
+            var ops: [OpaquePointer] = []
+            defer { for op in ops { pa.pa_operation_unref(op) } }
+            if let op = pa.pa_context_get_source_output_info_list(ctx, { _, info, eol, userdata in
+                guard let userdata else { return }
+                let box = Unmanaged<StreamsBox>.fromOpaque(userdata).takeUnretainedValue()
+                guard eol == 0, let info else { return }
+                if let id = box.pa.pa_proplist_gets(info.pointee.proplist, PA_PROP_APPLICATION_PROCESS_ID), String(cString: id) == box.pid {
+                    box.sourceIndex = box.sourceIndex ?? info.pointee.source
+                }
+            }, me) { ops.append(op) }
+            if let op = pa.pa_context_get_source_info_list(ctx, { _, info, eol, userdata in
+                guard let userdata else { return }
+                let box = Unmanaged<StreamsBox>.fromOpaque(userdata).takeUnretainedValue()
+                guard eol == 0, let info else { return }
+                box.sources[info.pointee.index] = SoundServerSource(
+                    name: text(info.pointee.name), description: text(info.pointee.description),
+                    isMonitor: info.pointee.monitor_of_sink != UInt32.max, sampleRate: Int(info.pointee.sample_spec.rate),
+                    channels: Int(info.pointee.sample_spec.channels))
+            }, me) { ops.append(op) }
+            guard ops.count == 2 else { return .failure(.failed("the server refused the request")) }
+            while ops.contains(where: { pa.pa_operation_get_state($0) == PA_OPERATION_RUNNING }) {
+                guard iterate(pa, ml, until: deadline) else { return .failure(.timedOut(milliseconds: timeoutMs)) }
+            }
+            return .success(box.sourceIndex.flatMap { box.sources[$0] })
+        }
+    }
+
     /// Mutes or unmutes a playback stream (sink input `index`), within `timeoutMs`.
     public static func setMute(sinkInput index: UInt32, _ muted: Bool, timeoutMs: Int = 500) -> Result<Void, PulseControlError> {
         connected(timeoutMs: timeoutMs) { pa, ml, ctx, deadline in
@@ -198,6 +232,15 @@ private func strings(_ list: OpaquePointer?, _ pa: capdeck_pulse) -> [String: St
         if let value = pa.pa_proplist_gets(list, key) { out[String(cString: key)] = String(cString: value) }
     }
     return out
+}
+
+/// Carries the stream and source lists back for `sourceRecorded(byProcess:)`.
+private final class StreamsBox {
+    let pa: capdeck_pulse
+    let pid: String
+    init(_ pa: capdeck_pulse, pid: String) { self.pa = pa; self.pid = pid }
+    var sourceIndex: UInt32?
+    var sources: [UInt32: SoundServerSource] = [:]
 }
 
 /// Carries a success callback's answer back.

@@ -115,6 +115,25 @@ extension Integration {
             #expect(breaks.isEmpty, "\(breaks.count) breaks in the sine, first at \(breaks.prefix(5))")
         }
 
+        /// ALSA's `pulse` PCM says nothing of where its audio comes from; the start line said only
+        /// "ALSA PCM pulse". It now names the server's source our stream takes from (asked of the
+        /// server: the source output of this process), a monitor as one.
+        @Test("record through the sound server names the source it records from: its description and name, a monitor as one")
+        func namesTheServersSource() async throws {
+            func startLine(_ name: String) async throws -> String {
+                let p = try routes.capdeck(["record", "-D", "pulse", "-d", "0.5", routes.home.path(name)])
+                #expect(await p.finish(timeout: 15) == .exited(0), "\(p.stderr)")
+                return p.stderr.split(separator: "\n").first { $0.hasPrefix("capdeck: recording ") }.map(String.init) ?? p.stderr
+            }
+            let monitor = try await startLine("monitor.wav")
+            #expect(monitor.hasPrefix("capdeck: recording ALSA PCM pulse (sound-server) from \"Monitor of Null Output\" (monitor nullsink.monitor) [shared route]"),
+                    "\(monitor)")
+            _ = try await routes.pulse.pactl(["load-module", "module-sine-source", "rate=48000", "frequency=440", "source_name=mic"])
+            _ = try await routes.pulse.pactl(["set-default-source", "mic"])
+            let mic = try await startLine("mic.wav")
+            #expect(mic.contains("(sound-server) from \"Sine source at 440 Hz\" (mic) [shared route]"), "\(mic)")
+        }
+
         @Test("the capture stream tells the server who it is: application name, media.role production, icon (pactl list source-outputs)")
         func streamIdentity() async throws {
             let out = routes.home.path("who.wav")

@@ -18,7 +18,8 @@
     X(pa_mainloop_prepare) X(pa_mainloop_poll) X(pa_mainloop_dispatch) X(pa_context_new) \
     X(pa_context_unref) X(pa_context_connect) X(pa_context_disconnect) X(pa_context_errno) \
     X(pa_context_get_state) X(pa_context_get_server_info) X(pa_context_get_source_info_list) \
-    X(pa_context_get_sink_input_info_list) X(pa_context_set_sink_input_mute)
+    X(pa_context_get_sink_input_info_list) X(pa_context_set_sink_input_mute) \
+    X(pa_context_get_source_output_info_list)
 
 /// libpulse's functions, by their own names and with their own types (from its headers).
 struct capdeck_pulse {
