@@ -330,11 +330,13 @@ public final class ConsoleController: @unchecked Sendable {
 
     private func repair(_ files: [String]) {
         for path in files {
-            switch Recovery.recover(path: path) {
+            let (outcome, markers) = Recovery.recoverWithMarkers(path: path)
+            let cues = markers > 0 ? ", \(Recovery.markersNote(markers, path: path))" : ""
+            switch outcome {
             case .repaired(let container, _, let frames, _):
-                addEvent("repaired \(path) (\(container), \(frames) frames)")
+                addEvent("repaired \(path) (\(container), \(frames) frames\(cues))")
             case .alreadyComplete:
-                addEvent("\(path) was already complete")
+                addEvent(markers > 0 ? "\(path): audio complete; \(Recovery.markersNote(markers, path: path))" : "\(path) was already complete")
             case .untouched(let reason), .missing(let reason):
                 addEvent("could not repair \(path): \(reason)", .warning)
             }

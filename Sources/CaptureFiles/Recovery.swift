@@ -17,20 +17,41 @@ public enum RecoveryOutcome: Equatable, Sendable {
 public enum Recovery {
     /// Repairs `path` in place if its header is stale. Never modifies a file it can't understand,
     /// nor one a running recording holds (the recorder keeps an exclusive flock on it).
-    public static func recover(path: String) -> RecoveryOutcome {
+    public static func recover(path: String) -> RecoveryOutcome { recoverWithMarkers(path: path).outcome }
+
+    /// `recover(path:)`, and how many markers of a crashed recording's sidecar (`PATH.markers`)
+    /// it added to the file as cue points (AIFF: a MARK chunk): a file whose audio was complete
+    /// may still have been changed by that, which the caller should say.
+    public static func recoverWithMarkers(path: String) -> (outcome: RecoveryOutcome, markersAdded: Int) {
         let outcome = recover(path: path, lock: flock)
         switch outcome {
         case .repaired, .alreadyComplete:
-            if let problem = foldMarkers(path: path) { return .untouched(reason: problem) }
-        default: break
+            switch foldMarkers(path: path) {
+            case .failure(let problem): return (.untouched(reason: problem.reason), 0)
+            case .success(let added): return (outcome, added)
+            }
+        default: return (outcome, 0)
         }
-        return outcome
     }
+
+    /// What `recover` says of the markers it added: `added 3 markers from take.wav.markers to the file`.
+    public static func markersNote(_ count: Int, path: String) -> String {
+        "added \(count) marker\(count == 1 ? "" : "s") from \(MarkerSidecar.path(for: path)) to the file"
+    }
+
+    struct MarkerProblem: Error { let reason: String }
 
     /// A crashed WAV's or AIFF's marker sidecar (`PATH.markers`): its markers become cue points
     /// (AIFF: a MARK chunk) in the (now consistent) file, which is synced, and then the sidecar is
-    /// removed. Nil when done or there was nothing to do; else why the sidecar was kept.
-    static func foldMarkers(path: String) -> String? {
+    /// removed. The markers added (0 when there was nothing to do, or the file already held them);
+    /// else why the sidecar was kept.
+    static func foldMarkers(path: String) -> Result<Int, MarkerProblem> {
+        var added = 0
+        if let problem = foldMarkers(path: path, added: &added) { return .failure(MarkerProblem(reason: problem)) }
+        return .success(added)
+    }
+
+    private static func foldMarkers(path: String, added: inout Int) -> String? {
         guard let markers = MarkerSidecar.read(for: path) else { return nil }
         let fd: Int32
         do throws(Errno) { fd = try valueOrErrno { open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC) } } catch {
@@ -48,7 +69,7 @@ public enum Recovery {
         let reader = fileReader(fd, size: { var st = stat(); fstat(fd, &st); return Int(st.st_size) }())
         if !markers.isEmpty && !(aiff ? MarkWriter.hasMarkChunk(reader) : hasCueChunk(reader)) {
             switch aiff ? MarkWriter.append(markers, toAIFF: fd) : CueWriter.append(markers, toWAV: fd) {
-            case .appended(let dropped) where dropped.isEmpty: break
+            case .appended(let dropped) where dropped.isEmpty: added = markers.count
             case .appended, .noRoom:
                 let limits = aiff ? "a MARK chunk (past 2^32 frames or 32767 markers, or 4 GiB)" : "cue points (past 2^32 frames or 4 GiB)"
                 return "some markers can't be \(limits); kept in \(MarkerSidecar.path(for: path))"

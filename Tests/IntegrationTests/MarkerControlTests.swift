@@ -97,6 +97,30 @@ extension Integration {
             #expect(try SoundFile.read(out, samples: .none).frames > 24_000, "\(c.stderr)")
         }
 
+        /// A crashed WAV's markers wait in its sidecar; `recover` folds them in as cue points. It
+        /// said "complete: … nothing to do" for a file whose audio was whole, while it had just
+        /// changed it, and never named the markers.
+        @Test("kill -9 after two marks: recover says it added 2 markers from the sidecar, the file has their cue points; again: nothing to do")
+        func recoverSaysItFoldedTheSidecarsMarkers() async throws {
+            let out = routes.home.path("crash-marks.wav")
+            let c = try routes.capdeck(["record", "-q", "-D", ToneRoutes.toneA.name, out])
+            _ = try await c.waitForFile(out)
+            try await Task.sleep(for: .milliseconds(400))
+            try c.send("mark one")
+            try c.send("mark two")
+            // A checkpoint syncs the sidecar about once a second.
+            try await Task.sleep(for: .milliseconds(2200))
+            c.child.signal(SIGKILL)
+            _ = await c.child.wait(timeout: 5)
+            try #require(access(out + ".markers", F_OK) == 0, "the sidecar is there after the crash")
+            let r = try await Capdeck.run(["recover", out], home: routes.home)
+            #expect(r.exitCode == 0 && r.stdout.contains("added 2 markers from \(out).markers to the file"), "\(r)")
+            #expect(access(out + ".markers", F_OK) != 0, "the sidecar is folded in and gone")
+            #expect(try await readMarkers(out, scratch: routes.home).map(\.label) == ["one", "two"])
+            let again = try await Capdeck.run(["recover", out], home: routes.home)
+            #expect(again.exitCode == 0 && again.stdout.contains("nothing to do") && !again.stdout.contains("marker"), "\(again)")
+        }
+
         @Test("mark while not recording, and unknown commands, say so on one line")
         func markRefusals() async throws {
             let out = routes.home.path("refuse.wav")
