@@ -340,13 +340,23 @@ struct ConsoleScreen: CustomStringConvertible {
         return p[0] * 3600 + p[1] * 60 + p[2]
     }
 
-    /// The event log's lines without their time stamps, oldest first.
+    /// The event log's events without their time stamps, oldest first; a long event's rows
+    /// (wrapped under its text, 9 columns in) joined into one.
     var events: [String] {
         guard let top = lines.lastIndex(of: "Events") else { return [] }
-        return lines[(top + 1)...].compactMap { l in
-            guard l.range(of: #"^[0-9]{2}:[0-9]{2}:[0-9]{2} "#, options: .regularExpression) != nil else { return nil }
-            return String(l.dropFirst(9))
+        var out: [String] = []
+        var continues = false
+        for l in lines[(top + 1)...] {
+            if l.range(of: #"^[0-9]{2}:[0-9]{2}:[0-9]{2} "#, options: .regularExpression) != nil {
+                out.append(String(l.dropFirst(9)))
+                continues = true
+            } else if continues, l.hasPrefix(String(repeating: " ", count: 9)), l.dropFirst(9).first.map({ $0 != " " }) == true {
+                out[out.count - 1] += " " + l.dropFirst(9)
+            } else {
+                continues = false
+            }
         }
+        return out
     }
 
     /// The prompt line above the footer, if one is showing.
