@@ -525,7 +525,9 @@ public final class ConsoleController: @unchecked Sendable {
     private func record(_ e: CaptureSessionEvent) {
         if collectedForSwitch(e) { return }
         switch e {
-        case .didStartRunning(let r, let g): addEvent("capturing \(r.pcm) (\(r.kind.rawValue)): \(g.format)")
+        case .didStartRunning(let r, let g):
+            addEvent("capturing \(r.pcm) (\(r.kind.rawValue)): \(g.format)")
+            announceServerSource()
         case .didStopRunning: addEvent("capture stopped")
         case .runtimeError(let err):
             lastError.withLock { $0 = err }
@@ -540,12 +542,23 @@ public final class ConsoleController: @unchecked Sendable {
         case .interruptionEnded: addEvent("interruption ended")
         case .routeChanged(let c):
             addEvent("route \(c.old?.pcm ?? "none") -> \(c.new.pcm) (\(c.new.kind.rawValue)), gap \(Readout.ms(c.gapMs))")
+            announceServerSource()
         case .appAudioSessionConfigured(let s): addEvent("app session configured: \(s.category.rawValue), options \(s.options)")
         case .gap(_, let ms, let reason): addEvent("gap \(Readout.ms(ms)): \(reason)", .warning)
         }
     }
 
     /// Adds a line to the event log, stamped with the local time. Any thread.
+    /// Through the sound server, which of its sources capture takes from (ALSA's `pulse` PCM
+    /// doesn't say): asked of the server on the command queue, one event line.
+    private func announceServerSource() {
+        guard let engine = session.engine, engine.device.accessKind == .soundServer else { return }
+        commands.async { [self] in
+            guard session.engine === engine, let source = HeadlessRecording.serverSourceName() else { return }
+            addEvent("sound server source: \(source)")
+        }
+    }
+
     public func addEvent(_ text: String, _ severity: ConsoleModel.Event.Severity = .info) {
         var t = time(nil)
         var tmv = tm()

@@ -289,8 +289,16 @@ public final class HeadlessRecording {
     /// Stereo" (alsa_input.pci-0000_00_1f.3.analog-stereo)`; a monitor is called one. Nothing
     /// for other routes, or when the server doesn't say within 300 ms.
     static func serverSource(_ kind: AccessKind?) -> String {
-        guard kind == .soundServer, case .success(let s?) = PulseControl.sourceRecorded(byProcess: getpid()) else { return "" }
-        return " from \"\(s.description)\" (\(s.isMonitor ? "monitor " : "")\(s.name))"
+        guard kind == .soundServer, let s = serverSourceName() else { return "" }
+        return " from " + s
+    }
+
+    /// The server's source this process records from, as `"Description" (name)` (a monitor:
+    /// `(monitor name)`); nil when the server doesn't say within 300 ms, or we record nothing
+    /// from it. Loads libpulse: only for a sound-server route.
+    static func serverSourceName() -> String? {
+        guard case .success(let s?) = PulseControl.sourceRecorded(byProcess: getpid()) else { return nil }
+        return "\"\(s.description)\" (\(s.isMonitor ? "monitor " : "")\(s.name))"
     }
 
     /// What the start line says after the granted format: the conversion into the recorded one,

@@ -134,6 +134,19 @@ extension Integration {
             #expect(mic.contains("(sound-server) from \"Sine source at 440 Hz\" (mic) [shared route]"), "\(mic)")
         }
 
+        @Test("the console through the sound server says which of its sources it captures, in the event log")
+        func theConsoleNamesTheServersSource() async throws {
+            let console = try await TmuxConsole(["-D", "pulse", "-o", routes.home.makeDirectory("rec-src")], home: routes.home,
+                                                environment: routes.environment, width: 120, height: 32)
+            defer { console.shutdown() }
+            let s = try await console.waitFor("the source's event", timeout: 10) { s in
+                s.events.contains { $0.hasPrefix("sound server source: ") }
+            }
+            #expect(s.events.contains("sound server source: \"Monitor of Null Output\" (monitor nullsink.monitor)"), "\(s.events)")
+            try await console.press("q")
+            #expect(try await console.waitForExit() == 0)
+        }
+
         @Test("the capture stream tells the server who it is: application name, media.role production, icon (pactl list source-outputs)")
         func streamIdentity() async throws {
             let out = routes.home.path("who.wav")
