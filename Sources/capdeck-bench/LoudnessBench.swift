@@ -81,10 +81,10 @@ func loudnessBench(channels: Int, rate: Int, seconds requested: Int, infile: Str
             for start in stride(from: 0, to: rate, by: batch) {
                 CAllocCounter_watch(tid)
                 meter.process(b.baseAddress! + start * format.bytesPerFrame, count: min(batch, rate - start), encoding: encoding)
-                processAllocations += CAllocCounter_count(tid)
+                processAllocations &+= CAllocCounter_count(tid)
                 CAllocCounter_watch(tid)
                 _ = meter.reading
-                readingAllocations += CAllocCounter_count(tid)
+                readingAllocations &+= CAllocCounter_count(tid)
             }
         }
     }

@@ -212,7 +212,7 @@ import Testing
             m.process(raw.baseAddress!, frames: 4_800)  // warm-up
             let modes = MeterBallistics.allCases + [.ppm1]
             let me = CAllocCounter_currentThreadID()
-            CAllocCounter_watch(me)
+            let watched = CAllocCounter_watch(me)  // (checked after: an #expect allocates)
             var i = 0
             while i < modes.count {  // (a debug build's for-in over an array allocates its iterator)
                 board.ballistics = modes[i]
@@ -220,8 +220,9 @@ import Testing
                 i += 1
             }
             let allocations = CAllocCounter_count(me)
-            let sites = allocationSites(Int(allocations), thread: me)
+            let sites = allocationSites(Int(clamping: allocations), thread: me)
             CAllocCounter_unwatch(me)
+            #expect(watched == 1, "a free watch slot")
             #expect(allocations == 0, "allocated from: \(sites)")
         }
     }

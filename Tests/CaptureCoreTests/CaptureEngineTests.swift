@@ -337,11 +337,12 @@ func allocationSites(_ count: Int, thread: pid_t) -> String {
         let tid = engine.captureThreadID
         #expect(tid > 0)
         try waitUntil("engine.framesCaptured >= 48_000") { engine.framesCaptured >= 48_000 }  // warm-up
-        CAllocCounter_watch(tid)
+        try #require(CAllocCounter_watch(tid) == 1, "a free watch slot")
+        defer { CAllocCounter_unwatch(tid) }
         let from = engine.framesCaptured
         try waitUntil("engine.framesCaptured - from >= 96 * 5_000") { engine.framesCaptured - from >= 96 * 5_000 }  // ≥ 5,000 periods of 96 frames
         let allocations = CAllocCounter_count(tid)
-        let sites = allocationSites(Int(allocations), thread: tid)
+        let sites = allocationSites(Int(clamping: allocations), thread: tid)
         CAllocCounter_unwatch(tid)
         engine.stop()
         _ = engine.waitUntilFinished()

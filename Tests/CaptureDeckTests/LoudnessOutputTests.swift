@@ -28,10 +28,11 @@ import Testing
         let engine = try #require(session.engine)
         try waitUntil("a second captured") { engine.framesCaptured >= 48_000 }
         let watching = CAllocCounter_isActive() != 0
-        if watching { CAllocCounter_watch(engine.captureThreadID) }
+        if watching { try #require(CAllocCounter_watch(engine.captureThreadID) == 1, "a free watch slot") }
+        defer { CAllocCounter_unwatch(engine.captureThreadID) }
         try waitUntil("3.5 s measured", timeout: 15) { (loudness.reading?.frames ?? 0) >= 48_000 * 35 / 10 }
-        let allocations = CAllocCounter_count(engine.captureThreadID)
-        if watching { CAllocCounter_unwatch(engine.captureThreadID) }
+        let allocations = watching ? CAllocCounter_count(engine.captureThreadID) : 0
+        CAllocCounter_unwatch(engine.captureThreadID)
         let r = try #require(loudness.reading)
         for (name, v) in [("M", r.momentary), ("S", r.shortTerm), ("I", r.integrated)] {
             #expect(abs((v ?? 0) + 12) <= 0.1, "\(name): \(r)")

@@ -65,7 +65,8 @@ final class CollectingSink: RecordingSink, @unchecked Sendable {
             ringSeconds: 0.05, rateConverter: LibsamplerateConverter.factory))
         try engine.start()
         try waitUntil("engine.framesCaptured >= 48_000") { engine.framesCaptured >= 48_000 }
-        CAllocCounter_watch(engine.captureThreadID)
+        try #require(CAllocCounter_watch(engine.captureThreadID) == 1, "a free watch slot")
+        defer { CAllocCounter_unwatch(engine.captureThreadID) }
         let from = engine.framesCaptured
         try waitUntil("engine.framesCaptured - from >= 96 * 5_000") { engine.framesCaptured - from >= 96 * 5_000 }
         let allocations = CAllocCounter_count(engine.captureThreadID)

@@ -62,16 +62,17 @@ import Testing
         samples.withUnsafeBytes { warm.process($0.baseAddress!, count: 48_000, encoding: .floatLE) }
         ints.withUnsafeBytes { warm.process($0.baseAddress!, count: 48_000, encoding: .s24_3LE) }
         let me = CAllocCounter_currentThreadID()
-        CAllocCounter_watch(me)
+        let watched = CAllocCounter_watch(me)  // (checked after: an #expect allocates)
         samples.withUnsafeBytes { meter.process($0.baseAddress!, count: 4 * 48_000, encoding: .floatLE) }
         ints.withUnsafeBytes { meter.process($0.baseAddress!, count: 4 * 48_000, encoding: .s24_3LE) }
         let n = CAllocCounter_count(me)
-        let sites = (0..<min(Int(n), 8)).map { slot in
+        let sites = (0..<min(Int(clamping: n), 8)).map { slot in
             var buf = [CChar](repeating: 0, count: 4096)
             _ = CAllocCounter_describe(me, Int32(slot), &buf, 4096)
             return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
         CAllocCounter_unwatch(me)
+        #expect(watched == 1, "a free watch slot")
         #expect(n == 0, "\(n) allocations in process: \(sites.joined(separator: " | "))")
         #expect(meter.frames == 8 * 48_000)
     }

@@ -12,7 +12,8 @@
 int CAllocCounter_watch(pid_t tid);
 /// Stops watching the thread.
 void CAllocCounter_unwatch(pid_t tid);
-/// Allocations counted on the watched thread since its CAllocCounter_watch (0 if not watched).
+/// Allocations counted on the watched thread since its CAllocCounter_watch; UINT64_MAX when it
+/// is not watched (so a test that lost its watch can't read "none").
 uint64_t CAllocCounter_count(pid_t tid);
 /// Total allocation calls in the process since start (shows the interposer is live).
 uint64_t CAllocCounter_totalCount(void);
