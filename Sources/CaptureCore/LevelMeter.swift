@@ -63,8 +63,12 @@ public final class MeterBoard: @unchecked Sendable {
     private let lastGood = Mutex<[ChannelLevel]>([])
     /// Debug builds: a publication is in progress (two at once trap).
     private let publishing = Atomic<Bool>(false)
-    /// Reader retries before it gives up on the writer: ~1,000 yields, about 10 ms at most.
-    static let readerRetries = 1_000
+    /// How long a reader retries before it gives up on the writer: a publication takes
+    /// microseconds, so 2 ms (and at least a few tries) is a stuck writer. (It was 1,000 yields:
+    /// "about 10 ms" on an idle machine, but on a loaded one each yield can give up a whole time
+    /// slice, and a reader, the console's redraw, waited seconds.)
+    static let readerPatienceNanos: UInt64 = 2_000_000
+    static let readerMinimumTries = 4
 
     public init() {
         let n = MeterBoard.maxChannels * MeterBoard.fields
@@ -103,7 +107,15 @@ public final class MeterBoard: @unchecked Sendable {
 
     /// The latest consistent levels (empty before the first publication). Any thread.
     public func snapshot() -> [ChannelLevel] {
-        for _ in 0..<MeterBoard.readerRetries {
+        var tries = 0
+        var deadline: UInt64 = 0
+        while true {
+            tries += 1
+            if tries > MeterBoard.readerMinimumTries {
+                // (The clock only once a first try has failed: the usual read costs no call.)
+                let now = monotonicNanos()
+                if deadline == 0 { deadline = now + MeterBoard.readerPatienceNanos } else if now >= deadline { break }
+            }
             let s1 = sequence.load(ordering: .acquiring)
             if s1 & 1 == 1 { sched_yield(); continue }
             let n = channelCount.load(ordering: .relaxed)
