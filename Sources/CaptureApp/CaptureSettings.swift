@@ -215,11 +215,16 @@ public struct CaptureSettings: Sendable {
             throw refuse("max-file-time", fromFlag: maxFileTime != nil,
                          "\(secs(t)) is \(frames) frame\(frames == 1 ? "" : "s") at \(format.sampleRate) Hz; \(shortest)")
         }
-        if let b = size, b > 0, b / max(1, format.bytesPerFrame) < least {
-            let frames = b / max(1, format.bytesPerFrame)
+        // The size counts each file's bytes as the file stores them (24-bit samples in 3 bytes;
+        // with --split-channels, one channel a file), as the split itself does.
+        let channels = output.splitsChannels ? 1 : format.channels
+        let perFrame = max(1, FileSampleFormat(sampleFormat: format.sampleFormat).bytesPerFrame(channels: channels))
+        if let b = size, b > 0, b / perFrame < least {
+            let frames = b / perFrame
+            let of = output.splitsChannels ? "\(format.sampleFormat.rawValue) \(format.sampleRate) Hz, one channel a file" : "\(format)"
             throw refuse("max-file-size", fromFlag: maxFileSize != nil,
-                         "\(b) is \(b) byte\(b == 1 ? "" : "s"), \(frames) frame\(frames == 1 ? "" : "s") of \(format); \(shortest) "
-                         + "(\(least * format.bytesPerFrame) bytes here); for mebibytes write \(b)M")
+                         "\(b) is \(b) byte\(b == 1 ? "" : "s"), \(frames) frame\(frames == 1 ? "" : "s") of \(of); \(shortest) "
+                         + "(\(least * perFrame) bytes here)" + (b < 1024 ? "; for mebibytes write \(b)M" : ""))
         }
         output.splitFrames = time.flatMap { SplitLimits.frames($0, rate: format.sampleRate) }
         output.splitFileSize = size

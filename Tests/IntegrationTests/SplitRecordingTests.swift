@@ -143,9 +143,15 @@ extension Integration {
                 for s in says { #expect(r.stderr.contains(s), "\(flags): \(r.stderr)") }
                 #expect(access(home.path("x.wav"), F_OK) != 0, "no file for a refused take")
             }
-            // The least itself is a limit like any other.
-            let ok = try await Capdeck.run(["record", "-q", "-D", "builtin", "-f", "S16_LE", "-c", "2", "-r", "48000", "-d", "0.3", "--max-file-size", "19200", home.path("ok.wav")], home: home)
-            #expect(ok.exitCode == 0, "\(ok)")
+            // The least itself is a limit like any other, counted in the file's bytes: 24-bit
+            // samples take 3 (not the stream's 4), and with --split-channels a file is one channel.
+            for (i, flags) in [["-f", "S16_LE", "--max-file-size", "19200"], ["-f", "S24_LE", "--max-file-size", "28800"],
+                               ["-f", "S16_LE", "--split-channels", "--max-file-size", "9600"]].enumerated() {
+                let ok = try await Capdeck.run(["record", "-q", "-D", "builtin", "-c", "2", "-r", "48000", "-d", "0.3"] + flags + [home.path("ok\(i).wav")], home: home)
+                #expect(ok.exitCode == 0, "\(flags): \(ok)")
+            }
+            let mono = try await Capdeck.run(["record", "-D", "builtin", "-f", "S16_LE", "-c", "2", "-r", "48000", "--split-channels", "--max-file-size", "9598", home.path("m.wav")], home: home)
+            #expect(mono.exitCode == 64 && mono.stderr.contains("4799 frames of S16_LE 48000 Hz, one channel a file") && mono.stderr.contains("(9600 bytes here)"), "\(mono)")
             try home.write("tiny.toml", "[input]\nmax-file-size = 1000\n")
             let c = try await Capdeck.run(["record", "--config", home.path("tiny.toml"), "-D", "builtin", home.path("y.wav")], home: home)
             #expect(c.exitCode == 78 && c.stderr.contains("tiny.toml: [input] max-file-size 1000 is 1000 bytes"), "\(c)")
