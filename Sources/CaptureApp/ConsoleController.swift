@@ -331,12 +331,12 @@ public final class ConsoleController: @unchecked Sendable {
     private func repair(_ files: [String]) {
         for path in files {
             let (outcome, markers) = Recovery.recoverWithMarkers(path: path)
-            let cues = markers > 0 ? ", \(Recovery.markersNote(markers, path: path))" : ""
+            let cues = markers.note(path: path).map { ", \($0)" } ?? ""
             switch outcome {
             case .repaired(let container, _, let frames, _):
                 addEvent("repaired \(path) (\(container), \(frames) frames\(cues))")
             case .alreadyComplete:
-                addEvent(markers > 0 ? "\(path): audio complete; \(Recovery.markersNote(markers, path: path))" : "\(path) was already complete")
+                addEvent(markers.note(path: path).map { "\(path): audio complete; \($0)" } ?? "\(path) was already complete")
             case .untouched(let reason), .missing(let reason):
                 addEvent("could not repair \(path): \(reason)", .warning)
             }
@@ -548,17 +548,18 @@ public final class ConsoleController: @unchecked Sendable {
         }
     }
 
-    /// Adds a line to the event log, stamped with the local time. Any thread.
     /// Through the sound server, which of its sources capture takes from (ALSA's `pulse` PCM
-    /// doesn't say): asked of the server on the command queue, one event line.
+    /// doesn't say): asked of the server off the command queue (a slow server must not hold up
+    /// a key), one event line.
     private func announceServerSource() {
         guard let engine = session.engine, engine.device.accessKind == .soundServer else { return }
-        commands.async { [self] in
+        DispatchQueue.global().async { [self] in
             guard session.engine === engine, let source = HeadlessRecording.serverSourceName() else { return }
             addEvent("sound server source: \(source)")
         }
     }
 
+    /// Adds a line to the event log, stamped with the local time. Any thread.
     public func addEvent(_ text: String, _ severity: ConsoleModel.Event.Severity = .info) {
         var t = time(nil)
         var tmv = tm()

@@ -119,8 +119,13 @@ public final class HeadlessRecording {
         let engine = session.engine
         if !quiet, let (route, g) = engine.flatMap({ e in session.currentRoute.flatMap { r in e.granted.map { (r, $0) } } }) ?? events.start {
             let realtime = engine.map { ", \($0.realtimeStatus)" } ?? ""
-            Terminal.write("capdeck: recording \(engine?.device.displayName ?? route.pcm)\(Self.serverSource(engine?.device.accessKind)) [\(route.kind.rawValue) route]: \(g.format), period \(Readout.ms(g.periodMs)), buffer \(Readout.ms(g.bufferMs))"
+            Terminal.write("capdeck: recording \(engine?.device.displayName ?? route.pcm) [\(route.kind.rawValue) route]: \(g.format), period \(Readout.ms(g.periodMs)), buffer \(Readout.ms(g.bufferMs))"
                            + Self.conversionNote(granted: g.format, recorded: format, selection: settings.selection(config: config)) + realtime + "\n")
+            // Through the sound server, which of its sources (a line of its own: the server's
+            // words, quotes and brackets and all, stay out of the line scripts parse).
+            if engine?.device.accessKind == .soundServer, let source = Self.serverSourceName() {
+                Terminal.write("capdeck: sound server source: \(source)\n")
+            }
             for note in session.resolution?.notes ?? [] { Terminal.write("capdeck: note: \(note)\n") }
             if let t = trigger {
                 let db = { (v: Double) in Readout.db(v).drop { $0 == " " } }
@@ -284,20 +289,13 @@ public final class HeadlessRecording {
         if trigger == nil { for p in files(path) { unlink(p) } }
     }
 
-    /// Through the sound server, which of its sources the stream takes from (the server is
-    /// asked: ALSA's `pulse` or `default` PCM says nothing of it): ` from "Built-in Audio Analog
-    /// Stereo" (alsa_input.pci-0000_00_1f.3.analog-stereo)`; a monitor is called one. Nothing
-    /// for other routes, or when the server doesn't say within 300 ms.
-    static func serverSource(_ kind: AccessKind?) -> String {
-        guard kind == .soundServer, let s = serverSourceName() else { return "" }
-        return " from " + s
-    }
-
-    /// The server's source this process records from, as `"Description" (name)` (a monitor:
-    /// `(monitor name)`); nil when the server doesn't say within 300 ms, or we record nothing
-    /// from it. Loads libpulse: only for a sound-server route.
+    /// The sound server's source this process records from (the server is asked: ALSA's `pulse`
+    /// or `default` PCM says nothing of it), as `"Built-in Audio Analog Stereo"
+    /// (alsa_input.pci-0000_00_1f.3.analog-stereo)`, a monitor as `(monitor NAME)`; nil when the
+    /// server doesn't say within a second, or we record nothing from it. Loads libpulse: only
+    /// for a sound-server route.
     static func serverSourceName() -> String? {
-        guard case .success(let s?) = PulseControl.sourceRecorded(byProcess: getpid()) else { return nil }
+        guard case .success(let s?) = PulseControl.sourceRecorded(byProcess: getpid(), timeoutMs: 1000) else { return nil }
         return "\"\(s.description)\" (\(s.isMonitor ? "monitor " : "")\(s.name))"
     }
 

@@ -19,39 +19,44 @@ public enum Recovery {
     /// nor one a running recording holds (the recorder keeps an exclusive flock on it).
     public static func recover(path: String) -> RecoveryOutcome { recoverWithMarkers(path: path).outcome }
 
-    /// `recover(path:)`, and how many markers of a crashed recording's sidecar (`PATH.markers`)
-    /// it added to the file as cue points (AIFF: a MARK chunk): a file whose audio was complete
-    /// may still have been changed by that, which the caller should say.
-    public static func recoverWithMarkers(path: String) -> (outcome: RecoveryOutcome, markersAdded: Int) {
+    /// `recover(path:)`, and what it did with a crashed recording's marker sidecar
+    /// (`PATH.markers`): a file whose audio was complete may still have been changed, which the
+    /// caller should say (`MarkerFold.note`).
+    public static func recoverWithMarkers(path: String) -> (outcome: RecoveryOutcome, markers: MarkerFold) {
         let outcome = recover(path: path, lock: flock)
         switch outcome {
         case .repaired, .alreadyComplete:
-            switch foldMarkers(path: path) {
-            case .failure(let problem): return (.untouched(reason: problem.reason), 0)
-            case .success(let added): return (outcome, added)
-            }
-        default: return (outcome, 0)
+            var fold = MarkerFold.none
+            if let problem = foldMarkers(path: path, into: &fold) { return (.untouched(reason: problem), .none) }
+            return (outcome, fold)
+        default: return (outcome, .none)
         }
     }
 
-    /// What `recover` says of the markers it added: `added 3 markers from take.wav.markers to the file`.
-    public static func markersNote(_ count: Int, path: String) -> String {
-        "added \(count) marker\(count == 1 ? "" : "s") from \(MarkerSidecar.path(for: path)) to the file"
-    }
+    /// What `recover` did with a WAV's or AIFF's marker sidecar.
+    public enum MarkerFold: Equatable, Sendable {
+        /// No sidecar, or one a W64, CAF or FLAC keeps as its markers' record.
+        case none
+        /// This many markers added to the file (cue points; AIFF: a MARK chunk), the sidecar removed.
+        case added(Int)
+        /// The file held them already (it was finished before the crash): the sidecar removed.
+        case sidecarRemoved
 
-    struct MarkerProblem: Error { let reason: String }
+        /// `added 3 markers from take.wav.markers to the file`; nil for `.none`.
+        public func note(path: String) -> String? {
+            switch self {
+            case .none: nil
+            case .added(let n): "added \(n) marker\(n == 1 ? "" : "s") from \(MarkerSidecar.path(for: path)) to the file"
+            case .sidecarRemoved: "removed \(MarkerSidecar.path(for: path)), whose markers the file already holds"
+            }
+        }
+    }
 
     /// A crashed WAV's or AIFF's marker sidecar (`PATH.markers`): its markers become cue points
     /// (AIFF: a MARK chunk) in the (now consistent) file, which is synced, and then the sidecar is
-    /// removed. The markers added (0 when there was nothing to do, or the file already held them);
-    /// else why the sidecar was kept.
-    static func foldMarkers(path: String) -> Result<Int, MarkerProblem> {
-        var added = 0
-        if let problem = foldMarkers(path: path, added: &added) { return .failure(MarkerProblem(reason: problem)) }
-        return .success(added)
-    }
-
-    private static func foldMarkers(path: String, added: inout Int) -> String? {
+    /// removed; `fold` says which happened. Nil when done or there was nothing to do; else why the
+    /// sidecar was kept.
+    private static func foldMarkers(path: String, into fold: inout MarkerFold) -> String? {
         guard let markers = MarkerSidecar.read(for: path) else { return nil }
         let fd: Int32
         do throws(Errno) { fd = try valueOrErrno { open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC) } } catch {
@@ -69,13 +74,15 @@ public enum Recovery {
         let reader = fileReader(fd, size: { var st = stat(); fstat(fd, &st); return Int(st.st_size) }())
         if !markers.isEmpty && !(aiff ? MarkWriter.hasMarkChunk(reader) : hasCueChunk(reader)) {
             switch aiff ? MarkWriter.append(markers, toAIFF: fd) : CueWriter.append(markers, toWAV: fd) {
-            case .appended(let dropped) where dropped.isEmpty: added = markers.count
+            case .appended(let dropped) where dropped.isEmpty: fold = .added(markers.count)
             case .appended, .noRoom:
                 let limits = aiff ? "a MARK chunk (past 2^32 frames or 32767 markers, or 4 GiB)" : "cue points (past 2^32 frames or 4 GiB)"
                 return "some markers can't be \(limits); kept in \(MarkerSidecar.path(for: path))"
             case .failed: return "adding the markers failed: \(Errno.current); kept in \(MarkerSidecar.path(for: path))"
             }
             if let e = failure({ fsync(fd) }) { return "fsync failed after adding the markers: \(e)" }
+        } else {
+            fold = .sidecarRemoved
         }
         unlink(MarkerSidecar.path(for: path))
         return nil

@@ -72,8 +72,9 @@ public enum PulseControl {
     }
 
     /// The source a recording stream of process `pid` takes from (a source output whose
-    /// `application.process.id` is it: what ALSA's pulse plugin opened for us), within
-    /// `timeoutMs`; nil when that process records nothing from this server.
+    /// `application.process.id` is it: what ALSA's pulse plugin opened for us; of several, the
+    /// newest, as during a switch), within `timeoutMs`; nil when that process records nothing
+    /// from this server.
     public static func sourceRecorded(byProcess pid: Int32, timeoutMs: Int = 300) -> Result<SoundServerSource?, PulseControlError> {
         connected(timeoutMs: timeoutMs) { pa, ml, ctx, deadline in
             let box = StreamsBox(pa, pid: "\(pid)")
@@ -85,7 +86,7 @@ public enum PulseControl {
                 let box = Unmanaged<StreamsBox>.fromOpaque(userdata).takeUnretainedValue()
                 guard eol == 0, let info else { return }
                 if let id = box.pa.pa_proplist_gets(info.pointee.proplist, PA_PROP_APPLICATION_PROCESS_ID), String(cString: id) == box.pid {
-                    box.sourceIndex = box.sourceIndex ?? info.pointee.source
+                    if info.pointee.index >= box.streamIndex ?? 0 { box.streamIndex = info.pointee.index; box.sourceIndex = info.pointee.source }
                 }
             }, me) { ops.append(op) }
             if let op = pa.pa_context_get_source_info_list(ctx, { _, info, eol, userdata in
@@ -239,6 +240,7 @@ private final class StreamsBox {
     let pa: capdeck_pulse
     let pid: String
     init(_ pa: capdeck_pulse, pid: String) { self.pa = pa; self.pid = pid }
+    var streamIndex: UInt32?
     var sourceIndex: UInt32?
     var sources: [UInt32: SoundServerSource] = [:]
 }

@@ -30,8 +30,8 @@ struct RecoverCommand: ParsableCommand {
         for path in files {
             let (outcome, markers) = Recovery.recoverWithMarkers(path: path)
             switch outcome {
-            case .alreadyComplete(let container, let frames) where markers > 0:
-                print("\(path): \(container), audio complete: \(frames) frames; \(Recovery.markersNote(markers, path: path))")
+            case .alreadyComplete(let container, let frames) where markers != .none:
+                print("\(path): \(container), audio complete: \(frames) frames; \(markers.note(path: path) ?? "")")
             case .alreadyComplete(let container, let frames):
                 print("\(path): \(container), complete: \(frames) frames; nothing to do")
             case .repaired(let container, let headerFrames, let frames, let dropped):
@@ -39,7 +39,7 @@ struct RecoverCommand: ParsableCommand {
                 let was = headerFrames.map { "header said \($0) frames" } ?? "header gave no length"
                 var line = "\(path): \(container), repaired: \(was), now \(frames) (every whole frame on disk)"
                 if dropped > 0 { line += "; dropped \(dropped) byte\(dropped == 1 ? "" : "s") of a partial frame" }
-                if markers > 0 { line += "; \(Recovery.markersNote(markers, path: path))" }
+                if let note = markers.note(path: path) { line += "; \(note)" }
                 if let f = check.frames { line += "; opens with \(f) frames" } else {
                     line += "; but libsndfile still can't open it: \(check.error ?? "?")"
                     failures += 1

@@ -86,6 +86,29 @@ import Testing
                                                             ReadMarker(frame: 9600, label: "resume")])
     }
 
+    /// A WAV finished with its cue points, whose sidecar outlived the finish (a crash between the
+    /// two): recover removes the sidecar and says so, instead of "nothing to do" after a change.
+    @Test func aLeftoverSidecarOfAFinishedWAVIsRemovedAndSaid() async throws {
+        let dir = try TempDir("capdeck-markers")
+        defer { dir.remove() }
+        let path = dir.path("take.wav")
+        let rec = try SndfileRecorder(path: path, format: Self.format, fileType: .wav)
+        let bytes = [UInt8](repeating: 0x22, count: 4800 * Self.format.bytesPerFrame)
+        try bytes.withUnsafeBytes { try rec.write($0.baseAddress!, count: 4800) }
+        rec.addMarker(RecordingMarker(frame: 1234, label: "kept"))
+        try rec.checkpoint()
+        let saved = try Data(contentsOf: URL(fileURLWithPath: path + ".markers"))
+        try rec.finish()
+        #expect(access(path + ".markers", F_OK) != 0, "finish folds and removes it")
+        try saved.write(to: URL(fileURLWithPath: path + ".markers"))
+        let (outcome, markers) = Recovery.recoverWithMarkers(path: path)
+        #expect(outcome == .alreadyComplete(container: "WAV", frames: 4800) && markers == .sidecarRemoved, "\(outcome) \(markers)")
+        #expect(markers.note(path: path) == "removed \(path).markers, whose markers the file already holds")
+        #expect(access(path + ".markers", F_OK) != 0)
+        #expect(try await readMarkers(path, scratch: dir) == [ReadMarker(frame: 1234, label: "kept")], "once, not twice")
+        #expect(Recovery.recoverWithMarkers(path: path).markers == .none)
+    }
+
     /// A W64/CAF/FLAC take that crashes keeps the markers the last checkpoint synced in its
     /// sidecar, and `recover` leaves the sidecar alone (it is those types' record).
     @Test(arguments: [FileType.w64, .caf, .flac])

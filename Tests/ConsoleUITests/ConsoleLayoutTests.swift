@@ -46,7 +46,7 @@ import Testing
     /// A long event is wrapped under its text, not cut at the screen's edge (a new user could
     /// not read where the built-in signal's reason or a rescued file's path went); the newest
     /// events are whole, the oldest give way; one longer than the log shows its start and "…".
-    @Test func longEventsWrapUnderTheirTextAndTheNewestStayWhole() {
+    @Test func longEventsWrapUnderTheirTextAndTheNewestStayWhole() throws {
         var m = model()
         let long = "using the BUILT-IN TEST SIGNAL: no capture device could be opened (default: ALSA lib pcm.c: Unknown PCM default; hw:0: No such file or directory) ('capdeck devices' lists what can be captured from)"
         m.events = (1...6).map { ConsoleModel.Event(time: "12:00:0\($0)", text: "event \($0)") } + (1...6).map { ConsoleModel.Event(time: "12:00:06", text: "event 6.\($0)") }
@@ -54,7 +54,7 @@ import Testing
         let (w, h) = (80, 34)
         let g = ConsoleLayout.render(m, width: w, height: h)
         let rows = (0..<h).map { g.row($0) }
-        let first = try! #require(rows.firstIndex { $0.hasPrefix("12:00:07 using the BUILT-IN TEST SIGNAL") })
+        let first = try #require(rows.firstIndex { $0.hasPrefix("12:00:07 using the BUILT-IN TEST SIGNAL") })
         // Its rows, joined, are the whole text; continuation rows start under the text.
         var text: [String] = []
         var i = first

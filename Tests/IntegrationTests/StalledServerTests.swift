@@ -116,22 +116,26 @@ extension Integration {
         }
 
         /// ALSA's `pulse` PCM says nothing of where its audio comes from; the start line said only
-        /// "ALSA PCM pulse". It now names the server's source our stream takes from (asked of the
-        /// server: the source output of this process), a monitor as one.
+        /// "ALSA PCM pulse". A line after it now names the server's source our stream takes from
+        /// (asked of the server: the source output of this process), a monitor as one; the start
+        /// line itself is as it was (scripts parse it).
         @Test("record through the sound server names the source it records from: its description and name, a monitor as one")
         func namesTheServersSource() async throws {
-            func startLine(_ name: String) async throws -> String {
+            func lines(_ name: String) async throws -> [String] {
                 let p = try routes.capdeck(["record", "-D", "pulse", "-d", "0.5", routes.home.path(name)])
                 #expect(await p.finish(timeout: 15) == .exited(0), "\(p.stderr)")
-                return p.stderr.split(separator: "\n").first { $0.hasPrefix("capdeck: recording ") }.map(String.init) ?? p.stderr
+                return p.stderr.split(separator: "\n").map(String.init)
             }
-            let monitor = try await startLine("monitor.wav")
-            #expect(monitor.hasPrefix("capdeck: recording ALSA PCM pulse (sound-server) from \"Monitor of Null Output\" (monitor nullsink.monitor) [shared route]"),
-                    "\(monitor)")
+            let monitor = try await lines("monitor.wav")
+            let start = try #require(monitor.firstIndex { $0.hasPrefix("capdeck: recording ALSA PCM pulse (sound-server) [shared route]: ") }, "\(monitor)")
+            #expect(monitor[start + 1] == "capdeck: sound server source: \"Monitor of Null Output\" (monitor nullsink.monitor)", "\(monitor)")
             _ = try await routes.pulse.pactl(["load-module", "module-sine-source", "rate=48000", "frequency=440", "source_name=mic"])
             _ = try await routes.pulse.pactl(["set-default-source", "mic"])
-            let mic = try await startLine("mic.wav")
-            #expect(mic.contains("(sound-server) from \"Sine source at 440 Hz\" (mic) [shared route]"), "\(mic)")
+            let mic = try await lines("mic.wav")
+            #expect(mic.contains("capdeck: sound server source: \"Sine source at 440 Hz\" (mic)"), "\(mic)")
+            // -q: no query, no line.
+            let q = try routes.capdeck(["record", "-q", "-D", "pulse", "-d", "0.3", routes.home.path("q.wav")])
+            #expect(await q.finish(timeout: 15) == .exited(0) && q.stderr.isEmpty, "\(q.stderr)")
         }
 
         @Test("the console through the sound server says which of its sources it captures, in the event log")

@@ -341,7 +341,9 @@ struct ConsoleScreen: CustomStringConvertible {
     }
 
     /// The event log's events without their time stamps, oldest first; a long event's rows
-    /// (wrapped under its text, 9 columns in) joined into one.
+    /// (wrapped under its text, 9 columns in) joined into one with a space. (A word longer than
+    /// a row, broken where the row ends, comes back with a space in it: no test's path is that
+    /// long.)
     var events: [String] {
         guard let top = lines.lastIndex(of: "Events") else { return [] }
         var out: [String] = []
