@@ -95,6 +95,7 @@ public final class ConsoleController: @unchecked Sendable {
         try capture.applySplitLimits(to: output, format: format, config: config)
         // (An [input] device in config.toml is what an earlier capdeck saved there: still honoured.)
         let savedDevice = state.device ?? config?.inputDevice
+        rememberedDevice = capture.namedADevice(config: nil) ? nil : savedDevice
         let inputName = capture.device ?? savedDevice ?? ConsoleController.defaultInputName
         ui = Mutex(UIState(inputName: inputName))
         var routes = capture.routes(config: config)
@@ -126,9 +127,13 @@ public final class ConsoleController: @unchecked Sendable {
     /// recording in progress and restores the terminal. Main thread only.
     public func run() throws {
         // A sound server that is configured but doesn't answer: say so and stop, as `record`
-        // does. The built-in signal stands in only where there is no capture device at all.
+        // does. The built-in signal stands in only where there is no capture device at all and
+        // none was chosen: not for a device named, or remembered from an earlier console (over
+        // ssh, the desktop's sound server can't be reached: its source must not turn into the
+        // test signal, which `r` would record).
         let named = capture.namedADevice(config: nil)
-        if !named, let server = SoundServerProbe.diagnosis() { throw Failure(server, code: .unavailable) }
+        let chosen = named || rememberedDevice != nil
+        if !chosen, let server = SoundServerProbe.diagnosis() { throw Failure(server, code: .unavailable) }
         otherAudio.withLock {
             $0 = OtherAudioCoordinator.ifSessionBus(session: session, muteStreams: mutesOtherStreams) { [weak self] state in
                 guard let e = state.lastEvent else { return }
@@ -142,10 +147,13 @@ public final class ConsoleController: @unchecked Sendable {
         session.startRunning()
         if !session.isRunning && !session.isInterrupted {
             let failure = lastRuntimeError()
-            if !named && !DefaultInput.hasAnyCaptureDevice() {
+            if !chosen && !DefaultInput.hasAnyCaptureDevice() {
                 useBuiltIn(reason: failure?.description ?? "no capture device")
             } else if let failure {
-                throw Failure(DefaultInput.explain(failure, routes: session.inputs.first?.routes), code: .unavailable)
+                let why = DefaultInput.explain(failure, routes: session.inputs.first?.routes)
+                guard let remembered = rememberedDevice else { throw Failure(why, code: .unavailable) }
+                throw Failure("\(remembered), the input the console remembers, can't be opened: \(why); "
+                              + "to use another, name it with -D (-D builtin for the test signal)", code: .unavailable)
             }
         }
         let term: NcursesTerminal
@@ -199,6 +207,9 @@ public final class ConsoleController: @unchecked Sendable {
         // showed those): quitting the console succeeded.
         if let finishError { Terminal.error("\(finishError)") }
     }
+
+    /// The input remembered from an earlier console (or the config file's), when no flag names one.
+    private let rememberedDevice: String?
 
     /// The input's name when none was named or remembered (the system's default input).
     static let defaultInputName = "default input"

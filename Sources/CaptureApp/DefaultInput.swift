@@ -3,6 +3,8 @@
 import CaptureALSA
 import CaptureCore
 import CaptureDeck
+import CapturePulse
+import Glibc
 
 public enum DefaultInput {
     /// Why the default input can't be used, in one line, or nil when it may be tried: a sound
@@ -24,8 +26,21 @@ public enum DefaultInput {
     /// (the pulse plugin only says "Connection refused").
     public static func explain(_ error: CaptureSessionError, routes: InputRoutes?) -> String {
         let pcms = [routes?.shared, routes?.exclusive].compactMap { $0 }
-        if pcms.contains(where: { DeviceCatalog.accessKind(forPCM: $0) == .soundServer }), let server = SoundServerProbe.diagnosis() {
-            return server
+        let serverPCMs = pcms.filter { DeviceCatalog.accessKind(forPCM: $0) == .soundServer }
+        if !serverPCMs.isEmpty {
+            if let server = SoundServerProbe.diagnosis() { return server }
+            // No server for this session to reach at all (ssh without the desktop's runtime
+            // directory, a box without one): the plugin only says "Connection refused".
+            if SoundServerProbe.expected() == nil {
+                let why = getenv("XDG_RUNTIME_DIR") == nil ? "XDG_RUNTIME_DIR is unset (an ssh or cron session?) and PULSE_SERVER too"
+                    : "no server socket in XDG_RUNTIME_DIR, and no PULSE_SERVER"
+                return "\(error): no sound server can be reached from here (\(why)); name a card with -D hw:N ('capdeck devices' lists what can be captured from)"
+            }
+            // A pulse:SOURCE the server hasn't (the plugin says "Input/output error").
+            if let source = serverPCMs.lazy.compactMap(Self.namedSource).first,
+               case .success(let snapshot) = PulseControl.snapshot(timeoutMs: 1000), !snapshot.sources.contains(where: { $0.name == source }) {
+                return "the sound server has no source '\(source)' ('capdeck devices' lists its sources as pulse:NAME)"
+            }
         }
         // A PCM that isn't there or won't open (a card number or a name mistyped): where to find
         // what is.
@@ -35,5 +50,13 @@ public enum DefaultInput {
         default: break
         }
         return error.description
+    }
+
+    /// The source a `pulse:NAME` PCM names (ALSA's pulse plugin takes `pulse:DEVICE`).
+    static func namedSource(_ pcm: String) -> String? {
+        guard pcm.lowercased().hasPrefix("pulse:") else { return nil }
+        var name = String(pcm.dropFirst("pulse:".count))
+        if name.uppercased().hasPrefix("DEVICE=") { name = String(name.dropFirst("DEVICE=".count)) }
+        return name.isEmpty || name.contains(",") ? nil : name
     }
 }

@@ -138,6 +138,17 @@ extension Integration {
             #expect(await q.finish(timeout: 15) == .exited(0) && q.stderr.isEmpty, "\(q.stderr)")
         }
 
+        /// The pulse plugin says "installing hardware parameters: Input/output error" for a source
+        /// the server hasn't; the server is asked and the line says so.
+        @Test("record -D pulse:NAME for a source the server hasn't: one line saying so and where the sources are listed, exit 69, no file")
+        func aSourceTheServerHasnt() async throws {
+            let out = routes.home.path("nosuch.wav")
+            let p = try routes.capdeck(["record", "-D", "pulse:nosuchsource", "-d", "1", out])
+            #expect(await p.finish(timeout: 15) == .exited(69), "\(p.stderr)")
+            #expect(p.stderr.contains("the sound server has no source 'nosuchsource' ('capdeck devices' lists its sources as pulse:NAME)"), "\(p.stderr)")
+            #expect(!p.stderr.contains("Input/output error") && access(out, F_OK) != 0, "\(p.stderr)")
+        }
+
         @Test("the console through the sound server says which of its sources it captures, in the event log")
         func theConsoleNamesTheServersSource() async throws {
             let console = try await TmuxConsole(["-D", "pulse", "-o", routes.home.makeDirectory("rec-src")], home: routes.home,

@@ -78,5 +78,29 @@ extension Integration {
             #expect(named.exitCode == 0, "\(named)")
             #expect(FileManager.default.fileExists(atPath: out))
         }
+
+        /// A new user's trial: the console picked a desktop server's source; started again over
+        /// ssh (no server reachable, no card), it fell back to the built-in test signal, and `r`
+        /// saved a file of 440 Hz sine named like any take. A device the user chose (remembered,
+        /// or named) that can't be opened is an error; the stand-in is for a machine with nothing
+        /// and nothing chosen.
+        @Test("the console's remembered server source, with no server reachable: exit 69 naming it and why, never the built-in signal")
+        func aRememberedSourceIsNotReplacedByTheTestSignal() async throws {
+            let home = try TempDir()
+            defer { home.remove() }
+            try FileManager.default.createDirectory(atPath: home.path(".local/state/capdeck"), withIntermediateDirectories: true)
+            try home.write(".local/state/capdeck/console.toml", "[input]\ndevice = \"pulse:sine700\"\n")
+            let c = try await Capdeck.run([], home: home, extraEnvironment: ["TERM": "xterm-256color"], timeout: 20)
+            Self.check(c, mentions: ["pulse:sine700, the input the console remembers, can't be opened", "no sound server can be reached from here",
+                                     "-D builtin"], file: nil)
+            // record names it the same way (the plugin alone said "Connection refused").
+            let r = try await Capdeck.run(["record", "-D", "pulse:sine700", "-d", "1", home.path("t.wav")], home: home, timeout: 20)
+            Self.check(r, mentions: ["pulse:sine700", "no sound server can be reached from here", "capdeck devices"], file: home.path("t.wav"))
+            // With nothing remembered and nothing named, the stand-in is still there (make run on a bare machine).
+            try FileManager.default.removeItem(atPath: home.path(".local/state/capdeck/console.toml"))
+            let bare = try await TmuxConsole([], home: home, width: 100, height: 30)
+            defer { bare.shutdown() }
+            _ = try await bare.waitFor("the built-in stand-in", timeout: 10) { $0.titleBar.contains("BUILT-IN") || $0.contains("BUILT-IN TEST SIGNAL") }
+        }
     }
 }
