@@ -145,7 +145,12 @@ public final class ConsoleController: @unchecked Sendable {
         let splitSignal = SplitSignal { [weak self] in if let e = ControlInput.split(output) { self?.addEvent("SIGUSR1: \(e)", .warning) } }
         defer { splitSignal.cancel() }
         session.startRunning()
-        if !session.isRunning && !session.isInterrupted {
+        if !session.isRunning && !session.isInterrupted, case .cannotStart(.categoryCannotRecord(let c)) = lastRuntimeError() {
+            // The session's rules said no (the remembered category can't record with automatic
+            // configuration off), not the device: the console opens so c or 2 can change that
+            // (it exited 69, "the input can't be opened", and could not be started to fix it).
+            addEvent("not capturing: category '\(c.rawValue)' can't record with auto-configure off (c: a category that can, or 2: auto-configure on)", .warning)
+        } else if !session.isRunning && !session.isInterrupted {
             let failure = lastRuntimeError()
             if !chosen && !DefaultInput.hasAnyCaptureDevice() {
                 useBuiltIn(reason: failure?.description ?? "no capture device")
@@ -239,6 +244,10 @@ public final class ConsoleController: @unchecked Sendable {
                 var p = self.session.properties
                 p[key].toggle()
                 self.session.setProperties(p)
+                // Not capturing because the rules said no (a category that can't record): a
+                // toggle that allows it starts capture, as c does.
+                if !self.session.isRunning && !self.session.isInterrupted, self.session.inputs.isEmpty == false,
+                   case .success = self.session.resolution?.route { self.session.startRunning() }
                 self.addEvent(PropertyWords.toggled(key, p[key]))
                 for note in self.session.resolution?.notes ?? [] { self.addEvent("note: \(note)", .warning) }
                 self.state.properties[key] = p[key]
@@ -540,6 +549,12 @@ public final class ConsoleController: @unchecked Sendable {
             addEvent("capturing \(r.pcm) (\(r.kind.rawValue)): \(g.format)")
             announceServerSource()
         case .didStopRunning: addEvent("capture stopped")
+        case .runtimeError(.cannotStart(let why)) where session.isRunning:
+            // A rule that forbids a new start, set while capturing (a category that can't record,
+            // with auto-configure off): it applies at the next start. "cannot start" alone read as
+            // if the take had stopped, while it went on.
+            lastError.withLock { $0 = .cannotStart(why) }
+            addEvent("\(why): capture goes on with its route" + (output.isRecording ? ", the recording goes on" : "") + "; a new start would fail", .warning)
         case .runtimeError(let err):
             lastError.withLock { $0 = err }
             addEvent("\(err)", .error)
