@@ -534,9 +534,20 @@ public enum ConsoleLayout {
         }
     }
 
+    /// The prompt above the footer. Its question (the last sentence: "Repair now? (y/n)") is
+    /// always shown whole; on a narrow screen what comes before it gives way in its middle,
+    /// where a long path is (the question was cut off below 160 columns).
     static func promptLine(_ g: inout ScreenGrid, _ text: String, y: Int) {
         g.fill(" ", x: 0, y: y, width: g.width, style: .warning)
-        g.put(" " + text, x: 0, y: y, style: .warning)
+        var line = text
+        let room = g.width - 1
+        let chars = Array(line)
+        if chars.count > room, let dot = chars.indices.dropLast().last(where: { chars[$0] == "." && chars[$0 + 1] == " " }) {
+            let head = String(chars[...(dot + 1)]), question = String(chars[(dot + 2)...])
+            let keep = max(0, room - question.count - 1)
+            line = String(head.prefix(keep / 2)) + "…" + String(head.suffix(keep - keep / 2)) + question
+        }
+        g.put(" " + line, x: 0, y: y, style: .warning)
     }
 
     // MARK: Overlays

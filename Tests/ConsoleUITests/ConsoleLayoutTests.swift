@@ -75,6 +75,18 @@ import Testing
         #expect(tinyRows.contains { $0.hasPrefix("12:00:07 using the") } && cut.count == 1, "\(tinyRows)")
     }
 
+    /// The repair offer's question stayed off-screen below 160 columns behind a long path.
+    @Test(arguments: [ConsoleLayout.minWidth, 80, 100])
+    func aPromptsQuestionIsAlwaysWhole(width: Int) {
+        var m = model()
+        m.prompt = "1 unfinished recording in /tmp/trial-home/.local/share/capdeck/recordings (cut short by a crash). Repair now? (y/n)"
+        let h = 30
+        let g = ConsoleLayout.render(m, width: width, height: h)
+        let row = g.row(h - 2)
+        #expect(row.hasSuffix("Repair now? (y/n)") || row.trimmingCharacters(in: .whitespaces).hasSuffix("Repair now? (y/n)"), "\(row)")
+        #expect(row.hasPrefix(" 1 unfinished recording") && row.contains("…") && row.count <= width, "\(row)")
+    }
+
     @Test func belowTheMinimumSaysHowBigItNeedsToBe() {
         let w = ConsoleLayout.minWidth - 1, h = ConsoleLayout.minHeight(channels: 2)
         let text = ConsoleLayout.render(model(), width: w, height: h).text
