@@ -28,17 +28,20 @@ public enum StatusJSON {
         let app = session.applicationAudioSession.current
         o["appSession"] = .object(["category": .string(app.category.rawValue),
                                    "options": .array(app.options.names.map { .string($0) })])
-        if let e = session.engine {
-            let rate = e.configuration.recordingFormat.sampleRate
-            o["frames"] = .number(Double(session.framesCaptured))
-            o["seconds"] = .number(Double(session.framesCaptured) / Double(rate))
-            o["xruns"] = .number(Double(session.xrunCount))
-            o["realtime"] = .string(e.realtimeStatus.description)
-            if let g = e.granted {
-                o["granted"] = .object(["format": .string(g.format.sampleFormat.rawValue), "rate": .number(Double(g.format.sampleRate)),
-                                        "channels": .number(Double(g.format.channels)), "periodFrames": .number(Double(g.periodFrames)),
-                                        "bufferFrames": .number(Double(g.bufferFrames))])
-            }
+        // The same keys whatever the state (null where there is no engine: interrupted, a stalled
+        // server, a device awaited): a script reading `frames` mid-stall got a KeyError.
+        let e = session.engine
+        let rate = e?.configuration.recordingFormat.sampleRate ?? output.format.sampleRate
+        o["frames"] = .number(Double(session.framesCaptured))
+        o["seconds"] = .number(Double(session.framesCaptured) / Double(max(1, rate)))
+        o["xruns"] = .number(Double(session.xrunCount))
+        o["realtime"] = e.map { .string($0.realtimeStatus.description) } ?? .null
+        if let g = e?.granted {
+            o["granted"] = .object(["format": .string(g.format.sampleFormat.rawValue), "rate": .number(Double(g.format.sampleRate)),
+                                    "channels": .number(Double(g.format.channels)), "periodFrames": .number(Double(g.periodFrames)),
+                                    "bufferFrames": .number(Double(g.bufferFrames))])
+        } else {
+            o["granted"] = .null
         }
         // The mode of the readings (a switch takes effect at the meter's next 10 ms block), and
         // each channel's reading in it, `ballistic`, in sine-peak dBFS (VU: + 18 is VU).

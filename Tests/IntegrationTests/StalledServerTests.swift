@@ -29,6 +29,10 @@ extension Integration {
             #expect(noticedAt - stalledAt < 2.5 + Capdeck.timingSlack, "noticed \(noticedAt - stalledAt) s after the stall")
             let s = try await p.status()
             #expect(s.bool("interrupted") == true && s.string("interruptionReason") == "audioDeviceStalled", "\(s)")
+            // The same keys as while capturing (null where there is no engine): a script's
+            // status["frames"] must not fail mid-stall.
+            for key in ["frames", "seconds", "xruns", "granted", "realtime", "route"] { #expect(s.object.keys.contains(key), "\(key) in \(s)") }
+            #expect((s.number("frames") ?? 0) > 0, "\(s)")
             try await sleepUntil(t0 + 4.5)
             routes.pulse.resume()
             let resumedAt = Monotonic.now - t0
