@@ -99,6 +99,8 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
         var pending: [RecordingMarker] = []
         /// The last batch was skipped (paused): the next one written gets the "resume" marker.
         var inPause = false
+        /// `pauseChanges` as the writer last saw it (nil: not yet, at the first batch).
+        var seenPauseChanges: Int?
         /// Bytes free for the user on the file's filesystem when last measured (at the start and
         /// at each checkpoint, while `minFreeDiskSpaceLimit` is set), and audio written since.
         var measuredFree: Int?
@@ -237,6 +239,9 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     private let triggerTakes = Atomic<Int>(0)
     private let position = Atomic<Int>(0)
     private let paused = Atomic<Bool>(false)
+    /// Every pause and resume that changed `paused`, counted (after the change), so the writer
+    /// marks a pause and resume that both fell between two of its batches.
+    private let pauseChanges = Atomic<Int>(0)
     private let lastError = Mutex<RecordingError?>(nil)
     /// The current (or last) recording's markers as placed in its file, the latest
     /// `recentMarkerLimit`, and how many it has in all.
@@ -462,14 +467,18 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
     @discardableResult
     public func pause() -> Bool {
         guard isRecording else { return false }
-        return !paused.exchange(true, ordering: .relaxed)
+        guard !paused.exchange(true, ordering: .sequentiallyConsistent) else { return false }
+        pauseChanges.add(1, ordering: .sequentiallyConsistent)
+        return true
     }
     /// Resumes a paused recording: frames are written again from the next writer batch on.
     /// Returns true if it was recording and paused.
     @discardableResult
     public func resume() -> Bool {
         guard isRecording else { return false }
-        return paused.exchange(false, ordering: .relaxed)
+        guard paused.exchange(false, ordering: .sequentiallyConsistent) else { return false }
+        pauseChanges.add(1, ordering: .sequentiallyConsistent)
+        return true
     }
     public var recordingPath: String? { shown.withLock { $0.path } }
     public var recordedFrames: Int { shown.withLock { $0.frames } }
@@ -807,11 +816,18 @@ public final class CaptureAudioFileOutput: CaptureOutput, RecordingSink, @unchec
                 }
             }
             // Pausing and resuming mark the file where it pauses (both at the same frame: nothing
-            // is written in between).
-            let isPaused = paused.load(ordering: .relaxed)
-            if isPaused != cur.inPause {
-                cur.inPause = isPaused
-                let m = RecordingMarker(frame: cur.recorder.framesWritten, label: isPaused ? "pause" : "resume")
+            // is written in between). A pause and a resume that both came between two batches
+            // (a source that delivers in bursts) are marked too: the user's presses are kept.
+            let changes = pauseChanges.load(ordering: .sequentiallyConsistent)
+            let isPaused = paused.load(ordering: .sequentiallyConsistent)
+            let unseen = cur.seenPauseChanges.map { changes - $0 } ?? 0
+            cur.seenPauseChanges = changes
+            var labels: [String] = []
+            if unseen >= 2 && isPaused == cur.inPause { labels = cur.inPause ? ["resume", "pause"] : ["pause", "resume"] }
+            if isPaused != cur.inPause { labels = (unseen >= 3 ? (cur.inPause ? ["resume", "pause"] : ["pause", "resume"]) : []) + [isPaused ? "pause" : "resume"] }
+            cur.inPause = isPaused
+            for label in labels {
+                let m = RecordingMarker(frame: cur.recorder.framesWritten, label: label)
                 cur.recorder.addMarker(m)
                 cur.newlyPlaced.append(m)
             }

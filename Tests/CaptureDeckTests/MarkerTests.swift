@@ -16,6 +16,29 @@ import Testing
         try bytes.withUnsafeBytes { try out.write($0.baseAddress!, count: frames) }
     }
 
+    /// A new user's trial: with a source that delivers in bursts, `pause` then `resume` with no
+    /// audio between them left no marker at all (the writer saw neither); the presses are kept.
+    @Test func aPauseAndResumeBetweenTwoBatchesAreBothMarked() async throws {
+        let dir = try TempDir("capdeck-markers")
+        defer { dir.remove() }
+        let path = dir.path("take.wav")
+        let out = CaptureAudioFileOutput(format: Self.format)
+        try out.startRecording(to: path, fileType: .wav)
+        try write(out, 4800)
+        #expect(out.pause() && out.resume())
+        try write(out, 4800)
+        #expect(out.pause() && out.resume() && out.pause())
+        try write(out, 2400)  // skipped
+        #expect(out.resume())
+        try write(out, 1200)
+        try out.stopRecording()
+        let marks = try await readMarkers(path, scratch: dir)
+        #expect(marks == [ReadMarker(frame: 4800, label: "pause"), ReadMarker(frame: 4800, label: "resume"),
+                          ReadMarker(frame: 9600, label: "pause"), ReadMarker(frame: 9600, label: "resume"), ReadMarker(frame: 9600, label: "pause"),
+                          ReadMarker(frame: 9600, label: "resume")], "\(marks)")
+        #expect(ReadBack.read(path)?.frames == 10_800)
+    }
+
     /// An added marker, one inside a pause (where the pause began), pause and resume themselves
     /// (at the frame the file pauses), one after the pause (less the paused frames), a label with
     /// a tab and a newline; one checkpoint between them, so part reaches the sidecar before the
