@@ -32,7 +32,7 @@ struct RecordCommand: ParsableCommand {
     @OptionGroup var capture: CaptureOptions
 
     @Option(name: [.customShort("d"), .customLong("duration")], parsing: .unconditional,
-            help: "Stop after this much captured audio: seconds (90), 90s, 10m, 2h or 1:30 (0 or absent: until stopped).",
+            help: "Stop after this much captured audio: seconds (90), 90s, 10m, 2h, or 1:30, 1:02:03 (0 or absent: until stopped).",
             transform: Parse.seconds)
     var duration: Double?
 
