@@ -32,6 +32,10 @@ struct RecoverCommand: ParsableCommand {
             switch outcome {
             case .alreadyComplete(let container, let frames) where markers != .none:
                 print("\(path): \(container), audio complete: \(frames) frames; \(markers.note(path: path) ?? "")")
+            case .alreadyComplete(let container, 0):
+                // (A split take makes its next part ahead of the seam: a take that ended before it
+                // leaves that part empty, a valid file of no audio.)
+                print("\(path): \(container), complete but empty: no audio was recorded into it; nothing to do (remove it if you like)")
             case .alreadyComplete(let container, let frames):
                 print("\(path): \(container), complete: \(frames) frames; nothing to do")
             case .repaired(let container, let headerFrames, let frames, let dropped):

@@ -158,6 +158,24 @@ extension Integration {
             #expect(access(home.path("y.wav"), F_OK) != 0)
         }
 
+        /// An empty file (a split take's part made ahead of its seam, left by a kill): recover
+        /// said "complete: 0 frames; nothing to do", which reads like a take that holds nothing
+        /// by mistake; it says the file is empty. Written by Python's wave, not by us.
+        @Test("recover on a valid WAV of no audio says it is empty, exit 0, and leaves it")
+        func recoverSaysAnEmptyFileIsEmpty() async throws {
+            let home = try TempDir()
+            defer { home.remove() }
+            let path = home.path("empty.wav")
+            let py = try await runProgram(try #require(which("python3")),
+                                          ["-c", "import wave; w = wave.open('\(path)', 'wb'); w.setnchannels(2); w.setsampwidth(2); w.setframerate(48000); w.close()"],
+                                          environment: ProcessInfo.processInfo.environment, scratch: home)
+            #expect(py.exitCode == 0, "\(py)")
+            let before = try Data(contentsOf: URL(fileURLWithPath: path))
+            let r = try await Capdeck.run(["recover", path], home: home)
+            #expect(r.exitCode == 0 && r.stdout == "\(path): WAV, complete but empty: no audio was recorded into it; nothing to do (remove it if you like)\n", "\(r)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before, "left as it was")
+        }
+
         @Test("config keys [input] max-file-time and max-file-size split; a flag overrides them")
         func configKeys() async throws {
             let home = try TempDir()
@@ -253,7 +271,11 @@ extension Integration {
             let killed = try SoundFile.read(parts[2], samples: .int)
             #expect(killed.frames > Self.rate / 4, "recovered part 3: \(killed.frames) frames")
             // A next part made ahead of its seam may be there, empty and valid.
-            for p in parts.dropFirst(3) { #expect(try SoundFile.read(p, samples: .int).frames == 0, "\(p)") }
+            for p in parts.dropFirst(3) {
+                #expect(try SoundFile.read(p, samples: .int).frames == 0, "\(p)")
+                let e = try await Capdeck.run(["recover", p], home: home)
+                #expect(e.exitCode == 0 && e.stdout.contains("complete but empty: no audio was recorded into it"), "\(e)")
+            }
             let (ints, _) = try Integration.concatenated(Array(parts.prefix(3)))
             #expect(firstDifference(ints, Array(audio.leftJustified.prefix(ints.count)), channels: 2) == nil)
         }
