@@ -580,7 +580,7 @@ public final class ConsoleController: @unchecked Sendable {
     private func announceServerSource() {
         guard let engine = session.engine, engine.device.accessKind == .soundServer else { return }
         DispatchQueue.global().async { [self] in
-            guard session.engine === engine, let source = HeadlessRecording.serverSourceName() else { return }
+            guard session.engine === engine, let source = DefaultInput.serverSourceName() else { return }
             addEvent("sound server source: \(source)")
         }
     }

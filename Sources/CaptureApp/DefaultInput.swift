@@ -52,6 +52,16 @@ public enum DefaultInput {
         return error.description
     }
 
+    /// The sound server's source this process records from (the server is asked: ALSA's `pulse`
+    /// or `default` PCM says nothing of it), as `"Built-in Audio Analog Stereo"
+    /// (alsa_input.pci-0000_00_1f.3.analog-stereo)`, a monitor as `(monitor NAME)`; nil when the
+    /// server doesn't say within a second, or we record nothing from it. Loads libpulse: only
+    /// for a sound-server route.
+    static func serverSourceName() -> String? {
+        guard case .success(let s?) = PulseControl.sourceRecorded(byProcess: getpid(), timeoutMs: 1000) else { return nil }
+        return "\"\(s.description)\" (\(s.isMonitor ? "monitor " : "")\(s.name))"
+    }
+
     /// The source a `pulse:NAME` PCM names (ALSA's pulse plugin takes `pulse:DEVICE`).
     static func namedSource(_ pcm: String) -> String? {
         guard pcm.lowercased().hasPrefix("pulse:") else { return nil }

@@ -4,7 +4,6 @@
 import CaptureConfig
 import CaptureCore
 import CaptureDeck
-import CapturePulse
 import CaptureFiles
 import ConsoleUI
 import Glibc
@@ -123,7 +122,7 @@ public final class HeadlessRecording {
                            + Self.conversionNote(granted: g.format, recorded: format, selection: settings.selection(config: config)) + realtime + "\n")
             // Through the sound server, which of its sources (a line of its own: the server's
             // words, quotes and brackets and all, stay out of the line scripts parse).
-            if engine?.device.accessKind == .soundServer, let source = Self.serverSourceName() {
+            if engine?.device.accessKind == .soundServer, let source = DefaultInput.serverSourceName() {
                 Terminal.write("capdeck: sound server source: \(source)\n")
             }
             for note in session.resolution?.notes ?? [] { Terminal.write("capdeck: note: \(note)\n") }
@@ -287,16 +286,6 @@ public final class HeadlessRecording {
     private func discardFile() {
         _ = try? output.stopRecording()
         if trigger == nil { for p in files(path) { unlink(p) } }
-    }
-
-    /// The sound server's source this process records from (the server is asked: ALSA's `pulse`
-    /// or `default` PCM says nothing of it), as `"Built-in Audio Analog Stereo"
-    /// (alsa_input.pci-0000_00_1f.3.analog-stereo)`, a monitor as `(monitor NAME)`; nil when the
-    /// server doesn't say within a second, or we record nothing from it. Loads libpulse: only
-    /// for a sound-server route.
-    static func serverSourceName() -> String? {
-        guard case .success(let s?) = PulseControl.sourceRecorded(byProcess: getpid(), timeoutMs: 1000) else { return nil }
-        return "\"\(s.description)\" (\(s.isMonitor ? "monitor " : "")\(s.name))"
     }
 
     /// What the start line says after the granted format: the conversion into the recorded one,
